@@ -1,0 +1,136 @@
+import * as tf from '@tensorflow/tfjs';
+import { check, checkInteger, checkSparsity, SparsifyConfigError } from './errors.js';
+
+/**
+ * How a target sparsity s becomes a threshold over sorted magnitudes a(0) ≤ … ≤ a(N−1)
+ * (penalties.md §1.5):
+ * - `quantile` (reference default): t = a(⌊sN⌋), keep |w| > t. Prunes ⌊sN⌋+1 weights plus ties.
+ * - `quantileNonZero`: with z exact zeros, t = a(z + ⌊(N−z)s⌋), keep |w| > t.
+ * - `exactCount` (tfmot): keep k = max(round(N(1−s)), 1), τ = a(N−k), keep |w| ≥ τ (ties kept),
+ *   except that zeros are never kept by a τ of 0.
+ */
+export type ThresholdRule = 'quantile' | 'quantileNonZero' | 'exactCount';
+export const THRESHOLD_RULES: readonly ThresholdRule[] = ['quantile', 'quantileNonZero', 'exactCount'];
+
+/** Keep |w| > value, or |w| ≥ value when `inclusive`. `value` is −∞ when nothing is pruned. */
+export interface MagnitudeThreshold {
+  readonly value: number;
+  readonly inclusive: boolean;
+}
+
+export const KEEP_ALL: MagnitudeThreshold = Object.freeze({ value: -Infinity, inclusive: false });
+
+/**
+ * The k-th smallest value (0-based) of `values`, in expected O(N), by quickselect. Reorders `values`
+ * in place: pass a copy if the order matters.
+ */
+export function kthSmallest(values: Float32Array | number[], k: number): number {
+  const n = values.length;
+  if (n === 0) throw new SparsifyConfigError('kthSmallest needs at least one value; got an empty array');
+  checkInteger('kthSmallest k', k, 0);
+  check(k < n, 'kthSmallest k', k, `< the number of values (${n})`);
+  let lo = 0;
+  let hi = n - 1;
+  while (hi > lo) {
+    // Median of three as the pivot: robust against sorted and constant inputs.
+    const mid = (lo + hi) >>> 1;
+    const a = values[lo];
+    const b = values[mid];
+    const c = values[hi];
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i] = values[j];
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k];
+  }
+  return values[k];
+}
+
+/** Threshold for `sparsity` over magnitudes (non-negative values). Reorders `magnitudes` in place. */
+export function thresholdForSparsity(
+  magnitudes: Float32Array,
+  sparsity: number,
+  rule: ThresholdRule = 'quantile',
+): MagnitudeThreshold {
+  checkSparsity('sparsity', sparsity);
+  check(THRESHOLD_RULES.includes(rule), 'threshold rule', rule, THRESHOLD_RULES.join(' | '));
+  const n = magnitudes.length;
+  if (n === 0) throw new SparsifyConfigError('cannot compute a magnitude threshold over an empty set of weights');
+  if (sparsity === 0) return KEEP_ALL; // s = 0 means no pruning (penalties.md §1.5)
+  switch (rule) {
+    case 'quantile':
+      return { value: kthSmallest(magnitudes, Math.floor(sparsity * n)), inclusive: false };
+    case 'quantileNonZero': {
+      let zeros = 0;
+      for (let i = 0; i < n; i++) if (magnitudes[i] === 0) zeros++;
+      const index = Math.min(n - 1, zeros + Math.floor((n - zeros) * sparsity));
+      return { value: kthSmallest(magnitudes, index), inclusive: false };
+    }
+    case 'exactCount': {
+      const keep = Math.max(Math.round(n * (1 - sparsity)), 1);
+      const tau = kthSmallest(magnitudes, n - keep);
+      return tau === 0 ? { value: 0, inclusive: false } : { value: tau, inclusive: true };
+    }
+  }
+}
+
+/** |x| of every tensor, read back once each, concatenated into one Float32Array. */
+export function readMagnitudes(tensors: readonly tf.Tensor[]): Float32Array {
+  const total = tensors.reduce((sum, t) => sum + t.size, 0);
+  const out = new Float32Array(total);
+  let offset = 0;
+  for (const tensor of tensors) {
+    const data = tensor.dataSync();
+    for (let i = 0; i < data.length; i++) out[offset + i] = Math.abs(data[i]);
+    offset += data.length;
+  }
+  return out;
+}
+
+export interface ThresholdOptions {
+  rule?: ThresholdRule;
+}
+
+/** One threshold over all tensors together (a global ranking). */
+export function globalMagnitudeThreshold(
+  tensors: readonly tf.Tensor[],
+  sparsity: number,
+  options: ThresholdOptions = {},
+): MagnitudeThreshold {
+  checkSparsity('sparsity', sparsity);
+  if (tensors.length === 0) throw new SparsifyConfigError('globalMagnitudeThreshold needs at least one tensor; got none');
+  return thresholdForSparsity(readMagnitudes(tensors), sparsity, options.rule);
+}
+
+/** One threshold per tensor (layer-wise ranking), each at the same sparsity. */
+export function layerMagnitudeThresholds(
+  tensors: readonly tf.Tensor[],
+  sparsity: number,
+  options: ThresholdOptions = {},
+): MagnitudeThreshold[] {
+  checkSparsity('sparsity', sparsity);
+  if (tensors.length === 0) throw new SparsifyConfigError('layerMagnitudeThresholds needs at least one tensor; got none');
+  return tensors.map((t) => thresholdForSparsity(readMagnitudes([t]), sparsity, options.rule));
+}
+
+/** 0/1 float mask of the entries of `scores` (magnitudes or importance scores) that the threshold keeps. */
+export function maskFromThreshold(scores: tf.Tensor, threshold: MagnitudeThreshold): tf.Tensor {
+  return tf.tidy(() => {
+    if (threshold.value === -Infinity) return tf.onesLike(scores);
+    const t = tf.scalar(threshold.value);
+    const keep = threshold.inclusive ? tf.greaterEqual(scores, t) : tf.greater(scores, t);
+    return tf.cast(keep, 'float32');
+  });
+}

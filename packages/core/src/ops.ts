@@ -1,0 +1,54 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * A typed `tf.customGrad` for the common case of one tensor input: `forward(x, save)` returns the value
+ * and a gradient function of (dy, saved tensors). (tf.customGrad's own typing is variadic and awkward.)
+ */
+export function unaryCustomGrad<T extends tf.Tensor = tf.Tensor>(
+  forward: (x: tf.Tensor, save: tf.GradSaveFunc) => { value: T; gradFunc: (dy: T, saved: tf.Tensor[]) => tf.Tensor },
+): (x: tf.Tensor) => T {
+  const f = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (x) => f(x) as T;
+}
+
+/**
+ * |x| whose gradient is sign(x), i.e. 0 at 0. TF.js's own `abs` gradient is −1 at 0
+ * (Abs_grad uses step(x, −1)), which pushes exact zeros (pruned weights, zero biases) off zero.
+ */
+export const safeAbs = unaryCustomGrad((x, save) => {
+  save([x]);
+  return { value: tf.abs(x), gradFunc: (dy, [saved]) => tf.mul(dy, tf.sign(saved)) };
+});
+
+/** Σ|x| with the zero-safe gradient. */
+export function safeL1(x: tf.Tensor): tf.Scalar {
+  return tf.sum(safeAbs(x)) as tf.Scalar;
+}
+
+/**
+ * √(Σx² over `axis`) with gradient x/‖x‖ and 0 (not NaN) where the norm is 0. TF.js gives NaN
+ * for the gradient of sqrt(sum(square(x))) at x = 0 (penalties.md §5.10).
+ */
+export function safeNorm(x: tf.Tensor, axis?: number | number[]): tf.Tensor {
+  return unaryCustomGrad((v, save) => {
+    const norm = tf.sqrt(tf.sum(tf.square(v), axis));
+    save([v, norm]);
+    return {
+      value: norm,
+      gradFunc: (dy, [vs, ns]) => {
+        const keep = axis === undefined ? vs.shape.map(() => 1) : keptShape(vs.shape, axis);
+        return tf.mul(tf.reshape(dy, keep), tf.divNoNan(vs, tf.reshape(ns, keep)));
+      },
+    };
+  })(x);
+}
+
+function keptShape(shape: number[], axis: number | number[]): number[] {
+  const axes = (Array.isArray(axis) ? axis : [axis]).map((a) => (a < 0 ? a + shape.length : a));
+  return shape.map((d, i) => (axes.includes(i) ? 1 : d));
+}
+
+/** a / max(b, δ): for ratios whose denominator is 0 only when the numerator is 0 too. */
+export function guardedDiv(numerator: tf.Tensor, denominator: tf.Tensor, delta = 1e-30): tf.Tensor {
+  return tf.div(numerator, tf.maximum(denominator, tf.scalar(delta)));
+}

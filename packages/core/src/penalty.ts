@@ -1,0 +1,163 @@
+import * as tf from '@tensorflow/tfjs';
+import type { TrainingContext } from './context.js';
+import { SparsifyConfigError } from './errors.js';
+import type { Param } from './params.js';
+import { resolveStrength, type StrengthLike, type StrengthSchedule } from './strength.js';
+
+/** JSON-serializable description of a penalty: enough to rebuild it with `penaltyFromConfig`. */
+export interface PenaltyConfig {
+  /** Registry name, e.g. `halo`. */
+  name: string;
+  /** npm package that registers the name, so a config can load a penalty that is not yet registered. */
+  package?: string;
+  /** The options the factory takes. */
+  options: Record<string, unknown>;
+}
+
+/** Diagnostics for logs and reports: scalars and small arrays only (no tensors). */
+export type PenaltyDiagnostics = Record<string, number | number[]>;
+
+/**
+ * The one penalty interface. A penalty is bound once to the parameters it acts on, then asked for a
+ * differentiable scalar every training step. Everything else is optional.
+ *
+ * Lifecycle: `bind(params)` → per step `loss(ctx)` (inside the tape the training step differentiates),
+ * `onStepEnd(ctx)` after the update → per epoch `onEpochEnd(ctx)` → `dispose()`.
+ */
+export interface Penalty {
+  /** Registry name. */
+  readonly name: string;
+  /** The parameters this penalty is bound to (empty before `bind`). */
+  readonly params: readonly Param[];
+  /**
+   * Binds to parameters and creates any state (trainable variables, adaptive weights). Binding twice
+   * is an error: make a new penalty instead.
+   */
+  bind(params: readonly Param[]): void;
+  /**
+   * The penalty term for this step, strength included: a scalar that is differentiable with respect to
+   * the bound variables and to `trainableVariables()`. It may carry a custom gradient (`tf.customGrad`)
+   * whose value is 0 (HyperSparse). Reads variables directly; the caller owns the returned tensor.
+   */
+  loss(ctx: TrainingContext): tf.Scalar;
+  /** Extra variables the training step updates together with the model (HALO's λ's). */
+  trainableVariables(): tf.Variable[];
+  /**
+   * Optimizer settings for `trainableVariables()`. `weightDecay` is coupled (g += wd·θ); undefined
+   * means "same as the model". `optimizer` undefined means "a fresh copy of the model's optimizer".
+   */
+  readonly variableOptions?: { readonly weightDecay?: number; readonly optimizer?: tf.Optimizer };
+  /** After each optimizer step (refreshes, thresholds). */
+  onStepEnd?(ctx: TrainingContext): void;
+  /** After each epoch (adaptive weights, snapshots). */
+  onEpochEnd?(ctx: TrainingContext): void;
+  /** Scalars for monitoring (HALO λ quantiles, HyperSparse t/s/c). */
+  diagnostics?(ctx: TrainingContext): PenaltyDiagnostics;
+  /** The strength at `ctx` (the global coefficient the term is multiplied by). */
+  strengthAt(ctx: TrainingContext): number;
+  getConfig(): PenaltyConfig;
+  /** Frees every tensor and variable this penalty created. Idempotent. */
+  dispose(): void;
+}
+
+/** Options every built-in penalty accepts. */
+export interface PenaltyOptions {
+  /** Global coefficient: a number, a strength schedule, or a schedule config. */
+  strength?: StrengthLike;
+}
+
+/**
+ * A convenient base for penalties: stores the bound params, resolves the strength schedule, owns and
+ * disposes state tensors, and wraps `loss` in `tf.tidy`. Subclasses implement `term(ctx)` (without
+ * the strength) and may override `init(params)` to create state.
+ */
+export abstract class BasePenalty<O extends object = PenaltyOptions> implements Penalty {
+  abstract readonly name: string;
+  /** Package that registers `name`; recorded in configs. */
+  protected readonly packageName?: string;
+  readonly strength: StrengthSchedule;
+  readonly options: O;
+  private bound: readonly Param[] = [];
+  private readonly owned = new Set<tf.Tensor>();
+  private disposed = false;
+
+  constructor(options: O & PenaltyOptions, defaultStrength?: StrengthLike) {
+    this.options = options;
+    const strength = options.strength ?? defaultStrength;
+    if (strength === undefined) {
+      throw new SparsifyConfigError(
+        `${new.target.name}: option "strength" is required (a number ≥ 0, or a strength schedule)`,
+      );
+    }
+    this.strength = resolveStrength(strength, `${new.target.name} strength`);
+  }
+
+  get params(): readonly Param[] {
+    return this.bound;
+  }
+
+  bind(params: readonly Param[]): void {
+    if (this.disposed) throw new Error(`${this.name}: bind() after dispose()`);
+    if (this.bound.length > 0) throw new Error(`${this.name}: already bound to ${this.bound.length} parameters`);
+    if (params.length === 0) throw new SparsifyConfigError(`${this.name}: bind() needs at least one parameter`);
+    this.bound = params.slice();
+    this.init(this.bound);
+  }
+
+  /** Creates state for the bound params. Default: none. */
+  protected init(_params: readonly Param[]): void {}
+
+  /** Keeps a tensor (or variable) alive until `dispose()`. */
+  protected own<T extends tf.Tensor>(tensor: T): T {
+    this.owned.add(tf.keep(tensor));
+    return tensor;
+  }
+
+  /** Disposes an owned tensor early (e.g. when state is refreshed). */
+  protected release(tensor: tf.Tensor | undefined): void {
+    if (!tensor) return;
+    this.owned.delete(tensor);
+    tensor.dispose();
+  }
+
+  protected requireBound(): readonly Param[] {
+    if (this.bound.length === 0) throw new Error(`${this.name}: call bind(params) before use`);
+    return this.bound;
+  }
+
+  strengthAt(ctx: TrainingContext): number {
+    return this.strength(ctx);
+  }
+
+  /** The penalty term without the strength. Runs inside `tf.tidy`. */
+  protected abstract term(ctx: TrainingContext): tf.Scalar;
+
+  loss(ctx: TrainingContext): tf.Scalar {
+    this.requireBound();
+    return tf.tidy(() => {
+      const strength = this.strengthAt(ctx);
+      if (strength === 0 && this.trainableVariables().length === 0) return tf.scalar(0);
+      return tf.mul(this.term(ctx), tf.scalar(strength)) as tf.Scalar;
+    });
+  }
+
+  trainableVariables(): tf.Variable[] {
+    return [];
+  }
+
+  /** Options as given, the strength as its config; override to add defaults. */
+  getConfig(): PenaltyConfig {
+    const options: Record<string, unknown> = { ...(this.options as Record<string, unknown>) };
+    options.strength = this.strength.config;
+    const config: PenaltyConfig = { name: this.name, options };
+    if (this.packageName) config.package = this.packageName;
+    return config;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const tensor of this.owned) if (!tensor.isDisposed) tensor.dispose();
+    this.owned.clear();
+  }
+}

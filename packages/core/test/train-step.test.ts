@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { createTrainStep, measureSparsity, pruneByMagnitude, selectParams } from '../src/index.js';
+import { TestL1, tinyBatch, tinyModel, useBackend } from './helpers.js';
+
+beforeAll(() => useBackend('cpu'));
+
+describe('TrainStep', () => {
+  it('keeps masked weights exactly 0 over 200 steps of momentum + weight decay + L1', () => {
+    const model = tinyModel();
+    const params = selectParams(model);
+    const masks = pruneByMagnitude(params, { sparsity: 0.7 });
+    const l1 = new TestL1({ strength: 1e-3 });
+    const step = createTrainStep({ model, optimizer: tf.train.momentum(0.05, 0.9), weightDecay: 1e-3, penalties: [l1], masks });
+    const { x, y } = tinyBatch();
+    const zerosBefore = masks.map((m) => Array.from(m.mask.dataSync()).map((v) => v === 0));
+    let first = 0;
+    let last = 0;
+    for (let i = 0; i < 200; i++) {
+      const r = step.run(x, y);
+      if (i === 0) first = r.taskLoss;
+      last = r.taskLoss;
+    }
+    expect(last).toBeLessThan(first);
+    params.forEach((p, i) => {
+      const w = p.variable.dataSync();
+      zerosBefore[i].forEach((wasPruned, j) => {
+        if (wasPruned) expect(w[j] === 0).toBe(true); // -0 counts as an exact zero
+      });
+    });
+    expect(measureSparsity(params).global).toBeGreaterThanOrEqual(0.7);
+  });
+
+  it('does not grow the tensor count over 500 steps', () => {
+    const model = tinyModel(5);
+    const step = createTrainStep({ model, optimizer: tf.train.momentum(0.01, 0.9), weightDecay: 1e-4, penalties: [new TestL1({ strength: 1e-4 })] });
+    const { x, y } = tinyBatch(7);
+    for (let i = 0; i < 5; i++) step.run(x, y); // optimizer slots are created lazily
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 500; i++) step.run(x, y);
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});

@@ -1,0 +1,3 @@
+import { packageConfig } from '../../tools/config/tsup.base';
+
+export default packageConfig();
