@@ -1,0 +1,259 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  createTrainStep,
+  INITIAL_CONTEXT,
+  penaltyFromConfig,
+  registerPlugin,
+  type Param,
+  type Penalty,
+  type SparsifyPlugin,
+  type TrainingContext,
+} from '@sparsify/core';
+import { disposeParams, fixtureKernels, fixtureModel, fixtureParams } from './fixtures.js';
+
+export interface ConformanceOptions {
+  /** Display name. */
+  name: string;
+  /** A fresh, unbound penalty each call. */
+  create: () => Penalty;
+  /** The plugin that registers the penalty's name, for the getConfig round trip. */
+  plugin: SparsifyPlugin;
+  /** Which fixture params to bind: kernels only (default) or kernels and a bias. */
+  bindTo?: 'kernels' | 'all';
+  /**
+   * For penalties whose value carries no gradient (HyperSparse: value ≡ 0 with a custom gradient):
+   * a differentiable surrogate built at the base point, whose finite differences the penalty's gradient
+   * must match. Default: finite differences of `loss` itself.
+   */
+  surrogate?: (base: readonly tf.Tensor[], ctx: TrainingContext) => (weights: readonly tf.Tensor[]) => tf.Scalar;
+  /** Relative error bound of the gradient check (default 2e-2: float32 central differences). */
+  gradientTolerance?: number;
+  /** Context for the checks (default step 0, epoch 0). Use one where the strength is non-zero. */
+  context?: TrainingContext;
+  /** Backends to compare (default ['cpu', 'wasm']); the first is the reference. */
+  backends?: readonly string[];
+}
+
+export interface ConformanceCheck {
+  readonly name: string;
+  readonly run: () => Promise<void>;
+}
+
+export class ConformanceError extends Error {
+  override readonly name = 'ConformanceError';
+}
+
+function fail(options: ConformanceOptions, message: string): never {
+  throw new ConformanceError(`${options.name}: ${message}`);
+}
+
+function bindFixture(options: ConformanceOptions, penalty: Penalty, seed = 1): Param[] {
+  const params = options.bindTo === 'all' ? fixtureParams(seed) : fixtureKernels(seed);
+  penalty.bind(params);
+  return params;
+}
+
+/** Gradient of the penalty's loss with respect to its bound variables and its own variables. */
+function penaltyGradients(penalty: Penalty, ctx: TrainingContext): { value: number; grads: Float32Array[]; variables: tf.Variable[] } {
+  const variables = [...penalty.params.map((p) => p.variable), ...penalty.trainableVariables()];
+  return tf.tidy(() => {
+    const { value, grads } = tf.variableGrads(() => penalty.loss(ctx), variables);
+    return {
+      value: value.dataSync()[0],
+      grads: variables.map((v) => (grads[v.name] ? Float32Array.from(grads[v.name].dataSync()) : new Float32Array(v.size))),
+      variables,
+    };
+  });
+}
+
+function relativeError(a: Float32Array[], b: Float32Array[]): number {
+  let diff = 0;
+  let norm = 0;
+  a.forEach((x, i) =>
+    x.forEach((v, j) => {
+      diff += (v - b[i][j]) ** 2;
+      norm += b[i][j] ** 2;
+    }),
+  );
+  return Math.sqrt(diff) / Math.max(Math.sqrt(norm), 1e-12);
+}
+
+async function gradientCheck(options: ConformanceOptions): Promise<void> {
+  const ctx = options.context ?? INITIAL_CONTEXT;
+  const penalty = options.create();
+  const params = bindFixture(options, penalty);
+  try {
+    const { grads, variables } = penaltyGradients(penalty, ctx);
+    const base = variables.map((v) => tf.keep(tf.clone(v)));
+    const objective = options.surrogate
+      ? (() => {
+          const f = options.surrogate(base.slice(0, params.length), ctx);
+          return () => f(variables.slice(0, params.length));
+        })()
+      : () => penalty.loss(ctx);
+    const evaluate = () => tf.tidy(() => objective().dataSync()[0]);
+    const numeric: Float32Array[] = [];
+    for (const [i, variable] of variables.entries()) {
+      const values = base[i].dataSync();
+      const g = new Float32Array(values.length);
+      for (let j = 0; j < values.length; j++) {
+        const h = 1e-3 * Math.max(1, Math.abs(values[j]));
+        const at = (delta: number) => {
+          const copy = values.slice();
+          copy[j] = values[j] + delta;
+          tf.tidy(() => variable.assign(tf.tensor(copy, variable.shape)));
+          return evaluate();
+        };
+        g[j] = (at(h) - at(-h)) / (2 * h);
+        tf.tidy(() => variable.assign(base[i]));
+      }
+      numeric.push(g);
+    }
+    base.forEach((t) => t.dispose());
+    const tolerance = options.gradientTolerance ?? 2e-2;
+    const error = relativeError(grads, numeric);
+    if (!(error <= tolerance)) {
+      fail(options, `gradient differs from finite differences: relative error ${error.toExponential(3)} > ${tolerance}`);
+    }
+    if (grads.every((g) => g.every((v) => v === 0))) fail(options, 'gradient is identically zero on the fixture');
+  } finally {
+    penalty.dispose();
+    disposeParams(params);
+  }
+}
+
+async function noTensorGrowth(options: ConformanceOptions): Promise<void> {
+  const { model, x, y } = fixtureModel(3);
+  const penalty = options.create();
+  const step = createTrainStep({ model, optimizer: tf.train.momentum(0.01, 0.9), weightDecay: 1e-4, penalties: [penalty], context: options.context });
+  try {
+    const run = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        step.run(x, y);
+        if ((i + 1) % 50 === 0) step.endEpoch();
+      }
+    };
+    run(10); // optimizer slots and lazily created state
+    const before = tf.memory().numTensors;
+    run(500);
+    const after = tf.memory().numTensors;
+    if (after !== before) fail(options, `tf.memory().numTensors grew from ${before} to ${after} over 500 training steps`);
+  } finally {
+    step.dispose();
+    penalty.dispose();
+    model.dispose();
+    x.dispose();
+    y.dispose();
+  }
+}
+
+async function configRoundTrip(options: ConformanceOptions): Promise<void> {
+  const ctx = options.context ?? INITIAL_CONTEXT;
+  registerPlugin(options.plugin);
+  const original = options.create();
+  const config = original.getConfig();
+  const json = JSON.parse(JSON.stringify(config));
+  if (JSON.stringify(json) !== JSON.stringify(config)) fail(options, 'getConfig() is not JSON-serializable without loss');
+  const rebuilt = penaltyFromConfig(json);
+  try {
+    if (JSON.stringify(rebuilt.getConfig()) !== JSON.stringify(config)) {
+      fail(options, `config round trip changed the config:\n  ${JSON.stringify(config)}\n  ${JSON.stringify(rebuilt.getConfig())}`);
+    }
+    const a = bindFixture(options, original, 5);
+    const b = bindFixture(options, rebuilt, 5);
+    const ga = penaltyGradients(original, ctx);
+    const gb = penaltyGradients(rebuilt, ctx);
+    if (Math.abs(ga.value - gb.value) > 1e-6 * Math.max(1, Math.abs(ga.value))) {
+      fail(options, `rebuilt penalty's value ${gb.value} differs from the original's ${ga.value}`);
+    }
+    const error = relativeError(gb.grads, ga.grads);
+    if (error > 1e-6) fail(options, `rebuilt penalty's gradient differs (relative error ${error})`);
+    disposeParams(a);
+    disposeParams(b);
+  } finally {
+    original.dispose();
+    rebuilt.dispose();
+  }
+}
+
+async function disposeFrees(options: ConformanceOptions): Promise<void> {
+  const ctx = options.context ?? INITIAL_CONTEXT;
+  const params = fixtureKernels(7);
+  const before = tf.memory().numTensors;
+  const penalty = options.create();
+  penalty.bind(options.bindTo === 'all' ? params : params);
+  penalty.loss(ctx).dispose();
+  penalty.onStepEnd?.(ctx);
+  penalty.onEpochEnd?.(ctx);
+  penalty.diagnostics?.(ctx);
+  penalty.dispose();
+  penalty.dispose(); // idempotent
+  const after = tf.memory().numTensors;
+  disposeParams(params);
+  if (after !== before) fail(options, `dispose() left ${after - before} tensors (numTensors ${before} → ${after})`);
+}
+
+async function backendsAgree(options: ConformanceOptions): Promise<void> {
+  const ctx = options.context ?? INITIAL_CONTEXT;
+  const backends = options.backends ?? ['cpu', 'wasm'];
+  const previous = tf.getBackend();
+  const results: { backend: string; value: number; grads: Float32Array[] }[] = [];
+  try {
+    for (const backend of backends) {
+      if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+      if (!(await tf.setBackend(backend))) fail(options, `backend ${backend} failed to initialise`);
+      await tf.ready();
+      const penalty = options.create();
+      const params = bindFixture(options, penalty, 11);
+      try {
+        const { value, grads } = penaltyGradients(penalty, ctx);
+        results.push({ backend, value, grads });
+      } finally {
+        penalty.dispose();
+        disposeParams(params);
+      }
+    }
+  } finally {
+    await tf.setBackend(previous);
+  }
+  const [reference, ...others] = results;
+  for (const other of others) {
+    if (Math.abs(other.value - reference.value) > 1e-4 * Math.max(1, Math.abs(reference.value))) {
+      fail(options, `value on ${other.backend} (${other.value}) differs from ${reference.backend} (${reference.value})`);
+    }
+    const error = relativeError(other.grads, reference.grads);
+    if (error > 1e-4) fail(options, `gradient on ${other.backend} differs from ${reference.backend}: relative error ${error}`);
+  }
+}
+
+/** The shared battery every penalty must pass. */
+export function conformanceChecks(options: ConformanceOptions): ConformanceCheck[] {
+  return [
+    { name: 'gradient matches finite differences', run: () => gradientCheck(options) },
+    { name: 'no tensor growth over 500 training steps', run: () => noTensorGrowth(options) },
+    { name: 'getConfig round trip through the registry', run: () => configRoundTrip(options) },
+    { name: 'dispose frees everything it created', run: () => disposeFrees(options) },
+    { name: `same value and gradient on ${(options.backends ?? ['cpu', 'wasm']).join(' and ')}`, run: () => backendsAgree(options) },
+  ];
+}
+
+/** Runs every check; throws the first failure. */
+export async function runConformance(options: ConformanceOptions): Promise<void> {
+  for (const check of conformanceChecks(options)) await check.run();
+}
+
+/** Minimal test-runner surface (vitest, jest, node:test all fit). */
+export interface TestApi {
+  describe: (name: string, body: () => void) => void;
+  it: (name: string, body: () => Promise<void>) => void;
+}
+
+/**
+ * Registers the battery with your test runner:
+ * `describeConformance({ describe, it }, { name: 'my-penalty', create, plugin })`.
+ */
+export function describeConformance(api: TestApi, options: ConformanceOptions): void {
+  api.describe(`${options.name} conformance`, () => {
+    for (const check of conformanceChecks(options)) api.it(check.name, check.run);
+  });
+}
