@@ -1,0 +1,10 @@
+export {
+  BACKEND_ENV_VAR,
+  BACKEND_PREFERENCES,
+  BackendSelectionError,
+  selectBackend,
+  type BackendAttempt,
+  type BackendPreference,
+  type BackendSelection,
+  type SelectBackendOptions,
+} from './select.js';

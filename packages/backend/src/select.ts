@@ -1,0 +1,135 @@
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+/** What a caller may ask for. `auto` tries tfjs-node-gpu → tfjs-node → wasm → cpu. */
+export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+/** The environment variable that overrides `prefer` (an explicit option still wins over it). */
+export const BACKEND_ENV_VAR = 'SPARSIFY_BACKEND';
+
+export interface BackendAttempt {
+  readonly candidate: Exclude<BackendPreference, 'auto'>;
+  readonly ok: boolean;
+  /** Why it was skipped or failed (module missing, init failed…). */
+  readonly detail: string;
+}
+
+export interface BackendSelection {
+  /** The tfjs backend name now active: `tensorflow`, `wasm` or `cpu`. */
+  readonly backend: string;
+  /** The candidate that won (`tensorflow-gpu` and `tensorflow` both run as backend `tensorflow`). */
+  readonly candidate: Exclude<BackendPreference, 'auto'>;
+  /** One line: what was chosen and why. */
+  readonly reason: string;
+  readonly tried: readonly BackendAttempt[];
+}
+
+export interface SelectBackendOptions {
+  /** Explicit choice; default: the SPARSIFY_BACKEND environment variable, else `auto`. */
+  prefer?: BackendPreference;
+  /** Environment to read SPARSIFY_BACKEND from (default `process.env`). */
+  env?: Record<string, string | undefined>;
+  /** Called with the one-line reason once a backend is active (default: none). */
+  log?: (message: string) => void;
+  /** Module loader, replaceable in tests to simulate missing optional packages. */
+  importModule?: (specifier: string) => Promise<unknown>;
+}
+
+export class BackendSelectionError extends Error {
+  override readonly name = 'BackendSelectionError';
+}
+
+const AUTO_ORDER: readonly Exclude<BackendPreference, 'auto'>[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+const defaultImport = (specifier: string): Promise<unknown> => import(specifier);
+
+function describeError(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/Cannot find (module|package)|ERR_MODULE_NOT_FOUND|MODULE_NOT_FOUND/.test(message)) return 'not installed';
+  return message.split('\n')[0];
+}
+
+/**
+ * Points the wasm backend at the `.wasm` binaries of the installed package (needed whenever the
+ * JavaScript was moved by a bundler; harmless otherwise). Must run before the backend initialises.
+ */
+function locateWasmBinaries(wasmModule: { setWasmPaths?: (prefix: string) => void }): void {
+  try {
+    const require = createRequire(import.meta.url);
+    const dir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+    wasmModule.setWasmPaths?.(`${dir}/`);
+  } catch {
+    // Already initialised, or the package cannot be resolved from here: keep its own default lookup.
+  }
+}
+
+async function activate(
+  candidate: Exclude<BackendPreference, 'auto'>,
+  importModule: (specifier: string) => Promise<unknown>,
+): Promise<string> {
+  switch (candidate) {
+    case 'tensorflow-gpu':
+    case 'tensorflow': {
+      await importModule(candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
+      if (!(await tf.setBackend('tensorflow'))) throw new Error('backend "tensorflow" failed to initialise');
+      return 'tensorflow';
+    }
+    case 'wasm': {
+      const wasm = (await importModule('@tensorflow/tfjs-backend-wasm')) as { setWasmPaths?: (p: string) => void };
+      if (tf.engine().registryFactory.wasm === undefined) throw new Error('the package did not register backend "wasm"');
+      locateWasmBinaries(wasm);
+      if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" failed to initialise');
+      return 'wasm';
+    }
+    case 'cpu':
+      if (!(await tf.setBackend('cpu'))) throw new Error('backend "cpu" failed to initialise');
+      return 'cpu';
+  }
+}
+
+/**
+ * Activates the best available TensorFlow.js backend: tfjs-node-gpu → tfjs-node → wasm → cpu, using
+ * whatever is installed (the native packages are optional peers). An explicit `prefer` (or
+ * SPARSIFY_BACKEND) must succeed or throw: it never silently falls back.
+ */
+export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
+  const env = options.env ?? (typeof process !== 'undefined' ? process.env : {});
+  const fromEnv = env[BACKEND_ENV_VAR];
+  const prefer = options.prefer ?? ((fromEnv as BackendPreference | undefined) || 'auto');
+  if (!BACKEND_PREFERENCES.includes(prefer)) {
+    const source = options.prefer !== undefined ? 'prefer' : BACKEND_ENV_VAR;
+    throw new BackendSelectionError(
+      `${source} must be one of ${BACKEND_PREFERENCES.join(', ')}; got ${JSON.stringify(prefer)}`,
+    );
+  }
+  const importModule = options.importModule ?? defaultImport;
+  const candidates = prefer === 'auto' ? AUTO_ORDER : [prefer];
+  const tried: BackendAttempt[] = [];
+  for (const candidate of candidates) {
+    try {
+      const backend = await activate(candidate, importModule);
+      await tf.ready();
+      tried.push({ candidate, ok: true, detail: 'active' });
+      const skipped = tried.filter((t) => !t.ok).map((t) => `${t.candidate}: ${t.detail}`);
+      const why =
+        prefer === 'auto'
+          ? `auto${skipped.length ? ` (skipped ${skipped.join('; ')})` : ''}`
+          : options.prefer !== undefined
+            ? 'explicit choice'
+            : `${BACKEND_ENV_VAR}=${prefer}`;
+      const reason = `backend ${backend}${candidate === 'tensorflow-gpu' ? ' (tfjs-node-gpu)' : ''}: ${why}`;
+      options.log?.(reason);
+      return { backend, candidate, reason, tried };
+    } catch (error) {
+      tried.push({ candidate, ok: false, detail: describeError(error) });
+    }
+  }
+  const summary = tried.map((t) => `${t.candidate}: ${t.detail}`).join('; ');
+  throw new BackendSelectionError(
+    prefer === 'auto'
+      ? `no TensorFlow.js backend could be activated (${summary})`
+      : `backend ${JSON.stringify(prefer)} was asked for but is unavailable (${summary}); choose another with prefer or ${BACKEND_ENV_VAR}, or "auto"`,
+  );
+}
