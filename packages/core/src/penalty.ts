@@ -101,7 +101,8 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
     if (this.bound.length > 0) throw new Error(`${this.name}: already bound to ${this.bound.length} parameters`);
     if (params.length === 0) throw new SparsifyConfigError(`${this.name}: bind() needs at least one parameter`);
     this.bound = params.slice();
-    this.init(this.bound);
+    // Inside tidy: initial values passed to tf.variable (e.g. tf.onesLike) are freed; owned state is kept.
+    tf.tidy(() => this.init(this.bound));
   }
 
   /** Creates state for the bound params. Default: none. */
