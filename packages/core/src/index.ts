@@ -81,6 +81,7 @@ export {
   TrainStep,
   cloneOptimizer,
   createTrainStep,
+  disposeOptimizer,
   softmaxCrossEntropy,
   type StepResult,
   type TaskLoss,

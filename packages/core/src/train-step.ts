@@ -72,6 +72,19 @@ interface PenaltyGroup {
   readonly weightDecay: number;
 }
 
+/**
+ * Disposes an optimizer completely. tfjs 4.22's `MomentumOptimizer.dispose()` frees its momentum
+ * scalar and slots but not the learning-rate scalar its SGD parent keeps (`c`), leaking one tensor
+ * per optimizer; this frees that too.
+ */
+export function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  if (optimizer instanceof tf.MomentumOptimizer) {
+    const c = (optimizer as unknown as { c?: tf.Tensor }).c;
+    if (c && !c.isDisposed) c.dispose();
+  }
+}
+
 /** A fresh optimizer of the same class and settings (so slot state is separate). */
 export function cloneOptimizer(optimizer: tf.Optimizer): tf.Optimizer {
   const cls = optimizer.constructor as unknown as tf.serialization.SerializableConstructor<tf.Optimizer> & {
@@ -222,7 +235,7 @@ export class TrainStep {
 
   /** Disposes the optimizers this step created for penalty variables (not penalties, masks or the model). */
   dispose(): void {
-    for (const g of this.groups) if (g.ownsOptimizer) g.optimizer.dispose();
+    for (const g of this.groups) if (g.ownsOptimizer) disposeOptimizer(g.optimizer);
   }
 }
 

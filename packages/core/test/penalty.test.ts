@@ -179,3 +179,21 @@ describe('TrainStep with several penalties and penalty variables', () => {
     void safeL1;
   });
 });
+
+describe('disposeOptimizer', () => {
+  it('frees every tensor of a momentum optimizer (tfjs 4.22 dispose() leaks its learning-rate scalar)', async () => {
+    const { disposeOptimizer } = await import('../src/index.js');
+    const v = tf.variable(tf.ones([3]), true, 'dispose_optimizer_probe');
+    const before = tf.memory().numTensors;
+    const leaky = tf.train.momentum(0.1, 0.9);
+    leaky.applyGradients({ [v.name]: tf.onesLike(v) });
+    leaky.dispose();
+    expect(tf.memory().numTensors - before).toBeGreaterThan(0); // the upstream leak this helper covers
+    const start = tf.memory().numTensors;
+    const fresh = tf.train.momentum(0.1, 0.9);
+    tf.tidy(() => fresh.applyGradients({ [v.name]: tf.onesLike(v) }));
+    disposeOptimizer(fresh);
+    expect(tf.memory().numTensors).toBe(start);
+    v.dispose();
+  });
+});
