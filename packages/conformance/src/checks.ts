@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   createTrainStep,
+  disposeOptimizer,
   INITIAL_CONTEXT,
   penaltyFromConfig,
   registerPlugin,
@@ -125,7 +126,8 @@ async function gradientCheck(options: ConformanceOptions): Promise<void> {
 async function noTensorGrowth(options: ConformanceOptions): Promise<void> {
   const { model, x, y } = fixtureModel(3);
   const penalty = options.create();
-  const step = createTrainStep({ model, optimizer: tf.train.momentum(0.01, 0.9), weightDecay: 1e-4, penalties: [penalty], context: options.context });
+  const optimizer = tf.train.momentum(0.01, 0.9);
+  const step = createTrainStep({ model, optimizer, weightDecay: 1e-4, penalties: [penalty], context: options.context });
   try {
     const run = (n: number) => {
       for (let i = 0; i < n; i++) {
@@ -140,6 +142,7 @@ async function noTensorGrowth(options: ConformanceOptions): Promise<void> {
     if (after !== before) fail(options, `tf.memory().numTensors grew from ${before} to ${after} over 500 training steps`);
   } finally {
     step.dispose();
+    disposeOptimizer(optimizer);
     penalty.dispose();
     model.dispose();
     x.dispose();
