@@ -1,0 +1,161 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import { Dataset } from './dataset.js';
+import { DatasetError } from './errors.js';
+
+/** IDX magic for unsigned-byte 3-D arrays (images): 0x00000803. */
+export const IDX_IMAGES_MAGIC = 0x00000803;
+/** IDX magic for unsigned-byte 1-D arrays (labels): 0x00000801. */
+export const IDX_LABELS_MAGIC = 0x00000801;
+
+export interface IdxArray {
+  /** Dimensions from the header, e.g. [60000, 28, 28]. */
+  dims: number[];
+  /** The values, row-major (a view into the decoded file). */
+  data: Uint8Array;
+}
+
+const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
+
+/** Reads a file, gunzipping it when it starts with the gzip magic (whatever its name). */
+export function readMaybeGzip(file: string): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw new DatasetError(`${file}: cannot read (${(err as Error).message})`, file);
+  }
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      return gunzipSync(bytes);
+    } catch (err) {
+      throw new DatasetError(`${file}: not a valid gzip stream, probably truncated (${(err as Error).message})`, file);
+    }
+  }
+  return bytes;
+}
+
+/**
+ * Parses an unsigned-byte IDX array (the MNIST file format): 2 zero bytes, type 0x08, rank, then
+ * `rank` big-endian uint32 dimensions and the data. `expectedMagic` (e.g. 0x00000803) is checked, and
+ * the data length must match the header exactly: a truncated file or one with trailing bytes is an error.
+ */
+export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number): IdxArray {
+  const what = expectedMagic === IDX_IMAGES_MAGIC ? 'IDX images (magic 0x00000803)' : expectedMagic === IDX_LABELS_MAGIC ? 'IDX labels (magic 0x00000801)' : `IDX (magic ${hex(expectedMagic)})`;
+  if (bytes.length < 4) {
+    throw new DatasetError(`${file}: ${bytes.length} bytes is too short for ${what}`, file);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0, false);
+  if (magic !== expectedMagic) {
+    const rank = magic & 0xff;
+    const isIdx = (magic >>> 16) === 0 && ((magic >>> 8) & 0xff) === 0x08;
+    const hint = isIdx ? ` (an unsigned-byte IDX file of rank ${rank})` : ' (not an unsigned-byte IDX file)';
+    throw new DatasetError(`${file}: expected ${what}, found magic ${hex(magic)}${hint}`, file);
+  }
+  const rank = magic & 0xff;
+  const headerBytes = 4 + 4 * rank;
+  if (bytes.length < headerBytes) {
+    throw new DatasetError(`${file}: truncated header: ${what} needs ${headerBytes} header bytes, file has ${bytes.length}`, file);
+  }
+  const dims: number[] = [];
+  for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
+  const expected = dims.reduce((a, b) => a * b, 1);
+  const actual = bytes.length - headerBytes;
+  if (actual !== expected) {
+    const kind = actual < expected ? 'truncated' : 'has trailing bytes';
+    throw new DatasetError(
+      `${file}: ${kind}: header says ${dims.join('×')} = ${expected} data bytes, found ${actual}`,
+      file,
+    );
+  }
+  // A plain Uint8Array view (not a Buffer: Buffer#slice does not copy).
+  return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, actual) };
+}
+
+/** Reads an IDX images file (`.gz` or raw): `{count, rows, cols, pixels}`. */
+export function readIdxImages(file: string): { count: number; rows: number; cols: number; pixels: Uint8Array } {
+  const { dims, data } = parseIdx(readMaybeGzip(file), file, IDX_IMAGES_MAGIC);
+  const [count, rows, cols] = dims;
+  if (rows === 0 || cols === 0) throw new DatasetError(`${file}: images of ${rows}×${cols} pixels`, file);
+  return { count, rows, cols, pixels: data };
+}
+
+/** Reads an IDX labels file (`.gz` or raw). */
+export function readIdxLabels(file: string): Uint8Array {
+  return parseIdx(readMaybeGzip(file), file, IDX_LABELS_MAGIC).data;
+}
+
+export type IdxSplit = 'train' | 't10k';
+
+/** Base names tried for a split's files, each with and without `.gz`. */
+function candidates(split: IdxSplit, kind: 'images' | 'labels'): string[] {
+  const rank = kind === 'images' ? 3 : 1;
+  const bases = [`${split}-${kind}-idx${rank}-ubyte`, `${split}-${kind}.idx${rank}-ubyte`];
+  return bases.flatMap((b) => [b, `${b}.gz`]);
+}
+
+/** Finds a split's images or labels file in `dir` (`train-images-idx3-ubyte[.gz]` and the `.idx3-ubyte` spelling). */
+export function findIdxFile(dir: string, split: IdxSplit, kind: 'images' | 'labels'): string {
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) {
+    throw new DatasetError(`${dir}: no such directory (expected IDX files such as ${candidates(split, kind)[1]})`, dir);
+  }
+  const names = candidates(split, kind);
+  for (const name of names) {
+    const path = join(dir, name);
+    if (existsSync(path)) return path;
+  }
+  throw new DatasetError(`${dir}: no ${split === 'train' ? 'training' : 'test'} ${kind} file; looked for ${names.join(', ')}`, dir);
+}
+
+export interface IdxDatasetOptions {
+  /** Name prefix for the datasets (default `"idx"`). */
+  name?: string;
+  /** Number of classes (default: the largest label in train and test + 1, at least 10). */
+  numClasses?: number;
+  classNames?: readonly string[];
+}
+
+/**
+ * Reads an MNIST-format directory (MNIST, Fashion-MNIST, KMNIST): `train-images-idx3-ubyte[.gz]`,
+ * `train-labels-idx1-ubyte[.gz]`, `t10k-images-idx3-ubyte[.gz]`, `t10k-labels-idx1-ubyte[.gz]`.
+ * Samples are `[rows, cols, 1]` uint8 images.
+ */
+export function loadIdxDirectory(dir: string, options: IdxDatasetOptions = {}): { train: Dataset; test: Dataset } {
+  const name = options.name ?? 'idx';
+  const parts = (['train', 't10k'] as const).map((split) => {
+    const imagesFile = findIdxFile(dir, split, 'images');
+    const labelsFile = findIdxFile(dir, split, 'labels');
+    const images = readIdxImages(imagesFile);
+    const labels = readIdxLabels(labelsFile);
+    if (labels.length !== images.count) {
+      throw new DatasetError(`${labelsFile}: ${labels.length} labels, but ${imagesFile} has ${images.count} images`, labelsFile);
+    }
+    return { split, images, labels, labelsFile };
+  });
+  const [train, test] = parts;
+  if (train.images.rows !== test.images.rows || train.images.cols !== test.images.cols) {
+    throw new DatasetError(
+      `${dir}: training images are ${train.images.rows}×${train.images.cols} but test images are ${test.images.rows}×${test.images.cols}`,
+      dir,
+    );
+  }
+  let maxLabel = 0;
+  for (const p of parts) for (const l of p.labels) if (l > maxLabel) maxLabel = l;
+  const numClasses = options.numClasses ?? Math.max(10, maxLabel + 1);
+  for (const p of parts) {
+    const bad = p.labels.findIndex((l) => l >= numClasses);
+    if (bad >= 0) throw new DatasetError(`${p.labelsFile}: label ${p.labels[bad]} at ${bad} is not below numClasses ${numClasses}`, p.labelsFile);
+  }
+  const make = (p: (typeof parts)[number], suffix: string) =>
+    Dataset.fromArrays({
+      name: `${name}/${suffix}`,
+      x: p.images.pixels,
+      y: p.labels,
+      sampleShape: [p.images.rows, p.images.cols, 1],
+      numClasses,
+      classNames: options.classNames,
+    });
+  return { train: make(train, 'train'), test: make(test, 'test') };
+}
