@@ -1,0 +1,659 @@
+import { mkdirSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import {
+  NonFiniteLossError,
+  SparsifyConfigError,
+  TrainStep,
+  applyMasks,
+  check,
+  checkInteger,
+  checkNonNegative,
+  checkSparsity,
+  disposeMasks,
+  disposeOptimizer,
+  magnitudeMasks,
+  measureSparsity,
+  selectParams,
+  softmaxCrossEntropy,
+  type Mask,
+  type Param,
+  type Penalty,
+  type PenaltyDiagnostics,
+  type TaskLoss,
+} from '@sparsify/core';
+import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { iterateBatches } from './data.js';
+import { correctCount, evaluate } from './evaluate.js';
+import { magnitudeHistogram } from './histogram.js';
+import { createOptimizer, learningRateAt, setLearningRate, validateLrDecay, validateOptimizerConfig } from './optimizer.js';
+import { deriveSeed } from './rng.js';
+import {
+  assignTensors,
+  cloneMasks,
+  masksFromHost,
+  masksToHost,
+  modelVariables,
+  readOptimizer,
+  readTensors,
+  restoreOptimizer,
+  weightNames,
+  type StoredOptimizer,
+} from './state.js';
+import type {
+  ArtSnapshot,
+  BestAccuracy,
+  DataSplit,
+  EpochMetrics,
+  MagnitudeHistogram,
+  OptimizerConfig,
+  Phase,
+  PruneInfo,
+  TrainOptions,
+  TrainResult,
+} from './types.js';
+
+export const DEFAULT_OPTIMIZER: OptimizerConfig = { kind: 'momentum', learningRate: 0.01, momentum: 0.9 };
+const CHECKPOINT_VERSION = 1;
+
+/** Optional state hooks a penalty may implement so that resume restores non-variable state exactly. */
+interface StatefulPenalty extends Penalty {
+  getState?(): unknown;
+  setState?(state: unknown): void;
+}
+
+/** What a checkpoint holds (typed arrays are stored as binary blobs). */
+interface LoopState {
+  version: number;
+  /** Phase of the next epoch; `done` once the run has finished. */
+  phase: Phase | 'done';
+  /** Next global epoch. */
+  epoch: number;
+  /** Next epoch within `phase`. */
+  phaseEpoch: number;
+  step: number;
+  seed: number;
+  history: EpochMetrics[];
+  accuracy: { dense?: number; pruned?: number };
+  prune?: PruneInfo;
+  histograms: TrainResult['histograms'];
+  trainSeconds: number;
+  samples: number;
+  art?: { stopped: boolean; artEpochs: number; selectedArtEpoch?: number };
+  fingerprint: { weights: string[]; shapes: number[][]; penalties: string[]; pruned: string[] };
+}
+
+interface Checkpoint extends LoopState {
+  model: (Float32Array | Int32Array)[];
+  optimizer: StoredOptimizer;
+  penaltyVariables: (Float32Array | Int32Array)[][];
+  penaltyOptimizers: StoredOptimizer[];
+  penaltyState: unknown[];
+  masks: Uint8Array[] | null;
+  pruner: unknown;
+  artController: unknown;
+}
+
+function validate(options: TrainOptions): void {
+  if (!options || typeof options !== 'object') throw new SparsifyConfigError('train needs an options object');
+  const { model, data } = options;
+  if (!model || !Array.isArray((model as tf.LayersModel).layers)) {
+    throw new SparsifyConfigError(`model must be a tf.LayersModel; got ${model === undefined ? 'undefined' : typeof model}`);
+  }
+  if (!data || !data.train || typeof data.train.batches !== 'function') {
+    throw new SparsifyConfigError('data.train must be a DataSplit ({ size, batches(batchSize, { shuffle, seed }) }); see tensorData()');
+  }
+  checkInteger('data.train.size', data.train.size, 1);
+  checkInteger('epochs', options.epochs, 0);
+  checkInteger('batchSize', options.batchSize, 1);
+  if (options.seed !== undefined) checkInteger('seed', options.seed, 0);
+  if (options.weightDecay !== undefined) checkNonNegative('weightDecay', options.weightDecay);
+  validateOptimizerConfig(options.optimizer ?? DEFAULT_OPTIMIZER);
+  validateLrDecay(options.lrDecay, options.optimizer ?? DEFAULT_OPTIMIZER);
+  if (options.prune) {
+    checkSparsity('prune.sparsity', options.prune.sparsity);
+    if (options.prune.scope !== undefined) check(['global', 'layer'].includes(options.prune.scope), 'prune.scope', options.prune.scope, '"global" or "layer"');
+  }
+  if (options.art) {
+    checkSparsity('art.sparsity', options.art.sparsity);
+    checkInteger('art.warmupEpochs', options.art.warmupEpochs, 0);
+    checkInteger('art.maxEpochs', options.art.maxEpochs, 1);
+    if (options.prune) throw new SparsifyConfigError('use either art (which prunes at its κ) or prune (one-shot), not both');
+  }
+  if (options.pruning && options.prune) {
+    throw new SparsifyConfigError('use either pruning (a schedule) or prune (one-shot at the end), not both');
+  }
+  if (options.pruning && options.art) throw new SparsifyConfigError('use either pruning (a schedule) or art, not both');
+  if (options.finetune) {
+    checkInteger('finetune.epochs', options.finetune.epochs, 0);
+    if (options.finetune.weightDecay !== undefined) checkNonNegative('finetune.weightDecay', options.finetune.weightDecay);
+    const ftOpt = options.finetune.optimizer ?? options.optimizer ?? DEFAULT_OPTIMIZER;
+    validateOptimizerConfig(ftOpt, 'finetune.optimizer');
+    validateLrDecay(options.finetune.lrDecay, ftOpt, 'finetune.lrDecay');
+  }
+  if (options.stopAfterEpochs !== undefined) checkInteger('stopAfterEpochs', options.stopAfterEpochs, 1);
+  for (const p of options.penalties ?? []) {
+    if (!p || typeof p.loss !== 'function' || typeof p.bind !== 'function') {
+      throw new SparsifyConfigError(`penalties must be Penalty objects (see @sparsify/core); got ${JSON.stringify(p)}`);
+    }
+  }
+}
+
+/**
+ * Trains `options.model` in place: the main phase (penalties, schedule-driven pruning or ART), then
+ * one-shot pruning, then fine-tuning with fixed masks. With `runDir`, a checkpoint is written
+ * atomically at every epoch end; `resume: true` continues from it exactly.
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  validate(options);
+  if (options.runDir) {
+    mkdirSync(options.runDir, { recursive: true });
+    if (hasCheckpoint(options.runDir) && !options.resume) {
+      throw new SparsifyConfigError(
+        `run directory ${options.runDir} already has ${CHECKPOINT_FILE}; pass resume: true to continue it, or choose a new directory`,
+      );
+    }
+  } else if (options.resume) {
+    throw new SparsifyConfigError('resume: true needs runDir (the directory holding the checkpoint)');
+  }
+  const run = new Run(options);
+  try {
+    return await run.execute();
+  } finally {
+    run.dispose();
+  }
+}
+
+/** Continues the run in `runDir` from its last checkpoint; `options` rebuild the same model, data and penalties. */
+export async function resume(runDir: string, options: Omit<TrainOptions, 'runDir' | 'resume'>): Promise<TrainResult> {
+  if (!hasCheckpoint(runDir)) {
+    throw new SparsifyConfigError(`resume needs a run directory with ${CHECKPOINT_FILE}; ${runDir} has none`);
+  }
+  return train({ ...options, runDir, resume: true });
+}
+
+class Run {
+  private readonly o: TrainOptions;
+  private readonly model: tf.LayersModel;
+  private readonly seed: number;
+  private readonly pruneParams: Param[];
+  private readonly penalties: readonly StatefulPenalty[];
+  private readonly evalSplit: DataSplit | undefined;
+  private readonly epochSplit: DataSplit | undefined;
+  private readonly evalName: TrainResult['evalSplit'];
+  private readonly mainOptimizerConfig: OptimizerConfig;
+  private step: TrainStep | null = null;
+  private optimizer: tf.Optimizer | null = null;
+  /** Masks owned by the loop (after one-shot pruning or ART, during fine-tuning). */
+  private ownMasks: Mask[] | null = null;
+  private correct: tf.Scalar | null = null;
+  private lastGood: (Float32Array | Int32Array)[] | null = null;
+  private state: LoopState;
+  private resumedFrom: number | undefined;
+  private readonly startTime = Date.now();
+
+  constructor(options: TrainOptions) {
+    this.o = options;
+    this.model = options.model;
+    this.seed = options.seed ?? 0;
+    this.pruneParams = selectParams(options.model, options.pruneSelection);
+    this.penalties = (options.penalties ?? []).slice();
+    this.mainOptimizerConfig = options.optimizer ?? DEFAULT_OPTIMIZER;
+    const { test, validation } = options.data;
+    this.evalSplit = test ?? validation;
+    this.epochSplit = validation ?? test;
+    this.evalName = test ? 'test' : validation ? 'validation' : 'none';
+    this.state = {
+      version: CHECKPOINT_VERSION,
+      phase: 'train',
+      epoch: 0,
+      phaseEpoch: 0,
+      step: 0,
+      seed: this.seed,
+      history: [],
+      accuracy: {},
+      histograms: {},
+      trainSeconds: 0,
+      samples: 0,
+      fingerprint: {
+        weights: weightNames(options.model),
+        shapes: options.model.weights.map((w) => w.shape.slice() as number[]),
+        penalties: this.penalties.map((p) => p.name),
+        pruned: this.pruneParams.map((p) => p.name),
+      },
+    };
+    if (options.art) this.state.art = { stopped: false, artEpochs: 0 };
+  }
+
+  private get mainEpochs(): number {
+    const art = this.o.art;
+    return art ? art.warmupEpochs + art.maxEpochs : this.o.epochs;
+  }
+
+  private get finetuneEpochs(): number {
+    return this.o.finetune?.epochs ?? 0;
+  }
+
+  /** A task loss that also counts correct predictions (one device scalar, read at epoch end). */
+  private countingLoss(): TaskLoss {
+    const base = this.o.loss ?? softmaxCrossEntropy;
+    return (labels, logits) => {
+      const c = correctCount(labels, logits);
+      const next = this.correct ? tf.add(this.correct, c) : c;
+      tf.keep(next);
+      if (this.correct && this.correct !== next) this.correct.dispose();
+      this.correct = next as tf.Scalar;
+      return base(labels, logits);
+    };
+  }
+
+  private buildMainStep(): void {
+    this.optimizer = createOptimizer(this.mainOptimizerConfig);
+    this.step = new TrainStep({
+      model: this.model,
+      optimizer: this.optimizer,
+      penalties: this.penalties,
+      penaltySelection: this.o.penaltySelection,
+      weightDecay: this.o.weightDecay ?? 0,
+      loss: this.countingLoss(),
+      context: { step: this.state.step, epoch: this.state.epoch },
+    });
+    const pruner = this.o.pruning;
+    if (pruner && pruner.masks().length > 0) this.step.setMasks(pruner.masks());
+  }
+
+  private buildFinetuneStep(): void {
+    const ft = this.o.finetune;
+    const config = ft?.optimizer ?? this.mainOptimizerConfig;
+    this.optimizer = createOptimizer(config);
+    this.step = new TrainStep({
+      model: this.model,
+      optimizer: this.optimizer,
+      penalties: [],
+      weightDecay: ft?.weightDecay ?? this.o.weightDecay ?? 0,
+      loss: this.countingLoss(),
+      masks: this.ownMasks ?? undefined,
+      context: { step: this.state.step, epoch: this.state.epoch },
+    });
+  }
+
+  private disposeStep(): void {
+    this.step?.dispose();
+    if (this.optimizer) disposeOptimizer(this.optimizer);
+    this.step = null;
+    this.optimizer = null;
+  }
+
+  async execute(): Promise<TrainResult> {
+    const o = this.o;
+    let checkpoint: Checkpoint | null = null;
+    if (o.resume && o.runDir) {
+      checkpoint = readCheckpoint(o.runDir) as Checkpoint | null;
+      if (checkpoint) this.checkFingerprint(checkpoint);
+    }
+    if (checkpoint) {
+      await this.restore(checkpoint);
+    } else {
+      this.state.histograms.initial = this.histogram();
+      if (this.state.phase === 'train') this.buildMainStep();
+    }
+    let epochsThisCall = 0;
+    const interrupted = () => o.stopAfterEpochs !== undefined && epochsThisCall >= o.stopAfterEpochs;
+
+    try {
+      // Main phase.
+      if (this.state.phase === 'train') {
+        if (this.state.phaseEpoch < this.mainEpochs) {
+          await o.callbacks?.onPhaseStart?.({ phase: 'train', epochs: this.mainEpochs, startEpoch: this.state.phaseEpoch });
+        }
+        while (this.state.phaseEpoch < this.mainEpochs && !this.state.art?.stopped) {
+          if (interrupted()) return this.result('interrupted');
+          const metrics = await this.runEpoch('train');
+          epochsThisCall++;
+          const stop = o.art && this.state.phaseEpoch - 1 >= o.art.warmupEpochs ? await this.artProbe(metrics) : false;
+          await this.endEpoch(metrics);
+          if (stop) break;
+        }
+        await this.endMainPhase();
+      }
+      // Fine-tuning.
+      if (this.state.phase === 'finetune') {
+        if (this.state.phaseEpoch < this.finetuneEpochs) {
+          await o.callbacks?.onPhaseStart?.({ phase: 'finetune', epochs: this.finetuneEpochs, startEpoch: this.state.phaseEpoch });
+        }
+        while (this.state.phaseEpoch < this.finetuneEpochs) {
+          if (interrupted()) return this.result('interrupted');
+          const metrics = await this.runEpoch('finetune');
+          epochsThisCall++;
+          await this.endEpoch(metrics);
+        }
+        this.state.phase = 'done';
+        this.state.histograms.final = this.histogram();
+        await this.saveCheckpoint();
+      }
+      return this.result('completed');
+    } catch (error) {
+      if (error instanceof NonFiniteLossError) {
+        // Back to the last good epoch end (the checkpoint on disk is that one, untouched).
+        if (this.lastGood) assignTensors(modelVariables(this.model), this.lastGood, 'last good weights');
+        return this.result('nonFinite', error.message);
+      }
+      throw error;
+    }
+  }
+
+  private async runEpoch(phase: Phase): Promise<EpochMetrics> {
+    const o = this.o;
+    const step = this.step!;
+    const optimizerConfig = phase === 'train' ? this.mainOptimizerConfig : (o.finetune?.optimizer ?? this.mainOptimizerConfig);
+    const decay = phase === 'train' ? o.lrDecay : o.finetune?.lrDecay;
+    const lr = learningRateAt(optimizerConfig, decay, this.state.phaseEpoch);
+    setLearningRate(this.optimizer!, lr);
+    step.setContext({ step: this.state.step, epoch: this.state.epoch });
+    const ctx = step.context;
+    const strengths: Record<string, number> = {};
+    if (phase === 'train') for (const p of this.penalties) strengths[p.name] = p.strengthAt(ctx);
+    const batches = Math.ceil(o.data.train.size / o.batchSize);
+    const shuffleSeed = deriveSeed(this.seed, this.state.epoch);
+    let loss = 0;
+    let taskLoss = 0;
+    let penaltyLoss = 0;
+    let seen = 0;
+    let batch = 0;
+    this.resetCorrect();
+    const t0 = performance.now();
+    for await (const { xs, ys } of iterateBatches(o.data.train, o.batchSize, { shuffle: true, seed: shuffleSeed })) {
+      let r;
+      try {
+        r = step.run(xs, ys);
+        seen += xs.shape[0];
+      } finally {
+        xs.dispose();
+        ys.dispose();
+      }
+      if (phase === 'train' && o.pruning) {
+        const masks = o.pruning.update(step.context);
+        if (masks) step.setMasks(masks);
+      }
+      loss += r.loss;
+      taskLoss += r.taskLoss;
+      penaltyLoss += r.penaltyLoss;
+      batch++;
+      await o.callbacks?.onBatchEnd?.({
+        phase,
+        epoch: this.state.epoch,
+        batch,
+        batches,
+        step: step.context.step,
+        loss: r.loss,
+        taskLoss: r.taskLoss,
+        penaltyLoss: r.penaltyLoss,
+      });
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const correct = this.readCorrect();
+    this.resetCorrect();
+    const diagnostics: Record<string, PenaltyDiagnostics> = {};
+    if (phase === 'train') {
+      for (const p of this.penalties) if (p.diagnostics) diagnostics[p.name] = p.diagnostics(step.context);
+    }
+    step.endEpoch();
+    this.state.step = step.context.step;
+    this.state.trainSeconds += seconds;
+    this.state.samples += seen;
+    const sparsity = measureSparsity(this.pruneParams);
+    const metrics: EpochMetrics = {
+      phase,
+      epoch: this.state.epoch,
+      phaseEpoch: this.state.phaseEpoch,
+      step: this.state.step,
+      loss: loss / Math.max(batch, 1),
+      taskLoss: taskLoss / Math.max(batch, 1),
+      penaltyLoss: penaltyLoss / Math.max(batch, 1),
+      trainAccuracy: seen ? correct / seen : 0,
+      sparsity: sparsity.global,
+      nearZeroSparsity: sparsity.total ? sparsity.nearZeros / sparsity.total : 0,
+      strengths,
+      diagnostics,
+      learningRate: lr,
+      seconds,
+      samplesPerSecond: seconds > 0 ? seen / seconds : 0,
+    };
+    if ((o.evaluateEachEpoch ?? true) && this.epochSplit) {
+      const ev = await evaluate(this.model, this.epochSplit, o.batchSize);
+      metrics.accuracy = ev.accuracy;
+      metrics.evalLoss = ev.loss;
+    }
+    this.state.epoch += 1;
+    this.state.phaseEpoch += 1;
+    return metrics;
+  }
+
+  private async endEpoch(metrics: EpochMetrics): Promise<void> {
+    this.state.history.push(metrics);
+    await this.saveCheckpoint();
+    await this.o.callbacks?.onEpochEnd?.(metrics);
+  }
+
+  /** ART: prune a copy at κ, evaluate it on the probe set, let the controller decide. */
+  private async artProbe(metrics: EpochMetrics): Promise<boolean> {
+    const art = this.o.art!;
+    const artEpoch = this.state.art!.artEpochs;
+    const variables = modelVariables(this.model);
+    const live = readTensors(variables);
+    const { masks } = magnitudeMasks(this.pruneParams, { sparsity: art.sparsity, scope: 'global', rule: 'quantile' });
+    let snapshot: ArtSnapshot;
+    let prunedAccuracy: number;
+    try {
+      applyMasks(masks);
+      const probe = this.o.data.probe ?? this.o.data.train;
+      prunedAccuracy = (await evaluate(this.model, probe, this.o.batchSize)).accuracy;
+      snapshot = { artEpoch, weights: readTensors(variables) as Float32Array[], masks: masksToHost(masks) };
+    } finally {
+      disposeMasks(masks);
+      assignTensors(variables, live, 'ART probe restore');
+    }
+    const decision = art.observe({ artEpoch, denseAccuracy: metrics.trainAccuracy, prunedAccuracy, snapshot });
+    this.state.art!.artEpochs = artEpoch + 1;
+    metrics.art = { artEpoch, prunedAccuracy, denseAccuracy: metrics.trainAccuracy, stop: decision.stop };
+    if (decision.stop) {
+      this.state.art!.stopped = true;
+      this.artSelected = decision.selected ?? snapshot;
+    }
+    return decision.stop;
+  }
+
+  private artSelected: ArtSnapshot | null = null;
+
+  /** Dense accuracy, pruning (one-shot, ART selection or the schedule's final masks), checkpoint. */
+  private async endMainPhase(): Promise<void> {
+    const o = this.o;
+    this.state.histograms.beforePrune = this.histogram();
+    const dense = this.evalSplit ? (await evaluate(this.model, this.evalSplit, o.batchSize)).accuracy : undefined;
+    this.state.accuracy.dense = dense;
+    let info: PruneInfo | undefined;
+    if (o.art) {
+      const selected = this.artSelected ?? o.art.best?.() ?? null;
+      if (selected) {
+        assignTensors(modelVariables(this.model), selected.weights, 'ART selection');
+        this.ownMasks = masksFromHost(this.pruneParams, selected.masks);
+        this.state.art!.selectedArtEpoch = selected.artEpoch;
+      } else {
+        this.ownMasks = magnitudeMasks(this.pruneParams, { sparsity: o.art.sparsity, scope: 'global', rule: 'quantile' }).masks;
+      }
+      applyMasks(this.ownMasks);
+      info = { method: 'art', target: o.art.sparsity, achieved: 0, epoch: this.state.epoch - 1 };
+    } else if (o.prune) {
+      this.ownMasks = magnitudeMasks(this.pruneParams, { sparsity: o.prune.sparsity, scope: o.prune.scope ?? 'global', rule: o.prune.rule ?? 'quantile' }).masks;
+      applyMasks(this.ownMasks);
+      info = { method: 'oneShot', target: o.prune.sparsity, achieved: 0, epoch: this.state.epoch - 1 };
+    } else if (o.pruning) {
+      const masks = o.pruning.masks();
+      if (masks.length > 0) {
+        this.ownMasks = cloneMasks(masks);
+        applyMasks(this.ownMasks);
+      }
+      const target = (o.pruning.getState?.() as { sparsity?: number } | undefined)?.sparsity;
+      info = { method: 'schedule', target: typeof target === 'number' ? target : measureSparsity(this.pruneParams).global, achieved: 0, epoch: this.state.epoch - 1 };
+    }
+    if (info) {
+      info.achieved = measureSparsity(this.pruneParams).global;
+      info.accuracyBefore = dense;
+      if (this.evalSplit) {
+        info.accuracyAfter = info.method === 'schedule' ? dense : (await evaluate(this.model, this.evalSplit, o.batchSize)).accuracy;
+      }
+      this.state.accuracy.pruned = info.accuracyAfter;
+      this.state.prune = info;
+      await o.callbacks?.onPrune?.(info);
+    }
+    this.disposeStep();
+    this.state.phase = 'finetune';
+    this.state.phaseEpoch = 0;
+    if (this.finetuneEpochs > 0) this.buildFinetuneStep();
+    await this.saveCheckpoint();
+  }
+
+  private histogram(): MagnitudeHistogram {
+    return magnitudeHistogram(this.pruneParams.map((p) => p.variable.dataSync() as Float32Array));
+  }
+
+  private async saveCheckpoint(): Promise<void> {
+    const variables = modelVariables(this.model);
+    const weights = readTensors(variables);
+    this.lastGood = weights;
+    const dir = this.o.runDir;
+    if (!dir) return;
+    const step = this.step;
+    const penaltyVariables = this.penalties.map((p) => readTensors(p.trainableVariables()));
+    const penaltyOptimizers: StoredOptimizer[] = [];
+    if (step && this.state.phase === 'train') {
+      for (const { optimizer } of step.penaltyOptimizers()) penaltyOptimizers.push(await readOptimizer(optimizer));
+    }
+    const masks = this.ownMasks ?? (this.o.pruning && this.state.phase === 'train' ? [...this.o.pruning.masks()] : null);
+    const checkpoint: Checkpoint = {
+      ...this.state,
+      model: weights,
+      optimizer: step && this.optimizer ? await readOptimizer(this.optimizer) : { names: [], shapes: [], dtypes: [], values: [] },
+      penaltyVariables,
+      penaltyOptimizers,
+      penaltyState: this.penalties.map((p) => (typeof p.getState === 'function' ? p.getState() : null)),
+      masks: masks && masks.length ? masksToHost(masks) : null,
+      pruner: this.o.pruning?.getState?.() ?? null,
+      artController: this.o.art?.getState?.() ?? null,
+    };
+    const path = writeCheckpoint(dir, checkpoint);
+    await this.o.callbacks?.onCheckpoint?.({ path, epoch: this.state.epoch });
+  }
+
+  private checkFingerprint(c: Checkpoint): void {
+    if (c.version !== CHECKPOINT_VERSION) {
+      throw new CheckpointError(`checkpoint version ${c.version} is not supported (expected ${CHECKPOINT_VERSION})`);
+    }
+    const here = this.state.fingerprint;
+    const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+    if (!same(c.fingerprint.shapes, here.shapes)) {
+      throw new CheckpointError(
+        `the checkpoint's model has weight shapes ${JSON.stringify(c.fingerprint.shapes)}, this model ${JSON.stringify(here.shapes)}; resume with the same model`,
+      );
+    }
+    if (!same(c.fingerprint.penalties, here.penalties)) {
+      throw new CheckpointError(
+        `the checkpoint was trained with penalties [${c.fingerprint.penalties.join(', ')}], this run has [${here.penalties.join(', ')}]`,
+      );
+    }
+    if (c.seed !== this.seed) throw new CheckpointError(`the checkpoint's seed is ${c.seed}, this run's ${this.seed}`);
+  }
+
+  private async restore(c: Checkpoint): Promise<void> {
+    const { model, optimizer, penaltyVariables, penaltyOptimizers, penaltyState, masks, pruner, artController, ...state } = c;
+    this.state = { ...state, fingerprint: this.state.fingerprint };
+    this.resumedFrom = state.epoch;
+    assignTensors(modelVariables(this.model), model, 'model weights');
+    this.lastGood = model;
+    if (this.o.art && artController != null) this.o.art.setState?.(artController);
+    if (state.phase === 'train') {
+      if (this.o.pruning && pruner != null && this.o.pruning.setState) {
+        this.o.pruning.setState(pruner, masks ? masksFromHost(this.pruneParams, masks) : []);
+      }
+      this.buildMainStep();
+      // Penalties are bound now: restore their variables and state, then the optimizers' slots.
+      this.penalties.forEach((p, i) => assignTensors(p.trainableVariables(), penaltyVariables[i] ?? [], `${p.name} variables`));
+      this.penalties.forEach((p, i) => {
+        if (penaltyState[i] != null && typeof p.setState === 'function') p.setState(penaltyState[i]);
+      });
+      if (optimizer.names.length) await restoreOptimizer(this.optimizer!, optimizer);
+      const groups = this.step!.penaltyOptimizers();
+      for (let i = 0; i < groups.length && i < penaltyOptimizers.length; i++) {
+        if (penaltyOptimizers[i].names.length) await restoreOptimizer(groups[i].optimizer, penaltyOptimizers[i]);
+      }
+    } else {
+      // Penalties are off after the main phase, but bind them so that their state is complete for reports.
+      for (const p of this.penalties) if (p.params.length === 0) p.bind(selectParams(this.model, this.o.penaltySelection));
+      this.penalties.forEach((p, i) => assignTensors(p.trainableVariables(), penaltyVariables[i] ?? [], `${p.name} variables`));
+      if (masks) {
+        this.ownMasks = masksFromHost(this.pruneParams, masks);
+        applyMasks(this.ownMasks);
+      }
+      if (state.phase === 'finetune' && this.finetuneEpochs > 0) {
+        this.buildFinetuneStep();
+        if (optimizer.names.length) await restoreOptimizer(this.optimizer!, optimizer);
+      }
+    }
+  }
+
+  private async result(status: TrainResult['status'], message?: string): Promise<TrainResult> {
+    const o = this.o;
+    const s = this.state;
+    const finished = status === 'completed';
+    const final = finished && this.evalSplit ? (await evaluate(this.model, this.evalSplit, o.batchSize)).accuracy : undefined;
+    const lastPhase: Phase = s.history.length ? s.history[s.history.length - 1].phase : 'train';
+    let best: BestAccuracy | undefined;
+    for (const m of s.history) {
+      if (m.phase !== lastPhase || m.accuracy === undefined) continue;
+      if (!best || m.accuracy > best.value) best = { value: m.accuracy, epoch: m.epoch, phase: m.phase };
+    }
+    const ctx = { step: s.step, epoch: s.epoch };
+    const diagnostics: Record<string, PenaltyDiagnostics> = {};
+    for (const p of this.penalties) if (p.diagnostics && p.params.length) diagnostics[p.name] = p.diagnostics(ctx);
+    const seconds = (Date.now() - this.startTime) / 1000;
+    const result: TrainResult = {
+      status,
+      history: s.history,
+      evalSplit: this.evalName,
+      accuracy: { dense: s.accuracy.dense, pruned: s.accuracy.pruned, final, best },
+      sparsity: measureSparsity(this.pruneParams),
+      histograms: { ...s.histograms, final: s.histograms.final ?? (finished ? this.histogram() : undefined) },
+      diagnostics,
+      epochs: s.history.length,
+      steps: s.step,
+      timing: {
+        seconds,
+        trainSeconds: s.trainSeconds,
+        samples: s.samples,
+        samplesPerSecond: s.trainSeconds > 0 ? s.samples / s.trainSeconds : 0,
+      },
+    };
+    if (message) result.message = message;
+    if (s.prune) result.prune = s.prune;
+    if (this.resumedFrom !== undefined) result.resumedFrom = this.resumedFrom;
+    if (s.art) result.art = { ...s.art };
+    return result;
+  }
+
+  private readCorrect(): number {
+    const c = this.correct as tf.Scalar | null;
+    return c ? c.dataSync()[0] : 0;
+  }
+
+  private resetCorrect(): void {
+    const c = this.correct as tf.Scalar | null;
+    if (c && !c.isDisposed) c.dispose();
+    this.correct = null;
+  }
+
+  dispose(): void {
+    this.disposeStep();
+    this.resetCorrect();
+    disposeMasks(this.ownMasks);
+    this.ownMasks = null;
+  }
+}

@@ -1,0 +1,282 @@
+import type * as tf from '@tensorflow/tfjs';
+import type {
+  Mask,
+  Penalty,
+  PenaltyDiagnostics,
+  SelectOptions,
+  SparsityReport,
+  StrengthSchedule,
+  TaskLoss,
+  ThresholdRule,
+  TrainingContext,
+} from '@sparsify/core';
+
+/** One mini-batch. The loop disposes both tensors after use. */
+export interface Batch {
+  /** Inputs. */
+  readonly xs: tf.Tensor;
+  /** Labels: class indices (rank 1) or one-hot (rank 2). */
+  readonly ys: tf.Tensor;
+}
+
+/**
+ * The minimal data interface the loop needs: a size, and seeded batches made on demand. `tensorData`
+ * builds one from in-memory tensors; `@sparsify/datasets` splits fit it through `fromDataset`.
+ */
+export interface DataSplit {
+  /** Number of examples. */
+  readonly size: number;
+  /** One epoch of batches; the same seed gives the same order. */
+  batches(batchSize: number, options: { shuffle: boolean; seed: number }): Iterable<Batch> | AsyncIterable<Batch>;
+}
+
+export interface TrainData {
+  train: DataSplit;
+  /** Evaluated at every epoch end (default: `test`). */
+  validation?: DataSplit;
+  /** Evaluated for the dense / pruned / final accuracies (default: `validation`). */
+  test?: DataSplit;
+  /** The ART probe set (default: `train`, unshuffled). */
+  probe?: DataSplit;
+}
+
+/** Optimizer settings (PyTorch-equivalent semantics, penalties.md §1.4). */
+export type OptimizerConfig =
+  | { kind: 'sgd'; learningRate: number }
+  | { kind: 'momentum'; learningRate: number; momentum?: number; nesterov?: boolean }
+  | { kind: 'adam'; learningRate: number; beta1?: number; beta2?: number; epsilon?: number };
+
+/** Learning rate × gamma at each listed epoch of a phase (0-based; e.g. ART fine-tune: [80, 120], 0.1). */
+export interface LearningRateDecay {
+  milestones: number[];
+  gamma: number;
+}
+
+/**
+ * A schedule-driven pruner (GMP and friends, `@sparsify/schedules`): after every optimizer step it may
+ * recompute masks. The loop applies the current masks to gradients and weights on every step.
+ */
+export interface PrunerLike {
+  /**
+   * Called after each optimizer step with the context of the step just taken. Returns the new masks
+   * when it recomputed them (the loop switches to them), or null/undefined when nothing changed.
+   * The pruner owns its masks.
+   */
+  update(ctx: TrainingContext): readonly Mask[] | null | undefined;
+  /** Current masks (empty before the first pruning step). */
+  masks(): readonly Mask[];
+  /** JSON-serializable state (schedule step, last sparsity…), saved with checkpoints. */
+  getState?(): unknown;
+  /** Restores `getState()` output and the masks saved with it (mask tensors are the pruner's from then on). */
+  setState?(state: unknown, masks: readonly Mask[]): void;
+  dispose?(): void;
+}
+
+/** A pruned copy of the model that the ART controller may select: host arrays, no tensors. */
+export interface ArtSnapshot {
+  /** The ART epoch (0-based, counted from the end of warm-up) the copy was taken after. */
+  readonly artEpoch: number;
+  /** Every model weight (`model.weights` order), pruned. */
+  readonly weights: Float32Array[];
+  /** 0/1 masks of the pruned params (`pruneSelection` order). */
+  readonly masks: Uint8Array[];
+}
+
+export interface ArtObservation {
+  /** 0-based ART epoch (warm-up excluded). */
+  artEpoch: number;
+  /** Running training accuracy over the epoch just trained (training mode, penalty on). */
+  denseAccuracy: number;
+  /** Accuracy of the pruned copy on the probe set, inference mode. */
+  prunedAccuracy: number;
+  snapshot: ArtSnapshot;
+}
+
+/**
+ * The ART controller (HyperSparse, penalties.md §6.3): warm-up, then one probe per ART epoch; it decides
+ * when to stop and which pruned copy becomes the model. `@sparsify/hypersparse` provides one.
+ */
+export interface ArtControllerLike {
+  /** κ: the sparsity the probes prune to (global, strict quantile). */
+  readonly sparsity: number;
+  readonly warmupEpochs: number;
+  /** Cap on ART epochs. */
+  readonly maxEpochs: number;
+  /** α for the penalty (0 during warm-up); pass the same schedule to the HyperSparse penalty. */
+  readonly strength?: StrengthSchedule;
+  observe(observation: ArtObservation): { stop: boolean; selected?: ArtSnapshot | null };
+  /** The snapshot to use when the cap is hit without a stop (default: prune the live model at κ). */
+  best?(): ArtSnapshot | null;
+  getState?(): unknown;
+  setState?(state: unknown): void;
+}
+
+/** One-shot magnitude pruning at the end of the main phase (penalties.md §7.1). */
+export interface OneShotPruning {
+  /** Target sparsity in [0, 1); 0 prunes nothing. */
+  sparsity: number;
+  /** `global` (default) or `layer`. */
+  scope?: 'global' | 'layer';
+  /** Default `quantile` (strict `>`; penalties.md §1.5). HALO uses `quantileNonZero`. */
+  rule?: ThresholdRule;
+}
+
+export interface FinetuneOptions {
+  epochs: number;
+  /** Default: the main optimizer's config (a new instance: slots start at zero). */
+  optimizer?: OptimizerConfig;
+  /** Default: the main `weightDecay`. */
+  weightDecay?: number;
+  lrDecay?: LearningRateDecay;
+}
+
+export type Phase = 'train' | 'finetune';
+
+export interface BatchEndInfo {
+  phase: Phase;
+  /** Global epoch index (0-based, over all phases). */
+  epoch: number;
+  batch: number;
+  batches: number;
+  step: number;
+  loss: number;
+  taskLoss: number;
+  penaltyLoss: number;
+}
+
+export interface EpochMetrics {
+  phase: Phase;
+  /** Global epoch index (0-based, over all phases). */
+  epoch: number;
+  /** 0-based within the phase. */
+  phaseEpoch: number;
+  /** Optimizer steps taken at the end of this epoch. */
+  step: number;
+  /** Batch means over the epoch. */
+  loss: number;
+  taskLoss: number;
+  penaltyLoss: number;
+  /** Running training accuracy (training mode). */
+  trainAccuracy: number;
+  /** Evaluation accuracy and loss at epoch end (inference mode), on `evalSplit`. */
+  accuracy?: number;
+  evalLoss?: number;
+  /** Exact-zero sparsity of the pruned set at epoch end, and |w| ≤ 1e-5 sparsity. */
+  sparsity: number;
+  nearZeroSparsity: number;
+  /** Penalty strengths during this epoch, by penalty name. */
+  strengths: Record<string, number>;
+  diagnostics: Record<string, PenaltyDiagnostics>;
+  learningRate: number;
+  seconds: number;
+  samplesPerSecond: number;
+  /** ART probe of this epoch, when ART is on and past warm-up. */
+  art?: { artEpoch: number; prunedAccuracy: number; denseAccuracy: number; stop: boolean };
+}
+
+/** Magnitude histogram: counts of log10|w| in equal bins, exact zeros apart. */
+export interface MagnitudeHistogram {
+  /** Bin edges in log10|w| (length bins + 1). */
+  edges: number[];
+  counts: number[];
+  zeros: number;
+  total: number;
+}
+
+export interface TrainCallbacks {
+  onBatchEnd?(info: BatchEndInfo): void | Promise<void>;
+  onEpochEnd?(metrics: EpochMetrics): void | Promise<void>;
+  onPhaseStart?(info: { phase: Phase; epochs: number; startEpoch: number }): void | Promise<void>;
+  /** After one-shot pruning or the ART selection. */
+  onPrune?(info: PruneInfo): void | Promise<void>;
+  /** After a checkpoint was written. */
+  onCheckpoint?(info: { path: string; epoch: number }): void | Promise<void>;
+}
+
+export interface PruneInfo {
+  method: 'oneShot' | 'art' | 'schedule';
+  /** Requested sparsity. */
+  target: number;
+  /** Achieved sparsity right after pruning (exact zeros / pruned set). */
+  achieved: number;
+  /** Accuracy right before and right after pruning, on the test split. */
+  accuracyBefore?: number;
+  accuracyAfter?: number;
+  /** The global epoch after which it happened. */
+  epoch: number;
+}
+
+export interface TrainOptions {
+  model: tf.LayersModel;
+  data: TrainData;
+  /** Default momentum SGD, lr 0.01, μ 0.9. */
+  optimizer?: OptimizerConfig;
+  lrDecay?: LearningRateDecay;
+  /** Main-phase epochs (with ART: the warm-up plus at most `art.maxEpochs` ART epochs instead). */
+  epochs: number;
+  batchSize: number;
+  /** Shuffling seed (model initialisation is the caller's). Default 0. */
+  seed?: number;
+  /** Built penalties (from any package); unbound ones are bound to `penaltySelection` of the model. */
+  penalties?: readonly Penalty[];
+  penaltySelection?: SelectOptions;
+  /** What is pruned and measured (default: dense and conv kernels). */
+  pruneSelection?: SelectOptions;
+  /** Coupled L2 weight decay on every model variable (and penalty variables unless they say otherwise). */
+  weightDecay?: number;
+  /** Schedule-driven pruning during the main phase (GMP). */
+  pruning?: PrunerLike;
+  /** One-shot magnitude pruning at the end of the main phase. */
+  prune?: OneShotPruning;
+  art?: ArtControllerLike;
+  /** Fine-tuning with fixed masks, penalties off, a new optimizer. */
+  finetune?: FinetuneOptions;
+  loss?: TaskLoss;
+  callbacks?: TrainCallbacks;
+  /**
+   * Where checkpoints go (`checkpoint.bin`, written atomically at every epoch end). Without it the
+   * run keeps no checkpoint on disk.
+   */
+  runDir?: string;
+  /** Continue from `runDir`'s checkpoint when there is one (default false: an existing one is an error). */
+  resume?: boolean;
+  /** Evaluate every epoch (default true); the final accuracies are measured either way. */
+  evaluateEachEpoch?: boolean;
+  /** Stop after this many epochs in this call (a deliberate interruption, for tests and time limits). */
+  stopAfterEpochs?: number;
+}
+
+export interface BestAccuracy {
+  value: number;
+  epoch: number;
+  phase: Phase;
+}
+
+export interface TrainResult {
+  /** `completed`, `nonFinite` (stopped on NaN/Inf; the model holds the last good epoch's weights) or `interrupted`. */
+  status: 'completed' | 'nonFinite' | 'interrupted';
+  message?: string;
+  history: EpochMetrics[];
+  /** Which split the accuracies below were measured on. */
+  evalSplit: 'test' | 'validation' | 'none';
+  accuracy: {
+    /** Before pruning (end of the main phase). */
+    dense?: number;
+    /** Right after pruning, before fine-tuning. */
+    pruned?: number;
+    /** At the end of the run. */
+    final?: number;
+    /** Best per-epoch evaluation accuracy of the last phase (a selection on `evalSplit`). */
+    best?: BestAccuracy;
+  };
+  prune?: PruneInfo;
+  sparsity: SparsityReport;
+  histograms: { initial?: MagnitudeHistogram; beforePrune?: MagnitudeHistogram; final?: MagnitudeHistogram };
+  diagnostics: Record<string, PenaltyDiagnostics>;
+  epochs: number;
+  steps: number;
+  timing: { seconds: number; trainSeconds: number; samples: number; samplesPerSecond: number };
+  /** The epoch the run resumed at (global index), when it did. */
+  resumedFrom?: number;
+  art?: { stopped: boolean; artEpochs: number; selectedArtEpoch?: number };
+}
