@@ -87,3 +87,4 @@ export {
   type TaskLoss,
   type TrainStepOptions,
 } from './train-step.js';
+export * from './pruning/index.js';
