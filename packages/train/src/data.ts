@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, checkInteger } from '@sparsify/core';
-import { shuffledIndices } from './rng.js';
-import type { Batch, DataSplit } from './types.js';
+import { deriveSeed, shuffledIndices } from './rng.js';
+import type { Batch, BatchOrder, DataSplit } from './types.js';
 
 /**
  * A `DataSplit` over in-memory tensors (the caller keeps ownership of `xs` and `ys`): seeded shuffling,
@@ -12,18 +12,18 @@ export function tensorData(xs: tf.Tensor, ys: tf.Tensor): DataSplit {
   const size = xs.shape[0];
   return {
     size,
-    *batches(batchSize: number, { shuffle, seed }: { shuffle: boolean; seed: number }): Iterable<Batch> {
+    *batches(batchSize: number, { shuffle, seed, epoch }: BatchOrder): Iterable<Batch> {
       checkInteger('batchSize', batchSize, 1);
-      const order = shuffle ? shuffledIndices(size, seed) : null;
+      const order = shuffle ? shuffledIndices(size, deriveSeed(seed, epoch)) : null;
       for (let start = 0; start < size; start += batchSize) {
         const end = Math.min(size, start + batchSize);
         if (order) {
           const idx = tf.tensor1d(order.subarray(start, end), 'int32');
-          const batch = { xs: tf.gather(xs, idx), ys: tf.gather(ys, idx) };
+          const batch = { x: tf.gather(xs, idx), y: tf.gather(ys, idx) };
           idx.dispose();
           yield batch;
         } else {
-          yield { xs: tf.slice(xs, start, end - start), ys: tf.slice(ys, start, end - start) };
+          yield { x: tf.slice(xs, start, end - start), y: tf.slice(ys, start, end - start) };
         }
       }
     },
@@ -34,12 +34,21 @@ export function tensorData(xs: tf.Tensor, ys: tf.Tensor): DataSplit {
 export async function* iterateBatches(
   split: DataSplit,
   batchSize: number,
-  options: { shuffle: boolean; seed: number },
+  options: BatchOrder,
 ): AsyncGenerator<Batch> {
   const it = split.batches(batchSize, options);
   if (Symbol.asyncIterator in (it as object)) {
     yield* it as AsyncIterable<Batch>;
   } else {
     yield* it as Iterable<Batch>;
+  }
+}
+
+/** Frees a batch: its own `dispose()` when it has one, else both tensors. */
+export function disposeBatch(batch: Batch): void {
+  if (typeof batch.dispose === 'function') batch.dispose();
+  else {
+    batch.x.dispose();
+    batch.y.dispose();
   }
 }

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { iterateBatches } from './data.js';
+import { disposeBatch, iterateBatches } from './data.js';
 import type { DataSplit } from './types.js';
 
 /** Number of correct top-1 predictions in a batch (labels: indices or one-hot). */
@@ -29,7 +29,8 @@ export async function evaluate(model: tf.LayersModel, split: DataSplit, batchSiz
   let correct = 0;
   let loss = 0;
   let samples = 0;
-  for await (const { xs, ys } of iterateBatches(split, batchSize, { shuffle: false, seed: 0 })) {
+  for await (const batch of iterateBatches(split, batchSize, { shuffle: false, seed: 0, epoch: 0 })) {
+    const { x: xs, y: ys } = batch;
     try {
       const sums = tf.tidy(() => {
         const logits = model.apply(xs, { training: false }) as tf.Tensor;
@@ -41,8 +42,7 @@ export async function evaluate(model: tf.LayersModel, split: DataSplit, batchSiz
       loss += l;
       samples += xs.shape[0];
     } finally {
-      xs.dispose();
-      ys.dispose();
+      disposeBatch(batch);
     }
   }
   return { accuracy: samples ? correct / samples : 0, loss: samples ? loss / samples : 0, samples };

@@ -1,5 +1,5 @@
 export { DEFAULT_OPTIMIZER, resume, train } from './loop.js';
-export { tensorData, iterateBatches } from './data.js';
+export { disposeBatch, iterateBatches, tensorData } from './data.js';
 export { evaluate, correctCount, type Evaluation } from './evaluate.js';
 export { createOptimizer, learningRateAt, validateOptimizerConfig, OPTIMIZER_KINDS } from './optimizer.js';
 export { magnitudeHistogram } from './histogram.js';
@@ -18,6 +18,7 @@ export type {
   ArtObservation,
   ArtSnapshot,
   Batch,
+  BatchOrder,
   BatchEndInfo,
   BestAccuracy,
   DataSplit,

@@ -22,11 +22,10 @@ import {
   type TaskLoss,
 } from '@sparsify/core';
 import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
-import { iterateBatches } from './data.js';
+import { disposeBatch, iterateBatches } from './data.js';
 import { correctCount, evaluate } from './evaluate.js';
 import { magnitudeHistogram } from './histogram.js';
 import { createOptimizer, learningRateAt, setLearningRate, validateLrDecay, validateOptimizerConfig } from './optimizer.js';
-import { deriveSeed } from './rng.js';
 import {
   assignTensors,
   cloneMasks,
@@ -100,7 +99,7 @@ function validate(options: TrainOptions): void {
     throw new SparsifyConfigError(`model must be a tf.LayersModel; got ${model === undefined ? 'undefined' : typeof model}`);
   }
   if (!data || !data.train || typeof data.train.batches !== 'function') {
-    throw new SparsifyConfigError('data.train must be a DataSplit ({ size, batches(batchSize, { shuffle, seed }) }); see tensorData()');
+    throw new SparsifyConfigError('data.train must be a DataSplit ({ size, batches(batchSize, { shuffle, seed, epoch }) }), e.g. a @sparsify/datasets Dataset or tensorData(x, y)');
   }
   checkInteger('data.train.size', data.train.size, 1);
   checkInteger('epochs', options.epochs, 0);
@@ -353,7 +352,6 @@ class Run {
     const strengths: Record<string, number> = {};
     if (phase === 'train') for (const p of this.penalties) strengths[p.name] = p.strengthAt(ctx);
     const batches = Math.ceil(o.data.train.size / o.batchSize);
-    const shuffleSeed = deriveSeed(this.seed, this.state.epoch);
     let loss = 0;
     let taskLoss = 0;
     let penaltyLoss = 0;
@@ -361,14 +359,13 @@ class Run {
     let batch = 0;
     this.resetCorrect();
     const t0 = performance.now();
-    for await (const { xs, ys } of iterateBatches(o.data.train, o.batchSize, { shuffle: true, seed: shuffleSeed })) {
+    for await (const b of iterateBatches(o.data.train, o.batchSize, { shuffle: true, seed: this.seed, epoch: this.state.epoch })) {
       let r;
       try {
-        r = step.run(xs, ys);
-        seen += xs.shape[0];
+        r = step.run(b.x, b.y);
+        seen += b.x.shape[0];
       } finally {
-        xs.dispose();
-        ys.dispose();
+        disposeBatch(b);
       }
       if (phase === 'train' && o.pruning) {
         const masks = o.pruning.update(step.context);

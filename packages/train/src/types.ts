@@ -11,23 +11,31 @@ import type {
   TrainingContext,
 } from '@sparsify/core';
 
-/** One mini-batch. The loop disposes both tensors after use. */
+/** One mini-batch. The loop disposes it after use (`dispose()`, or both tensors). */
 export interface Batch {
   /** Inputs. */
-  readonly xs: tf.Tensor;
+  readonly x: tf.Tensor;
   /** Labels: class indices (rank 1) or one-hot (rank 2). */
-  readonly ys: tf.Tensor;
+  readonly y: tf.Tensor;
+  dispose?(): void;
+}
+
+/** Batch order: the same (seed, epoch) gives the same order. */
+export interface BatchOrder {
+  shuffle: boolean;
+  seed: number;
+  epoch: number;
 }
 
 /**
- * The minimal data interface the loop needs: a size, and seeded batches made on demand. `tensorData`
- * builds one from in-memory tensors; `@sparsify/datasets` splits fit it through `fromDataset`.
+ * The minimal data interface the loop needs: a size, and seeded batches made on demand. A
+ * `@sparsify/datasets` `Dataset` fits it as it is; `tensorData` builds one from in-memory tensors.
  */
 export interface DataSplit {
   /** Number of examples. */
   readonly size: number;
-  /** One epoch of batches; the same seed gives the same order. */
-  batches(batchSize: number, options: { shuffle: boolean; seed: number }): Iterable<Batch> | AsyncIterable<Batch>;
+  /** One epoch of batches; the same (seed, epoch) gives the same order. */
+  batches(batchSize: number, options: BatchOrder): Iterable<Batch> | AsyncIterable<Batch>;
 }
 
 export interface TrainData {

@@ -56,7 +56,7 @@ export class TestScaled extends BasePenalty {
       tf.scalar(0),
     ) as tf.Scalar;
   }
-  override diagnostics(): Record<string, number> {
+  diagnostics(): Record<string, number> {
     return { meanScale: tf.tidy(() => tf.mean(tf.stack(this.scales.map((s) => tf.mean(s)))).dataSync()[0]) };
   }
 }

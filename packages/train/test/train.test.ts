@@ -330,7 +330,7 @@ describe('data', () => {
     const x = tf.range(0, 10).reshape([10, 1]);
     const y = tf.range(0, 10);
     const seen: number[] = [];
-    for (const { xs, ys } of tensorData(x, y).batches(4, { shuffle: true, seed: 1 }) as Iterable<{ xs: tf.Tensor; ys: tf.Tensor }>) {
+    for (const { x: xs, y: ys } of tensorData(x, y).batches(4, { shuffle: true, seed: 1, epoch: 0 }) as Iterable<{ x: tf.Tensor; y: tf.Tensor }>) {
       seen.push(...Array.from(ys.dataSync()));
       expect(xs.shape[0]).toBe(ys.shape[0]);
       xs.dispose();
