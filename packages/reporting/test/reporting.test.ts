@@ -156,7 +156,7 @@ describe('sweep report', () => {
     expect(html).not.toMatch(/https?:\/\//);
     const svgs = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
     expect(svgs.length).toBe(1);
-    expect(wellFormed(svgs[0])).toBe(true);
+    expect(wellFormed(svgs[0]!)).toBe(true);
     expect(svgs[0]).toContain('Accuracy vs sparsity per method');
     expect(readFileSync(files.markdown, 'utf8')).toContain('| magnitude | 95.0% |');
   });
