@@ -8,3 +8,4 @@ export {
   type BackendSelection,
   type SelectBackendOptions,
 } from './select.js';
+export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/index.js';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { registerWasmTrainingKernels } from './kernels/index.js';
 
 /** What a caller may ask for. `auto` tries tfjs-node-gpu → tfjs-node → wasm → cpu. */
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -33,6 +34,11 @@ export interface SelectBackendOptions {
   env?: Record<string, string | undefined>;
   /** Called with the one-line reason once a backend is active (default: none). */
   log?: (message: string) => void;
+  /**
+   * On wasm, register the training kernels tfjs-backend-wasm lacks (conv and depthwise gradients,
+   * UnsortedSegmentSum) and its fast matmul paths (default true).
+   */
+  trainingKernels?: boolean;
   /** Module loader, replaceable in tests to simulate missing optional packages. */
   importModule?: (specifier: string) => Promise<unknown>;
 }
@@ -68,6 +74,7 @@ function locateWasmBinaries(wasmModule: { setWasmPaths?: (prefix: string) => voi
 async function activate(
   candidate: Exclude<BackendPreference, 'auto'>,
   importModule: (specifier: string) => Promise<unknown>,
+  trainingKernels: boolean,
 ): Promise<string> {
   switch (candidate) {
     case 'tensorflow-gpu':
@@ -80,6 +87,7 @@ async function activate(
       const wasm = (await importModule('@tensorflow/tfjs-backend-wasm')) as { setWasmPaths?: (p: string) => void };
       if (tf.engine().registryFactory.wasm === undefined) throw new Error('the package did not register backend "wasm"');
       locateWasmBinaries(wasm);
+      if (trainingKernels) registerWasmTrainingKernels();
       if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" failed to initialise');
       return 'wasm';
     }
@@ -109,7 +117,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const tried: BackendAttempt[] = [];
   for (const candidate of candidates) {
     try {
-      const backend = await activate(candidate, importModule);
+      const backend = await activate(candidate, importModule, options.trainingKernels ?? true);
       await tf.ready();
       tried.push({ candidate, ok: true, detail: 'active' });
       const skipped = tried.filter((t) => !t.ok).map((t) => `${t.candidate}: ${t.detail}`);

@@ -32,6 +32,12 @@ describe('selectBackend', () => {
     expect(selection.reason).toMatch(/backend wasm: auto \(skipped tensorflow-gpu: not installed; tensorflow: not installed\)/);
   });
 
+  it('registers the wasm training kernels when wasm is chosen', async () => {
+    await selectBackend({ prefer: 'wasm', env: {} });
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+    expect(tf.getKernel('UnsortedSegmentSum', 'wasm')).toBeDefined();
+  });
+
   it('falls back to cpu when wasm is absent too', async () => {
     const selection = await selectBackend({ env: {}, importModule: withoutNativeOrWasm });
     expect(selection.backend).toBe('cpu');
