@@ -1,0 +1,204 @@
+import * as tf from '@tensorflow/tfjs';
+import {
+  BasePenalty,
+  check,
+  checkInteger,
+  checkPositive,
+  checkSparsity,
+  exponentialGrowth,
+  kthSmallest,
+  readMagnitudes,
+  safeAbs,
+  SparsifyConfigError,
+  type PenaltyConfig,
+  type PenaltyDiagnostics,
+  type StrengthLike,
+  type TrainingContext,
+} from '@sparsify/core';
+
+export const PACKAGE_NAME = '@sparsify/hypersparse';
+
+/** s = C/t puts the inflection point of sech² at the threshold: C = atanh(1/√3) ≈ 0.658479, 0.6585 in the reference code. */
+export const HYPERSPARSE_C = 0.6585;
+
+/** ART's α schedule defaults (penalties.md §6.3): λ_init = 5e-6 (the code; the README's 5e-4 is wrong), η = 1.05. */
+export const ART_ALPHA_INIT = 5e-6;
+export const ART_GROWTH = 1.05;
+
+/**
+ * Lower bound on t used for s = C/t when 0 < t < 1e-12 (denormal weights), so that s stays finite in
+ * float32. t = 0 exactly skips the step instead (see `HyperSparseOptions`).
+ */
+export const MIN_THRESHOLD = 1e-12;
+
+export interface HyperSparseOptions {
+  /** Target sparsity κ in [0, 1): t = a(⌊κN⌋) over all bound weights. κ = 0: no HS at all. Required. */
+  sparsity: number;
+  /**
+   * α: a number, a strength schedule or its config. Default: ART's
+   * `exponentialGrowth({ initial: 5e-6, rate: 1.05 })` (α_k = 5e-6·1.05^epoch). For warm-up + ART pass
+   * `art({...}).strength`, which starts growing at `warmupEpochs`.
+   */
+  strength?: StrengthLike;
+  /** The constant C of s = C/t (default 0.6585, the reference code's value). */
+  C?: number;
+  /**
+   * Recompute the threshold t every this many steps (default 1: every step, as the reference). Larger
+   * values reuse the last t (and s) in between: a documented deviation that saves the read-back and the
+   * quickselect on large models. A, T and c are recomputed every step regardless.
+   */
+  thresholdEvery?: number;
+}
+
+const OPTION_NAMES = ['sparsity', 'strength', 'C', 'thresholdEvery'];
+
+/** sech²(x) = 4u/(1+u)² with u = e^(−2x), for x ≥ 0: exact, never overflows, underflows to 0. */
+export function sech2(x: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const u = tf.exp(tf.mul(x, tf.scalar(-2)));
+    return tf.div(tf.mul(u, tf.scalar(4)), tf.square(tf.add(u, tf.scalar(1))));
+  });
+}
+
+/**
+ * Value 0 and an explicit zero gradient for every weight: "no HS" that still connects the weights, so
+ * `tf.variableGrads` over the penalty alone returns zeros instead of throwing "no connection".
+ */
+function zeroGradient(variables: readonly tf.Tensor[]): tf.Scalar {
+  const f = tf.customGrad(((...args: unknown[]) => {
+    const weights = args.slice(0, -1) as tf.Tensor[];
+    const shapes = weights.map((w) => w.shape);
+    return { value: tf.scalar(0), gradFunc: () => shapes.map((shape) => tf.zeros(shape)) };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(...variables) as tf.Scalar;
+}
+
+/**
+ * HyperSparse (Glandorf, Kaiser, Rosenhahn, arXiv 2308.07163), penalties.md §6.1–6.2: over all bound
+ * weights w ∈ R^N as one vector, with aᵢ = |wᵢ|, A = Σa, T = Σ tanh(s·a), t = a(⌊κN⌋) (no gradient) and
+ * s = C/t, the loss is `L = A·T/sg(T) − A`, whose **value is 0** and whose gradient is
+ * `∂L/∂wᵢ = sign(wᵢ)·c·sech²(s|wᵢ|)`, c = s·A/T ≥ 1. Implemented as a `tf.customGrad` with the
+ * closed-form gradient (TF.js has no stop-gradient). Never monitor the value: use `diagnostics()`.
+ */
+export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
+  readonly name = 'hypersparse';
+  protected override readonly packageName = PACKAGE_NAME;
+  readonly sparsity: number;
+  readonly C: number;
+  readonly thresholdEvery: number;
+  private t = 0;
+  private s = 0;
+  private thresholdStep: number | undefined;
+  private cTensor: tf.Tensor | undefined;
+  private cValue: number | undefined;
+
+  constructor(options: HyperSparseOptions) {
+    check(typeof options === 'object' && options !== null && !Array.isArray(options), 'hyperSparse options', options, 'an object');
+    const unknown = Object.keys(options).filter((k) => !OPTION_NAMES.includes(k));
+    if (unknown.length > 0) {
+      throw new SparsifyConfigError(
+        `hyperSparse: unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options: ${OPTION_NAMES.join(', ')}`,
+      );
+    }
+    if (options.sparsity === undefined) {
+      throw new SparsifyConfigError('hyperSparse: option "sparsity" (κ, the target sparsity in [0, 1)) is required');
+    }
+    checkSparsity('hyperSparse sparsity', options.sparsity);
+    if (options.C !== undefined) checkPositive('hyperSparse C', options.C);
+    if (options.thresholdEvery !== undefined) checkInteger('hyperSparse thresholdEvery', options.thresholdEvery, 1);
+    super(options, exponentialGrowth({ initial: ART_ALPHA_INIT, rate: ART_GROWTH }));
+    this.sparsity = options.sparsity;
+    this.C = options.C ?? HYPERSPARSE_C;
+    this.thresholdEvery = options.thresholdEvery ?? 1;
+  }
+
+  protected term(ctx: TrainingContext): tf.Scalar {
+    // κ = 0: no pruning, so no HS (the reference prunes the smallest weight and can produce NaN).
+    const variables = this.params.map((p) => p.variable);
+    if (this.sparsity === 0) {
+      this.record(0, 0, undefined);
+      return zeroGradient(variables);
+    }
+    const t = this.threshold(ctx, variables);
+    // t = 0: ⌊κN⌋+1 weights are already exactly 0, so the target is met by exact zeros; pushing the
+    // rest is pointless and s = C/0 is infinite. Skip HS for this step (value 0, no gradient).
+    if (t === 0) {
+      this.record(0, 0, undefined);
+      return zeroGradient(variables);
+    }
+    const s = this.C / Math.max(t, MIN_THRESHOLD);
+    return this.gradientOp(s)(...variables) as tf.Scalar;
+  }
+
+  /** t = a(⌊κN⌋) over all bound weights: one read-back of every weight, then quickselect (O(N)). */
+  private threshold(ctx: TrainingContext, variables: tf.Variable[]): number {
+    const due =
+      this.thresholdStep === undefined ||
+      ctx.step < this.thresholdStep ||
+      ctx.step - this.thresholdStep >= this.thresholdEvery;
+    if (!due) return this.t;
+    // One device-to-host transfer for all tensors (a sync per tensor would stall GPU backends).
+    const flat = variables.length === 1 ? variables[0] : tf.concat(variables.map((v) => tf.reshape(v, [-1])));
+    const magnitudes = readMagnitudes([flat]);
+    if (flat !== variables[0]) flat.dispose();
+    this.t = kthSmallest(magnitudes, Math.floor(this.sparsity * magnitudes.length));
+    this.thresholdStep = ctx.step;
+    return this.t;
+  }
+
+  /** Value 0; gradient α·sign(w)·c·sech²(s|w|) for every input, c = s·A/T computed on the device. */
+  private gradientOp(s: number): (...weights: tf.Tensor[]) => tf.Tensor {
+    return tf.customGrad(((...args: unknown[]) => {
+      const save = args[args.length - 1] as tf.GradSaveFunc;
+      const weights = args.slice(0, -1) as tf.Tensor[];
+      const sT = tf.scalar(s);
+      const magnitudes = weights.map((w) => safeAbs(w));
+      const A = tf.addN(magnitudes.map((a) => tf.sum(a)));
+      const T = tf.addN(magnitudes.map((a) => tf.sum(tf.tanh(tf.mul(a, sT)))));
+      // T > 0 here: t > 0, so every weight from index ⌊κN⌋ up has s·a ≥ C and tanh(s·a) ≥ tanh(C).
+      const c = tf.div(tf.mul(sT, A), T);
+      this.record(this.t, s, c);
+      save([c, ...weights]);
+      return {
+        value: tf.scalar(0),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [cs, ...ws] = saved;
+          const scale = tf.mul(dy, cs);
+          const sS = tf.scalar(s);
+          return ws.map((w) => tf.mul(scale, tf.mul(tf.sign(w), sech2(tf.mul(safeAbs(w), sS)))));
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  }
+
+  private record(t: number, s: number, c: tf.Tensor | undefined): void {
+    this.t = t;
+    this.s = s;
+    this.release(this.cTensor);
+    this.cTensor = c ? this.own(tf.clone(c)) : undefined;
+    this.cValue = c ? undefined : 0;
+  }
+
+  /**
+   * `{ alpha, t, s, c, kappa }` of the last step: α at `ctx`, the threshold t, s = C/t and
+   * c = s·A/T (read from the device on the first call after a step). t = s = c = 0 before the first
+   * step with α > 0, at κ = 0, and on skipped steps (t = 0). The penalty's value is always 0: log these.
+   */
+  diagnostics(ctx: TrainingContext): PenaltyDiagnostics {
+    if (this.cValue === undefined) this.cValue = this.cTensor ? this.cTensor.dataSync()[0] : 0;
+    return { alpha: this.strengthAt(ctx), t: this.t, s: this.s, c: this.cValue, kappa: this.sparsity };
+  }
+
+  override getConfig(): PenaltyConfig {
+    return {
+      name: this.name,
+      package: PACKAGE_NAME,
+      options: { sparsity: this.sparsity, strength: this.strength.config, C: this.C, thresholdEvery: this.thresholdEvery },
+    };
+  }
+}
+
+/** The HyperSparse penalty over all bound weights (see `HyperSparsePenalty`). */
+export function hyperSparse(options: HyperSparseOptions): HyperSparsePenalty {
+  return new HyperSparsePenalty(options);
+}
