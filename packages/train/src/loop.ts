@@ -77,7 +77,7 @@ interface LoopState {
   histograms: TrainResult['histograms'];
   trainSeconds: number;
   samples: number;
-  art?: { stopped: boolean; artEpochs: number; selectedArtEpoch?: number };
+  art?: { stopped: boolean; reason?: string; artEpochs: number; selectedArtEpoch?: number };
   fingerprint: { weights: string[]; shapes: number[][]; penalties: string[]; pruned: string[] };
 }
 
@@ -90,6 +90,8 @@ interface Checkpoint extends LoopState {
   masks: Uint8Array[] | null;
   pruner: unknown;
   artController: unknown;
+  /** The ART snapshots the controller still holds (window and best), by ART epoch. */
+  artSnapshots: { epoch: number; weights: (Float32Array | Int32Array)[]; masks: Uint8Array[] }[];
 }
 
 function validate(options: TrainOptions): void {
@@ -114,8 +116,12 @@ function validate(options: TrainOptions): void {
   }
   if (options.art) {
     checkSparsity('art.sparsity', options.art.sparsity);
-    checkInteger('art.warmupEpochs', options.art.warmupEpochs, 0);
-    checkInteger('art.maxEpochs', options.art.maxEpochs, 1);
+    const c = options.art.controller;
+    if (!c || typeof c.observe !== 'function') {
+      throw new SparsifyConfigError('art.controller must be an ART controller (e.g. art() from @sparsify/hypersparse) with observe()');
+    }
+    checkInteger('art.controller.warmupEpochs', c.warmupEpochs, 0);
+    checkInteger('art.controller.maxEpochs', c.maxEpochs, 1);
     if (options.prune) throw new SparsifyConfigError('use either art (which prunes at its κ) or prune (one-shot), not both');
   }
   if (options.pruning && options.prune) {
@@ -224,7 +230,7 @@ class Run {
   }
 
   private get mainEpochs(): number {
-    const art = this.o.art;
+    const art = this.o.art?.controller;
     return art ? art.warmupEpochs + art.maxEpochs : this.o.epochs;
   }
 
@@ -308,7 +314,7 @@ class Run {
           if (interrupted()) return this.result('interrupted');
           const metrics = await this.runEpoch('train');
           epochsThisCall++;
-          const stop = o.art && this.state.phaseEpoch - 1 >= o.art.warmupEpochs ? await this.artProbe(metrics) : false;
+          const stop = o.art && this.state.phaseEpoch - 1 >= o.art.controller.warmupEpochs ? await this.artProbe(metrics) : false;
           await this.endEpoch(metrics);
           if (stop) break;
         }
@@ -360,16 +366,16 @@ class Run {
     this.resetCorrect();
     const t0 = performance.now();
     for await (const b of iterateBatches(o.data.train, o.batchSize, { shuffle: true, seed: this.seed, epoch: this.state.epoch })) {
+      if (phase === 'train' && o.pruning) {
+        const masks = o.pruning.update(step.context);
+        if (masks) step.setMasks(masks);
+      }
       let r;
       try {
         r = step.run(b.x, b.y);
         seen += b.x.shape[0];
       } finally {
         disposeBatch(b);
-      }
-      if (phase === 'train' && o.pruning) {
-        const masks = o.pruning.update(step.context);
-        if (masks) step.setMasks(masks);
       }
       loss += r.loss;
       taskLoss += r.taskLoss;
@@ -433,33 +439,46 @@ class Run {
 
   /** ART: prune a copy at κ, evaluate it on the probe set, let the controller decide. */
   private async artProbe(metrics: EpochMetrics): Promise<boolean> {
-    const art = this.o.art!;
+    const { controller, sparsity } = this.o.art!;
     const artEpoch = this.state.art!.artEpochs;
     const variables = modelVariables(this.model);
     const live = readTensors(variables);
-    const { masks } = magnitudeMasks(this.pruneParams, { sparsity: art.sparsity, scope: 'global', rule: 'quantile' });
+    const { masks } = magnitudeMasks(this.pruneParams, { sparsity, scope: 'global', rule: 'quantile' });
     let snapshot: ArtSnapshot;
     let prunedAccuracy: number;
     try {
       applyMasks(masks);
       const probe = this.o.data.probe ?? this.o.data.train;
       prunedAccuracy = (await evaluate(this.model, probe, this.o.batchSize)).accuracy;
-      snapshot = { artEpoch, weights: readTensors(variables) as Float32Array[], masks: masksToHost(masks) };
+      snapshot = { weights: readTensors(variables), masks: masksToHost(masks) };
     } finally {
       disposeMasks(masks);
       assignTensors(variables, live, 'ART probe restore');
     }
-    const decision = art.observe({ artEpoch, denseAccuracy: metrics.trainAccuracy, prunedAccuracy, snapshot });
-    this.state.art!.artEpochs = artEpoch + 1;
+    this.artSnapshots.set(artEpoch, snapshot);
+    const decision = controller.observe({ epoch: artEpoch, denseAccuracy: metrics.trainAccuracy, prunedAccuracy, snapshot });
+    for (const gone of decision.discarded ?? []) {
+      for (const [epoch, s] of this.artSnapshots) if (s === gone) this.artSnapshots.delete(epoch);
+    }
+    const art = this.state.art!;
+    art.artEpochs = artEpoch + 1;
     metrics.art = { artEpoch, prunedAccuracy, denseAccuracy: metrics.trainAccuracy, stop: decision.stop };
+    if (decision.reason) metrics.art.reason = decision.reason;
     if (decision.stop) {
-      this.state.art!.stopped = true;
-      this.artSelected = decision.selected ?? snapshot;
+      art.stopped = true;
+      if (decision.reason) art.reason = decision.reason;
+      const selected = decision.selected;
+      if (selected) {
+        art.selectedArtEpoch = selected.epoch;
+        if (selected.snapshot) this.artSnapshots.set(selected.epoch, selected.snapshot);
+      }
+      // Only the selected copy matters from now on.
+      for (const epoch of [...this.artSnapshots.keys()]) if (epoch !== art.selectedArtEpoch) this.artSnapshots.delete(epoch);
     }
     return decision.stop;
   }
 
-  private artSelected: ArtSnapshot | null = null;
+  private readonly artSnapshots = new Map<number, ArtSnapshot>();
 
   /** Dense accuracy, pruning (one-shot, ART selection or the schedule's final masks), checkpoint. */
   private async endMainPhase(): Promise<void> {
@@ -469,12 +488,14 @@ class Run {
     this.state.accuracy.dense = dense;
     let info: PruneInfo | undefined;
     if (o.art) {
-      const selected = this.artSelected ?? o.art.best?.() ?? null;
+      const art = this.state.art!;
+      const selected = art.selectedArtEpoch !== undefined ? this.artSnapshots.get(art.selectedArtEpoch) : undefined;
+      if (!art.stopped) art.reason = 'epochs';
       if (selected) {
         assignTensors(modelVariables(this.model), selected.weights, 'ART selection');
         this.ownMasks = masksFromHost(this.pruneParams, selected.masks);
-        this.state.art!.selectedArtEpoch = selected.artEpoch;
       } else {
+        delete art.selectedArtEpoch;
         this.ownMasks = magnitudeMasks(this.pruneParams, { sparsity: o.art.sparsity, scope: 'global', rule: 'quantile' }).masks;
       }
       applyMasks(this.ownMasks);
@@ -534,8 +555,9 @@ class Run {
       penaltyOptimizers,
       penaltyState: this.penalties.map((p) => (typeof p.getState === 'function' ? p.getState() : null)),
       masks: masks && masks.length ? masksToHost(masks) : null,
-      pruner: this.o.pruning?.getState?.() ?? null,
-      artController: this.o.art?.getState?.() ?? null,
+      pruner: this.o.pruning?.getState?.({ includeMasks: false }) ?? null,
+      artController: this.o.art?.controller.getState?.() ?? null,
+      artSnapshots: [...this.artSnapshots].map(([epoch, snap]) => ({ epoch, weights: snap.weights, masks: snap.masks })),
     };
     const path = writeCheckpoint(dir, checkpoint);
     await this.o.callbacks?.onCheckpoint?.({ path, epoch: this.state.epoch });
@@ -561,12 +583,13 @@ class Run {
   }
 
   private async restore(c: Checkpoint): Promise<void> {
-    const { model, optimizer, penaltyVariables, penaltyOptimizers, penaltyState, masks, pruner, artController, ...state } = c;
+    const { model, optimizer, penaltyVariables, penaltyOptimizers, penaltyState, masks, pruner, artController, artSnapshots, ...state } = c;
     this.state = { ...state, fingerprint: this.state.fingerprint };
     this.resumedFrom = state.epoch;
     assignTensors(modelVariables(this.model), model, 'model weights');
     this.lastGood = model;
-    if (this.o.art && artController != null) this.o.art.setState?.(artController);
+    for (const snap of artSnapshots ?? []) this.artSnapshots.set(snap.epoch, { weights: snap.weights, masks: snap.masks });
+    if (this.o.art && artController != null) this.o.art.controller.setState?.(artController, (epoch) => this.artSnapshots.get(epoch));
     if (state.phase === 'train') {
       if (this.o.pruning && pruner != null && this.o.pruning.setState) {
         this.o.pruning.setState(pruner, masks ? masksFromHost(this.pruneParams, masks) : []);

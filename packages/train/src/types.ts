@@ -66,57 +66,68 @@ export interface LearningRateDecay {
  */
 export interface PrunerLike {
   /**
-   * Called after each optimizer step with the context of the step just taken. Returns the new masks
-   * when it recomputed them (the loop switches to them), or null/undefined when nothing changed.
-   * The pruner owns its masks.
+   * Called before every optimizer update with `ctx.step` = updates so far. Returns the new masks when
+   * it recomputed them (the loop switches to them), or null/undefined when nothing changed. The pruner
+   * owns its masks. (`@sparsify/schedules`' `Pruner` fits as it is.)
    */
   update(ctx: TrainingContext): readonly Mask[] | null | undefined;
   /** Current masks (empty before the first pruning step). */
   masks(): readonly Mask[];
-  /** JSON-serializable state (schedule step, last sparsity…), saved with checkpoints. */
-  getState?(): unknown;
+  /**
+   * JSON-serializable state (schedule step, last sparsity…), saved with checkpoints. The loop asks for
+   * it without masks (it stores them itself, in binary) and hands them back to `setState`.
+   */
+  getState?(options?: { includeMasks?: boolean }): unknown;
   /** Restores `getState()` output and the masks saved with it (mask tensors are the pruner's from then on). */
   setState?(state: unknown, masks: readonly Mask[]): void;
   dispose?(): void;
 }
 
-/** A pruned copy of the model that the ART controller may select: host arrays, no tensors. */
+/** A pruned copy of the model kept for the ART controller: host arrays, no tensors. */
 export interface ArtSnapshot {
-  /** The ART epoch (0-based, counted from the end of warm-up) the copy was taken after. */
-  readonly artEpoch: number;
   /** Every model weight (`model.weights` order), pruned. */
-  readonly weights: Float32Array[];
+  readonly weights: (Float32Array | Int32Array)[];
   /** 0/1 masks of the pruned params (`pruneSelection` order). */
   readonly masks: Uint8Array[];
 }
 
+/** What the loop tells the ART controller after each ART epoch. */
 export interface ArtObservation {
   /** 0-based ART epoch (warm-up excluded). */
-  artEpoch: number;
+  epoch: number;
   /** Running training accuracy over the epoch just trained (training mode, penalty on). */
   denseAccuracy: number;
-  /** Accuracy of the pruned copy on the probe set, inference mode. */
+  /** Accuracy of the copy pruned globally at κ on the probe set, inference mode. */
   prunedAccuracy: number;
-  snapshot: ArtSnapshot;
+  snapshot?: ArtSnapshot;
 }
 
 /**
- * The ART controller (HyperSparse, penalties.md §6.3): warm-up, then one probe per ART epoch; it decides
- * when to stop and which pruned copy becomes the model. `@sparsify/hypersparse` provides one.
+ * The ART controller (HyperSparse, penalties.md §6.3): window, best probe, stop rule and cap. The
+ * `ArtController` of `@sparsify/hypersparse` fits as it is. The loop trains, probes, keeps the
+ * snapshots (and checkpoints them), and fine-tunes the selected one.
  */
 export interface ArtControllerLike {
-  /** κ: the sparsity the probes prune to (global, strict quantile). */
-  readonly sparsity: number;
   readonly warmupEpochs: number;
   /** Cap on ART epochs. */
   readonly maxEpochs: number;
-  /** α for the penalty (0 during warm-up); pass the same schedule to the HyperSparse penalty. */
-  readonly strength?: StrengthSchedule;
-  observe(observation: ArtObservation): { stop: boolean; selected?: ArtSnapshot | null };
-  /** The snapshot to use when the cap is hit without a stop (default: prune the live model at κ). */
-  best?(): ArtSnapshot | null;
+  observe(observation: ArtObservation): {
+    stop: boolean;
+    reason?: string;
+    /** On stop: the probe to fine-tune (none: the loop prunes the live model at κ). */
+    selected?: { epoch: number; snapshot?: ArtSnapshot };
+    /** Snapshots the controller no longer holds. */
+    discarded?: ArtSnapshot[];
+  };
   getState?(): unknown;
-  setState?(state: unknown): void;
+  /** Restores `getState()`; `snapshotOf(epoch)` gives back the snapshots the loop checkpointed. */
+  setState?(state: unknown, snapshotOf?: (epoch: number) => ArtSnapshot | undefined): unknown;
+}
+
+export interface ArtOptions {
+  controller: ArtControllerLike;
+  /** κ: the probes prune a copy globally to this sparsity (strict quantile rule), and so does the end. */
+  sparsity: number;
 }
 
 /** One-shot magnitude pruning at the end of the main phase (penalties.md §7.1). */
@@ -179,7 +190,7 @@ export interface EpochMetrics {
   seconds: number;
   samplesPerSecond: number;
   /** ART probe of this epoch, when ART is on and past warm-up. */
-  art?: { artEpoch: number; prunedAccuracy: number; denseAccuracy: number; stop: boolean };
+  art?: { artEpoch: number; prunedAccuracy: number; denseAccuracy: number; stop: boolean; reason?: string };
 }
 
 /** Magnitude histogram: counts of log10|w| in equal bins, exact zeros apart. */
@@ -236,7 +247,8 @@ export interface TrainOptions {
   pruning?: PrunerLike;
   /** One-shot magnitude pruning at the end of the main phase. */
   prune?: OneShotPruning;
-  art?: ArtControllerLike;
+  /** ART (HyperSparse): warm-up, ART epochs with a probe each, stop, fine-tune the selected copy. */
+  art?: ArtOptions;
   /** Fine-tuning with fixed masks, penalties off, a new optimizer. */
   finetune?: FinetuneOptions;
   loss?: TaskLoss;
@@ -286,5 +298,5 @@ export interface TrainResult {
   timing: { seconds: number; trainSeconds: number; samples: number; samplesPerSecond: number };
   /** The epoch the run resumed at (global index), when it did. */
   resumedFrom?: number;
-  art?: { stopped: boolean; artEpochs: number; selectedArtEpoch?: number };
+  art?: { stopped: boolean; reason?: string; artEpochs: number; selectedArtEpoch?: number };
 }

@@ -16,6 +16,7 @@ import {
   train,
   writeFileAtomic,
   type ArtControllerLike,
+  type ArtObservation,
   type ArtSnapshot,
   type EpochMetrics,
 } from '../src/index.js';
@@ -225,42 +226,69 @@ describe('train', () => {
     data.dispose();
   });
 
-  it('runs ART: warm-up, one probe per epoch, stop, the selected pruned copy, fine-tune', async () => {
-    const model = tinyModel(3);
-    const data = tinyData();
-    const observed: { artEpoch: number; dense: number; pruned: number }[] = [];
-    let stored: ArtSnapshot | null = null;
-    const controller: ArtControllerLike = {
-      sparsity: 0.7,
-      warmupEpochs: 2,
-      maxEpochs: 10,
-      observe({ artEpoch, denseAccuracy, prunedAccuracy, snapshot }) {
-        observed.push({ artEpoch, dense: denseAccuracy, pruned: prunedAccuracy });
-        if (artEpoch === 1) stored = snapshot;
-        return { stop: artEpoch === 2, selected: artEpoch === 2 ? stored : null };
-      },
+  it('runs ART: warm-up, one probe per epoch, stop, the selected pruned copy, fine-tune; resumes mid-ART', async () => {
+    /** A scripted controller: keeps the previous probe, stops at ART epoch 2 and selects epoch 1. */
+    class Scripted implements ArtControllerLike {
+      readonly warmupEpochs = 2;
+      readonly maxEpochs = 10;
+      observed: { epoch: number; dense: number; pruned: number }[] = [];
+      private held = new Map<number, ArtSnapshot | undefined>();
+      observe({ epoch, denseAccuracy, prunedAccuracy, snapshot }: ArtObservation) {
+        this.observed.push({ epoch, dense: denseAccuracy, pruned: prunedAccuracy });
+        const discarded = [...this.held].filter(([e]) => e < epoch - 1).map(([, s]) => s!);
+        for (const [e] of [...this.held]) if (e < epoch - 1) this.held.delete(e);
+        this.held.set(epoch, snapshot);
+        if (epoch < 2) return { stop: false, discarded };
+        return { stop: true, reason: 'crossed', selected: { epoch: 1, snapshot: this.held.get(1) }, discarded };
+      }
+      getState() {
+        return { held: [...this.held.keys()] };
+      }
+      setState(state: unknown, snapshotOf?: (epoch: number) => ArtSnapshot | undefined) {
+        this.held = new Map((state as { held: number[] }).held.map((e) => [e, snapshotOf?.(e)]));
+      }
+    }
+    const run = async (dir: string, stopAfterEpochs?: number) => {
+      const model = tinyModel(3);
+      const data = tinyData();
+      const controller = new Scripted();
+      const metrics: EpochMetrics[] = [];
+      const result = await train({
+        model,
+        data,
+        epochs: 99,
+        batchSize: 32,
+        art: { controller, sparsity: 0.7 },
+        finetune: { epochs: 1 },
+        runDir: dir,
+        resume: stopAfterEpochs === undefined,
+        stopAfterEpochs,
+        callbacks: { onEpochEnd: (m) => void metrics.push(m) },
+      });
+      const weights = weightsOf(model);
+      const n = selectParams(model).reduce((s, p) => s + p.size, 0);
+      model.dispose();
+      data.dispose();
+      return { result, metrics, controller, weights, n };
     };
-    const metrics: EpochMetrics[] = [];
-    const result = await train({
-      model,
-      data,
-      epochs: 99,
-      batchSize: 32,
-      art: controller,
-      finetune: { epochs: 1 },
-      callbacks: { onEpochEnd: (m) => void metrics.push(m) },
-    });
-    expect(observed.map((o) => o.artEpoch)).toEqual([0, 1, 2]);
+    const { result, metrics, controller, weights, n } = await run(tempDir());
+    expect(controller.observed.map((o) => o.epoch)).toEqual([0, 1, 2]);
     expect(metrics.filter((m) => m.phase === 'train').length).toBe(5);
     expect(metrics[2].art?.artEpoch).toBe(0);
     expect(metrics[1].art).toBeUndefined();
-    expect(result.art).toEqual({ stopped: true, artEpochs: 3, selectedArtEpoch: 1 });
-    const n = selectParams(model).reduce((s, p) => s + p.size, 0);
+    expect(result.art).toEqual({ stopped: true, reason: 'crossed', artEpochs: 3, selectedArtEpoch: 1 });
     expect(result.sparsity.zeros).toBe(Math.floor(0.7 * n) + 1);
     // The live weights never lost their dense values to a probe: the pruned copy was a copy.
     expect(metrics[2].sparsity).toBe(0);
-    model.dispose();
-    data.dispose();
+    // Interrupted after the first ART epoch (epoch 3 of 5), resumed: the same run.
+    const dir = tempDir();
+    const first = await run(dir, 4);
+    expect(first.result.status).toBe('interrupted');
+    const second = await run(dir);
+    expect(second.result.resumedFrom).toBe(4);
+    expect(second.controller.observed.map((o) => o.epoch)).toEqual([2]);
+    expect(second.result.art).toEqual(result.art);
+    second.weights.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(weights[i])));
   });
 });
 
