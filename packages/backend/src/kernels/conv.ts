@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { type Info, type KernelScope, type WasmBackendLike, withScope } from './scope.js';
+import { batchMatMul } from './matmul.js';
+import { heapViews, type Info, type KernelScope, type WasmBackendLike, withScope } from './scope.js';
 
 type Pair = [number, number];
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
@@ -135,6 +136,60 @@ function inputGradNHWC(s: KernelScope, dy: Info, filter: Info, info: Conv2DInfo)
   return s.run('Conv2D', { x: src, filter: f }, { strides: [1, 1], dilations: [dh, dw], pad, dataFormat: 'NHWC' });
 }
 
+/**
+ * dx of a conv as a GEMM and a scatter: cols = dy · Wᵀ ([b·oh·ow, fh·fw·ci], XNNPACK with the small
+ * filter as the packed operand), then every column block is added into its input position (col2im)
+ * with a plain loop over the wasm heap. No work on padding zeros, any stride/dilation/padding.
+ */
+function inputGradCol2im(s: KernelScope, dy: Info, filter: Info, info: Conv2DInfo): Info | null {
+  const backend = s.backend;
+  if (!backend.makeOutput || !backend.typedArrayFromHeap) return null;
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padInfo } = info;
+  const k = fh * fw * ci;
+  const rows = b * oh * ow;
+  const cols = s.track(
+    batchMatMul({
+      inputs: { a: s.reshape(dy, [rows, co]), b: s.reshape(filter, [k, co]) } as unknown as tf.NamedTensorInfoMap,
+      backend,
+      attrs: { transposeA: false, transposeB: true },
+    }),
+  );
+  const out = backend.makeOutput([b, h, w, ci], 'float32');
+  s.track(out);
+  const [cv, dxv] = heapViews(backend, [cols, out])!;
+  dxv.fill(0);
+  const rowStride = w * ci;
+  let src = 0;
+  for (let n = 0; n < b; n++) {
+    const image = n * h * rowStride;
+    for (let y = 0; y < oh; y++) {
+      for (let x = 0; x < ow; x++) {
+        for (let kh = 0; kh < fh; kh++) {
+          const r = y * sh + kh * dh - padInfo.top;
+          if (r < 0 || r >= h) {
+            src += fw * ci;
+            continue;
+          }
+          for (let kw = 0; kw < fw; kw++, src += ci) {
+            const col = x * sw + kw * dw - padInfo.left;
+            if (col < 0 || col >= w) continue;
+            const dst = image + r * rowStride + col * ci;
+            for (let c = 0; c < ci; c++) dxv[dst + c] += cv[src + c];
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+let inputGradMethod: 'col2im' | 'conv' = 'col2im';
+/** For benchmarks: how Conv2DBackpropInput is computed. */
+export function setConvInputGradMethod(method: 'col2im' | 'conv'): void {
+  inputGradMethod = method;
+}
+
 export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): Info {
   const { dy, filter } = args.inputs as { dy: Info; filter: Info };
   const attrs = args.attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
@@ -155,7 +210,7 @@ export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
       false,
       'channelsLast',
     );
-    const dx = inputGradNHWC(s, dyh, filter, info);
+    const dx = (inputGradMethod === 'col2im' ? inputGradCol2im(s, dyh, filter, info) : null) ?? inputGradNHWC(s, dyh, filter, info);
     return nchw ? s.transpose(dx, toNCHW) : dx;
   });
 }

@@ -6,10 +6,13 @@ import {
   depthwiseConv2dNativeBackpropInput,
 } from './conv.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
+import { maxPoolGrad } from './pool.js';
+import { sum } from './reduce.js';
 import { originals } from './scope.js';
 import { unsortedSegmentSum } from './segment.js';
 
 export { setMatMulLayout, type MatMulLayout } from './matmul.js';
+export { setConvInputGradMethod } from './conv.js';
 
 const MARK = Symbol.for('sparsify.wasm.kernel');
 
@@ -31,6 +34,8 @@ const SPECS: readonly KernelSpec[] = [
   { name: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInput, kind: 'replace' },
   { name: 'BatchMatMul', kernelFunc: batchMatMul, kind: 'replace' },
   { name: '_FusedMatMul', kernelFunc: fusedMatMul, kind: 'replace' },
+  { name: 'MaxPoolGrad', kernelFunc: maxPoolGrad, kind: 'replace' },
+  { name: 'Sum', kernelFunc: sum, kind: 'replace' },
 ];
 
 /** The kernel names `registerWasmTrainingKernels` installs, in order. */

@@ -7,6 +7,20 @@ export type Info = tf.TensorInfo;
 export interface WasmBackendLike extends tf.KernelBackend {
   incRef(dataId: tf.DataId): void;
   disposeData(dataId: tf.DataId, force?: boolean): boolean;
+  /** BackendWasm: allocates an output on the wasm heap. */
+  makeOutput?(shape: number[], dtype: tf.DataType): Info;
+  /** BackendWasm: a view (not a copy) of a tensor's data on the wasm heap. */
+  typedArrayFromHeap?(info: Info): Float32Array | Int32Array | Uint8Array;
+}
+
+/**
+ * Views of tensors on the wasm heap, for kernels written as plain loops. The heap can grow (and its
+ * buffer be replaced) on any allocation, so views are taken only after the output is allocated and
+ * used before anything else allocates.
+ */
+export function heapViews(backend: WasmBackendLike, infos: Info[]): Float32Array[] | null {
+  if (!backend.typedArrayFromHeap) return null;
+  return infos.map((info) => backend.typedArrayFromHeap!(info) as Float32Array);
 }
 
 const ORIGINALS_KEY = Symbol.for('sparsify.wasm.originalKernels');
