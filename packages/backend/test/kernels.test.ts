@@ -231,7 +231,7 @@ describe('DepthwiseConv2dNativeBackpropFilter / BackpropInput', () => {
     };
     for (const k of ['filter', 'input'] as const) {
       expect(got[k].length).toBe(expected[k].length);
-      const scale = Math.max(...Array.from(expected[k], Math.abs));
+      const scale = expected[k].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       got[k].forEach((v, i) => expect(Math.abs(v - expected[k][i])).toBeLessThanOrEqual(1e-5 * scale));
     }
     tf.dispose([x, w, dy, refFilter, refInput]);
