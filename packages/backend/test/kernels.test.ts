@@ -53,6 +53,9 @@ function expectClose(c: Comparison, rel = 1e-5): void {
   expect(c.rel).toBeLessThanOrEqual(rel);
 }
 
+/** tf.grad for functions of a rank-4 tensor. */
+const grad4 = (f: (t: tf.Tensor4D) => tf.Tensor) => tf.grad((t: tf.Tensor) => f(t as tf.Tensor4D));
+
 const normal = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
 
 /** dL/dW of L = Σ conv(x, W) ⊙ r: exercises Conv2DBackpropFilter with a random dy. */
@@ -62,7 +65,7 @@ function convFilterGrad(xShape: number[], filterShape: number[], strides: number
     const w0 = normal(filterShape, 2) as tf.Tensor4D;
     const outShape = tf.conv2d(x, w0, strides, pad, 'NHWC', dilations).shape;
     const r = normal(outShape, 3);
-    return tf.grad((w: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, w, strides, pad, 'NHWC', dilations), r)))(w0);
+    return grad4((w) => tf.sum(tf.mul(tf.conv2d(x, w, strides, pad, 'NHWC', dilations), r)))(w0);
   };
 }
 
@@ -71,7 +74,7 @@ function convInputGrad(xShape: number[], filterShape: number[], strides: number 
     const x0 = normal(xShape, 4) as tf.Tensor4D;
     const w = normal(filterShape, 5) as tf.Tensor4D;
     const r = normal(tf.conv2d(x0, w, strides, pad).shape, 6);
-    return tf.grad((x: tf.Tensor4D) => tf.sum(tf.mul(tf.conv2d(x, w, strides, pad), r)))(x0);
+    return grad4((x) => tf.sum(tf.mul(tf.conv2d(x, w, strides, pad), r)))(x0);
   };
 }
 
@@ -81,7 +84,7 @@ function depthwiseGrad(which: 'filter' | 'input', xShape: number[], filterShape:
     const w0 = normal(filterShape, 8) as tf.Tensor4D;
     const r = normal(tf.depthwiseConv2d(x0, w0, strides, pad, 'NHWC', dilations).shape, 9);
     const loss = (x: tf.Tensor4D, w: tf.Tensor4D) => tf.sum(tf.mul(tf.depthwiseConv2d(x, w, strides, pad, 'NHWC', dilations), r));
-    return which === 'filter' ? tf.grad((w: tf.Tensor4D) => loss(x0, w))(w0) : tf.grad((x: tf.Tensor4D) => loss(x, w0))(x0);
+    return which === 'filter' ? grad4((w) => loss(x0, w))(w0) : grad4((x) => loss(x, w0))(x0);
   };
 }
 
@@ -219,10 +222,10 @@ describe('DepthwiseConv2dNativeBackpropFilter / BackpropInput', () => {
     const w = normal([fh, fw, c, m], 2) as tf.Tensor4D;
     const dy = normal(dyShape, 3) as tf.Tensor4D;
     const refFilter = tf.tidy(() => {
-      const g = tf.grad((big: tf.Tensor4D) => tf.sum(tf.mul(tf.depthwiseConv2d(x, big, 1, 'same'), dy)))(dense(w));
+      const g = grad4((big) => tf.sum(tf.mul(tf.depthwiseConv2d(x, big, 1, 'same'), dy)))(dense(w));
       return tf.stridedSlice(g, [0, 0, 0, 0], [2 * fh - 1, 2 * fw - 1, c, m], [2, 2, 1, 1]);
     });
-    const refInput = tf.tidy(() => tf.grad((xx: tf.Tensor4D) => tf.sum(tf.mul(tf.depthwiseConv2d(xx, dense(w), 1, 'same'), dy)))(x));
+    const refInput = tf.tidy(() => grad4((xx) => tf.sum(tf.mul(tf.depthwiseConv2d(xx, dense(w), 1, 'same'), dy)))(x));
     const expected = { filter: await refFilter.data(), input: await refInput.data() };
     await tf.setBackend('wasm');
     const got = {
@@ -231,7 +234,8 @@ describe('DepthwiseConv2dNativeBackpropFilter / BackpropInput', () => {
     };
     for (const k of ['filter', 'input'] as const) {
       expect(got[k].length).toBe(expected[k].length);
-      const scale = expected[k].reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      let scale = 0;
+      for (const v of expected[k]) scale = Math.max(scale, Math.abs(v));
       got[k].forEach((v, i) => expect(Math.abs(v - expected[k][i])).toBeLessThanOrEqual(1e-5 * scale));
     }
     tf.dispose([x, w, dy, refFilter, refInput]);
@@ -276,7 +280,7 @@ describe('MaxPoolGrad (replaces the stock kernel)', () => {
         const r = await compare(() => {
           const x0 = input.startsWith('relu') ? tf.relu(normal([3, 7, 9, 4], 11)) : normal([3, 7, 9, 4], 12);
           const dy = normal(tf.maxPool(x0 as tf.Tensor4D, size, stride, pad).shape, 13);
-          return tf.grad((x: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(x, size, stride, pad), dy)))(x0 as tf.Tensor4D);
+          return grad4((x) => tf.sum(tf.mul(tf.maxPool(x, size, stride, pad), dy)))(x0 as tf.Tensor4D);
         });
         record('MaxPoolGrad', r);
         expect(r.rel).toBeLessThanOrEqual(1e-6);
@@ -287,7 +291,7 @@ describe('MaxPoolGrad (replaces the stock kernel)', () => {
     const f = () => {
       const x = tf.tensor4d([-1, -2, 1, 2, -3, -4, 3, 4, 0, 0, 0, 0, -5, 0, 0, -1], [1, 4, 4, 1]);
       const dy = tf.tensor4d([1, 2, 3, 4], [1, 2, 2, 1]);
-      return tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(tf.maxPool(v, 2, 2, 'valid'), dy)))(x);
+      return grad4((v) => tf.sum(tf.mul(tf.maxPool(v, 2, 2, 'valid'), dy)))(x);
     };
     const expected = [1, 0, 0, 0, 0, 0, 0, 2, 3, 0, 4, 0, 0, 0, 0, 0];
     expect(Array.from((await onBackend('cpu', f)).values)).toEqual(expected);
