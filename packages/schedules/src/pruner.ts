@@ -145,6 +145,11 @@ export class Pruner {
     return this.target;
   }
 
+  /** The step of the last mask update, or null before it. */
+  get lastPruneStep(): number | null {
+    return this.lastPrune;
+  }
+
   /** The current masks (empty before the first pruning step). The tensors are the pruner's. */
   masks(): readonly Mask[] {
     return this.current;

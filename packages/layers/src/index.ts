@@ -1,0 +1,48 @@
+export {
+  PenaltiesCallback,
+  fitWithPenalties,
+  normalizeCallbacks,
+  penaltiesCallback,
+  type FitWithPenaltiesArgs,
+  type PenaltyTrainingOptions,
+} from './penalties.js';
+export {
+  PruningSummaries,
+  UpdatePruningStep,
+  pruningSummaries,
+  updatePruningStep,
+  type EpochPruningSummary,
+  type PruningSummariesOptions,
+  type UpdatePruningStepOptions,
+} from './pruning.js';
+export { stripPruning, type StripPruningOptions } from './strip.js';
+export {
+  MODEL_JSON,
+  WEIGHTS_BIN,
+  captureArtifacts,
+  fileSystemLoadHandler,
+  fileSystemSaveHandler,
+  modelJsonFor,
+  writeDirectoryAtomic,
+} from './io.js';
+export {
+  SPARSE_ENCODINGS,
+  SPARSE_FORMAT,
+  SPARSE_FORMAT_VERSION,
+  SPARSE_MODEL_JSON,
+  SPARSE_WEIGHTS_BIN,
+  VALUE_QUANTIZATIONS,
+  decodeSparse,
+  encodeSparse,
+  loadSparse,
+  saveSparse,
+  sparseLoadHandler,
+  sparseSaveHandler,
+  type SparseEncoding,
+  type SparseModelJSON,
+  type SparseSaveOptions,
+  type SparseSaveResult,
+  type SparseWeightEntry,
+  type ValueQuantization,
+} from './sparse.js';
+export { FLOAT16_MAX, fromFloat16Bits, toFloat16Bits } from './float16.js';
