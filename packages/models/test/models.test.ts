@@ -82,7 +82,7 @@ describe('outputs', () => {
   it('LeNet-5 on cpu: one backward pass gives a finite, non-zero gradient for every weight (batch 2)', () => {
     const m = keep(lenet5({ seed: 2 }));
     const x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 5);
-    const y = tf.oneHot(tf.tensor1d([3, 8], 'int32'), 10);
+    const y = tf.tidy(() => tf.oneHot(tf.tensor1d([3, 8], 'int32'), 10));
     const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar));
     expect(Number.isFinite(value.dataSync()[0])).toBe(true);
     expect(Object.keys(grads)).toHaveLength(m.trainableWeights.length);
