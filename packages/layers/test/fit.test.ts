@@ -87,7 +87,7 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
       penalties: [l1],
       weightDecay: 1e-4,
       pruning: pruner,
-      callbacks: [early, pruningSummaries({ source: pruner, log: (s) => summaries.push(s) }), { onEpochEnd: async (epoch) => void seenEpochs.push(epoch) }],
+      callbacks: [early, pruningSummaries({ source: pruner, log: (s) => summaries.push(s) }), { onEpochEnd: async (epoch: number) => void seenEpochs.push(epoch) }],
     });
     expect(seenEpochs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(history.history.val_loss).toHaveLength(10);
@@ -280,7 +280,7 @@ describe('stripPruning', () => {
     pruner.onStep(0);
     const kernel = model.weights[0].read() as tf.Variable;
     tf.tidy(() => kernel.assign(tf.add(kernel, tf.scalar(1e-3)))); // weights drift off the mask
-    tf.tidy(() => kernel.assign(tf.where(tf.equal(tf.range(0, kernel.size).reshape(kernel.shape), 1), tf.scalar(-0), kernel)));
+    tf.tidy(() => kernel.assign(tf.where(tf.equal(tf.reshape(tf.range(0, kernel.size), kernel.shape), tf.scalar(1)), tf.fill(kernel.shape, -0), kernel as tf.Tensor)));
     const stripped = await stripPruning(model, { masks: pruner.masks() });
     const mask = host(pruner.masks()[0].mask);
     const w = host(stripped.weights[0].read());
