@@ -1,0 +1,105 @@
+import * as tf from '@tensorflow/tfjs';
+import { setConvInputGradMethod, setMatMulLayout } from '../../../packages/backend/src/kernels/index.js';
+import { CONFIGS } from './configs.js';
+import { summarize, type Timing } from './measure.js';
+import { WORKLOADS } from './models.js';
+import { interleave, Runner } from './runner.js';
+
+export interface AvenueRow {
+  avenue: string;
+  variant: string;
+  workload: string;
+  timing?: Timing;
+  samplesPerSecCpu?: number;
+  /** Median CPU step time relative to the first variant of the avenue. */
+  ratio?: number;
+  error?: string;
+}
+
+const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotNormal({ seed }) });
+
+/** LeNet-300-100 with the activations as separate layers: plain matMul + bias add + relu (no fused kernel). */
+function unfusedMlp(seed: number): tf.LayersModel {
+  const m = tf.sequential();
+  m.add(tf.layers.dense({ units: 300, inputShape: [784], ...init(seed) }));
+  m.add(tf.layers.activation({ activation: 'relu' }));
+  m.add(tf.layers.dense({ units: 100, ...init(seed + 1) }));
+  m.add(tf.layers.activation({ activation: 'relu' }));
+  m.add(tf.layers.dense({ units: 10, ...init(seed + 2) }));
+  return m;
+}
+
+/** The same LeNet-300-100 math written with functional ops on the model's variables (no layers machinery). */
+function functionalMlp(model: tf.LayersModel): (x: tf.Tensor) => tf.Tensor {
+  const [w1, b1, w2, b2, w3, b3] = model.trainableWeights.map((w) => w.read());
+  return (x) => {
+    const h1 = tf.fused.matMul({ a: x as tf.Tensor2D, b: w1 as tf.Tensor2D, bias: b1, activation: 'relu' });
+    const h2 = tf.fused.matMul({ a: h1, b: w2 as tf.Tensor2D, bias: b2, activation: 'relu' });
+    return tf.fused.matMul({ a: h2, b: w3 as tf.Tensor2D, bias: b3 });
+  };
+}
+
+/** Ops per step: kernels run and tensors created in one training step (tf.profile). */
+export async function opsPerStep(runner: Runner): Promise<{ kernels: number; newTensors: number }> {
+  const info = await tf.profile(() => {
+    runner.step(false);
+  });
+  return { kernels: info.kernels.length, newTensors: info.newTensors };
+}
+
+/**
+ * Variants measured side by side on wasm with the sparsify kernels: each avenue's first variant is
+ * the shipped default.
+ */
+export async function measureAvenues(warmup: number, steps: number, convSteps: number, log: (s: string) => void): Promise<{ rows: AvenueRow[]; ops: Record<string, { kernels: number; newTensors: number }> }> {
+  const mlp = WORKLOADS['lenet-300-100'];
+  const lenet5 = WORKLOADS['lenet-5-caffe'];
+  const wasm = CONFIGS.wasm;
+  const groups: { avenue: string; runners: Runner[]; convs?: boolean }[] = [
+    {
+      avenue: 'transposed matMul rewrite layout',
+      runners: (['auto', 'direct', 'swapped'] as const).map(
+        (layout) => new Runner(mlp, wasm, { label: layout, beforeStep: () => setMatMulLayout(layout) }),
+      ),
+    },
+    {
+      avenue: 'forward: fused matMul+bias+relu vs separate ops',
+      runners: [new Runner(mlp, wasm, { label: 'fused (Dense activation)' }), new Runner(mlp, wasm, { label: 'unfused (Activation layers)', build: unfusedMlp })],
+    },
+    {
+      avenue: 'fewer tensors per step: layers apply vs functional forward',
+      runners: [new Runner(mlp, wasm, { label: 'model.apply' }), new Runner(mlp, wasm, { label: 'functional ops', forward: functionalMlp })],
+    },
+    {
+      avenue: 'Conv2DBackpropInput: GEMM + col2im vs conv of padded dy',
+      convs: true,
+      runners: (['col2im', 'conv'] as const).map(
+        (method) => new Runner(lenet5, wasm, { label: method, beforeStep: () => setConvInputGradMethod(method) }),
+      ),
+    },
+  ];
+  const rows: AvenueRow[] = [];
+  const ops: Record<string, { kernels: number; newTensors: number }> = {};
+  for (const group of groups) {
+    log(`  ${group.avenue}`);
+    interleave(group.runners, warmup, group.convs ? convSteps : steps);
+    if (group.avenue.startsWith('fewer tensors')) {
+      for (const r of group.runners) ops[r.label] = await opsPerStep(r);
+    }
+    const base = group.runners[0].samples.length ? summarize(group.runners[0].samples).cpu.median : NaN;
+    for (const r of group.runners) {
+      const row: AvenueRow = { avenue: group.avenue, variant: r.label, workload: r.workload.name };
+      if (r.error) row.error = r.error;
+      else {
+        row.timing = summarize(r.samples);
+        row.samplesPerSecCpu = (r.workload.batch / row.timing.cpu.median) * 1000;
+        row.ratio = row.timing.cpu.median / base;
+      }
+      rows.push(row);
+      r.dispose();
+    }
+  }
+  setMatMulLayout('auto');
+  setConvInputGradMethod('col2im');
+  return { rows, ops };
+}

@@ -1,0 +1,268 @@
+import * as tf from '@tensorflow/tfjs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { measureAvenues, type AvenueRow } from './avenues.js';
+import { activate, CONFIGS, loadWasm, type Config } from './configs.js';
+import { exportSizes, type ExportResult } from './export-size.js';
+import { fmt, summarize, table } from './measure.js';
+import { longRun, type MemoryResult } from './memory.js';
+import { WORKLOADS, type Workload } from './models.js';
+import { loadPenalties } from './penalties.js';
+import { interleave, Runner } from './runner.js';
+import { measureThroughput, type ThroughputResult } from './throughput.js';
+
+const USAGE = `npm run bench [-- options]
+
+  --quick            short run (few steps; about 2 minutes, most of it the cpu LeNet-5 step)
+  --out <file>       also write the JSON results to <file>
+  --only <sections>  comma-separated: throughput,penalties,memory,export,avenues (default: all)
+  --no-cpu-conv      skip the cpu backend on LeNet-5 (its conv backprop takes tens of seconds per step)
+  --help             this text
+
+Results: printed tables, and JSON in bench-results/<timestamp>.json.`;
+
+interface Args {
+  quick: boolean;
+  out?: string;
+  only: Set<string>;
+  cpuConv: boolean;
+}
+
+const SECTIONS = ['throughput', 'penalties', 'memory', 'export', 'avenues'];
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--quick') args.quick = true;
+    else if (a === '--out') args.out = argv[++i];
+    else if (a === '--only') args.only = new Set(argv[++i].split(','));
+    else if (a === '--no-cpu-conv') args.cpuConv = false;
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else {
+      console.error(`unknown option ${a}\n\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+  for (const s of args.only) if (!SECTIONS.includes(s)) throw new Error(`--only: unknown section ${s}; valid: ${SECTIONS.join(', ')}`);
+  return args;
+}
+
+const log = (s: string) => console.error(s);
+const ms = (v: number | undefined) => fmt(v, 3);
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  await loadWasm();
+  await tf.setBackend('cpu');
+  await tf.ready();
+  const started = new Date();
+  const meta = {
+    date: started.toISOString(),
+    node: process.version,
+    tfjs: tf.version.tfjs,
+    platform: `${process.platform} ${process.arch}`,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    loadAverageAtStart: loadavg().map((v) => Number(v.toFixed(2))),
+    wasmSimd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
+    wasmThreads: Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')),
+    quick: args.quick,
+  };
+  console.log(`sparsify bench — ${meta.date}`);
+  console.log(`node ${meta.node}, tfjs ${meta.tfjs}, ${meta.platform}, ${meta.cores}× ${meta.cpu}`);
+  console.log(`backends: cpu; wasm (SIMD ${meta.wasmSimd ? 'on' : 'off'}, threads ${meta.wasmThreads ? 'on' : 'off'})`);
+  console.log(`load average at start: ${meta.loadAverageAtStart.join(' ')} (timings are per step; cpu ms = process CPU time, robust to other load)\n`);
+
+  const results: {
+    meta: typeof meta;
+    throughput?: ThroughputResult[];
+    penalties?: unknown[];
+    penaltyNotes?: Record<string, string>;
+    memory?: MemoryResult[];
+    export?: ExportResult;
+    avenues?: { rows: AvenueRow[]; ops: Record<string, unknown> };
+    durationSec?: number;
+  } = { meta };
+
+  const q = args.quick;
+  const workloads = [WORKLOADS['lenet-300-100'], WORKLOADS['lenet-5-caffe']];
+
+  if (args.only.has('throughput')) {
+    console.log('== Training step throughput (forward + backward + SGD-momentum update, softmax CE) ==');
+    const rows: ThroughputResult[] = [];
+    for (const w of workloads) {
+      const conv = w.name === 'lenet-5-caffe';
+      const configs: Config[] = [CONFIGS.cpu, CONFIGS['wasm-stock'], CONFIGS.wasm].filter((c) => !(conv && c.id === 'cpu' && !args.cpuConv));
+      log(`measuring ${w.label} on ${configs.map((c) => c.id).join(', ')}…`);
+      rows.push(
+        ...measureThroughput(
+          w,
+          configs,
+          {
+            warmup: q ? 2 : 3,
+            steps: q ? 5 : 20,
+            stepsFor: (c) => (c.id !== 'cpu' ? { warmup: q ? 2 : 3, steps: q ? 5 : 20 } : conv ? { warmup: 0, steps: q ? 1 : 2 } : { warmup: 1, steps: q ? 3 : 8 }),
+          },
+          log,
+        ),
+      );
+    }
+    results.throughput = rows;
+    const printRows = rows.map((r) => {
+      const cpuRow = rows.find((o) => o.workload === r.workload && o.config === 'cpu' && !o.error);
+      const w = WORKLOADS[r.workload as keyof typeof WORKLOADS];
+      if (r.error) return [w.label, r.label, 'fails (below)', '—', '—', '—', '—', '—', '—'];
+      const vsCpu = cpuRow?.timing ? cpuRow.timing.cpu.median / r.timing!.cpu.median : undefined;
+      const torch = `${fmt(r.samplesPerSecCpu! / w.pytorch[1], 2)}–${fmt(r.samplesPerSecCpu! / w.pytorch[0], 2)}`;
+      return [w.label, r.label, String(r.steps), ms(r.timing!.wall.median), ms(r.timing!.cpu.median), ms(r.samplesPerSec), ms(r.samplesPerSecCpu), vsCpu ? `${fmt(vsCpu, 3)}×` : '—', torch];
+    });
+    console.log(
+      table(['workload', 'backend', 'steps', 'wall ms', 'cpu ms', 'samples/s', 'samples/s (cpu)', 'vs cpu', '× PyTorch'], printRows),
+    );
+    for (const r of rows.filter((o) => o.error)) console.log(`  ${WORKLOADS[r.workload as keyof typeof WORKLOADS].label} on ${r.label} fails: ${r.error}`);
+    console.log(
+      `PyTorch 1.13 CPU on the 2-core development machine (runtime.md §6.1): LeNet-300-100 b=128 ${WORKLOADS['lenet-300-100'].pytorch.join('–')} samples/s; LeNet-5-Caffe b=64 ${WORKLOADS['lenet-5-caffe'].pytorch.join('–')} samples/s. Target: ≥ 0.5×.\n`,
+    );
+  }
+
+  if (args.only.has('penalties')) {
+    console.log('== Penalty overhead (step with penalty / step without, same backend, interleaved) ==');
+    const { available, skipped } = await loadPenalties();
+    for (const [id, why] of skipped) console.log(`  skipped ${id}: ${why}`);
+    results.penaltyNotes = Object.fromEntries(skipped);
+    const rows: { backend: string; workload: string; penalty: string; baseCpuMs: number; withCpuMs: number; ratio: number; error?: string }[] = [];
+    const plans: [Workload, Config, number][] = [
+      [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 15],
+      [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 6],
+      [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 8],
+    ];
+    if (available.size > 0) {
+      for (const [w, c, steps] of plans) {
+        log(`measuring penalty overhead: ${w.label} on ${c.label}…`);
+        const base = new Runner(w, c, { label: 'none' });
+        const withP = [...available].map(([id, make]) => {
+          activate(c);
+          try {
+            return new Runner(w, c, { label: id, penalties: [make()] });
+          } catch (e) {
+            rows.push({ backend: c.id, workload: w.name, penalty: id, baseCpuMs: NaN, withCpuMs: NaN, ratio: NaN, error: String(e).split('\n')[0] });
+            return null;
+          }
+        });
+        const runners = [base, ...withP.filter((r): r is Runner => r !== null)];
+        interleave(runners, 1, steps);
+        const baseMs = summarize(base.samples).cpu.median;
+        for (const r of runners.slice(1)) {
+          if (r.error) rows.push({ backend: c.id, workload: w.name, penalty: r.label, baseCpuMs: baseMs, withCpuMs: NaN, ratio: NaN, error: r.error });
+          else {
+            const m = summarize(r.samples).cpu.median;
+            rows.push({ backend: c.id, workload: w.name, penalty: r.label, baseCpuMs: baseMs, withCpuMs: m, ratio: m / baseMs });
+          }
+        }
+        for (const r of runners) r.dispose();
+      }
+      console.log(
+        table(
+          ['workload', 'backend', 'penalty', 'base cpu ms', 'with cpu ms', 'ratio', 'overhead'],
+          rows.map((r) => [
+            WORKLOADS[r.workload as keyof typeof WORKLOADS].label,
+            r.backend,
+            r.penalty,
+            ms(r.baseCpuMs),
+            r.error ? 'fails (below)' : ms(r.withCpuMs),
+            r.error ? '' : `${fmt(r.ratio, 3)}×`,
+            r.error ? '' : `${fmt((r.ratio - 1) * 100, 2)}%`,
+          ]),
+        ),
+      );
+      for (const r of rows.filter((o) => o.error)) console.log(`  ${r.penalty} on ${r.backend} fails: ${r.error}`);
+      console.log('Targets (issue 6): ≤ 10% for every penalty but HALO (≤ 25%). cpu LeNet-5 is skipped (seconds per step).\n');
+    } else console.log('  no penalty package available\n');
+    results.penalties = rows;
+  }
+
+  if (args.only.has('memory')) {
+    console.log('== Memory over a long run (wasm + sparsify kernels) ==');
+    const runs: MemoryResult[] = [];
+    for (const [w, steps] of [
+      [WORKLOADS['lenet-300-100'], q ? 60 : 500],
+      [WORKLOADS['lenet-5-caffe'], q ? 15 : 100],
+    ] as [Workload, number][]) {
+      log(`long run: ${w.label}, ${steps} steps…`);
+      runs.push(longRun(w, CONFIGS.wasm, steps, Math.max(1, Math.floor(steps / 10))));
+    }
+    results.memory = runs;
+    console.log(
+      table(
+        ['workload', 'steps', 'tensors start→end (peak)', 'RSS MB start→end (peak)', 'JS heap MB end (peak)', 'wasm heap MB end (peak)', 'tensor growth'],
+        runs.map((r) => [
+          WORKLOADS[r.workload as keyof typeof WORKLOADS].label,
+          String(r.steps),
+          `${r.start.numTensors}→${r.end.numTensors} (${r.peak.numTensors})`,
+          `${fmt(r.start.rssMB)}→${fmt(r.end.rssMB)} (${fmt(r.peak.rssMB)})`,
+          `${fmt(r.end.heapUsedMB)} (${fmt(r.peak.heapUsedMB)})`,
+          `${fmt(r.end.wasmHeapMB)} (${fmt(r.peak.wasmHeapMB)})`,
+          String(r.tensorGrowth),
+        ]),
+      ),
+    );
+    console.log('');
+  }
+
+  if (args.only.has('export')) {
+    console.log('== Export size: dense vs pruned (per-layer magnitude pruning of kernels) ==');
+    const exp = await exportSizes(workloads, [0, 0.9, 0.95, 0.98, 0.99]);
+    results.export = exp;
+    if (exp.note) console.log(`  note: ${exp.note}`);
+    const variants = [...new Set(exp.rows.flatMap((r) => Object.keys(r.sparse)))];
+    console.log(
+      table(
+        ['workload', 'sparsity', 'dense KB', 'JSON + gzip(weights) KB', ...variants.map((v) => `${v} KB (×)`)],
+        exp.rows.map((r) => [
+          WORKLOADS[r.workload as keyof typeof WORKLOADS].label.split(' ')[0],
+          `${r.sparsity * 100}%`,
+          fmt(r.denseBytes / 1024),
+          `${fmt(r.gzipDenseBytes / 1024)} (${fmt(r.denseBytes / r.gzipDenseBytes, 3)}×)`,
+          ...variants.map((v) => (r.sparse[v] ? `${fmt(r.sparse[v].bytes / 1024)} (${fmt(r.sparse[v].ratio, 3)}×)` : '—')),
+        ]),
+      ),
+    );
+    console.log('Target (issue 6): sparse export ≥ 10× smaller than dense at 95%.\n');
+  }
+
+  if (args.only.has('avenues') && !q) {
+    console.log('== Avenues (wasm + sparsify kernels; first variant of each is the default) ==');
+    const av = await measureAvenues(2, 12, 5, log);
+    results.avenues = av;
+    console.log(
+      table(
+        ['avenue', 'variant', 'cpu ms', 'wall ms', 'samples/s (cpu)', 'vs default'],
+        av.rows.map((r) => [r.avenue, r.variant, ms(r.timing?.cpu.median), ms(r.timing?.wall.median), ms(r.samplesPerSecCpu), r.ratio ? `${fmt(r.ratio, 3)}×` : r.error ?? '']),
+      ),
+    );
+    for (const [k, v] of Object.entries(av.ops)) console.log(`  ops per LeNet-300-100 step, ${k}: ${JSON.stringify(v)}`);
+    console.log('');
+  } else if (args.only.has('avenues')) console.log('(avenues skipped in --quick)\n');
+
+  results.durationSec = (Date.now() - started.getTime()) / 1000;
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const file = resolve('bench-results', `${stamp}.json`);
+  mkdirSync(dirname(file), { recursive: true });
+  const json = JSON.stringify(results, null, 2);
+  writeFileSync(file, json);
+  console.log(`results: ${file}`);
+  if (args.out) {
+    mkdirSync(dirname(resolve(args.out)), { recursive: true });
+    writeFileSync(resolve(args.out), json);
+    console.log(`results: ${resolve(args.out)}`);
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,58 @@
+import { CONFIGS, type Config } from './configs.js';
+import { summarize, type Timing } from './measure.js';
+import type { Workload } from './models.js';
+import { Runner } from './runner.js';
+
+export interface ThroughputResult {
+  workload: string;
+  batch: number;
+  config: Config['id'];
+  label: string;
+  steps: number;
+  timing?: Timing;
+  /** Samples per second from the median wall-clock step. */
+  samplesPerSec?: number;
+  /** Samples per second from the median process-CPU step time (what an idle machine would show). */
+  samplesPerSecCpu?: number;
+  error?: string;
+}
+
+export interface ThroughputPlan {
+  warmup: number;
+  steps: number;
+  /** Fewer steps for slow configurations (cpu conv backprop is seconds per step). */
+  stepsFor?: (config: Config, workload: Workload) => { warmup: number; steps: number };
+}
+
+/**
+ * Runs the configurations side by side, interleaved step by step (so load from other processes hits
+ * all of them alike), and returns one result per configuration.
+ */
+export function measureThroughput(workload: Workload, configs: Config[], plan: ThroughputPlan, log: (s: string) => void): ThroughputResult[] {
+  const runners = configs.map((c) => new Runner(workload, c));
+  const budget = new Map(runners.map((r) => [r, plan.stepsFor?.(r.config, workload) ?? { warmup: plan.warmup, steps: plan.steps }]));
+  const maxWarmup = Math.max(...[...budget.values()].map((b) => b.warmup));
+  for (let i = 0; i < maxWarmup; i++) {
+    for (const r of runners) if (i < budget.get(r)!.warmup) r.step(false);
+  }
+  const maxSteps = Math.max(...[...budget.values()].map((b) => b.steps));
+  for (let i = 0; i < maxSteps; i++) {
+    for (const r of runners) if (i < budget.get(r)!.steps) r.step();
+    if ((i + 1) % 5 === 0) log(`  ${workload.label}: ${i + 1}/${maxSteps} rounds`);
+  }
+  const results = runners.map((r): ThroughputResult => {
+    const base = { workload: workload.name, batch: workload.batch, config: r.config.id, label: r.config.label, steps: r.samples.length };
+    if (r.error || r.samples.length === 0) return { ...base, error: r.error ?? 'no steps measured' };
+    const timing = summarize(r.samples);
+    return {
+      ...base,
+      timing,
+      samplesPerSec: (workload.batch / timing.wall.median) * 1000,
+      samplesPerSecCpu: (workload.batch / timing.cpu.median) * 1000,
+    };
+  });
+  for (const r of runners) r.dispose();
+  return results;
+}
+
+export { CONFIGS };
