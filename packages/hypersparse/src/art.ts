@@ -240,7 +240,12 @@ export class ArtController<S = unknown> {
     }
     if (state.best !== null) {
       const b = state.best;
-      check(Number.isInteger(b?.epoch) && Number.isFinite(b.prunedAccuracy) && Number.isFinite(b.windowMean), 'art state best', b, '{ epoch, prunedAccuracy, windowMean } or null');
+      check(
+        Number.isInteger(b?.epoch) && b.epoch < state.nextEpoch && Number.isFinite(b.prunedAccuracy) && Number.isFinite(b.windowMean),
+        'art state best',
+        b,
+        `{ epoch < ${state.nextEpoch}, prunedAccuracy, windowMean } or null`,
+      );
     }
     const discarded: S[] = [];
     for (const e of this.entries) if (e !== this.bestEntry) this.discard(e, discarded);
