@@ -34,71 +34,19 @@ export interface PenaltyTrainingOptions {
   checkFinite?: boolean;
 }
 
-const PRIVATE_OWNED = 'isOptimizerOwned';
+const HOOKED = Symbol.for('@sparsify/layers/minimize-hook');
 
-/** `{ name, tensor }` as optimizers take and return (tfjs-core's NamedTensor, not re-exported by tfjs). */
-type NamedTensor = { name: string; tensor: tf.Tensor };
+type Minimize = tf.Optimizer['minimize'];
 
 interface Installed {
   readonly model: tf.LayersModel;
-  readonly original: tf.Optimizer;
-  readonly owned: unknown;
+  readonly optimizer: tf.Optimizer;
+  /** The instance's own `minimize` before the hook (undefined: it came from the prototype). */
+  readonly ownMinimize: Minimize | undefined;
 }
 
-/**
- * The optimizer `fit` sees while a `PenaltiesCallback` is attached. tfjs-layers' train function calls
- * `optimizer.minimize(totalLoss, true, trainableWeights)` once per batch with a closure that runs the
- * forward pass, the compiled loss, the metrics and the regularizers; this optimizer hands that closure
- * to core's `TrainStep`, which adds the penalties inside the same tape and updates the model and the
- * penalties' own variables.
- */
-const WRAPPER = Symbol.for('@sparsify/layers/train-step-optimizer');
-
-/** True for the wrapper (tf.Optimizer's `instanceof` is duck-typed, so subclasses cannot be told apart by it). */
-function isWrapper(optimizer: tf.Optimizer): boolean {
-  return (optimizer as unknown as Record<symbol, unknown>)[WRAPPER] === true;
-}
-
-class TrainStepOptimizer extends tf.Optimizer {
-  readonly [WRAPPER] = true;
-
-  static get className(): string {
-    return 'SparsifyTrainStepOptimizer';
-  }
-
-  constructor(
-    readonly inner: tf.Optimizer,
-    private readonly owner: PenaltiesCallback,
-  ) {
-    super();
-  }
-
-  override minimize(f: () => tf.Scalar, returnCost = false, varList?: tf.Variable[]): tf.Scalar | null {
-    return this.owner.runStep(f, returnCost, varList);
-  }
-
-  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
-    this.inner.applyGradients(variableGradients);
-  }
-
-  override get iterations(): number {
-    return this.inner.iterations;
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return this.inner.getConfig();
-  }
-
-  override async getWeights(): Promise<NamedTensor[]> {
-    return this.inner.getWeights();
-  }
-
-  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    return this.inner.setWeights(weightValues);
-  }
-
-  /** The model's optimizer belongs to the model (or the user): nothing to free here. */
-  override dispose(): void {}
+function isHooked(optimizer: tf.Optimizer): boolean {
+  return (optimizer as unknown as Record<symbol, unknown>)[HOOKED] === true;
 }
 
 function isPruner(x: unknown): x is Pruner {
@@ -108,8 +56,15 @@ function isPruner(x: unknown): x is Pruner {
 /**
  * A `tf.Callback` that gives `model.fit` what custom loops have: sparsify penalties (including penalties
  * with their own trainable variables and custom gradients), coupled weight decay, and exact masks
- * (gradients and weights) from fixed masks or a pruning schedule. `onTrainBegin` swaps the model's
- * optimizer for a thin wrapper around core's `TrainStep`; `onTrainEnd` (or `detach()`) restores it.
+ * (gradients and weights) from fixed masks or a pruning schedule.
+ *
+ * How: tfjs-layers' train function calls `model.optimizer.minimize(totalLoss, true, trainableWeights)`
+ * once per batch, with a closure that runs the forward pass, the compiled loss, the metrics and the
+ * regularizers. `onTrainBegin` hooks that one method on the model's optimizer instance so that the
+ * closure goes to core's `TrainStep`, which adds the penalties inside the same tape, computes gradients
+ * for the model and for the penalties' own variables, adds weight decay, masks, and applies the updates
+ * (the model's through this same optimizer, so its slots, learning rate and `setLearningRate` work as
+ * usual). `onTrainEnd` (or `detach()`) removes the hook.
  *
  * State (step and epoch counters, penalty optimizers, the pruner) persists across `fit` calls made
  * with the same callback. Call `dispose()` when done. If `fit` throws (e.g. NonFiniteLossError),
@@ -183,7 +138,7 @@ export class PenaltiesCallback extends tf.Callback {
     this.detach();
   }
 
-  /** Installs the wrapper optimizer on `model` (done by `onTrainBegin`). */
+  /** Hooks the model's optimizer (done by `onTrainBegin`). */
   attach(model: tf.LayersModel): void {
     if (this.disposed) throw new Error('PenaltiesCallback: used after dispose()');
     if (this.installed) {
@@ -194,28 +149,29 @@ export class PenaltiesCallback extends tf.Callback {
     if (!optimizer) {
       throw new SparsifyConfigError('the model has no optimizer: call model.compile({ optimizer, loss }) before fit');
     }
-    if (isWrapper(optimizer)) {
-      throw new SparsifyConfigError('the model already trains through a PenaltiesCallback: use one per fit');
+    if (isHooked(optimizer)) {
+      throw new SparsifyConfigError('the model’s optimizer already trains through a PenaltiesCallback: use one per fit');
     }
     if (!this.step) this.build(model, optimizer);
     else if (this.step.modelOptimizer !== optimizer) this.step.setOptimizer(optimizer); // recompiled
-    const owned = (model as unknown as Record<string, unknown>)[PRIVATE_OWNED];
-    this.installed = { model, original: optimizer, owned };
-    model.optimizer = new TrainStepOptimizer(optimizer, this);
+    const own = Object.prototype.hasOwnProperty.call(optimizer, 'minimize') ? optimizer.minimize : undefined;
+    this.installed = { model, optimizer, ownMinimize: own };
+    const hook: Minimize = (f, returnCost = false, varList) => this.runStep(f, returnCost, varList);
+    Object.assign(optimizer, { minimize: hook, [HOOKED]: true });
   }
 
-  /** Restores the model's own optimizer. Idempotent. */
+  /** Removes the hook: the optimizer is exactly as before. Idempotent. */
   detach(): void {
     if (!this.installed) return;
-    const { model, original, owned } = this.installed;
-    model.optimizer = original;
-    // The setter marks the optimizer as not owned; put back what compile() decided (string optimizers
-    // are owned and disposed with the model).
-    (model as unknown as Record<string, unknown>)[PRIVATE_OWNED] = owned;
+    const { optimizer, ownMinimize } = this.installed;
+    const target = optimizer as unknown as Record<string | symbol, unknown>;
+    if (ownMinimize) target.minimize = ownMinimize;
+    else delete target.minimize;
+    delete target[HOOKED];
     this.installed = null;
   }
 
-  /** @internal One training step; called by the wrapper optimizer from inside fit's train function. */
+  /** @internal One training step; called through the hooked `minimize` from inside fit's train function. */
   runStep(f: () => tf.Scalar, returnCost: boolean, varList?: tf.Variable[]): tf.Scalar | null {
     const step = this.step;
     if (!step || !this.dummy) throw new Error('PenaltiesCallback: runStep() before attach()');
@@ -243,7 +199,7 @@ export class PenaltiesCallback extends tf.Callback {
     return returnCost ? tf.scalar(result.loss) : null;
   }
 
-  /** Restores the optimizer and frees what this callback created (not the penalties, nor your pruner). */
+  /** Unhooks the optimizer and frees what this callback created (not the penalties, nor your pruner). */
   dispose(): void {
     if (this.disposed) return;
     this.detach();

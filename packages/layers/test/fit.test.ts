@@ -137,27 +137,43 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     l1.dispose();
   });
 
-  it('keeps a persistent callback’s counters across fit calls and restores the model’s optimizer', async () => {
+  it('keeps a persistent callback’s counters across fit calls, leaves the optimizer as it was, and works with fitDataset', async () => {
     const { x, y } = classes(21, 96);
     const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [16], units: 4, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) })] });
     model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
-    const original = model.optimizer;
-    const owned = (model as unknown as { isOptimizerOwned: boolean }).isOptimizerOwned;
-    expect(owned).toBe(true);
+    const optimizer = model.optimizer as tf.SGDOptimizer;
     const l1 = new TestL1({ strength: 1e-3 });
     const cb = penaltiesCallback({ penalties: [l1], pruning: { schedule: constantSparsity({ targetSparsity: 0.5, beginStep: 0, frequency: 3 }) } });
-    const seen: unknown[] = [];
-    const probe = { onBatchBegin: async () => void seen.push(model.optimizer === original) };
-    await model.fit(x, y, { epochs: 2, batchSize: 32, verbose: 0, callbacks: [cb, new tf.CustomCallback(probe)] });
-    expect(seen.every((s) => s === false)).toBe(true); // the wrapper trains during fit
-    expect(model.optimizer).toBe(original);
+    const hooked: boolean[] = [];
+    let afterFirstEpoch: Float32Array | null = null;
+    const probe = new tf.CustomCallback({
+      onBatchBegin: async () => void hooked.push(Object.prototype.hasOwnProperty.call(model.optimizer, 'minimize')),
+      // A learning-rate change from a callback reaches the optimizer that trains: lr 0 freezes epoch 1.
+      onEpochEnd: async (epoch: number) => {
+        if (epoch === 0) {
+          afterFirstEpoch = host(model.weights[0].read()).slice();
+          optimizer.setLearningRate(0);
+        }
+      },
+    });
+    await model.fit(x, y, { epochs: 2, batchSize: 32, verbose: 0, callbacks: [cb, probe] });
+    expect(hooked).toEqual([true, true, true, true, true, true]); // fit trains through the hook
+    expect(model.optimizer).toBe(optimizer);
+    expect(Object.prototype.hasOwnProperty.call(optimizer, 'minimize')).toBe(false); // unhooked
     expect((model as unknown as { isOptimizerOwned: boolean }).isOptimizerOwned).toBe(true);
+    expect(maxAbsDiff(host(model.weights[0].read()), afterFirstEpoch!)).toBe(0);
     expect(cb.context).toEqual({ step: 6, epoch: 2 });
     expect(cb.pruner!.lastPruneStep).toBe(3);
+    optimizer.setLearningRate(0.01);
     await model.fit(x, y, { epochs: 1, batchSize: 32, verbose: 0, callbacks: [cb] });
     expect(cb.context).toEqual({ step: 9, epoch: 3 });
     expect(cb.pruner!.lastPruneStep).toBe(6);
     expect(host(model.weights[0].read()).filter((v) => v === 0).length).toBe(32);
+    // fitDataset goes through the same train function
+    const data = tf.data.zip({ xs: tf.data.array(tf.unstack(x)), ys: tf.data.array(tf.unstack(y)) }).batch(48);
+    await model.fitDataset(data, { epochs: 1, verbose: 0, callbacks: [cb] });
+    expect(cb.context).toEqual({ step: 11, epoch: 4 });
+    expect(cb.pruner!.lastPruneStep).toBe(9);
     cb.dispose();
     l1.dispose();
     model.dispose();
@@ -178,6 +194,7 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     const nan = new NaNPenalty({ strength: 1 });
     await expect(fitWithPenalties(model, x, y, { epochs: 1, verbose: 0, penalties: [nan] })).rejects.toBeInstanceOf(NonFiniteLossError);
     expect(model.optimizer).toBe(optimizer);
+    expect(Object.prototype.hasOwnProperty.call(optimizer, 'minimize')).toBe(false);
     expect(maxAbsDiff(host(model.weights[0].read()), before)).toBe(0); // the update was not applied
     await expect(fitWithPenalties(compiledMlp(9), x, y, { weightDecay: -1 })).rejects.toThrow(/weightDecay must be a finite number ≥ 0; got -1/);
     const uncompiled = tf.sequential({ layers: [tf.layers.dense({ inputShape: [16], units: 4 })] });
