@@ -276,7 +276,8 @@ export class Dataset {
 
   /**
    * Seeded train/validation split. `validation` is a fraction in (0, 1) (rounded to a count) or a count
-   * ≥ 1; both parts keep the dataset's relative order (shuffle them in `batches`).
+   * ≥ 1; both parts keep the dataset's relative order (shuffle them in `batches`). The validation part
+   * keeps the normalisation and drops the augmentation (it is for evaluation).
    */
   split(validation: number, options: { seed?: number } = {}): { train: Dataset; validation: Dataset } {
     const seed = options.seed ?? 0;
@@ -293,7 +294,8 @@ export class Dataset {
     const valPositions = perm.slice(0, count).sort();
     const trainPositions = perm.slice(count).sort();
     const valName = this.name.endsWith('/train') ? `${this.name.slice(0, -'/train'.length)}/validation` : `${this.name}/validation`;
-    return { train: this.subset(trainPositions), validation: this.subset(valPositions, valName) };
+    // The validation part is for evaluation: it keeps the normalisation but not the augmentation.
+    return { train: this.subset(trainPositions), validation: this.subset(valPositions, valName).withAugmentation(null) };
   }
 
   /** The same samples with a different (or no) normalisation. */

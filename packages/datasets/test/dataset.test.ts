@@ -122,6 +122,11 @@ describe('Dataset', () => {
     expect(seen(ds.split(0.2, { seed: 5 }).validation)).not.toEqual(v);
     expect(ds.split(7).validation.size).toBe(7);
     expect(validation.name).toBe('toy/validation');
+    const augmented = toy(20, [4, 4, 2]).withNormalization({ mean: [0.5], std: [0.5] }).withAugmentation({ horizontalFlip: true });
+    const parts = augmented.split(0.25);
+    expect(parts.train.augmentation).toEqual({ padCrop: 0, horizontalFlip: true });
+    expect(parts.validation.augmentation).toBeNull();
+    expect(parts.validation.normalization).toEqual({ mean: [0.5], std: [0.5] });
     expect(() => ds.split(0)).toThrow('toy: validation must be a fraction in (0, 1) or a count ≥ 1; got 0');
     expect(() => ds.split(100)).toThrow(/leaves 100 of 100 samples for validation/);
     expect(ds.take(10).size).toBe(10);

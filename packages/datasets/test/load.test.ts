@@ -14,7 +14,7 @@ import {
   loadDataset,
   syntheticDataset,
 } from '../src/index.js';
-import { tempDir, useCpu } from './helpers.js';
+import { tempDir, useCpu, writeIdxSplit } from './helpers.js';
 
 beforeAll(() => useCpu());
 
@@ -82,6 +82,16 @@ describe('Fashion-MNIST', () => {
   it('dataDir overrides the Debian location, and a directory without the files is a clear error', () => {
     const { dir, cleanup } = tempDir();
     try {
+      const own = tempDir();
+      try {
+        writeIdxSplit(own.dir, 'train', 6, { gzip: true });
+        writeIdxSplit(own.dir, 't10k', 4, { gzip: true });
+        expect(fashionMnistAvailable(own.dir)).toBe(true);
+        const data = loadDataset('fashion-mnist', { dataDir: own.dir });
+        expect([data.source, data.train.size, data.test.size, data.classNames?.[0]]).toEqual([own.dir, 6, 4, 'T-shirt/top']);
+      } finally {
+        own.cleanup();
+      }
       expect(() => loadDataset('fashion-mnist', { dataDir: dir })).toThrow(
         `Fashion-MNIST not found in ${dir}: expected train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (or uncompressed)`,
       );
