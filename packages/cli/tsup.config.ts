@@ -1,3 +1,3 @@
 import { packageConfig } from '../../tools/config/tsup.base';
 
-export default packageConfig();
+export default packageConfig({ entry: ['src/index.ts', 'src/bin.ts'] });

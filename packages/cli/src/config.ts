@@ -1,0 +1,138 @@
+import { UsageError, show } from './errors.js';
+
+export const BASELINES = ['none', 'magnitude', 'gmp'] as const;
+export const BACKENDS = ['auto', 'cpu', 'wasm', 'tensorflow', 'tensorflow-gpu'] as const;
+export const OPTIMIZERS = ['sgd', 'momentum', 'adam'] as const;
+export const PRUNE_RULES = ['quantile', 'quantileNonZero', 'exactCount'] as const;
+export const PRUNE_SCOPES = ['global', 'layer'] as const;
+
+/** Everything a run needs; stored as `run.json` in the run directory (resume reads it back). */
+export interface RunConfig {
+  version: 1;
+  model: string;
+  dataset: string;
+  dataDir?: string;
+  /** Cap on training / test samples (quick runs). */
+  limit?: number;
+  /** Validation fraction (or count) carved from the training set for per-epoch evaluation. */
+  validation?: number;
+  /** `none`, `magnitude`, `gmp`, or a registered penalty name. */
+  method: string;
+  /** Options of the penalty (or of the baseline: gmp `frequency`, `begin`, `end`, `scope`; ART keys for hypersparse). */
+  options: Record<string, unknown>;
+  /** Target sparsity in [0, 1). */
+  sparsity: number;
+  epochs: number;
+  finetuneEpochs: number;
+  batchSize: number;
+  optimizer: (typeof OPTIMIZERS)[number];
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  /** Fine-tune learning rate (default: lr). */
+  finetuneLr?: number;
+  /** One-shot pruning at the end: rule and scope (defaults: quantile and global; HALO: quantileNonZero). */
+  pruneRule?: (typeof PRUNE_RULES)[number];
+  pruneScope?: (typeof PRUNE_SCOPES)[number];
+  /** Also penalise biases (the MNIST references do). */
+  penalizeBiases?: boolean;
+  seed: number;
+  backend: (typeof BACKENDS)[number];
+}
+
+export const TRAIN_DEFAULTS = {
+  model: 'lenet-300-100',
+  dataset: 'mnist',
+  method: 'halo',
+  epochs: 10,
+  finetuneEpochs: 0,
+  batchSize: 100,
+  optimizer: 'momentum' as const,
+  lr: 0.01,
+  momentum: 0.9,
+  weightDecay: 1e-4,
+  seed: 0,
+  backend: 'auto' as const,
+  sparsity: 0.95,
+};
+
+function oneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) throw new UsageError(`${what} must be one of ${allowed.join(', ')}; got ${show(value)}`);
+  return value as T;
+}
+
+function int(what: string, value: unknown, min: number): number {
+  if (!Number.isInteger(value) || (value as number) < min) throw new UsageError(`${what} must be an integer ≥ ${min}; got ${show(value)}`);
+  return value as number;
+}
+
+function positive(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new UsageError(`${what} must be a number > 0; got ${show(value)}`);
+  return value;
+}
+
+function nonNegative(what: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new UsageError(`${what} must be a number ≥ 0; got ${show(value)}`);
+  return value;
+}
+
+/** Checks a run config's fields (types and ranges; names are checked against the registries later). */
+export function validateRunConfig(c: RunConfig): RunConfig {
+  if (!c || typeof c !== 'object') throw new UsageError(`run config must be an object; got ${show(c)}`);
+  if (c.version !== 1) throw new UsageError(`run config version must be 1; got ${show(c.version)}`);
+  for (const key of ['model', 'dataset', 'method'] as const) {
+    if (typeof c[key] !== 'string' || c[key].length === 0) throw new UsageError(`${key} must be a non-empty string; got ${show(c[key])}`);
+  }
+  if (typeof c.sparsity !== 'number' || !(c.sparsity >= 0 && c.sparsity < 1)) {
+    throw new UsageError(`--sparsity must be a fraction in [0, 1) (e.g. 0.95 keeps 5% of the weights); got ${show(c.sparsity)}`);
+  }
+  int('--epochs', c.epochs, 0);
+  int('--finetune-epochs', c.finetuneEpochs, 0);
+  int('--batch-size', c.batchSize, 1);
+  int('--seed', c.seed, 0);
+  oneOf('--optimizer', c.optimizer, OPTIMIZERS);
+  positive('--lr', c.lr);
+  if (c.finetuneLr !== undefined) positive('--finetune-lr', c.finetuneLr);
+  if (typeof c.momentum !== 'number' || !(c.momentum >= 0 && c.momentum < 1)) throw new UsageError(`--momentum must be in [0, 1); got ${show(c.momentum)}`);
+  nonNegative('--weight-decay', c.weightDecay);
+  oneOf('--backend', c.backend, BACKENDS);
+  if (c.pruneRule !== undefined) oneOf('--prune-rule', c.pruneRule, PRUNE_RULES);
+  if (c.pruneScope !== undefined) oneOf('--prune-scope', c.pruneScope, PRUNE_SCOPES);
+  if (c.limit !== undefined) int('--limit', c.limit, 1);
+  if (c.validation !== undefined) positive('--validation', c.validation);
+  if (!c.options || typeof c.options !== 'object' || Array.isArray(c.options)) throw new UsageError(`options must be an object; got ${show(c.options)}`);
+  if (c.method === 'none' && c.sparsity > 0) {
+    throw new UsageError(
+      `--penalty none trains dense and prunes nothing, so --sparsity must be 0; got ${c.sparsity}. For magnitude pruning use --penalty magnitude (one-shot) or gmp (gradual)`,
+    );
+  }
+  if (c.method !== 'none' && c.sparsity === 0 && BASELINES.includes(c.method as never)) {
+    throw new UsageError(`--penalty ${c.method} prunes to --sparsity, which must be > 0; got 0 (use --penalty none to train dense)`);
+  }
+  return c;
+}
+
+/** `key=value` → [key, parsed value]: numbers, true/false, JSON objects/arrays, else the string. */
+export function parseSet(text: string): [string, unknown] {
+  const eq = text.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--set takes key=value (e.g. --set xi=1e-8); got ${show(text)}`);
+  const key = text.slice(0, eq).trim();
+  const raw = text.slice(eq + 1).trim();
+  if (!/^[A-Za-z_][\w]*$/.test(key)) throw new UsageError(`--set key must be an option name (letters, digits, _); got ${show(key)}`);
+  return [key, parseValue(raw, `--set ${key}`)];
+}
+
+export function parseValue(raw: string, what: string): unknown {
+  if (raw === '') throw new UsageError(`${what} needs a value after "="`);
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(raw)) return Number(raw);
+  if (raw.startsWith('{') || raw.startsWith('[')) {
+    try {
+      return JSON.parse(raw);
+    } catch (error) {
+      throw new UsageError(`${what}: ${show(raw)} is not valid JSON (${(error as Error).message})`);
+    }
+  }
+  return raw;
+}

@@ -1,0 +1,245 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { BACKENDS, OPTIMIZERS, PRUNE_RULES, PRUNE_SCOPES, TRAIN_DEFAULTS, parseSet, validateRunConfig, type RunConfig } from './config.js';
+import { UsageError, isUsageLike, show } from './errors.js';
+import { exportCommand } from './export-command.js';
+import { processIO, type IO } from './io.js';
+import { penaltiesCommand, reportCommand } from './other-commands.js';
+import type { ProgressMode } from './progress.js';
+import { sweepCommand } from './sweep.js';
+import { hasRun, readStoredRun, trainCommand } from './train-command.js';
+import type { BackendPreference } from '@sparsify/backend';
+
+export const COMMANDS = ['train', 'sweep', 'report', 'export', 'penalties', 'help'] as const;
+
+const HELP = `sparsify: sparsity penalties and pruning for TensorFlow.js
+
+Usage:
+  sparsify train [options]            train, prune and fine-tune; writes a run directory with a report
+  sparsify train --resume <run dir>   continue an interrupted run from its last epoch-end checkpoint
+  sparsify sweep <config.json>        methods × sparsities × seeds in parallel worker processes
+  sparsify report <run dir>           validate and re-render report.json / report.md / report.html
+  sparsify export <run dir> --out D   the pruned model in TF.js layers format (model.json + weights.bin)
+  sparsify penalties                  installed penalties and baselines with their options
+
+train options:
+  --model NAME           lenet-300-100 (default), lenet-5, lenet-5-caffe, vgg-small, vgg16, vgg19, resnet-20, resnet-32, …
+  --dataset SPEC         mnist (bundled digits, default) | fashion-mnist | idx:<dir> | cifar10:<dir> | cifar100:<dir> | synthetic
+  --data-dir DIR         directory for mnist (full IDX files) / fashion-mnist (default /usr/share/datasets/fashion-mnist)
+  --penalty NAME         none | magnitude | gmp | a registered penalty (halo, hoyer-square, hypersparse, …; default halo)
+  --set KEY=VALUE        a penalty option (repeatable), e.g. --set xi=1e-8 --set psi=1e-8
+  --sparsity S           target sparsity in [0, 1) (default 0.95; 0 with --penalty none)
+  --epochs N             training epochs (hypersparse: dense warm-up epochs before ART) (default 10)
+  --finetune-epochs N    fine-tuning epochs with fixed masks, penalty off, new optimizer (default 0)
+  --batch-size N         (default 100)
+  --optimizer NAME       sgd | momentum | adam (default momentum)
+  --lr X                 learning rate (default 0.01); --finetune-lr X for fine-tuning (default: --lr)
+  --momentum X           (default 0.9)
+  --weight-decay X       coupled L2 on every variable (default 1e-4)
+  --prune-rule RULE      quantile | quantileNonZero | exactCount (default quantile; halo: quantileNonZero)
+  --prune-scope SCOPE    global | layer (default global)
+  --penalize-biases      penalise biases too (the MNIST references do)
+  --limit N              use at most N training and N test samples
+  --validation X         carve a validation set (fraction or count) for per-epoch evaluation
+  --seed N               model initialisation and shuffling seed (default 0)
+  --backend NAME         auto | cpu | wasm | tensorflow | tensorflow-gpu (default auto)
+  --out DIR              run directory (default runs/<penalty>-s<sparsity>-seed<seed>)
+  --config FILE          read the options from a run config (JSON), e.g. another run's run.json
+  --json                 JSON lines instead of human output
+
+sweep options: --jobs N (parallel workers), --out DIR, --json
+Exit codes: 0 done, 1 failed or stopped on NaN/Inf, 2 bad flags or values (nothing written).`;
+
+const TRAIN_FLAGS = {
+  model: { type: 'string' },
+  dataset: { type: 'string' },
+  'data-dir': { type: 'string' },
+  penalty: { type: 'string' },
+  set: { type: 'string', multiple: true },
+  sparsity: { type: 'string' },
+  epochs: { type: 'string' },
+  'finetune-epochs': { type: 'string' },
+  'batch-size': { type: 'string' },
+  optimizer: { type: 'string' },
+  lr: { type: 'string' },
+  'finetune-lr': { type: 'string' },
+  momentum: { type: 'string' },
+  'weight-decay': { type: 'string' },
+  'prune-rule': { type: 'string' },
+  'prune-scope': { type: 'string' },
+  'penalize-biases': { type: 'boolean' },
+  limit: { type: 'string' },
+  validation: { type: 'string' },
+  seed: { type: 'string' },
+  backend: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'string' },
+  config: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Flags = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+function parse(args: string[], options: Flags, positionals: number, command: string): { values: Values; positionals: string[] } {
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals > 0 }) as { values: Values; positionals: string[] };
+  } catch (error) {
+    const message = (error as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '');
+    throw new UsageError(`sparsify ${command}: ${message}. Run sparsify help for the valid options`);
+  }
+  if (parsed.positionals.length > positionals) {
+    throw new UsageError(`sparsify ${command}: unexpected argument ${show(parsed.positionals[positionals])}`);
+  }
+  return parsed;
+}
+
+function num(flag: string, raw: string | undefined, integer = false): number | undefined {
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+    throw new UsageError(`--${flag} must be ${integer ? 'an integer' : 'a number'}; got ${show(raw)}`);
+  }
+  return v;
+}
+
+function choice<T extends string>(flag: string, raw: string | undefined, allowed: readonly T[]): T | undefined {
+  if (raw === undefined) return undefined;
+  if (!allowed.includes(raw as T)) throw new UsageError(`--${flag} must be one of ${allowed.join(', ')}; got ${show(raw)}`);
+  return raw as T;
+}
+
+function defaultOut(config: RunConfig): string {
+  const base = `runs/${config.method}-s${Math.round(config.sparsity * 1000) / 10}-seed${config.seed}`;
+  let out = base;
+  for (let i = 2; hasRun(out) || existsSync(`${out}/report.json`); i++) out = `${base}-${i}`;
+  return out;
+}
+
+/** Builds the run config from flags (over `--config` and the defaults). */
+export function trainConfigFromFlags(values: Record<string, unknown>): RunConfig {
+  const v = values as Record<string, string | string[] | boolean | undefined>;
+  let base: Partial<RunConfig> = {};
+  if (typeof v.config === 'string') {
+    if (!existsSync(v.config)) throw new UsageError(`--config ${v.config} does not exist`);
+    try {
+      const parsed = JSON.parse(readFileSync(v.config, 'utf8'));
+      base = parsed && parsed.config && parsed.inputShape ? parsed.config : parsed;
+    } catch (error) {
+      throw new UsageError(`--config ${v.config} is not valid JSON: ${(error as Error).message}`);
+    }
+  }
+  const method = (v.penalty as string | undefined) ?? base.method ?? TRAIN_DEFAULTS.method;
+  const options: Record<string, unknown> = { ...(base.options ?? {}) };
+  for (const item of (v.set as string[] | undefined) ?? []) {
+    const [key, value] = parseSet(item);
+    options[key] = value;
+  }
+  const explicitSparsity = num('sparsity', v.sparsity as string | undefined);
+  const config: RunConfig = {
+    version: 1,
+    model: (v.model as string | undefined) ?? base.model ?? TRAIN_DEFAULTS.model,
+    dataset: (v.dataset as string | undefined) ?? base.dataset ?? TRAIN_DEFAULTS.dataset,
+    method,
+    options,
+    sparsity: explicitSparsity ?? base.sparsity ?? (method === 'none' ? 0 : TRAIN_DEFAULTS.sparsity),
+    epochs: num('epochs', v.epochs as string | undefined, true) ?? base.epochs ?? TRAIN_DEFAULTS.epochs,
+    finetuneEpochs: num('finetune-epochs', v['finetune-epochs'] as string | undefined, true) ?? base.finetuneEpochs ?? TRAIN_DEFAULTS.finetuneEpochs,
+    batchSize: num('batch-size', v['batch-size'] as string | undefined, true) ?? base.batchSize ?? TRAIN_DEFAULTS.batchSize,
+    optimizer: choice('optimizer', v.optimizer as string | undefined, OPTIMIZERS) ?? base.optimizer ?? TRAIN_DEFAULTS.optimizer,
+    lr: num('lr', v.lr as string | undefined) ?? base.lr ?? TRAIN_DEFAULTS.lr,
+    momentum: num('momentum', v.momentum as string | undefined) ?? base.momentum ?? TRAIN_DEFAULTS.momentum,
+    weightDecay: num('weight-decay', v['weight-decay'] as string | undefined) ?? base.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
+    seed: num('seed', v.seed as string | undefined, true) ?? base.seed ?? TRAIN_DEFAULTS.seed,
+    backend: choice('backend', v.backend as string | undefined, BACKENDS) ?? base.backend ?? TRAIN_DEFAULTS.backend,
+  };
+  const optional = {
+    dataDir: (v['data-dir'] as string | undefined) ?? base.dataDir,
+    limit: num('limit', v.limit as string | undefined, true) ?? base.limit,
+    validation: num('validation', v.validation as string | undefined) ?? base.validation,
+    finetuneLr: num('finetune-lr', v['finetune-lr'] as string | undefined) ?? base.finetuneLr,
+    pruneRule: choice('prune-rule', v['prune-rule'] as string | undefined, PRUNE_RULES) ?? base.pruneRule,
+    pruneScope: choice('prune-scope', v['prune-scope'] as string | undefined, PRUNE_SCOPES) ?? base.pruneScope,
+    penalizeBiases: (v['penalize-biases'] as boolean | undefined) ?? base.penalizeBiases,
+  };
+  for (const [k, val] of Object.entries(optional)) if (val !== undefined) (config as unknown as Record<string, unknown>)[k] = val;
+  return validateRunConfig(config);
+}
+
+const TRAIN_FLAGS_ALLOWED_WITH_RESUME = ['resume', 'json', 'backend', 'help'];
+
+async function train(args: string[], io: IO): Promise<number> {
+  const { values } = parse(args, TRAIN_FLAGS as unknown as Flags, 0, 'train');
+  if (values.help) {
+    io.out(`${HELP}\n`);
+    return 0;
+  }
+  const mode: ProgressMode = values.json ? 'json' : io.isTTY ? 'tty' : 'plain';
+  if (values.resume !== undefined) {
+    const extra = Object.keys(values).filter((k) => !TRAIN_FLAGS_ALLOWED_WITH_RESUME.includes(k));
+    if (extra.length) {
+      throw new UsageError(`--resume continues a run with the configuration stored in it; it takes only --json and --backend, not ${extra.map((k) => `--${k}`).join(', ')}`);
+    }
+    const dir = String(values.resume);
+    const stored = readStoredRun(dir);
+    const backend = choice('backend', values.backend as string | undefined, BACKENDS) as BackendPreference | undefined;
+    const outcome = await trainCommand(stored.config, { out: dir, resume: true, mode, io, backend });
+    return outcome.code;
+  }
+  const config = trainConfigFromFlags(values);
+  const out = (values.out as string | undefined) ?? defaultOut(config);
+  const outcome = await trainCommand(config, { out, resume: false, mode, io });
+  return outcome.code;
+}
+
+/** Runs the CLI with `argv` (without node and script); returns the exit code. Never calls process.exit. */
+export async function main(argv: string[], io: IO = processIO): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        io.out(`${HELP}\n`);
+        return command === undefined ? 2 : 0;
+      case 'train':
+        return await train(rest, io);
+      case 'sweep': {
+        const { values, positionals } = parse(rest, { jobs: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, 1, 'sweep');
+        if (!positionals[0]) throw new UsageError('sparsify sweep needs a config file: sparsify sweep <config.json>');
+        return await sweepCommand(positionals[0], { io, json: Boolean(values.json), jobs: num('jobs', values.jobs as string | undefined, true), out: values.out as string | undefined });
+      }
+      case 'report': {
+        const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, 1, 'report');
+        if (!positionals[0]) throw new UsageError('sparsify report needs a run directory: sparsify report <run dir>');
+        return reportCommand(positionals[0], io, Boolean(values.json));
+      }
+      case 'export': {
+        const { values, positionals } = parse(rest, { out: { type: 'string' }, unfinished: { type: 'boolean' }, backend: { type: 'string' } }, 1, 'export');
+        if (!positionals[0]) throw new UsageError('sparsify export needs a run directory: sparsify export <run dir> --out <dir>');
+        if (!values.out) throw new UsageError('sparsify export needs --out <dir> for the model files');
+        const { activateBackend } = await import('./train-command.js');
+        await activateBackend((choice('backend', values.backend as string | undefined, BACKENDS) ?? 'cpu') as BackendPreference);
+        const r = await exportCommand(positionals[0], String(values.out), { allowUnfinished: Boolean(values.unfinished) });
+        io.out(`exported ${r.files.join(' + ')} to ${r.dir} (sparsity ${(r.sparsity * 100).toFixed(2)}%${r.finished ? '' : ', unfinished run'}); load with tf.loadLayersModel\n`);
+        return 0;
+      }
+      case 'penalties': {
+        const { values } = parse(rest, { json: { type: 'boolean' } }, 0, 'penalties');
+        return await penaltiesCommand(io, Boolean(values.json));
+      }
+      default:
+        throw new UsageError(`unknown command ${show(command)}; valid: ${COMMANDS.join(', ')}`);
+    }
+  } catch (error) {
+    if (isUsageLike(error)) {
+      io.err(`sparsify: ${(error as Error).message}\n`);
+      return 2;
+    }
+    io.err(`sparsify: ${(error as Error)?.stack ?? String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,242 @@
+import { fork } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { readReport, renderSweepText, writeFileAtomic, writeSweepReport, type SweepRow } from '@sparsify/reporting';
+import { TRAIN_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
+import { UsageError, show } from './errors.js';
+import type { IO } from './io.js';
+import { registerPlugins } from './plugins.js';
+import { checkNames } from './setup.js';
+import { hasRun } from './train-command.js';
+
+/** Per-method entry of a sweep: a name, or an object with `set` options and per-method overrides. */
+export type SweepMethod = string | ({ name: string; set?: Record<string, unknown>; label?: string } & Partial<Omit<RunConfig, 'version' | 'method' | 'options' | 'sparsity' | 'seed'>>);
+
+export interface SweepConfig extends Partial<Omit<RunConfig, 'version' | 'method' | 'options' | 'sparsity' | 'seed'>> {
+  methods: SweepMethod[];
+  sparsities: number[];
+  seeds?: number[];
+  /** Output directory (default: beside the config file, named after it). */
+  out?: string;
+  /** Parallel worker processes (default 1). */
+  jobs?: number;
+}
+
+export interface SweepJob {
+  name: string;
+  label: string;
+  dir: string;
+  config: RunConfig;
+}
+
+const RUN_KEYS = ['model', 'dataset', 'dataDir', 'limit', 'validation', 'epochs', 'finetuneEpochs', 'batchSize', 'optimizer', 'lr', 'momentum', 'weightDecay', 'finetuneLr', 'pruneRule', 'pruneScope', 'penalizeBiases', 'backend'] as const;
+
+function pick(source: Record<string, unknown>, where: string): Partial<RunConfig> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(source)) {
+    if ((RUN_KEYS as readonly string[]).includes(k)) out[k] = v;
+    else if (!['methods', 'sparsities', 'seeds', 'out', 'jobs', 'name', 'set', 'label'].includes(k)) {
+      throw new UsageError(`${where}: unknown key ${show(k)}; valid: methods, sparsities, seeds, out, jobs, ${RUN_KEYS.join(', ')}`);
+    }
+  }
+  return out as Partial<RunConfig>;
+}
+
+const pctName = (s: number) => `s${Math.round(s * 1000) / 10}`.replace('.', '_');
+
+/** The grid: methods × sparsities × seeds (`none` once per seed, at sparsity 0). Validates every job. */
+export function expandSweep(sweep: SweepConfig, out: string): SweepJob[] {
+  if (!sweep || typeof sweep !== 'object') throw new UsageError(`sweep config must be a JSON object; got ${show(sweep)}`);
+  if (!Array.isArray(sweep.methods) || sweep.methods.length === 0) throw new UsageError(`sweep config "methods" must be a non-empty array; got ${show(sweep.methods)}`);
+  if (!Array.isArray(sweep.sparsities) || sweep.sparsities.length === 0) throw new UsageError(`sweep config "sparsities" must be a non-empty array of fractions in [0, 1); got ${show(sweep.sparsities)}`);
+  const seeds = sweep.seeds ?? [0];
+  if (!Array.isArray(seeds) || seeds.length === 0) throw new UsageError(`sweep config "seeds" must be a non-empty array of integers; got ${show(sweep.seeds)}`);
+  const base = { ...TRAIN_DEFAULTS, ...pick(sweep as unknown as Record<string, unknown>, 'sweep config') };
+  const jobs: SweepJob[] = [];
+  const names = new Set<string>();
+  sweep.methods.forEach((m, i) => {
+    const entry = typeof m === 'string' ? { name: m } : m;
+    if (!entry || typeof entry.name !== 'string') throw new UsageError(`sweep config methods[${i}] must be a name or { name, set?, ... }; got ${show(m)}`);
+    const overrides = pick(entry as Record<string, unknown>, `methods[${i}]`);
+    const label = entry.label ?? entry.name;
+    const sparsities = entry.name === 'none' ? [0] : sweep.sparsities;
+    for (const sparsity of sparsities) {
+      for (const seed of seeds) {
+        const config: RunConfig = validateRunConfig({
+          version: 1,
+          model: base.model,
+          dataset: base.dataset,
+          epochs: base.epochs,
+          finetuneEpochs: base.finetuneEpochs,
+          batchSize: base.batchSize,
+          optimizer: base.optimizer,
+          lr: base.lr,
+          momentum: base.momentum,
+          weightDecay: base.weightDecay,
+          backend: base.backend,
+          ...pick(base as Record<string, unknown>, 'sweep config'),
+          ...overrides,
+          method: entry.name,
+          options: { ...(entry.set ?? {}) },
+          sparsity,
+          seed,
+        } as RunConfig);
+        checkNames(config);
+        const name = `${label}-${pctName(sparsity)}-seed${seed}`;
+        if (names.has(name)) throw new UsageError(`sweep config: two jobs are named ${show(name)}; give one of the methods a "label"`);
+        names.add(name);
+        jobs.push({ name, label, dir: join(out, name), config });
+      }
+    }
+  });
+  return jobs;
+}
+
+export function readSweepConfig(path: string): SweepConfig {
+  if (!existsSync(path)) throw new UsageError(`sweep config ${path} does not exist`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as SweepConfig;
+  } catch (error) {
+    throw new UsageError(`sweep config ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+/** The built `bin.js` next to this module (dist), or the package's dist when running from source. */
+export function binPath(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (const candidate of [join(here, 'bin.js'), join(here, '..', 'dist', 'bin.js')]) if (existsSync(candidate)) return candidate;
+  throw new Error(`cannot find the sparsify bin (looked in ${here} and ../dist): build @sparsify/cli first`);
+}
+
+interface JobOutcome {
+  job: SweepJob;
+  code: number;
+  skipped: boolean;
+}
+
+/**
+ * `sparsify sweep <config.json>`: runs the grid in `jobs` parallel worker processes (each its own
+ * `sparsify train`, so each has its own TF.js engine), skips finished runs, resumes interrupted ones,
+ * then writes sweep.json / sweep.md / sweep.html and prints the summary table.
+ */
+export async function sweepCommand(configPath: string, o: { io: IO; json: boolean; jobs?: number; out?: string; bin?: string }): Promise<number> {
+  const sweep = readSweepConfig(configPath);
+  await registerPlugins();
+  const out = resolve(o.out ?? sweep.out ?? join(dirname(configPath), configPath.split(/[\\/]/).pop()!.replace(/\.json$/, '')));
+  const jobsCount = o.jobs ?? sweep.jobs ?? 1;
+  if (!Number.isInteger(jobsCount) || jobsCount < 1) throw new UsageError(`--jobs must be an integer ≥ 1; got ${show(jobsCount)}`);
+  const jobs = expandSweep(sweep, out);
+  const bin = o.bin ?? binPath();
+  mkdirSync(join(out, '.jobs'), { recursive: true });
+  const say = (text: string, event?: Record<string, unknown>) => {
+    if (o.json) {
+      if (event) o.io.out(`${JSON.stringify(event)}\n`);
+    } else o.io.out(`${text}\n`);
+  };
+  say(`sweep: ${jobs.length} runs, ${jobsCount} in parallel, into ${out}`, { event: 'sweep', runs: jobs.length, jobs: jobsCount, out });
+  const queue = jobs.slice();
+  const outcomes: JobOutcome[] = [];
+  const runOne = async (job: SweepJob): Promise<JobOutcome> => {
+    const report = join(job.dir, 'report.json');
+    if (existsSync(report)) {
+      try {
+        if (readReport(job.dir).status === 'completed') {
+          say(`[${job.name}] finished before: skipped`, { event: 'skip', run: job.name });
+          return { job, code: 0, skipped: true };
+        }
+      } catch {
+        /* unreadable report: run again */
+      }
+    }
+    let args: string[];
+    if (hasRun(job.dir)) {
+      args = ['train', '--resume', job.dir, '--json'];
+      say(`[${job.name}] resuming`, { event: 'resume', run: job.name });
+    } else {
+      const file = join(out, '.jobs', `${job.name}.json`);
+      writeFileAtomic(file, `${JSON.stringify(job.config, null, 2)}\n`);
+      args = ['train', '--config', file, '--out', job.dir, '--json'];
+      say(`[${job.name}] started`, { event: 'start', run: job.name });
+    }
+    return new Promise((done) => {
+      const child = fork(bin, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      let buffer = '';
+      let stderr = '';
+      child.stdout!.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8');
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          let ev: Record<string, unknown>;
+          try {
+            ev = JSON.parse(line);
+          } catch {
+            continue;
+          }
+          if (o.json) o.io.out(`${JSON.stringify({ run: job.name, ...ev })}\n`);
+          else if (ev.event === 'epoch') {
+            const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '—');
+            o.io.out(`[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${(ev.epoch as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`);
+          } else if (ev.event === 'done') {
+            const acc = ev.accuracy as { final: number };
+            o.io.out(`[${job.name}] done: final ${(acc.final * 100).toFixed(2)}%, sparsity ${((ev.sparsity as number) * 100).toFixed(2)}%\n`);
+          }
+        }
+      });
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString('utf8');
+      });
+      child.on('exit', (code, signal) => {
+        const c = code ?? (signal ? 1 : 0);
+        if (c !== 0) {
+          const last = stderr.trim().split('\n').filter((l) => !/TensorFlow.js in Node.js|tfjs-node|====|^Hi,/.test(l)).slice(-3).join(' | ');
+          say(`[${job.name}] failed (exit ${code ?? signal}): ${last}`, { event: 'failed', run: job.name, code, signal, stderr: last });
+        }
+        done({ job, code: c, skipped: false });
+      });
+    });
+  };
+  const workers = Array.from({ length: Math.min(jobsCount, jobs.length) }, async () => {
+    while (queue.length) {
+      const job = queue.shift()!;
+      outcomes.push(await runOne(job));
+    }
+  });
+  await Promise.all(workers);
+  const rows: SweepRow[] = [];
+  let backend: string | undefined;
+  for (const job of jobs) {
+    if (!existsSync(join(job.dir, 'report.json'))) continue;
+    const r = readReport(job.dir);
+    backend ??= r.backend;
+    rows.push({
+      name: job.name,
+      method: job.label,
+      target: r.sparsity.target,
+      seed: r.seed,
+      sparsity: r.sparsity.global,
+      ...(r.accuracy.dense !== undefined ? { dense: r.accuracy.dense } : {}),
+      ...(r.accuracy.pruned !== undefined ? { pruned: r.accuracy.pruned } : {}),
+      final: r.accuracy.final,
+      ...(r.accuracy.best ? { best: r.accuracy.best.value } : {}),
+      samplesPerSecond: r.timing.samplesPerSecond,
+      ...(r.timing.seconds !== undefined ? { seconds: r.timing.seconds } : {}),
+      status: r.status ?? 'completed',
+    });
+  }
+  const failed = outcomes.filter((x) => x.code !== 0).length;
+  if (rows.length === 0) {
+    say(`sweep: no run finished (${failed} failed)`, { event: 'sweep-done', failed, rows: 0 });
+    return 1;
+  }
+  const first = jobs[0].config;
+  const { report, files } = writeSweepReport(out, { model: first.model, dataset: first.dataset, ...(backend ? { backend } : {}), rows });
+  if (o.json) o.io.out(`${JSON.stringify({ event: 'sweep-done', failed, rows: rows.length, html: files.html, json: files.json })}\n`);
+  else {
+    o.io.out(`\n${renderSweepText(report)}\n\n`);
+    o.io.out(`${rows.length} of ${jobs.length} runs finished${failed ? `, ${failed} failed` : ''}; report: ${files.html}\n`);
+  }
+  return failed ? 1 : 0;
+}
