@@ -1,0 +1,57 @@
+import * as tf from '@tensorflow/tfjs';
+import { BasePenalty, disposeOptimizer, safeL1, type TrainingContext } from '@sparsify/core';
+import { fitWithPenalties, loadSparse, pruningSummaries, saveSparse, stripPruning } from '@sparsify/layers';
+import { Pruner, polynomialDecay } from '@sparsify/schedules';
+
+// Any @sparsify penalty works the same way (HALO, Hoyer-Square, HyperSparse…); a two-line L1 here.
+class L1 extends BasePenalty {
+  readonly name = 'my-l1';
+  protected term(_ctx: TrainingContext): tf.Scalar {
+    return this.params.reduce((sum, p) => tf.add(sum, safeL1(p.variable)), tf.scalar(0)) as tf.Scalar;
+  }
+}
+
+export async function kerasStyle(dir: string): Promise<{ accuracy: number; sparsity: number; ratio: number; same: boolean }> {
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [20], units: 64, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
+      tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
+    ],
+  });
+  const optimizer = tf.train.momentum(0.05, 0.9);
+  model.compile({ optimizer, loss: 'categoricalCrossentropy', metrics: ['accuracy'] });
+  const x = tf.randomNormal([512, 20], 0, 1, 'float32', 3);
+  const y = tf.tidy(() => tf.oneHot(tf.argMax(tf.matMul(x, tf.randomNormal([20, 3], 0, 1, 'float32', 4)), 1), 3));
+
+  // 16 batches per epoch: prune from step 32 to 160 (epochs 2–10) to 90%, every 16 steps; then fine-tune.
+  const pruner = new Pruner(model, {
+    schedule: polynomialDecay({ initialSparsity: 0, finalSparsity: 0.9, beginStep: 32, endStep: 160, frequency: 16 }),
+  });
+  const penalty = new L1({ strength: 1e-4 });
+  const history = await fitWithPenalties(model, x, y, {
+    epochs: 14,
+    batchSize: 32,
+    validationSplit: 0.1,
+    verbose: 0,
+    penalties: [penalty],
+    weightDecay: 1e-4,
+    pruning: pruner,
+    callbacks: [
+      tf.callbacks.earlyStopping({ monitor: 'val_loss', patience: 5 }),
+      pruningSummaries({ source: pruner, log: false }), // per-layer sparsity and thresholds each epoch
+    ],
+  });
+
+  // Export: masks baked in, then a compact sparse file set that loads back as a plain LayersModel.
+  const stripped = await stripPruning(model, { masks: pruner.masks() });
+  const { ratio } = await saveSparse(stripped, dir, { encoding: 'bitmask' });
+  const loaded = await loadSparse(dir);
+  const [a, b] = [model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor];
+  const same = tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] === 0);
+
+  const accuracy = (history.history.acc as number[]).at(-1)!;
+  const sparsity = (history.history.sparsity as number[]).at(-1)!;
+  [model, stripped, loaded, pruner, penalty, x, y, a, b].forEach((d) => d.dispose());
+  disposeOptimizer(optimizer); // yours, not the model's: model.dispose() leaves it
+  return { accuracy, sparsity, ratio, same };
+}
