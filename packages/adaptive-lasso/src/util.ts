@@ -1,0 +1,110 @@
+import * as tf from '@tensorflow/tfjs';
+import { check, checkNonNegative, checkPositive, SparsifyConfigError, type Param } from '@sparsify/core';
+
+export const PACKAGE_NAME = '@sparsify/adaptive-lasso';
+
+/** Default relative ε: ε = 1e-2·mean|w| per tensor (penalties.md §3.1, §3.2). */
+export const DEFAULT_EPSILON_REL = 1e-2;
+/**
+ * Floor of a relative ε (default 1e-8): a tensor whose reference weights are all zero (a zero-initialised
+ * bias) would otherwise get ε = 0 and an infinite weight v or log-penalty.
+ */
+export const DEFAULT_EPSILON_MIN = 1e-8;
+
+/** Throws unless `options` is a plain object whose keys are all in `allowed`, and `strength` is given. */
+export function checkOptions(what: string, options: unknown, allowed: readonly string[]): void {
+  check(typeof options === 'object' && options !== null && !Array.isArray(options), `${what} options`, options, 'an object');
+  const unknown = Object.keys(options as object).filter((k) => !allowed.includes(k));
+  if (unknown.length > 0) {
+    throw new SparsifyConfigError(
+      `${what}: unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options: ${allowed.join(', ')}`,
+    );
+  }
+  if ((options as { strength?: unknown }).strength === undefined) {
+    throw new SparsifyConfigError(
+      `${what}: option "strength" is required (a number ≥ 0, a strength schedule or its config); see the README for recommended ranges`,
+    );
+  }
+}
+
+/** How ε is chosen: an absolute value for every tensor, or relative to each tensor's mean |w|. */
+export type EpsilonRule = { readonly kind: 'absolute'; readonly value: number } | { readonly kind: 'relative'; readonly rel: number; readonly min: number };
+
+/** Validates `epsilon` / `epsilonRel` / `epsilonMin` (and the alias `b` for an absolute ε). */
+export function epsilonRule(
+  what: string,
+  options: { epsilon?: number; epsilonRel?: number; epsilonMin?: number; b?: number },
+): EpsilonRule {
+  const given = (['epsilon', 'epsilonRel', 'b'] as const).filter((k) => options[k] !== undefined);
+  if (given.length > 1) {
+    throw new SparsifyConfigError(
+      `${what}: options ${given.map((k) => JSON.stringify(k)).join(' and ')} both set ε; give one (b is the hierarchical-prior alias of an absolute epsilon)`,
+    );
+  }
+  const absolute = options.epsilon ?? options.b;
+  if (absolute !== undefined) {
+    checkPositive(`${what} ${options.b !== undefined ? 'b' : 'epsilon'}`, absolute);
+    if (options.epsilonMin !== undefined) {
+      throw new SparsifyConfigError(`${what}: option "epsilonMin" only applies to a relative ε (epsilonRel); got an absolute ε too`);
+    }
+    return { kind: 'absolute', value: absolute };
+  }
+  const rel = options.epsilonRel ?? DEFAULT_EPSILON_REL;
+  const min = options.epsilonMin ?? DEFAULT_EPSILON_MIN;
+  checkPositive(`${what} epsilonRel`, rel);
+  checkPositive(`${what} epsilonMin`, min);
+  return { kind: 'relative', rel, min };
+}
+
+/** ε for one tensor of reference weights (detached, not on a tape). Relative: max(rel·mean|ŵ|, min). */
+export function epsilonOf(rule: EpsilonRule, reference: tf.Tensor): number {
+  if (rule.kind === 'absolute') return rule.value;
+  const mean = tf.tidy(() => tf.mean(tf.abs(reference)).dataSync()[0]);
+  return Math.max(rule.rel * mean, rule.min);
+}
+
+/**
+ * A copy of a variable's current values with no link to it on any gradient tape (TF.js has no
+ * stop-gradient): read back to the host and uploaded again. The caller disposes it.
+ */
+export function detached(param: Param): tf.Tensor {
+  return tf.tensor(param.variable.dataSync(), param.variable.shape, 'float32');
+}
+
+/** Sum of per-tensor scalars. */
+export function addAll(terms: tf.Tensor[]): tf.Scalar {
+  return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
+}
+
+/** Linear-interpolation quantiles of an ascending array. */
+export function quantilesOfSorted(sorted: ArrayLike<number>, qs: readonly number[]): number[] {
+  const n = sorted.length;
+  return qs.map((q) => {
+    if (n === 0) return NaN;
+    const pos = q * (n - 1);
+    const lo = Math.floor(pos);
+    const hi = Math.min(n - 1, lo + 1);
+    return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
+  });
+}
+
+/** Min, median and max of the values of several tensors (one read-back each). */
+export function summary(tensors: readonly tf.Tensor[]): { min: number; median: number; max: number } {
+  const total = tensors.reduce((s, t) => s + t.size, 0);
+  const all = new Float64Array(total);
+  let offset = 0;
+  for (const t of tensors) {
+    all.set(t.dataSync(), offset);
+    offset += t.size;
+  }
+  all.sort();
+  const [min, median, max] = quantilesOfSorted(all, [0, 0.5, 1]);
+  return { min, median, max };
+}
+
+/** Validates the hierarchical-prior shape `a` (≥ 0) and returns the scale a + 1 (1 when absent). */
+export function scaleOf(what: string, a: number | undefined): number {
+  if (a === undefined) return 1;
+  checkNonNegative(`${what} a`, a);
+  return a + 1;
+}
