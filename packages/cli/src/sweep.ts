@@ -52,7 +52,8 @@ export function expandSweep(sweep: SweepConfig, out: string): SweepJob[] {
   if (!Array.isArray(sweep.sparsities) || sweep.sparsities.length === 0) throw new UsageError(`sweep config "sparsities" must be a non-empty array of fractions in [0, 1); got ${show(sweep.sparsities)}`);
   const seeds = sweep.seeds ?? [0];
   if (!Array.isArray(seeds) || seeds.length === 0) throw new UsageError(`sweep config "seeds" must be a non-empty array of integers; got ${show(sweep.seeds)}`);
-  const base = { ...TRAIN_DEFAULTS, ...pick(sweep as unknown as Record<string, unknown>, 'sweep config') };
+  const { method: _m, sparsity: _s, seed: _seed, ...defaults } = TRAIN_DEFAULTS;
+  const base = { ...defaults, ...pick(sweep as unknown as Record<string, unknown>, 'sweep config') };
   const jobs: SweepJob[] = [];
   const names = new Set<string>();
   sweep.methods.forEach((m, i) => {
@@ -65,17 +66,7 @@ export function expandSweep(sweep: SweepConfig, out: string): SweepJob[] {
       for (const seed of seeds) {
         const config: RunConfig = validateRunConfig({
           version: 1,
-          model: base.model,
-          dataset: base.dataset,
-          epochs: base.epochs,
-          finetuneEpochs: base.finetuneEpochs,
-          batchSize: base.batchSize,
-          optimizer: base.optimizer,
-          lr: base.lr,
-          momentum: base.momentum,
-          weightDecay: base.weightDecay,
-          backend: base.backend,
-          ...pick(base as Record<string, unknown>, 'sweep config'),
+          ...base,
           ...overrides,
           method: entry.name,
           options: { ...(entry.set ?? {}) },

@@ -16,6 +16,7 @@ export {
 export type {
   ArtControllerLike,
   ArtObservation,
+  ArtOptions,
   ArtSnapshot,
   Batch,
   BatchOrder,

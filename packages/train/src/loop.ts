@@ -515,9 +515,13 @@ class Run {
     }
     if (info) {
       info.achieved = measureSparsity(this.pruneParams).global;
-      info.accuracyBefore = dense;
-      if (this.evalSplit) {
-        info.accuracyAfter = info.method === 'schedule' ? dense : (await evaluate(this.model, this.evalSplit, o.batchSize)).accuracy;
+      if (info.method === 'schedule') {
+        // The schedule pruned during training: what was measured is already the pruned model.
+        this.state.accuracy.dense = undefined;
+        info.accuracyAfter = dense;
+      } else {
+        info.accuracyBefore = dense;
+        if (this.evalSplit) info.accuracyAfter = (await evaluate(this.model, this.evalSplit, o.batchSize)).accuracy;
       }
       this.state.accuracy.pruned = info.accuracyAfter;
       this.state.prune = info;
@@ -625,7 +629,8 @@ class Run {
     const s = this.state;
     const finished = status === 'completed';
     const final = finished && this.evalSplit ? (await evaluate(this.model, this.evalSplit, o.batchSize)).accuracy : undefined;
-    const lastPhase: Phase = s.history.length ? s.history[s.history.length - 1].phase : 'train';
+    // Best over the epochs that had the final structure: fine-tuning, or a run that never pruned.
+    const lastPhase: Phase | null = s.history.some((m) => m.phase === 'finetune') ? 'finetune' : s.prune ? null : 'train';
     let best: BestAccuracy | undefined;
     for (const m of s.history) {
       if (m.phase !== lastPhase || m.accuracy === undefined) continue;

@@ -280,13 +280,16 @@ export interface TrainResult {
   /** Which split the accuracies below were measured on. */
   evalSplit: 'test' | 'validation' | 'none';
   accuracy: {
-    /** Before pruning (end of the main phase). */
+    /** Before pruning (end of the main phase); absent when a schedule pruned during training. */
     dense?: number;
     /** Right after pruning, before fine-tuning. */
     pruned?: number;
     /** At the end of the run. */
     final?: number;
-    /** Best per-epoch evaluation accuracy of the last phase (a selection on `evalSplit`). */
+    /**
+     * Best per-epoch evaluation accuracy over the fine-tuning epochs (or all epochs of a run that never
+     * pruned): a selection on `evalSplit`, optimistic when that is the test set. Absent otherwise.
+     */
     best?: BestAccuracy;
   };
   prune?: PruneInfo;

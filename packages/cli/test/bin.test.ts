@@ -1,0 +1,137 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanup, tempDir, TINY } from './helpers.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+const bin = join(root, 'packages', 'cli', 'dist', 'bin.js');
+
+/** Runs the built bin; resolves with exit code and output. */
+function run(args: string[], cwd: string, onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let pending = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      pending += c.toString();
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        onLine?.(line, () => child.kill('SIGKILL'));
+      }
+    });
+    child.stderr.on('data', (c: Buffer) => void (stderr += c.toString()));
+    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+beforeAll(() => {
+  if (!existsSync(bin)) {
+    execFileSync('npx', ['nx', 'run', '@sparsify/cli:build', '--output-style=static'], { cwd: root, stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false' } });
+  }
+}, 600_000);
+afterAll(cleanup);
+
+describe('the sparsify bin', () => {
+  it('has a node shebang', () => {
+    expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+  });
+
+  it('trains, prunes and fine-tunes end to end, writes the report, reports and exports', async () => {
+    const cwd = tempDir();
+    const r = await run(['train', ...TINY, '--penalty', 'hoyer-square', '--set', 'strength=2e-4', '--sparsity', '0.9', '--epochs', '2', '--finetune-epochs', '1', '--lr', '0.05', '--out', 'runs/hs'], cwd);
+    expect(r.stderr.replace(/=+\nHi, looks like[\s\S]*?=+\n/, '').trim()).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^epoch 1\/3 .*loss/m);
+    expect(r.stdout).toMatch(/^fine-tune 3\/3 /m);
+    expect(r.stdout).toMatch(/report: runs\/hs\/report.html/);
+    const report = JSON.parse(readFileSync(join(cwd, 'runs/hs/report.json'), 'utf8'));
+    expect(report).toMatchObject({ model: 'lenet-300-100', dataset: 'synthetic:64', method: 'hoyer-square', seed: 0, epochs: 2, backend: 'cpu' });
+    expect(report.penalty.name).toBe('hoyer-square');
+    expect(report.sparsity.target).toBe(0.9);
+    expect(report.sparsity.global).toBeGreaterThanOrEqual(0.9);
+    expect(report.sparsity.layers.map((l: { name: string }) => l.name)).toEqual(['fc1/kernel', 'fc2/kernel', 'fc3/kernel']);
+    for (const key of ['dense', 'pruned', 'final']) expect(report.accuracy[key]).toBeTypeOf('number');
+    expect(report.timing.samplesPerSecond).toBeGreaterThan(0);
+    expect(readFileSync(join(cwd, 'runs/hs/report.html'), 'utf8')).not.toMatch(/https?:\/\//);
+
+    const rep = await run(['report', 'runs/hs'], cwd);
+    expect(rep.code).toBe(0);
+    expect(rep.stdout).toMatch(/sparsity 9\d\.\d\d% \(target 90.00%\)/);
+
+    const ex = await run(['export', 'runs/hs', '--out', 'model'], cwd);
+    expect(ex.code).toBe(0);
+    const modelJson = JSON.parse(readFileSync(join(cwd, 'model/model.json'), 'utf8'));
+    const weights = readFileSync(join(cwd, 'model/weights.bin'));
+    await tf.setBackend('cpu');
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) }),
+    );
+    const kernels = model.weights.filter((w) => w.name.endsWith('kernel'));
+    let zeros = 0;
+    let total = 0;
+    for (const k of kernels) {
+      const d = k.read().dataSync();
+      total += d.length;
+      for (const v of d) if (v === 0) zeros++;
+    }
+    expect(zeros / total).toBeCloseTo(report.sparsity.global, 12);
+    model.dispose();
+    expect((await run(['export', 'runs/hs', '--out', 'model'], cwd)).code).toBe(2);
+  });
+
+  it('is killed mid-epoch and resumes from the last epoch-end checkpoint', async () => {
+    const cwd = tempDir();
+    let epochs = 0;
+    const first = await run(['train', ...TINY, '--penalty', 'magnitude', '--sparsity', '0.8', '--epochs', '3', '--json', '--out', 'runs/k'], cwd, (line, kill) => {
+      if (line.includes('"event":"epoch"') && ++epochs === 1) setTimeout(kill, 150);
+    });
+    expect(first.signal).toBe('SIGKILL');
+    expect(existsSync(join(cwd, 'runs/k/report.json'))).toBe(false);
+    const second = await run(['train', '--resume', 'runs/k', '--json'], cwd);
+    expect(second.code).toBe(0);
+    const events = second.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const done = events.find((e) => e.event === 'done');
+    expect(done.resumedFrom).toBe(1);
+    expect(events.filter((e) => e.event === 'epoch').map((e) => e.epoch)).toEqual([1, 2]);
+    const report = JSON.parse(readFileSync(join(cwd, 'runs/k/report.json'), 'utf8'));
+    expect(report.history.map((h: { epoch: number }) => h.epoch)).toEqual([0, 1, 2]);
+  });
+
+  it('sweeps methods × sparsities in parallel workers, resumably, with one summary', async () => {
+    const cwd = tempDir();
+    writeFileSync(
+      join(cwd, 'grid.json'),
+      JSON.stringify({
+        model: 'lenet-300-100',
+        dataset: 'synthetic:64',
+        limit: 192,
+        backend: 'cpu',
+        batchSize: 64,
+        epochs: 1,
+        methods: ['none', 'magnitude', { name: 'gmp', set: { frequency: 1 } }],
+        sparsities: [0.8],
+        seeds: [0],
+        jobs: 2,
+      }),
+    );
+    const r = await run(['sweep', 'grid.json'], cwd);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/sweep: 3 runs, 2 in parallel/);
+    expect(r.stdout).toMatch(/^method\s+target\s+achieved/m);
+    const sweep = JSON.parse(readFileSync(join(cwd, 'grid/sweep.json'), 'utf8'));
+    expect(sweep.rows.map((x: { name: string }) => x.name).sort()).toEqual(['gmp-s80-seed0', 'magnitude-s80-seed0', 'none-s0-seed0']);
+    const gmp = sweep.rows.find((x: { method: string }) => x.method === 'gmp');
+    expect(gmp.sparsity).toBeGreaterThan(0.79);
+    expect(readFileSync(join(cwd, 'grid/sweep.html'), 'utf8')).toContain('Accuracy vs sparsity per method');
+    const again = await run(['sweep', 'grid.json'], cwd);
+    expect(again.code).toBe(0);
+    expect(again.stdout.match(/finished before: skipped/g)?.length).toBe(3);
+  });
+});
