@@ -49,8 +49,14 @@ function isHooked(optimizer: tf.Optimizer): boolean {
   return (optimizer as unknown as Record<symbol, unknown>)[HOOKED] === true;
 }
 
-function isPruner(x: unknown): x is Pruner {
-  return x instanceof Pruner;
+/**
+ * A Pruner, also one from a second copy of @sparsify/schedules (a dual ESM/CJS load), where
+ * `instanceof` fails.
+ */
+export function isPruner(x: unknown): x is Pruner {
+  if (x instanceof Pruner) return true;
+  const p = x as Partial<Record<keyof Pruner, unknown>> | null;
+  return typeof p === 'object' && p !== null && ['onStep', 'masks', 'finish', 'apply', 'summary', 'getState'].every((k) => typeof p[k as keyof Pruner] === 'function');
 }
 
 /**
@@ -248,7 +254,7 @@ export function penaltiesCallback(options: PenaltyTrainingOptions = {}): Penalti
 type FitCallbacks = NonNullable<tf.ModelFitArgs['callbacks']>;
 type AnyCallback = FitCallbacks extends (infer C)[] ? C : never;
 /** tfjs-layers' BaseCallback (not exported by name): what `fit` takes as callback objects. */
-type FitCallbackObject = Exclude<AnyCallback, tf.CustomCallbackArgs>;
+type FitCallbackObject = Parameters<tf.CallbackList['append']>[0];
 
 function isCallbackInstance(c: unknown): boolean {
   return typeof c === 'object' && c !== null && typeof (c as { setModel?: unknown }).setModel === 'function' && typeof (c as { setParams?: unknown }).setParams === 'function';

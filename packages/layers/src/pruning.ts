@@ -7,6 +7,7 @@ import {
   selectParams,
   type SelectOptions,
 } from '@sparsify/core';
+import { isPruner } from './penalties.js';
 import {
   Pruner,
   resolvePruningSchedule,
@@ -38,7 +39,7 @@ export class UpdatePruningStep extends tf.Callback {
     super();
     check(typeof options === 'object' && options !== null, 'updatePruningStep options', options, '{ schedule, … } or { pruner }');
     if ('pruner' in options) {
-      check(options.pruner instanceof Pruner, 'updatePruningStep pruner', typeof options.pruner, 'a Pruner');
+      check(isPruner(options.pruner), 'updatePruningStep pruner', typeof options.pruner, 'a Pruner');
       this.instance = options.pruner;
       this.ownsPruner = false;
       this.prunerOptions = null;
@@ -140,7 +141,7 @@ export class PruningSummaries extends tf.Callback {
   /** Measures now (also what `onEpochEnd` records). */
   measure(epoch: number): EpochPruningSummary {
     const source = this.options.source;
-    const pruner = source instanceof Pruner ? source : (source?.pruner ?? null);
+    const pruner = isPruner(source) ? source : (source?.pruner ?? null);
     if (pruner) {
       const s = pruner.summary();
       return { epoch, step: s.step, lastPruneStep: s.lastPruneStep, targetSparsity: s.targetSparsity, sparsity: s.sparsity, total: s.total, zeros: s.zeros, layers: s.layers };
