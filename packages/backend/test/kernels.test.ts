@@ -49,6 +49,15 @@ async function compare(f: () => tf.Tensor): Promise<Comparison> {
   return { maxAbs, rel: maxAbs / Math.max(maxRef, 1e-12) };
 }
 
+/** Bit-for-bit agreement (NaN matches NaN, ±∞ match), for kernels with exact results. */
+async function expectIdentical(f: () => tf.Tensor, what: string): Promise<void> {
+  const cpu = await onBackend('cpu', f);
+  const wasm = await onBackend('wasm', f);
+  expect(wasm.shape, what).toEqual(cpu.shape);
+  const mismatch = Array.from(cpu.values).findIndex((v, i) => !Object.is(v, wasm.values[i]) && !(v === 0 && wasm.values[i] === 0));
+  expect(mismatch, `${what}: first mismatch at ${mismatch}`).toBe(-1);
+}
+
 function expectClose(c: Comparison, rel = 1e-5): void {
   expect(c.rel).toBeLessThanOrEqual(rel);
 }
@@ -347,6 +356,51 @@ describe('BatchMatMul / _FusedMatMul on the fast path', () => {
   });
   it('tiny products still go to the stock kernel and agree', async () => {
     expectClose(await compare(() => tf.matMul(normal([3, 4], 1), normal([5, 4], 2), false, true)));
+  });
+});
+
+describe('broadcasting comparisons and Maximum/Minimum', () => {
+  const ops: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor][] = [
+    ['Equal', tf.equal],
+    ['NotEqual', tf.notEqual],
+    ['Greater', tf.greater],
+    ['GreaterEqual', tf.greaterEqual],
+    ['Less', tf.less],
+    ['LessEqual', tf.lessEqual],
+    ['Maximum', tf.maximum],
+    ['Minimum', tf.minimum],
+  ];
+  const shapes: [number[], number[]][] = [
+    [[1, 30], [20, 30]],
+    [[20, 1], [20, 30]],
+    [[20, 30], [30]],
+    [[2, 1, 4, 1], [3, 1, 5]],
+    [[4, 1, 6], [4, 5, 1]],
+    [[20, 30], [20, 30]],
+    [[], [20, 30]],
+    [[1, 1], [5, 6]],
+  ];
+  // Rounded values so that equal pairs occur; NaN and ±∞ where the semantics differ most easily.
+  const data = (shape: number[], seed: number, dtype: 'float32' | 'int32') =>
+    tf.tidy(() => {
+      const v = tf.round(tf.mul(tf.randomNormal(shape, 0, 1, 'float32', seed), 2));
+      if (dtype === 'int32') return tf.cast(v, 'int32');
+      const size = shape.reduce((p, d) => p * d, 1);
+      const special = tf.pad(tf.tensor1d([NaN, Infinity, -Infinity, 0].slice(0, size)), [[0, Math.max(0, size - 4)]]);
+      return tf.where(tf.less(tf.reshape(tf.range(0, size), shape), 2 + seed), tf.reshape(special, shape), v);
+    });
+  for (const [name, op] of ops) {
+    it(`${name}: float32 (with NaN, ±∞) and int32, several broadcast patterns`, async () => {
+      for (const [sa, sb] of shapes) {
+        for (const dtype of ['float32', 'int32'] as const) {
+          await expectIdentical(() => tf.cast(op(data(sa, 1, dtype), data(sb, 2, dtype)), 'float32'), `${sa} vs ${sb} ${dtype}`);
+        }
+      }
+    });
+  }
+  it('bool operands', async () => {
+    const r = await compare(() => tf.cast(tf.equal(tf.greater(normal([4, 1], 1), 0), tf.greater(normal([1, 5], 2), 0)), 'float32'));
+    expect(r.maxAbs).toBe(0);
   });
 });
 

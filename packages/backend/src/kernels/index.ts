@@ -5,6 +5,7 @@ import {
   depthwiseConv2dNativeBackpropFilter,
   depthwiseConv2dNativeBackpropInput,
 } from './conv.js';
+import { elementwiseKernels } from './elementwise.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
 import { maxPoolGrad } from './pool.js';
 import { sum } from './reduce.js';
@@ -36,6 +37,7 @@ const SPECS: readonly KernelSpec[] = [
   { name: '_FusedMatMul', kernelFunc: fusedMatMul, kind: 'replace' },
   { name: 'MaxPoolGrad', kernelFunc: maxPoolGrad, kind: 'replace' },
   { name: 'Sum', kernelFunc: sum, kind: 'replace' },
+  ...elementwiseKernels.map((k) => ({ name: k.name, kernelFunc: k.kernelFunc, kind: 'replace' as const })),
 ];
 
 /** The kernel names `registerWasmTrainingKernels` installs, in order. */
