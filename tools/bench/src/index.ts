@@ -8,6 +8,7 @@ import { exportSizes, type ExportResult } from './export-size.js';
 import { fmt, summarize, table } from './measure.js';
 import { longRun, type MemoryResult } from './memory.js';
 import { WORKLOADS, type Workload } from './models.js';
+import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResult } from './parallel.js';
 import { loadPenalties } from './penalties.js';
 import { interleave, Runner } from './runner.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
@@ -16,7 +17,7 @@ const USAGE = `npm run bench [-- options]
 
   --quick            short run (few steps; about 2 minutes, most of it the cpu LeNet-5 step)
   --out <file>       also write the JSON results to <file>
-  --only <sections>  comma-separated: throughput,penalties,memory,export,avenues (default: all)
+  --only <sections>  comma-separated: throughput,penalties,memory,export,avenues,parallel (default: all)
   --no-cpu-conv      skip the cpu backend on LeNet-5 (its conv backprop takes tens of seconds per step)
   --help             this text
 
@@ -29,7 +30,7 @@ interface Args {
   cpuConv: boolean;
 }
 
-const SECTIONS = ['throughput', 'penalties', 'memory', 'export', 'avenues'];
+const SECTIONS = ['throughput', 'penalties', 'memory', 'export', 'avenues', 'parallel'];
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true };
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
     memory?: MemoryResult[];
     export?: ExportResult;
     avenues?: { rows: AvenueRow[]; ops: Record<string, unknown> };
+    parallel?: ParallelResult[];
     durationSec?: number;
   } = { meta };
 
@@ -248,6 +250,28 @@ async function main(): Promise<void> {
     console.log('');
   } else if (args.only.has('avenues')) console.log('(avenues skipped in --quick)\n');
 
+  if (args.only.has('parallel')) {
+    console.log('== Data-parallel worker threads (prototype: wasm + sparsify kernels per thread, gradients averaged in shared memory) ==');
+    const rows: ParallelResult[] = [];
+    for (const name of ['lenet-300-100', 'lenet-5-caffe'] as const) {
+      for (const workers of [1, 2]) {
+        log(`parallel: ${WORKLOADS[name].label}, ${workers} worker(s)…`);
+        rows.push(await measureParallel(name, workers, 2, q ? 5 : name === 'lenet-5-caffe' ? 10 : 20));
+      }
+    }
+    results.parallel = rows;
+    console.log(
+      table(
+        ['workload', 'workers', 'steps', 'wall ms', 'samples/s', 'vs 1 worker'],
+        rows.map((r) => {
+          const one = rows.find((o) => o.workload === r.workload && o.workers === 1);
+          return [WORKLOADS[r.workload as keyof typeof WORKLOADS].label, String(r.workers), String(r.steps), ms(r.wallMs.median), r.error ? `fails: ${r.error}` : ms(r.samplesPerSec), one ? `${fmt(one.wallMs.median / r.wallMs.median, 3)}×` : ''];
+        }),
+      ),
+    );
+    console.log(`Wall-clock only (the work is spread over threads); load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`);
+  }
+
   results.durationSec = (Date.now() - started.getTime()) / 1000;
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const file = resolve('bench-results', `${stamp}.json`);
@@ -262,7 +286,14 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (isParallelWorker()) {
+  runParallelWorker().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
