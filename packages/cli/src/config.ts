@@ -48,7 +48,7 @@ export const TRAIN_DEFAULTS = {
   finetuneEpochs: 0,
   batchSize: 100,
   optimizer: 'momentum' as const,
-  lr: 0.01,
+  lr: 0.1,
   momentum: 0.9,
   weightDecay: 1e-4,
   seed: 0,

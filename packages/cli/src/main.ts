@@ -33,7 +33,7 @@ train options:
   --finetune-epochs N    fine-tuning epochs with fixed masks, penalty off, new optimizer (default 0)
   --batch-size N         (default 100)
   --optimizer NAME       sgd | momentum | adam (default momentum)
-  --lr X                 learning rate (default 0.01); --finetune-lr X for fine-tuning (default: --lr)
+  --lr X                 learning rate (default 0.1); --finetune-lr X for fine-tuning (default: --lr)
   --momentum X           (default 0.9)
   --weight-decay X       coupled L2 on every variable (default 1e-4)
   --prune-rule RULE      quantile | quantileNonZero | exactCount (default quantile; halo: quantileNonZero)
