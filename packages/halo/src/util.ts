@@ -81,9 +81,7 @@ const OPTIMIZERS: Readonly<Record<string, OptimizerFactory>> = {
 /** Validates a λ optimizer option and returns its spec (for configs). */
 export function optimizerSpec(what: string, value: LambdaOptimizerLike): OptimizerSpec {
   if (value instanceof tf.Optimizer) {
-    const className = value.getClassName();
-    check(className in OPTIMIZERS, `${what} class`, className, `one of the tfjs optimizers ${Object.keys(OPTIMIZERS).join(', ')}`);
-    return { className, config: JSON.parse(JSON.stringify(value.getConfig())) as Record<string, unknown> };
+    return { className: value.getClassName(), config: JSON.parse(JSON.stringify(value.getConfig())) as Record<string, unknown> };
   }
   let spec: unknown = value;
   if (typeof value === 'string') {
@@ -102,7 +100,17 @@ export function optimizerSpec(what: string, value: LambdaOptimizerLike): Optimiz
   );
   const { className, config } = s as OptimizerSpec;
   const factory = OPTIMIZERS[className];
-  check(factory !== undefined, `${what}.className`, className, `one of the tfjs optimizers ${Object.keys(OPTIMIZERS).join(', ')}`);
+  if (factory === undefined) {
+    // Another optimizer registered with tfjs serialization (a custom class): its complete getConfig().
+    const registered = registeredOptimizer(className);
+    check(
+      registered !== undefined,
+      `${what}.className`,
+      className,
+      `one of the tfjs optimizers ${Object.keys(OPTIMIZERS).join(', ')} (or a class registered with tf.serialization.registerClass)`,
+    );
+    return { className, config: { ...config } };
+  }
   for (const [key, v] of Object.entries(config)) {
     const type = factory.keys[key];
     check(type !== undefined, `${what} (${className}) config key`, key, `one of ${Object.keys(factory.keys).join(', ')}`);
@@ -118,7 +126,20 @@ export function optimizerSpec(what: string, value: LambdaOptimizerLike): Optimiz
 /** A fresh optimizer from a (validated) spec. The caller owns it (dispose with core's `disposeOptimizer`). */
 export function optimizerFromSpec(spec: OptimizerSpec): tf.Optimizer {
   const valid = optimizerSpec('optimizer spec', spec);
-  return OPTIMIZERS[valid.className].build(valid.config as OptimizerConfig);
+  const factory = OPTIMIZERS[valid.className];
+  if (factory) return factory.build(valid.config as OptimizerConfig);
+  const [cls, fromConfig] = registeredOptimizer(valid.className)!;
+  return fromConfig(cls, valid.config as tf.serialization.ConfigDict) as unknown as tf.Optimizer;
+}
+
+type Registered = [tf.serialization.SerializableConstructor<tf.serialization.Serializable>, tf.serialization.FromConfigMethod<tf.serialization.Serializable>];
+
+/** A tf.Optimizer subclass registered with tfjs serialization under `className`, if any. */
+function registeredOptimizer(className: string): Registered | undefined {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[className] as Registered | undefined;
+  if (!entry) return undefined;
+  const prototype = (entry[0] as unknown as { prototype?: unknown }).prototype;
+  return prototype instanceof tf.Optimizer ? entry : undefined;
 }
 
 /**

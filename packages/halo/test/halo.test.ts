@@ -227,6 +227,26 @@ describe('λ optimizer and weight decay (§4.1 optimisation, §4.6)', () => {
     disposeOptimizer(optimizer);
   });
 
+  it('an instance of a custom optimizer class registered with tfjs serialization round-trips as a spec', () => {
+    class TestSGD extends tf.SGDOptimizer {
+      static override className = 'HaloTestSGD';
+    }
+    tf.serialization.registerClass(TestSGD);
+    const own = new TestSGD(0.25);
+    const penalty = halo({ xi: 1, psi: 1, lambdaOptimizer: own });
+    const config = penalty.getConfig();
+    expect(config.options.lambdaOptimizer).toEqual({ className: 'HaloTestSGD', config: { learningRate: 0.25 } });
+    registerPlugin(plugin);
+    const rebuilt = penaltyFromConfig(JSON.parse(JSON.stringify(config))) as HaloPenalty;
+    const built = rebuilt.variableOptions.optimizer!;
+    expect(built).toBeInstanceOf(TestSGD);
+    expect(built).not.toBe(own);
+    expect(built.getConfig()).toEqual({ learningRate: 0.25 });
+    rebuilt.dispose();
+    penalty.dispose();
+    disposeOptimizer(own);
+  });
+
   it('lambdaOptimizer as a spec is built and owned by the penalty; a bad spec names the valid classes', () => {
     const before = tf.memory().numTensors;
     const penalty = halo({ xi: 1, psi: 1, lambdaOptimizer: { className: 'SGD', config: { learningRate: 0.5 } } });
