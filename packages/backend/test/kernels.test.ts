@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   registerWasmTrainingKernels,
+  setConvFilterGradMethod,
   setConvInputGradMethod,
   setMatMulLayout,
   unregisterWasmTrainingKernels,
@@ -160,12 +161,19 @@ describe('registerWasmTrainingKernels', () => {
 });
 
 describe('Conv2DBackpropFilter', () => {
-  for (const c of CONV_CASES) {
-    it(`x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
-      const r = await compare(convFilterGrad(c.x, c.f, c.s, c.p));
-      record('Conv2DBackpropFilter', r);
-      expectClose(r);
-    });
+  for (const method of ['auto', 'conv', 'im2col'] as const) {
+    for (const c of CONV_CASES) {
+      it(`${method}: x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
+        setConvFilterGradMethod(method);
+        try {
+          const r = await compare(convFilterGrad(c.x, c.f, c.s, c.p));
+          record('Conv2DBackpropFilter', r);
+          expectClose(r);
+        } finally {
+          setConvFilterGradMethod('auto');
+        }
+      });
+    }
   }
   it('NCHW data format', async () => {
     const r = await compare(() =>

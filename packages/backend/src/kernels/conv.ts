@@ -93,6 +93,68 @@ function filterGradNHWC(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): In
   return s.transpose(out, [1, 2, 0, 3]);
 }
 
+/**
+ * dW as one GEMM: patchesᵀ [fh·fw·ci, b·oh·ow] (im2col, written by a plain loop over the wasm heap)
+ * times dy [b·oh·ow, co] (used as is, no transpose). XNNPACK packs dy as the right operand.
+ */
+function filterGradIm2col(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): Info | null {
+  const backend = s.backend;
+  if (!backend.makeOutput || !backend.typedArrayFromHeap) return null;
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padInfo } = info;
+  const k = fh * fw * ci;
+  const n = b * oh * ow;
+  const patches = s.track(backend.makeOutput([k, n], 'float32'));
+  const [xv, pv] = heapViews(backend, [x, patches])!;
+  // Row (kh, kw, c) of patchesᵀ holds x[b, y·sh + kh·dh − top, x·sw + kw·dw − left, c] over (b, y, x).
+  for (let kh = 0; kh < fh; kh++) {
+    for (let kw = 0; kw < fw; kw++) {
+      for (let c = 0; c < ci; c++) {
+        let dst = ((kh * fw + kw) * ci + c) * n;
+        for (let bi = 0; bi < b; bi++) {
+          const image = bi * h * w * ci;
+          for (let y = 0; y < oh; y++) {
+            const r = y * sh + kh * dh - padInfo.top;
+            if (r < 0 || r >= h) {
+              pv.fill(0, dst, dst + ow);
+              dst += ow;
+              continue;
+            }
+            const row = image + r * w * ci + c;
+            for (let xo = 0; xo < ow; xo++, dst++) {
+              const col = xo * sw + kw * dw - padInfo.left;
+              pv[dst] = col >= 0 && col < w ? xv[row + col * ci] : 0;
+            }
+          }
+        }
+      }
+    }
+  }
+  const grad = s.track(
+    batchMatMul({
+      inputs: { a: patches, b: s.reshape(dy, [n, co]) } as unknown as tf.NamedTensorInfoMap,
+      backend,
+      attrs: { transposeA: false, transposeB: false },
+    }),
+  );
+  return s.reshape(grad, [fh, fw, ci, co]);
+}
+
+let filterGradMethod: 'auto' | 'conv' | 'im2col' = 'auto';
+/**
+ * For benchmarks: how Conv2DBackpropFilter is computed. `auto`: im2col when the patch matrix is at
+ * most twice the size of dy (few input channels, e.g. a first layer on grey images: there it is ≈ 1.6×
+ * faster than the conv, which copies dy three times), else the conv.
+ */
+export function setConvFilterGradMethod(method: 'auto' | 'conv' | 'im2col'): void {
+  filterGradMethod = method;
+}
+
+function useIm2col(info: Conv2DInfo): boolean {
+  if (filterGradMethod !== 'auto') return filterGradMethod === 'im2col';
+  return info.filterHeight * info.filterWidth * info.inChannels <= 2 * info.outChannels;
+}
+
 /** Conv2DBackpropFilter for wasm (tfjs-backend-wasm 4.22 has none). */
 export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): Info {
   const { x, dy } = args.inputs as { x: Info; dy: Info };
@@ -112,7 +174,7 @@ export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
       false,
       'channelsLast',
     );
-    return filterGradNHWC(s, xh, dyh, info);
+    return (useIm2col(info) ? filterGradIm2col(s, xh, dyh, info) : null) ?? filterGradNHWC(s, xh, dyh, info);
   });
 }
 

@@ -13,7 +13,7 @@ import { originals } from './scope.js';
 import { unsortedSegmentSum } from './segment.js';
 
 export { setMatMulLayout, type MatMulLayout } from './matmul.js';
-export { setConvInputGradMethod } from './conv.js';
+export { setConvFilterGradMethod, setConvInputGradMethod } from './conv.js';
 
 const MARK = Symbol.for('sparsify.wasm.kernel');
 
