@@ -86,17 +86,19 @@ export function thresholdForSparsity(
   }
 }
 
-/** |x| of every tensor, read back once each, concatenated into one Float32Array. */
+/**
+ * |x| of every tensor, concatenated into one Float32Array with a single device-to-host read (a sync
+ * per tensor would stall GPU backends, penalties.md §9.16).
+ */
 export function readMagnitudes(tensors: readonly tf.Tensor[]): Float32Array {
-  const total = tensors.reduce((sum, t) => sum + t.size, 0);
-  const out = new Float32Array(total);
-  let offset = 0;
-  for (const tensor of tensors) {
-    const data = tensor.dataSync();
-    for (let i = 0; i < data.length; i++) out[offset + i] = Math.abs(data[i]);
-    offset += data.length;
+  const flat = tf.tidy(() =>
+    tensors.length === 1 ? tf.abs(tf.reshape(tensors[0], [-1])) : tf.abs(tf.concat(tensors.map((t) => tf.reshape(t, [-1])))),
+  );
+  try {
+    return Float32Array.from(flat.dataSync());
+  } finally {
+    flat.dispose();
   }
-  return out;
 }
 
 export interface ThresholdOptions {

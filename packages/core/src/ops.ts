@@ -48,7 +48,24 @@ function keptShape(shape: number[], axis: number | number[]): number[] {
   return shape.map((d, i) => (axes.includes(i) ? 1 : d));
 }
 
-/** a / max(b, δ): for ratios whose denominator is 0 only when the numerator is 0 too. */
+/**
+ * a / max(b, δ), for ratios whose denominator is 0 only when the numerator is 0 too (Hoyer of an
+ * all-zero tensor gives 0). The gradient is written out: TF.js's Div gradient, −dy·a/b², underflows b²
+ * to 0 at b = δ = 1e-30 and gives 0/0 = NaN. Here ∂a = dy/d and ∂b = −dy·q/d with d = max(b, δ),
+ * q = a/d, both 0 where the guard is active.
+ */
 export function guardedDiv(numerator: tf.Tensor, denominator: tf.Tensor, delta = 1e-30): tf.Tensor {
-  return tf.div(numerator, tf.maximum(denominator, tf.scalar(delta)));
+  const f = tf.customGrad(((a: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+    const d = tf.maximum(b, tf.scalar(delta));
+    const q = tf.div(a, d);
+    save([d, q, tf.cast(tf.greaterEqual(b, tf.scalar(delta)), 'float32')]);
+    return {
+      value: q,
+      gradFunc: (dy: tf.Tensor, [ds, qs, active]: tf.Tensor[]) => [
+        tf.mul(tf.div(dy, ds), active),
+        tf.neg(tf.mul(tf.div(tf.mul(dy, qs), ds), active)),
+      ],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return f(numerator, denominator);
 }

@@ -79,7 +79,8 @@ interface PenaltyGroup {
  */
 export function disposeOptimizer(optimizer: tf.Optimizer): void {
   optimizer.dispose();
-  if (optimizer instanceof tf.MomentumOptimizer) {
+  // Not `instanceof`: tf.Optimizer's Symbol.hasInstance is duck-typed and matches every optimizer.
+  if ((optimizer.constructor as { className?: string }).className === 'Momentum') {
     const c = (optimizer as unknown as { c?: tf.Tensor }).c;
     if (c && !c.isDisposed) c.dispose();
   }

@@ -56,3 +56,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
     });
   });
 }
+
+describe('guardedDiv gradient', () => {
+  beforeAll(() => useBackend('cpu'));
+  it('is finite (0) where the guard is active, and a/b’s gradient elsewhere', () => {
+    const f = (x: tf.Tensor) => guardedDiv(safeL1(x), safeNorm(x)) as tf.Scalar;
+    expect(Array.from(tf.grad(f)(tf.zeros([3])).dataSync())).toEqual([0, 0, 0]);
+    const values = [0.3, -0.6, 0.9];
+    const analytic = tf.grad(f)(tf.tensor1d(values)).dataSync();
+    const numeric = numericGradient(f, values, [3]);
+    analytic.forEach((g, i) => expect(g).toBeCloseTo(numeric[i], 2));
+  });
+});

@@ -69,7 +69,7 @@ class WithVariables extends BasePenalty<{ strength?: number; weightDecay?: numbe
   readonly name = 'core-test-scales';
   private scales: tf.Variable[] = [];
   private static counter = 0;
-  override get variableOptions() {
+  get variableOptions() {
     return { weightDecay: this.options.weightDecay };
   }
   protected override init(params: readonly Param[]): void {

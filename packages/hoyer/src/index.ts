@@ -9,5 +9,5 @@ export {
   type GroupHoyerSquareOptions,
   type HoyerOptions,
 } from './penalties.js';
-export { GROUP_MODES, HOYER_DELTA, groupHoyerSquareTerm, guardedRatio, hoyerSquareTerm, hoyerTerm, type GroupMode } from './terms.js';
+export { GROUP_MODES, HOYER_DELTA, groupHoyerSquareTerm, hoyerSquareTerm, hoyerTerm, type GroupMode } from './terms.js';
 export { plugin } from './plugin.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { safeL1, safeNorm, type GroupAxes } from '@sparsify/core';
+import { guardedDiv, safeL1, safeNorm, type GroupAxes } from '@sparsify/core';
 
 /**
  * Denominator floor δ of every ratio here (penalties.md §5.10.2): `A²/max(Q, δ)` is 0, with a zero
@@ -7,44 +7,20 @@ import { safeL1, safeNorm, type GroupAxes } from '@sparsify/core';
  */
 export const HOYER_DELTA = 1e-30;
 
-/**
- * `a / max(b, δ)` for scalars, with a gradient that is finite when the guard is active. core's
- * `guardedDiv` goes through TF.js's Div gradient, whose ∂/∂b is `−dy·a/b²`: with b clamped to δ = 1e-30,
- * b² underflows to 0 in float32 and 0/0 gives NaN (for an all-zero tensor, exactly where the guard is
- * meant to help). Here ∂/∂a = dy/b and ∂/∂b = −dy·(a/b)/b where b ≥ δ, and both are 0 where b < δ: a
- * clamped ratio contributes its value (0 for an all-zero tensor) and no gradient.
- */
-export function guardedRatio(a: tf.Tensor, b: tf.Tensor, delta = HOYER_DELTA): tf.Scalar {
-  const f = tf.customGrad(((x: tf.Tensor, y: tf.Tensor, save: tf.GradSaveFunc) => {
-    const d = tf.maximum(y, tf.scalar(delta));
-    const q = tf.div(x, d);
-    save([d, q, tf.cast(tf.greaterEqual(y, tf.scalar(delta)), 'float32')]);
-    return {
-      value: q,
-      gradFunc: (dy: tf.Tensor, [ds, qs, active]: tf.Tensor[]) => {
-        const da = tf.mul(tf.div(dy, ds), active);
-        const db = tf.neg(tf.mul(tf.div(tf.mul(dy, qs), ds), active));
-        return [da, db];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(a, b) as tf.Scalar;
-}
-
 /** Which groupings of a kernel Group-HS sums (penalties.md §5.4). */
 export type GroupMode = 'auto' | 'input' | 'output' | 'both';
 export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'both'];
 
 /** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */
 export function hoyerTerm(w: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => guardedRatio(safeL1(w), safeNorm(w)));
+  return tf.tidy(() => guardedDiv(safeL1(w), safeNorm(w), HOYER_DELTA) as tf.Scalar);
 }
 
 /** ‖W‖₁² / ‖W‖₂² (range [1, N]; 0 for an all-zero tensor). Counts like ℓ0: k equal non-zeros give k. */
 export function hoyerSquareTerm(w: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const a = safeL1(w);
-    return guardedRatio(tf.square(a), tf.sum(tf.square(w)));
+    return guardedDiv(tf.square(a), tf.sum(tf.square(w)), HOYER_DELTA) as tf.Scalar;
   });
 }
 
@@ -70,6 +46,6 @@ export function groupHoyerSquareTerm(
       parts.push(groups === 'output' || outputRatio === 1 ? out : tf.mul(out, tf.scalar(outputRatio)));
     }
     const numerator = parts.length === 1 ? parts[0] : tf.add(parts[0], parts[1]);
-    return guardedRatio(numerator, tf.sum(tf.square(w)));
+    return guardedDiv(numerator, tf.sum(tf.square(w)), HOYER_DELTA) as tf.Scalar;
   });
 }

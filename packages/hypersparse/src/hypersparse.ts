@@ -137,10 +137,7 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
       ctx.step < this.thresholdStep ||
       ctx.step - this.thresholdStep >= this.thresholdEvery;
     if (!due) return this.t;
-    // One device-to-host transfer for all tensors (a sync per tensor would stall GPU backends).
-    const flat = variables.length === 1 ? variables[0] : tf.concat(variables.map((v) => tf.reshape(v, [-1])));
-    const magnitudes = readMagnitudes([flat]);
-    if (flat !== variables[0]) flat.dispose();
+    const magnitudes = readMagnitudes(variables); // one device-to-host read for all weights
     this.t = kthSmallest(magnitudes, Math.floor(this.sparsity * magnitudes.length));
     this.thresholdStep = ctx.step;
     return this.t;
