@@ -48,6 +48,21 @@ export interface StepResult {
   readonly penaltyLoss: number;
   /** Each penalty's term, strength included, in the order given. */
   readonly penalties: readonly number[];
+  /**
+   * Fraction of the batch classified correctly (argmax of the outputs vs the labels), measured in the
+   * same forward pass; undefined when outputs are not [batch, classes].
+   */
+  readonly accuracy?: number;
+}
+
+/** Correct predictions in a batch, or null when outputs/labels are not a classification. */
+function correctCount(labels: tf.Tensor, outputs: tf.Tensor): tf.Scalar | null {
+  if (outputs.rank !== 2) return null;
+  if (labels.rank === 1) return tf.sum(tf.cast(tf.equal(tf.argMax(outputs, 1), tf.cast(labels, 'int32')), 'float32')) as tf.Scalar;
+  if (labels.rank === 2 && labels.shape[1] === outputs.shape[1]) {
+    return tf.sum(tf.cast(tf.equal(tf.argMax(outputs, 1), tf.argMax(labels, 1)), 'float32')) as tf.Scalar;
+  }
+  return null;
 }
 
 export class NonFiniteLossError extends Error {
@@ -177,16 +192,23 @@ export class TrainStep {
     const allVariables = [...this.variables, ...this.groups.flatMap((g) => g.variables)];
     const readings = tf.tidy(() => {
       const parts: tf.Scalar[] = [];
+      let correct: tf.Scalar | null = null;
       const { value, grads } = tf.variableGrads(() => {
-        const taskLoss = this.lossFn(labels, this.forward(inputs));
+        const outputs = this.forward(inputs);
+        const taskLoss = this.lossFn(labels, outputs);
         const terms = this.penalties.map((p) => p.loss(ctx));
         // variableGrads tidies everything but its result: keep the parts we report.
         parts.push(tf.keep(taskLoss), ...terms.map((t) => tf.keep(t)));
+        const count = correctCount(labels, outputs);
+        if (count) correct = tf.keep(count);
         return terms.reduce((sum, t) => tf.add(sum, t), taskLoss) as tf.Scalar;
       }, allVariables);
-      const values = tf.stack([value, ...parts]);
+      // One read-back per step: loss, task loss, each penalty term, and the correct count.
+      const values = tf.stack(correct ? [value, ...parts, correct] : [value, ...parts]);
       parts.forEach((t) => t.dispose());
+      (correct as tf.Scalar | null)?.dispose();
       const host = Array.from(values.dataSync());
+      const accuracy = correct ? host.pop()! / inputs.shape[0] : undefined;
       const taskLoss = host[1];
       const penaltyLoss = host.length > 2 ? host.slice(2).reduce((a, b) => a + b, 0) : 0;
       if (this.checkFiniteLoss && !(Number.isFinite(host[0]) && Number.isFinite(taskLoss))) {
@@ -196,7 +218,7 @@ export class TrainStep {
       for (const group of this.groups) {
         group.optimizer.applyGradients(this.gradientsFor(group.variables, grads, group.weightDecay));
       }
-      return { loss: host[0], taskLoss, penaltyLoss, penalties: host.slice(2) };
+      return { loss: host[0], taskLoss, penaltyLoss, penalties: host.slice(2), accuracy };
     });
     if (this.masks.size > 0) {
       for (const [variable, mask] of this.masks) tf.tidy(() => variable.assign(tf.mul(variable, mask)));

@@ -31,6 +31,16 @@ describe('TrainStep', () => {
     expect(measureSparsity(params).global).toBeGreaterThanOrEqual(0.7);
   });
 
+  it('reports the batch accuracy of the same forward pass', () => {
+    const model = tinyModel(8);
+    const step = createTrainStep({ model, optimizer: tf.train.sgd(0) });
+    const { x, y } = tinyBatch(9);
+    const expected = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.predict(x) as tf.Tensor, 1), y), 'float32')).dataSync()[0]);
+    expect(step.run(x, y).accuracy).toBeCloseTo(expected, 6);
+    const oneHot = tf.oneHot(tf.cast(y, 'int32'), 4);
+    expect(step.run(x, oneHot).accuracy).toBeCloseTo(expected, 6);
+  });
+
   it('does not grow the tensor count over 500 steps', () => {
     const model = tinyModel(5);
     const step = createTrainStep({ model, optimizer: tf.train.momentum(0.01, 0.9), weightDecay: 1e-4, penalties: [new TestL1({ strength: 1e-4 })] });
