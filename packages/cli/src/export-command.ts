@@ -1,9 +1,9 @@
-import { mkdirSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { measureSparsity, selectParams } from '@sparsify/core';
 import { createModel } from '@sparsify/models';
-import { readCheckpoint, writeFileAtomic } from '@sparsify/train';
+import { MODEL_JSON, SPARSE_MODEL_JSON, SPARSE_WEIGHTS_BIN, WEIGHTS_BIN, fileSystemSaveHandler, saveSparse } from '@sparsify/layers';
+import { readCheckpoint } from '@sparsify/train';
 import { UsageError } from './errors.js';
 import { readStoredRun } from './train-command.js';
 
@@ -12,14 +12,23 @@ export interface ExportOutcome {
   files: string[];
   sparsity: number;
   finished: boolean;
+  /** Sparse format: bytes written, and what the dense format takes. */
+  bytes?: number;
+  denseBytes?: number;
 }
 
 /**
  * `sparsify export <run> --out dir`: rebuilds the run's model, loads the weights of its last checkpoint
- * (the pruned, fine-tuned model once the run is done) and saves it in the TF.js layers format
- * (`model.json` + `weights.bin`), loadable with `tf.loadLayersModel`. Pruned weights are exact zeros.
+ * (the pruned, fine-tuned model once the run is done) and saves it with `@sparsify/layers`: the TF.js
+ * layers format (`model.json` + `weights.bin`, loadable with `tf.loadLayersModel`; pruned weights are
+ * exact zeros), or with `format: 'sparse'` the compressed sparse format (`loadSparse`). The directory is
+ * written atomically.
  */
-export async function exportCommand(runDir: string, outDir: string, options: { allowUnfinished?: boolean } = {}): Promise<ExportOutcome> {
+export async function exportCommand(
+  runDir: string,
+  outDir: string,
+  options: { allowUnfinished?: boolean; format?: 'dense' | 'sparse' } = {},
+): Promise<ExportOutcome> {
   const stored = readStoredRun(runDir);
   const checkpoint = readCheckpoint(runDir) as { phase: string; epoch: number; model: (Float32Array | Int32Array)[] } | null;
   if (!checkpoint) throw new UsageError(`${runDir} has no checkpoint yet: nothing to export`);
@@ -44,28 +53,12 @@ export async function exportCommand(runDir: string, outDir: string, options: { a
       });
     });
     const sparsity = measureSparsity(selectParams(model)).global;
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await model.save(
-      tf.io.withSaveHandler(async (a) => {
-        artifacts = a;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const a = artifacts!;
-    const modelJson = {
-      format: 'layers-model',
-      generatedBy: 'sparsify export',
-      convertedBy: null,
-      modelTopology: a.modelTopology,
-      weightsManifest: [{ paths: ['weights.bin'], weights: a.weightSpecs }],
-      userDefinedMetadata: { sparsify: { run: runDir, method: config.method, sparsity, finished } },
-    };
-    mkdirSync(outDir, { recursive: true });
-    const bin = Buffer.from(a.weightData as ArrayBuffer);
-    const weightsPath = join(outDir, 'weights.bin');
-    writeFileAtomic(weightsPath, bin);
-    writeFileAtomic(join(outDir, 'model.json'), `${JSON.stringify(modelJson)}\n`);
-    return { dir: outDir, files: ['model.json', 'weights.bin'], sparsity, finished };
+    if (options.format === 'sparse') {
+      const saved = await saveSparse(model, outDir);
+      return { dir: outDir, files: [SPARSE_MODEL_JSON, SPARSE_WEIGHTS_BIN], sparsity, finished, bytes: saved.bytes, denseBytes: saved.denseBytes };
+    }
+    await model.save(fileSystemSaveHandler(outDir));
+    return { dir: outDir, files: [MODEL_JSON, WEIGHTS_BIN], sparsity, finished };
   } finally {
     model.dispose();
   }

@@ -6,8 +6,9 @@ import { listPenalties, registerPlugin, type SparsifyPlugin } from '@sparsify/co
 import { plugin as haloPlugin } from '@sparsify/halo';
 import { plugin as hoyerPlugin } from '@sparsify/hoyer';
 import { plugin as hypersparsePlugin } from '@sparsify/hypersparse';
+import { plugin as adaptiveLassoPlugin } from '@sparsify/adaptive-lasso';
 
-export const BUILTIN_PLUGINS: readonly SparsifyPlugin[] = [haloPlugin, hoyerPlugin, hypersparsePlugin];
+export const BUILTIN_PLUGINS: readonly SparsifyPlugin[] = [haloPlugin, adaptiveLassoPlugin, hoyerPlugin, hypersparsePlugin];
 export const PLUGIN_KEYWORD = 'sparsify-plugin';
 
 export interface DiscoveredPlugin {

@@ -137,9 +137,9 @@ export function histogramChart(
   title: string,
   hists: { label: string; edges: number[]; counts: number[]; zeros: number; total: number }[],
 ): string {
-  const width = 760;
+  const width = 820;
   const height = 320;
-  const m = { left: 64, right: 200, top: 30, bottom: 44 };
+  const m = { left: 64, right: 260, top: 30, bottom: 44 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const edges = hists[0]?.edges ?? [0, 1];
