@@ -181,10 +181,10 @@ async function configRoundTrip(options: ConformanceOptions): Promise<void> {
 
 async function disposeFrees(options: ConformanceOptions): Promise<void> {
   const ctx = options.context ?? INITIAL_CONTEXT;
-  const params = fixtureKernels(7);
+  const params = options.bindTo === 'all' ? fixtureParams(7) : fixtureKernels(7);
   const before = tf.memory().numTensors;
   const penalty = options.create();
-  penalty.bind(options.bindTo === 'all' ? params : params);
+  penalty.bind(params);
   penalty.loss(ctx).dispose();
   penalty.onStepEnd?.(ctx);
   penalty.onEpochEnd?.(ctx);

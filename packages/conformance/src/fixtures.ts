@@ -31,7 +31,8 @@ let fixtureCounter = 0;
 
 function param(name: string, shape: number[], role: ParamRole, layout: ParamLayout, layerClass: string, seed: number): Param {
   const unique = `conformance_${++fixtureCounter}/${name}`;
-  const variable = tf.variable(tf.tensor(fixtureValues(shape.reduce((a, b) => a * b, 1), seed), shape), true, unique);
+  // In tidy: tf.variable shares the initial tensor's data; the wrapper tensor itself must be freed.
+  const variable = tf.tidy(() => tf.variable(tf.tensor(fixtureValues(shape.reduce((a, b) => a * b, 1), seed), shape), true, unique));
   return { name: unique, layerName: unique.split('/')[0], layerClass, role, layout, shape, size: variable.size, variable };
 }
 

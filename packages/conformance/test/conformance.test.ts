@@ -59,6 +59,15 @@ beforeAll(async () => {
 
 describeConformance({ describe, it }, { ...base, name: 'good L1', create: () => new GoodL1({ strength: 0.5 }) });
 
+describe('fixtures', () => {
+  it('leave nothing behind once disposed', async () => {
+    const { fixtureParams, disposeParams } = await import('../src/index.js');
+    const before = tf.memory().numTensors;
+    disposeParams(fixtureParams(3));
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
+
 describe('the battery catches broken penalties', () => {
   const find = (options: ConformanceOptions, name: string) => conformanceChecks(options).find((c) => c.name.startsWith(name))!;
   it('a wrong gradient', async () => {

@@ -9,7 +9,7 @@ export {
   checkPositive,
   checkSparsity,
 } from './errors.js';
-export { guardedDiv, safeAbs, safeL1, safeNorm, unaryCustomGrad } from './ops.js';
+export { guardedDiv, safeAbs, safeL1, safeNorm, stopGradient, unaryCustomGrad } from './ops.js';
 export {
   describeParams,
   groupAxes,

@@ -12,6 +12,12 @@ export function unaryCustomGrad<T extends tf.Tensor = tf.Tensor>(
 }
 
 /**
+ * Identity whose gradient is 0: TF.js has no StopGradient op (tensorflow/tfjs#967). Use it for
+ * quantities that must be treated as constants inside a differentiated function.
+ */
+export const stopGradient = unaryCustomGrad((x) => ({ value: tf.clone(x), gradFunc: (dy) => tf.zerosLike(dy) }));
+
+/**
  * |x| whose gradient is sign(x), i.e. 0 at 0. TF.js's own `abs` gradient is −1 at 0
  * (Abs_grad uses step(x, −1)), which pushes exact zeros (pruned weights, zero biases) off zero.
  */

@@ -105,7 +105,10 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
     tf.tidy(() => this.init(this.bound));
   }
 
-  /** Creates state for the bound params. Default: none. */
+  /**
+   * Creates state for the bound params. Default: none. Runs inside `tf.tidy`: keep state with `own()`;
+   * create optimizers lazily elsewhere (tfjs optimizer constructors make scalars they do not keep).
+   */
   protected init(_params: readonly Param[]): void {}
 
   /** Keeps a tensor (or variable) alive until `dispose()`. */

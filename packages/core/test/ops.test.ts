@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { guardedDiv, safeAbs, safeL1, safeNorm } from '../src/index.js';
+import { guardedDiv, safeAbs, safeL1, safeNorm, stopGradient } from '../src/index.js';
 import { useBackend } from './helpers.js';
 
 /** Central finite differences of a scalar function of one tensor, in float32. */
@@ -66,5 +66,16 @@ describe('guardedDiv gradient', () => {
     const analytic = tf.grad(f)(tf.tensor1d(values)).dataSync();
     const numeric = numericGradient(f, values, [3]);
     analytic.forEach((g, i) => expect(g).toBeCloseTo(numeric[i], 2));
+  });
+});
+
+describe('stopGradient', () => {
+  beforeAll(() => useBackend('cpu'));
+  it('passes the value and blocks the gradient', () => {
+    const x = tf.tensor1d([1, 2, 3]);
+    // d/dx [x · sg(x)] = sg(x) = x, not 2x.
+    const g = tf.grad((v: tf.Tensor) => tf.sum(tf.mul(v, stopGradient(v))))(x);
+    expect(Array.from(g.dataSync())).toEqual([1, 2, 3]);
+    expect(Array.from(stopGradient(x).dataSync())).toEqual([1, 2, 3]);
   });
 });
