@@ -14,16 +14,14 @@ import {
   magnitudeMasks,
   measureSparsity,
   selectParams,
-  softmaxCrossEntropy,
   type Mask,
   type Param,
   type Penalty,
   type PenaltyDiagnostics,
-  type TaskLoss,
 } from '@sparsify/core';
 import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { disposeBatch, iterateBatches } from './data.js';
-import { correctCount, evaluate } from './evaluate.js';
+import { evaluate } from './evaluate.js';
 import { magnitudeHistogram } from './histogram.js';
 import { createOptimizer, learningRateAt, setLearningRate, validateLrDecay, validateOptimizerConfig } from './optimizer.js';
 import {
@@ -190,7 +188,6 @@ class Run {
   private optimizer: tf.Optimizer | null = null;
   /** Masks owned by the loop (after one-shot pruning or ART, during fine-tuning). */
   private ownMasks: Mask[] | null = null;
-  private correct: tf.Scalar | null = null;
   private lastGood: (Float32Array | Int32Array)[] | null = null;
   private state: LoopState;
   private resumedFrom: number | undefined;
@@ -238,19 +235,6 @@ class Run {
     return this.o.finetune?.epochs ?? 0;
   }
 
-  /** A task loss that also counts correct predictions (one device scalar, read at epoch end). */
-  private countingLoss(): TaskLoss {
-    const base = this.o.loss ?? softmaxCrossEntropy;
-    return (labels, logits) => {
-      const c = correctCount(labels, logits);
-      const next = this.correct ? tf.add(this.correct, c) : c;
-      tf.keep(next);
-      if (this.correct && this.correct !== next) this.correct.dispose();
-      this.correct = next as tf.Scalar;
-      return base(labels, logits);
-    };
-  }
-
   private buildMainStep(): void {
     this.optimizer = createOptimizer(this.mainOptimizerConfig);
     this.step = new TrainStep({
@@ -259,7 +243,7 @@ class Run {
       penalties: this.penalties,
       penaltySelection: this.o.penaltySelection,
       weightDecay: this.o.weightDecay ?? 0,
-      loss: this.countingLoss(),
+      loss: this.o.loss,
       context: { step: this.state.step, epoch: this.state.epoch },
     });
     const pruner = this.o.pruning;
@@ -275,7 +259,7 @@ class Run {
       optimizer: this.optimizer,
       penalties: [],
       weightDecay: ft?.weightDecay ?? this.o.weightDecay ?? 0,
-      loss: this.countingLoss(),
+      loss: this.o.loss,
       masks: this.ownMasks ?? undefined,
       context: { step: this.state.step, epoch: this.state.epoch },
     });
@@ -363,7 +347,8 @@ class Run {
     let penaltyLoss = 0;
     let seen = 0;
     let batch = 0;
-    this.resetCorrect();
+    let correct = 0;
+    let counted = 0;
     const t0 = performance.now();
     for await (const b of iterateBatches(o.data.train, o.batchSize, { shuffle: true, seed: this.seed, epoch: this.state.epoch })) {
       if (phase === 'train' && o.pruning) {
@@ -376,6 +361,10 @@ class Run {
         seen += b.x.shape[0];
       } finally {
         disposeBatch(b);
+      }
+      if (r.accuracy !== undefined) {
+        correct += r.accuracy * b.x.shape[0];
+        counted += b.x.shape[0];
       }
       loss += r.loss;
       taskLoss += r.taskLoss;
@@ -390,11 +379,10 @@ class Run {
         loss: r.loss,
         taskLoss: r.taskLoss,
         penaltyLoss: r.penaltyLoss,
+        ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
       });
     }
     const seconds = (performance.now() - t0) / 1000;
-    const correct = this.readCorrect();
-    this.resetCorrect();
     const diagnostics: Record<string, PenaltyDiagnostics> = {};
     if (phase === 'train') {
       for (const p of this.penalties) if (p.diagnostics) diagnostics[p.name] = p.diagnostics(step.context);
@@ -412,7 +400,7 @@ class Run {
       loss: loss / Math.max(batch, 1),
       taskLoss: taskLoss / Math.max(batch, 1),
       penaltyLoss: penaltyLoss / Math.max(batch, 1),
-      trainAccuracy: seen ? correct / seen : 0,
+      ...(counted ? { trainAccuracy: correct / counted } : {}),
       sparsity: sparsity.global,
       nearZeroSparsity: sparsity.total ? sparsity.nearZeros / sparsity.total : 0,
       strengths,
@@ -441,6 +429,10 @@ class Run {
   private async artProbe(metrics: EpochMetrics): Promise<boolean> {
     const { controller, sparsity } = this.o.art!;
     const artEpoch = this.state.art!.artEpochs;
+    const denseAccuracy = metrics.trainAccuracy;
+    if (denseAccuracy === undefined) {
+      throw new SparsifyConfigError('ART needs the running training accuracy: the model must output [batch, classes] logits for class labels');
+    }
     const variables = modelVariables(this.model);
     const live = readTensors(variables);
     const { masks } = magnitudeMasks(this.pruneParams, { sparsity, scope: 'global', rule: 'quantile' });
@@ -456,13 +448,13 @@ class Run {
       assignTensors(variables, live, 'ART probe restore');
     }
     this.artSnapshots.set(artEpoch, snapshot);
-    const decision = controller.observe({ epoch: artEpoch, denseAccuracy: metrics.trainAccuracy, prunedAccuracy, snapshot });
+    const decision = controller.observe({ epoch: artEpoch, denseAccuracy, prunedAccuracy, snapshot });
     for (const gone of decision.discarded ?? []) {
       for (const [epoch, s] of this.artSnapshots) if (s === gone) this.artSnapshots.delete(epoch);
     }
     const art = this.state.art!;
     art.artEpochs = artEpoch + 1;
-    metrics.art = { artEpoch, prunedAccuracy, denseAccuracy: metrics.trainAccuracy, stop: decision.stop };
+    metrics.art = { artEpoch, prunedAccuracy, denseAccuracy, stop: decision.stop };
     if (decision.reason) metrics.art.reason = decision.reason;
     if (decision.stop) {
       art.stopped = true;
@@ -664,20 +656,8 @@ class Run {
     return result;
   }
 
-  private readCorrect(): number {
-    const c = this.correct as tf.Scalar | null;
-    return c ? c.dataSync()[0] : 0;
-  }
-
-  private resetCorrect(): void {
-    const c = this.correct as tf.Scalar | null;
-    if (c && !c.isDisposed) c.dispose();
-    this.correct = null;
-  }
-
   dispose(): void {
     this.disposeStep();
-    this.resetCorrect();
     disposeMasks(this.ownMasks);
     this.ownMasks = null;
   }

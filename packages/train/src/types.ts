@@ -161,6 +161,8 @@ export interface BatchEndInfo {
   loss: number;
   taskLoss: number;
   penaltyLoss: number;
+  /** Batch accuracy (training mode), when the model is a classifier. */
+  accuracy?: number;
 }
 
 export interface EpochMetrics {
@@ -175,8 +177,8 @@ export interface EpochMetrics {
   loss: number;
   taskLoss: number;
   penaltyLoss: number;
-  /** Running training accuracy (training mode). */
-  trainAccuracy: number;
+  /** Running training accuracy (training mode), when the model is a classifier. */
+  trainAccuracy?: number;
   /** Evaluation accuracy and loss at epoch end (inference mode), on `evalSplit`. */
   accuracy?: number;
   evalLoss?: number;
