@@ -40,6 +40,14 @@ export interface RunConfig {
   backend: (typeof BACKENDS)[number];
 }
 
+/**
+ * Options filled in when not given, so that the default `sparsify train` runs as it is: HALO's
+ * README setting ξ = ψ = 1e-8 (penalties.md §4.3). Other penalties' required options must be given.
+ */
+export const METHOD_PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+  halo: { xi: 1e-8, psi: 1e-8 },
+};
+
 export const TRAIN_DEFAULTS = {
   model: 'lenet-300-100',
   dataset: 'mnist',

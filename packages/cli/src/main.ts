@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BACKENDS, OPTIMIZERS, PRUNE_RULES, PRUNE_SCOPES, TRAIN_DEFAULTS, parseSet, validateRunConfig, type RunConfig } from './config.js';
+import { BACKENDS, METHOD_PRESETS, OPTIMIZERS, PRUNE_RULES, PRUNE_SCOPES, TRAIN_DEFAULTS, parseSet, validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, isUsageLike, show } from './errors.js';
 import { exportCommand } from './export-command.js';
 import { processIO, type IO } from './io.js';
@@ -28,7 +28,7 @@ train options:
   --dataset SPEC         mnist (bundled digits, default) | fashion-mnist | idx:<dir> | cifar10:<dir> | cifar100:<dir> | synthetic
   --data-dir DIR         directory for mnist (full IDX files) / fashion-mnist (default /usr/share/datasets/fashion-mnist)
   --penalty NAME         none | magnitude | gmp | a registered penalty (halo, hoyer-square, hypersparse, …; default halo)
-  --set KEY=VALUE        a penalty option (repeatable), e.g. --set xi=1e-8 --set psi=1e-8
+  --set KEY=VALUE        a penalty option (repeatable), e.g. --set xi=1e-8 --set psi=1e-8 (halo's defaults)
   --sparsity S           target sparsity in [0, 1) (default 0.95; 0 with --penalty none)
   --epochs N             training epochs (hypersparse: dense warm-up epochs before ART) (default 10)
   --finetune-epochs N    fine-tuning epochs with fixed masks, penalty off, new optimizer (default 0)
@@ -133,7 +133,7 @@ export function trainConfigFromFlags(values: Record<string, unknown>): RunConfig
     }
   }
   const method = (v.penalty as string | undefined) ?? base.method ?? TRAIN_DEFAULTS.method;
-  const options: Record<string, unknown> = { ...(base.options ?? {}) };
+  const options: Record<string, unknown> = { ...(METHOD_PRESETS[method] ?? {}), ...(base.options ?? {}) };
   for (const item of (v.set as string[] | undefined) ?? []) {
     const [key, value] = parseSet(item);
     options[key] = value;

@@ -29,7 +29,7 @@ describe('bad flags and values', () => {
     [['--dataset', 'cifar10:/nonexistent/dir'], /nonexistent/],
     [['--penalty', 'none', '--sparsity', '0.9'], /--penalty none trains dense .*--sparsity must be 0; got 0.9/],
     [['--penalty', 'magnitude', '--sparsity', '0'], /--penalty magnitude prunes to --sparsity, which must be > 0/],
-    [['--penalty', 'halo', '--limit', '100'], /xi/],
+    [['--penalty', 'hoyer-square', '--limit', '100'], /strength/],
     [['--resume', '/nonexistent/run'], /not a sparsify run directory/],
   ];
   for (const [flags, message] of cases) {
@@ -113,5 +113,16 @@ describe('run configs from flags', () => {
     expect(c).toMatchObject({ model: 'lenet-300-100', dataset: 'mnist', method: 'halo', sparsity: 0.95, epochs: 10, seed: 0, backend: 'auto' });
     expect(c.options).toEqual({ xi: 1e-8, psi: 1e-8, hyperPrior: 'l2', lambdaOptimizer: { className: 'Momentum' } });
     expect(trainConfigFromFlags({ penalty: 'none' }).sparsity).toBe(0);
+    // HALO's README setting fills in when not given, so that a bare `sparsify train` runs.
+    expect(trainConfigFromFlags({}).options).toEqual({ xi: 1e-8, psi: 1e-8 });
+    expect(trainConfigFromFlags({ set: ['xi=1e-7'] }).options).toEqual({ xi: 1e-7, psi: 1e-8 });
+  });
+
+  it('draws a progress bar on a terminal', async () => {
+    const io = Object.assign(memoryIO(), { isTTY: true, columns: 140 });
+    const out = join(tempDir(), 'run');
+    expect(await main(['train', ...TINY, '--penalty', 'none', '--epochs', '1', '--out', out], io)).toBe(0);
+    expect(io.stdout).toMatch(/\repoch 1\/1 [█░]+ +\d+% loss \d\.\d{4}  acc .*  sparsity .*  ETA /);
+    expect(io.stdout).toMatch(/report: .*report.html/);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IO } from '../src/index.js';
 
-export function memoryIO(): IO & { stdout: string; stderr: string } {
+export function memoryIO(): IO & { stdout: string; stderr: string; isTTY: boolean } {
   const io = {
     stdout: '',
     stderr: '',
