@@ -89,6 +89,13 @@ export function lineChart(options: {
     yMin -= 0.5;
     yMax += 0.5;
   }
+  // Data-driven ranges get a margin so that no point sits on the frame.
+  const yPad = (yMax - yMin) * 0.08;
+  if (options.yMin === undefined) yMin -= yPad;
+  if (options.yMax === undefined) yMax += yPad;
+  const xPad = (xMax - xMin) * 0.04;
+  xMin -= xPad;
+  xMax += xPad;
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
   const sx = (x: number) => m.left + ((x - xMin) / (xMax - xMin)) * pw;
