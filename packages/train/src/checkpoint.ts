@@ -1,4 +1,4 @@
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SparsifyConfigError } from '@sparsify/core';
 
@@ -166,4 +166,22 @@ export function requireCheckpoint(runDir: string): unknown {
     throw new SparsifyConfigError(`resume needs a run directory with ${CHECKPOINT_FILE}; ${runDir} has none`);
   }
   return value;
+}
+
+/**
+ * Removes temp files a killed process left behind while writing a checkpoint
+ * (`.checkpoint.bin.tmp-<pid>-<time>`); the checkpoint itself is never touched. Returns their names.
+ */
+export function removeStaleTempFiles(runDir: string): string[] {
+  if (!existsSync(runDir)) return [];
+  const prefix = `.${CHECKPOINT_FILE}.tmp-`;
+  const stale = readdirSync(runDir).filter((f) => f.startsWith(prefix));
+  for (const f of stale) {
+    try {
+      unlinkSync(join(runDir, f));
+    } catch {
+      /* gone already */
+    }
+  }
+  return stale;
 }

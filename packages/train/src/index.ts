@@ -11,6 +11,7 @@ export {
   encodeCheckpoint,
   hasCheckpoint,
   readCheckpoint,
+  removeStaleTempFiles,
   writeFileAtomic,
 } from './checkpoint.js';
 export type {

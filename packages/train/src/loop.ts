@@ -19,7 +19,7 @@ import {
   type Penalty,
   type PenaltyDiagnostics,
 } from '@sparsify/core';
-import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, readCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, readCheckpoint, removeStaleTempFiles, writeCheckpoint } from './checkpoint.js';
 import { disposeBatch, iterateBatches } from './data.js';
 import { evaluate } from './evaluate.js';
 import { magnitudeHistogram } from './histogram.js';
@@ -149,12 +149,13 @@ function validate(options: TrainOptions): void {
 export async function train(options: TrainOptions): Promise<TrainResult> {
   validate(options);
   if (options.runDir) {
-    mkdirSync(options.runDir, { recursive: true });
     if (hasCheckpoint(options.runDir) && !options.resume) {
       throw new SparsifyConfigError(
         `run directory ${options.runDir} already has ${CHECKPOINT_FILE}; pass resume: true to continue it, or choose a new directory`,
       );
     }
+    mkdirSync(options.runDir, { recursive: true });
+    removeStaleTempFiles(options.runDir);
   } else if (options.resume) {
     throw new SparsifyConfigError('resume: true needs runDir (the directory holding the checkpoint)');
   }

@@ -342,10 +342,13 @@ describe('checkpoint files', () => {
       }),
     ).rejects.toThrow('killed');
     expect(readdirSync(dir)).toEqual([CHECKPOINT_FILE]);
+    // A process killed while writing leaves a temp file: resume removes it, never the checkpoint.
+    writeFileSync(join(dir, `.${CHECKPOINT_FILE}.tmp-123-456`), 'partial');
     expect((readCheckpoint(dir) as { epoch: number }).epoch).toBe(1);
     const resumed = await resume(dir, { model, data, epochs: 3, batchSize: 16 });
     expect(resumed.resumedFrom).toBe(1);
     expect(resumed.history.map((m) => m.epoch)).toEqual([0, 1, 2]);
+    expect(readdirSync(dir)).toEqual([CHECKPOINT_FILE]);
     model.dispose();
     data.dispose();
   });
