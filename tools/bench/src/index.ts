@@ -238,7 +238,7 @@ async function main(): Promise<void> {
 
   if (args.only.has('avenues') && !q) {
     console.log('== Avenues (wasm + sparsify kernels; first variant of each is the default) ==');
-    const av = await measureAvenues(2, 12, 5, log);
+    const av = await measureAvenues(2, 16, 8, log);
     results.avenues = av;
     console.log(
       table(

@@ -75,11 +75,15 @@ export class Runner {
   }
 }
 
-/** Steps every runner in turn, `warmup` unrecorded rounds then `steps` recorded ones. */
+/**
+ * Steps every runner in turn, `warmup` unrecorded rounds then `steps` recorded ones. Each round starts
+ * with the next runner, so no runner always follows the same one (order effects: caches, JIT, GC).
+ */
 export function interleave(runners: Runner[], warmup: number, steps: number, log?: (round: number) => void): void {
+  const n = runners.length;
   for (let i = 0; i < warmup; i++) for (const r of runners) r.step(false);
   for (let i = 0; i < steps; i++) {
-    for (const r of runners) r.step();
+    for (let j = 0; j < n; j++) runners[(i + j) % n].step();
     log?.(i + 1);
   }
 }

@@ -37,7 +37,11 @@ export function measureThroughput(workload: Workload, configs: Config[], plan: T
   }
   const maxSteps = Math.max(...[...budget.values()].map((b) => b.steps));
   for (let i = 0; i < maxSteps; i++) {
-    for (const r of runners) if (i < budget.get(r)!.steps) r.step();
+    // Rotate the order every round (see interleave).
+    for (let j = 0; j < runners.length; j++) {
+      const r = runners[(i + j) % runners.length];
+      if (i < budget.get(r)!.steps) r.step();
+    }
     if ((i + 1) % 5 === 0) log(`  ${workload.label}: ${i + 1}/${maxSteps} rounds`);
   }
   const results = runners.map((r): ThroughputResult => {

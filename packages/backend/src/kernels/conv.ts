@@ -222,22 +222,34 @@ function inputGradCol2im(s: KernelScope, dy: Info, filter: Info, info: Conv2DInf
   const [cv, dxv] = heapViews(backend, [cols, out])!;
   dxv.fill(0);
   const rowStride = w * ci;
+  const tapRow = fw * ci;
   let src = 0;
   for (let n = 0; n < b; n++) {
     const image = n * h * rowStride;
     for (let y = 0; y < oh; y++) {
       for (let x = 0; x < ow; x++) {
-        for (let kh = 0; kh < fh; kh++) {
+        const col0 = x * sw - padInfo.left;
+        for (let kh = 0; kh < fh; kh++, src += tapRow) {
           const r = y * sh + kh * dh - padInfo.top;
-          if (r < 0 || r >= h) {
-            src += fw * ci;
-            continue;
-          }
-          for (let kw = 0; kw < fw; kw++, src += ci) {
-            const col = x * sw + kw * dw - padInfo.left;
-            if (col < 0 || col >= w) continue;
-            const dst = image + r * rowStride + col * ci;
-            for (let c = 0; c < ci; c++) dxv[dst + c] += cv[src + c];
+          if (r < 0 || r >= h) continue;
+          const rowBase = image + r * rowStride;
+          if (dw === 1) {
+            // The fw taps of this row land on consecutive input columns: one contiguous run.
+            const kwLo = Math.max(0, -col0);
+            const kwHi = Math.min(fw, w - col0);
+            if (kwHi <= kwLo) continue;
+            const dst = rowBase + (col0 + kwLo) * ci;
+            const from = src + kwLo * ci;
+            const len = (kwHi - kwLo) * ci;
+            for (let i = 0; i < len; i++) dxv[dst + i] += cv[from + i];
+          } else {
+            for (let kw = 0; kw < fw; kw++) {
+              const col = col0 + kw * dw;
+              if (col < 0 || col >= w) continue;
+              const dst = rowBase + col * ci;
+              const from = src + kw * ci;
+              for (let c = 0; c < ci; c++) dxv[dst + c] += cv[from + c];
+            }
           }
         }
       }
