@@ -53,7 +53,7 @@ export const TRAIN_DEFAULTS = {
   dataset: 'mnist',
   method: 'halo',
   epochs: 10,
-  finetuneEpochs: 0,
+  finetuneEpochs: 2,
   batchSize: 100,
   optimizer: 'momentum' as const,
   lr: 0.1,

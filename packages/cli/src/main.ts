@@ -31,7 +31,7 @@ train options:
   --set KEY=VALUE        a penalty option (repeatable), e.g. --set xi=1e-8 --set psi=1e-8 (halo's defaults)
   --sparsity S           target sparsity in [0, 1) (default 0.95; 0 with --penalty none)
   --epochs N             training epochs (hypersparse: dense warm-up epochs before ART) (default 10)
-  --finetune-epochs N    fine-tuning epochs with fixed masks, penalty off, new optimizer (default 0)
+  --finetune-epochs N    fine-tuning epochs with fixed masks, penalty off, new optimizer (default 2; 0 with none)
   --batch-size N         (default 100)
   --optimizer NAME       sgd | momentum | adam (default momentum)
   --lr X                 learning rate (default 0.1); --finetune-lr X for fine-tuning (default: --lr)
@@ -147,7 +147,8 @@ export function trainConfigFromFlags(values: Record<string, unknown>): RunConfig
     options,
     sparsity: explicitSparsity ?? base.sparsity ?? (method === 'none' ? 0 : TRAIN_DEFAULTS.sparsity),
     epochs: num('epochs', v.epochs as string | undefined, true) ?? base.epochs ?? TRAIN_DEFAULTS.epochs,
-    finetuneEpochs: num('finetune-epochs', v['finetune-epochs'] as string | undefined, true) ?? base.finetuneEpochs ?? TRAIN_DEFAULTS.finetuneEpochs,
+    finetuneEpochs:
+      num('finetune-epochs', v['finetune-epochs'] as string | undefined, true) ?? base.finetuneEpochs ?? (method === 'none' ? 0 : TRAIN_DEFAULTS.finetuneEpochs),
     batchSize: num('batch-size', v['batch-size'] as string | undefined, true) ?? base.batchSize ?? TRAIN_DEFAULTS.batchSize,
     optimizer: choice('optimizer', v.optimizer as string | undefined, OPTIMIZERS) ?? base.optimizer ?? TRAIN_DEFAULTS.optimizer,
     lr: num('lr', v.lr as string | undefined) ?? base.lr ?? TRAIN_DEFAULTS.lr,

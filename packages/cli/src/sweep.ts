@@ -67,6 +67,8 @@ export function expandSweep(sweep: SweepConfig, out: string): SweepJob[] {
         const config: RunConfig = validateRunConfig({
           version: 1,
           ...base,
+          // Fine-tuning a dense model changes nothing that is measured: none trains only.
+          ...(entry.name === 'none' ? { finetuneEpochs: 0 } : {}),
           ...overrides,
           method: entry.name,
           options: { ...(entry.set ?? {}) },

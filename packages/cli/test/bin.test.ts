@@ -89,7 +89,7 @@ describe('the sparsify bin', () => {
   it('is killed mid-epoch and resumes from the last epoch-end checkpoint', async () => {
     const cwd = tempDir();
     let epochs = 0;
-    const first = await run(['train', ...TINY, '--penalty', 'magnitude', '--sparsity', '0.8', '--epochs', '3', '--json', '--out', 'runs/k'], cwd, (line, kill) => {
+    const first = await run(['train', ...TINY, '--penalty', 'magnitude', '--sparsity', '0.8', '--epochs', '3', '--finetune-epochs', '0', '--json', '--out', 'runs/k'], cwd, (line, kill) => {
       if (line.includes('"event":"epoch"') && ++epochs === 1) setTimeout(kill, 150);
     });
     expect(first.signal).toBe('SIGKILL');
@@ -115,6 +115,7 @@ describe('the sparsify bin', () => {
         backend: 'cpu',
         batchSize: 64,
         epochs: 1,
+        finetuneEpochs: 0,
         methods: ['none', 'magnitude', { name: 'gmp', set: { frequency: 1 } }],
         sparsities: [0.8],
         seeds: [0],

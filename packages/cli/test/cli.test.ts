@@ -110,9 +110,9 @@ describe('run configs from flags', () => {
   it('fills the defaults and parses --set values', async () => {
     await registerPlugins();
     const c = trainConfigFromFlags({ penalty: 'halo', set: ['xi=1e-8', 'psi=1e-8', 'hyperPrior=l2', 'lambdaOptimizer={"className":"Momentum"}'] });
-    expect(c).toMatchObject({ model: 'lenet-300-100', dataset: 'mnist', method: 'halo', sparsity: 0.95, epochs: 10, seed: 0, backend: 'auto' });
+    expect(c).toMatchObject({ model: 'lenet-300-100', dataset: 'mnist', method: 'halo', sparsity: 0.95, epochs: 10, finetuneEpochs: 2, seed: 0, backend: 'auto' });
     expect(c.options).toEqual({ xi: 1e-8, psi: 1e-8, hyperPrior: 'l2', lambdaOptimizer: { className: 'Momentum' } });
-    expect(trainConfigFromFlags({ penalty: 'none' }).sparsity).toBe(0);
+    expect(trainConfigFromFlags({ penalty: 'none' })).toMatchObject({ sparsity: 0, finetuneEpochs: 0 });
     // HALO's README setting fills in when not given, so that a bare `sparsify train` runs.
     expect(trainConfigFromFlags({}).options).toEqual({ xi: 1e-8, psi: 1e-8 });
     expect(trainConfigFromFlags({ set: ['xi=1e-7'] }).options).toEqual({ xi: 1e-7, psi: 1e-8 });
