@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
+import { loadSparse } from '@sparsify/layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, tempDir, TINY } from './helpers.js';
 
@@ -82,8 +83,16 @@ describe('the sparsify bin', () => {
       for (const v of d) if (v === 0) zeros++;
     }
     expect(zeros / total).toBeCloseTo(report.sparsity.global, 12);
-    model.dispose();
     expect((await run(['export', 'runs/hs', '--out', 'model'], cwd)).code).toBe(2);
+    const sparse = await run(['export', 'runs/hs', '--out', 'sparse', '--format', 'sparse'], cwd);
+    expect(sparse.code).toBe(0);
+    expect(sparse.stdout).toMatch(/bytes vs [\d,]+ dense/);
+    const loaded = await loadSparse(join(cwd, 'sparse'));
+    // Equal values (the sparse format stores a pruned −0 as 0).
+    const plain = (t: tf.Tensor) => Array.from(t.dataSync(), (v) => v + 0);
+    loaded.weights.forEach((w, i) => expect(plain(w.read())).toEqual(plain(model.weights[i].read())));
+    loaded.dispose();
+    model.dispose();
   });
 
   it('is killed mid-epoch and resumes from the last epoch-end checkpoint', async () => {
