@@ -1,6 +1,10 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { getPenaltyDefinition, listPenalties } from '@sparsify/core';
 import { readReport, writeReport } from '@sparsify/reporting';
+import { UsageError } from './errors.js';
 import type { IO } from './io.js';
+import { hasRun } from './train-command.js';
 import { registerPlugins, type DiscoveredPlugin } from './plugins.js';
 
 export const BASELINE_DESCRIPTIONS: Record<string, string> = {
@@ -51,6 +55,9 @@ export async function penaltiesCommand(io: IO, json: boolean): Promise<number> {
 
 /** `sparsify report <run>`: validates report.json, re-renders report.md and report.html, prints a summary. */
 export function reportCommand(runDir: string, io: IO, json: boolean): number {
+  if (!existsSync(join(runDir, 'report.json')) && hasRun(runDir)) {
+    throw new UsageError(`the run in ${runDir} has no report yet (it did not finish); continue it with sparsify train --resume ${runDir}`);
+  }
   const report = readReport(runDir);
   const { files } = writeReport(runDir, report);
   if (json) {
