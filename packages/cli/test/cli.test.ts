@@ -111,11 +111,11 @@ describe('run configs from flags', () => {
     await registerPlugins();
     const c = trainConfigFromFlags({ penalty: 'halo', set: ['xi=1e-8', 'psi=1e-8', 'hyperPrior=l2', 'lambdaOptimizer={"className":"Momentum"}'] });
     expect(c).toMatchObject({ model: 'lenet-300-100', dataset: 'mnist', method: 'halo', sparsity: 0.95, epochs: 10, finetuneEpochs: 2, seed: 0, backend: 'auto' });
-    expect(c.options).toEqual({ xi: 1e-8, psi: 1e-8, hyperPrior: 'l2', lambdaOptimizer: { className: 'Momentum' } });
+    expect(c.options).toEqual({ xi: 1e-8, psi: 1e-8, lambdaWeightDecay: 3e-3, hyperPrior: 'l2', lambdaOptimizer: { className: 'Momentum' } });
     expect(trainConfigFromFlags({ penalty: 'none' })).toMatchObject({ sparsity: 0, finetuneEpochs: 0 });
-    // HALO's README setting fills in when not given, so that a bare `sparsify train` runs.
-    expect(trainConfigFromFlags({}).options).toEqual({ xi: 1e-8, psi: 1e-8 });
-    expect(trainConfigFromFlags({ set: ['xi=1e-7'] }).options).toEqual({ xi: 1e-7, psi: 1e-8 });
+    // HALO's preset for the default job fills in when not given, so that a bare `sparsify train` runs.
+    expect(trainConfigFromFlags({}).options).toEqual({ xi: 1e-5, psi: 1e-5, lambdaWeightDecay: 3e-3 });
+    expect(trainConfigFromFlags({ set: ['xi=1e-7'] }).options).toEqual({ xi: 1e-7, psi: 1e-5, lambdaWeightDecay: 3e-3 });
   });
 
   it('draws a progress bar on a terminal', async () => {
