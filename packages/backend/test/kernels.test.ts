@@ -362,8 +362,9 @@ describe('BatchMatMul / _FusedMatMul on the fast path', () => {
     });
     expectClose(r);
   });
-  it('tiny products still go to the stock kernel and agree', async () => {
+  it('tiny products (and many small batched ones) stay on the stock kernel and agree', async () => {
     expectClose(await compare(() => tf.matMul(normal([3, 4], 1), normal([5, 4], 2), false, true)));
+    expectClose(await compare(() => tf.matMul(normal([64, 8, 16], 1), normal([64, 12, 16], 2), false, true)));
   });
 });
 

@@ -120,17 +120,17 @@ export async function measureParallel(name: WorkloadName, workers: number, warmu
   );
   let failure: string | undefined;
   for (const t of threads) t.on('error', (e) => (failure = e.message));
+  let stopping = false;
+  threads.forEach((t, rank) =>
+    t.on('exit', (code) => {
+      if (!stopping) failure ??= `worker ${rank} exited (code ${code})`;
+    }),
+  );
+  // Polls with a timer: a pending Atomics.waitAsync alone does not keep Node's event loop alive.
   const waitFor = async (index: number, target: number) => {
     while (Atomics.load(control, index) < target) {
       if (failure) throw new Error(failure);
-      // Async wait keeps the main event loop alive for worker error events.
-      const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: unknown } }).waitAsync(
-        control,
-        index,
-        Atomics.load(control, index),
-        2000,
-      );
-      if (r.async) await r.value;
+      await new Promise((r) => setTimeout(r, 0));
     }
   };
   const times: number[] = [];
@@ -154,6 +154,7 @@ export async function measureParallel(name: WorkloadName, workers: number, warmu
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
   } finally {
+    stopping = true;
     Atomics.store(control, STOP, 1);
     Atomics.notify(control, STEP);
     await Promise.all(threads.map((t) => t.terminate()));

@@ -24,8 +24,13 @@ export function setMatMulLayout(layout: MatMulLayout): void {
 
 /** Relative per-element cost of packing the right operand vs. a transpose copy (measured ≈ 2–5). */
 const PACK_COST = 3;
-/** Below this many multiply-adds per batch the stock kernel's call overhead is lower. */
+/** Below this many multiply-adds the stock kernel's single call beats transposes + a fast call. */
 const MIN_WORK = 16 * 16 * 16;
+/**
+ * Batched products run one fast call per batch entry (≈ 3 kernel calls of JS overhead each), so each
+ * entry must be big enough to pay for that: many small matrices stay on the stock kernel.
+ */
+const MIN_WORK_PER_BATCH = 40 * 40 * 40;
 
 interface MatMulAttrs {
   transposeA: boolean;
@@ -98,6 +103,7 @@ function fastMatMul(
   if (m * k * n < MIN_WORK || m === 0 || k === 0 || n === 0) return null;
   const batch = Math.max(batchA, batchB);
   if (batchA !== batchB && batchA !== 1 && batchB !== 1) return null; // general broadcasting: stock path
+  if (batch > 1 && m * k * n < MIN_WORK_PER_BATCH) return null;
   const outBatchShape = tf.broadcast_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const backend = args.backend as WasmBackendLike;
   const attrs = args.attrs as tf.NamedAttrMap;
