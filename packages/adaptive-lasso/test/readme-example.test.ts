@@ -5,7 +5,7 @@ import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { trainWithAdaptiveLasso } from '../examples/custom-loop.js';
 import { useCpu } from './helpers.js';
-import { accuracy, makeModel, teacherTask } from './mlp.js';
+import { accuracy, makeModel, teacherTask } from '@sparsify/conformance';
 
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 

@@ -8,3 +8,16 @@ export {
   type TestApi,
 } from './checks.js';
 export { disposeParams, fixtureKernels, fixtureModel, fixtureParams, fixtureValues, seededRandom } from './fixtures.js';
+export {
+  CLASSES,
+  FEATURES,
+  HIDDEN,
+  RELEVANT,
+  accuracy,
+  makeModel,
+  teacherTask,
+  trainAndPrune,
+  type RunOptions,
+  type RunResult,
+  type Task,
+} from './training.js';

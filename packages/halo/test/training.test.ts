@@ -10,7 +10,7 @@ import type { Param } from '@sparsify/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { halo, sws, type HaloPenalty } from '../src/index.js';
 import { useCpu } from './helpers.js';
-import { teacherTask, trainAndPrune, type RunResult, type Task } from './mlp.js';
+import { teacherTask, trainAndPrune, type RunResult, type Task } from '@sparsify/conformance';
 
 const SPARSITY = 0.95;
 const base = { epochs: 25, lr: 0.05, weightDecay: 1e-4, sparsities: [SPARSITY] };
