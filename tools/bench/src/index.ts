@@ -107,7 +107,8 @@ async function main(): Promise<void> {
           {
             warmup: q ? 2 : 3,
             steps: q ? 5 : 20,
-            stepsFor: (c) => (c.id !== 'cpu' ? { warmup: q ? 2 : 3, steps: q ? 5 : 20 } : conv ? { warmup: 0, steps: q ? 1 : 2 } : { warmup: 1, steps: q ? 3 : 8 }),
+            stepsFor: (c) =>
+              c.id !== 'cpu' ? { warmup: q ? 2 : 3, steps: q ? 5 : 20 } : conv ? { warmup: 0, steps: q ? 1 : 2, separate: true } : { warmup: 1, steps: q ? 3 : 8 },
           },
           log,
         ),
