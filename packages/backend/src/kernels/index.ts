@@ -55,10 +55,13 @@ function mark(fn: KernelFn): tf.KernelFunc {
 
 /**
  * Registers, for the `wasm` backend, the training kernels tfjs-backend-wasm 4.22 lacks
- * (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input, UnsortedSegmentSum) and faster
- * replacements for stock kernels that take a slow scalar path in training (BatchMatMul and
- * _FusedMatMul with transposed or batched operands, Conv2DBackpropInput). All are built from stock
- * wasm kernels (XNNPACK conv and matmul, transpose, pad, scatter) and match the cpu backend.
+ * (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input, UnsortedSegmentSum) and
+ * replacements for stock kernels that are slow or wrong in training: BatchMatMul/_FusedMatMul with
+ * transposed or batched operands (a scalar loop ≈ 10× slower than XNNPACK's path), Conv2DBackpropInput
+ * (a scalar loop), MaxPoolGrad (loses the gradient of windows whose max is ≤ 0), Sum over leading axes,
+ * and broadcasting comparisons/Maximum/Minimum (≈ 95 ns/element). They are built from stock wasm
+ * kernels (XNNPACK conv and matmul, transpose, pad, scatter) or plain loops over the wasm heap, and
+ * match the cpu backend.
  *
  * Idempotent; safe before or after `tf.setBackend('wasm')`. Replacements need the stock kernel to be
  * registered, i.e. `@tensorflow/tfjs-backend-wasm` imported; if it is not, they are skipped (call
