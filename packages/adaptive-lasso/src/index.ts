@@ -15,5 +15,5 @@ export {
   type LogPenaltyOptions,
   type ReweightedL1Options,
 } from './penalties.js';
-export { DEFAULT_EPSILON_MIN, DEFAULT_EPSILON_REL, PACKAGE_NAME } from './util.js';
+export { DEFAULT_EPSILON_MIN, DEFAULT_EPSILON_REL, PACKAGE_NAME, type TensorState } from './util.js';
 export { plugin } from './plugin.js';

@@ -10,20 +10,32 @@ import {
   type Param,
   type PenaltyConfig,
   type PenaltyDiagnostics,
+  type PenaltyState,
   type StrengthLike,
   type TrainingContext,
 } from '@sparsify/core';
 import {
   addAll,
+  checkEpsilonState,
   checkOptions,
+  checkStateObject,
+  checkTensorStates,
   detached,
   epsilonOf,
   epsilonRule,
   PACKAGE_NAME,
   scaleOf,
   summary,
+  tensorState,
   type EpsilonRule,
 } from './util.js';
+
+/** v, ε and the update count of a weighted L1, validated and ready to apply. */
+interface WeightState {
+  v: { shape: number[]; values: Float32Array }[] | null;
+  epsilons: number[];
+  updates: number;
+}
 
 export interface LassoOptions {
   /** λ: a number, a strength schedule, or a schedule config. Required. */
@@ -145,6 +157,33 @@ abstract class WeightedL1Penalty<O extends EpsilonOptions & { strength: Strength
     for (const old of this.v ?? []) this.release(old);
     this.v = next.map((t) => this.own(t));
     this.updates += 1;
+  }
+
+  /** v (or null), ε and the update count as plain JSON data. */
+  protected weightState(): PenaltyState {
+    this.requireBound();
+    return { v: this.v ? this.v.map(tensorState) : null, epsilons: this.epsilons.slice(), updates: this.updates };
+  }
+
+  /**
+   * Validates the weighted-L1 part of a state against the bound params (v is required unless `allowNoWeights`;
+   * ε has one entry per param, or none while v is null). Creates no tensors.
+   */
+  protected parseWeightState(what: string, state: Record<string, unknown>, allowNoWeights: boolean): WeightState {
+    const params = this.requireBound();
+    const v = state.v === null && allowNoWeights ? null : checkTensorStates(`${what} state.v`, state.v, params);
+    const epsilons = checkEpsilonState(`${what} state.epsilons`, state.epsilons, v ? params.length : 0);
+    checkInteger(`${what} state.updates`, state.updates, 0);
+    return { v, epsilons, updates: state.updates as number };
+  }
+
+  /** Replaces v, ε and the update count (the old v tensors are freed). */
+  protected applyWeightState(parsed: WeightState): void {
+    const next = parsed.v ? parsed.v.map((g) => this.own(tf.tensor(g.values, g.shape, 'float32'))) : null;
+    for (const old of this.v ?? []) this.release(old);
+    this.v = next;
+    this.epsilons = parsed.epsilons;
+    this.updates = parsed.updates;
   }
 
   protected term(_ctx: TrainingContext): tf.Scalar {
@@ -306,6 +345,24 @@ export class AdaptiveLassoPenalty extends WeightedL1Penalty<AdaptiveLassoOptions
     return this.weightDiagnostics();
   }
 
+  /** v (null during the warm-up), ε, the update count and the estimate epoch, as plain data. */
+  getState(): PenaltyState {
+    return { ...this.weightState(), estimateEpoch: this.estimatedAt };
+  }
+
+  /** Restores `getState()` after `bind()`: v is not re-estimated. */
+  setState(state: PenaltyState): void {
+    const s = checkStateObject('adaptiveLasso', state);
+    const parsed = this.parseWeightState('adaptiveLasso', s, true);
+    if (parsed.v === null) {
+      check(s.estimateEpoch === null, 'adaptiveLasso state.estimateEpoch', s.estimateEpoch, 'null while state.v is null');
+    } else {
+      checkInteger('adaptiveLasso state.estimateEpoch', s.estimateEpoch, -1);
+    }
+    this.applyWeightState(parsed);
+    this.estimatedAt = s.estimateEpoch as number | null;
+  }
+
   override getConfig(): PenaltyConfig {
     const options: Record<string, unknown> = {
       strength: this.strength.config,
@@ -378,6 +435,17 @@ export class ReweightedL1Penalty extends WeightedL1Penalty<ReweightedL1Options> 
     return this.weightDiagnostics();
   }
 
+  /** v from the last refresh, ε (frozen at bind) and the refresh count, as plain data. */
+  getState(): PenaltyState {
+    return this.weightState();
+  }
+
+  /** Restores `getState()` after `bind()`: replaces the v that bind computed from the current weights. */
+  setState(state: PenaltyState): void {
+    const s = checkStateObject('reweightedL1', state);
+    this.applyWeightState(this.parseWeightState('reweightedL1', s, false));
+  }
+
   override getConfig(): PenaltyConfig {
     const options: Record<string, unknown> = { strength: this.strength.config };
     if (this.options.a !== undefined) options.a = this.options.a;
@@ -427,6 +495,19 @@ export class LogPenalty extends BasePenalty<LogPenaltyOptions> {
   diagnostics(_ctx: TrainingContext): PenaltyDiagnostics {
     this.requireBound();
     return { epsilon: this.epsilons.slice(), scale: this.scale };
+  }
+
+  /** ε per bound tensor (frozen at bind), as plain data. */
+  getState(): PenaltyState {
+    this.requireBound();
+    return { epsilons: this.epsilons.slice() };
+  }
+
+  /** Restores `getState()` after `bind()`: the ε of the original bind, not one from the current weights. */
+  setState(state: PenaltyState): void {
+    const params = this.requireBound();
+    const s = checkStateObject('logPenalty', state);
+    this.epsilons = checkEpsilonState('logPenalty state.epsilons', s.epsilons, params.length);
   }
 
   override getConfig(): PenaltyConfig {

@@ -108,3 +108,51 @@ export function scaleOf(what: string, a: number | undefined): number {
   checkNonNegative(`${what} a`, a);
   return a + 1;
 }
+
+/** A tensor as plain JSON data (`getState()`). */
+export interface TensorState {
+  shape: number[];
+  values: number[];
+}
+
+/** Reads a tensor back to the host as `{ shape, values }`. */
+export function tensorState(tensor: tf.Tensor): TensorState {
+  return { shape: tensor.shape.slice(), values: Array.from(tensor.dataSync()) };
+}
+
+/**
+ * Validates one `{ shape, values }` per bound parameter, each with that parameter's shape and finite
+ * values; throws a SparsifyConfigError naming the first bad entry. Creates no tensors.
+ */
+export function checkTensorStates(what: string, value: unknown, params: readonly Param[]): { shape: number[]; values: Float32Array }[] {
+  check(Array.isArray(value) && value.length === params.length, what, Array.isArray(value) ? `an array of length ${value.length}` : value, `an array with one {shape, values} per bound parameter (${params.length})`);
+  return (value as unknown[]).map((item, i) => {
+    const e = item as Partial<TensorState> | null;
+    check(typeof e === 'object' && e !== null && Array.isArray(e.shape) && Array.isArray(e.values), `${what}[${i}]`, item, '{shape: number[], values: number[]}');
+    const shape = e!.shape!;
+    const p = params[i];
+    if (shape.length !== p.shape.length || shape.some((d, k) => d !== p.shape[k])) {
+      throw new SparsifyConfigError(
+        `${what}[${i}] has shape [${shape.join(', ')}]; the bound parameter ${p.name} has shape [${p.shape.join(', ')}]`,
+      );
+    }
+    const values = e!.values!;
+    check(values.length === p.size, `${what}[${i}].values.length`, values.length, `${p.size} (the size of shape [${shape.join(', ')}])`);
+    const bad = values.findIndex((v) => typeof v !== 'number' || !Number.isFinite(v));
+    if (bad >= 0) check(false, `${what}[${i}].values[${bad}]`, values[bad], 'a finite number');
+    return { shape: shape.slice(), values: Float32Array.from(values) };
+  });
+}
+
+/** Validates ε per bound tensor in a state: an array of finite numbers > 0, one per parameter. */
+export function checkEpsilonState(what: string, value: unknown, count: number): number[] {
+  check(Array.isArray(value) && value.length === count, what, value, `an array of ${count} number(s) > 0, one per bound parameter`);
+  (value as unknown[]).forEach((e, i) => checkPositive(`${what}[${i}]`, e));
+  return (value as number[]).slice();
+}
+
+/** A state must be a plain object; `what` names the penalty. */
+export function checkStateObject(what: string, state: unknown): Record<string, unknown> {
+  check(typeof state === 'object' && state !== null && !Array.isArray(state), `${what} state`, state, 'an object (from getState())');
+  return state as Record<string, unknown>;
+}

@@ -39,6 +39,7 @@ export {
   type PenaltyConfig,
   type PenaltyDiagnostics,
   type PenaltyOptions,
+  type PenaltyState,
 } from './penalty.js';
 export {
   createPenalty,

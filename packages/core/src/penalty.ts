@@ -18,6 +18,14 @@ export interface PenaltyConfig {
 export type PenaltyDiagnostics = Record<string, number | number[]>;
 
 /**
+ * A penalty's non-variable state (adaptive weights, frozen ε, refresh counters) for checkpoints:
+ * JSON-serialisable plain data only: numbers, arrays of numbers, null, nested plain objects; a tensor
+ * as `{ shape: number[], values: number[] }`. Trainable variables are not part of it (the training loop
+ * saves `trainableVariables()` itself).
+ */
+export type PenaltyState = Record<string, unknown>;
+
+/**
  * The one penalty interface. A penalty is bound once to the parameters it acts on, then asked for a
  * differentiable scalar every training step. Everything else is optional.
  *
@@ -56,6 +64,18 @@ export interface Penalty {
   /** The strength at `ctx` (the global coefficient the term is multiplied by). */
   strengthAt(ctx: TrainingContext): number;
   getConfig(): PenaltyConfig;
+  /**
+   * The non-variable state after `bind()`, as plain JSON data, so that a resumed run continues exactly.
+   * Implement it when the penalty keeps state outside `trainableVariables()`; the result shares no memory
+   * with the penalty.
+   */
+  getState?(): PenaltyState;
+  /**
+   * Restores what `getState()` returned, on a penalty with the same config bound to parameters of the
+   * same shapes (call after `bind()`). Throws `SparsifyConfigError` on state that does not fit; frees the
+   * tensors it replaces.
+   */
+  setState?(state: PenaltyState): void;
   /** Frees every tensor and variable this penalty created. Idempotent. */
   dispose(): void;
 }
