@@ -18,6 +18,7 @@ import {
   type Param,
   type Penalty,
   type PenaltyDiagnostics,
+  type PenaltyState,
 } from '@sparsify/core';
 import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, readCheckpoint, removeStaleTempFiles, writeCheckpoint } from './checkpoint.js';
 import { disposeBatch, iterateBatches } from './data.js';
@@ -52,12 +53,6 @@ import type {
 export const DEFAULT_OPTIMIZER: OptimizerConfig = { kind: 'momentum', learningRate: 0.01, momentum: 0.9 };
 const CHECKPOINT_VERSION = 1;
 
-/** Optional state hooks a penalty may implement so that resume restores non-variable state exactly. */
-interface StatefulPenalty extends Penalty {
-  getState?(): unknown;
-  setState?(state: unknown): void;
-}
-
 /** What a checkpoint holds (typed arrays are stored as binary blobs). */
 interface LoopState {
   version: number;
@@ -84,7 +79,7 @@ interface Checkpoint extends LoopState {
   optimizer: StoredOptimizer;
   penaltyVariables: (Float32Array | Int32Array)[][];
   penaltyOptimizers: StoredOptimizer[];
-  penaltyState: unknown[];
+  penaltyState: (PenaltyState | null)[];
   masks: Uint8Array[] | null;
   pruner: unknown;
   artController: unknown;
@@ -180,7 +175,7 @@ class Run {
   private readonly model: tf.LayersModel;
   private readonly seed: number;
   private readonly pruneParams: Param[];
-  private readonly penalties: readonly StatefulPenalty[];
+  private readonly penalties: readonly Penalty[];
   private readonly evalSplit: DataSplit | undefined;
   private readonly epochSplit: DataSplit | undefined;
   private readonly evalName: TrainResult['evalSplit'];
