@@ -1,36 +1,21 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readmeExample } from '../../../tools/testing/readme-example.js';
 import { trainWithAdaptiveLasso } from '../examples/custom-loop.js';
 import { useCpu } from './helpers.js';
 import { accuracy, makeModel, teacherTask } from '@sparsify/conformance';
 
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
-
 beforeAll(useCpu);
 
 describe('the README custom-loop example', () => {
+  const example = readmeExample(import.meta.url, 'examples/custom-loop.ts');
+
   it('is the README code verbatim', () => {
-    const readme = readFileSync(here('../README.md'), 'utf8');
-    const example = readFileSync(here('../examples/custom-loop.ts'), 'utf8');
-    expect(readme).toContain(example.trim());
+    expect(example.readme).toContain(example.code);
   });
 
-  it('type-checks against the package sources', () => {
-    const program = ts.createProgram([here('../examples/custom-loop.ts')], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      skipLibCheck: true,
-      types: [],
-      paths: { '@sparsify/core': [here('../../core/src/index.ts')], '@sparsify/adaptive-lasso': [here('../src/index.ts')] },
-    });
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    expect(diagnostics).toEqual([]);
+  it('type-checks against the workspace sources', () => {
+    expect(example.typeErrors()).toEqual([]);
   });
 
   it('runs: warm-up, snapshot, penalised training, prunes to ≥ 95%, fine-tunes, frees everything', () => {

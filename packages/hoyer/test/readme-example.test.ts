@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readmeExample } from '../../../tools/testing/readme-example.js';
 import { customLoop } from '../examples/custom-loop.js';
 import { mlp, sparseTask } from './harness.js';
-
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -14,28 +10,14 @@ beforeAll(async () => {
 });
 
 describe('the README custom-loop example', () => {
+  const example = readmeExample(import.meta.url, 'examples/custom-loop.ts');
+
   it('is the README code verbatim', () => {
-    const readme = readFileSync(here('../README.md'), 'utf8');
-    const example = readFileSync(here('../examples/custom-loop.ts'), 'utf8');
-    expect(readme).toContain(example.trim());
+    expect(example.readme).toContain(example.code);
   });
 
-  it('type-checks against the package sources', () => {
-    const program = ts.createProgram([here('../examples/custom-loop.ts')], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      skipLibCheck: true,
-      types: [],
-      paths: {
-        '@sparsify/core': [here('../../core/src/index.ts')],
-        '@sparsify/hoyer': [here('../src/index.ts')],
-      },
-    });
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    expect(diagnostics).toEqual([]);
+  it('type-checks against the workspace sources', () => {
+    expect(example.typeErrors()).toEqual([]);
   });
 
   it('runs: trains, prunes to ≥ 90% and keeps accuracy, without leaking tensors', () => {

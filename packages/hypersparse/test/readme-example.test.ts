@@ -1,13 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { measureSparsity, selectParams } from '@sparsify/core';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readmeExample } from '../../../tools/testing/readme-example.js';
 import { artLoop } from '../examples/custom-loop.js';
 import { mlp, sparseTask } from './harness.js';
-
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -15,28 +11,14 @@ beforeAll(async () => {
 });
 
 describe('the README custom-loop example (ART)', () => {
+  const example = readmeExample(import.meta.url, 'examples/custom-loop.ts');
+
   it('is the README code verbatim', () => {
-    const readme = readFileSync(here('../README.md'), 'utf8');
-    const example = readFileSync(here('../examples/custom-loop.ts'), 'utf8');
-    expect(readme).toContain(example.trim());
+    expect(example.readme).toContain(example.code);
   });
 
-  it('type-checks against the package sources', () => {
-    const program = ts.createProgram([here('../examples/custom-loop.ts')], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      skipLibCheck: true,
-      types: [],
-      paths: {
-        '@sparsify/core': [here('../../core/src/index.ts')],
-        '@sparsify/hypersparse': [here('../src/index.ts')],
-      },
-    });
-    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    expect(diagnostics).toEqual([]);
+  it('type-checks against the workspace sources', () => {
+    expect(example.typeErrors()).toEqual([]);
   });
 
   it('runs: ART stops by its rule, the model ends ≥ 90% sparse and accurate, no tensors leak', async () => {

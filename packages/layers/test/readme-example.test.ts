@@ -1,14 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readmeExample } from '../../../tools/testing/readme-example.js';
 import { kerasStyle } from '../examples/fit.js';
-
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -16,26 +12,14 @@ beforeAll(async () => {
 });
 
 describe('the README fit example', () => {
+  const example = readmeExample(import.meta.url, 'examples/fit.ts');
+
   it('is the README code verbatim', () => {
-    expect(readFileSync(here('../README.md'), 'utf8')).toContain(readFileSync(here('../examples/fit.ts'), 'utf8').trim());
+    expect(example.readme).toContain(example.code);
   });
 
-  it('type-checks against the package sources', () => {
-    const program = ts.createProgram([here('../examples/fit.ts')], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      skipLibCheck: true,
-      types: ['node'],
-      paths: {
-        '@sparsify/core': [here('../../core/src/index.ts')],
-        '@sparsify/schedules': [here('../../schedules/src/index.ts')],
-        '@sparsify/layers': [here('../src/index.ts')],
-      },
-    });
-    expect(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
+  it('type-checks against the workspace sources', () => {
+    expect(example.typeErrors()).toEqual([]);
   });
 
   it('runs: fit with a penalty and a schedule to 90%, sparse export, same predictions, no tensors left', async () => {

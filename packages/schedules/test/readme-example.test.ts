@@ -1,11 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import ts from 'typescript';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readmeExample } from '../../../tools/testing/readme-example.js';
 import { gradualPruning } from '../examples/gradual-pruning.js';
-
-const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
@@ -13,22 +9,14 @@ beforeAll(async () => {
 });
 
 describe('the README gradual-pruning example', () => {
+  const example = readmeExample(import.meta.url, 'examples/gradual-pruning.ts');
+
   it('is the README code verbatim', () => {
-    expect(readFileSync(here('../README.md'), 'utf8')).toContain(readFileSync(here('../examples/gradual-pruning.ts'), 'utf8').trim());
+    expect(example.readme).toContain(example.code);
   });
 
-  it('type-checks against the package sources', () => {
-    const program = ts.createProgram([here('../examples/gradual-pruning.ts')], {
-      strict: true,
-      noEmit: true,
-      target: ts.ScriptTarget.ES2022,
-      module: ts.ModuleKind.ESNext,
-      moduleResolution: ts.ModuleResolutionKind.Bundler,
-      skipLibCheck: true,
-      types: [],
-      paths: { '@sparsify/core': [here('../../core/src/index.ts')], '@sparsify/schedules': [here('../src/index.ts')] },
-    });
-    expect(ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'))).toEqual([]);
+  it('type-checks against the workspace sources', () => {
+    expect(example.typeErrors()).toEqual([]);
   });
 
   it('runs: prunes to 90% on schedule, keeps accuracy, leaves no tensors', () => {
