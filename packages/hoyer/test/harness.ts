@@ -8,50 +8,11 @@ import {
   selectParams,
   type Penalty,
 } from '@sparsify/core';
-import { gaussian } from './helpers.js';
 
-/**
- * A seeded task with a sparse ground truth: 32 inputs of which 8 are informative, 4 classes from a
- * random linear teacher on those 8 (ties impossible), 1536 training and 1024 test samples.
- */
-export function sparseTask(seed = 7): { xTrain: tf.Tensor; yTrain: tf.Tensor; xTest: tf.Tensor; yTest: tf.Tensor } {
-  const dim = 32;
-  const informative = 8;
-  const classes = 4;
-  const teacher = gaussian(informative * classes, seed);
-  const make = (n: number, s: number) => {
-    const x = gaussian(n * dim, s);
-    const y = new Int32Array(n);
-    for (let i = 0; i < n; i++) {
-      let best = -Infinity;
-      for (let c = 0; c < classes; c++) {
-        let z = 0;
-        for (let j = 0; j < informative; j++) z += x[i * dim + j * 4] * teacher[j * classes + c];
-        if (z > best) {
-          best = z;
-          y[i] = c;
-        }
-      }
-    }
-    return [tf.tensor2d(x, [n, dim]), tf.tensor1d(y, 'int32')] as const;
-  };
-  const [xTrain, yTrain] = make(1536, seed + 1);
-  const [xTest, yTest] = make(1024, seed + 2);
-  return { xTrain, yTrain, xTest, yTest };
-}
+import { accuracy } from '@sparsify/conformance';
+import { mlp, sparseTask } from './helpers.js';
 
-export function mlp(seed: number): tf.LayersModel {
-  return tf.sequential({
-    layers: [
-      tf.layers.dense({ inputShape: [32], units: 64, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
-      tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }),
-    ],
-  });
-}
-
-export function accuracy(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): number {
-  return tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.predict(x) as tf.Tensor, 1), y), 'float32')).dataSync()[0]);
-}
+export { accuracy, mlp, sparseTask };
 
 export interface Run {
   /** Test accuracy after the (penalised or dense) training phase, before pruning. */
