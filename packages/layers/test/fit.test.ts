@@ -16,7 +16,7 @@ import {
   updatePruningStep,
   type EpochPruningSummary,
 } from '../src/index.js';
-import { TestGradientOnly, TestL1, TestLearnedScale, classes, compiledMlp, kernels, maxAbsDiff, useCpu } from './helpers.js';
+import { TestGradientOnly, TestL1, TestLearnedScale, classes, compiledMlp, kernels, maxAbsDiff, seedMathRandom, useCpu } from './helpers.js';
 
 let dir: string;
 beforeAll(async () => {
@@ -78,6 +78,7 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     const seenEpochs: number[] = [];
     const summaries: EpochPruningSummary[] = [];
     const early = tf.callbacks.earlyStopping({ monitor: 'val_loss', patience: 50 });
+    const restoreRandom = seedMathRandom(3);
     const history = await fitWithPenalties(model, x, y, {
       epochs: 10,
       batchSize: 32,
@@ -88,7 +89,7 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
       weightDecay: 1e-4,
       pruning: pruner,
       callbacks: [early, pruningSummaries({ source: pruner, log: (s) => summaries.push(s) }), { onEpochEnd: async (epoch: number) => void seenEpochs.push(epoch) }],
-    });
+    }).finally(restoreRandom);
     expect(seenEpochs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(history.history.val_loss).toHaveLength(10);
     expect(history.history.sparsity).toHaveLength(10);

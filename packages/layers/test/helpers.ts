@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { vi } from 'vitest';
 import { BasePenalty, safeL1, unaryCustomGrad, type Param, type TrainingContext } from '@sparsify/core';
 
 export async function useCpu(): Promise<void> {
@@ -83,4 +84,17 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
   return a.length === b.length ? m : Infinity;
+}
+
+/**
+ * `fit`'s `shuffle: true` draws from `Math.random` (tfjs `util.shuffle`); seeding it keeps a test that
+ * shuffles deterministic. Returns the restore function.
+ */
+export function seedMathRandom(seed: number): () => void {
+  let state = seed >>> 0;
+  const spy = vi.spyOn(Math, 'random').mockImplementation(() => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0; // Numerical Recipes LCG
+    return state / 2 ** 32;
+  });
+  return () => spy.mockRestore();
 }
