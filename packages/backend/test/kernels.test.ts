@@ -413,6 +413,24 @@ describe('broadcasting comparisons and Maximum/Minimum', () => {
   });
 });
 
+describe('Sign (replaces the stock scalar loop)', () => {
+  it('float32: bit-identical to cpu (±0 and NaN to +0; ±∞ and denormals to ±1)', async () => {
+    const special = [0, -0, NaN, -NaN, Infinity, -Infinity, 1e-45, -1e-45, 1.2e-38, -3.4e38, 1, -1, 0.5];
+    await expectIdentical(() => tf.sign(tf.tensor1d(special)), 'special values');
+    const values = Array.from((await onBackend('wasm', () => tf.sign(tf.tensor1d(special)))).values);
+    expect(values.map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual([0, 0, 0, 0, 1, -1, 1, -1, 1, -1, 1, -1, 1]);
+    await expectIdentical(() => tf.sign(tf.round(tf.mul(normal([37, 41], 3), 2))), 'random with zeros');
+  });
+  it('int32 and a scalar', async () => {
+    await expectIdentical(() => tf.cast(tf.sign(tf.tensor1d([-3, 0, 7], 'int32')), 'float32'), 'int32');
+    await expectIdentical(() => tf.sign(tf.scalar(-2.5)), 'scalar');
+  });
+  it('keeps the gradient of safeAbs-style sign(w)·dy finite and exact at 0', async () => {
+    const g = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(tf.abs(w), tf.sign(w))));
+    expectClose(await compare(() => g(tf.tensor1d([0, -2, 3, -0.5]))));
+  });
+});
+
 describe('Sum over leading axes', () => {
   for (const axis of [[0], [0, 1], [0, 1, 2], [1], [3], [0, 3], [2, 3]]) {
     it(`axis ${axis}`, async () => {
