@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { guardedDiv, safeL1, safeNorm, type GroupAxes } from '@sparsify/core';
+import { guardedDiv, safeNorm, unaryCustomGrad, type GroupAxes } from '@sparsify/core';
 
 /**
  * Denominator floor δ of every ratio here (penalties.md §5.10.2): `A²/max(Q, δ)` is 0, with a zero
@@ -11,18 +11,55 @@ export const HOYER_DELTA = 1e-30;
 export type GroupMode = 'auto' | 'input' | 'output' | 'both';
 export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'both'];
 
-/** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */
-export function hoyerTerm(w: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => guardedDiv(safeL1(w), safeNorm(w), HOYER_DELTA) as tf.Scalar);
-}
-
-/** ‖W‖₁² / ‖W‖₂² (range [1, N]; 0 for an all-zero tensor). Counts like ℓ0: k equal non-zeros give k. */
-export function hoyerSquareTerm(w: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => {
-    const a = safeL1(w);
-    return guardedDiv(tf.square(a), tf.sum(tf.square(w)), HOYER_DELTA) as tf.Scalar;
+/**
+ * The ratio terms below with their closed-form gradients (penalties.md §5.2–5.3), as one custom op
+ * per tensor: A = Σ|w| and Q = Σw² forward, then `P·(sign(w) − R·w)` for scalars P, R backward. Autodiff
+ * of the same expression records a dozen full-size ops per tensor (abs, square, two sums, their
+ * broadcasts and products) and costs several times more per step. The denominator is floored,
+ * d = max(D, δ), and the gradient is 0 where the floor is active (D < δ: an all-zero tensor, whose A
+ * is 0 too), as `guardedDiv` gives.
+ */
+function ratioTerm(
+  /** D from Q = Σw²: Q itself for HS, ‖W‖₂ = √Q for Hoyer. */
+  denominator: (Q: tf.Scalar) => tf.Scalar,
+  value: (A: tf.Scalar, d: tf.Scalar) => tf.Scalar,
+  /** P and R of the gradient, for dy = 1; each a product of quotients, finite down to d = δ. */
+  coefficients: (A: tf.Scalar, d: tf.Scalar) => [P: tf.Scalar, R: tf.Scalar],
+): (w: tf.Tensor) => tf.Scalar {
+  return unaryCustomGrad<tf.Scalar>((w, save) => {
+    const A = tf.sum(tf.abs(w)) as tf.Scalar;
+    const D = denominator(tf.sum(tf.square(w)) as tf.Scalar);
+    const delta = tf.scalar(HOYER_DELTA);
+    const d = tf.maximum(D, delta) as tf.Scalar;
+    save([w, A, d, tf.cast(tf.greaterEqual(D, delta), 'float32')]);
+    return {
+      value: value(A, d),
+      gradFunc: (dy, [ws, As, ds, active]) => {
+        const [P, R] = coefficients(As as tf.Scalar, ds as tf.Scalar);
+        return tf.mul(tf.sub(tf.sign(ws), tf.mul(ws, R)), tf.mul(tf.mul(dy, P), active));
+      },
+    };
   });
 }
+
+/** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */
+export const hoyerTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(
+  (Q) => tf.sqrt(Q),
+  (A, norm) => tf.div(A, norm),
+  // ∂/∂w = sign(w)/‖W‖₂ − w·‖W‖₁/‖W‖₂³ = (1/‖W‖₂)·(sign(w) − w·(‖W‖₁/‖W‖₂)/‖W‖₂)
+  (A, norm) => [tf.div(tf.scalar(1), norm), tf.div(tf.div(A, norm), norm)] as [tf.Scalar, tf.Scalar],
+);
+
+/** ‖W‖₁² / ‖W‖₂² (range [1, N]; 0 for an all-zero tensor). Counts like ℓ0: k equal non-zeros give k. */
+export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(
+  (Q) => Q,
+  (A, Q) => tf.div(tf.square(A), Q),
+  // ∂/∂w = 2·sign(w)·‖W‖₁/‖W‖₂² − 2·w·‖W‖₁²/‖W‖₂⁴ = (2‖W‖₁/‖W‖₂²)·(sign(w) − w·‖W‖₁/‖W‖₂²)
+  (A, Q) => {
+    const ratio = tf.div(A, Q);
+    return [tf.mul(ratio, tf.scalar(2)), ratio] as [tf.Scalar, tf.Scalar];
+  },
+);
 
 /**
  * Group-Hoyer-Square of one kernel as coded in DeepHoyer (penalties.md §5.4):
