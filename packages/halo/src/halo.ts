@@ -221,8 +221,27 @@ export class HaloPenalty extends ScalePenalty<HaloOptions> {
     this.lambdas = params.map((p, i) => this.createLambda(`${prefix}/lambda_${i}/${p.name}`, p.shape));
   }
 
+  /**
+   * Σ|w|/(λ² + minLambda²) for one tensor and its λ's, as one custom op with the closed-form
+   * gradients ∂/∂w = sign(w)·r and ∂/∂λ = −2|w|·λ·r², r = 1/(λ² + minLambda²) (zero-safe at w = 0).
+   * Autodiff of the same expression records twice the full-size ops (abs, the sum's broadcast, and
+   * the reciprocal's and square's chain rule), on two tensors the size of the kernel.
+   */
+  private readonly weightedL1 = tf.customGrad(((w: tf.Tensor, lambda: tf.Tensor, save: tf.GradSaveFunc) => {
+    const magnitudes = tf.abs(w);
+    const r = this.inverseSquare(lambda);
+    save([w, lambda, magnitudes, r]);
+    return {
+      value: tf.sum(tf.mul(magnitudes, r)),
+      gradFunc: (dy: tf.Tensor, [ws, lambdas, as, rs]: tf.Tensor[]) => [
+        tf.mul(tf.mul(tf.sign(ws), rs), dy),
+        tf.mul(tf.mul(tf.mul(as, lambdas), tf.square(rs)), tf.mul(dy, tf.scalar(-2))),
+      ],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (w: tf.Tensor, lambda: tf.Tensor) => tf.Scalar;
+
   protected term(ctx: TrainingContext): tf.Scalar {
-    const weights = addAll(this.params.map((p, i) => tf.sum(tf.mul(safeAbs(p.variable), this.inverseSquare(this.lambdas[i])))));
+    const weights = addAll(this.params.map((p, i) => this.weightedL1(p.variable, this.lambdas[i])));
     const weighted = tf.mul(tf.scalar(this.xi), weights);
     const psi = this.psiAt(ctx);
     if (psi === 0) return weighted as tf.Scalar;
