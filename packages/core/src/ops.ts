@@ -26,10 +26,14 @@ export const safeAbs = unaryCustomGrad((x, save) => {
   return { value: tf.abs(x), gradFunc: (dy, [saved]) => tf.mul(dy, tf.sign(saved)) };
 });
 
-/** Σ|x| with the zero-safe gradient. */
-export function safeL1(x: tf.Tensor): tf.Scalar {
-  return tf.sum(safeAbs(x)) as tf.Scalar;
-}
+/**
+ * Σ|x| with the zero-safe gradient sign(x)·dy, as one custom op: autodiff through `sum(safeAbs(x))`
+ * would add the sum's broadcast (a full-size fill and product) to every step.
+ */
+export const safeL1: (x: tf.Tensor) => tf.Scalar = unaryCustomGrad<tf.Scalar>((x, save) => {
+  save([x]);
+  return { value: tf.sum(tf.abs(x)) as tf.Scalar, gradFunc: (dy, [saved]) => tf.mul(tf.sign(saved), dy) };
+});
 
 /**
  * √(Σx² over `axis`) with gradient x/‖x‖ and 0 (not NaN) where the norm is 0. TF.js gives NaN

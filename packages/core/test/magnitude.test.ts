@@ -37,6 +37,19 @@ describe('kthSmallest', () => {
       }
     }
   });
+  it('agrees with a sort on large Float32Arrays (the radix-select path): negatives, ties, ±0, ±∞, denormals', () => {
+    const n = 40_000;
+    const random = seeded(n, 7);
+    const ties = Float32Array.from(random, (v) => Math.round(v * 4) / 4); // a few dozen distinct values
+    const pruned = Float32Array.from(random, (v, i) => (i % 10 === 0 ? Math.abs(v) : i % 3 ? 0 : -0)); // 90% zeros
+    const special = Float32Array.from(random, (v, i) => [Infinity, -Infinity, 1e-45, -1e-45, 3.4e38][i % 50] ?? v);
+    for (const input of [random, ties, pruned, special]) {
+      const sorted = Array.from(input).sort((a, b) => a - b);
+      for (const k of [0, 1, 9_000, Math.floor(n * 0.9), n - 2, n - 1]) {
+        expect(kthSmallest(input, k) + 0, `k = ${k}`).toBe(sorted[k] + 0); // + 0: −0 and +0 are the same value here
+      }
+    }
+  });
   it('rejects an empty array and an out-of-range k', () => {
     expect(() => kthSmallest(new Float32Array(0), 0)).toThrow(/empty/);
     expect(() => kthSmallest(new Float32Array(3), 3)).toThrow('kthSmallest k must be < the number of values (3); got 3');
