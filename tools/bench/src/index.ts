@@ -139,9 +139,10 @@ async function main(): Promise<void> {
     results.penaltyNotes = Object.fromEntries(skipped);
     const rows: { backend: string; workload: string; penalty: string; baseCpuMs: number; withCpuMs: number; ratio: number; error?: string }[] = [];
     const plans: [Workload, Config, number][] = [
-      [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 15],
-      [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 6],
-      [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 8],
+      // Overheads of a few ms on steps of 15–100 ms: enough rounds for a stable median (≈ 1 minute).
+      [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 60],
+      [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 10],
+      [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 24],
     ];
     if (available.size > 0) {
       for (const [w, c, steps] of plans) {
@@ -157,7 +158,7 @@ async function main(): Promise<void> {
           }
         });
         const runners = [base, ...withP.filter((r): r is Runner => r !== null)];
-        interleave(runners, 1, steps);
+        interleave(runners, 3, steps); // 3 warm-up rounds: the JIT compiles the JS kernels' loops
         const baseMs = summarize(base.samples).cpu.median;
         for (const r of runners.slice(1)) {
           if (r.error) rows.push({ backend: c.id, workload: w.name, penalty: r.label, baseCpuMs: baseMs, withCpuMs: NaN, ratio: NaN, error: r.error });
