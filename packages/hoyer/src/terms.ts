@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { guardedDiv, safeNorm, unaryCustomGrad, type GroupAxes } from '@sparsify/core';
+import { unaryCustomGrad, type GroupAxes } from '@sparsify/core';
 
 /**
  * Denominator floor δ of every ratio here (penalties.md §5.10.2): `A²/max(Q, δ)` is 0, with a zero
@@ -64,9 +64,13 @@ export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(
 /**
  * Group-Hoyer-Square of one kernel as coded in DeepHoyer (penalties.md §5.4):
  * `[(Σ_c n_in,c)² + ρ·(Σ_o n_out,o)²] / ‖W‖₂²` for `both` (ρ = `outputRatio`, 1 in the reference), or
- * one of the two terms for `input` / `output`. Group norms use core's `safeNorm` (exact √Σw², gradient 0
- * rather than NaN for an all-zero group), so groups of size 1 give exactly Hoyer-Square. `axes` null
- * (biases, BatchNorm vectors, depthwise kernels): Hoyer-Square.
+ * one of the two terms for `input` / `output`, with exact group norms n = √Σw², so groups of size 1
+ * give exactly Hoyer-Square. `axes` null (biases, BatchNorm vectors, depthwise kernels): Hoyer-Square.
+ *
+ * One custom op with the closed-form gradient: with S_G = Σ_g n_g, N = Σ_G ρ_G·S_G², d = max(Q, δ),
+ * `∂/∂w = w·[Σ_G (2ρ_G·S_G/d)/n_G(w) − 2N/d²]`, where 1/n is 0 for an all-zero group (no NaN) and
+ * the whole gradient 0 for an all-zero kernel. The bracket is built on the group-norm tensors, so the
+ * backward pass is two full-size ops (a broadcast sum and the product with w).
  */
 export function groupHoyerSquareTerm(
   w: tf.Tensor,
@@ -75,14 +79,34 @@ export function groupHoyerSquareTerm(
   outputRatio = 1,
 ): tf.Scalar {
   if (axes === null) return hoyerSquareTerm(w);
-  return tf.tidy(() => {
-    const parts: tf.Tensor[] = [];
-    if (groups !== 'output') parts.push(tf.square(tf.sum(safeNorm(w, axes.input))));
-    if (groups !== 'input') {
-      const out = tf.square(tf.sum(safeNorm(w, axes.output)));
-      parts.push(groups === 'output' || outputRatio === 1 ? out : tf.mul(out, tf.scalar(outputRatio)));
-    }
-    const numerator = parts.length === 1 ? parts[0] : tf.add(parts[0], parts[1]);
-    return guardedDiv(numerator, tf.sum(tf.square(w)), HOYER_DELTA) as tf.Scalar;
-  });
+  const groupings: { axes: number[]; rho: number }[] = [];
+  if (groups !== 'output') groupings.push({ axes: axes.input, rho: 1 });
+  if (groups !== 'input') groupings.push({ axes: axes.output, rho: groups === 'output' ? 1 : outputRatio });
+  return unaryCustomGrad<tf.Scalar>((x, save) => {
+    const squares = tf.square(x);
+    const groupSquares = groupings.map((g) => tf.sum(squares, g.axes, true)); // kept dims: they broadcast
+    const norms = groupSquares.map((q) => tf.sqrt(q));
+    const sums = norms.map((n) => tf.sum(n));
+    const N = groupings.reduce<tf.Tensor>((acc, g, i) => tf.add(acc, tf.mul(tf.square(sums[i]), tf.scalar(g.rho))), tf.scalar(0));
+    // Q = Σw² from the first grouping's sums (its groups partition the kernel): no further full pass.
+    const Q = tf.sum(groupSquares[0]);
+    const delta = tf.scalar(HOYER_DELTA);
+    const d = tf.maximum(Q, delta);
+    save([x, N, d, tf.cast(tf.greaterEqual(Q, delta), 'float32'), ...sums, ...norms]);
+    return {
+      value: tf.div(N, d) as tf.Scalar,
+      gradFunc: (dy, [xs, Ns, ds, active, ...rest]) => {
+        const scale = tf.mul(dy, active);
+        const offset = tf.div(tf.div(tf.mul(Ns, tf.scalar(2)), ds), ds); // 2N/d², without underflow at d = δ
+        const terms = groupings.map((g, i) => {
+          const coefficient = tf.div(tf.mul(rest[i], tf.scalar(2 * g.rho)), ds); // 2ρ·S/d
+          return tf.mul(tf.divNoNan(coefficient, rest[groupings.length + i]), scale);
+        });
+        // The offset joins the first (small) term; a second grouping's term broadcasts to full size.
+        const first = tf.sub(terms[0], tf.mul(offset, scale));
+        const gradient = tf.mul(xs, terms.length === 1 ? first : tf.add(first, terms[1]));
+        return tf.add(gradient, tf.scalar(0)); // +0, not −0, at w = 0 (0·negative): zeros get exactly +0
+      },
+    };
+  })(w);
 }
