@@ -19,6 +19,12 @@ export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'bo
  * d = max(D, δ), and the gradient is 0 where the floor is active (D < δ: an all-zero tensor, whose A
  * is 0 too), as `guardedDiv` gives.
  */
+/** d = max(D, δ) and the 0/1 flag of D ≥ δ, which zeroes the gradient where the floor is active. */
+function floored(D: tf.Tensor): [d: tf.Scalar, live: tf.Scalar] {
+  const delta = tf.scalar(HOYER_DELTA);
+  return [tf.maximum(D, delta) as tf.Scalar, tf.cast(tf.greaterEqual(D, delta), 'float32') as tf.Scalar];
+}
+
 function ratioTerm(
   /** D from Q = Σw²: Q itself for HS, ‖W‖₂ = √Q for Hoyer. */
   denominator: (Q: tf.Scalar) => tf.Scalar,
@@ -28,15 +34,13 @@ function ratioTerm(
 ): (w: tf.Tensor) => tf.Scalar {
   return unaryCustomGrad<tf.Scalar>((w, save) => {
     const A = tf.sum(tf.abs(w)) as tf.Scalar;
-    const D = denominator(tf.sum(tf.square(w)) as tf.Scalar);
-    const delta = tf.scalar(HOYER_DELTA);
-    const d = tf.maximum(D, delta) as tf.Scalar;
-    save([w, A, d, tf.cast(tf.greaterEqual(D, delta), 'float32')]);
+    const [d, live] = floored(denominator(tf.sum(tf.square(w)) as tf.Scalar));
+    save([w, A, d, live]);
     return {
       value: value(A, d),
-      gradFunc: (dy, [ws, As, ds, active]) => {
+      gradFunc: (dy, [ws, As, ds, live]) => {
         const [P, R] = coefficients(As as tf.Scalar, ds as tf.Scalar);
-        return tf.mul(tf.sub(tf.sign(ws), tf.mul(ws, R)), tf.mul(tf.mul(dy, P), active));
+        return tf.mul(tf.sub(tf.sign(ws), tf.mul(ws, R)), tf.mul(tf.mul(dy, P), live));
       },
     };
   });
@@ -89,14 +93,12 @@ export function groupHoyerSquareTerm(
     const sums = norms.map((n) => tf.sum(n));
     const N = groupings.reduce<tf.Tensor>((acc, g, i) => tf.add(acc, tf.mul(tf.square(sums[i]), tf.scalar(g.rho))), tf.scalar(0));
     // Q = Σw² from the first grouping's sums (its groups partition the kernel): no further full pass.
-    const Q = tf.sum(groupSquares[0]);
-    const delta = tf.scalar(HOYER_DELTA);
-    const d = tf.maximum(Q, delta);
-    save([x, N, d, tf.cast(tf.greaterEqual(Q, delta), 'float32'), ...sums, ...norms]);
+    const [d, live] = floored(tf.sum(groupSquares[0]));
+    save([x, N, d, live, ...sums, ...norms]);
     return {
       value: tf.div(N, d) as tf.Scalar,
-      gradFunc: (dy, [xs, Ns, ds, active, ...rest]) => {
-        const scale = tf.mul(dy, active);
+      gradFunc: (dy, [xs, Ns, ds, live, ...rest]) => {
+        const scale = tf.mul(dy, live);
         const offset = tf.div(tf.div(tf.mul(Ns, tf.scalar(2)), ds), ds); // 2N/d², without underflow at d = δ
         const terms = groupings.map((g, i) => {
           const coefficient = tf.div(tf.mul(rest[i], tf.scalar(2 * g.rho)), ds); // 2ρ·S/d
