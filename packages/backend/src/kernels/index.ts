@@ -61,10 +61,9 @@ function mark(fn: KernelFn): tf.KernelFunc {
  * replacements for stock kernels that are slow or wrong in training: BatchMatMul/_FusedMatMul with
  * transposed or batched operands (a scalar loop ≈ 10× slower than XNNPACK's path), Conv2DBackpropInput
  * (a scalar loop), MaxPoolGrad (loses the gradient of windows whose max is ≤ 0), Sum over leading axes,
- * Sign (≈ 9 ns/element; in every L1-type penalty's gradient) and broadcasting comparisons/Maximum/Minimum
- * (≈ 95 ns/element). They are built from stock wasm
- * kernels (XNNPACK conv and matmul, transpose, pad, scatter) or plain loops over the wasm heap, and
- * match the cpu backend.
+ * Sign (≈ 9 ns/element; in every L1-type penalty's gradient) and broadcasting comparisons/Maximum/
+ * Minimum (≈ 95 ns/element). They are built from stock wasm kernels (XNNPACK conv and matmul,
+ * transpose, pad, scatter) or plain loops over the wasm heap, and match the cpu backend.
  *
  * Idempotent; safe before or after `tf.setBackend('wasm')`. Replacements need the stock kernel to be
  * registered, i.e. `@tensorflow/tfjs-backend-wasm` imported; if it is not, they are skipped (call
