@@ -304,6 +304,30 @@ describe('MaxPoolGrad (replaces the stock kernel)', () => {
       });
     }
   }
+  it('2×2 stride 2 (the unrolled path): −∞, NaN, ties and signed zeros as the cpu backend', async () => {
+    const inf = Number.POSITIVE_INFINITY;
+    // One image of 2×4 windows, one channel: −∞ only; NaN then numbers; NaN only; a tie at the max;
+    // +0 before −0; +∞ twice; a negative window; −∞ beside a number. dy = 1…8 in window order.
+    const windows = [
+      [-inf, -inf, -inf, -inf], [NaN, 1, 3, 3], [NaN, NaN, NaN, NaN], [2, 5, 5, 1],
+      [0, -0, -1, -2], [inf, 1, inf, 2], [-3, -2, -2.5, -4], [-inf, -inf, -7, -inf],
+    ];
+    // The gradient each window passes, by position within the window: the first strict maximum.
+    const expectedByWindow = [[0, 0, 0, 0], [0, 0, 2, 0], [0, 0, 0, 0], [0, 4, 0, 0], [5, 0, 0, 0], [6, 0, 0, 0], [0, 7, 0, 0], [0, 0, 8, 0]];
+    const layout = (perWindow: number[][]) => {
+      const out: number[] = [];
+      for (let r = 0; r < 4; r++) for (let col = 0; col < 8; col++) out.push(perWindow[(r >> 1) * 4 + (col >> 1)][(r & 1) * 2 + (col & 1)]);
+      return out;
+    };
+    const f = () => {
+      const x = tf.tensor4d(layout(windows), [1, 4, 8, 1]);
+      const dy = tf.tensor4d([1, 2, 3, 4, 5, 6, 7, 8], [1, 2, 4, 1]);
+      return grad4((v) => tf.sum(tf.mul(tf.maxPool(v, 2, 2, 'valid'), dy)))(x);
+    };
+    const expected = layout(expectedByWindow);
+    expect(Array.from((await onBackend('cpu', f)).values)).toEqual(expected);
+    expect(Array.from((await onBackend('wasm', f)).values)).toEqual(expected);
+  });
   it('the stock 4.22 kernel passes no gradient through windows whose max is ≤ 0 (why it is replaced)', async () => {
     const f = () => {
       const x = tf.tensor4d([-1, -2, 1, 2, -3, -4, 3, 4, 0, 0, 0, 0, -5, 0, 0, -1], [1, 4, 4, 1]);

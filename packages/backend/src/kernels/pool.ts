@@ -24,6 +24,11 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.K
   const info = tf.backend_util.computePool2DInfo(x.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
   const out = backend.makeOutput(x.shape, 'float32');
   const [xv, dyv, dxv] = heapViews(backend, [x, dy, out])!;
+  const y = (args.inputs as { output?: Info }).output;
+  if (isDisjoint2x2(info) && y?.dtype === 'float32' && tf.util.arraysEqual(y.shape, dy.shape)) {
+    maxPoolGrad2x2(xv, dyv, heapViews(backend, [y])![0], dxv, info);
+    return out;
+  }
   const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, effectiveFilterHeight, effectiveFilterWidth, padInfo } = info;
   dxv.fill(0);
@@ -67,4 +72,62 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.K
     }
   }
   return out;
+}
+
+/** The usual 2×2 pool with stride 2 and no padding: windows are disjoint and inside the input. */
+function isDisjoint2x2(info: tf.backend_util.Conv2DInfo): boolean {
+  return (
+    info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
+    info.dilationHeight === 1 && info.dilationWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
+    2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth
+  );
+}
+
+/**
+ * The same rule as the general loop for disjoint 2×2 windows, without data-dependent branches (on
+ * random data the winner is a coin toss, and mispredicted branches cost more than the arithmetic):
+ * the forward pass's output `m` is each window's maximum, so the winner is the first element equal to
+ * it. Windows whose maximum is −∞ or NaN (where "equal to the max" and "first strict maximum" differ)
+ * take the general rule.
+ */
+function maxPoolGrad2x2(xv: Float32Array, dyv: Float32Array, mv: Float32Array, dxv: Float32Array, info: tf.backend_util.Conv2DInfo): void {
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
+  const row = inWidth * c;
+  if (2 * outHeight < inHeight || 2 * outWidth < inWidth) dxv.fill(0); // a row or column no window covers
+  let o = 0;
+  for (let b = 0; b < batchSize; b++) {
+    for (let i = 0; i < outHeight; i++) {
+      let corner = (b * inHeight + 2 * i) * row;
+      for (let j = 0; j < outWidth; j++, corner += 2 * c) {
+        for (let d = 0; d < c; d++, o++) {
+          const p0 = corner + d;
+          const p1 = p0 + c;
+          const p2 = p0 + row;
+          const p3 = p2 + c;
+          const m = mv[o];
+          const g = dyv[o];
+          if (m > Number.NEGATIVE_INFINITY) {
+            const w0 = +(xv[p0] === m);
+            const w1 = +(xv[p1] === m) * (1 - w0);
+            const w2 = +(xv[p2] === m) * (1 - w0 - w1);
+            dxv[p0] = w0 * g;
+            dxv[p1] = w1 * g;
+            dxv[p2] = w2 * g;
+            dxv[p3] = (1 - w0 - w1 - w2) * g;
+          } else {
+            dxv[p0] = dxv[p1] = dxv[p2] = dxv[p3] = 0;
+            let at = -1;
+            let best = Number.NEGATIVE_INFINITY;
+            for (const p of [p0, p1, p2, p3]) {
+              if (xv[p] > best) {
+                best = xv[p];
+                at = p;
+              }
+            }
+            if (at >= 0) dxv[at] = g;
+          }
+        }
+      }
+    }
+  }
 }
