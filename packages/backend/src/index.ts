@@ -1,6 +1,7 @@
 export {
   BACKEND_ENV_VAR,
   BACKEND_PREFERENCES,
+  WASM_THREADS_ENV_VAR,
   BackendSelectionError,
   selectBackend,
   type BackendAttempt,
@@ -9,3 +10,4 @@ export {
   type SelectBackendOptions,
 } from './select.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/index.js';
+export { MAX_WASM_THREADS } from './wasm-threads.js';

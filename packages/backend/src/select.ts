@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { registerWasmTrainingKernels } from './kernels/index.js';
+import { MAX_WASM_THREADS, startWasmWithThreads, wasmThreadsUnsupported, type WasmThreadsModule } from './wasm-threads.js';
 
 /** What a caller may ask for. `auto` tries tfjs-node-gpu → tfjs-node → wasm → cpu. */
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -9,6 +10,9 @@ export const BACKEND_PREFERENCES: readonly BackendPreference[] = ['auto', 'tenso
 
 /** The environment variable that overrides `prefer` (an explicit option still wins over it). */
 export const BACKEND_ENV_VAR = 'SPARSIFY_BACKEND';
+
+/** The environment variable that sets `wasmThreads` (an explicit option still wins over it). */
+export const WASM_THREADS_ENV_VAR = 'SPARSIFY_WASM_THREADS';
 
 export interface BackendAttempt {
   readonly candidate: Exclude<BackendPreference, 'auto'>;
@@ -24,6 +28,8 @@ export interface BackendSelection {
   readonly candidate: Exclude<BackendPreference, 'auto'>;
   /** One line: what was chosen and why. */
   readonly reason: string;
+  /** On wasm: the XNNPACK threads it runs with (1 = the single-threaded build); else undefined. */
+  readonly wasmThreads?: number;
   readonly tried: readonly BackendAttempt[];
 }
 
@@ -39,6 +45,12 @@ export interface SelectBackendOptions {
    * UnsortedSegmentSum) and its fast matmul paths (default true).
    */
   trainingKernels?: boolean;
+  /**
+   * On wasm in Node: XNNPACK threads, the caller included (1–8). Default: the
+   * SPARSIFY_WASM_THREADS environment variable, else 1 (single-threaded build). Only takes effect if
+   * the wasm backend has not started yet in this process.
+   */
+  wasmThreads?: number;
   /** Module loader, replaceable in tests to simulate missing optional packages. */
   importModule?: (specifier: string) => Promise<unknown>;
 }
@@ -71,29 +83,67 @@ function locateWasmBinaries(wasmModule: { setWasmPaths?: (prefix: string) => voi
   }
 }
 
+/** A thread count that was asked for and cannot be had: an error, never a quiet fallback. */
+class WasmThreadsError extends BackendSelectionError {}
+
+function parseWasmThreads(options: SelectBackendOptions, env: Record<string, string | undefined>): number | undefined {
+  const raw = options.wasmThreads ?? env[WASM_THREADS_ENV_VAR];
+  if (raw === undefined || raw === '') return undefined;
+  const threads = Number(raw);
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
+    const source = options.wasmThreads !== undefined ? 'wasmThreads' : WASM_THREADS_ENV_VAR;
+    throw new BackendSelectionError(`${source} must be an integer from 1 to ${MAX_WASM_THREADS}; got ${JSON.stringify(raw)}`);
+  }
+  return threads;
+}
+
+/** Starts the wasm backend, on the threaded build when more than one thread is asked for. */
+async function startWasm(wasm: WasmThreadsModule, threads: number | undefined): Promise<number> {
+  const start = async () => {
+    if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" failed to initialise');
+  };
+  const alreadyStarted = tf.engine().registry.wasm !== undefined;
+  if (threads !== undefined && threads > 1 && !alreadyStarted) {
+    const unsupported = wasmThreadsUnsupported(wasm);
+    if (unsupported) throw new WasmThreadsError(`${threads} wasm threads were asked for but ${unsupported}; ask for 1`);
+    await startWasmWithThreads(wasm, threads, start);
+  } else {
+    await start();
+  }
+  const running = wasm.getThreadsCount?.() ?? 1;
+  if (threads !== undefined && running !== threads) {
+    throw new WasmThreadsError(
+      alreadyStarted
+        ? `${threads} wasm threads were asked for, but the wasm backend already runs with ${running} in this process (threads are fixed when it first starts)`
+        : `${threads} wasm threads were asked for, but the backend started with ${running}`,
+    );
+  }
+  return running;
+}
+
 async function activate(
   candidate: Exclude<BackendPreference, 'auto'>,
   importModule: (specifier: string) => Promise<unknown>,
   trainingKernels: boolean,
-): Promise<string> {
+  wasmThreads: number | undefined,
+): Promise<{ backend: string; wasmThreads?: number }> {
   switch (candidate) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
       await importModule(candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
       if (!(await tf.setBackend('tensorflow'))) throw new Error('backend "tensorflow" failed to initialise');
-      return 'tensorflow';
+      return { backend: 'tensorflow' };
     }
     case 'wasm': {
-      const wasm = (await importModule('@tensorflow/tfjs-backend-wasm')) as { setWasmPaths?: (p: string) => void };
+      const wasm = (await importModule('@tensorflow/tfjs-backend-wasm')) as WasmThreadsModule & { setWasmPaths?: (p: string) => void };
       if (tf.engine().registryFactory.wasm === undefined) throw new Error('the package did not register backend "wasm"');
       locateWasmBinaries(wasm);
       if (trainingKernels) registerWasmTrainingKernels();
-      if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" failed to initialise');
-      return 'wasm';
+      return { backend: 'wasm', wasmThreads: await startWasm(wasm, wasmThreads) };
     }
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('backend "cpu" failed to initialise');
-      return 'cpu';
+      return { backend: 'cpu' };
   }
 }
 
@@ -112,12 +162,13 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
       `${source} must be one of ${BACKEND_PREFERENCES.join(', ')}; got ${JSON.stringify(prefer)}`,
     );
   }
+  const wasmThreads = parseWasmThreads(options, env);
   const importModule = options.importModule ?? defaultImport;
   const candidates = prefer === 'auto' ? AUTO_ORDER : [prefer];
   const tried: BackendAttempt[] = [];
   for (const candidate of candidates) {
     try {
-      const backend = await activate(candidate, importModule, options.trainingKernels ?? true);
+      const { backend, wasmThreads: threads } = await activate(candidate, importModule, options.trainingKernels ?? true, wasmThreads);
       await tf.ready();
       tried.push({ candidate, ok: true, detail: 'active' });
       const skipped = tried.filter((t) => !t.ok).map((t) => `${t.candidate}: ${t.detail}`);
@@ -127,10 +178,12 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
           : options.prefer !== undefined
             ? 'explicit choice'
             : `${BACKEND_ENV_VAR}=${prefer}`;
-      const reason = `backend ${backend}${candidate === 'tensorflow-gpu' ? ' (tfjs-node-gpu)' : ''}: ${why}`;
+      const detail = candidate === 'tensorflow-gpu' ? ' (tfjs-node-gpu)' : threads !== undefined && threads > 1 ? ` (${threads} threads)` : '';
+      const reason = `backend ${backend}${detail}: ${why}`;
       options.log?.(reason);
-      return { backend, candidate, reason, tried };
+      return { backend, candidate, reason, tried, ...(threads !== undefined ? { wasmThreads: threads } : {}) };
     } catch (error) {
+      if (error instanceof WasmThreadsError) throw error;
       tried.push({ candidate, ok: false, detail: describeError(error) });
     }
   }

@@ -11,13 +11,15 @@ import { WORKLOADS, type Workload } from './models.js';
 import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResult } from './parallel.js';
 import { loadPenalties } from './penalties.js';
 import { interleave, Runner } from './runner.js';
+import { MAX_WASM_THREADS } from '../../../packages/backend/src/wasm-threads.js';
+import { isThreadsChild, measureThreads, runThreadsChild, type ThreadsResult } from './threads.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
 const USAGE = `npm run bench [-- options]
 
   --quick            short run (few steps; about 2 minutes, most of it the cpu LeNet-5 step)
   --out <file>       also write the JSON results to <file>
-  --only <sections>  comma-separated: throughput,penalties,memory,export,avenues,parallel (default: all)
+  --only <sections>  comma-separated: throughput,threads,penalties,memory,export,avenues,parallel (default: all)
   --no-cpu-conv      skip the cpu backend on LeNet-5 (its conv backprop takes tens of seconds per step)
   --help             this text
 
@@ -30,7 +32,7 @@ interface Args {
   cpuConv: boolean;
 }
 
-const SECTIONS = ['throughput', 'penalties', 'memory', 'export', 'avenues', 'parallel'];
+const SECTIONS = ['throughput', 'threads', 'penalties', 'memory', 'export', 'avenues', 'parallel'];
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true };
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
   const results: {
     meta: typeof meta;
     throughput?: ThroughputResult[];
+    threads?: ThreadsResult[];
     penalties?: unknown[];
     penaltyNotes?: Record<string, string>;
     memory?: MemoryResult[];
@@ -130,6 +133,26 @@ async function main(): Promise<void> {
     console.log(
       `PyTorch 1.13 CPU on the 2-core development machine (runtime.md §6.1): LeNet-300-100 b=128 ${WORKLOADS['lenet-300-100'].pytorch.join('–')} samples/s; LeNet-5-Caffe b=64 ${WORKLOADS['lenet-5-caffe'].pytorch.join('–')} samples/s. Target: ≥ 0.5×.\n`,
     );
+  }
+
+  if (args.only.has('threads')) {
+    const counts = [1, Math.min(cpus().length, MAX_WASM_THREADS)].filter((t, i, all) => all.indexOf(t) === i);
+    console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated) ==`);
+    const rows = await measureThreads(['lenet-300-100', 'lenet-5-caffe'], counts, q ? 3 : 8, q ? 3 : 5, log);
+    results.threads = rows;
+    console.log(
+      table(
+        ['workload', 'threads', 'steps', 'wall ms', 'samples/s', 'vs 1 thread', '× PyTorch'],
+        rows.map((r) => {
+          const w = WORKLOADS[r.workload as keyof typeof WORKLOADS];
+          if (r.error) return [w.label, String(r.threads), '—', '—', `fails: ${r.error}`, '—', '—'];
+          const one = rows.find((o) => o.workload === r.workload && o.threads === 1 && !o.error);
+          const torch = `${fmt(r.samplesPerSec / w.pytorch[1], 2)}–${fmt(r.samplesPerSec / w.pytorch[0], 2)}`;
+          return [w.label, String(r.threads), String(r.steps), ms(r.wallMs.median), ms(r.samplesPerSec), one ? `${fmt(one.wallMs.median / r.wallMs.median, 3)}×` : '—', torch];
+        }),
+      ),
+    );
+    console.log(`Wall clock (median step); × PyTorch against the wall-clock figures above. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`);
   }
 
   if (args.only.has('penalties')) {
@@ -288,7 +311,12 @@ async function main(): Promise<void> {
   }
 }
 
-if (isParallelWorker()) {
+if (isThreadsChild()) {
+  runThreadsChild().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+} else if (isParallelWorker()) {
   runParallelWorker().catch((e) => {
     console.error(e);
     process.exit(1);

@@ -1,0 +1,88 @@
+import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import os from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { BackendSelectionError, selectBackend, type BackendSelection } from '../src/index.js';
+import { wasmThreadsUnsupported } from '../src/wasm-threads.js';
+import { trainingSuite } from './training-suite.js';
+
+/**
+ * The threaded wasm build in Node. The thread count is fixed when wasm first starts in a process, so
+ * this file (its own process) starts it with 2 threads and runs the whole training suite on it.
+ */
+
+const before = { Blob: globalThis.Blob, createObjectURL: URL.createObjectURL, cpus: os.cpus, hasWorker: 'Worker' in globalThis };
+let selection: BackendSelection | undefined;
+
+trainingSuite('2 threads', async () => {
+  selection = await selectBackend({ prefer: 'wasm', env: {}, wasmThreads: 2 });
+});
+
+describe('wasmThreads: 2', () => {
+  it('runs XNNPACK on 2 threads and says so', () => {
+    expect(selection?.backend).toBe('wasm');
+    expect(selection?.wasmThreads).toBe(2);
+    expect(selection?.reason).toBe('backend wasm (2 threads): explicit choice');
+    expect(getThreadsCount()).toBe(2);
+  });
+
+  it('restores every global it patched while the module started', () => {
+    expect(globalThis.Blob).toBe(before.Blob);
+    expect(URL.createObjectURL).toBe(before.createObjectURL);
+    expect(os.cpus).toBe(before.cpus);
+    expect('Worker' in globalThis).toBe(before.hasWorker);
+  });
+
+  it('leaves nothing that keeps the process alive (the pool threads are unref’d)', () => {
+    const holding = process.getActiveResourcesInfo().filter((r) => r === 'MessagePort' || r === 'Worker');
+    expect(holding).toEqual([]);
+  });
+
+  it('a second selection cannot change the thread count, and says why', async () => {
+    await expect(selectBackend({ prefer: 'wasm', env: {}, wasmThreads: 1 })).rejects.toThrow(
+      '1 wasm threads were asked for, but the wasm backend already runs with 2 in this process (threads are fixed when it first starts)',
+    );
+    expect((await selectBackend({ prefer: 'wasm', env: {} })).wasmThreads).toBe(2);
+    await tf.setBackend('cpu');
+  });
+
+  it('a matMul big enough to be split over the threads equals the cpu backend', async () => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const a = tf.randomNormal([96, 300], 0, 1, 'float32', 1);
+      const b = tf.randomNormal([300, 200], 0, 1, 'float32', 2);
+      const c = tf.matMul(a, b);
+      const out = await c.data();
+      tf.dispose([a, b, c]);
+      return out;
+    };
+    const cpu = await run('cpu');
+    const wasm = await run('wasm');
+    let worst = 0;
+    for (let i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(cpu[i] - wasm[i]));
+    expect(worst).toBeLessThan(1e-3);
+    await tf.setBackend('cpu');
+  });
+});
+
+describe('when threads cannot be had', () => {
+  it('names the reason: another tfjs-backend-wasm version, no setThreadsCount', () => {
+    expect(wasmThreadsUnsupported({ version_wasm: '4.21.0', setThreadsCount: () => {} })).toBe(
+      'tfjs-backend-wasm 4.21.0 is not 4.22.0, the version this workaround was written for',
+    );
+    expect(wasmThreadsUnsupported({ version_wasm: '4.22.0' })).toBe('tfjs-backend-wasm has no setThreadsCount');
+    expect(wasmThreadsUnsupported({ version_wasm: '4.22.0', setThreadsCount: () => {} })).toBeUndefined();
+  });
+
+  it('rejects counts outside 1–8, from the option or SPARSIFY_WASM_THREADS, before starting anything', async () => {
+    for (const bad of [0, 9, 1.5]) {
+      await expect(selectBackend({ prefer: 'cpu', env: {}, wasmThreads: bad })).rejects.toThrow(
+        `wasmThreads must be an integer from 1 to 8; got ${bad}`,
+      );
+    }
+    await expect(selectBackend({ prefer: 'cpu', env: { SPARSIFY_WASM_THREADS: 'two' } })).rejects.toThrow(BackendSelectionError);
+    await expect(selectBackend({ prefer: 'cpu', env: { SPARSIFY_WASM_THREADS: 'two' } })).rejects.toThrow(
+      'SPARSIFY_WASM_THREADS must be an integer from 1 to 8; got "two"',
+    );
+  });
+});

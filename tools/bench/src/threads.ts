@@ -1,0 +1,117 @@
+import * as tf from '@tensorflow/tfjs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startWasmWithThreads } from '../../../packages/backend/src/wasm-threads.js';
+import { CONFIGS } from './configs.js';
+import { stats, type Stats } from './measure.js';
+import { WORKLOADS, type WorkloadName } from './models.js';
+import { Runner } from './runner.js';
+
+/**
+ * wasm's thread count is fixed when its module starts, once per process, so each thread count runs in
+ * its own child process. The parent alternates blocks of steps between them (order rotated every
+ * block), so a load change on the machine hits every thread count alike. Wall clock only: process CPU
+ * time adds the threads up.
+ */
+
+const CHILD_ENV = 'SPARSIFY_BENCH_WASM_THREADS';
+
+interface Request {
+  workload: WorkloadName;
+  warmup: number;
+  steps: number;
+}
+type Reply = { wallMs: number[] } | { error: string };
+
+export interface ThreadsResult {
+  workload: string;
+  threads: number;
+  steps: number;
+  wallMs: Stats;
+  samplesPerSec: number;
+  error?: string;
+}
+
+export function isThreadsChild(): boolean {
+  return process.env[CHILD_ENV] !== undefined && typeof process.send === 'function';
+}
+
+/** The child's loop: start wasm with the asked thread count, then run step blocks on request. */
+export async function runThreadsChild(): Promise<void> {
+  const threads = Number(process.env[CHILD_ENV]);
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const start = async () => {
+    if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+  };
+  if (threads > 1) await startWasmWithThreads(wasm, threads, start);
+  else await start();
+  const runners = new Map<WorkloadName, Runner>();
+  process.on('message', (request: Request) => {
+    let reply: Reply;
+    try {
+      let runner = runners.get(request.workload);
+      if (!runner) runners.set(request.workload, (runner = new Runner(WORKLOADS[request.workload], CONFIGS.wasm)));
+      for (let i = 0; i < request.warmup; i++) runner.step(false);
+      runner.samples.length = 0;
+      for (let i = 0; i < request.steps; i++) runner.step();
+      reply = runner.error ? { error: runner.error } : { wallMs: runner.samples.map((s) => s.wallMs) };
+    } catch (e) {
+      reply = { error: e instanceof Error ? e.message : String(e) };
+    }
+    process.send!(reply);
+  });
+  process.send!({ ready: true });
+}
+
+function ask(child: ChildProcess, message: Request | null): Promise<Reply & { ready?: boolean }> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`bench child exited (code ${code})`));
+    child.once('exit', onExit);
+    child.once('message', (m: Reply & { ready?: boolean }) => {
+      child.off('exit', onExit);
+      resolve(m);
+    });
+    if (message) child.send(message);
+  });
+}
+
+/**
+ * Measures wasm + sparsify kernels with each thread count on each workload: `blocks` rounds of
+ * `steps` recorded steps per thread count (after one warm-up block).
+ */
+export async function measureThreads(
+  workloads: WorkloadName[],
+  threadCounts: number[],
+  blocks: number,
+  steps: number,
+  log: (s: string) => void,
+): Promise<ThreadsResult[]> {
+  const script = fileURLToPath(import.meta.url.replace(/threads\.[jt]s$/, 'index.js'));
+  const children = threadCounts.map((t) => fork(script, [], { env: { ...process.env, [CHILD_ENV]: String(t) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+  const results: ThreadsResult[] = [];
+  try {
+    await Promise.all(children.map((c) => ask(c, null)));
+    for (const workload of workloads) {
+      const times = threadCounts.map(() => [] as number[]);
+      const errors: (string | undefined)[] = threadCounts.map(() => undefined);
+      for (let b = 0; b <= blocks; b++) {
+        for (let j = 0; j < children.length; j++) {
+          const i = (b + j) % children.length;
+          if (errors[i]) continue;
+          // Block 0 warms up (JIT, the pool's first wake-up) and is not recorded.
+          const reply = await ask(children[i], { workload, warmup: b === 0 ? 2 : 0, steps });
+          if ('error' in reply) errors[i] = reply.error;
+          else if (b > 0) times[i].push(...reply.wallMs);
+        }
+        if (b > 0) log(`  ${WORKLOADS[workload].label}: ${b}/${blocks} blocks`);
+      }
+      threadCounts.forEach((threads, i) => {
+        const wallMs = stats(times[i]);
+        results.push({ workload, threads, steps: times[i].length, wallMs, samplesPerSec: (WORKLOADS[workload].batch / wallMs.median) * 1000, error: errors[i] });
+      });
+    }
+  } finally {
+    for (const c of children) c.kill();
+  }
+  return results;
+}
