@@ -18,6 +18,9 @@ export default defineConfig({
   test: {
     // tfjs-node cannot load in a second worker thread (tensorflow/tfjs#8388): forks only.
     pool: 'forks',
+    // Test files run in parallel, one per core: wasm pool threads on top would oversubscribe the
+    // cores. Tests of the threaded build ask for their count explicitly.
+    env: { SPARSIFY_WASM_THREADS: '1' },
     testTimeout: 120_000,
     hookTimeout: 120_000,
     projects: [

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 import { MAX_WASM_THREADS, startWasmWithThreads, wasmThreadsUnsupported, type WasmThreadsModule } from './wasm-threads.js';
@@ -30,6 +31,8 @@ export interface BackendSelection {
   readonly reason: string;
   /** On wasm: the XNNPACK threads it runs with (1 = the single-threaded build); else undefined. */
   readonly wasmThreads?: number;
+  /** On wasm with `auto` threads: why it runs single-threaded on a multi-core machine, if it does. */
+  readonly wasmThreadsNote?: string;
   readonly tried: readonly BackendAttempt[];
 }
 
@@ -46,11 +49,12 @@ export interface SelectBackendOptions {
    */
   trainingKernels?: boolean;
   /**
-   * On wasm in Node: XNNPACK threads, the caller included (1–8). Default: the
-   * SPARSIFY_WASM_THREADS environment variable, else 1 (single-threaded build). Only takes effect if
-   * the wasm backend has not started yet in this process.
+   * On wasm in Node: XNNPACK threads, the caller included (1–8; 1 = the single-threaded build), or
+   * `auto`: one per core up to 8, falling back to 1 where the threaded build cannot start. Default:
+   * the SPARSIFY_WASM_THREADS environment variable, else `auto`. Fixed when wasm first starts in a
+   * process.
    */
-  wasmThreads?: number;
+  wasmThreads?: number | 'auto';
   /** Module loader, replaceable in tests to simulate missing optional packages. */
   importModule?: (specifier: string) => Promise<unknown>;
 }
@@ -86,47 +90,76 @@ function locateWasmBinaries(wasmModule: { setWasmPaths?: (prefix: string) => voi
 /** A thread count that was asked for and cannot be had: an error, never a quiet fallback. */
 class WasmThreadsError extends BackendSelectionError {}
 
-function parseWasmThreads(options: SelectBackendOptions, env: Record<string, string | undefined>): number | undefined {
+type ThreadsRequest = { auto: true } | { auto: false; threads: number };
+
+function parseWasmThreads(options: SelectBackendOptions, env: Record<string, string | undefined>): ThreadsRequest {
   const raw = options.wasmThreads ?? env[WASM_THREADS_ENV_VAR];
-  if (raw === undefined || raw === '') return undefined;
+  if (raw === undefined || raw === '' || raw === 'auto') return { auto: true };
   const threads = Number(raw);
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
     const source = options.wasmThreads !== undefined ? 'wasmThreads' : WASM_THREADS_ENV_VAR;
-    throw new BackendSelectionError(`${source} must be an integer from 1 to ${MAX_WASM_THREADS}; got ${JSON.stringify(raw)}`);
+    throw new BackendSelectionError(`${source} must be "auto" or an integer from 1 to ${MAX_WASM_THREADS}; got ${JSON.stringify(raw)}`);
   }
-  return threads;
+  return { auto: false, threads };
 }
 
-/** Starts the wasm backend, on the threaded build when more than one thread is asked for. */
-async function startWasm(wasm: WasmThreadsModule, threads: number | undefined): Promise<number> {
-  const start = async () => {
-    if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" failed to initialise');
-  };
-  const alreadyStarted = tf.engine().registry.wasm !== undefined;
-  if (threads !== undefined && threads > 1 && !alreadyStarted) {
-    const unsupported = wasmThreadsUnsupported(wasm);
-    if (unsupported) throw new WasmThreadsError(`${threads} wasm threads were asked for but ${unsupported}; ask for 1`);
-    await startWasmWithThreads(wasm, threads, start);
-  } else {
-    await start();
+/** `auto`: a thread per core the process may use, up to the build's pool of 8. */
+function autoThreadCount(): number {
+  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  return Math.max(1, Math.min(cores, MAX_WASM_THREADS));
+}
+
+const startPlain = async (): Promise<void> => {
+  if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" failed to initialise');
+};
+
+/**
+ * Starts the wasm backend, on the threaded build when more than one thread is wanted. An explicit
+ * count that cannot be had is an error; `auto` falls back to the single-threaded build and says why.
+ */
+async function startWasm(wasm: WasmThreadsModule, request: ThreadsRequest): Promise<{ threads: number; note?: string }> {
+  const running = () => wasm.getThreadsCount?.() ?? 1;
+  if (tf.engine().registry.wasm !== undefined) {
+    await startPlain();
+    if (!request.auto && running() !== request.threads) {
+      throw new WasmThreadsError(
+        `${request.threads} wasm threads were asked for, but the wasm backend already runs with ${running()} in this process (threads are fixed when it first starts)`,
+      );
+    }
+    return { threads: running() };
   }
-  const running = wasm.getThreadsCount?.() ?? 1;
-  if (threads !== undefined && running !== threads) {
-    throw new WasmThreadsError(
-      alreadyStarted
-        ? `${threads} wasm threads were asked for, but the wasm backend already runs with ${running} in this process (threads are fixed when it first starts)`
-        : `${threads} wasm threads were asked for, but the backend started with ${running}`,
-    );
+  const wanted = request.auto ? autoThreadCount() : request.threads;
+  if (wanted === 1) {
+    wasm.setThreadsCount?.(1);
+    await startPlain();
+    return { threads: running() };
   }
-  return running;
+  const unsupported = wasmThreadsUnsupported(wasm);
+  if (unsupported && !request.auto) throw new WasmThreadsError(`${wanted} wasm threads were asked for but ${unsupported}; ask for 1`);
+  let note = unsupported;
+  if (!unsupported) {
+    try {
+      await startWasmWithThreads(wasm, wanted, startPlain);
+    } catch (error) {
+      if (!request.auto) throw new WasmThreadsError(`${wanted} wasm threads were asked for but the threaded build failed to start: ${describeError(error)}`);
+      note = `the threaded build failed to start: ${describeError(error)}`;
+    }
+  }
+  if (note !== undefined) {
+    wasm.setThreadsCount?.(1);
+    await startPlain();
+    return { threads: running(), note };
+  }
+  if (running() !== wanted) throw new WasmThreadsError(`${wanted} wasm threads were asked for, but the backend started with ${running()}`);
+  return { threads: wanted };
 }
 
 async function activate(
   candidate: Exclude<BackendPreference, 'auto'>,
   importModule: (specifier: string) => Promise<unknown>,
   trainingKernels: boolean,
-  wasmThreads: number | undefined,
-): Promise<{ backend: string; wasmThreads?: number }> {
+  wasmThreads: ThreadsRequest,
+): Promise<{ backend: string; wasmThreads?: number; wasmThreadsNote?: string }> {
   switch (candidate) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
@@ -139,7 +172,8 @@ async function activate(
       if (tf.engine().registryFactory.wasm === undefined) throw new Error('the package did not register backend "wasm"');
       locateWasmBinaries(wasm);
       if (trainingKernels) registerWasmTrainingKernels();
-      return { backend: 'wasm', wasmThreads: await startWasm(wasm, wasmThreads) };
+      const { threads, note } = await startWasm(wasm, wasmThreads);
+      return { backend: 'wasm', wasmThreads: threads, ...(note !== undefined ? { wasmThreadsNote: note } : {}) };
     }
     case 'cpu':
       if (!(await tf.setBackend('cpu'))) throw new Error('backend "cpu" failed to initialise');
@@ -168,7 +202,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const tried: BackendAttempt[] = [];
   for (const candidate of candidates) {
     try {
-      const { backend, wasmThreads: threads } = await activate(candidate, importModule, options.trainingKernels ?? true, wasmThreads);
+      const { backend, wasmThreads: threads, wasmThreadsNote } = await activate(candidate, importModule, options.trainingKernels ?? true, wasmThreads);
       await tf.ready();
       tried.push({ candidate, ok: true, detail: 'active' });
       const skipped = tried.filter((t) => !t.ok).map((t) => `${t.candidate}: ${t.detail}`);
@@ -178,10 +212,24 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
           : options.prefer !== undefined
             ? 'explicit choice'
             : `${BACKEND_ENV_VAR}=${prefer}`;
-      const detail = candidate === 'tensorflow-gpu' ? ' (tfjs-node-gpu)' : threads !== undefined && threads > 1 ? ` (${threads} threads)` : '';
+      const detail =
+        candidate === 'tensorflow-gpu'
+          ? ' (tfjs-node-gpu)'
+          : threads !== undefined && threads > 1
+            ? ` (${threads} threads)`
+            : wasmThreadsNote !== undefined
+              ? ` (1 thread: ${wasmThreadsNote})`
+              : '';
       const reason = `backend ${backend}${detail}: ${why}`;
       options.log?.(reason);
-      return { backend, candidate, reason, tried, ...(threads !== undefined ? { wasmThreads: threads } : {}) };
+      return {
+        backend,
+        candidate,
+        reason,
+        tried,
+        ...(threads !== undefined ? { wasmThreads: threads } : {}),
+        ...(wasmThreadsNote !== undefined ? { wasmThreadsNote } : {}),
+      };
     } catch (error) {
       if (error instanceof WasmThreadsError) throw error;
       tried.push({ candidate, ok: false, detail: describeError(error) });

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
+import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackendSelectionError, selectBackend } from '../src/index.js';
 
@@ -29,7 +31,13 @@ describe('selectBackend', () => {
     ]);
     expect(selection.tried[0].detail).toBe('not installed');
     expect(logs).toEqual([selection.reason]);
-    expect(selection.reason).toMatch(/backend wasm: auto \(skipped tensorflow-gpu: not installed; tensorflow: not installed\)/);
+    // Threads default to auto: one per core (up to 8), so the single-threaded build on one core.
+    const cores = Math.min(availableParallelism(), 8);
+    expect(selection.wasmThreads).toBe(cores);
+    expect(getThreadsCount()).toBe(cores);
+    expect(selection.reason).toBe(
+      `backend wasm${cores > 1 ? ` (${cores} threads)` : ''}: auto (skipped tensorflow-gpu: not installed; tensorflow: not installed)`,
+    );
   });
 
   it('registers the wasm training kernels when wasm is chosen', async () => {
@@ -56,7 +64,7 @@ describe('selectBackend', () => {
     );
     const explicit = await selectBackend({ prefer: 'wasm', env: { SPARSIFY_BACKEND: 'cpu' }, importModule: withoutNative });
     expect(explicit.backend).toBe('wasm');
-    expect(explicit.reason).toBe('backend wasm: explicit choice');
+    expect(explicit.reason).toBe(`backend wasm${explicit.wasmThreads! > 1 ? ` (${explicit.wasmThreads} threads)` : ''}: explicit choice`);
   });
 
   it('never silently falls back from an explicit choice', async () => {

@@ -77,12 +77,12 @@ describe('when threads cannot be had', () => {
   it('rejects counts outside 1–8, from the option or SPARSIFY_WASM_THREADS, before starting anything', async () => {
     for (const bad of [0, 9, 1.5]) {
       await expect(selectBackend({ prefer: 'cpu', env: {}, wasmThreads: bad })).rejects.toThrow(
-        `wasmThreads must be an integer from 1 to 8; got ${bad}`,
+        `wasmThreads must be "auto" or an integer from 1 to 8; got ${bad}`,
       );
     }
     await expect(selectBackend({ prefer: 'cpu', env: { SPARSIFY_WASM_THREADS: 'two' } })).rejects.toThrow(BackendSelectionError);
     await expect(selectBackend({ prefer: 'cpu', env: { SPARSIFY_WASM_THREADS: 'two' } })).rejects.toThrow(
-      'SPARSIFY_WASM_THREADS must be an integer from 1 to 8; got "two"',
+      'SPARSIFY_WASM_THREADS must be "auto" or an integer from 1 to 8; got "two"',
     );
   });
 });

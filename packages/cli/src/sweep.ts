@@ -1,7 +1,9 @@
 import { fork } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { MAX_WASM_THREADS, WASM_THREADS_ENV_VAR } from '@sparsify/backend';
 import { readReport, renderSweepText, writeFileAtomic, writeSweepReport, type SweepRow } from '@sparsify/reporting';
 import { TRAIN_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
@@ -113,6 +115,12 @@ interface JobOutcome {
  * `sparsify train`, so each has its own TF.js engine), skips finished runs, resumes interrupted ones,
  * then writes sweep.json / sweep.md / sweep.html and prints the summary table.
  */
+/** Parallel runs share the cores: each gets its share of wasm threads, unless the variable is set. */
+export function sweepJobEnv(jobs: number, env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): NodeJS.ProcessEnv {
+  const share = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(cores / jobs)));
+  return { ...env, [WASM_THREADS_ENV_VAR]: env[WASM_THREADS_ENV_VAR] ?? String(share) };
+}
+
 export async function sweepCommand(configPath: string, o: { io: IO; json: boolean; jobs?: number; out?: string; bin?: string }): Promise<number> {
   const sweep = readSweepConfig(configPath);
   await registerPlugins();
@@ -128,6 +136,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
     } else o.io.out(`${text}\n`);
   };
   say(`sweep: ${jobs.length} runs, ${jobsCount} in parallel, into ${out}`, { event: 'sweep', runs: jobs.length, jobs: jobsCount, out });
+  const childEnv = sweepJobEnv(jobsCount);
   const queue = jobs.slice();
   const outcomes: JobOutcome[] = [];
   const runOne = async (job: SweepJob): Promise<JobOutcome> => {
@@ -153,7 +162,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
       say(`[${job.name}] started`, { event: 'start', run: job.name });
     }
     return new Promise((done) => {
-      const child = fork(bin, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+      const child = fork(bin, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: childEnv });
       let buffer = '';
       let stderr = '';
       child.stdout!.on('data', (chunk: Buffer) => {

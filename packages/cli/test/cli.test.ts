@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listPenalties } from '@sparsify/core';
 import { main, registerPlugins, trainConfigFromFlags } from '../src/index.js';
+import { sweepJobEnv } from '../src/sweep.js';
 import { cleanup, memoryIO, tempDir, TINY } from './helpers.js';
 
 beforeAll(async () => {
@@ -124,5 +125,15 @@ describe('run configs from flags', () => {
     expect(await main(['train', ...TINY, '--penalty', 'none', '--epochs', '1', '--out', out], io)).toBe(0);
     expect(io.stdout).toMatch(/\repoch 1\/1 [█░]+ +\d+% loss \d\.\d{4}  acc .*  sparsity .*  ETA /);
     expect(io.stdout).toMatch(/report: .*report.html/);
+  });
+});
+
+describe('sweep worker environment', () => {
+  it('gives each parallel run its share of wasm threads (1 to 8), unless SPARSIFY_WASM_THREADS is set', () => {
+    expect(sweepJobEnv(2, {}, 2).SPARSIFY_WASM_THREADS).toBe('1');
+    expect(sweepJobEnv(3, {}, 2).SPARSIFY_WASM_THREADS).toBe('1');
+    expect(sweepJobEnv(2, {}, 8).SPARSIFY_WASM_THREADS).toBe('4');
+    expect(sweepJobEnv(1, {}, 64).SPARSIFY_WASM_THREADS).toBe('8');
+    expect(sweepJobEnv(2, { SPARSIFY_WASM_THREADS: 'auto', HOME: '/h' }, 2)).toEqual({ SPARSIFY_WASM_THREADS: 'auto', HOME: '/h' });
   });
 });

@@ -15,6 +15,7 @@ import { Runner } from './runner.js';
  */
 
 const CHILD_ENV = 'SPARSIFY_BENCH_WASM_THREADS';
+const SETTLE_MS = 100;
 
 interface Request {
   workload: WorkloadName;
@@ -98,6 +99,8 @@ export async function measureThreads(
         for (let j = 0; j < children.length; j++) {
           const i = (b + j) % children.length;
           if (errors[i]) continue;
+          // Idle pool threads spin before they sleep: let the last block's settle first.
+          await new Promise((r) => setTimeout(r, SETTLE_MS));
           // Block 0 warms up (JIT, the pool's first wake-up) and is not recorded.
           const reply = await ask(children[i], { workload, warmup: b === 0 ? 2 : 0, steps });
           if ('error' in reply) errors[i] = reply.error;
