@@ -15,7 +15,8 @@ import { Worker as NodeWorker, type TransferListItem } from 'node:worker_threads
  *
  * Everything is restored once the backend is up. Only for the exact tfjs-backend-wasm version whose
  * bundle this was written against (the factory it evaluates in workers refers to the bundle's own
- * names for `fs`, `path`, `perf_hooks`, `os`); any other version keeps the single-threaded build.
+ * names for `fs`, `path`, `perf_hooks`, `os`); for any other version it refuses, and `selectBackend`'s
+ * `auto` threads start the single-threaded build instead.
  */
 export const WASM_THREADS_VERSION = '4.22.0';
 
