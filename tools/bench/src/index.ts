@@ -9,10 +9,9 @@ import { fmt, summarize, table } from './measure.js';
 import { longRun, type MemoryResult } from './memory.js';
 import { WORKLOADS, type Workload } from './models.js';
 import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResult } from './parallel.js';
-import { loadPenalties } from './penalties.js';
+import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
 import { interleave, Runner } from './runner.js';
-import { MAX_WASM_THREADS } from '../../../packages/backend/src/wasm-threads.js';
-import { isThreadsChild, measureThreads, runThreadsChild, type ThreadsResult } from './threads.js';
+import { defaultThreadCount, isThreadsChild, measureThreadedPenaltyOverhead, measureThreads, runThreadsChild, type ThreadsResult } from './threads.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
 const USAGE = `npm run bench [-- options]
@@ -136,7 +135,7 @@ async function main(): Promise<void> {
   }
 
   if (args.only.has('threads')) {
-    const counts = [1, Math.min(cpus().length, MAX_WASM_THREADS)].filter((t, i, all) => all.indexOf(t) === i);
+    const counts = [1, defaultThreadCount()].filter((t, i, all) => all.indexOf(t) === i);
     console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated) ==`);
     const rows = await measureThreads(['lenet-300-100', 'lenet-5-caffe'], counts, q ? 3 : 8, q ? 3 : 5, log);
     results.threads = rows;
@@ -160,7 +159,7 @@ async function main(): Promise<void> {
     const { available, skipped } = await loadPenalties();
     for (const [id, why] of skipped) console.log(`  skipped ${id}: ${why}`);
     results.penaltyNotes = Object.fromEntries(skipped);
-    const rows: { backend: string; workload: string; penalty: string; baseCpuMs: number; withCpuMs: number; ratio: number; error?: string }[] = [];
+    const rows: PenaltyOverheadRow[] = [];
     const plans: [Workload, Config, number][] = [
       // Overheads of a few ms on steps of 15–100 ms: enough rounds for a stable median (≈ 1 minute).
       [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 60],
@@ -170,37 +169,23 @@ async function main(): Promise<void> {
     if (available.size > 0) {
       for (const [w, c, steps] of plans) {
         log(`measuring penalty overhead: ${w.label} on ${c.label}…`);
-        const base = new Runner(w, c, { label: 'none' });
-        const withP = [...available].map(([id, make]) => {
-          activate(c);
-          try {
-            return new Runner(w, c, { label: id, penalties: [make()] });
-          } catch (e) {
-            rows.push({ backend: c.id, workload: w.name, penalty: id, baseCpuMs: NaN, withCpuMs: NaN, ratio: NaN, error: String(e).split('\n')[0] });
-            return null;
-          }
-        });
-        const runners = [base, ...withP.filter((r): r is Runner => r !== null)];
-        interleave(runners, 3, steps); // 3 warm-up rounds: the JIT compiles the JS kernels' loops
-        const baseMs = summarize(base.samples).cpu.median;
-        for (const r of runners.slice(1)) {
-          if (r.error) rows.push({ backend: c.id, workload: w.name, penalty: r.label, baseCpuMs: baseMs, withCpuMs: NaN, ratio: NaN, error: r.error });
-          else {
-            const m = summarize(r.samples).cpu.median;
-            rows.push({ backend: c.id, workload: w.name, penalty: r.label, baseCpuMs: baseMs, withCpuMs: m, ratio: m / baseMs });
-          }
-        }
-        for (const r of runners) r.dispose();
+        rows.push(...measurePenaltyOverhead(w, c, steps, available, 'cpu'));
+      }
+      const threads = defaultThreadCount();
+      if (threads > 1) {
+        log(`measuring penalty overhead on wasm with ${threads} threads (the default; a child process)…`);
+        rows.push(...(await measureThreadedPenaltyOverhead(threads, plans.filter(([, c]) => c.id === 'wasm').map(([w, , steps]) => [w.name, steps]))));
       }
       console.log(
         table(
-          ['workload', 'backend', 'penalty', 'base cpu ms', 'with cpu ms', 'ratio', 'overhead'],
+          ['workload', 'backend', 'penalty', 'clock', 'base ms', 'with ms', 'ratio', 'overhead'],
           rows.map((r) => [
             WORKLOADS[r.workload as keyof typeof WORKLOADS].label,
             r.backend,
             r.penalty,
-            ms(r.baseCpuMs),
-            r.error ? 'fails (below)' : ms(r.withCpuMs),
+            r.clock,
+            ms(r.baseMs),
+            r.error ? 'fails (below)' : ms(r.withMs),
             r.error ? '' : `${fmt(r.ratio, 3)}×`,
             r.error ? '' : `${fmt((r.ratio - 1) * 100, 2)}%`,
           ]),

@@ -1,4 +1,8 @@
 import type { Penalty } from '@sparsify/core';
+import { activate, type Config } from './configs.js';
+import { summarize } from './measure.js';
+import type { Workload } from './models.js';
+import { interleave, Runner } from './runner.js';
 
 /** A penalty the bench knows how to build, from a package written elsewhere in the workspace. */
 export interface PenaltySpec {
@@ -56,4 +60,49 @@ export async function loadPenalties(): Promise<{ available: Map<string, PenaltyF
     }
   }
   return { available, skipped };
+}
+
+export interface PenaltyOverheadRow {
+  backend: string;
+  workload: string;
+  penalty: string;
+  /** Which time the medians are: process CPU (robust to other load) or wall (threads add up in CPU time). */
+  clock: 'cpu' | 'wall';
+  baseMs: number;
+  withMs: number;
+  ratio: number;
+  error?: string;
+}
+
+/** Steps without and with each penalty, interleaved round by round; median step time of each. */
+export function measurePenaltyOverhead(
+  w: Workload,
+  c: Config,
+  steps: number,
+  available: Map<string, PenaltyFactory>,
+  clock: 'cpu' | 'wall',
+  backend: string = c.id,
+): PenaltyOverheadRow[] {
+  const rows: PenaltyOverheadRow[] = [];
+  const failed = (penalty: string, baseMs: number, error: string): PenaltyOverheadRow => ({ backend, workload: w.name, penalty, clock, baseMs, withMs: NaN, ratio: NaN, error });
+  const base = new Runner(w, c, { label: 'none' });
+  const withPenalty: Runner[] = [];
+  for (const [id, make] of available) {
+    activate(c);
+    try {
+      withPenalty.push(new Runner(w, c, { label: id, penalties: [make()] }));
+    } catch (e) {
+      rows.push(failed(id, NaN, String(e).split('\n')[0]));
+    }
+  }
+  const runners = [base, ...withPenalty];
+  interleave(runners, 3, steps); // 3 warm-up rounds: the JIT compiles the JS kernels' loops
+  const median = (r: Runner) => summarize(r.samples)[clock].median;
+  const baseMs = median(base);
+  for (const r of withPenalty) {
+    if (r.error) rows.push(failed(r.label, baseMs, r.error));
+    else rows.push({ backend, workload: w.name, penalty: r.label, clock, baseMs, withMs: median(r), ratio: median(r) / baseMs });
+  }
+  for (const r of runners) r.dispose();
+  return rows;
 }

@@ -1,10 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startWasmWithThreads } from '../../../packages/backend/src/wasm-threads.js';
+import { availableParallelism } from 'node:os';
+import { MAX_WASM_THREADS, startWasmWithThreads } from '../../../packages/backend/src/wasm-threads.js';
 import { CONFIGS } from './configs.js';
 import { stats, type Stats } from './measure.js';
 import { WORKLOADS, type WorkloadName } from './models.js';
+import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
 import { Runner } from './runner.js';
 
 /**
@@ -17,12 +19,19 @@ import { Runner } from './runner.js';
 const CHILD_ENV = 'SPARSIFY_BENCH_WASM_THREADS';
 const SETTLE_MS = 100;
 
+/** A block of training steps, or (`penalties`) a whole penalty-overhead measurement. */
 interface Request {
   workload: WorkloadName;
   warmup: number;
   steps: number;
+  penalties?: boolean;
 }
-type Reply = { wallMs: number[] } | { error: string };
+type Reply = { wallMs: number[] } | { rows: PenaltyOverheadRow[] } | { error: string };
+
+/** What `selectBackend`'s `auto` picks: a thread per core, up to the build's pool. */
+export function defaultThreadCount(): number {
+  return Math.max(1, Math.min(availableParallelism(), MAX_WASM_THREADS));
+}
 
 export interface ThreadsResult {
   workload: string;
@@ -47,9 +56,15 @@ export async function runThreadsChild(): Promise<void> {
   if (threads > 1) await startWasmWithThreads(wasm, threads, start);
   else await start();
   const runners = new Map<WorkloadName, Runner>();
+  const { available } = await loadPenalties();
   process.on('message', (request: Request) => {
     let reply: Reply;
     try {
+      if (request.penalties) {
+        const rows = measurePenaltyOverhead(WORKLOADS[request.workload], CONFIGS.wasm, request.steps, available, 'wall', `wasm, ${threads} threads`);
+        process.send!({ rows } satisfies Reply);
+        return;
+      }
       let runner = runners.get(request.workload);
       if (!runner) runners.set(request.workload, (runner = new Runner(WORKLOADS[request.workload], CONFIGS.wasm)));
       for (let i = 0; i < request.warmup; i++) runner.step(false);
@@ -76,6 +91,32 @@ function ask(child: ChildProcess, message: Request | null): Promise<Reply & { re
   });
 }
 
+/** A child process whose wasm runs `threads` threads (see runThreadsChild). */
+function forkChild(threads: number): ChildProcess {
+  const script = fileURLToPath(import.meta.url.replace(/threads\.[jt]s$/, 'index.js'));
+  return fork(script, [], { env: { ...process.env, [CHILD_ENV]: String(threads) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+}
+
+/**
+ * Penalty overhead on wasm with `threads` threads, in one child process (wall clock: CPU time adds the
+ * threads up). `plans`: workload and recorded rounds.
+ */
+export async function measureThreadedPenaltyOverhead(threads: number, plans: [WorkloadName, number][]): Promise<PenaltyOverheadRow[]> {
+  const child = forkChild(threads);
+  const rows: PenaltyOverheadRow[] = [];
+  try {
+    await ask(child, null);
+    for (const [workload, steps] of plans) {
+      const reply = await ask(child, { workload, warmup: 0, steps, penalties: true });
+      if ('error' in reply) throw new Error(reply.error);
+      if ('rows' in reply) rows.push(...reply.rows);
+    }
+  } finally {
+    child.kill();
+  }
+  return rows;
+}
+
 /**
  * Measures wasm + sparsify kernels with each thread count on each workload: `blocks` rounds of
  * `steps` recorded steps per thread count (after one warm-up block).
@@ -87,8 +128,7 @@ export async function measureThreads(
   steps: number,
   log: (s: string) => void,
 ): Promise<ThreadsResult[]> {
-  const script = fileURLToPath(import.meta.url.replace(/threads\.[jt]s$/, 'index.js'));
-  const children = threadCounts.map((t) => fork(script, [], { env: { ...process.env, [CHILD_ENV]: String(t) }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }));
+  const children = threadCounts.map(forkChild);
   const results: ThreadsResult[] = [];
   try {
     await Promise.all(children.map((c) => ask(c, null)));
@@ -104,7 +144,7 @@ export async function measureThreads(
           // Block 0 warms up (JIT, the pool's first wake-up) and is not recorded.
           const reply = await ask(children[i], { workload, warmup: b === 0 ? 2 : 0, steps });
           if ('error' in reply) errors[i] = reply.error;
-          else if (b > 0) times[i].push(...reply.wallMs);
+          else if (b > 0 && 'wallMs' in reply) times[i].push(...reply.wallMs);
         }
         if (b > 0) log(`  ${WORKLOADS[workload].label}: ${b}/${blocks} blocks`);
       }
