@@ -1,9 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
-import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { registerWasmTrainingKernels } from './kernels/index.js';
-import { MAX_WASM_THREADS, startWasmWithThreads, wasmThreadsUnsupported, type WasmThreadsModule } from './wasm-threads.js';
+import { autoWasmThreads, MAX_WASM_THREADS, startWasmWithThreads, wasmThreadsUnsupported, type WasmThreadsModule } from './wasm-threads.js';
 
 /** What a caller may ask for. `auto` tries tfjs-node-gpu → tfjs-node → wasm → cpu. */
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -103,12 +102,6 @@ function parseWasmThreads(options: SelectBackendOptions, env: Record<string, str
   return { auto: false, threads };
 }
 
-/** `auto`: a thread per core the process may use, up to the build's pool of 8. */
-function autoThreadCount(): number {
-  const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  return Math.max(1, Math.min(cores, MAX_WASM_THREADS));
-}
-
 const startPlain = async (): Promise<void> => {
   if (!(await tf.setBackend('wasm'))) throw new Error('backend "wasm" failed to initialise');
 };
@@ -128,7 +121,7 @@ async function startWasm(wasm: WasmThreadsModule, request: ThreadsRequest): Prom
     }
     return { threads: running() };
   }
-  const wanted = request.auto ? autoThreadCount() : request.threads;
+  const wanted = request.auto ? autoWasmThreads() : request.threads;
   if (wanted === 1) {
     wasm.setThreadsCount?.(1);
     await startPlain();

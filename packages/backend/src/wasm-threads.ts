@@ -23,6 +23,11 @@ export const WASM_THREADS_VERSION = '4.22.0';
 /** XNNPACK's pool is pre-created with 8 workers in this build; more threads than that cannot start. */
 export const MAX_WASM_THREADS = 8;
 
+/** What `auto` threads mean: a thread per core the process may use, up to the build's pool of 8. */
+export function autoWasmThreads(): number {
+  return Math.max(1, Math.min(os.availableParallelism(), MAX_WASM_THREADS));
+}
+
 /** What the worker evaluates: the bundle's module names, then tfjs's glue, then the factory on demand. */
 const PTHREAD_BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');

@@ -3,15 +3,15 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { measureAvenues, type AvenueRow } from './avenues.js';
-import { activate, CONFIGS, loadWasm, type Config } from './configs.js';
+import { CONFIGS, loadWasm, type Config } from './configs.js';
 import { exportSizes, type ExportResult } from './export-size.js';
-import { fmt, summarize, table } from './measure.js';
+import { fmt, table } from './measure.js';
 import { longRun, type MemoryResult } from './memory.js';
 import { WORKLOADS, type Workload } from './models.js';
 import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResult } from './parallel.js';
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
-import { interleave, Runner } from './runner.js';
-import { defaultThreadCount, isThreadsChild, measureThreadedPenaltyOverhead, measureThreads, runThreadsChild, type ThreadsResult } from './threads.js';
+import { autoWasmThreads } from '../../../packages/backend/src/wasm-threads.js';
+import { isThreadsChild, measureThreadedPenaltyOverhead, measureThreads, runThreadsChild, type ThreadsResult } from './threads.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
 const USAGE = `npm run bench [-- options]
@@ -135,7 +135,7 @@ async function main(): Promise<void> {
   }
 
   if (args.only.has('threads')) {
-    const counts = [1, defaultThreadCount()].filter((t, i, all) => all.indexOf(t) === i);
+    const counts = [1, autoWasmThreads()].filter((t, i, all) => all.indexOf(t) === i);
     console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated) ==`);
     const rows = await measureThreads(['lenet-300-100', 'lenet-5-caffe'], counts, q ? 3 : 8, q ? 3 : 5, log);
     results.threads = rows;
@@ -171,7 +171,7 @@ async function main(): Promise<void> {
         log(`measuring penalty overhead: ${w.label} on ${c.label}…`);
         rows.push(...measurePenaltyOverhead(w, c, steps, available, 'cpu'));
       }
-      const threads = defaultThreadCount();
+      const threads = autoWasmThreads();
       if (threads > 1) {
         log(`measuring penalty overhead on wasm with ${threads} threads (the default; a child process)…`);
         rows.push(...(await measureThreadedPenaltyOverhead(threads, plans.filter(([, c]) => c.id === 'wasm').map(([w, , steps]) => [w.name, steps]))));

@@ -1,8 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { availableParallelism } from 'node:os';
-import { MAX_WASM_THREADS, startWasmWithThreads } from '../../../packages/backend/src/wasm-threads.js';
+import { startWasmWithThreads } from '../../../packages/backend/src/wasm-threads.js';
 import { CONFIGS } from './configs.js';
 import { stats, type Stats } from './measure.js';
 import { WORKLOADS, type WorkloadName } from './models.js';
@@ -28,10 +27,6 @@ interface Request {
 }
 type Reply = { wallMs: number[] } | { rows: PenaltyOverheadRow[] } | { error: string };
 
-/** What `selectBackend`'s `auto` picks: a thread per core, up to the build's pool. */
-export function defaultThreadCount(): number {
-  return Math.max(1, Math.min(availableParallelism(), MAX_WASM_THREADS));
-}
 
 export interface ThreadsResult {
   workload: string;
