@@ -4,6 +4,8 @@ import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { BackendSelectionError, selectBackend, type BackendSelection } from '../src/index.js';
 import { wasmThreadsUnsupported } from '../src/wasm-threads.js';
+import { FUSED_KERNELS } from '@sparsify/core';
+import { expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
 import { trainingSuite } from './training-suite.js';
 
 /**
@@ -44,6 +46,14 @@ describe('wasmThreads: 2', () => {
     );
     expect((await selectBackend({ prefer: 'wasm', env: {} })).wasmThreads).toBe(2);
     await tf.setBackend('cpu');
+  });
+
+  it("runs sparsify's WebAssembly SIMD loop kernels on the threaded build's shared memory", () => {
+    const x = () => tf.tensor2d(Array.from({ length: 7 * 9 }, (_, i) => (i % 5 === 0 ? 0 : Math.sin(i))), [7, 9]);
+    expectLoopMatchesComposite(FUSED_KERNELS.absAndSquareSums, () => [x()], {}, 2e-5);
+    expectLoopMatchesComposite(FUSED_KERNELS.signLinear, () => [x(), tf.scalar(-0.5), tf.scalar(2)], {});
+    expectLoopMatchesComposite(FUSED_KERNELS.groupSquareSums, () => [x()], {}, 2e-5);
+    expectLoopMatchesComposite(FUSED_KERNELS.groupScale, () => [x(), tf.linspace(-1, 1, 7) as tf.Tensor1D, tf.linspace(0, 2, 9) as tf.Tensor1D], {});
   });
 
   it('a matMul big enough to be split over the threads equals the cpu backend', async () => {

@@ -10,6 +10,18 @@ export {
   checkSparsity,
 } from './errors.js';
 export { guardedDiv, safeAbs, safeL1, safeNorm, stopGradient, unaryCustomGrad } from './ops.js';
+export { FUSED_KERNELS, absAndSquareSums, groupScale, groupSquareSums, signLinear } from './fused.js';
+export {
+  LOOP_KERNEL_BACKENDS,
+  loopKernelImplementation,
+  loopKernelsEnabled,
+  runLoopKernel,
+  setLoopKernelsEnabled,
+  type LoopKernel,
+  type LoopKernelImplementation,
+  type WasmKernelCode,
+  type WasmKernelExports,
+} from './loop-kernels.js';
 export {
   describeParams,
   groupAxes,

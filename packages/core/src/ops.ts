@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { absAndSquareSums, signLinear } from './fused.js';
 
 /**
  * A typed `tf.customGrad` for the common case of one tensor input: `forward(x, save)` returns the value
@@ -27,12 +28,16 @@ export const safeAbs = unaryCustomGrad((x, save) => {
 });
 
 /**
- * Σ|x| with the zero-safe gradient sign(x)·dy, as one custom op: autodiff through `sum(safeAbs(x))`
- * would add the sum's broadcast (a full-size fill and product) to every step.
+ * Σ|x| with the zero-safe gradient sign(x)·dy, as one custom op whose value and gradient are one pass
+ * each (loop kernels on cpu and wasm): autodiff through `sum(safeAbs(x))` would add the sum's broadcast
+ * (a full-size fill and product) to every step.
  */
 export const safeL1: (x: tf.Tensor) => tf.Scalar = unaryCustomGrad<tf.Scalar>((x, save) => {
   save([x]);
-  return { value: tf.sum(tf.abs(x)) as tf.Scalar, gradFunc: (dy, [saved]) => tf.mul(tf.sign(saved), dy) };
+  return {
+    value: tf.reshape(tf.slice(absAndSquareSums(x), 0, 1), []) as tf.Scalar,
+    gradFunc: (dy, [saved]) => signLinear(saved, dy, tf.scalar(0)),
+  };
 });
 
 /**

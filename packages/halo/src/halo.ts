@@ -5,6 +5,7 @@ import {
   checkOneOf,
   checkPositive,
   resolveStrength,
+  runLoopKernel,
   safeAbs,
   safeL1,
   type Param,
@@ -14,6 +15,7 @@ import {
   type StrengthSchedule,
   type TrainingContext,
 } from '@sparsify/core';
+import { HALO_GRADIENTS, HALO_SUMS } from './kernels.js';
 import {
   checkOptionKeys,
   checkRequired,
@@ -222,30 +224,27 @@ export class HaloPenalty extends ScalePenalty<HaloOptions> {
   }
 
   /**
-   * Σ|w|/(λ² + minLambda²) for one tensor and its λ's, as one custom op with the closed-form
-   * gradients ∂/∂w = sign(w)·r and ∂/∂λ = −2|w|·λ·r², r = 1/(λ² + minLambda²) (zero-safe at w = 0).
-   * Autodiff of the same expression records twice the full-size ops (abs, the sum's broadcast, and
-   * the reciprocal's and square's chain rule), on two tensors the size of the kernel.
+   * [Σ|w|·r, Σ|λ|] for one tensor and its λ's, r = 1/(λ² + minLambda²), as one custom op whose value
+   * and gradient are one pass each (loop kernels on cpu and wasm): ∂/∂w = dy₀·sign(w)·r and
+   * ∂/∂λ = −2·dy₀·|w|·λ·r² + dy₁·sign(λ), zero-safe at w = 0 and λ = 0. Autodiff of the same
+   * expressions records about twenty full-size ops per tensor on two tensors the size of the kernel.
    */
-  private readonly weightedL1 = tf.customGrad(((w: tf.Tensor, lambda: tf.Tensor, save: tf.GradSaveFunc) => {
-    const magnitudes = tf.abs(w);
-    const r = this.inverseSquare(lambda);
-    save([w, lambda, magnitudes, r]);
+  private readonly sums = tf.customGrad(((w: tf.Tensor, lambda: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([w, lambda]);
+    const attrs = { minLambdaSquared: this.minLambda ** 2 };
     return {
-      value: tf.sum(tf.mul(magnitudes, r)),
-      gradFunc: (dy: tf.Tensor, [ws, lambdas, as, rs]: tf.Tensor[]) => [
-        tf.mul(tf.mul(tf.sign(ws), rs), dy),
-        tf.mul(tf.mul(tf.mul(as, lambdas), tf.square(rs)), tf.mul(dy, tf.scalar(-2))),
-      ],
+      value: runLoopKernel(HALO_SUMS, [w, lambda], attrs)[0],
+      gradFunc: (dy: tf.Tensor, [ws, lambdas]: tf.Tensor[]) => runLoopKernel(HALO_GRADIENTS, [ws, lambdas, dy], attrs),
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (w: tf.Tensor, lambda: tf.Tensor) => tf.Scalar;
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (w: tf.Tensor, lambda: tf.Tensor) => tf.Tensor1D;
 
   protected term(ctx: TrainingContext): tf.Scalar {
-    const weights = addAll(this.params.map((p, i) => this.weightedL1(p.variable, this.lambdas[i])));
+    const perTensor = this.params.map((p, i) => this.sums(p.variable, this.lambdas[i]));
+    const [weights, lambdaL1] = tf.unstack(perTensor.length === 1 ? perTensor[0] : tf.addN(perTensor));
     const weighted = tf.mul(tf.scalar(this.xi), weights);
     const psi = this.psiAt(ctx);
     if (psi === 0) return weighted as tf.Scalar;
-    const excess = tf.sub(addAll(this.lambdas.map((l) => safeL1(l))), tf.scalar(this.budget));
+    const excess = tf.sub(lambdaL1, tf.scalar(this.budget));
     const prior = this.hyperPrior === 'l1' ? safeAbs(excess) : tf.square(excess);
     return tf.add(weighted, tf.mul(tf.scalar(psi), prior)) as tf.Scalar;
   }

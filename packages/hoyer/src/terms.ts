@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { unaryCustomGrad, type GroupAxes } from '@sparsify/core';
+import { absAndSquareSums, groupScale, groupSquareSums, signLinear, unaryCustomGrad, type GroupAxes } from '@sparsify/core';
 
 /**
  * Denominator floor δ of every ratio here (penalties.md §5.10.2): `A²/max(Q, δ)` is 0, with a zero
@@ -13,11 +13,11 @@ export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'bo
 
 /**
  * The ratio terms below with their closed-form gradients (penalties.md §5.2–5.3), as one custom op
- * per tensor: A = Σ|w| and Q = Σw² forward, then `P·(sign(w) − R·w)` for scalars P, R backward. Autodiff
- * of the same expression records a dozen full-size ops per tensor (abs, square, two sums, their
- * broadcasts and products) and costs several times more per step. The denominator is floored,
- * d = max(D, δ), and the gradient is 0 where the floor is active (D < δ: an all-zero tensor, whose A
- * is 0 too), as `guardedDiv` gives.
+ * per tensor: [A, Q] = [Σ|w|, Σw²] forward and `P·(sign(w) − R·w)` for scalars P, R backward, one
+ * pass each (core's loop kernels on cpu and wasm). Autodiff of the same expression records a dozen
+ * full-size ops per tensor (abs, square, two sums, their broadcasts and products) and costs several
+ * times more per step. The denominator is floored, d = max(D, δ), and the gradient is 0 where the
+ * floor is active (D < δ: an all-zero tensor, whose A is 0 too), as `guardedDiv` gives.
  */
 /** d = max(D, δ) and the 0/1 flag of D ≥ δ, which zeroes the gradient where the floor is active. */
 function floored(D: tf.Tensor): [d: tf.Scalar, live: tf.Scalar] {
@@ -33,14 +33,15 @@ function ratioTerm(
   coefficients: (A: tf.Scalar, d: tf.Scalar) => [P: tf.Scalar, R: tf.Scalar],
 ): (w: tf.Tensor) => tf.Scalar {
   return unaryCustomGrad<tf.Scalar>((w, save) => {
-    const A = tf.sum(tf.abs(w)) as tf.Scalar;
-    const [d, live] = floored(denominator(tf.sum(tf.square(w)) as tf.Scalar));
+    const [A, Q] = tf.unstack(absAndSquareSums(w)) as [tf.Scalar, tf.Scalar];
+    const [d, live] = floored(denominator(Q));
     save([w, A, d, live]);
     return {
       value: value(A, d),
       gradFunc: (dy, [ws, As, ds, live]) => {
         const [P, R] = coefficients(As as tf.Scalar, ds as tf.Scalar);
-        return tf.mul(tf.sub(tf.sign(ws), tf.mul(ws, R)), tf.mul(tf.mul(dy, P), live));
+        const a = tf.mul(tf.mul(dy, P), live);
+        return signLinear(ws, a, tf.neg(tf.mul(a, R)));
       },
     };
   });
@@ -73,8 +74,8 @@ export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(
  *
  * One custom op with the closed-form gradient: with S_G = Σ_g n_g, N = Σ_G ρ_G·S_G², d = max(Q, δ),
  * `∂/∂w = w·[Σ_G (2ρ_G·S_G/d)/n_G(w) − 2N/d²]`, where 1/n is 0 for an all-zero group (no NaN) and
- * the whole gradient 0 for an all-zero kernel. The bracket is built on the group-norm tensors, so the
- * backward pass is two full-size ops (a broadcast sum and the product with w).
+ * the whole gradient 0 for an all-zero kernel. The full-size work is one pass each way (core's
+ * `groupSquareSums` and `groupScale`); everything else is on the group-norm vectors.
  */
 export function groupHoyerSquareTerm(
   w: tf.Tensor,
@@ -83,32 +84,31 @@ export function groupHoyerSquareTerm(
   outputRatio = 1,
 ): tf.Scalar {
   if (axes === null) return hoyerSquareTerm(w);
-  const groupings: { axes: number[]; rho: number }[] = [];
-  if (groups !== 'output') groupings.push({ axes: axes.input, rho: 1 });
-  if (groups !== 'input') groupings.push({ axes: axes.output, rho: groups === 'output' ? 1 : outputRatio });
+  // Group sums need inputs on axis rank−2 and outputs on rank−1 (dense and conv2d kernels are so).
+  const r = w.rank;
+  const rest = w.shape.map((_, i) => i).filter((i) => i !== axes.inputAxis && i !== axes.outputAxis);
+  const kernel = axes.inputAxis === r - 2 && axes.outputAxis === r - 1 ? w : tf.transpose(w, [...rest, axes.inputAxis, axes.outputAxis]);
+  // ρ = 0 leaves a grouping out: its term and its gradient are 0.
+  const rhoIn = groups === 'output' ? 0 : 1;
+  const rhoOut = groups === 'input' ? 0 : groups === 'output' ? 1 : outputRatio;
   return unaryCustomGrad<tf.Scalar>((x, save) => {
-    const squares = tf.square(x);
-    const groupSquares = groupings.map((g) => tf.sum(squares, g.axes, true)); // kept dims: they broadcast
-    const norms = groupSquares.map((q) => tf.sqrt(q));
-    const sums = norms.map((n) => tf.sum(n));
-    const N = groupings.reduce<tf.Tensor>((acc, g, i) => tf.add(acc, tf.mul(tf.square(sums[i]), tf.scalar(g.rho))), tf.scalar(0));
-    // Q = Σw² from the first grouping's sums (its groups partition the kernel): no further full pass.
-    const [d, live] = floored(tf.sum(groupSquares[0]));
-    save([x, N, d, live, ...sums, ...norms]);
+    const [rows, cols] = groupSquareSums(x);
+    const [nIn, nOut] = [tf.sqrt(rows), tf.sqrt(cols)];
+    const [sIn, sOut] = [tf.sum(nIn), tf.sum(nOut)];
+    const N = tf.add(tf.mul(tf.square(sIn), tf.scalar(rhoIn)), tf.mul(tf.square(sOut), tf.scalar(rhoOut)));
+    const [d, live] = floored(tf.sum(rows));
+    save([x, N, d, live, sIn, sOut, nIn, nOut]);
     return {
       value: tf.div(N, d) as tf.Scalar,
-      gradFunc: (dy, [xs, Ns, ds, live, ...rest]) => {
+      gradFunc: (dy, [xs, Ns, ds, live, sIns, sOuts, nIns, nOuts]) => {
         const scale = tf.mul(dy, live);
         const offset = tf.div(tf.div(tf.mul(Ns, tf.scalar(2)), ds), ds); // 2N/d², without underflow at d = δ
-        const terms = groupings.map((g, i) => {
-          const coefficient = tf.div(tf.mul(rest[i], tf.scalar(2 * g.rho)), ds); // 2ρ·S/d
-          return tf.mul(tf.divNoNan(coefficient, rest[groupings.length + i]), scale);
-        });
-        // The offset joins the first (small) term; a second grouping's term broadcasts to full size.
-        const first = tf.sub(terms[0], tf.mul(offset, scale));
-        const gradient = tf.mul(xs, terms.length === 1 ? first : tf.add(first, terms[1]));
-        return tf.add(gradient, tf.scalar(0)); // +0, not −0, at w = 0 (0·negative): zeros get exactly +0
+        const coefficient = (s: tf.Tensor, n: tf.Tensor, rho: number) =>
+          tf.mul(tf.divNoNan(tf.div(tf.mul(s, tf.scalar(2 * rho)), ds), n), scale); // (2ρ·S/d)/n
+        // The offset joins the input groups' coefficients (every weight is in exactly one row).
+        const rowCoefficients = tf.sub(coefficient(sIns, nIns, rhoIn), tf.mul(offset, scale));
+        return groupScale(xs, rowCoefficients as tf.Tensor1D, coefficient(sOuts, nOuts, rhoOut) as tf.Tensor1D);
       },
     };
-  })(w);
+  })(kernel);
 }

@@ -8,12 +8,15 @@ import {
   exponentialGrowth,
   kthSmallest,
   readMagnitudes,
+  runLoopKernel,
   SparsifyConfigError,
   type PenaltyConfig,
   type PenaltyDiagnostics,
   type StrengthLike,
   type TrainingContext,
 } from '@sparsify/core';
+
+import { HYPERSPARSE_GRADIENT, HYPERSPARSE_SUMS, sech2FromExp } from './kernels.js';
 
 export const PACKAGE_NAME = '@sparsify/hypersparse';
 
@@ -54,11 +57,6 @@ const OPTION_NAMES = ['sparsity', 'strength', 'C', 'thresholdEvery'];
 /** sech²(x) = 4u/(1+u)² with u = e^(−2x), for x ≥ 0: exact, never overflows, underflows to 0. */
 export function sech2(x: tf.Tensor): tf.Tensor {
   return tf.tidy(() => sech2FromExp(tf.exp(tf.mul(x, tf.scalar(-2)))));
-}
-
-/** sech²(x) = 4u/(1+u)² from u = e^(−2x). */
-function sech2FromExp(u: tf.Tensor): tf.Tensor {
-  return tf.div(tf.mul(u, tf.scalar(4)), tf.square(tf.add(u, tf.scalar(1))));
 }
 
 /**
@@ -146,31 +144,26 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
 
   /**
    * Value 0; gradient α·sign(w)·c·sech²(s|w|) for every input, c = s·A/T computed on the device.
-   * One exponential per weight serves both passes: with u = e^(−2s|w|) ∈ (0, 1], tanh(s|w|) =
-   * (1 − u)/(1 + u) and sech²(s|w|) = 4u/(1 + u)² (the wasm backend's Tanh and Exp are scalar loops,
-   * ≈ 25 and 8 ns/element, so this halves the transcendental work and drops the slowest kernel).
-   * 1 − u loses relative precision for tiny s|w|, but its absolute error (≤ 6e-8) is negligible in T.
+   * One pass per tensor each way (loop kernels on cpu and wasm; kernels.ts): [A, T] forward, the
+   * gradient backward, both from u = e^(−2s|w|) ∈ (0, 1], with tanh(s|w|) = (1 − u)/(1 + u) and
+   * sech²(s|w|) = 4u/(1 + u)². 1 − u loses relative precision for tiny s|w|, but its absolute error
+   * (≤ 6e-8) is negligible in T.
    */
   private gradientOp(s: number): (...weights: tf.Tensor[]) => tf.Tensor {
     return tf.customGrad(((...args: unknown[]) => {
       const save = args[args.length - 1] as tf.GradSaveFunc;
       const weights = args.slice(0, -1) as tf.Tensor[];
-      const one = tf.scalar(1);
-      const magnitudes = weights.map((w) => tf.abs(w));
-      const us = magnitudes.map((a) => tf.exp(tf.mul(a, tf.scalar(-2 * s))));
-      const A = tf.addN(magnitudes.map((a) => tf.sum(a)));
-      const T = tf.addN(us.map((u) => tf.sum(tf.div(tf.sub(one, u), tf.add(one, u)))));
+      const sums = weights.map((w) => runLoopKernel(HYPERSPARSE_SUMS, [w], { s })[0]);
+      const [A, T] = tf.unstack(sums.length === 1 ? sums[0] : tf.addN(sums));
       // T > 0 here: t > 0, so every weight from index ⌊κN⌋ up has s·a ≥ C and tanh(s·a) ≥ tanh(C).
       const c = tf.div(tf.mul(tf.scalar(s), A), T);
       this.record(this.t, s, c);
-      save([c, ...weights, ...us]);
+      save([c, ...weights]);
       return {
         value: tf.scalar(0),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [cs, ...rest] = saved;
-          const [ws, savedUs] = [rest.slice(0, weights.length), rest.slice(weights.length)];
+        gradFunc: (dy: tf.Tensor, [cs, ...ws]: tf.Tensor[]) => {
           const scale = tf.mul(dy, cs);
-          return ws.map((w, i) => tf.mul(tf.mul(scale, tf.sign(w)), sech2FromExp(savedUs[i])));
+          return ws.map((w) => runLoopKernel(HYPERSPARSE_GRADIENT, [w, scale], { s })[0]);
         },
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0]);

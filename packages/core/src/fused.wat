@@ -1,0 +1,170 @@
+;; WebAssembly SIMD versions of the loop kernels in fused.ts, run over the tfjs wasm backend's own
+;; memory (imported), on tensors addressed by byte offset. Compiled by tools/scripts/compile-wat.mjs into
+;; fused.wasm.ts (one variant per memory kind); edit this file, then run `npm run compile-wat`.
+;; Sums accumulate in f64, like the JS loops; elementwise results are f32. A zero input gives +0.
+(module
+  (import "env" "memory" (memory 1)) ;; MEMORY
+
+  ;; Σ of both lanes of an f64x2.
+  (func $hsum64 (param $v v128) (result f64)
+    (f64.add (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v))))
+
+  ;; a·sign(x) for one f32: a with its sign flipped where x < 0, +0 where x = ±0.
+  (func $scaledSign1 (param $a f32) (param $x f32) (result f32)
+    (select
+      (f32.reinterpret_i32 (i32.xor (i32.reinterpret_f32 (local.get $a))
+                                    (i32.and (i32.reinterpret_f32 (local.get $x)) (i32.const 0x80000000))))
+      (f32.const 0)
+      (f32.ne (local.get $x) (f32.const 0))))
+
+  ;; out[0] = Σ|x|, out[1] = Σx² over x[0..n).
+  (func (export "absAndSquareSums") (param $x i32) (param $n i32) (param $out i32)
+    (local $end i32) (local $v v128) (local $lo v128) (local $hi v128) (local $a v128) (local $q v128)
+    (local $s f64) (local $t f64) (local $w f64)
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
+        (local.set $hi (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
+        (local.set $a (f64x2.add (local.get $a) (f64x2.add (f64x2.abs (local.get $lo)) (f64x2.abs (local.get $hi)))))
+        (local.set $q (f64x2.add (local.get $q)
+          (f64x2.add (f64x2.mul (local.get $lo) (local.get $lo)) (f64x2.mul (local.get $hi) (local.get $hi)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $next)))
+    (local.set $s (call $hsum64 (local.get $a)))
+    (local.set $t (call $hsum64 (local.get $q)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $w (f64.promote_f32 (f32.load (local.get $x))))
+        (local.set $s (f64.add (local.get $s) (f64.abs (local.get $w))))
+        (local.set $t (f64.add (local.get $t) (f64.mul (local.get $w) (local.get $w))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $next)))
+    (f32.store (local.get $out) (f32.demote_f64 (local.get $s)))
+    (f32.store offset=4 (local.get $out) (f32.demote_f64 (local.get $t))))
+
+  ;; out = a·sign(x) + b·x over x[0..n), a and b read from the scalars at $pa and $pb.
+  (func (export "signLinear") (param $x i32) (param $n i32) (param $pa i32) (param $pb i32) (param $out i32)
+    (local $a f32) (local $b f32) (local $end i32) (local $va v128) (local $vb v128) (local $v v128) (local $f f32)
+    (local $signBits v128)
+    (local.set $signBits (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+    (local.set $a (f32.load (local.get $pa)))
+    (local.set $b (f32.load (local.get $pb)))
+    (local.set $va (f32x4.splat (local.get $a)))
+    (local.set $vb (f32x4.splat (local.get $b)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (v128.store (local.get $out)
+          (f32x4.add
+            (f32x4.add
+              (v128.and ;; a·sign(v), inline: V8 does not inline wasm calls here
+                (v128.xor (local.get $va) (v128.and (local.get $v) (local.get $signBits)))
+                (f32x4.ne (local.get $v) (v128.const f32x4 0 0 0 0)))
+              (f32x4.mul (local.get $vb) (local.get $v)))
+            (v128.const f32x4 0 0 0 0)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $next)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $f (f32.load (local.get $x)))
+        (f32.store (local.get $out)
+          (f32.add (f32.add (call $scaledSign1 (local.get $a) (local.get $f)) (f32.mul (local.get $b) (local.get $f))) (f32.const 0)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br $next))))
+
+  ;; For x laid out [K, I, O]: rows[i] = Σ_{k,o} x², cols[o] = Σ_{k,i} x² (f32 sums).
+  (func (export "groupSquareSums") (param $x i32) (param $K i32) (param $I i32) (param $O i32) (param $rows i32) (param $cols i32)
+    (local $k i32) (local $i i32) (local $o i32) (local $O4 i32) (local $row v128) (local $sq v128) (local $c i32)
+    (local $r f32) (local $f f32)
+    (memory.fill (local.get $rows) (i32.const 0) (i32.shl (local.get $I) (i32.const 2)))
+    (memory.fill (local.get $cols) (i32.const 0) (i32.shl (local.get $O) (i32.const 2)))
+    (local.set $O4 (i32.and (local.get $O) (i32.const -4)))
+    (local.set $k (i32.const 0))
+    (block $kdone (loop $knext
+      (br_if $kdone (i32.ge_u (local.get $k) (local.get $K)))
+      (local.set $i (i32.const 0))
+      (block $idone (loop $inext
+        (br_if $idone (i32.ge_u (local.get $i) (local.get $I)))
+        (local.set $row (v128.const f32x4 0 0 0 0))
+        (local.set $c (local.get $cols))
+        (local.set $o (i32.const 0))
+        (block $odone (loop $onext
+          (br_if $odone (i32.ge_u (local.get $o) (local.get $O4)))
+          (local.set $sq (f32x4.mul (v128.load (local.get $x)) (v128.load (local.get $x))))
+          (local.set $row (f32x4.add (local.get $row) (local.get $sq)))
+          (v128.store (local.get $c) (f32x4.add (v128.load (local.get $c)) (local.get $sq)))
+          (local.set $x (i32.add (local.get $x) (i32.const 16)))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (br $onext)))
+        (local.set $r (f32.add
+          (f32.add (f32x4.extract_lane 0 (local.get $row)) (f32x4.extract_lane 1 (local.get $row)))
+          (f32.add (f32x4.extract_lane 2 (local.get $row)) (f32x4.extract_lane 3 (local.get $row)))))
+        (block $tdone (loop $tnext
+          (br_if $tdone (i32.ge_u (local.get $o) (local.get $O)))
+          (local.set $f (f32.load (local.get $x)))
+          (local.set $f (f32.mul (local.get $f) (local.get $f)))
+          (local.set $r (f32.add (local.get $r) (local.get $f)))
+          (f32.store (local.get $c) (f32.add (f32.load (local.get $c)) (local.get $f)))
+          (local.set $x (i32.add (local.get $x) (i32.const 4)))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (local.set $o (i32.add (local.get $o) (i32.const 1)))
+          (br $tnext)))
+        (f32.store (i32.add (local.get $rows) (i32.shl (local.get $i) (i32.const 2)))
+          (f32.add (f32.load (i32.add (local.get $rows) (i32.shl (local.get $i) (i32.const 2)))) (local.get $r)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $inext)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $knext))))
+
+  ;; For x laid out [K, I, O]: out = x·(rows[i] + cols[o]).
+  (func (export "groupScale") (param $x i32) (param $K i32) (param $I i32) (param $O i32) (param $rows i32) (param $cols i32) (param $out i32)
+    (local $k i32) (local $i i32) (local $o i32) (local $O4 i32) (local $row v128) (local $c i32) (local $r f32)
+    (local.set $O4 (i32.and (local.get $O) (i32.const -4)))
+    (local.set $k (i32.const 0))
+    (block $kdone (loop $knext
+      (br_if $kdone (i32.ge_u (local.get $k) (local.get $K)))
+      (local.set $i (i32.const 0))
+      (block $idone (loop $inext
+        (br_if $idone (i32.ge_u (local.get $i) (local.get $I)))
+        (local.set $r (f32.load (i32.add (local.get $rows) (i32.shl (local.get $i) (i32.const 2)))))
+        (local.set $row (f32x4.splat (local.get $r)))
+        (local.set $c (local.get $cols))
+        (local.set $o (i32.const 0))
+        (block $odone (loop $onext
+          (br_if $odone (i32.ge_u (local.get $o) (local.get $O4)))
+          (v128.store (local.get $out)
+            (f32x4.add
+              (f32x4.mul (v128.load (local.get $x)) (f32x4.add (local.get $row) (v128.load (local.get $c))))
+              (v128.const f32x4 0 0 0 0)))
+          (local.set $x (i32.add (local.get $x) (i32.const 16)))
+          (local.set $out (i32.add (local.get $out) (i32.const 16)))
+          (local.set $c (i32.add (local.get $c) (i32.const 16)))
+          (local.set $o (i32.add (local.get $o) (i32.const 4)))
+          (br $onext)))
+        (block $tdone (loop $tnext
+          (br_if $tdone (i32.ge_u (local.get $o) (local.get $O)))
+          (f32.store (local.get $out)
+            (f32.add (f32.mul (f32.load (local.get $x)) (f32.add (local.get $r) (f32.load (local.get $c)))) (f32.const 0)))
+          (local.set $x (i32.add (local.get $x) (i32.const 4)))
+          (local.set $out (i32.add (local.get $out) (i32.const 4)))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (local.set $o (i32.add (local.get $o) (i32.const 1)))
+          (br $tnext)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
+        (br $inext)))
+      (local.set $k (i32.add (local.get $k) (i32.const 1)))
+      (br $knext))))
+)

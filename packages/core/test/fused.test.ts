@@ -1,0 +1,120 @@
+import * as tf from '@tensorflow/tfjs';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import {
+  FUSED_KERNELS,
+  absAndSquareSums,
+  groupScale,
+  groupSquareSums,
+  loopKernelImplementation,
+  runLoopKernel,
+  setLoopKernelsEnabled,
+  signLinear,
+  type LoopKernel,
+} from '../src/index.js';
+import { useBackend } from './helpers.js';
+
+/** Seeded values with exact ±0s and a wide range of magnitudes, length `n`. */
+function values(n: number, seed = 1): number[] {
+  let state = seed;
+  const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  return Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 0 : i % 11 === 5 ? -0 : (next() - 0.5) * 10 ** (Math.floor(next() * 6) - 3)));
+}
+
+/** Runs `f` with loop kernels on and off; returns both results as arrays. */
+function loopAndComposite(f: () => tf.Tensor | tf.Tensor[]): [Float32Array[], Float32Array[]] {
+  const run = () => tf.tidy(() => [f()].flat().map((t) => t.dataSync() as Float32Array));
+  const loop = run();
+  setLoopKernelsEnabled(false);
+  try {
+    return [loop, run()];
+  } finally {
+    setLoopKernelsEnabled(true);
+  }
+}
+
+function expectClose(got: Float32Array, want: Float32Array, relative = 2e-6): void {
+  expect(got.length).toBe(want.length);
+  const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+  got.forEach((g, i) => expect(Math.abs(g - want[i]), `element ${i}: ${g} vs ${want[i]}`).toBeLessThanOrEqual(relative * scale + 1e-30));
+}
+
+// Sizes with and without a tail past the last whole SIMD vector (4 lanes), and group layouts.
+const SHAPES = [[1], [3], [4], [7], [2, 9], [784, 30], [3, 3, 5, 6], [5, 5, 2, 7]];
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`loop kernels on ${backend}`, () => {
+    beforeAll(() => useBackend(backend));
+    afterAll(() => useBackend('cpu'));
+    afterEach(() => setLoopKernelsEnabled(true));
+
+    it(`run as ${backend === 'wasm' ? 'WebAssembly SIMD' : 'JS loops'}, or the composite when disabled`, () => {
+      for (const kernel of Object.values(FUSED_KERNELS) as LoopKernel<never>[]) {
+        expect(loopKernelImplementation(kernel), kernel.name).toBe(backend === 'wasm' ? 'simd' : 'js');
+      }
+      setLoopKernelsEnabled(false);
+      expect(loopKernelImplementation(FUSED_KERNELS.signLinear as LoopKernel<never>)).toBe('composite');
+    });
+
+    for (const shape of SHAPES) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      it(`agree with the composite tfjs ops on shape [${shape}]`, () => {
+        const x = tf.tensor(values(n), shape);
+        const [a, b] = [tf.scalar(-0.75), tf.scalar(0.3)];
+        const I = shape.length >= 2 ? shape[shape.length - 2] : 1;
+        const O = shape[shape.length - 1];
+        const rows = tf.tensor1d(values(I, 5));
+        const cols = tf.tensor1d(values(O, 9));
+        const x2 = shape.length >= 2 ? x : tf.reshape(x, [1, n]);
+        const [loop, composite] = loopAndComposite(() => [
+          absAndSquareSums(x),
+          signLinear(x, a, b),
+          ...groupSquareSums(x2),
+          groupScale(x2, shape.length >= 2 ? rows : tf.tensor1d([0.5]), cols),
+        ]);
+        // tfjs sums in float32 (relative error ~1e-5 over 10⁴ terms); the loops in float64.
+        loop.forEach((got, k) => expectClose(got, composite[k], k === 0 || k >= 2 ? 2e-5 : 2e-6));
+        const host = values(n).map((v) => Math.fround(v));
+        expectClose(loop[0], Float32Array.from([host.reduce((s, v) => s + Math.abs(v), 0), host.reduce((s, v) => s + v * v, 0)]), 1e-7);
+        tf.dispose([x, x2, a, b, rows, cols]);
+      });
+    }
+
+    it('give +0, never −0, where the input is ±0 (a zero weight’s gradient)', () => {
+      const x = tf.tensor1d([0, -0, 0, -0, 0, -0, 2]);
+      const got = tf.tidy(() => [signLinear(x, tf.scalar(-3), tf.scalar(-1)), groupScale(tf.reshape(x, [1, 7]), tf.tensor1d([-2]), tf.fill([7], -1) as tf.Tensor1D)].map((t) => Array.from(t.dataSync())));
+      for (const out of got) out.slice(0, 6).forEach((v, i) => expect(Object.is(v, 0), `element ${i} is ${Object.is(v, -0) ? '−0' : v}`).toBe(true));
+      expect(got[0][6]).toBe(-3 - 2);
+      x.dispose();
+    });
+
+    it('record no gradient and leak no tensors', () => {
+      const x = tf.tensor2d(values(12), [3, 4]);
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 20; i++) {
+        tf.tidy(() => {
+          absAndSquareSums(x);
+          signLinear(x, tf.scalar(1), tf.scalar(0));
+          groupSquareSums(x);
+        });
+      }
+      expect(tf.memory().numTensors).toBe(before);
+      x.dispose();
+    });
+
+    it('run the composite for int32 inputs (the loops read float32)', () => {
+      const x = tf.tensor1d([1, -2, 3], 'int32');
+      const sums = tf.tidy(() => Array.from(runLoopKernel(FUSED_KERNELS.absAndSquareSums, [x], {})[0].dataSync()));
+      expect(sums).toEqual([6, 14]);
+      x.dispose();
+    });
+  });
+}
+
+describe('the WebAssembly kernels', () => {
+  it('are compiled from the .wat sources as committed (npm run compile-wat)', () => {
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    expect(() => execFileSync(process.execPath, ['tools/scripts/compile-wat.mjs', '--check'], { cwd: root, stdio: 'pipe' })).not.toThrow();
+  });
+});

@@ -1,0 +1,86 @@
+;; WebAssembly SIMD versions of the loop kernels in kernels.ts, run over the tfjs wasm backend's own
+;; memory (imported), on tensors addressed by byte offset. Compiled by tools/scripts/compile-wat.mjs into
+;; kernels.wasm.ts; edit this file, then run `npm run compile-wat`. u = e^(−2s|w|) throughout.
+(module
+  (import "env" "memory" (memory 1)) ;; MEMORY
+
+  ;; e^y for f32 lanes y ≤ 0 (Cephes expf: y = k·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial for e^r,
+  ;; 2^k from the exponent bits; ≤ 2 ulp). y < −87.33 (k < −126, below float32's normal range) gives 0.
+  (func $exp (param $y v128) (result v128)
+    (local $k v128) (local $r v128) (local $p v128)
+    (local.set $k (f32x4.nearest (f32x4.mul (local.get $y) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local.set $r (f32x4.sub (f32x4.sub (local.get $y)
+                    (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+                    (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+    (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $p) (local.get $r)) (local.get $r)) (local.get $r))
+                             (v128.const f32x4 1 1 1 1)))
+    (v128.and
+      (f32x4.mul (local.get $p)
+        (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (v128.const i32x4 127 127 127 127)) (i32.const 23)))
+      (f32x4.ge (local.get $y) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))))
+
+  ;; Both loops run over whole vectors, then the last n mod 4 elements one at a time in lane 0 of an
+  ;; otherwise zero vector (a zero lane adds 0 to A and T, and only lane 0 is stored).
+
+  ;; out[0] = A = Σ|w|, out[1] = T = Σ tanh(s|w|) = Σ (1 − u)/(1 + u) (f64 sums).
+  (func (export "hyperSparseSums") (param $w i32) (param $n i32) (param $s f32) (param $out i32)
+    (local $i i32) (local $step i32) (local $m v128) (local $u v128) (local $t v128) (local $a v128) (local $b v128)
+    (local $vs v128) (local $one v128)
+    (local.set $vs (f32x4.splat (f32.mul (local.get $s) (f32.const -2))))
+    (local.set $one (v128.const f32x4 1 1 1 1))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $step (select (i32.const 4) (i32.const 1) (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $n))))
+        (local.set $m (f32x4.abs (if (result v128) (i32.eq (local.get $step) (i32.const 4))
+          (then (v128.load (local.get $w)))
+          (else (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (f32.load (local.get $w)))))))
+        (local.set $u (call $exp (f32x4.mul (local.get $m) (local.get $vs))))
+        (local.set $t (f32x4.div (f32x4.sub (local.get $one) (local.get $u)) (f32x4.add (local.get $one) (local.get $u))))
+        (local.set $a (f64x2.add (local.get $a) (f64x2.add
+          (f64x2.promote_low_f32x4 (local.get $m))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $m) (local.get $m))))))
+        (local.set $b (f64x2.add (local.get $b) (f64x2.add
+          (f64x2.promote_low_f32x4 (local.get $t))
+          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))))
+        (local.set $w (i32.add (local.get $w) (i32.shl (local.get $step) (i32.const 2))))
+        (local.set $i (i32.add (local.get $i) (local.get $step)))
+        (br $next)))
+    (f32.store (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $a)) (f64x2.extract_lane 1 (local.get $a)))))
+    (f32.store offset=4 (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $b)) (f64x2.extract_lane 1 (local.get $b))))))
+
+  ;; out = g·sign(w)·sech²(s|w|) = g·sign(w)·4u/(1 + u)², g read from $g; +0 where w = ±0.
+  (func (export "hyperSparseGradient") (param $w i32) (param $n i32) (param $s f32) (param $g i32) (param $out i32)
+    (local $i i32) (local $step i32) (local $v v128) (local $u v128) (local $d v128) (local $r v128) (local $vs v128)
+    (local $vg v128) (local $one v128) (local $zero v128) (local $signBits v128)
+    (local.set $vs (f32x4.splat (f32.mul (local.get $s) (f32.const -2))))
+    (local.set $vg (f32x4.splat (f32.mul (f32.load (local.get $g)) (f32.const 4))))
+    (local.set $one (v128.const f32x4 1 1 1 1))
+    (local.set $signBits (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
+        (local.set $step (select (i32.const 4) (i32.const 1) (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $n))))
+        (local.set $v (if (result v128) (i32.eq (local.get $step) (i32.const 4))
+          (then (v128.load (local.get $w)))
+          (else (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (f32.load (local.get $w))))))
+        (local.set $u (call $exp (f32x4.mul (f32x4.abs (local.get $v)) (local.get $vs))))
+        (local.set $d (f32x4.add (local.get $one) (local.get $u)))
+        (local.set $r (f32x4.div (f32x4.mul (local.get $vg) (local.get $u)) (f32x4.mul (local.get $d) (local.get $d))))
+        (local.set $r (f32x4.add (local.get $zero)
+          (v128.and (v128.xor (local.get $r) (v128.and (local.get $v) (local.get $signBits)))
+                    (f32x4.ne (local.get $v) (local.get $zero)))))
+        (if (i32.eq (local.get $step) (i32.const 4))
+          (then (v128.store (local.get $out) (local.get $r)))
+          (else (f32.store (local.get $out) (f32x4.extract_lane 0 (local.get $r)))))
+        (local.set $w (i32.add (local.get $w) (i32.shl (local.get $step) (i32.const 2))))
+        (local.set $out (i32.add (local.get $out) (i32.shl (local.get $step) (i32.const 2))))
+        (local.set $i (i32.add (local.get $i) (local.get $step)))
+        (br $next))))
+)
