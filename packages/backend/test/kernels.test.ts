@@ -455,6 +455,38 @@ describe('Sign (replaces the stock scalar loop)', () => {
   });
 });
 
+describe('Identity (shares data instead of copying)', () => {
+  it('a clone shares its buffer, outlives the original, and frees it with the last reference', async () => {
+    await tf.setBackend('wasm');
+    const buffers = tf.backend().numDataIds();
+    const x = tf.tensor2d([1, -2, 0, 4.5, -0, 6], [2, 3]);
+    const copy = tf.clone(x);
+    expect(tf.backend().numDataIds()).toBe(buffers + 1); // one buffer, two tensors
+    x.dispose();
+    expect(Array.from(copy.dataSync()).map((v) => (Object.is(v, -0) ? '-0' : v))).toEqual([1, -2, 0, 4.5, '-0', 6]);
+    copy.dispose();
+    expect(tf.backend().numDataIds()).toBe(buffers);
+  });
+
+  it('a variable assigned after a clone keeps the clone unchanged', async () => {
+    await tf.setBackend('wasm');
+    const v = tf.variable(tf.tensor1d([1, 2, 3]));
+    const before = tf.clone(v);
+    v.assign(tf.tensor1d([7, 8, 9]));
+    expect(Array.from(before.dataSync())).toEqual([1, 2, 3]);
+    expect(Array.from(v.dataSync())).toEqual([7, 8, 9]);
+    tf.dispose([v, before]);
+  });
+
+  it('strings stay on the stock kernel', async () => {
+    await tf.setBackend('wasm');
+    const s = tf.tensor1d(['a', 'bc']);
+    const c = tf.clone(s);
+    expect(c.dataSync()).toEqual(['a', 'bc']);
+    tf.dispose([s, c]);
+  });
+});
+
 describe('Sum over leading axes', () => {
   for (const axis of [[0], [0, 1], [0, 1, 2], [1], [3], [0, 3], [2, 3]]) {
     it(`axis ${axis}`, async () => {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_WASM } from './fused.wasm.js';
 import { runLoopKernel, type LoopKernel } from './loop-kernels.js';
+import { check, checkInteger } from './errors.js';
+import { kthSmallest, readMagnitudes } from './magnitude.js';
 
 /**
  * The full-size passes that the built-in penalties share, each one loop over the tensor
@@ -128,10 +130,87 @@ export function groupScale(x: tf.Tensor, rows: tf.Tensor1D, cols: tf.Tensor1D): 
   return runLoopKernel(GROUP_SCALE, [x, rows, cols], {})[0];
 }
 
+/**
+ * The radix select's passes over magnitude keys (float32 bits with the sign cleared, which order as
+ * the magnitudes do): the top 11 bits, the next 11 among keys with the first pass's prefix, the last 9.
+ * Counting only, so nothing is copied, reordered or read back.
+ */
+const RADIX_PASSES = [
+  { shift: 20, mask: 2047, prefixShift: 31 },
+  { shift: 9, mask: 2047, prefixShift: 20 },
+  { shift: 0, mask: 511, prefixShift: 9 },
+] as const;
+
+type CountPass = (shift: number, mask: number, prefixShift: number, prefix: number) => void;
+
+/** The k-th smallest key, given a function that adds one pass's counts to `histogram`. */
+function radixSelectKey(k: number, histogram: Int32Array, count: CountPass): number {
+  let prefix = 0;
+  for (const { shift, mask, prefixShift } of RADIX_PASSES) {
+    histogram.fill(0);
+    count(shift, mask, prefixShift, prefix);
+    let bucket = 0;
+    while (k >= histogram[bucket]) k -= histogram[bucket++];
+    prefix = (prefix << (prefixShift - shift)) | bucket;
+  }
+  return prefix;
+}
+
+const keyToFloat = (key: number) => new Float32Array(Int32Array.of(key).buffer)[0];
+
+interface KthAttrs {
+  k: number;
+}
+
+const KTH_SMALLEST_MAGNITUDE: LoopKernel<KthAttrs> = {
+  name: 'SparsifyKthSmallestMagnitude',
+  // The k-th smallest |x| over all inputs, and the histogram the passes count into (scratch).
+  outputShapes: () => [[], [2048]],
+  run(inputs, [out, scratch], { k }) {
+    const keys = inputs.map((x) => new Int32Array(x.buffer, x.byteOffset, x.length));
+    const histogram = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length);
+    out[0] = keyToFloat(
+      radixSelectKey(k, histogram, (shift, mask, prefixShift, prefix) => {
+        for (const bits of keys) {
+          for (let i = 0; i < bits.length; i++) {
+            const key = bits[i] & 0x7fffffff;
+            if (key >>> prefixShift === prefix) histogram[(key >>> shift) & mask]++;
+          }
+        }
+      }),
+    );
+  },
+  composite: (inputs, { k }) => [tf.scalar(kthSmallest(readMagnitudes(inputs), k)), tf.zeros([2048])],
+  simd: {
+    code: FUSED_WASM,
+    call: (e, inputs, [out, scratch], shapes, { k }, memory) => {
+      const histogram = new Int32Array(memory.buffer, scratch, 2048);
+      const key = radixSelectKey(k, histogram, (shift, mask, prefixShift, prefix) =>
+        inputs.forEach((x, i) => e.magnitudeHistogram(x, size(shapes[i]), scratch, shift, mask, prefixShift, prefix)),
+      );
+      new Float32Array(memory.buffer, out, 1)[0] = keyToFloat(key);
+    },
+  },
+};
+
+/**
+ * The k-th smallest |w| (0-based) over all `tensors` together, as `kthSmallest(readMagnitudes(tensors), k)`
+ * but, on cpu and wasm, without concatenating, copying or reading the weights back: three counting
+ * passes of a radix select over the tensors in place (WebAssembly SIMD on wasm). HyperSparse needs it
+ * every step.
+ */
+export function kthSmallestMagnitude(tensors: readonly tf.Tensor[], k: number): number {
+  const total = tensors.reduce((n, t) => n + t.size, 0);
+  checkInteger('kthSmallestMagnitude k', k, 0);
+  check(k < total, 'kthSmallestMagnitude k', k, `< the number of values (${total})`);
+  return tf.tidy(() => runLoopKernel(KTH_SMALLEST_MAGNITUDE, tensors, { k })[0].dataSync()[0]);
+}
+
 /** The kernels above, for `loopKernelImplementation` and for tests. */
 export const FUSED_KERNELS = {
   absAndSquareSums: ABS_AND_SQUARE_SUMS,
   signLinear: SIGN_LINEAR,
   groupSquareSums: GROUP_SQUARE_SUMS,
   groupScale: GROUP_SCALE,
+  kthSmallestMagnitude: KTH_SMALLEST_MAGNITUDE,
 } as const;

@@ -167,4 +167,34 @@
         (br $inext)))
       (local.set $k (i32.add (local.get $k) (i32.const 1)))
       (br $knext))))
+;; hist[(key >>> shift) & mask] += 1 for each key = |x| bits (sign cleared) of x[0..n) with
+  ;; key >>> prefixShift = prefix (prefixShift 31: every key). A pass of the radix select for the k-th
+  ;; smallest magnitude: vectors without a matching key are skipped four at a time.
+  (func (export "magnitudeHistogram") (param $x i32) (param $n i32) (param $hist i32) (param $shift i32) (param $mask i32)
+        (param $prefixShift i32) (param $prefix i32)
+    (local $end i32) (local $keys v128) (local $match v128) (local $vprefix v128) (local $key i32) (local $at i32)
+    (local.set $vprefix (i32x4.splat (local.get $prefix)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $keys (v128.and (v128.load (local.get $x)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $match (i32x4.eq (i32x4.shr_u (local.get $keys) (local.get $prefixShift)) (local.get $vprefix)))
+        (if (v128.any_true (local.get $match))
+          (then
+            (if (i32x4.extract_lane 0 (local.get $match)) (then (block (local.set $at (i32.add (local.get $hist) (i32.shl (i32.and (i32.shr_u (i32x4.extract_lane 0 (local.get $keys)) (local.get $shift)) (local.get $mask)) (i32.const 2)))) (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1))))))
+            (if (i32x4.extract_lane 1 (local.get $match)) (then (block (local.set $at (i32.add (local.get $hist) (i32.shl (i32.and (i32.shr_u (i32x4.extract_lane 1 (local.get $keys)) (local.get $shift)) (local.get $mask)) (i32.const 2)))) (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1))))))
+            (if (i32x4.extract_lane 2 (local.get $match)) (then (block (local.set $at (i32.add (local.get $hist) (i32.shl (i32.and (i32.shr_u (i32x4.extract_lane 2 (local.get $keys)) (local.get $shift)) (local.get $mask)) (i32.const 2)))) (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1))))))
+            (if (i32x4.extract_lane 3 (local.get $match)) (then (block (local.set $at (i32.add (local.get $hist) (i32.shl (i32.and (i32.shr_u (i32x4.extract_lane 3 (local.get $keys)) (local.get $shift)) (local.get $mask)) (i32.const 2)))) (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1))))))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $next)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $key (i32.and (i32.load (local.get $x)) (i32.const 0x7fffffff)))
+        (if (i32.eq (i32.shr_u (local.get $key) (local.get $prefixShift)) (local.get $prefix))
+          (then (block (local.set $at (i32.add (local.get $hist) (i32.shl (i32.and (i32.shr_u (local.get $key) (local.get $shift)) (local.get $mask)) (i32.const 2)))) (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1))))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $next))))
 )

@@ -10,7 +10,7 @@ export {
   checkSparsity,
 } from './errors.js';
 export { guardedDiv, safeAbs, safeL1, safeNorm, stopGradient, unaryCustomGrad } from './ops.js';
-export { FUSED_KERNELS, absAndSquareSums, groupScale, groupSquareSums, signLinear } from './fused.js';
+export { FUSED_KERNELS, absAndSquareSums, groupScale, groupSquareSums, kthSmallestMagnitude, signLinear } from './fused.js';
 export {
   LOOP_KERNEL_BACKENDS,
   loopKernelImplementation,

@@ -28,7 +28,15 @@ export interface LoopKernel<A extends object = Record<string, never>> {
    */
   readonly simd?: {
     readonly code: WasmKernelCode;
-    call(exports: WasmKernelExports, inputs: readonly number[], outputs: readonly number[], inputShapes: readonly number[][], attrs: A): void;
+    call(
+      exports: WasmKernelExports,
+      inputs: readonly number[],
+      outputs: readonly number[],
+      inputShapes: readonly number[][],
+      attrs: A,
+      /** The backend's memory, for kernels that read results between calls. */
+      memory: WebAssembly.Memory,
+    ): void;
   };
 }
 
@@ -86,9 +94,14 @@ function decode(base64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-function simdExports(wasm: WasmLike, code: WasmKernelCode): WasmKernelExports | null {
+function backendMemory(wasm: WasmLike): WebAssembly.Memory | null {
   const memory = wasm.wasm?.wasmMemory ?? wasm.wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return null;
+  return memory instanceof WebAssembly.Memory ? memory : null;
+}
+
+function simdExports(wasm: WasmLike, code: WasmKernelCode): WasmKernelExports | null {
+  const memory = backendMemory(wasm);
+  if (!memory) return null;
   let byCode = instances.get(memory);
   if (!byCode) instances.set(memory, (byCode = new Map()));
   if (!byCode.has(code.name)) {
@@ -125,7 +138,7 @@ function kernelFunc<A extends object>(kernel: LoopKernel<A>, backendName: string
       const exports = kernel.simd && simdExports(wasm, kernel.simd.code);
       if (exports) {
         const offset = (i: tf.TensorInfo) => wasm.typedArrayFromHeap(i).byteOffset;
-        kernel.simd!.call(exports, infos.map(offset), outs.map(offset), infos.map((i) => i.shape), a);
+        kernel.simd!.call(exports, infos.map(offset), outs.map(offset), infos.map((i) => i.shape), a, backendMemory(wasm)!);
         return outs;
       }
       kernel.run(

@@ -7,6 +7,7 @@ import {
   absAndSquareSums,
   groupScale,
   groupSquareSums,
+  kthSmallestMagnitude,
   loopKernelImplementation,
   runLoopKernel,
   setLoopKernelsEnabled,
@@ -118,3 +119,35 @@ describe('the WebAssembly kernels', () => {
     expect(() => execFileSync(process.execPath, ['tools/scripts/compile-wat.mjs', '--check'], { cwd: root, stdio: 'pipe' })).not.toThrow();
   });
 });
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`kthSmallestMagnitude on ${backend}`, () => {
+    beforeAll(() => useBackend(backend));
+    afterAll(() => useBackend('cpu'));
+
+    it('equals kthSmallest(readMagnitudes(…)) for every rank, across tensors with tails, zeros and ±∞', () => {
+      const tensors = [
+        tf.tensor2d(values(7 * 9, 2), [7, 9]),
+        tf.tensor1d([0, -0, 0, 3e-39, -3e-39, Infinity, -Infinity, 1e-45]),
+        tf.tensor1d(values(4099, 3)),
+        tf.tensor1d(values(3, 4)),
+      ];
+      const sorted = Float64Array.from(tensors.flatMap((t) => Array.from(t.dataSync(), Math.abs))).sort();
+      for (const k of [0, 1, 5, 6, 7, 100, 2000, sorted.length - 3, sorted.length - 2, sorted.length - 1]) {
+        expect(kthSmallestMagnitude(tensors, k), `k = ${k}`).toBe(Math.fround(sorted[k]));
+      }
+      expect(loopKernelImplementation(FUSED_KERNELS.kthSmallestMagnitude as LoopKernel<never>)).toBe(backend === 'wasm' ? 'simd' : 'js');
+      tf.dispose(tensors);
+    });
+
+    it('gives the same on the composite path, and rejects a rank out of range by name', () => {
+      const x = tf.tensor1d(values(301, 7));
+      const loop = kthSmallestMagnitude([x], 150);
+      setLoopKernelsEnabled(false);
+      expect(kthSmallestMagnitude([x], 150)).toBe(loop);
+      setLoopKernelsEnabled(true);
+      expect(() => kthSmallestMagnitude([x], 301)).toThrow(/kthSmallestMagnitude k must be < the number of values \(301\).*301/);
+      x.dispose();
+    });
+  });
+}

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { absAndSquareSums, groupScale, groupSquareSums, signLinear, unaryCustomGrad, type GroupAxes } from '@sparsify/core';
+import { absAndSquareSums, groupScale, groupSquareSums, runLoopKernel, signLinear, unaryCustomGrad, type GroupAxes } from '@sparsify/core';
+import { GROUP_FACTORS, GROUP_FORWARD, RATIO } from './kernels.js';
 
 /**
  * Denominator floor δ of every ratio here (penalties.md §5.10.2): `A²/max(Q, δ)` is 0, with a zero
@@ -13,58 +14,27 @@ export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'bo
 
 /**
  * The ratio terms below with their closed-form gradients (penalties.md §5.2–5.3), as one custom op
- * per tensor: [A, Q] = [Σ|w|, Σw²] forward and `P·(sign(w) − R·w)` for scalars P, R backward, one
- * pass each (core's loop kernels on cpu and wasm). Autodiff of the same expression records a dozen
- * full-size ops per tensor (abs, square, two sums, their broadcasts and products) and costs several
- * times more per step. The denominator is floored, d = max(D, δ), and the gradient is 0 where the
- * floor is active (D < δ: an all-zero tensor, whose A is 0 too), as `guardedDiv` gives.
+ * per tensor: [A, Q] = [Σ|w|, Σw²] in one pass (core's `absAndSquareSums`), the value and c0, c1 from
+ * them (kernels.ts), and `c0·sign(w) + c1·w` in one pass backward (core's `signLinear`). The denominator
+ * is floored, d = max(D, δ), and the gradient is 0 where the floor is active (D < δ: an all-zero
+ * tensor, whose A is 0 too).
  */
-/** d = max(D, δ) and the 0/1 flag of D ≥ δ, which zeroes the gradient where the floor is active. */
-function floored(D: tf.Tensor): [d: tf.Scalar, live: tf.Scalar] {
-  const delta = tf.scalar(HOYER_DELTA);
-  return [tf.maximum(D, delta) as tf.Scalar, tf.cast(tf.greaterEqual(D, delta), 'float32') as tf.Scalar];
-}
-
-function ratioTerm(
-  /** D from Q = Σw²: Q itself for HS, ‖W‖₂ = √Q for Hoyer. */
-  denominator: (Q: tf.Scalar) => tf.Scalar,
-  value: (A: tf.Scalar, d: tf.Scalar) => tf.Scalar,
-  /** P and R of the gradient, for dy = 1; each a product of quotients, finite down to d = δ. */
-  coefficients: (A: tf.Scalar, d: tf.Scalar) => [P: tf.Scalar, R: tf.Scalar],
-): (w: tf.Tensor) => tf.Scalar {
+function ratioTerm(square: boolean): (w: tf.Tensor) => tf.Scalar {
   return unaryCustomGrad<tf.Scalar>((w, save) => {
-    const [A, Q] = tf.unstack(absAndSquareSums(w)) as [tf.Scalar, tf.Scalar];
-    const [d, live] = floored(denominator(Q));
-    save([w, A, d, live]);
+    const [value, c0, c1] = runLoopKernel(RATIO, [absAndSquareSums(w)], { square, delta: HOYER_DELTA });
+    save([w, c0, c1]);
     return {
-      value: value(A, d),
-      gradFunc: (dy, [ws, As, ds, live]) => {
-        const [P, R] = coefficients(As as tf.Scalar, ds as tf.Scalar);
-        const a = tf.mul(tf.mul(dy, P), live);
-        return signLinear(ws, a, tf.neg(tf.mul(a, R)));
-      },
+      value: value as tf.Scalar,
+      gradFunc: (dy, [ws, c0s, c1s]) => signLinear(ws, tf.mul(dy, c0s), tf.mul(dy, c1s)),
     };
   });
 }
 
 /** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */
-export const hoyerTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(
-  (Q) => tf.sqrt(Q),
-  (A, norm) => tf.div(A, norm),
-  // ∂/∂w = sign(w)/‖W‖₂ − w·‖W‖₁/‖W‖₂³ = (1/‖W‖₂)·(sign(w) − w·(‖W‖₁/‖W‖₂)/‖W‖₂)
-  (A, norm) => [tf.div(tf.scalar(1), norm), tf.div(tf.div(A, norm), norm)] as [tf.Scalar, tf.Scalar],
-);
+export const hoyerTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(false);
 
 /** ‖W‖₁² / ‖W‖₂² (range [1, N]; 0 for an all-zero tensor). Counts like ℓ0: k equal non-zeros give k. */
-export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(
-  (Q) => Q,
-  (A, Q) => tf.div(tf.square(A), Q),
-  // ∂/∂w = 2·sign(w)·‖W‖₁/‖W‖₂² − 2·w·‖W‖₁²/‖W‖₂⁴ = (2‖W‖₁/‖W‖₂²)·(sign(w) − w·‖W‖₁/‖W‖₂²)
-  (A, Q) => {
-    const ratio = tf.div(A, Q);
-    return [tf.mul(ratio, tf.scalar(2)), ratio] as [tf.Scalar, tf.Scalar];
-  },
-);
+export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(true);
 
 /**
  * Group-Hoyer-Square of one kernel as coded in DeepHoyer (penalties.md §5.4):
@@ -75,7 +45,7 @@ export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(
  * One custom op with the closed-form gradient: with S_G = Σ_g n_g, N = Σ_G ρ_G·S_G², d = max(Q, δ),
  * `∂/∂w = w·[Σ_G (2ρ_G·S_G/d)/n_G(w) − 2N/d²]`, where 1/n is 0 for an all-zero group (no NaN) and
  * the whole gradient 0 for an all-zero kernel. The full-size work is one pass each way (core's
- * `groupSquareSums` and `groupScale`); everything else is on the group-norm vectors.
+ * `groupSquareSums` and `groupScale`); the rest, on the group-norm vectors, one kernel each way.
  */
 export function groupHoyerSquareTerm(
   w: tf.Tensor,
@@ -91,23 +61,15 @@ export function groupHoyerSquareTerm(
   // ρ = 0 leaves a grouping out: its term and its gradient are 0.
   const rhoIn = groups === 'output' ? 0 : 1;
   const rhoOut = groups === 'input' ? 0 : groups === 'output' ? 1 : outputRatio;
+  const attrs = { rhoIn, rhoOut, delta: HOYER_DELTA };
   return unaryCustomGrad<tf.Scalar>((x, save) => {
-    const [rows, cols] = groupSquareSums(x);
-    const [nIn, nOut] = [tf.sqrt(rows), tf.sqrt(cols)];
-    const [sIn, sOut] = [tf.sum(nIn), tf.sum(nOut)];
-    const N = tf.add(tf.mul(tf.square(sIn), tf.scalar(rhoIn)), tf.mul(tf.square(sOut), tf.scalar(rhoOut)));
-    const [d, live] = floored(tf.sum(rows));
-    save([x, N, d, live, sIn, sOut, nIn, nOut]);
+    const [value, nIn, nOut, stats] = runLoopKernel(GROUP_FORWARD, groupSquareSums(x), attrs);
+    save([x, nIn, nOut, stats]);
     return {
-      value: tf.div(N, d) as tf.Scalar,
-      gradFunc: (dy, [xs, Ns, ds, live, sIns, sOuts, nIns, nOuts]) => {
-        const scale = tf.mul(dy, live);
-        const offset = tf.div(tf.div(tf.mul(Ns, tf.scalar(2)), ds), ds); // 2N/d², without underflow at d = δ
-        const coefficient = (s: tf.Tensor, n: tf.Tensor, rho: number) =>
-          tf.mul(tf.divNoNan(tf.div(tf.mul(s, tf.scalar(2 * rho)), ds), n), scale); // (2ρ·S/d)/n
-        // The offset joins the input groups' coefficients (every weight is in exactly one row).
-        const rowCoefficients = tf.sub(coefficient(sIns, nIns, rhoIn), tf.mul(offset, scale));
-        return groupScale(xs, rowCoefficients as tf.Tensor1D, coefficient(sOuts, nOuts, rhoOut) as tf.Tensor1D);
+      value: value as tf.Scalar,
+      gradFunc: (dy, [xs, nIns, nOuts, statss]) => {
+        const [rows, cols] = runLoopKernel(GROUP_FACTORS, [nIns, nOuts, statss, dy], attrs);
+        return groupScale(xs, rows as tf.Tensor1D, cols as tf.Tensor1D);
       },
     };
   })(kernel);

@@ -6,8 +6,7 @@ import {
   checkPositive,
   checkSparsity,
   exponentialGrowth,
-  kthSmallest,
-  readMagnitudes,
+  kthSmallestMagnitude,
   runLoopKernel,
   SparsifyConfigError,
   type PenaltyConfig,
@@ -46,8 +45,8 @@ export interface HyperSparseOptions {
   C?: number;
   /**
    * Recompute the threshold t every this many steps (default 1: every step, as the reference). Larger
-   * values reuse the last t (and s) in between: a documented deviation that saves the read-back and the
-   * quickselect on large models. A, T and c are recomputed every step regardless.
+   * values reuse the last t (and s) in between: a documented deviation that saves the
+   * O(N) select on large models. A, T and c are recomputed every step regardless.
    */
   thresholdEvery?: number;
 }
@@ -129,41 +128,47 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
     return this.gradientOp(s)(...variables) as tf.Scalar;
   }
 
-  /** t = a(⌊κN⌋) over all bound weights: one read-back of every weight, then quickselect (O(N)). */
+  /** t = a(⌊κN⌋) over all bound weights: a radix select over the weights in place (core's kthSmallestMagnitude). */
   private threshold(ctx: TrainingContext, variables: tf.Variable[]): number {
     const due =
       this.thresholdStep === undefined ||
       ctx.step < this.thresholdStep ||
       ctx.step - this.thresholdStep >= this.thresholdEvery;
     if (!due) return this.t;
-    const magnitudes = readMagnitudes(variables); // one device-to-host read for all weights
-    this.t = kthSmallest(magnitudes, Math.floor(this.sparsity * magnitudes.length));
+    const total = variables.reduce((n, v) => n + v.size, 0);
+    this.t = kthSmallestMagnitude(variables, Math.floor(this.sparsity * total));
     this.thresholdStep = ctx.step;
     return this.t;
   }
 
   /**
    * Value 0; gradient α·sign(w)·c·sech²(s|w|) for every input, c = s·A/T computed on the device.
-   * One pass per tensor each way (loop kernels on cpu and wasm; kernels.ts): [A, T] forward, the
-   * gradient backward, both from u = e^(−2s|w|) ∈ (0, 1], with tanh(s|w|) = (1 − u)/(1 + u) and
-   * sech²(s|w|) = 4u/(1 + u)². 1 − u loses relative precision for tiny s|w|, but its absolute error
-   * (≤ 6e-8) is negligible in T.
+   * One pass per tensor each way (loop kernels on cpu and wasm; kernels.ts): [A, T] and u = e^(−2s|w|)
+   * ∈ (0, 1] forward, the gradient from w and u backward, with tanh(s|w|) = (1 − u)/(1 + u) and
+   * sech²(s|w|) = 4u/(1 + u)² (one exponential per weight and step). 1 − u loses relative precision
+   * for tiny s|w|, but its absolute error (≤ 6e-8) is negligible in T.
    */
   private gradientOp(s: number): (...weights: tf.Tensor[]) => tf.Tensor {
     return tf.customGrad(((...args: unknown[]) => {
       const save = args[args.length - 1] as tf.GradSaveFunc;
       const weights = args.slice(0, -1) as tf.Tensor[];
-      const sums = weights.map((w) => runLoopKernel(HYPERSPARSE_SUMS, [w], { s })[0]);
+      const [sums, us] = [[] as tf.Tensor[], [] as tf.Tensor[]];
+      for (const w of weights) {
+        const [sum, u] = runLoopKernel(HYPERSPARSE_SUMS, [w], { s });
+        sums.push(sum);
+        us.push(u);
+      }
       const [A, T] = tf.unstack(sums.length === 1 ? sums[0] : tf.addN(sums));
       // T > 0 here: t > 0, so every weight from index ⌊κN⌋ up has s·a ≥ C and tanh(s·a) ≥ tanh(C).
       const c = tf.div(tf.mul(tf.scalar(s), A), T);
       this.record(this.t, s, c);
-      save([c, ...weights]);
+      save([c, ...weights, ...us]);
       return {
         value: tf.scalar(0),
-        gradFunc: (dy: tf.Tensor, [cs, ...ws]: tf.Tensor[]) => {
+        gradFunc: (dy: tf.Tensor, [cs, ...rest]: tf.Tensor[]) => {
           const scale = tf.mul(dy, cs);
-          return ws.map((w) => runLoopKernel(HYPERSPARSE_GRADIENT, [w, scale], { s })[0]);
+          const n = weights.length;
+          return rest.slice(0, n).map((w, i) => runLoopKernel(HYPERSPARSE_GRADIENT, [w, rest[n + i], scale], {})[0]);
         },
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0]);

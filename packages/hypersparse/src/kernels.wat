@@ -28,8 +28,9 @@
   ;; Both loops run over whole vectors, then the last n mod 4 elements one at a time in lane 0 of an
   ;; otherwise zero vector (a zero lane adds 0 to A and T, and only lane 0 is stored).
 
-  ;; out[0] = A = Σ|w|, out[1] = T = Σ tanh(s|w|) = Σ (1 − u)/(1 + u) (f64 sums).
-  (func (export "hyperSparseSums") (param $w i32) (param $n i32) (param $s f32) (param $out i32)
+  ;; out[0] = A = Σ|w|, out[1] = T = Σ tanh(s|w|) = Σ (1 − u)/(1 + u) (f64 sums), and u itself (for
+  ;; the gradient, which then needs no exponential).
+  (func (export "hyperSparseSums") (param $w i32) (param $n i32) (param $s f32) (param $out i32) (param $uOut i32)
     (local $i i32) (local $step i32) (local $m v128) (local $u v128) (local $t v128) (local $a v128) (local $b v128)
     (local $vs v128) (local $one v128)
     (local.set $vs (f32x4.splat (f32.mul (local.get $s) (f32.const -2))))
@@ -42,6 +43,10 @@
           (then (v128.load (local.get $w)))
           (else (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (f32.load (local.get $w)))))))
         (local.set $u (call $exp (f32x4.mul (local.get $m) (local.get $vs))))
+        (if (i32.eq (local.get $step) (i32.const 4))
+          (then (v128.store (local.get $uOut) (local.get $u)))
+          (else (f32.store (local.get $uOut) (f32x4.extract_lane 0 (local.get $u)))))
+        (local.set $uOut (i32.add (local.get $uOut) (i32.shl (local.get $step) (i32.const 2))))
         (local.set $t (f32x4.div (f32x4.sub (local.get $one) (local.get $u)) (f32x4.add (local.get $one) (local.get $u))))
         (local.set $a (f64x2.add (local.get $a) (f64x2.add
           (f64x2.promote_low_f32x4 (local.get $m))
@@ -55,11 +60,10 @@
     (f32.store (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $a)) (f64x2.extract_lane 1 (local.get $a)))))
     (f32.store offset=4 (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $b)) (f64x2.extract_lane 1 (local.get $b))))))
 
-  ;; out = g·sign(w)·sech²(s|w|) = g·sign(w)·4u/(1 + u)², g read from $g; +0 where w = ±0.
-  (func (export "hyperSparseGradient") (param $w i32) (param $n i32) (param $s f32) (param $g i32) (param $out i32)
-    (local $i i32) (local $step i32) (local $v v128) (local $u v128) (local $d v128) (local $r v128) (local $vs v128)
+  ;; out = g·sign(w)·sech²(s|w|) = g·sign(w)·4u/(1 + u)² from w and u, g read from $g; +0 where w = ±0.
+  (func (export "hyperSparseGradient") (param $w i32) (param $uIn i32) (param $n i32) (param $g i32) (param $out i32)
+    (local $i i32) (local $step i32) (local $v v128) (local $u v128) (local $d v128) (local $r v128)
     (local $vg v128) (local $one v128) (local $zero v128) (local $signBits v128)
-    (local.set $vs (f32x4.splat (f32.mul (local.get $s) (f32.const -2))))
     (local.set $vg (f32x4.splat (f32.mul (f32.load (local.get $g)) (f32.const 4))))
     (local.set $one (v128.const f32x4 1 1 1 1))
     (local.set $signBits (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
@@ -70,7 +74,9 @@
         (local.set $v (if (result v128) (i32.eq (local.get $step) (i32.const 4))
           (then (v128.load (local.get $w)))
           (else (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (f32.load (local.get $w))))))
-        (local.set $u (call $exp (f32x4.mul (f32x4.abs (local.get $v)) (local.get $vs))))
+        (local.set $u (if (result v128) (i32.eq (local.get $step) (i32.const 4))
+          (then (v128.load (local.get $uIn)))
+          (else (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (f32.load (local.get $uIn))))))
         (local.set $d (f32x4.add (local.get $one) (local.get $u)))
         (local.set $r (f32x4.div (f32x4.mul (local.get $vg) (local.get $u)) (f32x4.mul (local.get $d) (local.get $d))))
         (local.set $r (f32x4.add (local.get $zero)
@@ -80,6 +86,7 @@
           (then (v128.store (local.get $out) (local.get $r)))
           (else (f32.store (local.get $out) (f32x4.extract_lane 0 (local.get $r)))))
         (local.set $w (i32.add (local.get $w) (i32.shl (local.get $step) (i32.const 2))))
+        (local.set $uIn (i32.add (local.get $uIn) (i32.shl (local.get $step) (i32.const 2))))
         (local.set $out (i32.add (local.get $out) (i32.shl (local.get $step) (i32.const 2))))
         (local.set $i (i32.add (local.get $i) (local.get $step)))
         (br $next))))

@@ -21,7 +21,7 @@ export const plugin: SparsifyPlugin = {
         thresholdEvery: {
           type: 'number',
           default: 1,
-          description: 'recompute t every this many steps (1 = every step, as the reference; larger is a documented deviation that saves the read-back)',
+          description: 'recompute t every this many steps (1 = every step, as the reference; larger is a documented deviation that saves the O(N) select)',
         },
       },
       create: (options) => hyperSparse(options as unknown as HyperSparseOptions),

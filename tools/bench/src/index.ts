@@ -192,6 +192,7 @@ async function main(): Promise<void> {
         ),
       );
       for (const r of rows.filter((o) => o.error)) console.log(`  ${r.penalty} on ${r.backend} fails: ${r.error}`);
+      console.log('ratio: the median of per-round ratios (with / without, steps of the same round), robust to the machine slowing down mid-run.');
       console.log('Targets (issue 6): ≤ 10% for every penalty but HALO (≤ 25%). cpu LeNet-5 is skipped (seconds per step).\n');
     } else console.log('  no penalty package available\n');
     results.penalties = rows;

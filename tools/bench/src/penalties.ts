@@ -74,7 +74,11 @@ export interface PenaltyOverheadRow {
   error?: string;
 }
 
-/** Steps without and with each penalty, interleaved round by round; median step time of each. */
+/**
+ * Steps without and with each penalty, interleaved round by round; median step time of each, and as
+ * the ratio the median of the per-round ratios (each with-step over the base step of the same round,
+ * a few steps apart), which cancels the machine's speed drifting during the run.
+ */
 export function measurePenaltyOverhead(
   w: Workload,
   c: Config,
@@ -98,10 +102,16 @@ export function measurePenaltyOverhead(
   const runners = [base, ...withPenalty];
   interleave(runners, 3, steps); // 3 warm-up rounds: the JIT compiles the JS kernels' loops
   const median = (r: Runner) => summarize(r.samples)[clock].median;
+  const ms = (r: Runner, i: number) => (clock === 'cpu' ? r.samples[i].cpuMs : r.samples[i].wallMs);
   const baseMs = median(base);
   for (const r of withPenalty) {
-    if (r.error) rows.push(failed(r.label, baseMs, r.error));
-    else rows.push({ backend, workload: w.name, penalty: r.label, clock, baseMs, withMs: median(r), ratio: median(r) / baseMs });
+    if (r.error) {
+      rows.push(failed(r.label, baseMs, r.error));
+      continue;
+    }
+    const ratios = r.samples.map((_, i) => ms(r, i) / ms(base, i)).sort((a, b) => a - b);
+    const ratio = ratios[Math.floor(ratios.length / 2)];
+    rows.push({ backend, workload: w.name, penalty: r.label, clock, baseMs, withMs: median(r), ratio });
   }
   for (const r of runners) r.dispose();
   return rows;

@@ -11,7 +11,7 @@ import { maxPoolGrad } from './pool.js';
 import { sum } from './reduce.js';
 import { originals } from './scope.js';
 import { unsortedSegmentSum } from './segment.js';
-import { sign } from './unary.js';
+import { identity, sign } from './unary.js';
 
 export { setMatMulLayout, type MatMulLayout } from './matmul.js';
 export { setConvFilterGradMethod, setConvInputGradMethod } from './conv.js';
@@ -39,6 +39,7 @@ const SPECS: readonly KernelSpec[] = [
   { name: 'MaxPoolGrad', kernelFunc: maxPoolGrad, kind: 'replace' },
   { name: 'Sum', kernelFunc: sum, kind: 'replace' },
   { name: 'Sign', kernelFunc: sign, kind: 'replace' },
+  { name: 'Identity', kernelFunc: identity, kind: 'replace' },
   ...elementwiseKernels.map((k) => ({ name: k.name, kernelFunc: k.kernelFunc, kind: 'replace' as const })),
 ];
 
@@ -61,9 +62,10 @@ function mark(fn: KernelFn): tf.KernelFunc {
  * replacements for stock kernels that are slow or wrong in training: BatchMatMul/_FusedMatMul with
  * transposed or batched operands (a scalar loop ≈ 10× slower than XNNPACK's path), Conv2DBackpropInput
  * (a scalar loop), MaxPoolGrad (loses the gradient of windows whose max is ≤ 0), Sum over leading axes,
- * Sign (≈ 9 ns/element; in every L1-type penalty's gradient) and broadcasting comparisons/Maximum/
- * Minimum (≈ 95 ns/element). They are built from stock wasm kernels (XNNPACK conv and matmul,
- * transpose, pad, scatter) or plain loops over the wasm heap, and match the cpu backend.
+ * Sign (≈ 9 ns/element; in every L1-type penalty's gradient), broadcasting comparisons/Maximum/
+ * Minimum (≈ 95 ns/element) and Identity (a full copy; here shared data, as on cpu). They are built
+ * from stock wasm kernels (XNNPACK conv and matmul, transpose, pad, scatter) or plain loops over the
+ * wasm heap, and match the cpu backend.
  *
  * Idempotent; safe before or after `tf.setBackend('wasm')`. Replacements need the stock kernel to be
  * registered, i.e. `@tensorflow/tfjs-backend-wasm` imported; if it is not, they are skipped (call

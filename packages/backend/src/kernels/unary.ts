@@ -34,3 +34,18 @@ export function sign(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBa
   signOfBits(new Int32Array(xs.buffer, xs.byteOffset, xs.length), new Int32Array(os.buffer, os.byteOffset, os.length), xs.length);
   return out;
 }
+
+/**
+ * Identity that shares its input's data (one more reference), as the cpu backend's Identity and the
+ * wasm backend's own Reshape do. The stock wasm kernel copies the whole tensor, and the engine clones
+ * (Identity) every tensor a gradient saves for the backward pass: each weight and activation a MatMul
+ * saves, each weight a penalty saves, one full copy per step. Sharing is safe because tensor data is
+ * never written after creation (a Variable's `assign` takes the new value's data instead). Strings go
+ * to the stock kernel.
+ */
+export function identity(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): Info {
+  const { x } = args.inputs as { x: Info };
+  if (x.dtype === 'string') return baseKernel('Identity').kernelFunc(args as never) as Info;
+  (args.backend as WasmBackendLike).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape.slice(), dtype: x.dtype };
+}
