@@ -51,7 +51,7 @@ describe('wasmThreads: 2', () => {
   it("runs sparsify's WebAssembly SIMD loop kernels on the threaded build's shared memory", () => {
     const x = () => tf.tensor2d(Array.from({ length: 7 * 9 }, (_, i) => (i % 5 === 0 ? 0 : Math.sin(i))), [7, 9]);
     expectLoopMatchesComposite(FUSED_KERNELS.absAndSquareSums, () => [x()], {}, 2e-5);
-    expectLoopMatchesComposite(FUSED_KERNELS.signLinear, () => [x(), tf.scalar(-0.5), tf.scalar(2)], {});
+    expectLoopMatchesComposite(FUSED_KERNELS.signLinear, () => [x(), tf.scalar(-0.5), tf.scalar(2), tf.scalar(0.25)], {});
     expectLoopMatchesComposite(FUSED_KERNELS.groupSquareSums, () => [x()], {}, 2e-5);
     expectLoopMatchesComposite(FUSED_KERNELS.groupScale, () => [x(), tf.linspace(-1, 1, 7) as tf.Tensor1D, tf.linspace(0, 2, 9) as tf.Tensor1D], {});
   });

@@ -22,8 +22,8 @@ function kio(shape: readonly number[]): [number, number, number] {
 
 const ABS_AND_SQUARE_SUMS: LoopKernel = {
   name: 'SparsifyAbsAndSquareSums',
-  outputShapes: () => [[2]],
-  run([x], [out]) {
+  outputShapes: () => [[], []],
+  run([x], [outA, outQ]) {
     let a = 0;
     let q = 0;
     for (let i = 0; i < x.length; i++) {
@@ -31,37 +31,41 @@ const ABS_AND_SQUARE_SUMS: LoopKernel = {
       a += Math.abs(v);
       q += v * v;
     }
-    out[0] = a;
-    out[1] = q;
+    outA[0] = a;
+    outQ[0] = q;
   },
-  composite: ([x]) => [tf.stack([tf.sum(tf.abs(x)), tf.sum(tf.square(x))])],
-  simd: { code: FUSED_WASM, call: (e, [x], [out], [shape]) => e.absAndSquareSums(x, size(shape), out) },
+  composite: ([x]) => [tf.sum(tf.abs(x)), tf.sum(tf.square(x))],
+  simd: { code: FUSED_WASM, call: (e, [x], [a, q], [shape]) => e.absAndSquareSums(x, size(shape), a, q) },
 };
 
-/** [Σ|x|, Σx²] in one pass (summed in float64 by the loop kernels). */
-export function absAndSquareSums(x: tf.Tensor): tf.Tensor1D {
-  return runLoopKernel(ABS_AND_SQUARE_SUMS, [x], {})[0] as tf.Tensor1D;
+/** [Σ|x|, Σx²] as two scalars, in one pass (summed in float64 by the loop kernels). */
+export function absAndSquareSums(x: tf.Tensor): [sumAbs: tf.Scalar, sumSquares: tf.Scalar] {
+  const [a, q] = runLoopKernel(ABS_AND_SQUARE_SUMS, [x], {});
+  return [a as tf.Scalar, q as tf.Scalar];
 }
 
 const SIGN_LINEAR: LoopKernel = {
   name: 'SparsifySignLinear',
   outputShapes: ([shape]) => [shape.slice()],
-  run([x, aTensor, bTensor], [out]) {
-    const a = aTensor[0];
-    const b = bTensor[0];
+  run([x, aTensor, bTensor, cTensor], [out]) {
+    const a = cTensor[0] * aTensor[0];
+    const b = cTensor[0] * bTensor[0];
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
       // fround, then + 0: +0 (not −0) at v = 0 and where a tiny negative rounds to 0 in float32.
       out[i] = Math.fround((v > 0 ? a : v < 0 ? -a : 0) + b * v) + 0;
     }
   },
-  composite: ([x, a, b]) => [tf.add(tf.add(tf.mul(tf.sign(x), a), tf.mul(x, b)), tf.scalar(0))],
-  simd: { code: FUSED_WASM, call: (e, [x, a, b], [out], [shape]) => e.signLinear(x, size(shape), a, b, out) },
+  composite: ([x, a, b, c]) => [tf.add(tf.mul(tf.add(tf.mul(tf.sign(x), a), tf.mul(x, b)), c), tf.scalar(0))],
+  simd: { code: FUSED_WASM, call: (e, [x, a, b, c], [out], [shape]) => e.signLinear(x, size(shape), a, b, c, out) },
 };
 
-/** a·sign(x) + b·x for scalar tensors a and b, with sign(0) = 0 and +0 at x = 0. */
-export function signLinear(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor {
-  return runLoopKernel(SIGN_LINEAR, [x, a, b], {})[0];
+/**
+ * c·(a·sign(x) + b·x) for scalar tensors a, b and c (default 1), with sign(0) = 0 and +0 at x = 0:
+ * the gradient of every L1/L2 combination, c being the upstream gradient.
+ */
+export function signLinear(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c?: tf.Tensor): tf.Tensor {
+  return runLoopKernel(SIGN_LINEAR, [x, a, b, c ?? tf.scalar(1)], {})[0];
 }
 
 const GROUP_SQUARE_SUMS: LoopKernel = {

@@ -17,8 +17,8 @@
       (f32.const 0)
       (f32.ne (local.get $x) (f32.const 0))))
 
-  ;; out[0] = Σ|x|, out[1] = Σx² over x[0..n).
-  (func (export "absAndSquareSums") (param $x i32) (param $n i32) (param $out i32)
+  ;; *$outA = Σ|x|, *$outQ = Σx² over x[0..n).
+  (func (export "absAndSquareSums") (param $x i32) (param $n i32) (param $outA i32) (param $outQ i32)
     (local $end i32) (local $v v128) (local $lo v128) (local $hi v128) (local $a v128) (local $q v128)
     (local $s f64) (local $t f64) (local $w f64)
     (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
@@ -45,16 +45,16 @@
         (local.set $t (f64.add (local.get $t) (f64.mul (local.get $w) (local.get $w))))
         (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (br $next)))
-    (f32.store (local.get $out) (f32.demote_f64 (local.get $s)))
-    (f32.store offset=4 (local.get $out) (f32.demote_f64 (local.get $t))))
+    (f32.store (local.get $outA) (f32.demote_f64 (local.get $s)))
+    (f32.store (local.get $outQ) (f32.demote_f64 (local.get $t))))
 
-  ;; out = a·sign(x) + b·x over x[0..n), a and b read from the scalars at $pa and $pb.
-  (func (export "signLinear") (param $x i32) (param $n i32) (param $pa i32) (param $pb i32) (param $out i32)
+  ;; out = c·(a·sign(x) + b·x) over x[0..n), a, b and c read from the scalars at $pa, $pb and $pc.
+  (func (export "signLinear") (param $x i32) (param $n i32) (param $pa i32) (param $pb i32) (param $pc i32) (param $out i32)
     (local $a f32) (local $b f32) (local $end i32) (local $va v128) (local $vb v128) (local $v v128) (local $f f32)
     (local $signBits v128)
     (local.set $signBits (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
-    (local.set $a (f32.load (local.get $pa)))
-    (local.set $b (f32.load (local.get $pb)))
+    (local.set $a (f32.mul (f32.load (local.get $pc)) (f32.load (local.get $pa))))
+    (local.set $b (f32.mul (f32.load (local.get $pc)) (f32.load (local.get $pb))))
     (local.set $va (f32x4.splat (local.get $a)))
     (local.set $vb (f32x4.splat (local.get $b)))
     (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))

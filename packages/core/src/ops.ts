@@ -35,7 +35,7 @@ export const safeAbs = unaryCustomGrad((x, save) => {
 export const safeL1: (x: tf.Tensor) => tf.Scalar = unaryCustomGrad<tf.Scalar>((x, save) => {
   save([x]);
   return {
-    value: tf.reshape(tf.slice(absAndSquareSums(x), 0, 1), []) as tf.Scalar,
+    value: absAndSquareSums(x)[0],
     gradFunc: (dy, [saved]) => signLinear(saved, dy, tf.scalar(0)),
   };
 });

@@ -62,23 +62,24 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const n = shape.reduce((a, b) => a * b, 1);
       it(`agree with the composite tfjs ops on shape [${shape}]`, () => {
         const x = tf.tensor(values(n), shape);
-        const [a, b] = [tf.scalar(-0.75), tf.scalar(0.3)];
+        const [a, b, c] = [tf.scalar(-0.75), tf.scalar(0.3), tf.scalar(-2)];
         const I = shape.length >= 2 ? shape[shape.length - 2] : 1;
         const O = shape[shape.length - 1];
         const rows = tf.tensor1d(values(I, 5));
         const cols = tf.tensor1d(values(O, 9));
         const x2 = shape.length >= 2 ? x : tf.reshape(x, [1, n]);
         const [loop, composite] = loopAndComposite(() => [
-          absAndSquareSums(x),
+          tf.stack(absAndSquareSums(x)),
           signLinear(x, a, b),
+          signLinear(x, a, b, c),
           ...groupSquareSums(x2),
           groupScale(x2, shape.length >= 2 ? rows : tf.tensor1d([0.5]), cols),
         ]);
         // tfjs sums in float32 (relative error ~1e-5 over 10⁴ terms); the loops in float64.
-        loop.forEach((got, k) => expectClose(got, composite[k], k === 0 || k >= 2 ? 2e-5 : 2e-6));
+        loop.forEach((got, k) => expectClose(got, composite[k], k === 0 || k >= 3 ? 2e-5 : 2e-6));
         const host = values(n).map((v) => Math.fround(v));
         expectClose(loop[0], Float32Array.from([host.reduce((s, v) => s + Math.abs(v), 0), host.reduce((s, v) => s + v * v, 0)]), 1e-7);
-        tf.dispose([x, x2, a, b, rows, cols]);
+        tf.dispose([x, x2, a, b, c, rows, cols]);
       });
     }
 
@@ -106,7 +107,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('run the composite for int32 inputs (the loops read float32)', () => {
       const x = tf.tensor1d([1, -2, 3], 'int32');
-      const sums = tf.tidy(() => Array.from(runLoopKernel(FUSED_KERNELS.absAndSquareSums, [x], {})[0].dataSync()));
+      const sums = tf.tidy(() => runLoopKernel(FUSED_KERNELS.absAndSquareSums, [x], {}).map((t) => t.dataSync()[0]));
       expect(sums).toEqual([6, 14]);
       x.dispose();
     });

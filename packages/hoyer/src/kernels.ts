@@ -15,7 +15,7 @@ export interface RatioAttrs {
 }
 
 /**
- * From [A, Q] = [Σ|w|, Σw²]: the value, and c0, c1 with ∂value/∂w = c0·sign(w) + c1·w
+ * From A = Σ|w| and Q = Σw²: the value, and c0, c1 with ∂value/∂w = c0·sign(w) + c1·w
  * (penalties.md §5.2–5.3):
  * Hoyer, d = max(√Q, δ): value A/d, c0 = 1/d, c1 = −A/d³; Hoyer-Square, d = max(Q, δ): value A²/d,
  * c0 = 2A/d, c1 = −2A²/d². Both c's are 0 where the floor is active (an all-zero tensor).
@@ -23,8 +23,8 @@ export interface RatioAttrs {
 export const RATIO: LoopKernel<RatioAttrs> = {
   name: 'SparsifyHoyerRatio',
   outputShapes: () => [[], [], []],
-  run([sums], [value, c0, c1], { square, delta }) {
-    const [A, Q] = [sums[0], sums[1]];
+  run([sumAbs, sumSquares], [value, c0, c1], { square, delta }) {
+    const [A, Q] = [sumAbs[0], sumSquares[0]];
     const D = square ? Q : Math.sqrt(Q);
     const d = Math.max(D, delta);
     const live = D >= delta ? 1 : 0;
@@ -33,8 +33,7 @@ export const RATIO: LoopKernel<RatioAttrs> = {
     c0[0] = (square ? 2 * ratio : 1 / d) * live;
     c1[0] = -(square ? 2 * ratio * ratio : ratio / d / d) * live;
   },
-  composite: ([sums], { square, delta }) => {
-    const [A, Q] = tf.unstack(sums);
+  composite: ([A, Q], { square, delta }) => {
     const D = square ? Q : tf.sqrt(Q);
     const d = tf.maximum(D, tf.scalar(delta));
     const live = tf.cast(tf.greaterEqual(D, tf.scalar(delta)), 'float32');

@@ -15,17 +15,17 @@ export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'bo
 /**
  * The ratio terms below with their closed-form gradients (penalties.md §5.2–5.3), as one custom op
  * per tensor: [A, Q] = [Σ|w|, Σw²] in one pass (core's `absAndSquareSums`), the value and c0, c1 from
- * them (kernels.ts), and `c0·sign(w) + c1·w` in one pass backward (core's `signLinear`). The denominator
+ * them (kernels.ts), and `dy·(c0·sign(w) + c1·w)` in one pass backward (core's `signLinear`). The denominator
  * is floored, d = max(D, δ), and the gradient is 0 where the floor is active (D < δ: an all-zero
  * tensor, whose A is 0 too).
  */
 function ratioTerm(square: boolean): (w: tf.Tensor) => tf.Scalar {
   return unaryCustomGrad<tf.Scalar>((w, save) => {
-    const [value, c0, c1] = runLoopKernel(RATIO, [absAndSquareSums(w)], { square, delta: HOYER_DELTA });
+    const [value, c0, c1] = runLoopKernel(RATIO, absAndSquareSums(w), { square, delta: HOYER_DELTA });
     save([w, c0, c1]);
     return {
       value: value as tf.Scalar,
-      gradFunc: (dy, [ws, c0s, c1s]) => signLinear(ws, tf.mul(dy, c0s), tf.mul(dy, c1s)),
+      gradFunc: (dy, [ws, c0s, c1s]) => signLinear(ws, c0s, c1s, dy),
     };
   });
 }

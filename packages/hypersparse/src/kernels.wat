@@ -6,9 +6,13 @@
 
   ;; e^y for f32 lanes y ≤ 0 (Cephes expf: y = k·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial for e^r,
   ;; 2^k from the exponent bits; ≤ 2 ulp). y < −87.33 (k < −126, below float32's normal range) gives 0.
+  ;; k is rounded by adding 1.5·2²³ (t), so that t's low mantissa bits hold k as an integer: no
+  ;; f32x4.nearest or float-to-int conversion, which V8 lowers to several instructions each on x64.
   (func $exp (param $y v128) (result v128)
-    (local $k v128) (local $r v128) (local $p v128)
-    (local.set $k (f32x4.nearest (f32x4.mul (local.get $y) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))))
+    (local $t v128) (local $k v128) (local $r v128) (local $p v128)
+    (local.set $t (f32x4.add (f32x4.mul (local.get $y) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))
+                             (v128.const f32x4 12582912 12582912 12582912 12582912)))
+    (local.set $k (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
     (local.set $r (f32x4.sub (f32x4.sub (local.get $y)
                     (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
                     (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
@@ -22,7 +26,8 @@
                              (v128.const f32x4 1 1 1 1)))
     (v128.and
       (f32x4.mul (local.get $p)
-        (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $k)) (v128.const i32x4 127 127 127 127)) (i32.const 23)))
+        ;; 2^k = (k + 127) << 23, with k = bits(t) − bits(1.5·2²³)
+        (i32x4.shl (i32x4.sub (local.get $t) (v128.const i32x4 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81)) (i32.const 23)))
       (f32x4.ge (local.get $y) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))))
 
   ;; Both loops run over whole vectors, then the last n mod 4 elements one at a time in lane 0 of an
