@@ -197,4 +197,53 @@
           (then (block (local.set $at (i32.add (local.get $hist) (i32.shl (i32.and (i32.shr_u (local.get $key) (local.get $shift)) (local.get $mask)) (i32.const 2)))) (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1))))))
         (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (br $next))))
+;; tfjs's MomentumOptimizer step for one variable, fused: acc' = m·acc + g, then
+  ;; value' = c·acc' + value, or with Nesterov value' = c·(g + m·acc') + value (c = −learning rate),
+  ;; each product and sum rounded to f32 as the separate tfjs ops round them. m and c are read from $pm, $pc.
+  (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $pm i32) (param $pc i32)
+        (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32)
+    (local $end i32) (local $m f32) (local $c f32) (local $vm v128) (local $vc v128) (local $g v128) (local $a v128)
+    (local $fg f32) (local $fa f32)
+    (local.set $m (f32.load (local.get $pm)))
+    (local.set $c (f32.load (local.get $pc)))
+    (local.set $vm (f32x4.splat (local.get $m)))
+    (local.set $vc (f32x4.splat (local.get $c)))
+    (local.set $end (i32.add (local.get $value) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $value) (local.get $end)))
+        (local.set $g (v128.load (local.get $grad)))
+        (local.set $a (f32x4.add (f32x4.mul (local.get $vm) (v128.load (local.get $acc))) (local.get $g)))
+        (v128.store (local.get $outAcc) (local.get $a))
+        (v128.store (local.get $outValue) (f32x4.add
+          (f32x4.mul (local.get $vc)
+            (if (result v128) (local.get $nesterov)
+              (then (f32x4.add (local.get $g) (f32x4.mul (local.get $a) (local.get $vm))))
+              (else (local.get $a))))
+          (v128.load (local.get $value))))
+        (local.set $value (i32.add (local.get $value) (i32.const 16)))
+        (local.set $acc (i32.add (local.get $acc) (i32.const 16)))
+        (local.set $grad (i32.add (local.get $grad) (i32.const 16)))
+        (local.set $outValue (i32.add (local.get $outValue) (i32.const 16)))
+        (local.set $outAcc (i32.add (local.get $outAcc) (i32.const 16)))
+        (br $next)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $value) (local.get $end)))
+        (local.set $fg (f32.load (local.get $grad)))
+        (local.set $fa (f32.add (f32.mul (local.get $m) (f32.load (local.get $acc))) (local.get $fg)))
+        (f32.store (local.get $outAcc) (local.get $fa))
+        (f32.store (local.get $outValue) (f32.add
+          (f32.mul (local.get $c)
+            (if (result f32) (local.get $nesterov)
+              (then (f32.add (local.get $fg) (f32.mul (local.get $fa) (local.get $m))))
+              (else (local.get $fa))))
+          (f32.load (local.get $value))))
+        (local.set $value (i32.add (local.get $value) (i32.const 4)))
+        (local.set $acc (i32.add (local.get $acc) (i32.const 4)))
+        (local.set $grad (i32.add (local.get $grad) (i32.const 4)))
+        (local.set $outValue (i32.add (local.get $outValue) (i32.const 4)))
+        (local.set $outAcc (i32.add (local.get $outAcc) (i32.const 4)))
+        (br $next))))
 )

@@ -22,6 +22,7 @@ export {
   type WasmKernelCode,
   type WasmKernelExports,
 } from './loop-kernels.js';
+export { applyGradients } from './optimizer-update.js';
 export {
   describeParams,
   groupAxes,

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { TrainingContext } from './context.js';
 import { checkNonNegative, SparsifyConfigError } from './errors.js';
 import { applyMasks, type Mask } from './masks.js';
+import { applyGradients } from './optimizer-update.js';
 import { selectParams, type Param, type SelectOptions } from './params.js';
 import type { Penalty } from './penalty.js';
 
@@ -214,9 +215,9 @@ export class TrainStep {
       if (this.checkFiniteLoss && !(Number.isFinite(host[0]) && Number.isFinite(taskLoss))) {
         throw new NonFiniteLossError(ctx.step, taskLoss, penaltyLoss);
       }
-      this.optimizer.applyGradients(this.gradientsFor(this.variables, grads, this.weightDecay));
+      applyGradients(this.optimizer, this.gradientsFor(this.variables, grads, this.weightDecay));
       for (const group of this.groups) {
-        group.optimizer.applyGradients(this.gradientsFor(group.variables, grads, group.weightDecay));
+        applyGradients(group.optimizer, this.gradientsFor(group.variables, grads, group.weightDecay));
       }
       return { loss: host[0], taskLoss, penaltyLoss, penalties: host.slice(2), accuracy };
     });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { setLoopKernelsEnabled } from '@sparsify/core';
 import { setConvInputGradMethod, setMatMulLayout } from '../../../packages/backend/src/kernels/index.js';
 import { CONFIGS } from './configs.js';
 import { summarize, type Timing } from './measure.js';
@@ -111,6 +112,13 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
       runners: [new Runner(mlp, wasm, { label: 'model.apply' }), new Runner(mlp, wasm, { label: 'functional ops', forward: functionalMlp })],
     },
     {
+      avenue: 'optimizer update: fused momentum (core loop kernel) vs tfjs ops',
+      runners: [
+        new Runner(mlp, wasm, { label: 'fused (one pass per variable)', beforeStep: () => setLoopKernelsEnabled(true) }),
+        new Runner(mlp, wasm, { label: "tfjs's MomentumOptimizer ops", beforeStep: () => setLoopKernelsEnabled(false) }),
+      ],
+    },
+    {
       avenue: 'Conv2DBackpropInput: GEMM + col2im vs conv of padded dy',
       convs: true,
       runners: (['col2im', 'conv'] as const).map(
@@ -141,5 +149,6 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
   }
   setMatMulLayout('auto');
   setConvInputGradMethod('col2im');
+  setLoopKernelsEnabled(true);
   return { rows, ops };
 }

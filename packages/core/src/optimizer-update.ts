@@ -1,0 +1,95 @@
+import * as tf from '@tensorflow/tfjs';
+import { FUSED_WASM } from './fused.wasm.js';
+import { loopKernelImplementation, runLoopKernel, type LoopKernel } from './loop-kernels.js';
+
+interface MomentumAttrs {
+  nesterov: boolean;
+}
+
+const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * tfjs's momentum step for one variable (momentum_optimizer.ts) as one pass instead of four tfjs ops:
+ * acc' = m·acc + g; value' = c·acc' + value, or c·(g + m·acc') + value with Nesterov (c = −learning
+ * rate). Every product and sum is rounded to float32 as tfjs's separate ops round it, so the result
+ * is the same, bit for bit.
+ */
+export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
+  name: 'SparsifyMomentumUpdate',
+  outputShapes: ([value]) => [value.slice(), value.slice()],
+  run([value, accumulation, gradient, mTensor, cTensor], [newValue, newAccumulation], { nesterov }) {
+    const f = Math.fround;
+    const m = mTensor[0];
+    const c = cTensor[0];
+    for (let i = 0; i < value.length; i++) {
+      const g = gradient[i];
+      const a = f(f(m * accumulation[i]) + g);
+      newAccumulation[i] = a;
+      newValue[i] = f(c * (nesterov ? f(g + f(a * m)) : a)) + value[i];
+    }
+  },
+  composite: ([value, accumulation, gradient, m, c], { nesterov }) => {
+    const a = tf.add(tf.mul(m, accumulation), gradient);
+    return [tf.add(tf.mul(c, nesterov ? tf.add(gradient, tf.mul(a, m)) : a), value), a];
+  },
+  simd: {
+    code: FUSED_WASM,
+    call: (e, [value, accumulation, gradient, m, c], [newValue, newAccumulation], [shape], { nesterov }) =>
+      e.momentumUpdate(value, accumulation, gradient, m, c, size(shape), nesterov ? 1 : 0, newValue, newAccumulation),
+  },
+};
+
+/** What `tf.MomentumOptimizer.applyGradients` reads and writes (tfjs 4.22). */
+interface MomentumInternals {
+  accumulations: ({ originalName: string; variable: tf.Variable } | undefined)[];
+  m: tf.Tensor;
+  c: tf.Tensor;
+  useNesterov: boolean;
+  incrementIterations(): void;
+}
+
+function fusedMomentum(optimizer: tf.Optimizer): MomentumInternals | null {
+  // Exactly tfjs's class (a subclass may override the update), with the state its update uses.
+  if (Object.getPrototypeOf(optimizer) !== tf.MomentumOptimizer.prototype) return null;
+  const o = optimizer as unknown as Partial<MomentumInternals>;
+  const ok =
+    Array.isArray(o.accumulations) &&
+    o.m instanceof tf.Tensor &&
+    o.c instanceof tf.Tensor &&
+    typeof o.incrementIterations === 'function' &&
+    loopKernelImplementation(MOMENTUM_UPDATE as unknown as LoopKernel<never>) !== 'composite';
+  return ok ? (o as MomentumInternals) : null;
+}
+
+/**
+ * `optimizer.applyGradients(gradients)`, with tfjs's `MomentumOptimizer` (`tf.train.momentum`) done as
+ * one pass per variable where loop kernels run (cpu, wasm): the same state (accumulations, iterations,
+ * `getWeights()`), the same float32 results, a quarter of the passes over the weights. Any other
+ * optimizer (and momentum elsewhere) runs its own `applyGradients`.
+ */
+export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTensorMap): void {
+  const momentum = fusedMomentum(optimizer);
+  if (!momentum) {
+    optimizer.applyGradients(gradients);
+    return;
+  }
+  Object.keys(gradients).forEach((name, i) => {
+    const value = tf.engine().registeredVariables[name];
+    // Slots are positional and created on first use, as tfjs does.
+    momentum.accumulations[i] ??= {
+      originalName: `${name}/momentum`,
+      variable: tf.tidy(() => tf.zerosLike(value).variable(false)),
+    };
+    const accumulation = momentum.accumulations[i]!.variable;
+    const gradient = gradients[name];
+    if (gradient == null) return;
+    tf.tidy(() => {
+      const [newValue, newAccumulation] = runLoopKernel(MOMENTUM_UPDATE, [value, accumulation, gradient, momentum.m, momentum.c], {
+        nesterov: momentum.useNesterov,
+      });
+      accumulation.assign(newAccumulation);
+      value.assign(newValue);
+    });
+  });
+  momentum.incrementIterations();
+}

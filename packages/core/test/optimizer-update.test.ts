@@ -1,0 +1,81 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyGradients, loopKernelImplementation, setLoopKernelsEnabled, type LoopKernel } from '../src/index.js';
+import { MOMENTUM_UPDATE } from '../src/optimizer-update.js';
+import { useBackend } from './helpers.js';
+
+/** Variables of odd sizes (SIMD tails) with seeded values; the same names suffixed per copy. */
+function makeVariables(suffix: string): tf.Variable[] {
+  return [[7, 9], [13], [300, 10], [1]].map((shape, i) => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 10 + i), true, `opt_${i}_${suffix}`));
+}
+
+async function stateOf(optimizer: tf.Optimizer, variables: tf.Variable[]): Promise<number[][]> {
+  const weights = await optimizer.getWeights();
+  return [...variables.map((v) => Array.from(v.dataSync())), ...weights.map((w) => Array.from(w.tensor.dataSync()))];
+}
+
+let counter = 0;
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`applyGradients on ${backend}`, () => {
+    beforeAll(() => useBackend(backend));
+    afterAll(() => useBackend('cpu'));
+
+    for (const nesterov of [false, true]) {
+      it(`momentum${nesterov ? ' (Nesterov)' : ''}: bit-identical to tfjs's own update, state included, over steps and a learning-rate change`, async () => {
+        const run = counter++;
+        const ours = makeVariables(`ours${run}`);
+        const theirs = makeVariables(`theirs${run}`);
+        const a = tf.train.momentum(0.05, 0.9, nesterov);
+        const b = tf.train.momentum(0.05, 0.9, nesterov);
+        const before = tf.memory().numTensors;
+        for (let step = 0; step < 6; step++) {
+          if (step === 3) [a, b].forEach((o) => (o as tf.SGDOptimizer).setLearningRate(0.01));
+          tf.tidy(() => {
+            const grads = (vs: tf.Variable[]) => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
+            applyGradients(a, grads(ours));
+            b.applyGradients(grads(theirs));
+          });
+          if (step > 0) expect(tf.memory().numTensors, 'tensors after the slots exist').toBe(before + 2 * ours.length);
+        }
+        expect(await stateOf(a, ours)).toEqual(await stateOf(b, theirs));
+        expect(a.iterations).toBe(6);
+        expect((await a.getWeights()).map((w) => w.name)).toEqual(['iter', ...ours.map((v) => `${v.name}/momentum`)]);
+        tf.dispose([...ours, ...theirs]);
+        a.dispose();
+        b.dispose();
+      });
+    }
+
+    it('runs as a loop kernel here, tfjs’s own update for other optimizers or with loops disabled', async () => {
+      const ours = makeVariables(`adam${counter++}`);
+      const theirs = makeVariables(`adam${counter++}`);
+      const [a, b] = [tf.train.adam(0.01), tf.train.adam(0.01)];
+      setLoopKernelsEnabled(false);
+      try {
+        const m = tf.train.momentum(0.1, 0.5);
+        tf.tidy(() => applyGradients(m, { [ours[0].name]: tf.onesLike(ours[0]) }));
+        m.dispose();
+      } finally {
+        setLoopKernelsEnabled(true);
+      }
+      tf.tidy(() => {
+        applyGradients(a, Object.fromEntries(ours.map((v) => [v.name, tf.onesLike(v)])));
+        b.applyGradients(Object.fromEntries(theirs.map((v) => [v.name, tf.onesLike(v)])));
+      });
+      expect(ours.slice(1).map((v) => Array.from(v.dataSync()))).toEqual(theirs.slice(1).map((v) => Array.from(v.dataSync())));
+      tf.dispose([...ours, ...theirs]);
+      a.dispose();
+      b.dispose();
+    });
+  });
+}
+
+describe('the fused momentum update', () => {
+  it('is WebAssembly SIMD on wasm and a JS loop on cpu', async () => {
+    await useBackend('wasm');
+    expect(loopKernelImplementation(MOMENTUM_UPDATE as unknown as LoopKernel<never>)).toBe('simd');
+    await useBackend('cpu');
+    expect(loopKernelImplementation(MOMENTUM_UPDATE as unknown as LoopKernel<never>)).toBe('js');
+  });
+});
