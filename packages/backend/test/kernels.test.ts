@@ -198,7 +198,7 @@ describe('Conv2DBackpropInput (replaces the stock scalar loop)', () => {
           record('Conv2DBackpropInput', r);
           expectClose(r);
         } finally {
-          setConvInputGradMethod('col2im');
+          setConvInputGradMethod('auto');
         }
       });
     }

@@ -119,9 +119,9 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
       ],
     },
     {
-      avenue: 'Conv2DBackpropInput: GEMM + col2im vs conv of padded dy',
+      avenue: 'Conv2DBackpropInput: auto (conv from 8 channels) vs GEMM + col2im vs conv of padded dy',
       convs: true,
-      runners: (['col2im', 'conv'] as const).map(
+      runners: (['auto', 'col2im', 'conv'] as const).map(
         (method) => new Runner(lenet5, wasm, { label: method, beforeStep: () => setConvInputGradMethod(method) }),
       ),
     },
@@ -148,7 +148,7 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
     }
   }
   setMatMulLayout('auto');
-  setConvInputGradMethod('col2im');
+  setConvInputGradMethod('auto');
   setLoopKernelsEnabled(true);
   return { rows, ops };
 }

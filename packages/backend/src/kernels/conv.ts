@@ -258,10 +258,21 @@ function inputGradCol2im(s: KernelScope, dy: Info, filter: Info, info: Conv2DInf
   return out;
 }
 
-let inputGradMethod: 'col2im' | 'conv' = 'col2im';
-/** For benchmarks: how Conv2DBackpropInput is computed. */
-export function setConvInputGradMethod(method: 'col2im' | 'conv'): void {
+let inputGradMethod: 'auto' | 'col2im' | 'conv' = 'auto';
+/**
+ * For benchmarks: how Conv2DBackpropInput is computed. `auto`: the conv of the padded dy with the
+ * flipped filter when dx has at least 8 channels (XNNPACK's conv is efficient there, and col2im's
+ * scalar scatter-add is not: LeNet-5's second layer 25 vs 40 ms on 1 thread, 18–22 vs 23 ms on 2), else
+ * GEMM + col2im (a conv with 1–7 output channels wastes most of XNNPACK's vector lanes: LeNet-5's first
+ * layer 9.5 vs 17 ms).
+ */
+export function setConvInputGradMethod(method: 'auto' | 'col2im' | 'conv'): void {
   inputGradMethod = method;
+}
+
+function useCol2im(info: Conv2DInfo): boolean {
+  if (inputGradMethod !== 'auto') return inputGradMethod === 'col2im';
+  return info.inChannels < 8;
 }
 
 export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): Info {
@@ -284,7 +295,7 @@ export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
       false,
       'channelsLast',
     );
-    const dx = (inputGradMethod === 'col2im' ? inputGradCol2im(s, dyh, filter, info) : null) ?? inputGradNHWC(s, dyh, filter, info);
+    const dx = (useCol2im(info) ? inputGradCol2im(s, dyh, filter, info) : null) ?? inputGradNHWC(s, dyh, filter, info);
     return nchw ? s.transpose(dx, toNCHW) : dx;
   });
 }
