@@ -27,12 +27,12 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const ours = makeVariables(`ours${run}`);
         const theirs = makeVariables(`theirs${run}`);
         const a = tf.train.momentum(0.05, 0.9, nesterov);
-        const b = tf.train.momentum(0.05, 0.9, nesterov);
+        const b: tf.Optimizer = tf.train.momentum(0.05, 0.9, nesterov);
         const before = tf.memory().numTensors;
         for (let step = 0; step < 6; step++) {
           if (step === 3) [a, b].forEach((o) => (o as tf.SGDOptimizer).setLearningRate(0.01));
           tf.tidy(() => {
-            const grads = (vs: tf.Variable[]) => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
+            const grads = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
             applyGradients(a, grads(ours));
             b.applyGradients(grads(theirs));
           });
@@ -50,7 +50,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     it('runs as a loop kernel here, tfjs’s own update for other optimizers or with loops disabled', async () => {
       const ours = makeVariables(`adam${counter++}`);
       const theirs = makeVariables(`adam${counter++}`);
-      const [a, b] = [tf.train.adam(0.01), tf.train.adam(0.01)];
+      const [a, b]: tf.Optimizer[] = [tf.train.adam(0.01), tf.train.adam(0.01)];
       setLoopKernelsEnabled(false);
       try {
         const m = tf.train.momentum(0.1, 0.5);
@@ -60,8 +60,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
         setLoopKernelsEnabled(true);
       }
       tf.tidy(() => {
-        applyGradients(a, Object.fromEntries(ours.map((v) => [v.name, tf.onesLike(v)])));
-        b.applyGradients(Object.fromEntries(theirs.map((v) => [v.name, tf.onesLike(v)])));
+        const ones = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v) => [v.name, tf.onesLike(v)]));
+        applyGradients(a, ones(ours));
+        b.applyGradients(ones(theirs));
       });
       expect(ours.slice(1).map((v) => Array.from(v.dataSync()))).toEqual(theirs.slice(1).map((v) => Array.from(v.dataSync())));
       tf.dispose([...ours, ...theirs]);
