@@ -19,11 +19,16 @@ const sources = readdirSync('packages').flatMap((pkg) => {
   return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.wat')).map((f) => join(dir, f)) : [];
 });
 
+// Browsers compile at most 4 KB synchronously on the main thread (loop kernels instantiate on first use).
+const MAX_BYTES = 4096;
+
 function compile(file, text) {
   const module = wabt.parseWat(file, text, FEATURES);
   try {
     module.validate(FEATURES);
-    return Buffer.from(module.toBinary({}).buffer).toString('base64');
+    const bytes = module.toBinary({}).buffer;
+    if (bytes.length > MAX_BYTES) throw new Error(`${file}: ${bytes.length} bytes compiled, over ${MAX_BYTES} (split the module)`);
+    return Buffer.from(bytes).toString('base64');
   } finally {
     module.destroy();
   }
