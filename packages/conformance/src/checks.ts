@@ -5,6 +5,7 @@ import {
   INITIAL_CONTEXT,
   penaltyFromConfig,
   registerPlugin,
+  setLoopKernelsEnabled,
   type Param,
   type Penalty,
   type SparsifyPlugin,
@@ -206,17 +207,22 @@ async function backendsAgree(options: ConformanceOptions): Promise<void> {
       if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
       if (!(await tf.setBackend(backend))) fail(options, `backend ${backend} failed to initialise`);
       await tf.ready();
-      const penalty = options.create();
-      const params = bindFixture(options, penalty, 11);
-      try {
-        const { value, grads } = penaltyGradients(penalty, ctx);
-        results.push({ backend, value, grads });
-      } finally {
-        penalty.dispose();
-        disposeParams(params);
+      // Loop kernels (core's fused passes, where the penalty uses them) and the same math as tfjs ops.
+      for (const loops of [true, false]) {
+        setLoopKernelsEnabled(loops);
+        const penalty = options.create();
+        const params = bindFixture(options, penalty, 11);
+        try {
+          const { value, grads } = penaltyGradients(penalty, ctx);
+          results.push({ backend: loops ? backend : `${backend} (loop kernels off)`, value, grads });
+        } finally {
+          penalty.dispose();
+          disposeParams(params);
+        }
       }
     }
   } finally {
+    setLoopKernelsEnabled(true);
     await tf.setBackend(previous);
   }
   const [reference, ...others] = results;
@@ -236,7 +242,10 @@ export function conformanceChecks(options: ConformanceOptions): ConformanceCheck
     { name: 'no tensor growth over 500 training steps', run: () => noTensorGrowth(options) },
     { name: 'getConfig round trip through the registry', run: () => configRoundTrip(options) },
     { name: 'dispose frees everything it created', run: () => disposeFrees(options) },
-    { name: `same value and gradient on ${(options.backends ?? ['cpu', 'wasm']).join(' and ')}`, run: () => backendsAgree(options) },
+    {
+      name: `same value and gradient on ${(options.backends ?? ['cpu', 'wasm']).join(' and ')}, with loop kernels on and off`,
+      run: () => backendsAgree(options),
+    },
   ];
 }
 

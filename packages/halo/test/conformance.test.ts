@@ -10,7 +10,7 @@ beforeAll(async () => {
 
 // The shared battery: finite-difference gradient (weights and λ's), no tensor growth over 500 training
 // steps (λ optimizers included), getConfig round trip through the registry, dispose frees the λ variables,
-// same value and gradient on cpu and wasm. Coefficients are large enough that the λ-gradient is visible
+// same value and gradient on cpu and wasm with loop kernels on and off. Coefficients are large enough that the λ-gradient is visible
 // next to float32 finite differences.
 describeConformance({ describe, it }, { name: 'halo', plugin, create: () => halo({ xi: 0.05, psi: 0.01 }) });
 describeConformance(

@@ -9,7 +9,7 @@ beforeAll(async () => {
 });
 
 // The shared battery: finite-difference gradient, no tensor growth over 500 steps, getConfig round trip
-// through the registry, dispose frees everything, same value and gradient on cpu and wasm.
+// through the registry, dispose frees everything, same value and gradient on cpu and wasm (loop kernels on and off).
 describeConformance({ describe, it }, { name: 'hoyer', plugin, bindTo: 'all', create: () => hoyer({ strength: 2e-2 }) });
 describeConformance({ describe, it }, { name: 'hoyer-square', plugin, bindTo: 'all', create: () => hoyerSquare({ strength: 2e-4 }) });
 describeConformance({ describe, it }, { name: 'group-hoyer-square', plugin, create: () => groupHoyerSquare({ strength: 2e-3 }) });
