@@ -13,7 +13,7 @@ export function expectLoopMatchesComposite<A extends object>(
   attrs: A,
   relative = 2e-6,
 ): Float32Array[] {
-  expect(loopKernelImplementation(kernel as unknown as LoopKernel<never>)).toBe(tf.getBackend() === 'wasm' ? 'simd' : 'js');
+  expect(loopKernelImplementation(kernel)).toBe(tf.getBackend() === 'wasm' ? 'simd' : 'js');
   const run = () => tf.tidy(() => runLoopKernel(kernel, inputs(), attrs).map((t) => t.dataSync() as Float32Array));
   const loop = run();
   setLoopKernelsEnabled(false);

@@ -10,8 +10,6 @@ import { kthSmallest, readMagnitudes } from './magnitude.js';
  * penalties' `tf.customGrad` ops.
  */
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
 /** A kernel's layout as [K, I, O]: I indexes input groups (axis rank−2), O output groups (axis rank−1). */
 function kio(shape: readonly number[]): [number, number, number] {
   const r = shape.length;
@@ -35,7 +33,7 @@ const ABS_AND_SQUARE_SUMS: LoopKernel = {
     outQ[0] = q;
   },
   composite: ([x]) => [tf.sum(tf.abs(x)), tf.sum(tf.square(x))],
-  simd: { code: FUSED_WASM, call: (e, [x], [a, q], [shape]) => e.absAndSquareSums(x, size(shape), a, q) },
+  simd: { code: FUSED_WASM, call: (e, [x], [a, q], [shape]) => e.absAndSquareSums(x, tf.util.sizeFromShape(shape), a, q) },
 };
 
 /** [Σ|x|, Σx²] as two scalars, in one pass (summed in float64 by the loop kernels). */
@@ -57,7 +55,7 @@ const SIGN_LINEAR: LoopKernel = {
     }
   },
   composite: ([x, a, b, c]) => [tf.add(tf.mul(tf.add(tf.mul(tf.sign(x), a), tf.mul(x, b)), c), tf.scalar(0))],
-  simd: { code: FUSED_WASM, call: (e, [x, a, b, c], [out], [shape]) => e.signLinear(x, size(shape), a, b, c, out) },
+  simd: { code: FUSED_WASM, call: (e, [x, a, b, c], [out], [shape]) => e.signLinear(x, tf.util.sizeFromShape(shape), a, b, c, out) },
 };
 
 /**
@@ -190,7 +188,7 @@ const KTH_SMALLEST_MAGNITUDE: LoopKernel<KthAttrs> = {
     call: (e, inputs, [out, scratch], shapes, { k }, memory) => {
       const histogram = new Int32Array(memory.buffer, scratch, 2048);
       const key = radixSelectKey(k, histogram, (shift, mask, prefixShift, prefix) =>
-        inputs.forEach((x, i) => e.magnitudeHistogram(x, size(shapes[i]), scratch, shift, mask, prefixShift, prefix)),
+        inputs.forEach((x, i) => e.magnitudeHistogram(x, tf.util.sizeFromShape(shapes[i]), scratch, shift, mask, prefixShift, prefix)),
       );
       new Float32Array(memory.buffer, out, 1)[0] = keyToFloat(key);
     },

@@ -116,8 +116,6 @@ function simdExports(wasm: WasmLike, code: WasmKernelCode): WasmKernelExports | 
   return byCode.get(code.name)!;
 }
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
 function kernelFunc<A extends object>(kernel: LoopKernel<A>, backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const infos = Object.keys(inputs)
@@ -149,7 +147,7 @@ function kernelFunc<A extends object>(kernel: LoopKernel<A>, backendName: string
       return outs;
     }
     const cpu = backend as unknown as CpuLike;
-    const values = shapes.map((s) => new Float32Array(size(s)));
+    const values = shapes.map((s) => new Float32Array(tf.util.sizeFromShape(s)));
     kernel.run(
       infos.map((i) => cpu.readSync(i.dataId) as Float32Array),
       values,
@@ -173,7 +171,7 @@ export type LoopKernelImplementation = 'simd' | 'js' | 'composite';
  * kernel has it and its module instantiates), a JS loop (cpu; wasm otherwise), or the composite tfjs
  * ops (other backends, or loop kernels disabled).
  */
-export function loopKernelImplementation(kernel: LoopKernel<never>): LoopKernelImplementation {
+export function loopKernelImplementation(kernel: Pick<LoopKernel<object>, 'simd'>): LoopKernelImplementation {
   const backendName = tf.getBackend();
   if (!enabled || !LOOP_KERNEL_BACKENDS.includes(backendName)) return 'composite';
   if (backendName === 'wasm' && kernel.simd && simdExports(tf.backend() as unknown as WasmLike, kernel.simd.code)) return 'simd';

@@ -6,8 +6,6 @@ interface MomentumAttrs {
   nesterov: boolean;
 }
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
 /**
  * tfjs's momentum step for one variable (momentum_optimizer.ts) as one pass instead of four tfjs ops:
  * acc' = m·acc + g; value' = c·acc' + value, or c·(g + m·acc') + value with Nesterov (c = −learning
@@ -35,7 +33,7 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
   simd: {
     code: FUSED_WASM,
     call: (e, [value, accumulation, gradient, m, c], [newValue, newAccumulation], [shape], { nesterov }) =>
-      e.momentumUpdate(value, accumulation, gradient, m, c, size(shape), nesterov ? 1 : 0, newValue, newAccumulation),
+      e.momentumUpdate(value, accumulation, gradient, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation),
   },
 };
 
@@ -57,7 +55,7 @@ function fusedMomentum(optimizer: tf.Optimizer): MomentumInternals | null {
     o.m instanceof tf.Tensor &&
     o.c instanceof tf.Tensor &&
     typeof o.incrementIterations === 'function' &&
-    loopKernelImplementation(MOMENTUM_UPDATE as unknown as LoopKernel<never>) !== 'composite';
+    loopKernelImplementation(MOMENTUM_UPDATE) !== 'composite';
   return ok ? (o as MomentumInternals) : null;
 }
 

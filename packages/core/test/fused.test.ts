@@ -12,7 +12,6 @@ import {
   runLoopKernel,
   setLoopKernelsEnabled,
   signLinear,
-  type LoopKernel,
 } from '../src/index.js';
 import { useBackend } from './helpers.js';
 
@@ -51,11 +50,11 @@ for (const backend of ['cpu', 'wasm'] as const) {
     afterEach(() => setLoopKernelsEnabled(true));
 
     it(`run as ${backend === 'wasm' ? 'WebAssembly SIMD' : 'JS loops'}, or the composite when disabled`, () => {
-      for (const kernel of Object.values(FUSED_KERNELS) as LoopKernel<never>[]) {
+      for (const kernel of Object.values(FUSED_KERNELS)) {
         expect(loopKernelImplementation(kernel), kernel.name).toBe(backend === 'wasm' ? 'simd' : 'js');
       }
       setLoopKernelsEnabled(false);
-      expect(loopKernelImplementation(FUSED_KERNELS.signLinear as LoopKernel<never>)).toBe('composite');
+      expect(loopKernelImplementation(FUSED_KERNELS.signLinear)).toBe('composite');
     });
 
     for (const shape of SHAPES) {
@@ -137,7 +136,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       for (const k of [0, 1, 5, 6, 7, 100, 2000, sorted.length - 3, sorted.length - 2, sorted.length - 1]) {
         expect(kthSmallestMagnitude(tensors, k), `k = ${k}`).toBe(Math.fround(sorted[k]));
       }
-      expect(loopKernelImplementation(FUSED_KERNELS.kthSmallestMagnitude as LoopKernel<never>)).toBe(backend === 'wasm' ? 'simd' : 'js');
+      expect(loopKernelImplementation(FUSED_KERNELS.kthSmallestMagnitude)).toBe(backend === 'wasm' ? 'simd' : 'js');
       tf.dispose(tensors);
     });
 

@@ -7,8 +7,6 @@ interface Attrs {
   minLambdaSquared: number;
 }
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
 const inverseSquare = (lambda: tf.Tensor, m2: number) => tf.reciprocal(tf.add(tf.square(lambda), tf.scalar(m2)));
 
 /** [Σ|w|·r, Σ|λ|] over one tensor and its λ's. */
@@ -31,7 +29,7 @@ export const HALO_SUMS: LoopKernel<Attrs> = {
   ],
   simd: {
     code: KERNELS_WASM,
-    call: (e, [w, lambda], [out], [shape], { minLambdaSquared }) => e.haloSums(w, lambda, size(shape), minLambdaSquared, out),
+    call: (e, [w, lambda], [out], [shape], { minLambdaSquared }) => e.haloSums(w, lambda, tf.util.sizeFromShape(shape), minLambdaSquared, out),
   },
 };
 
@@ -64,6 +62,6 @@ export const HALO_GRADIENTS: LoopKernel<Attrs> = {
   simd: {
     code: KERNELS_WASM,
     call: (e, [w, lambda, dy], [dw, dLambda], [shape], { minLambdaSquared }) =>
-      e.haloGradients(w, lambda, size(shape), minLambdaSquared, dy, dw, dLambda),
+      e.haloGradients(w, lambda, tf.util.sizeFromShape(shape), minLambdaSquared, dy, dw, dLambda),
   },
 };

@@ -10,8 +10,6 @@ interface Attrs {
   s: number;
 }
 
-const size = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
-
 /** sech²(x) = 4u/(1+u)² from u = e^(−2x). */
 export function sech2FromExp(u: tf.Tensor): tf.Tensor {
   return tf.div(tf.mul(u, tf.scalar(4)), tf.square(tf.add(u, tf.scalar(1))));
@@ -39,7 +37,7 @@ export const HYPERSPARSE_SUMS: LoopKernel<Attrs> = {
     const one = tf.scalar(1);
     return [tf.stack([tf.sum(tf.abs(w)), tf.sum(tf.div(tf.sub(one, u), tf.add(one, u)))]), u];
   },
-  simd: { code: KERNELS_WASM, call: (e, [w], [out, u], [shape], { s }) => e.hyperSparseSums(w, size(shape), s, out, u) },
+  simd: { code: KERNELS_WASM, call: (e, [w], [out, u], [shape], { s }) => e.hyperSparseSums(w, tf.util.sizeFromShape(shape), s, out, u) },
 };
 
 /** g·sign(w)·sech²(s|w|) = g·sign(w)·4u/(1 + u)² from w, u and a scalar g; +0 at w = 0. */
@@ -58,5 +56,5 @@ export const HYPERSPARSE_GRADIENT: LoopKernel = {
     }
   },
   composite: ([w, u, g]) => [tf.add(tf.mul(tf.mul(g, tf.sign(w)), sech2FromExp(u)), tf.scalar(0))],
-  simd: { code: KERNELS_WASM, call: (e, [w, u, g], [out], [shape]) => e.hyperSparseGradient(w, u, size(shape), g, out) },
+  simd: { code: KERNELS_WASM, call: (e, [w, u, g], [out], [shape]) => e.hyperSparseGradient(w, u, tf.util.sizeFromShape(shape), g, out) },
 };
