@@ -15,7 +15,7 @@ function kio(shape: readonly number[]): [number, number, number] {
   const r = shape.length;
   const I = shape[r - 2];
   const O = shape[r - 1];
-  return [shape.slice(0, r - 2).reduce((a, b) => a * b, 1), I, O];
+  return [tf.util.sizeFromShape(shape.slice(0, r - 2)), I, O];
 }
 
 const ABS_AND_SQUARE_SUMS: LoopKernel = {
