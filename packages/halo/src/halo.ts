@@ -15,7 +15,7 @@ import {
   type StrengthSchedule,
   type TrainingContext,
 } from '@sparsify/core';
-import { HALO_GRADIENTS, HALO_SUMS } from './kernels.js';
+import { HALO_GRADIENTS, HALO_SUMS, inverseSquare } from './kernels.js';
 import {
   checkOptionKeys,
   checkRequired,
@@ -125,11 +125,6 @@ abstract class ScalePenalty<O extends ScaleOptions> extends BasePenalty<O> {
   /** λ's weight decay (undefined: the model's) and optimizer (undefined: a copy of the model's). */
   get variableOptions(): { readonly weightDecay?: number; readonly optimizer?: tf.Optimizer } {
     return { weightDecay: this.lambdaWeightDecay, optimizer: this.released ? undefined : this.lambdaOptimizer.optimizer };
-  }
-
-  /** 1 / (λ² + minLambda²): the guarded inverse square. */
-  protected inverseSquare(lambda: tf.Tensor): tf.Tensor {
-    return tf.reciprocal(tf.add(tf.square(lambda), tf.scalar(this.minLambda ** 2)));
   }
 
   protected createLambda(name: string, shape: readonly number[]): tf.Variable {
@@ -279,7 +274,7 @@ export class SwsPenalty extends ScalePenalty<SwsOptions> {
   protected term(ctx: TrainingContext): tf.Scalar {
     const lambda = this.lambdas[0];
     const l1 = addAll(this.params.map((p) => safeL1(p.variable)));
-    const weighted = tf.mul(tf.scalar(this.xi), tf.mul(l1, this.inverseSquare(lambda)));
+    const weighted = tf.mul(tf.scalar(this.xi), tf.mul(l1, inverseSquare(lambda, this.minLambda ** 2)));
     const psi = this.psiAt(ctx);
     if (psi === 0) return weighted as tf.Scalar;
     return tf.add(weighted, tf.mul(tf.scalar(psi), tf.square(lambda))) as tf.Scalar;

@@ -7,7 +7,8 @@ interface Attrs {
   minLambdaSquared: number;
 }
 
-const inverseSquare = (lambda: tf.Tensor, m2: number) => tf.reciprocal(tf.add(tf.square(lambda), tf.scalar(m2)));
+/** 1/(λ² + m²) as tfjs ops: the guarded inverse square (the composites here, and SWS). */
+export const inverseSquare = (lambda: tf.Tensor, m2: number) => tf.reciprocal(tf.add(tf.square(lambda), tf.scalar(m2)));
 
 /** [Σ|w|·r, Σ|λ|] over one tensor and its λ's. */
 export const HALO_SUMS: LoopKernel<Attrs> = {
