@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { loopKernelImplementation, runLoopKernel, setLoopKernelsEnabled, type LoopKernel } from '@sparsify/core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 
 /**
  * Runs `kernel` on the current backend as a loop (asserting which implementation: 'simd' on wasm,
@@ -34,4 +34,19 @@ export function expectLoopMatchesComposite<A extends object>(
     });
   });
   return loop;
+}
+
+/** `describe(title(backend), body)` on cpu and on wasm (the loop backends), switching back to cpu after. */
+export function describeOnLoopBackends(title: (backend: 'cpu' | 'wasm') => string, body: () => void): void {
+  for (const backend of ['cpu', 'wasm'] as const) {
+    describe(title(backend), () => {
+      beforeAll(async () => {
+        if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+        await tf.setBackend(backend);
+        await tf.ready();
+      });
+      afterAll(() => tf.setBackend('cpu'));
+      body();
+    });
+  }
 }

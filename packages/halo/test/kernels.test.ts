@@ -1,21 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, it } from 'vitest';
-import { expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
+import { it } from 'vitest';
+import { describeOnLoopBackends, expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
 import { HALO_GRADIENTS, HALO_SUMS } from '../src/kernels.js';
 import { values } from './helpers.js';
 
 // Tails past the last whole SIMD vector, exact zeros in w and in λ, λ's of both signs and near 0.
 const SIZES = [1, 3, 4, 7, 301, 4099];
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`HALO's loop kernels on ${backend}`, () => {
-    beforeAll(async () => {
-      if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-      await tf.setBackend(backend);
-      await tf.ready();
-    });
-    afterAll(() => tf.setBackend('cpu'));
-
+describeOnLoopBackends(
+  (backend) => `HALO's loop kernels on ${backend}`,
+  () => {
     for (const n of SIZES) {
       it(`sums and gradients agree with the composite tfjs ops (n = ${n})`, () => {
         const w = () => tf.tensor1d(values(n, 3, -2, 2, Math.ceil(n / 5)));
@@ -25,5 +19,5 @@ for (const backend of ['cpu', 'wasm'] as const) {
         expectLoopMatchesComposite(HALO_GRADIENTS, () => [w(), lambda(), tf.tensor1d([0.7, -0.2])], attrs);
       });
     }
-  });
-}
+  },
+);

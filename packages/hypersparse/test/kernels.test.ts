@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
+import { expect, it } from 'vitest';
+import { describeOnLoopBackends, expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
 import { HYPERSPARSE_GRADIENT, HYPERSPARSE_SUMS } from '../src/kernels.js';
 
 /** w with exact zeros and s|w| from 0 to 60 (e^(−2s|w|) from 1 down past float32's range). */
@@ -8,15 +8,9 @@ function weights(n: number): Float32Array {
   return Float32Array.from({ length: n }, (_, i) => (i % 6 === 2 ? 0 : (i % 2 ? -1 : 1) * (60 * i) / n));
 }
 
-for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`HyperSparse's loop kernels on ${backend}`, () => {
-    beforeAll(async () => {
-      if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-      await tf.setBackend(backend);
-      await tf.ready();
-    });
-    afterAll(() => tf.setBackend('cpu'));
-
+describeOnLoopBackends(
+  (backend) => `HyperSparse's loop kernels on ${backend}`,
+  () => {
     for (const n of [1, 3, 4, 7, 301, 4099]) {
       it(`[A, T] and the gradient agree with the composite tfjs ops (n = ${n})`, () => {
         const w = () => tf.tensor1d(weights(n));
@@ -36,5 +30,5 @@ for (const backend of ['cpu', 'wasm'] as const) {
         expect(Math.abs(g - want), `w = ${w[i]}`).toBeLessThanOrEqual(2e-7 * (1 + 2 * s * Math.abs(w[i])) * Math.abs(want) + 1e-37);
       });
     });
-  });
-}
+  },
+);
