@@ -144,11 +144,36 @@ const RADIX_PASSES = [
 ] as const;
 
 type CountPass = (shift: number, mask: number, prefixShift: number, prefix: number) => void;
+/** Adds #{key < bounds[j]} to `counts[j]`, j = 0..3. */
+type CountBelow = (bounds: readonly number[]) => void;
 
-/** The k-th smallest key, given a function that adds one pass's counts to `histogram`. */
-function radixSelectKey(k: number, histogram: Int32Array, count: CountPass): number {
+/**
+ * The k-th smallest key, given a function that adds one pass's counts to `histogram`. With `nearKey`
+ * (a key close to the answer, e.g. the previous step's), one compare-and-count pass finds whether the
+ * answer shares the prefix of the first pass, or of the first two, with it; the passes it shares are
+ * skipped (the first is the slow one: every key is counted into the histogram there). The result is
+ * the same either way.
+ */
+function radixSelectKey(k: number, histogram: Int32Array, count: CountPass, nearKey?: number, countBelow?: CountBelow): number {
   let prefix = 0;
-  for (const { shift, mask, prefixShift } of RADIX_PASSES) {
+  let done = 0;
+  if (nearKey !== undefined && countBelow) {
+    // The key ranges that share the hint's prefix after passes 1 and 2: [lo, hi) for each.
+    const ranges = RADIX_PASSES.slice(0, 2).map(({ shift }) => nearKey >>> shift);
+    const bounds = ranges.flatMap((p, i) => [p << RADIX_PASSES[i].shift, (p + 1) << RADIX_PASSES[i].shift]);
+    histogram.fill(0, 0, 4);
+    countBelow(bounds);
+    for (const pass of [1, 0]) {
+      const [below, belowEnd] = [histogram[2 * pass], histogram[2 * pass + 1]];
+      if (below <= k && k < belowEnd) {
+        k -= below;
+        prefix = ranges[pass];
+        done = pass + 1;
+        break;
+      }
+    }
+  }
+  for (const { shift, mask, prefixShift } of RADIX_PASSES.slice(done)) {
     histogram.fill(0);
     count(shift, mask, prefixShift, prefix);
     let bucket = 0;
@@ -159,36 +184,54 @@ function radixSelectKey(k: number, histogram: Int32Array, count: CountPass): num
 }
 
 const keyToFloat = (key: number) => new Float32Array(Int32Array.of(key).buffer)[0];
+const floatToKey = (x: number) => new Int32Array(Float32Array.of(x).buffer)[0] & 0x7fffffff;
 
 interface KthAttrs {
   k: number;
+  /** A magnitude near the answer, or −1 for none (see radixSelectKey). */
+  near: number;
 }
+
+const nearKeyOf = (near: number) => (near >= 0 ? floatToKey(near) : undefined);
 
 const KTH_SMALLEST_MAGNITUDE: LoopKernel<KthAttrs> = {
   name: 'SparsifyKthSmallestMagnitude',
   // The k-th smallest |x| over all inputs, and the histogram the passes count into (scratch).
   outputShapes: () => [[], [2048]],
-  run(inputs, [out, scratch], { k }) {
+  run(inputs, [out, scratch], { k, near }) {
     const keys = inputs.map((x) => new Int32Array(x.buffer, x.byteOffset, x.length));
     const histogram = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length);
-    out[0] = keyToFloat(
-      radixSelectKey(k, histogram, (shift, mask, prefixShift, prefix) => {
-        for (const bits of keys) {
-          for (let i = 0; i < bits.length; i++) {
-            const key = bits[i] & 0x7fffffff;
-            if (key >>> prefixShift === prefix) histogram[(key >>> shift) & mask]++;
-          }
+    const countBelow: CountBelow = (bounds) => {
+      for (const bits of keys) {
+        for (let i = 0; i < bits.length; i++) {
+          const key = bits[i] & 0x7fffffff;
+          for (let j = 0; j < 4; j++) histogram[j] += key < bounds[j] ? 1 : 0;
         }
-      }),
-    );
+      }
+    };
+    const count: CountPass = (shift, mask, prefixShift, prefix) => {
+      for (const bits of keys) {
+        for (let i = 0; i < bits.length; i++) {
+          const key = bits[i] & 0x7fffffff;
+          if (key >>> prefixShift === prefix) histogram[(key >>> shift) & mask]++;
+        }
+      }
+    };
+    out[0] = keyToFloat(radixSelectKey(k, histogram, count, nearKeyOf(near), countBelow));
   },
   composite: (inputs, { k }) => [tf.scalar(kthSmallest(readMagnitudes(inputs), k)), tf.zeros([2048])],
   simd: {
     code: FUSED_WASM,
-    call: (e, inputs, [out, scratch], shapes, { k }, memory) => {
+    call: (e, inputs, [out, scratch], shapes, { k, near }, memory) => {
       const histogram = new Int32Array(memory.buffer, scratch, 2048);
-      const key = radixSelectKey(k, histogram, (shift, mask, prefixShift, prefix) =>
-        inputs.forEach((x, i) => e.magnitudeHistogram(x, tf.util.sizeFromShape(shapes[i]), scratch, shift, mask, prefixShift, prefix)),
+      const sizes = shapes.map((shape) => tf.util.sizeFromShape(shape));
+      const key = radixSelectKey(
+        k,
+        histogram,
+        (shift, mask, prefixShift, prefix) =>
+          inputs.forEach((x, i) => e.magnitudeHistogram(x, sizes[i], scratch, shift, mask, prefixShift, prefix)),
+        nearKeyOf(near),
+        ([b0, b1, b2, b3]) => inputs.forEach((x, i) => e.magnitudeCountBelow(x, sizes[i], b0, b1, b2, b3, scratch)),
       );
       new Float32Array(memory.buffer, out, 1)[0] = keyToFloat(key);
     },
@@ -200,12 +243,17 @@ const KTH_SMALLEST_MAGNITUDE: LoopKernel<KthAttrs> = {
  * but, on cpu and wasm, without concatenating, copying or reading the weights back: three counting
  * passes of a radix select over the tensors in place (WebAssembly SIMD on wasm). HyperSparse needs it
  * every step.
+ *
+ * `near`, a magnitude close to the answer (the previous step's threshold), makes it faster when the
+ * answer is near it: the first pass (the slowest), or the first two, become one compare-and-count
+ * pass. The result never depends on it.
  */
-export function kthSmallestMagnitude(tensors: readonly tf.Tensor[], k: number): number {
+export function kthSmallestMagnitude(tensors: readonly tf.Tensor[], k: number, near?: number): number {
   const total = tensors.reduce((n, t) => n + t.size, 0);
   checkInteger('kthSmallestMagnitude k', k, 0);
   check(k < total, 'kthSmallestMagnitude k', k, `< the number of values (${total})`);
-  return tf.tidy(() => runLoopKernel(KTH_SMALLEST_MAGNITUDE, tensors, { k })[0].dataSync()[0]);
+  if (near !== undefined) check(Number.isFinite(near) && near >= 0, 'kthSmallestMagnitude near', near, 'a finite magnitude ≥ 0');
+  return tf.tidy(() => runLoopKernel(KTH_SMALLEST_MAGNITUDE, tensors, { k, near: near ?? -1 })[0].dataSync()[0]);
 }
 
 /** The kernels above, for `loopKernelImplementation` and for tests. */

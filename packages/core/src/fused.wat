@@ -1,7 +1,8 @@
 ;; WebAssembly SIMD versions of the loop kernels in fused.ts, run over the tfjs wasm backend's own
 ;; memory (imported), on tensors addressed by byte offset. Compiled by tools/scripts/compile-wat.mjs into
 ;; fused.wasm.ts (one variant per memory kind); edit this file, then run `npm run compile-wat`.
-;; Sums accumulate in f64, like the JS loops; elementwise results are f32. A zero input gives +0.
+;; Sums run in f32 lanes over blocks of 1024 values, added in f64 across blocks (the JS loops sum in f64);
+;; elementwise results are f32. A zero input gives +0.
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
@@ -17,23 +18,28 @@
       (f32.const 0)
       (f32.ne (local.get $x) (f32.const 0))))
 
-  ;; *$outA = Σ|x|, *$outQ = Σx² over x[0..n).
+  ;; *$outA = Σ|x|, *$outQ = Σx² over x[0..n). Whole vectors in blocks of 1024 values summed in f32
+  ;; lanes, each block's sums added in f64 (promoting every vector to f64 costs twice the time); then the
+  ;; last n mod 4 values in f64.
   (func (export "absAndSquareSums") (param $x i32) (param $n i32) (param $outA i32) (param $outQ i32)
-    (local $end i32) (local $v v128) (local $lo v128) (local $hi v128) (local $a v128) (local $q v128)
+    (local $end i32) (local $blockEnd i32) (local $v v128) (local $fa v128) (local $fq v128) (local $a v128) (local $q v128)
     (local $s f64) (local $t f64) (local $w f64)
     (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (block $done
-      (loop $next
+      (loop $block
         (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-        (local.set $v (v128.load (local.get $x)))
-        (local.set $lo (f64x2.promote_low_f32x4 (local.get $v)))
-        (local.set $hi (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v))))
-        (local.set $a (f64x2.add (local.get $a) (f64x2.add (f64x2.abs (local.get $lo)) (f64x2.abs (local.get $hi)))))
-        (local.set $q (f64x2.add (local.get $q)
-          (f64x2.add (f64x2.mul (local.get $lo) (local.get $lo)) (f64x2.mul (local.get $hi) (local.get $hi)))))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (br $next)))
+        (local.set $blockEnd (call $blockEnd (local.get $x) (local.get $end)))
+        (local.set $fa (v128.const i32x4 0 0 0 0))
+        (local.set $fq (v128.const i32x4 0 0 0 0))
+        (loop $next
+          (local.set $v (v128.load (local.get $x)))
+          (local.set $fa (f32x4.add (local.get $fa) (f32x4.abs (local.get $v))))
+          (local.set $fq (f32x4.add (local.get $fq) (f32x4.mul (local.get $v) (local.get $v))))
+          (local.set $x (i32.add (local.get $x) (i32.const 16)))
+          (br_if $next (i32.lt_u (local.get $x) (local.get $blockEnd))))
+        (local.set $a (f64x2.add (local.get $a) (call $widenSum (local.get $fa))))
+        (local.set $q (f64x2.add (local.get $q) (call $widenSum (local.get $fq))))
+        (br $block)))
     (local.set $s (call $hsum64 (local.get $a)))
     (local.set $t (call $hsum64 (local.get $q)))
     (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
@@ -47,6 +53,16 @@
         (br $next)))
     (f32.store (local.get $outA) (f32.demote_f64 (local.get $s)))
     (f32.store (local.get $outQ) (f32.demote_f64 (local.get $t))))
+
+  ;; The end of the block of whole vectors that starts at $x: 4096 bytes on, or $end.
+  (func $blockEnd (param $x i32) (param $end i32) (result i32)
+    (select (local.get $end) (i32.add (local.get $x) (i32.const 4096))
+      (i32.lt_u (i32.sub (local.get $end) (local.get $x)) (i32.const 4096))))
+
+  ;; The four f32 lanes as two f64 pairs, added: [v0 + v2, v1 + v3].
+  (func $widenSum (param $v v128) (result v128)
+    (f64x2.add (f64x2.promote_low_f32x4 (local.get $v))
+               (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
 
   ;; out = c·(a·sign(x) + b·x) over x[0..n), a, b and c read from the scalars at $pa, $pb and $pc.
   (func (export "signLinear") (param $x i32) (param $n i32) (param $pa i32) (param $pb i32) (param $pc i32) (param $out i32)
@@ -197,6 +213,49 @@
           (then (block (local.set $at (i32.add (local.get $hist) (i32.shl (i32.and (i32.shr_u (local.get $key) (local.get $shift)) (local.get $mask)) (i32.const 2)))) (i32.store (local.get $at) (i32.add (i32.load (local.get $at)) (i32.const 1))))))
         (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (br $next))))
+;; out[j] += #{key < bound j} (j = 0..3, bounds ≥ 0 in lanes of $bounds) over the magnitude keys of
+  ;; x[0..n): with a hint, this pure-SIMD pass replaces the radix select's first histogram pass (or the
+  ;; first two), where every key is counted into a histogram.
+  (func (export "magnitudeCountBelow") (param $x i32) (param $n i32) (param $b0 i32) (param $b1 i32) (param $b2 i32) (param $b3 i32) (param $out i32)
+    (local $end i32) (local $key v128) (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128)
+    (local $v0 v128) (local $v1 v128) (local $v2 v128) (local $v3 v128) (local $bounds v128) (local $tail v128)
+    (local.set $v0 (i32x4.splat (local.get $b0)))
+    (local.set $v1 (i32x4.splat (local.get $b1)))
+    (local.set $v2 (i32x4.splat (local.get $b2)))
+    (local.set $v3 (i32x4.splat (local.get $b3)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    ;; a true lane is −1: subtracting the comparison masks counts
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $key (v128.and (v128.load (local.get $x)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
+        (local.set $c0 (i32x4.sub (local.get $c0) (i32x4.lt_s (local.get $key) (local.get $v0))))
+        (local.set $c1 (i32x4.sub (local.get $c1) (i32x4.lt_s (local.get $key) (local.get $v1))))
+        (local.set $c2 (i32x4.sub (local.get $c2) (i32x4.lt_s (local.get $key) (local.get $v2))))
+        (local.set $c3 (i32x4.sub (local.get $c3) (i32x4.lt_s (local.get $key) (local.get $v3))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $next)))
+    ;; the tail: each key against the four bounds at once, lane j counting into $tail
+    (local.set $bounds (i32x4.replace_lane 3 (i32x4.replace_lane 2 (i32x4.replace_lane 1 (local.get $v0)
+      (local.get $b1)) (local.get $b2)) (local.get $b3)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $key (i32x4.splat (i32.and (i32.load (local.get $x)) (i32.const 0x7fffffff))))
+        (local.set $tail (i32x4.sub (local.get $tail) (i32x4.lt_s (local.get $key) (local.get $bounds))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $next)))
+    (local.set $tail (i32x4.add (local.get $tail) (v128.load (local.get $out))))
+    (i32.store (local.get $out) (i32.add (i32x4.extract_lane 0 (local.get $tail)) (call $hsum32 (local.get $c0))))
+    (i32.store offset=4 (local.get $out) (i32.add (i32x4.extract_lane 1 (local.get $tail)) (call $hsum32 (local.get $c1))))
+    (i32.store offset=8 (local.get $out) (i32.add (i32x4.extract_lane 2 (local.get $tail)) (call $hsum32 (local.get $c2))))
+    (i32.store offset=12 (local.get $out) (i32.add (i32x4.extract_lane 3 (local.get $tail)) (call $hsum32 (local.get $c3)))))
+
+  ;; Σ of the four i32 lanes.
+  (func $hsum32 (param $v v128) (result i32)
+    (i32.add (i32.add (i32x4.extract_lane 0 (local.get $v)) (i32x4.extract_lane 1 (local.get $v)))
+             (i32.add (i32x4.extract_lane 2 (local.get $v)) (i32x4.extract_lane 3 (local.get $v)))))
 ;; tfjs's MomentumOptimizer step for one variable, fused: acc' = m·acc + g, then
   ;; value' = c·acc' + value, or with Nesterov value' = c·(g + m·acc') + value (c = −learning rate),
   ;; each product and sum rounded to f32 as the separate tfjs ops round them. m and c are read from $pm, $pc.

@@ -140,6 +140,21 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose(tensors);
     });
 
+    it('gives the same answer whatever the hint `near`: the answer itself, nearby, far off, 0, denormal', () => {
+      const tensors = [tf.tensor2d(values(7 * 9, 2), [7, 9]), tf.tensor1d([0, -0, 3e-39, Infinity, 1e-45]), tf.tensor1d(values(4099, 3))];
+      const sorted = Float64Array.from(tensors.flatMap((t) => Array.from(t.dataSync(), Math.abs))).sort();
+      for (const k of [0, 2, 3, 4, 100, 2000, 4000, sorted.length - 2, sorted.length - 1]) {
+        const answer = Math.fround(sorted[k]);
+        const hints = [answer, answer * 1.01, answer * 0.99, Math.fround(sorted[k + 1] ?? 0), 0, 3e-39, 1e30, 3.4e38];
+        for (const near of hints.filter(Number.isFinite)) {
+          expect(kthSmallestMagnitude(tensors, k, near), `k = ${k}, near = ${near}`).toBe(answer);
+        }
+      }
+      expect(() => kthSmallestMagnitude(tensors, 0, -1)).toThrow(/kthSmallestMagnitude near must be a finite magnitude ≥ 0; got -1/);
+      expect(() => kthSmallestMagnitude(tensors, 0, NaN)).toThrow(/near must be a finite magnitude ≥ 0; got NaN/);
+      tf.dispose(tensors);
+    });
+
     it('gives the same on the composite path, and rejects a rank out of range by name', () => {
       const x = tf.tensor1d(values(301, 7));
       const loop = kthSmallestMagnitude([x], 150);

@@ -4,28 +4,31 @@
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
-  ;; out[0] = Σ|w|·r, out[1] = Σ|λ| over n weights and their λ's (f64 sums).
+  ;; out[0] = Σ|w|·r, out[1] = Σ|λ| over n weights and their λ's (f32 within blocks of 1024, f64 across them).
   (func (export "haloSums") (param $w i32) (param $l i32) (param $n i32) (param $m2 f32) (param $out i32)
-    (local $end i32) (local $vm2 v128) (local $vl v128) (local $t v128) (local $a v128) (local $b v128)
-    (local $s f64) (local $u f64) (local $f f32)
+    (local $end i32) (local $blockEnd i32) (local $vm2 v128) (local $vl v128) (local $fa v128) (local $fb v128)
+    (local $a v128) (local $b v128) (local $s f64) (local $u f64) (local $f f32)
     (local.set $vm2 (f32x4.splat (local.get $m2)))
     (local.set $end (i32.add (local.get $w) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    ;; whole vectors in blocks of 1024 values summed in f32 lanes, each block's sums added in f64
     (block $done
-      (loop $next
+      (loop $block
         (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
-        (local.set $vl (v128.load (local.get $l)))
-        (local.set $t (f32x4.div (f32x4.abs (v128.load (local.get $w)))
-                                 (f32x4.add (f32x4.mul (local.get $vl) (local.get $vl)) (local.get $vm2))))
-        (local.set $a (f64x2.add (local.get $a) (f64x2.add
-          (f64x2.promote_low_f32x4 (local.get $t))
-          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))))
-        (local.set $t (f32x4.abs (local.get $vl)))
-        (local.set $b (f64x2.add (local.get $b) (f64x2.add
-          (f64x2.promote_low_f32x4 (local.get $t))
-          (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t))))))
-        (local.set $w (i32.add (local.get $w) (i32.const 16)))
-        (local.set $l (i32.add (local.get $l) (i32.const 16)))
-        (br $next)))
+        (local.set $blockEnd (select (local.get $end) (i32.add (local.get $w) (i32.const 4096))
+          (i32.lt_u (i32.sub (local.get $end) (local.get $w)) (i32.const 4096))))
+        (local.set $fa (v128.const i32x4 0 0 0 0))
+        (local.set $fb (v128.const i32x4 0 0 0 0))
+        (loop $next
+          (local.set $vl (v128.load (local.get $l)))
+          (local.set $fa (f32x4.add (local.get $fa) (f32x4.div (f32x4.abs (v128.load (local.get $w)))
+                                   (f32x4.add (f32x4.mul (local.get $vl) (local.get $vl)) (local.get $vm2)))))
+          (local.set $fb (f32x4.add (local.get $fb) (f32x4.abs (local.get $vl))))
+          (local.set $w (i32.add (local.get $w) (i32.const 16)))
+          (local.set $l (i32.add (local.get $l) (i32.const 16)))
+          (br_if $next (i32.lt_u (local.get $w) (local.get $blockEnd))))
+        (local.set $a (f64x2.add (local.get $a) (call $widenSum (local.get $fa))))
+        (local.set $b (f64x2.add (local.get $b) (call $widenSum (local.get $fb))))
+        (br $block)))
     (local.set $s (f64.add (f64x2.extract_lane 0 (local.get $a)) (f64x2.extract_lane 1 (local.get $a))))
     (local.set $u (f64.add (f64x2.extract_lane 0 (local.get $b)) (f64x2.extract_lane 1 (local.get $b))))
     (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
@@ -41,6 +44,11 @@
         (br $next)))
     (f32.store (local.get $out) (f32.demote_f64 (local.get $s)))
     (f32.store offset=4 (local.get $out) (f32.demote_f64 (local.get $u))))
+
+  ;; The four f32 lanes as two f64 pairs, added: [v0 + v2, v1 + v3].
+  (func $widenSum (param $v v128) (result v128)
+    (f64x2.add (f64x2.promote_low_f32x4 (local.get $v))
+               (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
 
   ;; dw = g·r·sign(w), dλ = −2·g·|w|·λ·r² + h·sign(λ), with [g, h] read from $dy; +0 where w, λ are 0.
   (func (export "haloGradients") (param $w i32) (param $l i32) (param $n i32) (param $m2 f32) (param $dy i32)

@@ -128,7 +128,7 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
     return this.gradientOp(s)(...variables) as tf.Scalar;
   }
 
-  /** t = a(⌊κN⌋) over all bound weights: a radix select over the weights in place (core's kthSmallestMagnitude). */
+  /** t = a(⌊κN⌋) over all bound weights: a radix select over the weights in place (core's kthSmallestMagnitude), hinted with the last t. */
   private threshold(ctx: TrainingContext, variables: tf.Variable[]): number {
     const due =
       this.thresholdStep === undefined ||
@@ -136,7 +136,8 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
       ctx.step - this.thresholdStep >= this.thresholdEvery;
     if (!due) return this.t;
     const total = variables.reduce((n, v) => n + v.size, 0);
-    this.t = kthSmallestMagnitude(variables, Math.floor(this.sparsity * total));
+    // The last threshold as a hint: weights move little per step, so the new one is usually near it.
+    this.t = kthSmallestMagnitude(variables, Math.floor(this.sparsity * total), Number.isFinite(this.t) ? this.t : undefined);
     this.thresholdStep = ctx.step;
     return this.t;
   }
