@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compiles every packages/*/src/*.wat into a sibling <name>.wasm.ts holding the module twice, as base64:
+// Compiles every .wat under packages/*/src into a sibling <name>.wasm.ts holding the module twice, as base64:
 // importing a plain memory (tfjs-backend-wasm's single-threaded builds) and a shared one (its threaded
 // build). The .wasm.ts files are committed, so building and using the packages needs no wabt.
 //   node tools/scripts/compile-wat.mjs           write the .wasm.ts files
@@ -16,7 +16,7 @@ const check = process.argv.includes('--check');
 const wabt = await createWabt();
 const sources = readdirSync('packages').flatMap((pkg) => {
   const dir = join('packages', pkg, 'src');
-  return existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.wat')).map((f) => join(dir, f)) : [];
+  return existsSync(dir) ? readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.wat')).sort().map((f) => join(dir, f)) : [];
 });
 
 // Browsers compile at most 4 KB synchronously on the main thread (loop kernels instantiate on first use).

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   registerWasmTrainingKernels,
   setConvFilterGradMethod,
+  setConvHeapLoops,
   setConvInputGradMethod,
   setMatMulLayout,
   unregisterWasmTrainingKernels,
@@ -160,17 +161,23 @@ describe('registerWasmTrainingKernels', () => {
   });
 });
 
+/** The methods to check: the heap loops (im2col, col2im) both as WebAssembly SIMD and as JS. */
+const withLoops = <M extends string>(methods: readonly M[], heapMethod: M) =>
+  methods.flatMap((method) => (method === heapMethod ? (['simd', 'js'] as const).map((loops) => ({ method, loops })) : [{ method, loops: 'simd' as const }]));
+
 describe('Conv2DBackpropFilter', () => {
-  for (const method of ['auto', 'conv', 'im2col'] as const) {
+  for (const { method, loops } of withLoops(['auto', 'conv', 'im2col'] as const, 'im2col')) {
     for (const c of CONV_CASES) {
-      it(`${method}: x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
+      it(`${method} (${loops}): x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
         setConvFilterGradMethod(method);
+        setConvHeapLoops(loops);
         try {
           const r = await compare(convFilterGrad(c.x, c.f, c.s, c.p));
           record('Conv2DBackpropFilter', r);
           expectClose(r);
         } finally {
           setConvFilterGradMethod('auto');
+          setConvHeapLoops('simd');
         }
       });
     }
@@ -189,16 +196,18 @@ describe('Conv2DBackpropFilter', () => {
 });
 
 describe('Conv2DBackpropInput (replaces the stock scalar loop)', () => {
-  for (const method of ['col2im', 'conv'] as const) {
-    for (const c of CONV_CASES.filter((k) => k.x[3] > 1)) {
-      it(`${method}: x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
+  for (const { method, loops } of withLoops(['auto', 'col2im', 'conv'] as const, 'col2im')) {
+    for (const c of CONV_CASES) {
+      it(`${method} (${loops}): x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
         setConvInputGradMethod(method);
+        setConvHeapLoops(loops);
         try {
           const r = await compare(convInputGrad(c.x, c.f, c.s, c.p));
           record('Conv2DBackpropInput', r);
           expectClose(r);
         } finally {
           setConvInputGradMethod('auto');
+          setConvHeapLoops('simd');
         }
       });
     }

@@ -17,6 +17,7 @@ export {
   loopKernelsEnabled,
   runLoopKernel,
   setLoopKernelsEnabled,
+  wasmKernelExports,
   type LoopKernel,
   type LoopKernelImplementation,
   type WasmKernelCode,

@@ -116,6 +116,15 @@ function simdExports(wasm: WasmLike, code: WasmKernelCode): WasmKernelExports | 
   return byCode.get(code.name)!;
 }
 
+/**
+ * The exports of `code` instantiated on a wasm backend's own memory (cached per memory), or null where
+ * the backend has no accessible memory or the module does not instantiate (e.g. no wasm SIMD). For
+ * kernels outside `LoopKernel` that address the heap directly (the wasm training kernels).
+ */
+export function wasmKernelExports(backend: tf.KernelBackend, code: WasmKernelCode): WasmKernelExports | null {
+  return simdExports(backend as unknown as WasmLike, code);
+}
+
 function kernelFunc<A extends object>(kernel: LoopKernel<A>, backendName: string): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const infos = Object.keys(inputs)

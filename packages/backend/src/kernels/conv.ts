@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import { wasmKernelExports, type WasmKernelExports } from '@sparsify/core';
+import { CONV_WASM } from './conv.wasm.js';
 import { batchMatMul } from './matmul.js';
 import { heapViews, type Info, type KernelScope, type WasmBackendLike, withScope } from './scope.js';
 
@@ -93,20 +95,31 @@ function filterGradNHWC(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): In
   return s.transpose(out, [1, 2, 0, 3]);
 }
 
+let heapLoopsMode: 'simd' | 'js' = 'simd';
 /**
- * dW as one GEMM: patchesᵀ [fh·fw·ci, b·oh·ow] (im2col, written by a plain loop over the wasm heap)
- * times dy [b·oh·ow, co] (used as is, no transpose). XNNPACK packs dy as the right operand.
+ * For tests and benchmarks: whether im2col and col2im run the WebAssembly SIMD module (conv.wat, the
+ * default) or the equivalent JS loops (what runs where the module does not instantiate).
  */
-function filterGradIm2col(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): Info | null {
-  const backend = s.backend;
-  if (!backend.makeOutput || !backend.typedArrayFromHeap) return null;
-  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+export function setConvHeapLoops(mode: 'simd' | 'js'): void {
+  heapLoopsMode = mode;
+}
+
+function heapLoops(backend: WasmBackendLike): WasmKernelExports | null {
+  return heapLoopsMode === 'simd' ? wasmKernelExports(backend as unknown as tf.KernelBackend, CONV_WASM) : null;
+}
+
+/** The geometry arguments of conv.wat's loops, in their order. */
+function heapLoopArgs(info: Conv2DInfo): number[] {
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
+  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
+  return [batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo.top, padInfo.left];
+}
+
+/** The JS im2colTransposed of conv.wat: row (kh, kw, c) of patchesᵀ holds x[b, y·sh + kh·dh − top, x·sw + kw·dw − left, c] over (b, y, x). */
+function im2colTransposed(xv: Float32Array, pv: Float32Array, info: Conv2DInfo): void {
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padInfo } = info;
-  const k = fh * fw * ci;
   const n = b * oh * ow;
-  const patches = s.track(backend.makeOutput([k, n], 'float32'));
-  const [xv, pv] = heapViews(backend, [x, patches])!;
-  // Row (kh, kw, c) of patchesᵀ holds x[b, y·sh + kh·dh − top, x·sw + kw·dw − left, c] over (b, y, x).
   for (let kh = 0; kh < fh; kh++) {
     for (let kw = 0; kw < fw; kw++) {
       for (let c = 0; c < ci; c++) {
@@ -130,6 +143,24 @@ function filterGradIm2col(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): 
       }
     }
   }
+}
+
+/**
+ * dW as one GEMM: patchesᵀ [fh·fw·ci, b·oh·ow] (im2col over the wasm heap: WebAssembly SIMD module
+ * conv.wat, or a JS loop where it does not instantiate)
+ * times dy [b·oh·ow, co] (used as is, no transpose). XNNPACK packs dy as the right operand.
+ */
+function filterGradIm2col(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): Info | null {
+  const backend = s.backend;
+  if (!backend.makeOutput || !backend.typedArrayFromHeap) return null;
+  const { filterHeight: fh, filterWidth: fw, inChannels: ci, outChannels: co } = info;
+  const k = fh * fw * ci;
+  const n = info.batchSize * info.outHeight * info.outWidth;
+  const patches = s.track(backend.makeOutput([k, n], 'float32'));
+  const [xv, pv] = heapViews(backend, [x, patches])!;
+  const simd = heapLoops(backend);
+  if (simd) simd.im2colTransposed(xv.byteOffset, pv.byteOffset, ...heapLoopArgs(info));
+  else im2colTransposed(xv, pv, info);
   const grad = s.track(
     batchMatMul({
       inputs: { a: patches, b: s.reshape(dy, [n, co]) } as unknown as tf.NamedTensorInfoMap,
@@ -198,28 +229,10 @@ function inputGradNHWC(s: KernelScope, dy: Info, filter: Info, info: Conv2DInfo)
   return s.run('Conv2D', { x: src, filter: f }, { strides: [1, 1], dilations: [dh, dw], pad, dataFormat: 'NHWC' });
 }
 
-/**
- * dx of a conv as a GEMM and a scatter: cols = dy · Wᵀ ([b·oh·ow, fh·fw·ci], XNNPACK with the small
- * filter as the packed operand), then every column block is added into its input position (col2im)
- * with a plain loop over the wasm heap. No work on padding zeros, any stride/dilation/padding.
- */
-function inputGradCol2im(s: KernelScope, dy: Info, filter: Info, info: Conv2DInfo): Info | null {
-  const backend = s.backend;
-  if (!backend.makeOutput || !backend.typedArrayFromHeap) return null;
-  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+/** The JS col2imAdd of conv.wat: dx = 0, then every row (n, y, x) of cols added at the input positions its taps read. */
+function col2imAdd(cv: Float32Array, dxv: Float32Array, info: Conv2DInfo): void {
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padInfo } = info;
-  const k = fh * fw * ci;
-  const rows = b * oh * ow;
-  const cols = s.track(
-    batchMatMul({
-      inputs: { a: s.reshape(dy, [rows, co]), b: s.reshape(filter, [k, co]) } as unknown as tf.NamedTensorInfoMap,
-      backend,
-      attrs: { transposeA: false, transposeB: true },
-    }),
-  );
-  const out = backend.makeOutput([b, h, w, ci], 'float32');
-  s.track(out);
-  const [cv, dxv] = heapViews(backend, [cols, out])!;
   dxv.fill(0);
   const rowStride = w * ci;
   const tapRow = fw * ci;
@@ -255,24 +268,56 @@ function inputGradCol2im(s: KernelScope, dy: Info, filter: Info, info: Conv2DInf
       }
     }
   }
+}
+
+/**
+ * dx of a conv as a GEMM and a scatter: cols = dy · Wᵀ ([b·oh·ow, fh·fw·ci], XNNPACK with the small
+ * filter as the packed operand), then every column block is added into its input position (col2im)
+ * over the wasm heap (WebAssembly SIMD, conv.wat; a JS loop where that module does not instantiate). No
+ * work on padding zeros, any stride/dilation/padding.
+ */
+function inputGradCol2im(s: KernelScope, dy: Info, filter: Info, info: Conv2DInfo): Info | null {
+  const backend = s.backend;
+  if (!backend.makeOutput || !backend.typedArrayFromHeap) return null;
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow, outChannels: co } = info;
+  const k = info.filterHeight * info.filterWidth * ci;
+  const rows = b * oh * ow;
+  const cols = s.track(
+    batchMatMul({
+      inputs: { a: s.reshape(dy, [rows, co]), b: s.reshape(filter, [k, co]) } as unknown as tf.NamedTensorInfoMap,
+      backend,
+      attrs: { transposeA: false, transposeB: true },
+    }),
+  );
+  const out = backend.makeOutput([b, h, w, ci], 'float32');
+  s.track(out);
+  const [cv, dxv] = heapViews(backend, [cols, out])!;
+  const simd = heapLoops(backend);
+  if (simd) simd.col2imAdd(cv.byteOffset, dxv.byteOffset, ...heapLoopArgs(info));
+  else col2imAdd(cv, dxv, info);
   return out;
 }
 
 let inputGradMethod: 'auto' | 'col2im' | 'conv' = 'auto';
 /**
- * For benchmarks: how Conv2DBackpropInput is computed. `auto`: the conv of the padded dy with the
- * flipped filter when dx has at least 8 channels (XNNPACK's conv is efficient there, and col2im's
- * scalar scatter-add is not: LeNet-5's second layer 25 vs 40 ms on 1 thread, 18–22 vs 23 ms on 2), else
- * GEMM + col2im (a conv with 1–7 output channels wastes most of XNNPACK's vector lanes: LeNet-5's first
- * layer 9.5 vs 17 ms).
+ * For benchmarks: how Conv2DBackpropInput is computed. `auto`: GEMM + col2im where the conv of the
+ * padded dy would waste work, i.e. with fewer than 8 input channels (a conv with 1–7 output channels
+ * wastes most of XNNPACK's vector lanes) or where dx is at least 1.5× the area of dy (`valid` padding
+ * with a large filter, strides > 1: the conv also runs over the padding and the zeros between dy's
+ * values), and the column matrix stays within 2²⁴ values (64 MB); else the conv. LeNet-5 on 2 threads:
+ * first layer 5 ms (col2im) vs 15 (conv), second layer 11 vs 23.
  */
 export function setConvInputGradMethod(method: 'auto' | 'col2im' | 'conv'): void {
   inputGradMethod = method;
 }
 
+const MAX_COL2IM_VALUES = 2 ** 24;
+
 function useCol2im(info: Conv2DInfo): boolean {
   if (inputGradMethod !== 'auto') return inputGradMethod === 'col2im';
-  return info.inChannels < 8;
+  const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
+  if (b * oh * ow * info.filterHeight * info.filterWidth * ci > MAX_COL2IM_VALUES) return false;
+  return ci < 8 || h * w >= 1.5 * oh * ow;
 }
 
 export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): Info {

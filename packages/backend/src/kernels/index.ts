@@ -14,7 +14,7 @@ import { unsortedSegmentSum } from './segment.js';
 import { identity, sign } from './unary.js';
 
 export { setMatMulLayout, type MatMulLayout } from './matmul.js';
-export { setConvFilterGradMethod, setConvInputGradMethod } from './conv.js';
+export { setConvFilterGradMethod, setConvHeapLoops, setConvInputGradMethod } from './conv.js';
 
 const MARK = Symbol.for('sparsify.wasm.kernel');
 
