@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   registerWasmTrainingKernels,
   setConvFilterGradMethod,
-  setConvHeapLoops,
   setConvInputGradMethod,
   setMatMulLayout,
+  setWasmHeapLoops,
   unregisterWasmTrainingKernels,
   WASM_TRAINING_KERNELS,
 } from '../src/kernels/index.js';
@@ -170,14 +170,14 @@ describe('Conv2DBackpropFilter', () => {
     for (const c of CONV_CASES) {
       it(`${method} (${loops}): x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
         setConvFilterGradMethod(method);
-        setConvHeapLoops(loops);
+        setWasmHeapLoops(loops);
         try {
           const r = await compare(convFilterGrad(c.x, c.f, c.s, c.p));
           record('Conv2DBackpropFilter', r);
           expectClose(r);
         } finally {
           setConvFilterGradMethod('auto');
-          setConvHeapLoops('simd');
+          setWasmHeapLoops('simd');
         }
       });
     }
@@ -200,14 +200,14 @@ describe('Conv2DBackpropInput (replaces the stock scalar loop)', () => {
     for (const c of CONV_CASES) {
       it(`${method} (${loops}): x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
         setConvInputGradMethod(method);
-        setConvHeapLoops(loops);
+        setWasmHeapLoops(loops);
         try {
           const r = await compare(convInputGrad(c.x, c.f, c.s, c.p));
           record('Conv2DBackpropInput', r);
           expectClose(r);
         } finally {
           setConvInputGradMethod('auto');
-          setConvHeapLoops('simd');
+          setWasmHeapLoops('simd');
         }
       });
     }
@@ -336,6 +336,26 @@ describe('MaxPoolGrad (replaces the stock kernel)', () => {
     const expected = layout(expectedByWindow);
     expect(Array.from((await onBackend('cpu', f)).values)).toEqual(expected);
     expect(Array.from((await onBackend('wasm', f)).values)).toEqual(expected);
+    // The same windows in 9 channels (each channel's windows rotated by its index), so that the SIMD
+    // loop meets them four channels at a time and in its one-channel tail: wasm's SIMD and JS loops
+    // agree with cpu exactly.
+    const channels = 9;
+    const rotated = (c: number) => windows.map((_, k) => windows[(k + c) % windows.length]);
+    const g = () => {
+      const perChannel = Array.from({ length: channels }, (_, c) => layout(rotated(c)));
+      const x = tf.tensor4d(perChannel[0].flatMap((_, i) => perChannel.map((v) => v[i])), [1, 4, 8, channels]);
+      const dy = normal([1, 2, 4, channels], 21);
+      return grad4((v) => tf.sum(tf.mul(tf.maxPool(v, 2, 2, 'valid'), dy)))(x);
+    };
+    const want = Array.from((await onBackend('cpu', g)).values);
+    for (const loops of ['simd', 'js'] as const) {
+      setWasmHeapLoops(loops);
+      try {
+        expect(Array.from((await onBackend('wasm', g)).values), loops).toEqual(want);
+      } finally {
+        setWasmHeapLoops('simd');
+      }
+    }
   });
   it('the stock 4.22 kernel passes no gradient through windows whose max is ≤ 0 (why it is replaced)', async () => {
     const f = () => {
@@ -497,14 +517,25 @@ describe('Identity (shares data instead of copying)', () => {
 });
 
 describe('Sum over leading axes', () => {
-  for (const axis of [[0], [0, 1], [0, 1, 2], [1], [3], [0, 3], [2, 3]]) {
-    it(`axis ${axis}`, async () => {
-      for (const keepDims of [false, true]) {
-        const r = await compare(() => tf.sum(normal([5, 6, 7, 8], 14), axis, keepDims));
-        record('Sum', r);
-        expectClose(r);
-      }
-    });
+  for (const loops of ['simd', 'js'] as const) {
+    for (const axis of [[0], [0, 1], [0, 1, 2], [1], [3], [0, 3], [2, 3]]) {
+      it(`axis ${axis} (${loops})`, async () => {
+        setWasmHeapLoops(loops);
+        try {
+          for (const keepDims of [false, true]) {
+            const r = await compare(() => tf.sum(normal([5, 6, 7, 8], 14), axis, keepDims));
+            record('Sum', r);
+            expectClose(r);
+          }
+          // Rows in several blocks of 256 and a row width that is not a multiple of 4.
+          const r = await compare(() => tf.sum(normal([64, 9, 9, 5], 15), [0, 1, 2]));
+          record('Sum', r);
+          expectClose(r);
+        } finally {
+          setWasmHeapLoops('simd');
+        }
+      });
+    }
   }
   it('int32 stays on the stock kernel', async () => {
     const r = await compare(() => tf.cast(tf.sum(tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), 0), 'float32'));

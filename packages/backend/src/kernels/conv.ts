@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { wasmKernelExports, type WasmKernelExports } from '@sparsify/core';
-import { CONV_WASM } from './conv.wasm.js';
+import { heapLoops } from './loops.js';
 import { batchMatMul } from './matmul.js';
 import { heapViews, type Info, type KernelScope, type WasmBackendLike, withScope } from './scope.js';
 
@@ -95,27 +94,14 @@ function filterGradNHWC(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): In
   return s.transpose(out, [1, 2, 0, 3]);
 }
 
-let heapLoopsMode: 'simd' | 'js' = 'simd';
-/**
- * For tests and benchmarks: whether im2col and col2im run the WebAssembly SIMD module (conv.wat, the
- * default) or the equivalent JS loops (what runs where the module does not instantiate).
- */
-export function setConvHeapLoops(mode: 'simd' | 'js'): void {
-  heapLoopsMode = mode;
-}
-
-function heapLoops(backend: WasmBackendLike): WasmKernelExports | null {
-  return heapLoopsMode === 'simd' ? wasmKernelExports(backend as unknown as tf.KernelBackend, CONV_WASM) : null;
-}
-
-/** The geometry arguments of conv.wat's loops, in their order. */
+/** The geometry arguments of loops.wat's conv loops, in their order. */
 function heapLoopArgs(info: Conv2DInfo): number[] {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
   return [batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo.top, padInfo.left];
 }
 
-/** The JS im2colTransposed of conv.wat: row (kh, kw, c) of patchesᵀ holds x[b, y·sh + kh·dh − top, x·sw + kw·dw − left, c] over (b, y, x). */
+/** The JS im2colTransposed of loops.wat: row (kh, kw, c) of patchesᵀ holds x[b, y·sh + kh·dh − top, x·sw + kw·dw − left, c] over (b, y, x). */
 function im2colTransposed(xv: Float32Array, pv: Float32Array, info: Conv2DInfo): void {
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padInfo } = info;
@@ -147,7 +133,7 @@ function im2colTransposed(xv: Float32Array, pv: Float32Array, info: Conv2DInfo):
 
 /**
  * dW as one GEMM: patchesᵀ [fh·fw·ci, b·oh·ow] (im2col over the wasm heap: WebAssembly SIMD module
- * conv.wat, or a JS loop where it does not instantiate)
+ * loops.wat, or a JS loop where it does not instantiate)
  * times dy [b·oh·ow, co] (used as is, no transpose). XNNPACK packs dy as the right operand.
  */
 function filterGradIm2col(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): Info | null {
@@ -229,7 +215,7 @@ function inputGradNHWC(s: KernelScope, dy: Info, filter: Info, info: Conv2DInfo)
   return s.run('Conv2D', { x: src, filter: f }, { strides: [1, 1], dilations: [dh, dw], pad, dataFormat: 'NHWC' });
 }
 
-/** The JS col2imAdd of conv.wat: dx = 0, then every row (n, y, x) of cols added at the input positions its taps read. */
+/** The JS col2imAdd of loops.wat: dx = 0, then every row (n, y, x) of cols added at the input positions its taps read. */
 function col2imAdd(cv: Float32Array, dxv: Float32Array, info: Conv2DInfo): void {
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
   const { filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, padInfo } = info;
@@ -273,7 +259,7 @@ function col2imAdd(cv: Float32Array, dxv: Float32Array, info: Conv2DInfo): void 
 /**
  * dx of a conv as a GEMM and a scatter: cols = dy · Wᵀ ([b·oh·ow, fh·fw·ci], XNNPACK with the small
  * filter as the packed operand), then every column block is added into its input position (col2im)
- * over the wasm heap (WebAssembly SIMD, conv.wat; a JS loop where that module does not instantiate). No
+ * over the wasm heap (WebAssembly SIMD, loops.wat; a JS loop where that module does not instantiate). No
  * work on padding zeros, any stride/dilation/padding.
  */
 function inputGradCol2im(s: KernelScope, dy: Info, filter: Info, info: Conv2DInfo): Info | null {

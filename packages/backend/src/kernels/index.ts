@@ -14,7 +14,8 @@ import { unsortedSegmentSum } from './segment.js';
 import { identity, sign } from './unary.js';
 
 export { setMatMulLayout, type MatMulLayout } from './matmul.js';
-export { setConvFilterGradMethod, setConvHeapLoops, setConvInputGradMethod } from './conv.js';
+export { setConvFilterGradMethod, setConvInputGradMethod } from './conv.js';
+export { setWasmHeapLoops } from './loops.js';
 
 const MARK = Symbol.for('sparsify.wasm.kernel');
 

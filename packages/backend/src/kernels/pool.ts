@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { heapLoops } from './loops.js';
 import { baseKernel, heapViews, type Info, type WasmBackendLike } from './scope.js';
 
 /**
@@ -7,7 +8,8 @@ import { baseKernel, heapViews, type Info, type WasmBackendLike } from './scope.
  * FLT_MIN (the smallest *positive* float), so a window whose maximum is ≤ 0 passes no gradient at
  * all, and it breaks ties towards the last element. This follows the cpu backend exactly: the first
  * strict maximum of each window (row-major) receives dy; −∞/NaN-only windows receive nothing.
- * Plain loops over the wasm heap, channels innermost (NHWC), so it streams through memory once.
+ * Plain loops over the wasm heap, channels innermost (NHWC), so it streams through memory once; the
+ * usual disjoint 2×2 pool runs four channels at a time in WebAssembly SIMD (loops.wat).
  */
 export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): Info {
   const { dy, input: x } = args.inputs as { dy: Info; input: Info };
@@ -26,7 +28,15 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.K
   const [xv, dyv, dxv] = heapViews(backend, [x, dy, out])!;
   const y = (args.inputs as { output?: Info }).output;
   if (isDisjoint2x2(info) && y?.dtype === 'float32' && tf.util.arraysEqual(y.shape, dy.shape)) {
-    maxPoolGrad2x2(xv, dyv, heapViews(backend, [y])![0], dxv, info);
+    const [mv] = heapViews(backend, [y])!;
+    const simd = heapLoops(backend);
+    if (!simd) {
+      maxPoolGrad2x2(xv, dyv, mv, dxv, info);
+      return out;
+    }
+    const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
+    if (2 * outHeight < inHeight || 2 * outWidth < inWidth) dxv.fill(0); // a row or column no window covers
+    simd.maxPoolGrad2x2(xv.byteOffset, dyv.byteOffset, mv.byteOffset, dxv.byteOffset, batchSize, inHeight, inWidth, inChannels, outHeight, outWidth);
     return out;
   }
   const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
@@ -110,10 +120,11 @@ function maxPoolGrad2x2(xv: Float32Array, dyv: Float32Array, mv: Float32Array, d
             const w0 = +(xv[p0] === m);
             const w1 = +(xv[p1] === m) * (1 - w0);
             const w2 = +(xv[p2] === m) * (1 - w0 - w1);
-            dxv[p0] = w0 * g;
-            dxv[p1] = w1 * g;
-            dxv[p2] = w2 * g;
-            dxv[p3] = (1 - w0 - w1 - w2) * g;
+            // + 0: a loser gets +0, not 0·g = −0 for negative g (as cpu's zero-filled dx).
+            dxv[p0] = w0 * g + 0;
+            dxv[p1] = w1 * g + 0;
+            dxv[p2] = w2 * g + 0;
+            dxv[p3] = (1 - w0 - w1 - w2) * g + 0;
           } else {
             dxv[p0] = dxv[p1] = dxv[p2] = dxv[p3] = 0;
             let at = -1;
