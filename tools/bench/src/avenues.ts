@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { setLoopKernelsEnabled } from '@sparsify/core';
-import { setConvInputGradMethod, setMatMulLayout } from '../../../packages/backend/src/kernels/index.js';
+import { setConvInputGradMethod, setMatMulLayout, setWasmHeapLoops } from '../../../packages/backend/src/kernels/index.js';
 import { CONFIGS } from './configs.js';
 import { summarize, type Timing } from './measure.js';
 import { WORKLOADS } from './models.js';
@@ -119,7 +119,14 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
       ],
     },
     {
-      avenue: 'Conv2DBackpropInput: auto (conv from 8 channels) vs GEMM + col2im vs conv of padded dy',
+      avenue: 'wasm kernels\' heap loops (im2col, col2im, Sum, MaxPoolGrad): WebAssembly SIMD vs JS',
+      convs: true,
+      runners: (['simd', 'js'] as const).map(
+        (loops) => new Runner(lenet5, wasm, { label: loops, beforeStep: () => setWasmHeapLoops(loops) }),
+      ),
+    },
+    {
+      avenue: 'Conv2DBackpropInput: auto (col2im unless the padded-dy conv wastes no work) vs GEMM + col2im vs conv of padded dy',
       convs: true,
       runners: (['auto', 'col2im', 'conv'] as const).map(
         (method) => new Runner(lenet5, wasm, { label: method, beforeStep: () => setConvInputGradMethod(method) }),
@@ -149,6 +156,7 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
   }
   setMatMulLayout('auto');
   setConvInputGradMethod('auto');
+  setWasmHeapLoops('simd');
   setLoopKernelsEnabled(true);
   return { rows, ops };
 }
