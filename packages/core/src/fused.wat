@@ -259,7 +259,8 @@
 ;; tfjs's MomentumOptimizer step for one variable, fused: acc' = m·acc + g, then
   ;; value' = c·acc' + value, or with Nesterov value' = c·(g + m·acc') + value (c = −learning rate),
   ;; each product and sum rounded to f32 as the separate tfjs ops round them. m and c are read from $pm, $pc.
-  (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $pm i32) (param $pc i32)
+  ;; g = grad, or grad + grad2 (rounded to f32, as a tfjs Add) where $grad2 is not 0.
+  (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $grad2 i32) (param $pm i32) (param $pc i32)
         (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32)
     (local $end i32) (local $m f32) (local $c f32) (local $vm v128) (local $vc v128) (local $g v128) (local $a v128)
     (local $fg f32) (local $fa f32)
@@ -271,7 +272,9 @@
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $value) (local.get $end)))
-        (local.set $g (v128.load (local.get $grad)))
+        (local.set $g (if (result v128) (local.get $grad2)
+          (then (f32x4.add (v128.load (local.get $grad)) (v128.load (local.get $grad2))))
+          (else (v128.load (local.get $grad)))))
         (local.set $a (f32x4.add (f32x4.mul (local.get $vm) (v128.load (local.get $acc))) (local.get $g)))
         (v128.store (local.get $outAcc) (local.get $a))
         (v128.store (local.get $outValue) (f32x4.add
@@ -283,6 +286,7 @@
         (local.set $value (i32.add (local.get $value) (i32.const 16)))
         (local.set $acc (i32.add (local.get $acc) (i32.const 16)))
         (local.set $grad (i32.add (local.get $grad) (i32.const 16)))
+        (if (local.get $grad2) (then (local.set $grad2 (i32.add (local.get $grad2) (i32.const 16)))))
         (local.set $outValue (i32.add (local.get $outValue) (i32.const 16)))
         (local.set $outAcc (i32.add (local.get $outAcc) (i32.const 16)))
         (br $next)))
@@ -290,7 +294,9 @@
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $value) (local.get $end)))
-        (local.set $fg (f32.load (local.get $grad)))
+        (local.set $fg (if (result f32) (local.get $grad2)
+          (then (f32.add (f32.load (local.get $grad)) (f32.load (local.get $grad2))))
+          (else (f32.load (local.get $grad)))))
         (local.set $fa (f32.add (f32.mul (local.get $m) (f32.load (local.get $acc))) (local.get $fg)))
         (f32.store (local.get $outAcc) (local.get $fa))
         (f32.store (local.get $outValue) (f32.add
@@ -302,6 +308,7 @@
         (local.set $value (i32.add (local.get $value) (i32.const 4)))
         (local.set $acc (i32.add (local.get $acc) (i32.const 4)))
         (local.set $grad (i32.add (local.get $grad) (i32.const 4)))
+        (if (local.get $grad2) (then (local.set $grad2 (i32.add (local.get $grad2) (i32.const 4)))))
         (local.set $outValue (i32.add (local.get $outValue) (i32.const 4)))
         (local.set $outAcc (i32.add (local.get $outAcc) (i32.const 4)))
         (br $next))))

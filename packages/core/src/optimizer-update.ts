@@ -9,31 +9,33 @@ interface MomentumAttrs {
 /**
  * tfjs's momentum step for one variable (momentum_optimizer.ts) as one pass instead of four tfjs ops:
  * acc' = m·acc + g; value' = c·acc' + value, or c·(g + m·acc') + value with Nesterov (c = −learning
- * rate). Every product and sum is rounded to float32 as tfjs's separate ops round it, so the result
- * is the same, bit for bit.
+ * rate). Every product and sum is rounded to float32 as tfjs's separate ops round them, so the result
+ * is the same, bit for bit. Inputs [value, acc, g, m, c] or [value, acc, g₁, m, c, g₂] with
+ * g = g₁ + g₂ (a gradient in two parts, added here as a tfjs Add would).
  */
 export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
   name: 'SparsifyMomentumUpdate',
   outputShapes: ([value]) => [value.slice(), value.slice()],
-  run([value, accumulation, gradient, mTensor, cTensor], [newValue, newAccumulation], { nesterov }) {
+  run([value, accumulation, gradient, mTensor, cTensor, addend], [newValue, newAccumulation], { nesterov }) {
     const f = Math.fround;
     const m = mTensor[0];
     const c = cTensor[0];
     for (let i = 0; i < value.length; i++) {
-      const g = gradient[i];
+      const g = addend ? f(gradient[i] + addend[i]) : gradient[i];
       const a = f(f(m * accumulation[i]) + g);
       newAccumulation[i] = a;
       newValue[i] = f(c * (nesterov ? f(g + f(a * m)) : a)) + value[i];
     }
   },
-  composite: ([value, accumulation, gradient, m, c], { nesterov }) => {
+  composite: ([value, accumulation, gradient1, m, c, addend], { nesterov }) => {
+    const gradient = addend ? tf.add(gradient1, addend) : gradient1;
     const a = tf.add(tf.mul(m, accumulation), gradient);
     return [tf.add(tf.mul(c, nesterov ? tf.add(gradient, tf.mul(a, m)) : a), value), a];
   },
   simd: {
     code: FUSED_WASM,
-    call: (e, [value, accumulation, gradient, m, c], [newValue, newAccumulation], [shape], { nesterov }) =>
-      e.momentumUpdate(value, accumulation, gradient, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation),
+    call: (e, [value, accumulation, gradient, m, c, addend], [newValue, newAccumulation], [shape], { nesterov }) =>
+      e.momentumUpdate(value, accumulation, gradient, addend ?? 0, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation),
   },
 };
 
@@ -64,11 +66,15 @@ function fusedMomentum(optimizer: tf.Optimizer): MomentumInternals | null {
  * one pass per variable where loop kernels run (cpu, wasm): the same state (accumulations, iterations,
  * `getWeights()`), the same float32 results, a quarter of the passes over the weights. Any other
  * optimizer (and momentum elsewhere) runs its own `applyGradients`.
+ *
+ * `addends`: a second part of some of the gradients (a penalty's, differentiated on its own tape),
+ * added to `gradients[name]` in the momentum pass itself where that is fused, else with `tf.add` first.
+ * The result is the same as applying the sums.
  */
-export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTensorMap): void {
+export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTensorMap, addends: tf.NamedTensorMap = {}): void {
   const momentum = fusedMomentum(optimizer);
   if (!momentum) {
-    optimizer.applyGradients(gradients);
+    tf.tidy(() => optimizer.applyGradients(sumGradients(gradients, addends)));
     return;
   }
   Object.keys(gradients).forEach((name, i) => {
@@ -81,13 +87,22 @@ export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTenso
     const accumulation = momentum.accumulations[i]!.variable;
     const gradient = gradients[name];
     if (gradient == null) return;
+    const addend = addends[name];
     tf.tidy(() => {
-      const [newValue, newAccumulation] = runLoopKernel(MOMENTUM_UPDATE, [value, accumulation, gradient, momentum.m, momentum.c], {
-        nesterov: momentum.useNesterov,
-      });
+      const inputs = [value, accumulation, gradient, momentum.m, momentum.c, ...(addend ? [addend] : [])];
+      const [newValue, newAccumulation] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: momentum.useNesterov });
       accumulation.assign(newAccumulation);
       value.assign(newValue);
     });
   });
   momentum.incrementIterations();
+}
+
+/** gradients[name] + addends[name] for each name of `gradients` (an addend without a gradient is ignored). */
+function sumGradients(gradients: tf.NamedTensorMap, addends: tf.NamedTensorMap): tf.NamedTensorMap {
+  const out: tf.NamedTensorMap = { ...gradients };
+  for (const [name, addend] of Object.entries(addends)) {
+    if (out[name]) out[name] = tf.add(out[name], addend);
+  }
+  return out;
 }
