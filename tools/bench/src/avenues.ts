@@ -119,6 +119,14 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
       ],
     },
     {
+      avenue: 'TrainStep skipInputGradients: first conv as conv2d + bias (no gradient for the input batch) vs model.apply as is',
+      convs: true,
+      runners: [
+        new Runner(lenet5, wasm, { label: 'skip (default)' }),
+        new Runner(lenet5, wasm, { label: 'model.apply as is', skipInputGradients: false }),
+      ],
+    },
+    {
       avenue: 'wasm kernels\' heap loops (im2col, col2im, Sum, MaxPoolGrad): WebAssembly SIMD vs JS',
       convs: true,
       runners: (['simd', 'js'] as const).map(

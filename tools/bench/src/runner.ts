@@ -13,6 +13,8 @@ export interface RunnerOptions {
   /** A hand-written forward pass instead of `model.apply` (TrainStep's `forward` + `variables`). */
   forward?: (model: tf.LayersModel) => (x: tf.Tensor) => tf.Tensor;
   label?: string;
+  /** TrainStep's option (default true). */
+  skipInputGradients?: boolean;
 }
 
 /** One model + optimizer + batch on one configuration; `step()` runs one TrainStep (forward, backward, update). */
@@ -44,6 +46,7 @@ export class Runner {
       model: this.model,
       optimizer: this.optimizer,
       penalties: options.penalties ?? [],
+      skipInputGradients: options.skipInputGradients,
       ...(options.forward
         ? { forward: options.forward(this.model), variables: this.model.trainableWeights.map((w) => w.read() as tf.Variable) }
         : {}),
