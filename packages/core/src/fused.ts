@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_WASM } from './fused.wasm.js';
-import { runLoopKernel, type LoopKernel } from './loop-kernels.js';
+import { loopKernelImplementation, runLoopKernel, type LoopKernel } from './loop-kernels.js';
 import { check, checkInteger } from './errors.js';
 import { kthSmallest, readMagnitudes } from './magnitude.js';
 
@@ -36,8 +36,35 @@ const ABS_AND_SQUARE_SUMS: LoopKernel = {
   simd: { code: FUSED_WASM, call: (e, [x], [a, q], [shape]) => e.absAndSquareSums(x, tf.util.sizeFromShape(shape), a, q) },
 };
 
-/** [Σ|x|, Σx²] as two scalars, in one pass (summed in float64 by the loop kernels). */
+/**
+ * Sums the fused momentum update computed for the values it wrote, by data id (a tensor's data never
+ * changes; `assign` gives a variable a new id), so that a penalty's next `absAndSquareSums` of the
+ * variable needs no pass over weights that are no longer in cache. Host numbers: nothing to dispose.
+ */
+const cachedSums = new WeakMap<object, readonly [number, number]>();
+/** Variables whose sums a penalty reads: the update computes them for these only. */
+const sumsWanted = new WeakSet<tf.Variable>();
+
+/** Whether `applyGradients` should have the momentum pass sum the new values of `variable`. */
+export function wantsAbsAndSquareSums(variable: tf.Variable): boolean {
+  return sumsWanted.has(variable);
+}
+
+/** Records [Σ|x|, Σx²] of the data `dataId`, as `absAndSquareSums` would compute them. */
+export function cacheAbsAndSquareSums(dataId: object, sums: readonly [number, number]): void {
+  cachedSums.set(dataId, sums);
+}
+
+/**
+ * [Σ|x|, Σx²] as two scalars, in one pass (summed in float64 by the loop kernels). For a variable the
+ * fused momentum update has just written, the sums it computed on the way (the same numbers).
+ */
 export function absAndSquareSums(x: tf.Tensor): [sumAbs: tf.Scalar, sumSquares: tf.Scalar] {
+  if (x instanceof tf.Variable && loopKernelImplementation(ABS_AND_SQUARE_SUMS) !== 'composite') {
+    sumsWanted.add(x);
+    const cached = cachedSums.get(x.dataId);
+    if (cached) return [tf.scalar(cached[0]), tf.scalar(cached[1])];
+  }
   const [a, q] = runLoopKernel(ABS_AND_SQUARE_SUMS, [x], {});
   return [a as tf.Scalar, q as tf.Scalar];
 }

@@ -20,29 +20,46 @@
 
   ;; *$outA = Σ|x|, *$outQ = Σx² over x[0..n). Whole vectors in blocks of 1024 values summed in f32
   ;; lanes, each block's sums added in f64 (promoting every vector to f64 costs twice the time); then the
-  ;; last n mod 4 values in f64.
+  ;; last n mod 4 values in f64. momentumUpdate sums its output the same way, block by block.
   (func (export "absAndSquareSums") (param $x i32) (param $n i32) (param $outA i32) (param $outQ i32)
-    (local $end i32) (local $blockEnd i32) (local $v v128) (local $fa v128) (local $fq v128) (local $a v128) (local $q v128)
-    (local $s f64) (local $t f64) (local $w f64)
+    (local $end i32) (local $blockEnd i32)
     (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (global.set $sumA (v128.const i64x2 0 0))
+    (global.set $sumQ (v128.const i64x2 0 0))
     (block $done
       (loop $block
         (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
         (local.set $blockEnd (call $blockEnd (local.get $x) (local.get $end)))
-        (local.set $fa (v128.const i32x4 0 0 0 0))
-        (local.set $fq (v128.const i32x4 0 0 0 0))
-        (loop $next
-          (local.set $v (v128.load (local.get $x)))
-          (local.set $fa (f32x4.add (local.get $fa) (f32x4.abs (local.get $v))))
-          (local.set $fq (f32x4.add (local.get $fq) (f32x4.mul (local.get $v) (local.get $v))))
-          (local.set $x (i32.add (local.get $x) (i32.const 16)))
-          (br_if $next (i32.lt_u (local.get $x) (local.get $blockEnd))))
-        (local.set $a (f64x2.add (local.get $a) (call $widenSum (local.get $fa))))
-        (local.set $q (f64x2.add (local.get $q) (call $widenSum (local.get $fq))))
+        (call $blockSums (local.get $x) (local.get $blockEnd))
+        (local.set $x (local.get $blockEnd))
         (br $block)))
-    (local.set $s (call $hsum64 (local.get $a)))
-    (local.set $t (call $hsum64 (local.get $q)))
-    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (call $finishSums (local.get $x) (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2)))
+      (local.get $outA) (local.get $outQ)))
+
+  ;; Running f64x2 sums of |x| and x² for absAndSquareSums and momentumUpdate.
+  (global $sumA (mut v128) (v128.const i64x2 0 0))
+  (global $sumQ (mut v128) (v128.const i64x2 0 0))
+
+  ;; Adds Σ|x| and Σx² over the whole vectors in [x, end) (one block) to $sumA and $sumQ: f32 lanes,
+  ;; widened to f64 at the end of the block.
+  (func $blockSums (param $x i32) (param $end i32)
+    (local $v v128) (local $fa v128) (local $fq v128)
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $v (v128.load (local.get $x)))
+        (local.set $fa (f32x4.add (local.get $fa) (f32x4.abs (local.get $v))))
+        (local.set $fq (f32x4.add (local.get $fq) (f32x4.mul (local.get $v) (local.get $v))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $next)))
+    (global.set $sumA (f64x2.add (global.get $sumA) (call $widenSum (local.get $fa))))
+    (global.set $sumQ (f64x2.add (global.get $sumQ) (call $widenSum (local.get $fq)))))
+
+  ;; The sums so far plus the values in [x, end) one at a time in f64, stored as f32 at $outA, $outQ.
+  (func $finishSums (param $x i32) (param $end i32) (param $outA i32) (param $outQ i32)
+    (local $s f64) (local $t f64) (local $w f64)
+    (local.set $s (call $hsum64 (global.get $sumA)))
+    (local.set $t (call $hsum64 (global.get $sumQ)))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
@@ -259,37 +276,47 @@
 ;; tfjs's MomentumOptimizer step for one variable, fused: acc' = m·acc + g, then
   ;; value' = c·acc' + value, or with Nesterov value' = c·(g + m·acc') + value (c = −learning rate),
   ;; each product and sum rounded to f32 as the separate tfjs ops round them. m and c are read from $pm, $pc.
-  ;; g = grad, or grad + grad2 (rounded to f32, as a tfjs Add) where $grad2 is not 0.
+  ;; g = grad, or grad + grad2 (rounded to f32, as a tfjs Add) where $grad2 is not 0. Where $sums is
+  ;; not 0, [Σ|value'|, Σvalue'²] are stored there, computed exactly as absAndSquareSums computes them,
+  ;; each block summed right after it is written (still in cache).
   (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $grad2 i32) (param $pm i32) (param $pc i32)
-        (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32)
-    (local $end i32) (local $m f32) (local $c f32) (local $vm v128) (local $vc v128) (local $g v128) (local $a v128)
-    (local $fg f32) (local $fa f32)
+        (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $sums i32)
+    (local $end i32) (local $blockEnd i32) (local $blockOut i32) (local $m f32) (local $c f32) (local $vm v128) (local $vc v128)
+    (local $g v128) (local $a v128) (local $fg f32) (local $fa f32)
     (local.set $m (f32.load (local.get $pm)))
     (local.set $c (f32.load (local.get $pc)))
     (local.set $vm (f32x4.splat (local.get $m)))
     (local.set $vc (f32x4.splat (local.get $c)))
+    (global.set $sumA (v128.const i64x2 0 0))
+    (global.set $sumQ (v128.const i64x2 0 0))
     (local.set $end (i32.add (local.get $value) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
     (block $done
-      (loop $next
+      (loop $block
         (br_if $done (i32.ge_u (local.get $value) (local.get $end)))
-        (local.set $g (if (result v128) (local.get $grad2)
-          (then (f32x4.add (v128.load (local.get $grad)) (v128.load (local.get $grad2))))
-          (else (v128.load (local.get $grad)))))
-        (local.set $a (f32x4.add (f32x4.mul (local.get $vm) (v128.load (local.get $acc))) (local.get $g)))
-        (v128.store (local.get $outAcc) (local.get $a))
-        (v128.store (local.get $outValue) (f32x4.add
-          (f32x4.mul (local.get $vc)
-            (if (result v128) (local.get $nesterov)
-              (then (f32x4.add (local.get $g) (f32x4.mul (local.get $a) (local.get $vm))))
-              (else (local.get $a))))
-          (v128.load (local.get $value))))
-        (local.set $value (i32.add (local.get $value) (i32.const 16)))
-        (local.set $acc (i32.add (local.get $acc) (i32.const 16)))
-        (local.set $grad (i32.add (local.get $grad) (i32.const 16)))
-        (if (local.get $grad2) (then (local.set $grad2 (i32.add (local.get $grad2) (i32.const 16)))))
-        (local.set $outValue (i32.add (local.get $outValue) (i32.const 16)))
-        (local.set $outAcc (i32.add (local.get $outAcc) (i32.const 16)))
-        (br $next)))
+        (local.set $blockEnd (call $blockEnd (local.get $value) (local.get $end)))
+        (local.set $blockOut (local.get $outValue))
+        (loop $next
+          (local.set $g (if (result v128) (local.get $grad2)
+            (then (f32x4.add (v128.load (local.get $grad)) (v128.load (local.get $grad2))))
+            (else (v128.load (local.get $grad)))))
+          (local.set $a (f32x4.add (f32x4.mul (local.get $vm) (v128.load (local.get $acc))) (local.get $g)))
+          (v128.store (local.get $outAcc) (local.get $a))
+          (v128.store (local.get $outValue) (f32x4.add
+            (f32x4.mul (local.get $vc)
+              (if (result v128) (local.get $nesterov)
+                (then (f32x4.add (local.get $g) (f32x4.mul (local.get $a) (local.get $vm))))
+                (else (local.get $a))))
+            (v128.load (local.get $value))))
+          (local.set $value (i32.add (local.get $value) (i32.const 16)))
+          (local.set $acc (i32.add (local.get $acc) (i32.const 16)))
+          (local.set $grad (i32.add (local.get $grad) (i32.const 16)))
+          (if (local.get $grad2) (then (local.set $grad2 (i32.add (local.get $grad2) (i32.const 16)))))
+          (local.set $outValue (i32.add (local.get $outValue) (i32.const 16)))
+          (local.set $outAcc (i32.add (local.get $outAcc) (i32.const 16)))
+          (br_if $next (i32.lt_u (local.get $value) (local.get $blockEnd))))
+        (if (local.get $sums) (then (call $blockSums (local.get $blockOut) (local.get $outValue))))
+        (br $block)))
+    (local.set $blockOut (local.get $outValue))
     (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
     (block $done
       (loop $next
@@ -311,5 +338,7 @@
         (if (local.get $grad2) (then (local.set $grad2 (i32.add (local.get $grad2) (i32.const 4)))))
         (local.set $outValue (i32.add (local.get $outValue) (i32.const 4)))
         (local.set $outAcc (i32.add (local.get $outAcc) (i32.const 4)))
-        (br $next))))
+        (br $next)))
+    (if (local.get $sums)
+      (then (call $finishSums (local.get $blockOut) (local.get $outValue) (local.get $sums) (i32.add (local.get $sums) (i32.const 4))))))
 )

@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
+import { cacheAbsAndSquareSums, wantsAbsAndSquareSums } from './fused.js';
 import { FUSED_WASM } from './fused.wasm.js';
 import { loopKernelImplementation, runLoopKernel, type LoopKernel } from './loop-kernels.js';
 
 interface MomentumAttrs {
   nesterov: boolean;
+  /** Also output [Σ|value'|, Σvalue'²], computed as `absAndSquareSums` computes them. */
+  sums: boolean;
 }
 
 /**
@@ -15,27 +18,34 @@ interface MomentumAttrs {
  */
 export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
   name: 'SparsifyMomentumUpdate',
-  outputShapes: ([value]) => [value.slice(), value.slice()],
-  run([value, accumulation, gradient, mTensor, cTensor, addend], [newValue, newAccumulation], { nesterov }) {
+  outputShapes: ([value], { sums }) => (sums ? [value.slice(), value.slice(), [2]] : [value.slice(), value.slice()]),
+  run([value, accumulation, gradient, mTensor, cTensor, addend], [newValue, newAccumulation, sums], { nesterov }) {
     const f = Math.fround;
     const m = mTensor[0];
     const c = cTensor[0];
+    let [a1, q1] = [0, 0];
     for (let i = 0; i < value.length; i++) {
       const g = addend ? f(gradient[i] + addend[i]) : gradient[i];
       const a = f(f(m * accumulation[i]) + g);
       newAccumulation[i] = a;
       newValue[i] = f(c * (nesterov ? f(g + f(a * m)) : a)) + value[i];
+      // The stored (rounded) value, summed as absAndSquareSums sums it.
+      const v = newValue[i];
+      a1 += Math.abs(v);
+      q1 += v * v;
     }
+    if (sums) [sums[0], sums[1]] = [a1, q1];
   },
-  composite: ([value, accumulation, gradient1, m, c, addend], { nesterov }) => {
+  composite: ([value, accumulation, gradient1, m, c, addend], { nesterov, sums }) => {
     const gradient = addend ? tf.add(gradient1, addend) : gradient1;
     const a = tf.add(tf.mul(m, accumulation), gradient);
-    return [tf.add(tf.mul(c, nesterov ? tf.add(gradient, tf.mul(a, m)) : a), value), a];
+    const newValue = tf.add(tf.mul(c, nesterov ? tf.add(gradient, tf.mul(a, m)) : a), value);
+    return sums ? [newValue, a, tf.stack([tf.sum(tf.abs(newValue)), tf.sum(tf.square(newValue))])] : [newValue, a];
   },
   simd: {
     code: FUSED_WASM,
-    call: (e, [value, accumulation, gradient, m, c, addend], [newValue, newAccumulation], [shape], { nesterov }) =>
-      e.momentumUpdate(value, accumulation, gradient, addend ?? 0, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation),
+    call: (e, [value, accumulation, gradient, m, c, addend], [newValue, newAccumulation, sums], [shape], { nesterov }) =>
+      e.momentumUpdate(value, accumulation, gradient, addend ?? 0, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation, sums ?? 0),
   },
 };
 
@@ -67,6 +77,9 @@ function fusedMomentum(optimizer: tf.Optimizer): MomentumInternals | null {
  * `getWeights()`), the same float32 results, a quarter of the passes over the weights. Any other
  * optimizer (and momentum elsewhere) runs its own `applyGradients`.
  *
+ * A variable whose sums a penalty reads (`absAndSquareSums`) gets them computed by the same pass, for
+ * the penalty's next step.
+ *
  * `addends`: a second part of some of the gradients (a penalty's, differentiated on its own tape),
  * added to `gradients[name]` in the momentum pass itself where that is fused, else with `tf.add` first.
  * The result is the same as applying the sums.
@@ -90,7 +103,12 @@ export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTenso
     const addend = addends[name];
     tf.tidy(() => {
       const inputs = [value, accumulation, gradient, momentum.m, momentum.c, ...(addend ? [addend] : [])];
-      const [newValue, newAccumulation] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: momentum.useNesterov });
+      const sums = wantsAbsAndSquareSums(value);
+      const [newValue, newAccumulation, sumsOut] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: momentum.useNesterov, sums });
+      if (sumsOut) {
+        const [a, q] = sumsOut.dataSync();
+        cacheAbsAndSquareSums(newValue.dataId, [a, q]);
+      }
       accumulation.assign(newAccumulation);
       value.assign(newValue);
     });

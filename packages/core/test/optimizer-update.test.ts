@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyGradients, loopKernelImplementation, setLoopKernelsEnabled } from '../src/index.js';
+import { absAndSquareSums, applyGradients, loopKernelImplementation, runLoopKernel, setLoopKernelsEnabled } from '../src/index.js';
 import { MOMENTUM_UPDATE } from '../src/optimizer-update.js';
 import { useBackend } from './helpers.js';
 
@@ -80,3 +80,38 @@ describe('the fused momentum update', () => {
     expect(loopKernelImplementation(MOMENTUM_UPDATE)).toBe('js');
   });
 });
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`the momentum pass sums what it writes, for penalties (${backend})`, () => {
+    beforeAll(() => useBackend(backend));
+    afterAll(() => useBackend('cpu'));
+
+    it('computes [Σ|v|, Σv²] of the new values exactly as absAndSquareSums does (tails, several blocks)', () => {
+      for (const n of [1, 3, 4, 7, 1024, 1027, 4099, 5001, 23520]) {
+        tf.tidy(() => {
+          const [value, acc, grad] = [1, 2, 3].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed));
+          const [newValue, , sums] = runLoopKernel(MOMENTUM_UPDATE, [value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)], { nesterov: false, sums: true });
+          const fresh = absAndSquareSums(newValue).map((t) => t.dataSync()[0]);
+          expect(Array.from(sums.dataSync()), `n = ${n}`).toEqual(fresh);
+        });
+      }
+    });
+
+    it("a penalised variable's next absAndSquareSums takes them (no pass), and never after its data changed", async () => {
+      const v = tf.variable(tf.randomNormal([301, 7], 0, 1, 'float32', 4), true, `sums_${backend}_${counter++}`);
+      const optimizer = tf.train.momentum(0.1, 0.9);
+      const passes = async (f: () => void) => (await tf.profile(f)).kernels.filter((k) => k.name === 'SparsifyAbsAndSquareSums').length;
+      const sumsOf = (t: tf.Tensor) => tf.tidy(() => absAndSquareSums(t).map((s) => s.dataSync()[0]));
+      expect(await passes(() => tf.dispose(absAndSquareSums(v)))).toBe(1); // marks v as penalised
+      tf.tidy(() => applyGradients(optimizer, { [v.name]: tf.randomNormal([301, 7], 0, 1, 'float32', 5) }));
+      expect(await passes(() => tf.dispose(absAndSquareSums(v)))).toBe(0);
+      const fresh = tf.tidy(() => sumsOf(tf.add(v, 0)));
+      expect(sumsOf(v)).toEqual(fresh);
+      v.assign(tf.mul(v, 2));
+      expect(await passes(() => tf.dispose(absAndSquareSums(v)))).toBe(1);
+      expect(sumsOf(v)).toEqual(tf.tidy(() => sumsOf(tf.add(v, 0))));
+      optimizer.dispose();
+      v.dispose();
+    });
+  });
+}
