@@ -29,14 +29,11 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.K
   const y = (args.inputs as { output?: Info }).output;
   if (isDisjoint2x2(info) && y?.dtype === 'float32' && tf.util.arraysEqual(y.shape, dy.shape)) {
     const [mv] = heapViews(backend, [y])!;
-    const simd = heapLoops(backend);
-    if (!simd) {
-      maxPoolGrad2x2(xv, dyv, mv, dxv, info);
-      return out;
-    }
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
     if (2 * outHeight < inHeight || 2 * outWidth < inWidth) dxv.fill(0); // a row or column no window covers
-    simd.maxPoolGrad2x2(xv.byteOffset, dyv.byteOffset, mv.byteOffset, dxv.byteOffset, batchSize, inHeight, inWidth, inChannels, outHeight, outWidth);
+    const simd = heapLoops(backend);
+    if (simd) simd.maxPoolGrad2x2(xv.byteOffset, dyv.byteOffset, mv.byteOffset, dxv.byteOffset, batchSize, inHeight, inWidth, inChannels, outHeight, outWidth);
+    else maxPoolGrad2x2(xv, dyv, mv, dxv, info);
     return out;
   }
   const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
@@ -98,12 +95,11 @@ function isDisjoint2x2(info: tf.backend_util.Conv2DInfo): boolean {
  * random data the winner is a coin toss, and mispredicted branches cost more than the arithmetic):
  * the forward pass's output `m` is each window's maximum, so the winner is the first element equal to
  * it. Windows whose maximum is −∞ or NaN (where "equal to the max" and "first strict maximum" differ)
- * take the general rule.
+ * take the general rule. Positions no window covers are zeroed by the caller (as for loops.wat's version).
  */
 function maxPoolGrad2x2(xv: Float32Array, dyv: Float32Array, mv: Float32Array, dxv: Float32Array, info: tf.backend_util.Conv2DInfo): void {
   const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth } = info;
   const row = inWidth * c;
-  if (2 * outHeight < inHeight || 2 * outWidth < inWidth) dxv.fill(0); // a row or column no window covers
   let o = 0;
   for (let b = 0; b < batchSize; b++) {
     for (let i = 0; i < outHeight; i++) {
