@@ -56,8 +56,9 @@ export function cacheAbsAndSquareSums(dataId: object, sums: readonly [number, nu
 }
 
 /**
- * [Σ|x|, Σx²] as two scalars, in one pass (summed in float64 by the loop kernels). For a variable the
- * fused momentum update has just written, the sums it computed on the way (the same numbers).
+ * [Σ|x|, Σx²] as two scalars, in one pass (the JS loop sums in float64; the SIMD one in float32 lanes
+ * per block of 1024 values, float64 across blocks). For a variable the fused momentum update has just
+ * written, the sums it computed on the way (the same numbers).
  */
 export function absAndSquareSums(x: tf.Tensor): [sumAbs: tf.Scalar, sumSquares: tf.Scalar] {
   if (x instanceof tf.Variable && loopKernelImplementation(ABS_AND_SQUARE_SUMS) !== 'composite') {

@@ -132,9 +132,9 @@ function im2colTransposed(xv: Float32Array, pv: Float32Array, info: Conv2DInfo):
 }
 
 /**
- * dW as one GEMM: patchesᵀ [fh·fw·ci, b·oh·ow] (im2col over the wasm heap: WebAssembly SIMD module
- * loops.wat, or a JS loop where it does not instantiate)
- * times dy [b·oh·ow, co] (used as is, no transpose). XNNPACK packs dy as the right operand.
+ * dW as one GEMM: patchesᵀ [fh·fw·ci, b·oh·ow] times dy [b·oh·ow, co] (used as is, no transpose;
+ * XNNPACK packs dy as the right operand). im2col runs over the wasm heap: WebAssembly SIMD
+ * (loops.wat), or the JS loop where that module does not instantiate.
  */
 function filterGradIm2col(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): Info | null {
   const backend = s.backend;
