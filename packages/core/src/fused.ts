@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { FUSED_WASM } from './fused.wasm.js';
+import { floatToKey, keyToFloat, kthFromBands, requestMagnitudeBands } from './magnitude-band.js';
 import { loopKernelImplementation, runLoopKernel, type LoopKernel } from './loop-kernels.js';
 import { check, checkInteger } from './errors.js';
 import { kthSmallest, readMagnitudes } from './magnitude.js';
@@ -211,8 +212,6 @@ function radixSelectKey(k: number, histogram: Int32Array, count: CountPass, near
   return prefix;
 }
 
-const keyToFloat = (key: number) => new Float32Array(Int32Array.of(key).buffer)[0];
-const floatToKey = (x: number) => new Int32Array(Float32Array.of(x).buffer)[0] & 0x7fffffff;
 
 interface KthAttrs {
   k: number;
@@ -274,14 +273,26 @@ const KTH_SMALLEST_MAGNITUDE: LoopKernel<KthAttrs> = {
  *
  * `near`, a magnitude close to the answer (the previous step's threshold), makes it faster when the
  * answer is near it: the first pass (the slowest), or the first two, become one compare-and-count
- * pass. The result never depends on it.
+ * pass. Where `tensors` are variables updated by `applyGradients`' fused momentum pass, that pass
+ * also collects the magnitudes in a narrow band around this call's answer (magnitude-band.ts), and
+ * the next call selects among those when its answer lies in the band: no pass at all. The result
+ * never depends on `near`.
  */
 export function kthSmallestMagnitude(tensors: readonly tf.Tensor[], k: number, near?: number): number {
   const total = tensors.reduce((n, t) => n + t.size, 0);
   checkInteger('kthSmallestMagnitude k', k, 0);
   check(k < total, 'kthSmallestMagnitude k', k, `< the number of values (${total})`);
   if (near !== undefined) check(Number.isFinite(near) && near >= 0, 'kthSmallestMagnitude near', near, 'a finite magnitude ≥ 0');
-  return tf.tidy(() => runLoopKernel(KTH_SMALLEST_MAGNITUDE, tensors, { k, near: near ?? -1 })[0].dataSync()[0]);
+  // With a hint, variables that the fused momentum update writes bring the band around the last answer.
+  const tracked =
+    near !== undefined && tensors.every((t) => t instanceof tf.Variable) && loopKernelImplementation(KTH_SMALLEST_MAGNITUDE) !== 'composite';
+  const fromBands = tracked ? kthFromBands(tensors, k) : undefined;
+  const value =
+    typeof fromBands === 'number'
+      ? fromBands
+      : tf.tidy(() => runLoopKernel(KTH_SMALLEST_MAGNITUDE, tensors, { k, near: near ?? -1 })[0].dataSync()[0]);
+  if (tracked) requestMagnitudeBands(tensors, value, typeof fromBands === 'string' ? fromBands : undefined);
+  return value;
 }
 
 /** The kernels above, for `loopKernelImplementation` and for tests. */

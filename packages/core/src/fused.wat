@@ -280,7 +280,7 @@
   ;; not 0, [Σ|value'|, Σvalue'²] are stored there, computed exactly as absAndSquareSums computes them,
   ;; each block summed right after it is written (still in cache).
   (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $grad2 i32) (param $pm i32) (param $pc i32)
-        (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $sums i32)
+        (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $sums i32) (param $band i32)
     (local $end i32) (local $blockEnd i32) (local $blockOut i32) (local $m f32) (local $c f32) (local $vm v128) (local $vc v128)
     (local $g v128) (local $a v128) (local $fg f32) (local $fa f32)
     (local.set $m (f32.load (local.get $pm)))
@@ -315,6 +315,7 @@
           (local.set $outAcc (i32.add (local.get $outAcc) (i32.const 16)))
           (br_if $next (i32.lt_u (local.get $value) (local.get $blockEnd))))
         (if (local.get $sums) (then (call $blockSums (local.get $blockOut) (local.get $outValue))))
+        (if (local.get $band) (then (call $magnitudeBand (local.get $blockOut) (local.get $outValue) (local.get $band))))
         (br $block)))
     (local.set $blockOut (local.get $outValue))
     (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
@@ -340,5 +341,42 @@
         (local.set $outAcc (i32.add (local.get $outAcc) (i32.const 4)))
         (br $next)))
     (if (local.get $sums)
-      (then (call $finishSums (local.get $blockOut) (local.get $outValue) (local.get $sums) (i32.add (local.get $sums) (i32.const 4))))))
+      (then (call $finishSums (local.get $blockOut) (local.get $outValue) (local.get $sums) (i32.add (local.get $sums) (i32.const 4)))))
+    (if (local.get $band) (then (call $magnitudeBand (local.get $blockOut) (local.get $outValue) (local.get $band)))))
+
+  ;; The magnitude band of x[x..end) for kthSmallestMagnitude's next call (momentumUpdate runs it on each
+  ;; block it has just written). With keys = |x| bits and the i32 header band[0..5) = [lo, hi, capacity,
+  ;; below, count]: below += #{key < lo}; each key in [lo, hi) adds 1 to count and, while count ≤
+  ;; capacity, is stored at band[5 + count − 1]. The band is narrow, so the store path is rare.
+  (func $magnitudeBand (param $x i32) (param $end i32) (param $band i32)
+    (local $whole i32) (local $key v128) (local $in v128) (local $below v128) (local $lo v128) (local $hi v128)
+    (local.set $lo (i32x4.splat (i32.load (local.get $band))))
+    (local.set $hi (i32x4.splat (i32.load offset=4 (local.get $band))))
+    (local.set $whole (i32.add (local.get $x) (i32.and (i32.sub (local.get $end) (local.get $x)) (i32.const -16))))
+    (block $done
+      (loop $next
+        ;; then the last 1–3 values one at a time, in lane 0; the other lanes hold the largest key, in neither range
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $key (v128.and (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)
+          (if (result v128) (i32.lt_u (local.get $x) (local.get $whole))
+            (then (v128.load (local.get $x)))
+            (else (i32x4.replace_lane 0 (v128.const i32x4 -1 -1 -1 -1) (i32.load (local.get $x)))))))
+        (local.set $below (i32x4.sub (local.get $below) (i32x4.lt_s (local.get $key) (local.get $lo))))
+        (local.set $in (v128.andnot (i32x4.lt_s (local.get $key) (local.get $hi)) (i32x4.lt_s (local.get $key) (local.get $lo))))
+        (if (v128.any_true (local.get $in))
+          (then
+            (if (i32x4.extract_lane 0 (local.get $in)) (then (call $bandAdd (local.get $band) (i32x4.extract_lane 0 (local.get $key)))))
+            (if (i32x4.extract_lane 1 (local.get $in)) (then (call $bandAdd (local.get $band) (i32x4.extract_lane 1 (local.get $key)))))
+            (if (i32x4.extract_lane 2 (local.get $in)) (then (call $bandAdd (local.get $band) (i32x4.extract_lane 2 (local.get $key)))))
+            (if (i32x4.extract_lane 3 (local.get $in)) (then (call $bandAdd (local.get $band) (i32x4.extract_lane 3 (local.get $key)))))))
+        (local.set $x (i32.add (local.get $x) (select (i32.const 16) (i32.const 4) (i32.lt_u (local.get $x) (local.get $whole)))))
+        (br $next)))
+    (i32.store offset=12 (local.get $band) (i32.add (i32.load offset=12 (local.get $band)) (call $hsum32 (local.get $below)))))
+
+  (func $bandAdd (param $band i32) (param $key i32)
+    (local $count i32)
+    (local.set $count (i32.load offset=16 (local.get $band)))
+    (if (i32.lt_u (local.get $count) (i32.load offset=8 (local.get $band)))
+      (then (i32.store offset=20 (i32.add (local.get $band) (i32.shl (local.get $count) (i32.const 2))) (local.get $key))))
+    (i32.store offset=16 (local.get $band) (i32.add (local.get $count) (i32.const 1))))
 )

@@ -2,12 +2,21 @@ import * as tf from '@tensorflow/tfjs';
 import { cacheAbsAndSquareSums, wantsAbsAndSquareSums } from './fused.js';
 import { FUSED_WASM } from './fused.wasm.js';
 import { loopKernelImplementation, runLoopKernel, type LoopKernel } from './loop-kernels.js';
+import { cacheMagnitudeBand, magnitudeBandRequest } from './magnitude-band.js';
 
 interface MomentumAttrs {
   nesterov: boolean;
   /** Also output [Σ|value'|, Σvalue'²], computed as `absAndSquareSums` computes them. */
   sums: boolean;
+  /**
+   * [lo, hi, capacity] (magnitude keys): also output the magnitude band of value' (magnitude-band.ts)
+   * as i32 [lo, hi, capacity, #{key < lo}, #{lo ≤ key < hi}, the first `capacity` keys in the band…].
+   * Empty: none.
+   */
+  band: number[];
 }
+
+const BAND_HEADER = 5;
 
 /**
  * tfjs's momentum step for one variable (momentum_optimizer.ts) as one pass instead of four tfjs ops:
@@ -18,8 +27,16 @@ interface MomentumAttrs {
  */
 export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
   name: 'SparsifyMomentumUpdate',
-  outputShapes: ([value], { sums }) => (sums ? [value.slice(), value.slice(), [2]] : [value.slice(), value.slice()]),
-  run([value, accumulation, gradient, mTensor, cTensor, addend], [newValue, newAccumulation, sums], { nesterov }) {
+  outputShapes: ([value], { sums, band }) => [
+    value.slice(),
+    value.slice(),
+    ...(sums ? [[2]] : []),
+    ...(band.length > 0 ? [[BAND_HEADER + band[2]]] : []),
+  ],
+  run([value, accumulation, gradient, mTensor, cTensor, addend], [newValue, newAccumulation, ...extra], { nesterov, sums: wantSums, band }) {
+    const sums = wantSums ? extra[0] : undefined;
+    const last = extra[extra.length - 1];
+    const bandOut = band.length > 0 ? new Int32Array(last.buffer, last.byteOffset, last.length) : undefined;
     const f = Math.fround;
     const m = mTensor[0];
     const c = cTensor[0];
@@ -35,19 +52,47 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
       q1 += v * v;
     }
     if (sums) [sums[0], sums[1]] = [a1, q1];
+    if (bandOut) collectBand(newValue, band, bandOut);
   },
-  composite: ([value, accumulation, gradient1, m, c, addend], { nesterov, sums }) => {
+  composite: ([value, accumulation, gradient1, m, c, addend], { nesterov, sums, band }) => {
     const gradient = addend ? tf.add(gradient1, addend) : gradient1;
     const a = tf.add(tf.mul(m, accumulation), gradient);
     const newValue = tf.add(tf.mul(c, nesterov ? tf.add(gradient, tf.mul(a, m)) : a), value);
-    return sums ? [newValue, a, tf.stack([tf.sum(tf.abs(newValue)), tf.sum(tf.square(newValue))])] : [newValue, a];
+    const out = [newValue, a];
+    if (sums) out.push(tf.stack([tf.sum(tf.abs(newValue)), tf.sum(tf.square(newValue))]));
+    if (band.length > 0) {
+      // Not on a fast path (applyGradients asks for bands only where loops run): read back.
+      const found = new Int32Array(BAND_HEADER + band[2]);
+      collectBand(newValue.dataSync() as Float32Array, band, found);
+      out.push(tf.tensor(new Float32Array(found.buffer)));
+    }
+    return out;
   },
   simd: {
     code: FUSED_WASM,
-    call: (e, [value, accumulation, gradient, m, c, addend], [newValue, newAccumulation, sums], [shape], { nesterov }) =>
-      e.momentumUpdate(value, accumulation, gradient, addend ?? 0, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation, sums ?? 0),
+    call: (e, [value, accumulation, gradient, m, c, addend], [newValue, newAccumulation, ...extra], [shape], { nesterov, sums, band }, memory) => {
+      const bandOut = band.length > 0 ? extra[extra.length - 1] : 0;
+      // The header: the band's bounds and capacity in, the two counts (zeroed) out.
+      if (bandOut) new Int32Array(memory.buffer, bandOut, BAND_HEADER).set([...band, 0, 0]);
+      e.momentumUpdate(value, accumulation, gradient, addend ?? 0, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation, sums ? extra[0] : 0, bandOut);
+    },
   },
 };
+
+/** The band [lo, hi) of `values`' magnitude keys with its header, as momentumUpdate's $magnitudeBand writes it. */
+function collectBand(values: Float32Array, [lo, hi, capacity]: number[], out: Int32Array): void {
+  const keys = new Int32Array(values.buffer, values.byteOffset, values.length);
+  let [below, count] = [0, 0];
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] & 0x7fffffff;
+    if (key < lo) below++;
+    else if (key < hi) {
+      if (count < capacity) out[BAND_HEADER + count] = key;
+      count++;
+    }
+  }
+  out.set([lo, hi, capacity, below, count]);
+}
 
 /** What `tf.MomentumOptimizer.applyGradients` reads and writes (tfjs 4.22). */
 interface MomentumInternals {
@@ -78,7 +123,7 @@ function fusedMomentum(optimizer: tf.Optimizer): MomentumInternals | null {
  * optimizer (and momentum elsewhere) runs its own `applyGradients`.
  *
  * A variable whose sums a penalty reads (`absAndSquareSums`) gets them computed by the same pass, for
- * the penalty's next step.
+ * the penalty's next step; one whose threshold `kthSmallestMagnitude` tracks, the magnitude band it asked for.
  *
  * `addends`: a second part of some of the gradients (a penalty's, differentiated on its own tape),
  * added to `gradients[name]` in the momentum pass itself where that is fused, else with `tf.add` first.
@@ -104,10 +149,18 @@ export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTenso
     tf.tidy(() => {
       const inputs = [value, accumulation, gradient, momentum.m, momentum.c, ...(addend ? [addend] : [])];
       const sums = wantsAbsAndSquareSums(value);
-      const [newValue, newAccumulation, sumsOut] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: momentum.useNesterov, sums });
-      if (sumsOut) {
-        const [a, q] = sumsOut.dataSync();
+      const request = magnitudeBandRequest(value);
+      const band = request ? [request.lo, request.hi, request.capacity] : [];
+      const [newValue, newAccumulation, ...extra] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: momentum.useNesterov, sums, band });
+      if (sums) {
+        const [a, q] = extra[0].dataSync();
         cacheAbsAndSquareSums(newValue.dataId, [a, q]);
+      }
+      if (request) {
+        const found = extra[extra.length - 1].dataSync();
+        const header = new Int32Array(found.buffer, found.byteOffset, found.length);
+        const [lo, hi, capacity, below, count] = header;
+        cacheMagnitudeBand(newValue.dataId, { lo, hi, below, count, keys: header.slice(BAND_HEADER, BAND_HEADER + Math.min(count, capacity)) });
       }
       accumulation.assign(newAccumulation);
       value.assign(newValue);

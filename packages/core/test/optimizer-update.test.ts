@@ -90,7 +90,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       for (const n of [1, 3, 4, 7, 1024, 1027, 4099, 5001, 23520]) {
         tf.tidy(() => {
           const [value, acc, grad] = [1, 2, 3].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed));
-          const [newValue, , sums] = runLoopKernel(MOMENTUM_UPDATE, [value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)], { nesterov: false, sums: true });
+          const [newValue, , sums] = runLoopKernel(MOMENTUM_UPDATE, [value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)], { nesterov: false, sums: true, band: [] });
           const fresh = absAndSquareSums(newValue).map((t) => t.dataSync()[0]);
           expect(Array.from(sums.dataSync()), `n = ${n}`).toEqual(fresh);
         });

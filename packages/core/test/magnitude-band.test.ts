@@ -1,0 +1,107 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyGradients, kthSmallest, kthSmallestMagnitude, readMagnitudes, runLoopKernel } from '../src/index.js';
+import { floatToKey } from '../src/magnitude-band.js';
+import { MOMENTUM_UPDATE } from '../src/optimizer-update.js';
+import { useBackend } from './helpers.js';
+
+/** [lo, hi, capacity, below, count, keys…] of `values` as the update reports them (host arithmetic). */
+function expectedBand(values: Float32Array, lo: number, hi: number, capacity: number): number[] {
+  const keys = Array.from(new Int32Array(values.buffer, values.byteOffset, values.length), (b) => b & 0x7fffffff);
+  const inBand = keys.filter((k) => k >= lo && k < hi);
+  return [lo, hi, capacity, keys.filter((k) => k < lo).length, inBand.length, ...inBand.slice(0, capacity)];
+}
+
+const bandOf = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
+const kthPasses = async (f: () => void) => (await tf.profile(f)).kernels.filter((k) => k.name === 'SparsifyKthSmallestMagnitude').length;
+
+let counter = 0;
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`the momentum pass collects a magnitude band (${backend})`, () => {
+    beforeAll(() => useBackend(backend));
+    afterAll(() => useBackend('cpu'));
+
+    it('counts the keys below lo and stores those in [lo, hi), in order, up to the capacity (tails, several blocks)', () => {
+      const [lo, hi] = [floatToKey(0.5), floatToKey(0.55)];
+      for (const n of [1, 3, 7, 1024, 1027, 4099, 23521]) {
+        for (const capacity of [0, 5, 4096]) {
+          tf.tidy(() => {
+            const [value, acc, grad] = [1, 2, 3].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed + n));
+            const inputs = [value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)];
+            const [newValue, , band] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: true, sums: false, band: [lo, hi, capacity] });
+            const got = bandOf(band);
+            const want = expectedBand(newValue.dataSync() as Float32Array, lo, hi, capacity);
+            expect(got.slice(0, 5 + Math.min(want[4], capacity)), `n = ${n}, capacity ${capacity}`).toEqual(want);
+            // With sums too, the band is the last output and the same.
+            const [, , sums, again] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: true, sums: true, band: [lo, hi, capacity] });
+            expect(sums.shape).toEqual([2]);
+            expect(bandOf(again).slice(0, 5 + Math.min(want[4], capacity))).toEqual(want);
+          });
+        }
+      }
+    });
+
+    it('kthSmallestMagnitude with a hint then needs no pass while the answer stays in the band, and is exact throughout', async () => {
+      const vars = [[300, 40], [40, 10], [7]].map((shape, i) =>
+        tf.variable(tf.randomNormal(shape, 0, 0.1, 'float32', 20 + i), true, `band_${backend}_${counter++}`),
+      );
+      const optimizer = tf.train.momentum(0.01, 0.9);
+      const total = vars.reduce((n, v) => n + v.size, 0);
+      const exact = (k: number) => kthSmallest(readMagnitudes(vars), k);
+      let t = kthSmallestMagnitude(vars, Math.floor(0.9 * total));
+      let hits = 0;
+      for (let step = 0; step < 8; step++) {
+        tf.tidy(() => applyGradients(optimizer, Object.fromEntries(vars.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 0.1, 'float32', 100 * step + i)]))));
+        // k moves too (as with a changing sparsity), mostly within the band, once far outside it.
+        const k = Math.floor((step === 5 ? 0.5 : 0.9 - 0.001 * step) * total);
+        const passes = await kthPasses(() => {
+          t = kthSmallestMagnitude(vars, k, t);
+        });
+        expect(t, `step ${step}`).toBe(exact(k));
+        if (passes === 0) hits++;
+        if (step === 5) expect(passes, 'far outside the band').toBe(1);
+      }
+      expect(hits).toBeGreaterThanOrEqual(5);
+      // Any other write (assign, masks) leaves no band for the new data: a full pass, still exact.
+      vars[0].assign(tf.mul(vars[0], 1.5));
+      const k = Math.floor(0.9 * total);
+      expect(await kthPasses(() => void (t = kthSmallestMagnitude(vars, k, t)))).toBe(1);
+      expect(t).toBe(exact(k));
+      optimizer.dispose();
+      tf.dispose(vars);
+    });
+
+    it('a band that overflows its capacity falls back to the passes, then gets more room', async () => {
+      // 5000 magnitudes within ±1e-4 of 0.5: every one of them is in the band.
+      const values = tf.tidy(() => tf.mul(tf.sign(tf.randomNormal([5000], 0, 1, 'float32', 9)), tf.add(0.5, tf.randomUniform([5000], -5e-5, 5e-5, 'float32', 10))));
+      const v = tf.variable(values, true, `band_overflow_${backend}_${counter++}`);
+      values.dispose();
+      const optimizer = tf.train.momentum(1e-6, 0.5);
+      let t = kthSmallestMagnitude([v], 2500, 0.5);
+      const passes: number[] = [];
+      for (let step = 0; step < 10; step++) {
+        tf.tidy(() => applyGradients(optimizer, { [v.name]: tf.randomNormal([5000], 0, 1, 'float32', 11 + step) }));
+        passes.push(await kthPasses(() => void (t = kthSmallestMagnitude([v], 2500, t))));
+        expect(t, `step ${step}`).toBe(kthSmallest(readMagnitudes([v]), 2500));
+      }
+      expect(passes.slice(0, 3), 'overflowing').toEqual([1, 1, 1]);
+      expect(passes.slice(-2), 'room enough').toEqual([0, 0]);
+      optimizer.dispose();
+      v.dispose();
+    });
+
+    it('without a hint, or for tensors that are not variables, it always makes its passes', async () => {
+      const v = tf.variable(tf.randomNormal([500], 0, 1, 'float32', 7), true, `band_nohint_${backend}_${counter++}`);
+      const optimizer = tf.train.momentum(0.01, 0.9);
+      const t = kthSmallestMagnitude([v], 400, 1);
+      tf.tidy(() => applyGradients(optimizer, { [v.name]: tf.randomNormal([500], 0, 0.01, 'float32', 8) }));
+      expect(await kthPasses(() => void kthSmallestMagnitude([v], 400))).toBe(1);
+      const copy = tf.add(v, 0);
+      expect(await kthPasses(() => void kthSmallestMagnitude([copy], 400, t))).toBe(1);
+      expect(await kthPasses(() => void kthSmallestMagnitude([v], 400, t))).toBe(0);
+      tf.dispose([v, copy]);
+      optimizer.dispose();
+    });
+  });
+}
