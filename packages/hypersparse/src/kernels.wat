@@ -4,42 +4,24 @@
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
-  ;; e^y for f32 lanes y ≤ 0 (Cephes expf: y = k·ln2 + r, |r| ≤ ln2/2, a degree-6 polynomial for e^r,
-  ;; 2^k from the exponent bits; ≤ 2 ulp). y < −87.33 (k < −126, below float32's normal range) gives 0.
-  ;; k is rounded by adding 1.5·2²³ (t), so that t's low mantissa bits hold k as an integer: no
-  ;; f32x4.nearest or float-to-int conversion, which V8 lowers to several instructions each on x64.
-  (func $exp (param $y v128) (result v128)
-    (local $t v128) (local $k v128) (local $r v128) (local $p v128)
-    (local.set $t (f32x4.add (f32x4.mul (local.get $y) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))
-                             (v128.const f32x4 12582912 12582912 12582912 12582912)))
-    (local.set $k (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
-    (local.set $r (f32x4.sub (f32x4.sub (local.get $y)
-                    (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
-                    (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
-    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
-    (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $p) (local.get $r)) (local.get $r)) (local.get $r))
-                             (v128.const f32x4 1 1 1 1)))
-    (v128.and
-      (f32x4.mul (local.get $p)
-        ;; 2^k = (k + 127) << 23, with k = bits(t) − bits(1.5·2²³)
-        (i32x4.shl (i32x4.sub (local.get $t) (v128.const i32x4 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81)) (i32.const 23)))
-      (f32x4.ge (local.get $y) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))))
-
-  ;; out[0] = A = Σ|w|, out[1] = T = Σ tanh(s|w|) = Σ (1 − u)/(1 + u), and u itself (for the gradient,
-  ;; which then needs no exponential). Whole vectors in blocks of 1024 values summed in f32 lanes, each
-  ;; block's sums added in f64 (promoting every vector to f64 cost a fifth of the pass); then the last
-  ;; n mod 4 values one at a time, in lane 0 of an otherwise zero vector.
+;; out[0] = A = Σ|w|, out[1] = T = Σ tanh(s|w|) = Σ (1 − u)/(1 + u), and u itself (for the gradient,
+  ;; which then needs no exponential). Vectors in blocks of 1024 values summed in f32 lanes, each block's
+  ;; sums added in f64 (promoting every vector to f64 cost a fifth of the pass). The last n mod 4 values
+  ;; take the same loop body as a vector zero-padded (|0| and tanh 0 add exactly 0) and stored lane by lane.
+  ;;
+  ;; u = e^y, y = −2s|w| ≤ 0, inline (V8 does not inline wasm calls: a call per vector made the pass
+  ;; 1.5× slower): Cephes expf, y = k·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r, 2^k from
+  ;; the exponent bits; ≤ 2 ulp. y < −87.33 (k < −126, below float32's normal range) gives 0. k is
+  ;; rounded by adding 1.5·2²³ (t), so that t's low mantissa bits hold k as an integer: no f32x4.nearest
+  ;; or float-to-int conversion, which V8 lowers to several instructions each on x64.
   (func (export "hyperSparseSums") (param $w i32) (param $n i32) (param $s f32) (param $out i32) (param $uOut i32)
-    (local $end i32) (local $blockEnd i32) (local $m v128) (local $u v128) (local $fa v128) (local $ft v128)
+    (local $whole i32) (local $end i32) (local $blockEnd i32) (local $m v128) (local $y v128) (local $t v128)
+    (local $k v128) (local $r v128) (local $p v128) (local $u v128) (local $fa v128) (local $ft v128)
     (local $a v128) (local $b v128) (local $vs v128) (local $one v128)
     (local.set $vs (f32x4.splat (f32.mul (local.get $s) (f32.const -2))))
     (local.set $one (v128.const f32x4 1 1 1 1))
-    (local.set $end (i32.add (local.get $w) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (local.set $whole (i32.add (local.get $w) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (local.set $end (i32.add (local.get $w) (i32.shl (local.get $n) (i32.const 2))))
     (block $done
       (loop $block
         (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
@@ -48,11 +30,32 @@
         (local.set $fa (v128.const i32x4 0 0 0 0))
         (local.set $ft (v128.const i32x4 0 0 0 0))
         (loop $next
-          (local.set $m (f32x4.abs (v128.load (local.get $w))))
-          (local.set $u (call $exp (f32x4.mul (local.get $m) (local.get $vs))))
-          (v128.store (local.get $uOut) (local.get $u))
+          (local.set $m (f32x4.abs (if (result v128) (i32.lt_u (local.get $w) (local.get $whole))
+            (then (v128.load (local.get $w)))
+            (else (call $loadTail (local.get $w) (local.get $end))))))
+          (local.set $y (f32x4.mul (local.get $m) (local.get $vs)))
+          (local.set $t (f32x4.add (f32x4.mul (local.get $y) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))
+                                   (v128.const f32x4 12582912 12582912 12582912 12582912)))
+          (local.set $k (f32x4.sub (local.get $t) (v128.const f32x4 12582912 12582912 12582912 12582912)))
+          (local.set $r (f32x4.sub (f32x4.sub (local.get $y)
+                          (f32x4.mul (local.get $k) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))
+                          (f32x4.mul (local.get $k) (v128.const f32x4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4 -2.12194440e-4))))
+          (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
+          (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
+          (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
+          (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
+          (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
+          (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
+          (local.set $p (f32x4.add (f32x4.add (f32x4.mul (f32x4.mul (local.get $p) (local.get $r)) (local.get $r)) (local.get $r))
+                                   (local.get $one)))
+          (local.set $u (v128.and
+            ;; 2^k = (k + 127) << 23, with k = bits(t) − bits(1.5·2²³)
+            (f32x4.mul (local.get $p) (i32x4.shl (i32x4.sub (local.get $t) (v128.const i32x4 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81)) (i32.const 23)))
+            (f32x4.ge (local.get $y) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))))
+          (if (i32.lt_u (local.get $w) (local.get $whole))
+            (then (v128.store (local.get $uOut) (local.get $u)))
+            (else (call $storeTail (local.get $uOut) (local.get $u) (i32.sub (local.get $end) (local.get $w)))))
           (local.set $fa (f32x4.add (local.get $fa) (local.get $m)))
-          ;; tanh = (1 − u)/(1 + u), inline: V8 does not inline wasm calls
           (local.set $ft (f32x4.add (local.get $ft) (f32x4.div (f32x4.sub (local.get $one) (local.get $u)) (f32x4.add (local.get $one) (local.get $u)))))
           (local.set $uOut (i32.add (local.get $uOut) (i32.const 16)))
           (local.set $w (i32.add (local.get $w) (i32.const 16)))
@@ -60,21 +63,24 @@
         (local.set $a (f64x2.add (local.get $a) (call $widenSum (local.get $fa))))
         (local.set $b (f64x2.add (local.get $b) (call $widenSum (local.get $ft))))
         (br $block)))
-    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $w) (local.get $end)))
-        (local.set $m (f32x4.abs (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (f32.load (local.get $w)))))
-        (local.set $u (call $exp (f32x4.mul (local.get $m) (local.get $vs))))
-        (f32.store (local.get $uOut) (f32x4.extract_lane 0 (local.get $u)))
-        (local.set $a (f64x2.add (local.get $a) (call $widenSum (local.get $m))))
-        (local.set $b (f64x2.add (local.get $b) (call $widenSum
-          (f32x4.div (f32x4.sub (local.get $one) (local.get $u)) (f32x4.add (local.get $one) (local.get $u))))))
-        (local.set $uOut (i32.add (local.get $uOut) (i32.const 4)))
-        (local.set $w (i32.add (local.get $w) (i32.const 4)))
-        (br $next)))
     (f32.store (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $a)) (f64x2.extract_lane 1 (local.get $a)))))
     (f32.store offset=4 (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $b)) (f64x2.extract_lane 1 (local.get $b))))))
+
+  ;; The 1–3 floats from $p up to $end as a vector, zero in the lanes past $end.
+  (func $loadTail (param $p i32) (param $end i32) (result v128)
+    (local $v v128)
+    (local.set $v (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (f32.load (local.get $p))))
+    (if (i32.gt_u (i32.sub (local.get $end) (local.get $p)) (i32.const 4))
+      (then (local.set $v (f32x4.replace_lane 1 (local.get $v) (f32.load offset=4 (local.get $p))))))
+    (if (i32.gt_u (i32.sub (local.get $end) (local.get $p)) (i32.const 8))
+      (then (local.set $v (f32x4.replace_lane 2 (local.get $v) (f32.load offset=8 (local.get $p))))))
+    (local.get $v))
+
+  ;; The first $bytes / 4 (1–3) lanes of $v, stored at $p.
+  (func $storeTail (param $p i32) (param $v v128) (param $bytes i32)
+    (f32.store (local.get $p) (f32x4.extract_lane 0 (local.get $v)))
+    (if (i32.gt_u (local.get $bytes) (i32.const 4)) (then (f32.store offset=4 (local.get $p) (f32x4.extract_lane 1 (local.get $v)))))
+    (if (i32.gt_u (local.get $bytes) (i32.const 8)) (then (f32.store offset=8 (local.get $p) (f32x4.extract_lane 2 (local.get $v))))))
 
   ;; The four f32 lanes as two f64 pairs, added: [v0 + v2, v1 + v3].
   (func $widenSum (param $v v128) (result v128)

@@ -11,7 +11,7 @@ function weights(n: number): Float32Array {
 describeOnLoopBackends(
   (backend) => `HyperSparse's loop kernels on ${backend}`,
   () => {
-    for (const n of [1, 3, 4, 7, 301, 4099, 5001]) {
+    for (const n of [1, 3, 4, 6, 7, 301, 1026, 4099, 5001]) {
       it(`[A, T] and the gradient agree with the composite tfjs ops (n = ${n})`, () => {
         const w = () => tf.tensor1d(weights(n));
         const [, u] = expectLoopMatchesComposite(HYPERSPARSE_SUMS, () => [w()], { s: 1 }, 2e-5);
