@@ -15,46 +15,46 @@ export function sech2FromExp(u: tf.Tensor): tf.Tensor {
   return tf.div(tf.mul(u, tf.scalar(4)), tf.square(tf.add(u, tf.scalar(1))));
 }
 
-/** [A, T] = [Σ|w|, Σ tanh(s|w|)] over one tensor, and u (which the gradient reuses). */
-export const HYPERSPARSE_SUMS: LoopKernel<Attrs> = {
-  name: 'SparsifyHyperSparseSums',
-  outputShapes: ([shape]) => [[2], shape.slice()],
-  run([w], [out, uOut], { s }) {
+/**
+ * HyperSparse's forward pass over all its weights w₁…wₙ (one vector): c = s·A/T with A = Σ|w| and
+ * T = Σ tanh(s|w|) (a scalar, computed in float64), and for each wⱼ the gradient up to α·c,
+ * hⱼ = sign(wⱼ)·sech²(s|wⱼ|) (+0 where w = 0 or sech² underflows). One exponential per weight:
+ * tanh = (1 − u)/(1 + u), sech² = 4u/(1 + u)² with u = e^(−2s|w|) ∈ (0, 1].
+ */
+export const HYPERSPARSE_FORWARD: LoopKernel<Attrs> = {
+  name: 'SparsifyHyperSparseForward',
+  outputShapes: (shapes) => [[], ...shapes.map((shape) => shape.slice())],
+  run(weights, [c, ...hs], { s }) {
     let a = 0;
     let t = 0;
-    for (let i = 0; i < w.length; i++) {
-      const m = Math.abs(w[i]);
-      const u = Math.exp(-2 * s * m);
-      uOut[i] = u;
-      a += m;
-      t += (1 - u) / (1 + u);
-    }
-    out[0] = a;
-    out[1] = t;
+    weights.forEach((w, j) => {
+      const h = hs[j];
+      for (let i = 0; i < w.length; i++) {
+        const m = Math.abs(w[i]);
+        const u = Math.exp(-2 * s * m);
+        const d = 1 + u;
+        a += m;
+        t += (1 - u) / d;
+        const sech2 = (4 * u) / (d * d);
+        // fround, then + 0: +0 (not −0) where w = 0 or sech² underflows in float32.
+        h[i] = Math.fround(w[i] > 0 ? sech2 : w[i] < 0 ? -sech2 : 0) + 0;
+      }
+    });
+    c[0] = (s * a) / t;
   },
-  composite: ([w], { s }) => {
-    const u = tf.exp(tf.mul(tf.abs(w), tf.scalar(-2 * s)));
+  composite: (weights, { s }) => {
+    const us = weights.map((w) => tf.exp(tf.mul(tf.abs(w), tf.scalar(-2 * s))));
     const one = tf.scalar(1);
-    return [tf.stack([tf.sum(tf.abs(w)), tf.sum(tf.div(tf.sub(one, u), tf.add(one, u)))]), u];
+    const A = tf.addN(weights.map((w) => tf.sum(tf.abs(w))));
+    const T = tf.addN(us.map((u) => tf.sum(tf.div(tf.sub(one, u), tf.add(one, u)))));
+    const c = tf.div(tf.mul(tf.scalar(s), A), T);
+    return [c, ...weights.map((w, j) => tf.add(tf.mul(tf.sign(w), sech2FromExp(us[j])), tf.scalar(0)))];
   },
-  simd: { code: KERNELS_WASM, call: (e, [w], [out, u], [shape], { s }) => e.hyperSparseSums(w, tf.util.sizeFromShape(shape), s, out, u) },
-};
-
-/** g·sign(w)·sech²(s|w|) = g·sign(w)·4u/(1 + u)² from w, u and a scalar g; +0 at w = 0. */
-export const HYPERSPARSE_GRADIENT: LoopKernel = {
-  name: 'SparsifyHyperSparseGradient',
-  outputShapes: ([shape]) => [shape.slice()],
-  run([w, uIn, gTensor], [out]) {
-    const g4 = 4 * gTensor[0];
-    for (let i = 0; i < w.length; i++) {
-      const v = w[i];
-      const u = uIn[i];
-      const d = 1 + u;
-      const magnitude = (g4 * u) / (d * d);
-      // fround, then + 0: +0 (not −0) where w = 0 or sech² underflows in float32.
-      out[i] = Math.fround(v > 0 ? magnitude : v < 0 ? -magnitude : 0) + 0;
-    }
+  simd: {
+    code: KERNELS_WASM,
+    call: (e, weights, [c, ...hs], shapes, { s }) => {
+      weights.forEach((w, j) => e.hyperSparsePass(w, tf.util.sizeFromShape(shapes[j]), s, hs[j]));
+      e.hyperSparseScale(s, c);
+    },
   },
-  composite: ([w, u, g]) => [tf.add(tf.mul(tf.mul(g, tf.sign(w)), sech2FromExp(u)), tf.scalar(0))],
-  simd: { code: KERNELS_WASM, call: (e, [w, u, g], [out], [shape]) => e.hyperSparseGradient(w, u, tf.util.sizeFromShape(shape), g, out) },
 };

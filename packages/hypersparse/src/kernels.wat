@@ -4,20 +4,27 @@
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
-;; out[0] = A = Σ|w|, out[1] = T = Σ tanh(s|w|) = Σ (1 − u)/(1 + u), and u itself (for the gradient,
-  ;; which then needs no exponential). Vectors in blocks of 1024 values summed in f32 lanes, each block's
-  ;; sums added in f64 (promoting every vector to f64 cost a fifth of the pass). The last n mod 4 values
-  ;; take the same loop body as a vector zero-padded (|0| and tanh 0 add exactly 0) and stored lane by lane.
+;; Σ|w| and Σ tanh(s|w|) over all of HyperSparse's weights, added up across hyperSparsePass calls
+  ;; (f64 lanes); hyperSparseScale turns them into c and resets them.
+  (global $sumA (mut v128) (v128.const i64x2 0 0))
+  (global $sumT (mut v128) (v128.const i64x2 0 0))
+
+  ;; For w[0..n): adds Σ|w| and Σ tanh(s|w|) = Σ (1 − u)/(1 + u) to the running sums, and stores
+  ;; h = sign(w)·sech²(s|w|) = sign(w)·4u/(1 + u)² at $hOut (+0 where w = ±0 or sech² underflows): the
+  ;; gradient up to the scalar α·c, so the backward pass is one multiply. Vectors in blocks of 1024 values
+  ;; summed in f32 lanes, each block's sums added in f64 (promoting every vector to f64 cost a fifth of
+  ;; the pass). The last n mod 4 values take the same loop body as a vector zero-padded (|0| and tanh 0
+  ;; add exactly 0) and stored lane by lane.
   ;;
   ;; u = e^y, y = −2s|w| ≤ 0, inline (V8 does not inline wasm calls: a call per vector made the pass
   ;; 1.5× slower): Cephes expf, y = k·ln2 + r with |r| ≤ ln2/2, a degree-6 polynomial for e^r, 2^k from
   ;; the exponent bits; ≤ 2 ulp. y < −87.33 (k < −126, below float32's normal range) gives 0. k is
   ;; rounded by adding 1.5·2²³ (t), so that t's low mantissa bits hold k as an integer: no f32x4.nearest
   ;; or float-to-int conversion, which V8 lowers to several instructions each on x64.
-  (func (export "hyperSparseSums") (param $w i32) (param $n i32) (param $s f32) (param $out i32) (param $uOut i32)
-    (local $whole i32) (local $end i32) (local $blockEnd i32) (local $m v128) (local $y v128) (local $t v128)
-    (local $k v128) (local $r v128) (local $p v128) (local $u v128) (local $fa v128) (local $ft v128)
-    (local $a v128) (local $b v128) (local $vs v128) (local $one v128)
+  (func (export "hyperSparsePass") (param $w i32) (param $n i32) (param $s f32) (param $hOut i32)
+    (local $whole i32) (local $end i32) (local $blockEnd i32) (local $v v128) (local $m v128) (local $y v128)
+    (local $t v128) (local $k v128) (local $r v128) (local $p v128) (local $u v128) (local $d v128) (local $h v128)
+    (local $fa v128) (local $ft v128) (local $vs v128) (local $one v128)
     (local.set $vs (f32x4.splat (f32.mul (local.get $s) (f32.const -2))))
     (local.set $one (v128.const f32x4 1 1 1 1))
     (local.set $whole (i32.add (local.get $w) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
@@ -30,9 +37,10 @@
         (local.set $fa (v128.const i32x4 0 0 0 0))
         (local.set $ft (v128.const i32x4 0 0 0 0))
         (loop $next
-          (local.set $m (f32x4.abs (if (result v128) (i32.lt_u (local.get $w) (local.get $whole))
+          (local.set $v (if (result v128) (i32.lt_u (local.get $w) (local.get $whole))
             (then (v128.load (local.get $w)))
-            (else (call $loadTail (local.get $w) (local.get $end))))))
+            (else (call $loadTail (local.get $w) (local.get $end)))))
+          (local.set $m (f32x4.abs (local.get $v)))
           (local.set $y (f32x4.mul (local.get $m) (local.get $vs)))
           (local.set $t (f32x4.add (f32x4.mul (local.get $y) (v128.const f32x4 1.44269504 1.44269504 1.44269504 1.44269504))
                                    (v128.const f32x4 12582912 12582912 12582912 12582912)))
@@ -52,19 +60,32 @@
             ;; 2^k = (k + 127) << 23, with k = bits(t) − bits(1.5·2²³)
             (f32x4.mul (local.get $p) (i32x4.shl (i32x4.sub (local.get $t) (v128.const i32x4 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81 0x4B3FFF81)) (i32.const 23)))
             (f32x4.ge (local.get $y) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33))))
-          (if (i32.lt_u (local.get $w) (local.get $whole))
-            (then (v128.store (local.get $uOut) (local.get $u)))
-            (else (call $storeTail (local.get $uOut) (local.get $u) (i32.sub (local.get $end) (local.get $w)))))
+          (local.set $d (f32x4.add (local.get $one) (local.get $u)))
           (local.set $fa (f32x4.add (local.get $fa) (local.get $m)))
-          (local.set $ft (f32x4.add (local.get $ft) (f32x4.div (f32x4.sub (local.get $one) (local.get $u)) (f32x4.add (local.get $one) (local.get $u)))))
-          (local.set $uOut (i32.add (local.get $uOut) (i32.const 16)))
+          (local.set $ft (f32x4.add (local.get $ft) (f32x4.div (f32x4.sub (local.get $one) (local.get $u)) (local.get $d))))
+          ;; h: sech² with w's sign bit; masked to +0 where w = ±0, then + 0 turns an underflowed −0 into +0
+          (local.set $h (f32x4.div (f32x4.mul (local.get $u) (v128.const f32x4 4 4 4 4)) (f32x4.mul (local.get $d) (local.get $d))))
+          (local.set $h (f32x4.add (v128.const i32x4 0 0 0 0)
+            (v128.and (v128.xor (local.get $h) (v128.and (local.get $v) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
+                      (f32x4.ne (local.get $v) (v128.const i32x4 0 0 0 0)))))
+          (if (i32.lt_u (local.get $w) (local.get $whole))
+            (then (v128.store (local.get $hOut) (local.get $h)))
+            (else (call $storeTail (local.get $hOut) (local.get $h) (i32.sub (local.get $end) (local.get $w)))))
+          (local.set $hOut (i32.add (local.get $hOut) (i32.const 16)))
           (local.set $w (i32.add (local.get $w) (i32.const 16)))
           (br_if $next (i32.lt_u (local.get $w) (local.get $blockEnd))))
-        (local.set $a (f64x2.add (local.get $a) (call $widenSum (local.get $fa))))
-        (local.set $b (f64x2.add (local.get $b) (call $widenSum (local.get $ft))))
-        (br $block)))
-    (f32.store (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $a)) (f64x2.extract_lane 1 (local.get $a)))))
-    (f32.store offset=4 (local.get $out) (f32.demote_f64 (f64.add (f64x2.extract_lane 0 (local.get $b)) (f64x2.extract_lane 1 (local.get $b))))))
+        (global.set $sumA (f64x2.add (global.get $sumA) (call $widenSum (local.get $fa))))
+        (global.set $sumT (f64x2.add (global.get $sumT) (call $widenSum (local.get $ft))))
+        (br $block))))
+
+  ;; *$out = c = s·A/T from the sums of the hyperSparsePass calls since the last call (in f64, stored as
+  ;; f32), and the sums back to 0.
+  (func (export "hyperSparseScale") (param $s f32) (param $out i32)
+    (f32.store (local.get $out) (f32.demote_f64 (f64.div
+      (f64.mul (f64.promote_f32 (local.get $s)) (f64.add (f64x2.extract_lane 0 (global.get $sumA)) (f64x2.extract_lane 1 (global.get $sumA))))
+      (f64.add (f64x2.extract_lane 0 (global.get $sumT)) (f64x2.extract_lane 1 (global.get $sumT))))))
+    (global.set $sumA (v128.const i64x2 0 0))
+    (global.set $sumT (v128.const i64x2 0 0)))
 
   ;; The 1–3 floats from $p up to $end as a vector, zero in the lanes past $end.
   (func $loadTail (param $p i32) (param $end i32) (result v128)
@@ -86,38 +107,4 @@
   (func $widenSum (param $v v128) (result v128)
     (f64x2.add (f64x2.promote_low_f32x4 (local.get $v))
                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
-
-  ;; The gradient below runs over whole vectors, then the last n mod 4 elements one at a time in lane 0
-  ;; of an otherwise zero vector (only lane 0 is stored).
-
-  ;; out = g·sign(w)·sech²(s|w|) = g·sign(w)·4u/(1 + u)² from w and u, g read from $g; +0 where w = ±0.
-  (func (export "hyperSparseGradient") (param $w i32) (param $uIn i32) (param $n i32) (param $g i32) (param $out i32)
-    (local $i i32) (local $step i32) (local $v v128) (local $u v128) (local $d v128) (local $r v128)
-    (local $vg v128) (local $one v128) (local $zero v128) (local $signBits v128)
-    (local.set $vg (f32x4.splat (f32.mul (f32.load (local.get $g)) (f32.const 4))))
-    (local.set $one (v128.const f32x4 1 1 1 1))
-    (local.set $signBits (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $i) (local.get $n)))
-        (local.set $step (select (i32.const 4) (i32.const 1) (i32.le_u (i32.add (local.get $i) (i32.const 4)) (local.get $n))))
-        (local.set $v (if (result v128) (i32.eq (local.get $step) (i32.const 4))
-          (then (v128.load (local.get $w)))
-          (else (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (f32.load (local.get $w))))))
-        (local.set $u (if (result v128) (i32.eq (local.get $step) (i32.const 4))
-          (then (v128.load (local.get $uIn)))
-          (else (f32x4.replace_lane 0 (v128.const f32x4 0 0 0 0) (f32.load (local.get $uIn))))))
-        (local.set $d (f32x4.add (local.get $one) (local.get $u)))
-        (local.set $r (f32x4.div (f32x4.mul (local.get $vg) (local.get $u)) (f32x4.mul (local.get $d) (local.get $d))))
-        (local.set $r (f32x4.add (local.get $zero)
-          (v128.and (v128.xor (local.get $r) (v128.and (local.get $v) (local.get $signBits)))
-                    (f32x4.ne (local.get $v) (local.get $zero)))))
-        (if (i32.eq (local.get $step) (i32.const 4))
-          (then (v128.store (local.get $out) (local.get $r)))
-          (else (f32.store (local.get $out) (f32x4.extract_lane 0 (local.get $r)))))
-        (local.set $w (i32.add (local.get $w) (i32.shl (local.get $step) (i32.const 2))))
-        (local.set $uIn (i32.add (local.get $uIn) (i32.shl (local.get $step) (i32.const 2))))
-        (local.set $out (i32.add (local.get $out) (i32.shl (local.get $step) (i32.const 2))))
-        (local.set $i (i32.add (local.get $i) (local.get $step)))
-        (br $next))))
 )
