@@ -347,11 +347,15 @@
   ;; The magnitude band of x[x..end) for kthSmallestMagnitude's next call (momentumUpdate runs it on each
   ;; block it has just written). With keys = |x| bits and the i32 header band[0..5) = [lo, hi, capacity,
   ;; below, count]: below += #{key < lo}; each key in [lo, hi) adds 1 to count and, while count ≤
-  ;; capacity, is stored at band[5 + count − 1]. The band is narrow, so the store path is rare.
+  ;; capacity, is stored at band[5 + count − 1]. The band is narrow, so the store path is rare. No calls
+  ;; in the loop (V8 would spill the vector locals on every iteration).
   (func $magnitudeBand (param $x i32) (param $end i32) (param $band i32)
     (local $whole i32) (local $key v128) (local $in v128) (local $below v128) (local $lo v128) (local $hi v128)
+    (local $lane i32) (local $count i32) (local $capacity i32)
     (local.set $lo (i32x4.splat (i32.load (local.get $band))))
     (local.set $hi (i32x4.splat (i32.load offset=4 (local.get $band))))
+    (local.set $capacity (i32.load offset=8 (local.get $band)))
+    (local.set $count (i32.load offset=16 (local.get $band)))
     (local.set $whole (i32.add (local.get $x) (i32.and (i32.sub (local.get $end) (local.get $x)) (i32.const -16))))
     (block $done
       (loop $next
@@ -365,18 +369,21 @@
         (local.set $in (v128.andnot (i32x4.lt_s (local.get $key) (local.get $hi)) (i32x4.lt_s (local.get $key) (local.get $lo))))
         (if (v128.any_true (local.get $in))
           (then
-            (if (i32x4.extract_lane 0 (local.get $in)) (then (call $bandAdd (local.get $band) (i32x4.extract_lane 0 (local.get $key)))))
-            (if (i32x4.extract_lane 1 (local.get $in)) (then (call $bandAdd (local.get $band) (i32x4.extract_lane 1 (local.get $key)))))
-            (if (i32x4.extract_lane 2 (local.get $in)) (then (call $bandAdd (local.get $band) (i32x4.extract_lane 2 (local.get $key)))))
-            (if (i32x4.extract_lane 3 (local.get $in)) (then (call $bandAdd (local.get $band) (i32x4.extract_lane 3 (local.get $key)))))))
+            ;; lane by lane: shift the vectors down one lane (4 bytes) per round
+            (local.set $lane (i32.const 0))
+            (loop $lanes
+              (if (i32x4.extract_lane 0 (local.get $in))
+                (then
+                  (if (i32.lt_u (local.get $count) (local.get $capacity))
+                    (then (i32.store offset=20 (i32.add (local.get $band) (i32.shl (local.get $count) (i32.const 2)))
+                            (i32x4.extract_lane 0 (local.get $key)))))
+                  (local.set $count (i32.add (local.get $count) (i32.const 1)))))
+              (local.set $in (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 0 1 2 3 (local.get $in) (local.get $in)))
+              (local.set $key (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 0 1 2 3 (local.get $key) (local.get $key)))
+              (local.set $lane (i32.add (local.get $lane) (i32.const 1)))
+              (br_if $lanes (i32.lt_u (local.get $lane) (i32.const 4))))))
         (local.set $x (i32.add (local.get $x) (select (i32.const 16) (i32.const 4) (i32.lt_u (local.get $x) (local.get $whole)))))
         (br $next)))
+    (i32.store offset=16 (local.get $band) (local.get $count))
     (i32.store offset=12 (local.get $band) (i32.add (i32.load offset=12 (local.get $band)) (call $hsum32 (local.get $below)))))
-
-  (func $bandAdd (param $band i32) (param $key i32)
-    (local $count i32)
-    (local.set $count (i32.load offset=16 (local.get $band)))
-    (if (i32.lt_u (local.get $count) (i32.load offset=8 (local.get $band)))
-      (then (i32.store offset=20 (i32.add (local.get $band) (i32.shl (local.get $count) (i32.const 2))) (local.get $key))))
-    (i32.store offset=16 (local.get $band) (i32.add (local.get $count) (i32.const 1))))
 )

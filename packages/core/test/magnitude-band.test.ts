@@ -51,10 +51,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
       const exact = (k: number) => kthSmallest(readMagnitudes(vars), k);
       let t = kthSmallestMagnitude(vars, Math.floor(0.9 * total));
       let hits = 0;
-      for (let step = 0; step < 8; step++) {
-        tf.tidy(() => applyGradients(optimizer, Object.fromEntries(vars.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 0.1, 'float32', 100 * step + i)]))));
+      for (let step = 0; step < 10; step++) {
+        tf.tidy(() => applyGradients(optimizer, Object.fromEntries(vars.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 0.02, 'float32', 100 * step + i)]))));
         // k moves too (as with a changing sparsity), mostly within the band, once far outside it.
-        const k = Math.floor((step === 5 ? 0.5 : 0.9 - 0.001 * step) * total);
+        const k = Math.floor((step === 5 ? 0.5 : 0.9 - 0.0002 * step) * total);
         const passes = await kthPasses(() => {
           t = kthSmallestMagnitude(vars, k, t);
         });
@@ -62,7 +62,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
         if (passes === 0) hits++;
         if (step === 5) expect(passes, 'far outside the band').toBe(1);
       }
-      expect(hits).toBeGreaterThanOrEqual(5);
+      // Passes at step 0 (no band yet), 5 and 6 (far away, and back): 7 hits possible.
+      expect(hits).toBeGreaterThanOrEqual(6);
       // Any other write (assign, masks) leaves no band for the new data: a full pass, still exact.
       vars[0].assign(tf.mul(vars[0], 1.5));
       const k = Math.floor(0.9 * total);
