@@ -212,7 +212,6 @@ function radixSelectKey(k: number, histogram: Int32Array, count: CountPass, near
   return prefix;
 }
 
-
 interface KthAttrs {
   k: number;
   /** A magnitude near the answer, or −1 for none (see radixSelectKey). */

@@ -33,7 +33,9 @@ export interface MagnitudeBand {
   readonly keys: Int32Array;
 }
 
+/** Each variable's last request (its width and room carry over to the next), and those not yet served. */
 const requests = new WeakMap<tf.Variable, MagnitudeBandRequest>();
+const unserved = new WeakSet<tf.Variable>();
 const bands = new WeakMap<object, MagnitudeBand>();
 
 /**
@@ -48,8 +50,12 @@ const FIRST_ROOM = 3;
 export const floatToKey = (x: number): number => new Int32Array(Float32Array.of(x).buffer)[0] & 0x7fffffff;
 export const keyToFloat = (key: number): number => new Float32Array(Int32Array.of(key).buffer)[0];
 
-/** The band the update should collect for `variable`'s new values, if any. */
-export function magnitudeBandRequest(variable: tf.Variable): MagnitudeBandRequest | undefined {
+/**
+ * The band the update should collect for `variable`'s new values, if any. Taken once: the update
+ * after that (no new threshold since, e.g. the penalty is gone) collects nothing.
+ */
+export function takeMagnitudeBandRequest(variable: tf.Variable): MagnitudeBandRequest | undefined {
+  if (!unserved.delete(variable)) return undefined;
   return requests.get(variable);
 }
 
@@ -99,5 +105,6 @@ export function requestMagnitudeBands(tensors: readonly tf.Tensor[], threshold: 
   const hi = floatToKey(threshold * (1 + width)) + 1;
   for (const t of tensors) {
     requests.set(t as tf.Variable, { lo, hi, width, room, capacity: Math.max(256, Math.ceil(room * width * t.size)) });
+    unserved.add(t as tf.Variable);
   }
 }

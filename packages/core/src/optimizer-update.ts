@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { cacheAbsAndSquareSums, wantsAbsAndSquareSums } from './fused.js';
 import { FUSED_WASM } from './fused.wasm.js';
 import { loopKernelImplementation, runLoopKernel, type LoopKernel } from './loop-kernels.js';
-import { cacheMagnitudeBand, magnitudeBandRequest } from './magnitude-band.js';
+import { cacheMagnitudeBand, takeMagnitudeBandRequest } from './magnitude-band.js';
 
 interface MomentumAttrs {
   nesterov: boolean;
@@ -149,7 +149,7 @@ export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTenso
     tf.tidy(() => {
       const inputs = [value, accumulation, gradient, momentum.m, momentum.c, ...(addend ? [addend] : [])];
       const sums = wantsAbsAndSquareSums(value);
-      const request = magnitudeBandRequest(value);
+      const request = takeMagnitudeBandRequest(value);
       const band = request ? [request.lo, request.hi, request.capacity] : [];
       const [newValue, newAccumulation, ...extra] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: momentum.useNesterov, sums, band });
       if (sums) {

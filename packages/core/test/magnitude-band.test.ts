@@ -92,6 +92,21 @@ for (const backend of ['cpu', 'wasm'] as const) {
       v.dispose();
     });
 
+    it('one update serves a request: the one after (no threshold asked since) collects nothing', async () => {
+      const v = tf.variable(tf.randomNormal([500], 0, 1, 'float32', 12), true, `band_once_${backend}_${counter++}`);
+      const optimizer = tf.train.momentum(0.01, 0.9);
+      const step = (seed: number) => tf.tidy(() => applyGradients(optimizer, { [v.name]: tf.randomNormal([500], 0, 0.01, 'float32', seed) }));
+      let t = kthSmallestMagnitude([v], 400, 1);
+      step(13);
+      expect(await kthPasses(() => void (t = kthSmallestMagnitude([v], 400, t)))).toBe(0);
+      step(14);
+      step(15);
+      expect(await kthPasses(() => void (t = kthSmallestMagnitude([v], 400, t)))).toBe(1);
+      expect(t).toBe(kthSmallest(readMagnitudes([v]), 400));
+      optimizer.dispose();
+      v.dispose();
+    });
+
     it('without a hint, or for tensors that are not variables, it always makes its passes', async () => {
       const v = tf.variable(tf.randomNormal([500], 0, 1, 'float32', 7), true, `band_nohint_${backend}_${counter++}`);
       const optimizer = tf.train.momentum(0.01, 0.9);
