@@ -348,25 +348,24 @@
   ;; block it has just written). With keys = |x| bits and the i32 header band[0..5) = [lo, hi, capacity,
   ;; below, count]: below += #{key < lo}; each key in [lo, hi) adds 1 to count and, while count ≤
   ;; capacity, is stored at band[5 + count − 1]. The band is narrow, so the store path is rare. No calls
-  ;; in the loop (V8 would spill the vector locals on every iteration).
+  ;; in the loop (V8 would spill the vector locals on every iteration); key ∈ [lo, hi) as one unsigned
+  ;; compare, key − lo < hi − lo.
   (func $magnitudeBand (param $x i32) (param $end i32) (param $band i32)
-    (local $whole i32) (local $key v128) (local $in v128) (local $below v128) (local $lo v128) (local $hi v128)
-    (local $lane i32) (local $count i32) (local $capacity i32)
-    (local.set $lo (i32x4.splat (i32.load (local.get $band))))
-    (local.set $hi (i32x4.splat (i32.load offset=4 (local.get $band))))
+    (local $whole i32) (local $key v128) (local $in v128) (local $below v128) (local $lo v128) (local $span v128)
+    (local $lane i32) (local $count i32) (local $capacity i32) (local $k i32) (local $lo1 i32) (local $span1 i32) (local $below1 i32)
+    (local.set $lo1 (i32.load (local.get $band)))
+    (local.set $span1 (i32.sub (i32.load offset=4 (local.get $band)) (local.get $lo1)))
+    (local.set $lo (i32x4.splat (local.get $lo1)))
+    (local.set $span (i32x4.splat (local.get $span1)))
     (local.set $capacity (i32.load offset=8 (local.get $band)))
     (local.set $count (i32.load offset=16 (local.get $band)))
     (local.set $whole (i32.add (local.get $x) (i32.and (i32.sub (local.get $end) (local.get $x)) (i32.const -16))))
     (block $done
       (loop $next
-        ;; then the last 1–3 values one at a time, in lane 0; the other lanes hold the largest key, in neither range
-        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-        (local.set $key (v128.and (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)
-          (if (result v128) (i32.lt_u (local.get $x) (local.get $whole))
-            (then (v128.load (local.get $x)))
-            (else (i32x4.replace_lane 0 (v128.const i32x4 -1 -1 -1 -1) (i32.load (local.get $x)))))))
+        (br_if $done (i32.ge_u (local.get $x) (local.get $whole)))
+        (local.set $key (v128.and (v128.load (local.get $x)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
         (local.set $below (i32x4.sub (local.get $below) (i32x4.lt_s (local.get $key) (local.get $lo))))
-        (local.set $in (v128.andnot (i32x4.lt_s (local.get $key) (local.get $hi)) (i32x4.lt_s (local.get $key) (local.get $lo))))
+        (local.set $in (i32x4.lt_u (i32x4.sub (local.get $key) (local.get $lo)) (local.get $span)))
         (if (v128.any_true (local.get $in))
           (then
             ;; lane by lane: shift the vectors down one lane (4 bytes) per round
@@ -382,8 +381,22 @@
               (local.set $key (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 0 1 2 3 (local.get $key) (local.get $key)))
               (local.set $lane (i32.add (local.get $lane) (i32.const 1)))
               (br_if $lanes (i32.lt_u (local.get $lane) (i32.const 4))))))
-        (local.set $x (i32.add (local.get $x) (select (i32.const 16) (i32.const 4) (i32.lt_u (local.get $x) (local.get $whole)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $next)))
+    ;; the last 1–3 values, one at a time
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (local.set $k (i32.and (i32.load (local.get $x)) (i32.const 0x7fffffff)))
+        (local.set $below1 (i32.add (local.get $below1) (i32.lt_s (local.get $k) (local.get $lo1))))
+        (if (i32.lt_u (i32.sub (local.get $k) (local.get $lo1)) (local.get $span1))
+          (then
+            (if (i32.lt_u (local.get $count) (local.get $capacity))
+              (then (i32.store offset=20 (i32.add (local.get $band) (i32.shl (local.get $count) (i32.const 2))) (local.get $k))))
+            (local.set $count (i32.add (local.get $count) (i32.const 1)))))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
         (br $next)))
     (i32.store offset=16 (local.get $band) (local.get $count))
-    (i32.store offset=12 (local.get $band) (i32.add (i32.load offset=12 (local.get $band)) (call $hsum32 (local.get $below)))))
+    (i32.store offset=12 (local.get $band)
+      (i32.add (i32.load offset=12 (local.get $band)) (i32.add (local.get $below1) (call $hsum32 (local.get $below))))))
 )
