@@ -6,7 +6,6 @@ import {
   checkPositive,
   resolveStrength,
   runLoopKernel,
-  safeAbs,
   safeL1,
   type Param,
   type PenaltyConfig,
