@@ -125,7 +125,7 @@ export class LassoPenalty extends BasePenalty<LassoOptions> {
   }
 
   protected term(_ctx: TrainingContext): tf.Scalar {
-    return addAll(this.params.map((p) => safeL1(p.variable)));
+    return safeL1(...this.params.map((p) => p.variable));
   }
 
   override getConfig(): PenaltyConfig {

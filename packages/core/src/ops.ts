@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { SparsifyConfigError } from './errors.js';
 import { absAndSquareSums, signLinear } from './fused.js';
 
 /**
@@ -28,17 +29,30 @@ export const safeAbs = unaryCustomGrad((x, save) => {
 });
 
 /**
- * Σ|x| with the zero-safe gradient sign(x)·dy, as one custom op whose value and gradient are one pass
- * each (loop kernels on cpu and wasm): autodiff through `sum(safeAbs(x))` would add the sum's broadcast
- * (a full-size fill and product) to every step.
+ * Σ|x| over every tensor given (one vector: the tensors of a model, say), with the zero-safe gradient
+ * sign(x)·dy, as one custom op. Its value and gradient are one pass per tensor each (loop kernels on
+ * cpu and wasm; no pass for a variable whose sums the fused momentum update computed). Autodiff through
+ * `sum(safeAbs(x))` would add the sum's broadcast (a full-size fill and product) to every step, and one
+ * op per tensor plus their sum would lengthen the tape.
  */
-export const safeL1: (x: tf.Tensor) => tf.Scalar = unaryCustomGrad<tf.Scalar>((x, save) => {
-  save([x]);
+export function safeL1(...xs: tf.Tensor[]): tf.Scalar {
+  if (xs.length === 0) throw new SparsifyConfigError('safeL1 needs at least one tensor; got none');
+  return l1Op(...xs) as tf.Scalar;
+}
+
+const l1Op = tf.customGrad(((...args: unknown[]) => {
+  const save = args[args.length - 1] as tf.GradSaveFunc;
+  const xs = args.slice(0, -1) as tf.Tensor[];
+  save(xs);
+  const sums = xs.map((x) => absAndSquareSums(x)[0]);
   return {
-    value: absAndSquareSums(x)[0],
-    gradFunc: (dy, [saved]) => signLinear(saved, dy, tf.scalar(0)),
+    value: sums.length === 1 ? sums[0] : tf.addN(sums),
+    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const zero = tf.scalar(0);
+      return saved.map((x) => signLinear(x, dy, zero));
+    },
   };
-});
+}) as unknown as Parameters<typeof tf.customGrad>[0]);
 
 /**
  * √(Σx² over `axis`) with gradient x/‖x‖ and 0 (not NaN) where the norm is 0. TF.js gives NaN

@@ -32,6 +32,15 @@ for (const backend of ['cpu', 'wasm'] as const) {
       analytic.forEach((g, i) => expect(g).toBeCloseTo(numeric[i], 2));
     });
 
+    it('safeL1 of several tensors is one op: Σ over all of them, each gradient sign(x)·dy, 0 at 0', () => {
+      const xs = [tf.tensor1d([0.3, -0.7, 0]), tf.tensor2d([[1.2, -0.05], [0, 2]]), tf.scalar(-4)];
+      expect(safeL1(...xs).dataSync()[0]).toBeCloseTo(0.3 + 0.7 + 1.2 + 0.05 + 2 + 4, 5);
+      const grads = tf.grads((a: tf.Tensor, b: tf.Tensor, c: tf.Tensor) => tf.mul(safeL1(a, b, c), tf.scalar(3)))(xs);
+      expect(grads.map((g) => Array.from(g.dataSync()))).toEqual([[3, -3, 0], [3, -3, 0, 3], [-3]]);
+      expect(grads.map((g) => g.shape)).toEqual(xs.map((x) => x.shape));
+      expect(() => safeL1()).toThrow(/at least one tensor/);
+    });
+
     it('safeNorm matches finite differences and is finite (0) at an all-zero group', () => {
       const values = [0.3, -0.7, 1.2, -0.4, 0.9, 0.1];
       const f = (v: tf.Tensor) => tf.sum(tf.square(safeNorm(tf.reshape(v, [2, 3]), 1))) as tf.Scalar;

@@ -75,10 +75,6 @@ export type SwsOptions = ScaleOptions;
 const SCALE_KEYS = ['xi', 'psi', 'lambdaInit', 'lambdaWeightDecay', 'lambdaOptimizer', 'strength', 'minLambda'] as const;
 const HALO_KEYS = [...SCALE_KEYS, 'budget', 'hyperPrior'] as const;
 
-function addAll(terms: tf.Tensor[]): tf.Scalar {
-  return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
-}
-
 /** What HALO and SWS share: ξ, ψ, trainable λ's with their own optimizer settings, the guard. */
 abstract class ScalePenalty<O extends ScaleOptions> extends BasePenalty<O> {
   protected override readonly packageName = PACKAGE_NAME;
@@ -279,7 +275,7 @@ export class SwsPenalty extends ScalePenalty<SwsOptions> {
 
   protected term(ctx: TrainingContext): tf.Scalar {
     const lambda = this.lambdas[0];
-    const l1 = addAll(this.params.map((p) => safeL1(p.variable)));
+    const l1 = safeL1(...this.params.map((p) => p.variable));
     const weighted = tf.mul(tf.scalar(this.xi), tf.mul(l1, inverseSquare(lambda, this.minLambda ** 2)));
     const psi = this.psiAt(ctx);
     if (psi === 0) return weighted as tf.Scalar;
@@ -289,7 +285,7 @@ export class SwsPenalty extends ScalePenalty<SwsOptions> {
   diagnostics(ctx: TrainingContext): PenaltyDiagnostics {
     this.requireBound();
     const lambda = this.lambdas[0].dataSync()[0];
-    const l1 = tf.tidy(() => addAll(this.params.map((p) => safeL1(p.variable))).dataSync()[0]);
+    const l1 = tf.tidy(() => safeL1(...this.params.map((p) => p.variable)).dataSync()[0]);
     return {
       lambda,
       coefficient: (this.strengthAt(ctx) * this.xi) / (lambda * lambda + this.minLambda ** 2),
