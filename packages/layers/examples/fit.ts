@@ -7,7 +7,7 @@ import { Pruner, polynomialDecay } from '@sparsify/schedules';
 class L1 extends BasePenalty {
   readonly name = 'my-l1';
   protected term(_ctx: TrainingContext): tf.Scalar {
-    return this.params.reduce((sum, p) => tf.add(sum, safeL1(p.variable)), tf.scalar(0)) as tf.Scalar;
+    return safeL1(...this.params.map((p) => p.variable));
   }
 }
 
