@@ -12,7 +12,7 @@ import {
   type StrengthLike,
   type TrainingContext,
 } from '@sparsify/core';
-import { GROUP_MODES, groupHoyerSquareTerm, hoyerSquareTerm, hoyerTerm, type GroupMode } from './terms.js';
+import { GROUP_MODES, groupHoyerSquareSum, ratioSum, type GroupMode } from './terms.js';
 
 export const PACKAGE_NAME = '@sparsify/hoyer';
 
@@ -53,14 +53,16 @@ function checkOptions(what: string, options: unknown, allowed: readonly string[]
   }
 }
 
-/** Sums one term per bound tensor: `Σ_W term(W)` (penalties.md §5.3: each tensor is one term). */
+/** Sums one term per bound tensor: `Σ_W term(W)` (penalties.md §5.3: each tensor is one term), as one op. */
 abstract class PerTensorPenalty<O extends HoyerOptions> extends BasePenalty<O> {
   protected override readonly packageName = PACKAGE_NAME;
-  protected abstract tensorTerm(param: Param, index: number): tf.Scalar;
+  private sum: ((...ws: tf.Tensor[]) => tf.Scalar) | undefined;
+  /** The op summing the terms of `params`' tensors. */
+  protected abstract sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar;
 
   protected term(_ctx: TrainingContext): tf.Scalar {
-    const terms = this.params.map((p, i) => this.tensorTerm(p, i));
-    return (terms.length === 1 ? terms[0] : tf.addN(terms)) as tf.Scalar;
+    this.sum ??= this.sumOp(this.params);
+    return this.sum(...this.params.map((p) => p.variable));
   }
 }
 
@@ -71,8 +73,8 @@ export class HoyerPenalty extends PerTensorPenalty<HoyerOptions> {
     checkOptions('hoyer', options, ['strength']);
     super(options);
   }
-  protected tensorTerm(param: Param): tf.Scalar {
-    return hoyerTerm(param.variable);
+  protected sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar {
+    return ratioSum(false, params.length);
   }
 }
 
@@ -83,8 +85,8 @@ export class HoyerSquarePenalty extends PerTensorPenalty<HoyerOptions> {
     checkOptions('hoyerSquare', options, ['strength']);
     super(options);
   }
-  protected tensorTerm(param: Param): tf.Scalar {
-    return hoyerSquareTerm(param.variable);
+  protected sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar {
+    return ratioSum(true, params.length);
   }
 }
 
@@ -135,8 +137,8 @@ export class GroupHoyerSquarePenalty extends PerTensorPenalty<GroupHoyerSquareOp
     return this.axes;
   }
 
-  protected tensorTerm(param: Param, index: number): tf.Scalar {
-    return groupHoyerSquareTerm(param.variable, this.axes[index], this.groups, this.outputRatio);
+  protected sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar {
+    return groupHoyerSquareSum(params.map((p) => p.shape.length), this.axes, this.groups, this.outputRatio);
   }
 
   override getConfig(): PenaltyConfig {

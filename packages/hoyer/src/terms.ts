@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { absAndSquareSums, groupScale, groupSquareSums, runLoopKernel, signLinear, unaryCustomGrad, type GroupAxes } from '@sparsify/core';
+import { absAndSquareSums, groupScale, groupSquareSums, runLoopKernel, signLinear, type GroupAxes } from '@sparsify/core';
 import { GROUP_FACTORS, GROUP_FORWARD, RATIO } from './kernels.js';
 
 /**
@@ -13,28 +13,94 @@ export type GroupMode = 'auto' | 'input' | 'output' | 'both';
 export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'both'];
 
 /**
- * The ratio terms below with their closed-form gradients (penalties.md §5.2–5.3), as one custom op
- * per tensor: [A, Q] = [Σ|w|, Σw²] in one pass (core's `absAndSquareSums`), the value and c0, c1 from
- * them (kernels.ts), and `dy·(c0·sign(w) + c1·w)` in one pass backward (core's `signLinear`). The denominator
- * is floored, d = max(D, δ), and the gradient is 0 where the floor is active (D < δ: an all-zero
- * tensor, whose A is 0 too).
+ * One tensor's term with its closed-form gradient: `forward` gives the value and the tensors the
+ * gradient needs; `gradient` turns upstream dy and those into ∂/∂w.
  */
-function ratioTerm(square: boolean): (w: tf.Tensor) => tf.Scalar {
-  return unaryCustomGrad<tf.Scalar>((w, save) => {
-    const [value, c0, c1] = runLoopKernel(RATIO, absAndSquareSums(w), { square, delta: HOYER_DELTA });
-    save([w, c0, c1]);
-    return {
-      value: value as tf.Scalar,
-      gradFunc: (dy, [ws, c0s, c1s]) => signLinear(ws, c0s, c1s, dy),
-    };
-  });
+interface ClosedFormTerm {
+  forward(w: tf.Tensor): { value: tf.Tensor; saved: tf.Tensor[] };
+  gradient(dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor;
 }
 
+/**
+ * Σⱼ termⱼ(wⱼ) as one custom op over all the tensors: one tape node, instead of one per tensor and
+ * their sum (whose per-op cost, not their arithmetic, dominated on small models).
+ */
+function sumOfTerms(terms: readonly ClosedFormTerm[]): (...ws: tf.Tensor[]) => tf.Scalar {
+  const op = tf.customGrad(((...args: unknown[]) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const ws = args.slice(0, -1) as tf.Tensor[];
+    const parts = ws.map((w, j) => terms[j].forward(w));
+    save(parts.flatMap((p) => p.saved));
+    const values = parts.map((p) => p.value);
+    return {
+      value: values.length === 1 ? values[0] : tf.addN(values),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        let at = 0;
+        return parts.map((p, j) => terms[j].gradient(dy, saved.slice(at, (at += p.saved.length))));
+      },
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (...ws) => op(...ws) as tf.Scalar;
+}
+
+/**
+ * The ratio terms with their closed-form gradients (penalties.md §5.2–5.3): [A, Q] = [Σ|w|, Σw²] in one
+ * pass (core's `absAndSquareSums`), the value and c0, c1 from them (kernels.ts), and
+ * `dy·(c0·sign(w) + c1·w)` in one pass backward (core's `signLinear`). The denominator is floored,
+ * d = max(D, δ), and the gradient is 0 where the floor is active (D < δ: an all-zero tensor, whose A is
+ * 0 too).
+ */
+function ratio(square: boolean): ClosedFormTerm {
+  return {
+    forward: (w) => {
+      const [value, c0, c1] = runLoopKernel(RATIO, absAndSquareSums(w), { square, delta: HOYER_DELTA });
+      return { value, saved: [w, c0, c1] };
+    },
+    gradient: (dy, [w, c0, c1]) => signLinear(w, c0, c1, dy),
+  };
+}
+
+/**
+ * Group-Hoyer-Square of one kernel (see `groupHoyerSquareTerm`): the full-size work is one pass each way
+ * (core's `groupSquareSums` and `groupScale`); the rest, on the group-norm vectors, one kernel each way.
+ * A kernel whose input and output axes are not its last two is transposed so that they are, and its
+ * gradient transposed back.
+ */
+function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio: number): ClosedFormTerm {
+  const rest = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axes.inputAxis && i !== axes.outputAxis);
+  const perm = axes.inputAxis === rank - 2 && axes.outputAxis === rank - 1 ? null : [...rest, axes.inputAxis, axes.outputAxis];
+  const inverse = perm && perm.map((_, i) => perm.indexOf(i));
+  // ρ = 0 leaves a grouping out: its term and its gradient are 0.
+  const rhoIn = groups === 'output' ? 0 : 1;
+  const rhoOut = groups === 'input' ? 0 : groups === 'output' ? 1 : outputRatio;
+  const attrs = { rhoIn, rhoOut, delta: HOYER_DELTA };
+  return {
+    forward: (w) => {
+      const x = perm ? tf.transpose(w, perm) : w;
+      const [value, nIn, nOut, stats] = runLoopKernel(GROUP_FORWARD, groupSquareSums(x), attrs);
+      return { value, saved: [x, nIn, nOut, stats] };
+    },
+    gradient: (dy, [x, nIn, nOut, stats]) => {
+      const [rows, cols] = runLoopKernel(GROUP_FACTORS, [nIn, nOut, stats, dy], attrs);
+      const g = groupScale(x, rows as tf.Tensor1D, cols as tf.Tensor1D);
+      return inverse ? tf.transpose(g, inverse) : g;
+    },
+  };
+}
+
+const hoyerOp = sumOfTerms([ratio(false)]);
+const hoyerSquareOp = sumOfTerms([ratio(true)]);
+
 /** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */
-export const hoyerTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(false);
+export const hoyerTerm = (w: tf.Tensor): tf.Scalar => hoyerOp(w);
 
 /** ‖W‖₁² / ‖W‖₂² (range [1, N]; 0 for an all-zero tensor). Counts like ℓ0: k equal non-zeros give k. */
-export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(true);
+export const hoyerSquareTerm = (w: tf.Tensor): tf.Scalar => hoyerSquareOp(w);
+
+/** Σⱼ ‖Wⱼ‖₁/‖Wⱼ‖₂ (square: Σⱼ ‖Wⱼ‖₁²/‖Wⱼ‖₂²) over `count` tensors, as one op. */
+export function ratioSum(square: boolean, count: number): (...ws: tf.Tensor[]) => tf.Scalar {
+  return sumOfTerms(Array.from({ length: count }, () => ratio(square)));
+}
 
 /**
  * Group-Hoyer-Square of one kernel as coded in DeepHoyer (penalties.md §5.4):
@@ -44,8 +110,7 @@ export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = ratioTerm(true);
  *
  * One custom op with the closed-form gradient: with S_G = Σ_g n_g, N = Σ_G ρ_G·S_G², d = max(Q, δ),
  * `∂/∂w = w·[Σ_G (2ρ_G·S_G/d)/n_G(w) − 2N/d²]`, where 1/n is 0 for an all-zero group (no NaN) and
- * the whole gradient 0 for an all-zero kernel. The full-size work is one pass each way (core's
- * `groupSquareSums` and `groupScale`); the rest, on the group-norm vectors, one kernel each way.
+ * the whole gradient 0 for an all-zero kernel.
  */
 export function groupHoyerSquareTerm(
   w: tf.Tensor,
@@ -53,24 +118,15 @@ export function groupHoyerSquareTerm(
   groups: GroupMode = 'auto',
   outputRatio = 1,
 ): tf.Scalar {
-  if (axes === null) return hoyerSquareTerm(w);
-  // Group sums need inputs on axis rank−2 and outputs on rank−1 (dense and conv2d kernels are so).
-  const r = w.rank;
-  const rest = w.shape.map((_, i) => i).filter((i) => i !== axes.inputAxis && i !== axes.outputAxis);
-  const kernel = axes.inputAxis === r - 2 && axes.outputAxis === r - 1 ? w : tf.transpose(w, [...rest, axes.inputAxis, axes.outputAxis]);
-  // ρ = 0 leaves a grouping out: its term and its gradient are 0.
-  const rhoIn = groups === 'output' ? 0 : 1;
-  const rhoOut = groups === 'input' ? 0 : groups === 'output' ? 1 : outputRatio;
-  const attrs = { rhoIn, rhoOut, delta: HOYER_DELTA };
-  return unaryCustomGrad<tf.Scalar>((x, save) => {
-    const [value, nIn, nOut, stats] = runLoopKernel(GROUP_FORWARD, groupSquareSums(x), attrs);
-    save([x, nIn, nOut, stats]);
-    return {
-      value: value as tf.Scalar,
-      gradFunc: (dy, [xs, nIns, nOuts, statss]) => {
-        const [rows, cols] = runLoopKernel(GROUP_FACTORS, [nIns, nOuts, statss, dy], attrs);
-        return groupScale(xs, rows as tf.Tensor1D, cols as tf.Tensor1D);
-      },
-    };
-  })(kernel);
+  return groupHoyerSquareSum([w.rank], [axes], groups, outputRatio)(w);
+}
+
+/** Σ of `groupHoyerSquareTerm` over tensors of the given ranks and group axes, as one op. */
+export function groupHoyerSquareSum(
+  ranks: readonly number[],
+  axes: readonly (GroupAxes | null)[],
+  groups: GroupMode,
+  outputRatio: number,
+): (...ws: tf.Tensor[]) => tf.Scalar {
+  return sumOfTerms(ranks.map((rank, j) => (axes[j] === null ? ratio(true) : groupTerm(rank, axes[j]!, groups, outputRatio))));
 }

@@ -422,3 +422,25 @@ describe('memory', () => {
     [model, x, y].forEach((d) => d.dispose());
   });
 });
+
+describe('Group-HS of a kernel whose group axes are not its last two', () => {
+  beforeAll(useCpu);
+  it('equals the term of its transpose with the axes last, gradient transposed back', () => {
+    // [in, out, k] with input axis 0 and output axis 1, against [k, in, out] with the axes last.
+    const w = tf.variable(tf.tensor3d(gaussian(4 * 3 * 2, 31), [4, 3, 2]), true, 'ghs_moved_axes');
+    const moved = { input: [1, 2], output: [0, 2], inputAxis: 0, outputAxis: 1 };
+    const last = { input: [0, 2], output: [0, 1], inputAxis: 1, outputAxis: 2 };
+    const [value, grad] = tf.tidy(() => {
+      const { value: v, grads } = tf.variableGrads(() => groupHoyerSquareTerm(w, moved, 'both', 0.5), [w]);
+      return [v.dataSync()[0], Array.from(grads[w.name].dataSync())];
+    });
+    const wt = tf.transpose(w, [2, 0, 1]);
+    const [valueT, gradT] = tf.tidy(() => {
+      const g = tf.grad((x: tf.Tensor) => groupHoyerSquareTerm(x, last, 'both', 0.5))(wt);
+      return [groupHoyerSquareTerm(wt, last, 'both', 0.5).dataSync()[0], Array.from(tf.transpose(g, [1, 2, 0]).dataSync())];
+    });
+    expect(Math.abs(value / valueT - 1)).toBeLessThan(1e-6);
+    expect(relErr(grad, gradT)).toBeLessThan(1e-5);
+    tf.dispose([w, wt]);
+  });
+});
