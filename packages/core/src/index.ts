@@ -9,7 +9,7 @@ export {
   checkPositive,
   checkSparsity,
 } from './errors.js';
-export { guardedDiv, safeAbs, safeL1, safeNorm, stopGradient, unaryCustomGrad } from './ops.js';
+export { guardedDiv, safeAbs, safeL1, safeNorm, stopGradient, unaryCustomGrad, variadicCustomGrad } from './ops.js';
 export { FUSED_KERNELS, absAndSquareSums, groupScale, groupSquareSums, kthSmallestMagnitude, signLinear } from './fused.js';
 export {
   LOOP_KERNEL_BACKENDS,

@@ -14,6 +14,18 @@ export function unaryCustomGrad<T extends tf.Tensor = tf.Tensor>(
 }
 
 /**
+ * A typed `tf.customGrad` for any number of tensor inputs (a penalty over all its tensors as one op):
+ * `forward(xs, save)` returns the value and a gradient function giving one gradient per input.
+ */
+export function variadicCustomGrad<T extends tf.Tensor = tf.Tensor>(
+  forward: (xs: tf.Tensor[], save: tf.GradSaveFunc) => { value: T; gradFunc: (dy: T, saved: tf.Tensor[]) => tf.Tensor[] },
+): (...xs: tf.Tensor[]) => T {
+  const f = tf.customGrad(((...args: unknown[]) =>
+    forward(args.slice(0, -1) as tf.Tensor[], args[args.length - 1] as tf.GradSaveFunc)) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return (...xs) => f(...xs) as T;
+}
+
+/**
  * Identity whose gradient is 0: TF.js has no StopGradient op (tensorflow/tfjs#967). Use it for
  * quantities that must be treated as constants inside a differentiated function.
  */
@@ -37,22 +49,20 @@ export const safeAbs = unaryCustomGrad((x, save) => {
  */
 export function safeL1(...xs: tf.Tensor[]): tf.Scalar {
   if (xs.length === 0) throw new SparsifyConfigError('safeL1 needs at least one tensor; got none');
-  return l1Op(...xs) as tf.Scalar;
+  return l1Op(...xs);
 }
 
-const l1Op = tf.customGrad(((...args: unknown[]) => {
-  const save = args[args.length - 1] as tf.GradSaveFunc;
-  const xs = args.slice(0, -1) as tf.Tensor[];
+const l1Op = variadicCustomGrad<tf.Scalar>((xs, save) => {
   save(xs);
   const sums = xs.map((x) => absAndSquareSums(x)[0]);
   return {
-    value: sums.length === 1 ? sums[0] : tf.addN(sums),
-    gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    value: (sums.length === 1 ? sums[0] : tf.addN(sums)) as tf.Scalar,
+    gradFunc: (dy, saved) => {
       const zero = tf.scalar(0);
       return saved.map((x) => signLinear(x, dy, zero));
     },
   };
-}) as unknown as Parameters<typeof tf.customGrad>[0]);
+});
 
 /**
  * √(Σx² over `axis`) with gradient x/‖x‖ and 0 (not NaN) where the norm is 0. TF.js gives NaN

@@ -7,6 +7,7 @@ import {
   resolveStrength,
   runLoopKernel,
   safeL1,
+  variadicCustomGrad,
   type Param,
   type PenaltyConfig,
   type PenaltyDiagnostics,
@@ -224,22 +225,20 @@ export class HaloPenalty extends ScalePenalty<HaloOptions> {
    */
   private termOp(psi: number): (...inputs: tf.Tensor[]) => tf.Scalar {
     const attrs = { minLambdaSquared: this.minLambda ** 2 };
-    return tf.customGrad(((...args: unknown[]) => {
-      const save = args[args.length - 1] as tf.GradSaveFunc;
-      const inputs = args.slice(0, -1) as tf.Tensor[];
+    return variadicCustomGrad<tf.Scalar>((inputs, save) => {
       const [weights, lambdaL1] = tf.unstack(runLoopKernel(HALO_SUMS, inputs, attrs)[0]);
       const excess = tf.sub(lambdaL1, tf.scalar(this.budget));
       const l1 = this.hyperPrior === 'l1';
       const slope = tf.mul(tf.scalar(psi), l1 ? tf.sign(excess) : tf.mul(excess, tf.scalar(2)));
       save([...inputs, slope]);
       return {
-        value: tf.add(tf.mul(tf.scalar(this.xi), weights), tf.mul(tf.scalar(psi), l1 ? tf.abs(excess) : tf.square(excess))),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        value: tf.add(tf.mul(tf.scalar(this.xi), weights), tf.mul(tf.scalar(psi), l1 ? tf.abs(excess) : tf.square(excess))) as tf.Scalar,
+        gradFunc: (dy, saved) => {
           const upstream = tf.stack([tf.mul(dy, tf.scalar(this.xi)), tf.mul(dy, saved[saved.length - 1])]);
           return runLoopKernel(HALO_GRADIENTS, [...saved.slice(0, -1), upstream], attrs);
         },
       };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]) as unknown as (...inputs: tf.Tensor[]) => tf.Scalar;
+    });
   }
 
   protected term(ctx: TrainingContext): tf.Scalar {

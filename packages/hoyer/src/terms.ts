@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { absAndSquareSums, groupScale, groupSquareSums, runLoopKernel, signLinear, type GroupAxes } from '@sparsify/core';
+import { absAndSquareSums, groupScale, groupSquareSums, runLoopKernel, signLinear, variadicCustomGrad, type GroupAxes } from '@sparsify/core';
 import { GROUP_FACTORS, GROUP_FORWARD, RATIO } from './kernels.js';
 
 /**
@@ -26,21 +26,18 @@ interface ClosedFormTerm {
  * their sum (whose per-op cost, not their arithmetic, dominated on small models).
  */
 function sumOfTerms(terms: readonly ClosedFormTerm[]): (...ws: tf.Tensor[]) => tf.Scalar {
-  const op = tf.customGrad(((...args: unknown[]) => {
-    const save = args[args.length - 1] as tf.GradSaveFunc;
-    const ws = args.slice(0, -1) as tf.Tensor[];
+  return variadicCustomGrad<tf.Scalar>((ws, save) => {
     const parts = ws.map((w, j) => terms[j].forward(w));
     save(parts.flatMap((p) => p.saved));
     const values = parts.map((p) => p.value);
     return {
-      value: values.length === 1 ? values[0] : tf.addN(values),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      value: (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar,
+      gradFunc: (dy, saved) => {
         let at = 0;
         return parts.map((p, j) => terms[j].gradient(dy, saved.slice(at, (at += p.saved.length))));
       },
     };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return (...ws) => op(...ws) as tf.Scalar;
+  });
 }
 
 /**
@@ -88,19 +85,16 @@ function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio
   };
 }
 
-const hoyerOp = sumOfTerms([ratio(false)]);
-const hoyerSquareOp = sumOfTerms([ratio(true)]);
-
-/** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */
-export const hoyerTerm = (w: tf.Tensor): tf.Scalar => hoyerOp(w);
-
-/** ‖W‖₁² / ‖W‖₂² (range [1, N]; 0 for an all-zero tensor). Counts like ℓ0: k equal non-zeros give k. */
-export const hoyerSquareTerm = (w: tf.Tensor): tf.Scalar => hoyerSquareOp(w);
-
 /** Σⱼ ‖Wⱼ‖₁/‖Wⱼ‖₂ (square: Σⱼ ‖Wⱼ‖₁²/‖Wⱼ‖₂²) over `count` tensors, as one op. */
 export function ratioSum(square: boolean, count: number): (...ws: tf.Tensor[]) => tf.Scalar {
   return sumOfTerms(Array.from({ length: count }, () => ratio(square)));
 }
+
+/** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */
+export const hoyerTerm: (w: tf.Tensor) => tf.Scalar = ratioSum(false, 1);
+
+/** ‖W‖₁² / ‖W‖₂² (range [1, N]; 0 for an all-zero tensor). Counts like ℓ0: k equal non-zeros give k. */
+export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = ratioSum(true, 1);
 
 /**
  * Group-Hoyer-Square of one kernel as coded in DeepHoyer (penalties.md §5.4):

@@ -9,6 +9,7 @@ import {
   kthSmallestMagnitude,
   runLoopKernel,
   SparsifyConfigError,
+  variadicCustomGrad,
   type PenaltyConfig,
   type PenaltyDiagnostics,
   type StrengthLike,
@@ -62,14 +63,10 @@ export function sech2(x: tf.Tensor): tf.Tensor {
  * Value 0 and an explicit zero gradient for every weight: "no HS" that still connects the weights, so
  * `tf.variableGrads` over the penalty alone returns zeros instead of throwing "no connection".
  */
-function zeroGradient(variables: readonly tf.Tensor[]): tf.Scalar {
-  const f = tf.customGrad(((...args: unknown[]) => {
-    const weights = args.slice(0, -1) as tf.Tensor[];
-    const shapes = weights.map((w) => w.shape);
-    return { value: tf.scalar(0), gradFunc: () => shapes.map((shape) => tf.zeros(shape)) };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(...variables) as tf.Scalar;
-}
+const zeroGradient = variadicCustomGrad<tf.Scalar>((weights) => {
+  const shapes = weights.map((w) => w.shape);
+  return { value: tf.scalar(0), gradFunc: () => shapes.map((shape) => tf.zeros(shape)) };
+});
 
 /**
  * HyperSparse (Glandorf, Kaiser, Rosenhahn, arXiv 2308.07163), penalties.md §6.1–6.2: over all bound
@@ -115,17 +112,17 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
     const variables = this.params.map((p) => p.variable);
     if (this.sparsity === 0) {
       this.record(0, 0, undefined);
-      return zeroGradient(variables);
+      return zeroGradient(...variables);
     }
     const t = this.threshold(ctx, variables);
     // t = 0: ⌊κN⌋+1 weights are already exactly 0, so the target is met by exact zeros; pushing the
     // rest is pointless and s = C/0 is infinite. Skip HS for this step (value 0, no gradient).
     if (t === 0) {
       this.record(0, 0, undefined);
-      return zeroGradient(variables);
+      return zeroGradient(...variables);
     }
     const s = this.C / Math.max(t, MIN_THRESHOLD);
-    return this.gradientOp(s)(...variables) as tf.Scalar;
+    return this.gradientOp(s)(...variables);
   }
 
   /** t = a(⌊κN⌋) over all bound weights: a radix select over the weights in place (core's kthSmallestMagnitude), hinted with the last t. */
@@ -147,22 +144,20 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
    * pass over all the weights forward (a loop kernel on cpu and wasm; kernels.ts) gives c and
    * h = sign(w)·sech²(s|w|); backward multiplies h by α·c. One exponential per weight and step.
    */
-  private gradientOp(s: number): (...weights: tf.Tensor[]) => tf.Tensor {
-    return tf.customGrad(((...args: unknown[]) => {
-      const save = args[args.length - 1] as tf.GradSaveFunc;
-      const weights = args.slice(0, -1) as tf.Tensor[];
+  private gradientOp(s: number): (...weights: tf.Tensor[]) => tf.Scalar {
+    return variadicCustomGrad<tf.Scalar>((weights, save) => {
       // T > 0 here: t > 0, so every weight from index ⌊κN⌋ up has s·a ≥ C and tanh(s·a) ≥ tanh(C).
       const [c, ...hs] = runLoopKernel(HYPERSPARSE_FORWARD, weights, { s });
       this.record(this.t, s, c);
       save([c, ...hs]);
       return {
         value: tf.scalar(0),
-        gradFunc: (dy: tf.Tensor, [cs, ...saved]: tf.Tensor[]) => {
+        gradFunc: (dy, [cs, ...saved]) => {
           const scale = tf.mul(dy, cs);
           return saved.map((h) => tf.mul(h, scale));
         },
       };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    });
   }
 
   private record(t: number, s: number, c: tf.Tensor | undefined): void {
