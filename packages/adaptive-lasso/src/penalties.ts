@@ -7,6 +7,7 @@ import {
   safeAbs,
   safeL1,
   SparsifyConfigError,
+  type LossAndGradients,
   type Param,
   type PenaltyConfig,
   type PenaltyDiagnostics,
@@ -126,6 +127,13 @@ export class LassoPenalty extends BasePenalty<LassoOptions> {
 
   protected term(_ctx: TrainingContext): tf.Scalar {
     return safeL1(...this.params.map((p) => p.variable));
+  }
+
+  /** Σ|w| and, per tensor, the gradient sign(w) as 1·sign(w) + 0·w: applied inside the fused update's pass. */
+  protected override termAndGradients(_ctx: TrainingContext): LossAndGradients {
+    const variables = this.params.map((p) => p.variable);
+    const [one, zero] = [tf.scalar(1), tf.scalar(0)];
+    return { value: safeL1(...variables), gradients: variables.map((variable) => ({ variable, a: one, b: zero })) };
   }
 
   override getConfig(): PenaltyConfig {

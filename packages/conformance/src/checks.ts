@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import {
   createTrainStep,
   disposeOptimizer,
+  gradientTensor,
   INITIAL_CONTEXT,
   penaltyFromConfig,
   registerPlugin,
@@ -235,6 +236,62 @@ async function backendsAgree(options: ConformanceOptions): Promise<void> {
   }
 }
 
+/** `penalty` as the training step sees a penalty without `lossAndGradients`: differentiated on the tape. */
+function onTheTape(penalty: Penalty): Penalty {
+  return new Proxy(penalty, { get: (target, key) => (key === 'lossAndGradients' ? undefined : Reflect.get(target, key)) });
+}
+
+/**
+ * Where the penalty offers `lossAndGradients`: its value and gradients equal the tape's, and training
+ * with it gives the weights that training on the tape gives (20 momentum steps, with and without decay).
+ */
+async function fastPathAgrees(options: ConformanceOptions): Promise<void> {
+  const ctx = options.context ?? INITIAL_CONTEXT;
+  const probe = options.create();
+  const offered = typeof probe.lossAndGradients === 'function';
+  probe.dispose();
+  if (!offered) return;
+  const [fast, taped] = [options.create(), options.create()];
+  const [fastParams, tapedParams] = [bindFixture(options, fast, 13), bindFixture(options, taped, 13)];
+  try {
+    const reference = penaltyGradients(taped, ctx);
+    const result = tf.tidy(() => {
+      const got = fast.lossAndGradients!(ctx);
+      if (!got) return undefined;
+      const byVariable = new Map(got.gradients.map((g) => [g.variable, Float32Array.from(gradientTensor(g).dataSync())]));
+      const variables = fast.params.map((q) => q.variable);
+      return { value: got.value.dataSync()[0], grads: variables.map((v) => byVariable.get(v) ?? new Float32Array(v.size)) };
+    });
+    if (!result) return;
+    if (Math.abs(result.value - reference.value) > 1e-6 * Math.max(1, Math.abs(reference.value))) {
+      fail(options, `lossAndGradients' value ${result.value} differs from loss()'s ${reference.value}`);
+    }
+    const error = relativeError(result.grads, reference.grads);
+    if (error > 1e-6) fail(options, `lossAndGradients' gradient differs from the tape's (relative error ${error})`);
+  } finally {
+    [fast, taped].forEach((p) => p.dispose());
+    [fastParams, tapedParams].forEach(disposeParams);
+  }
+  for (const weightDecay of [0, 1e-3]) {
+    const runs = [false, true].map((tape) => {
+      const { model, x, y } = fixtureModel(17);
+      const penalty = options.create();
+      const optimizer = tf.train.momentum(0.05, 0.9);
+      const step = createTrainStep({ model, optimizer, weightDecay, penalties: [tape ? onTheTape(penalty) : penalty], context: options.context });
+      for (let i = 0; i < 20; i++) step.run(x, y);
+      const weights = model.getWeights().map((w) => Float32Array.from(w.dataSync()));
+      step.dispose();
+      disposeOptimizer(optimizer);
+      penalty.dispose();
+      model.dispose();
+      tf.dispose([x, y]);
+      return weights;
+    });
+    const error = relativeError(runs[0], runs[1]);
+    if (error > 1e-5) fail(options, `training with lossAndGradients differs from training on the tape (weight decay ${weightDecay}): relative error ${error}`);
+  }
+}
+
 /** The shared battery every penalty must pass. */
 export function conformanceChecks(options: ConformanceOptions): ConformanceCheck[] {
   return [
@@ -246,6 +303,7 @@ export function conformanceChecks(options: ConformanceOptions): ConformanceCheck
       name: `same value and gradient on ${(options.backends ?? ['cpu', 'wasm']).join(' and ')}, with loop kernels on and off`,
       run: () => backendsAgree(options),
     },
+    { name: 'lossAndGradients, where offered, agrees with the tape', run: () => fastPathAgrees(options) },
   ];
 }
 

@@ -276,17 +276,28 @@
 ;; tfjs's MomentumOptimizer step for one variable, fused: acc' = m·acc + g, then
   ;; value' = c·acc' + value, or with Nesterov value' = c·(g + m·acc') + value (c = −learning rate),
   ;; each product and sum rounded to f32 as the separate tfjs ops round them. m and c are read from $pm, $pc.
-  ;; g = grad, or grad + grad2 (rounded to f32, as a tfjs Add) where $grad2 is not 0. Where $sums is
+  ;; g = grad + p, p a penalty's part rounded to f32 and added as a tfjs Add would: grad2 (where $grad2 is
+  ;; not 0), times the scalar at $pk where that is not 0 (a tfjs Mul); or, where $pa is not 0,
+  ;; a·sign(value) + b·value + 0 from the scalars at $pa and $pb, as signLinear computes it. Where $sums is
   ;; not 0, [Σ|value'|, Σvalue'²] are stored there, computed exactly as absAndSquareSums computes them,
   ;; each block summed right after it is written (still in cache).
-  (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $grad2 i32) (param $pm i32) (param $pc i32)
+  (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $grad2 i32) (param $pk i32)
+        (param $pa i32) (param $pb i32) (param $pm i32) (param $pc i32)
         (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $sums i32) (param $band i32)
     (local $end i32) (local $blockEnd i32) (local $blockOut i32) (local $m f32) (local $c f32) (local $vm v128) (local $vc v128)
-    (local $g v128) (local $a v128) (local $fg f32) (local $fa f32)
+    (local $g v128) (local $a v128) (local $v v128) (local $k f32) (local $pa1 f32) (local $pb1 f32) (local $vk v128) (local $va v128) (local $vb v128)
+    (local $fv f32) (local $fg f32) (local $fa f32)
     (local.set $m (f32.load (local.get $pm)))
     (local.set $c (f32.load (local.get $pc)))
     (local.set $vm (f32x4.splat (local.get $m)))
     (local.set $vc (f32x4.splat (local.get $c)))
+    (if (local.get $pk) (then (local.set $k (f32.load (local.get $pk))) (local.set $vk (f32x4.splat (local.get $k)))))
+    (if (local.get $pa)
+      (then
+        (local.set $pa1 (f32.load (local.get $pa)))
+        (local.set $pb1 (f32.load (local.get $pb)))
+        (local.set $va (f32x4.splat (local.get $pa1)))
+        (local.set $vb (f32x4.splat (local.get $pb1)))))
     (global.set $sumA (v128.const i64x2 0 0))
     (global.set $sumQ (v128.const i64x2 0 0))
     (local.set $end (i32.add (local.get $value) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
@@ -296,9 +307,19 @@
         (local.set $blockEnd (call $blockEnd (local.get $value) (local.get $end)))
         (local.set $blockOut (local.get $outValue))
         (loop $next
-          (local.set $g (if (result v128) (local.get $grad2)
-            (then (f32x4.add (v128.load (local.get $grad)) (v128.load (local.get $grad2))))
-            (else (v128.load (local.get $grad)))))
+          (local.set $v (v128.load (local.get $value)))
+          (local.set $g (v128.load (local.get $grad)))
+          (if (local.get $grad2)
+            (then (local.set $g (f32x4.add (local.get $g) (if (result v128) (local.get $pk)
+              (then (f32x4.mul (v128.load (local.get $grad2)) (local.get $vk)))
+              (else (v128.load (local.get $grad2))))))))
+          (if (local.get $pa)
+            (then (local.set $g (f32x4.add (local.get $g) (f32x4.add (f32x4.add
+              (v128.and ;; a·sign(v), inline: V8 does not inline wasm calls here
+                (v128.xor (local.get $va) (v128.and (local.get $v) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
+                (f32x4.ne (local.get $v) (v128.const f32x4 0 0 0 0)))
+              (f32x4.mul (local.get $vb) (local.get $v)))
+              (v128.const f32x4 0 0 0 0))))))
           (local.set $a (f32x4.add (f32x4.mul (local.get $vm) (v128.load (local.get $acc))) (local.get $g)))
           (v128.store (local.get $outAcc) (local.get $a))
           (v128.store (local.get $outValue) (f32x4.add
@@ -306,7 +327,7 @@
               (if (result v128) (local.get $nesterov)
                 (then (f32x4.add (local.get $g) (f32x4.mul (local.get $a) (local.get $vm))))
                 (else (local.get $a))))
-            (v128.load (local.get $value))))
+            (local.get $v)))
           (local.set $value (i32.add (local.get $value) (i32.const 16)))
           (local.set $acc (i32.add (local.get $acc) (i32.const 16)))
           (local.set $grad (i32.add (local.get $grad) (i32.const 16)))
@@ -322,9 +343,15 @@
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $value) (local.get $end)))
-        (local.set $fg (if (result f32) (local.get $grad2)
-          (then (f32.add (f32.load (local.get $grad)) (f32.load (local.get $grad2))))
-          (else (f32.load (local.get $grad)))))
+        (local.set $fv (f32.load (local.get $value)))
+        (local.set $fg (f32.load (local.get $grad)))
+        (if (local.get $grad2)
+          (then (local.set $fg (f32.add (local.get $fg) (if (result f32) (local.get $pk)
+            (then (f32.mul (f32.load (local.get $grad2)) (local.get $k)))
+            (else (f32.load (local.get $grad2))))))))
+        (if (local.get $pa)
+          (then (local.set $fg (f32.add (local.get $fg) (f32.add (f32.add (call $scaledSign1 (local.get $pa1) (local.get $fv))
+            (f32.mul (local.get $pb1) (local.get $fv))) (f32.const 0))))))
         (local.set $fa (f32.add (f32.mul (local.get $m) (f32.load (local.get $acc))) (local.get $fg)))
         (f32.store (local.get $outAcc) (local.get $fa))
         (f32.store (local.get $outValue) (f32.add
@@ -332,7 +359,7 @@
             (if (result f32) (local.get $nesterov)
               (then (f32.add (local.get $fg) (f32.mul (local.get $fa) (local.get $m))))
               (else (local.get $fa))))
-          (f32.load (local.get $value))))
+          (local.get $fv)))
         (local.set $value (i32.add (local.get $value) (i32.const 4)))
         (local.set $acc (i32.add (local.get $acc) (i32.const 4)))
         (local.set $grad (i32.add (local.get $grad) (i32.const 4)))

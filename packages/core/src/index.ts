@@ -23,7 +23,7 @@ export {
   type WasmKernelCode,
   type WasmKernelExports,
 } from './loop-kernels.js';
-export { applyGradients } from './optimizer-update.js';
+export { applyGradients, gradientTensor } from './optimizer-update.js';
 export {
   describeParams,
   groupAxes,
@@ -49,9 +49,11 @@ export {
 } from './strength.js';
 export {
   BasePenalty,
+  type LossAndGradients,
   type Penalty,
   type PenaltyConfig,
   type PenaltyDiagnostics,
+  type PenaltyGradient,
   type PenaltyOptions,
   type PenaltyState,
 } from './penalty.js';

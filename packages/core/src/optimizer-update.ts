@@ -1,11 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
-import { cacheAbsAndSquareSums, wantsAbsAndSquareSums } from './fused.js';
+import { cacheAbsAndSquareSums, signLinear, wantsAbsAndSquareSums } from './fused.js';
 import { FUSED_WASM } from './fused.wasm.js';
 import { loopKernelImplementation, runLoopKernel, type LoopKernel } from './loop-kernels.js';
 import { cacheMagnitudeBand, takeMagnitudeBandRequest } from './magnitude-band.js';
+import type { PenaltyGradient } from './penalty.js';
 
 interface MomentumAttrs {
   nesterov: boolean;
+  /**
+   * A penalty's part p of the gradient, g = g₁ + p, from the inputs after [value, acc, g₁, m, c]:
+   * 'tensor' [p]; 'scaled' [t, k], p = t·k; 'signLinear' [a, b], p = a·sign(value) + b·value (as
+   * signLinear computes it); 'none' [].
+   */
+  addend: AddendKind;
   /** Also output [Σ|value'|, Σvalue'²], computed as `absAndSquareSums` computes them. */
   sums: boolean;
   /**
@@ -16,14 +23,16 @@ interface MomentumAttrs {
   band: number[];
 }
 
+type AddendKind = 'none' | 'tensor' | 'scaled' | 'signLinear';
+
 const BAND_HEADER = 5;
 
 /**
  * tfjs's momentum step for one variable (momentum_optimizer.ts) as one pass instead of four tfjs ops:
  * acc' = m·acc + g; value' = c·acc' + value, or c·(g + m·acc') + value with Nesterov (c = −learning
  * rate). Every product and sum is rounded to float32 as tfjs's separate ops round them, so the result
- * is the same, bit for bit. Inputs [value, acc, g, m, c] or [value, acc, g₁, m, c, g₂] with
- * g = g₁ + g₂ (a gradient in two parts, added here as a tfjs Add would).
+ * is the same, bit for bit. Inputs [value, acc, g, m, c], or with g = g₁ + p (a gradient in two parts,
+ * added here as a tfjs Add would) [value, acc, g₁, m, c, …p's inputs] (`MomentumAttrs.addend`).
  */
 export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
   name: 'SparsifyMomentumUpdate',
@@ -33,7 +42,7 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
     ...(sums ? [[2]] : []),
     ...(band.length > 0 ? [[BAND_HEADER + band[2]]] : []),
   ],
-  run([value, accumulation, gradient, mTensor, cTensor, addend], [newValue, newAccumulation, ...extra], { nesterov, sums: wantSums, band }) {
+  run([value, accumulation, gradient, mTensor, cTensor, p1, p2], [newValue, newAccumulation, ...extra], { nesterov, addend: kind, sums: wantSums, band }) {
     const sums = wantSums ? extra[0] : undefined;
     const last = extra[extra.length - 1];
     const bandOut = band.length > 0 ? new Int32Array(last.buffer, last.byteOffset, last.length) : undefined;
@@ -41,8 +50,9 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
     const m = mTensor[0];
     const c = cTensor[0];
     let [a1, q1] = [0, 0];
+    const penalty = addendFunction(kind, value, p1, p2);
     for (let i = 0; i < value.length; i++) {
-      const g = addend ? f(gradient[i] + addend[i]) : gradient[i];
+      const g = penalty ? f(gradient[i] + penalty(i)) : gradient[i];
       const a = f(f(m * accumulation[i]) + g);
       newAccumulation[i] = a;
       newValue[i] = f(c * (nesterov ? f(g + f(a * m)) : a)) + value[i];
@@ -54,7 +64,8 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
     if (sums) [sums[0], sums[1]] = [a1, q1];
     if (bandOut) collectBand(newValue, band, bandOut);
   },
-  composite: ([value, accumulation, gradient1, m, c, addend], { nesterov, sums, band }) => {
+  composite: ([value, accumulation, gradient1, m, c, p1, p2], { nesterov, addend: kind, sums, band }) => {
+    const addend = kind === 'none' ? undefined : kind === 'tensor' ? p1 : kind === 'scaled' ? tf.mul(p1, p2) : signLinear(value, p1, p2);
     const gradient = addend ? tf.add(gradient1, addend) : gradient1;
     const a = tf.add(tf.mul(m, accumulation), gradient);
     const newValue = tf.add(tf.mul(c, nesterov ? tf.add(gradient, tf.mul(a, m)) : a), value);
@@ -70,14 +81,38 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
   },
   simd: {
     code: FUSED_WASM,
-    call: (e, [value, accumulation, gradient, m, c, addend], [newValue, newAccumulation, ...extra], [shape], { nesterov, sums, band }, memory) => {
+    call: (e, [value, accumulation, gradient, m, c, p1, p2], [newValue, newAccumulation, ...extra], [shape], { nesterov, addend: kind, sums, band }, memory) => {
       const bandOut = band.length > 0 ? extra[extra.length - 1] : 0;
       // The header: the band's bounds and capacity in, the two counts (zeroed) out.
       if (bandOut) new Int32Array(memory.buffer, bandOut, BAND_HEADER).set([...band, 0, 0]);
-      e.momentumUpdate(value, accumulation, gradient, addend ?? 0, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation, sums ? extra[0] : 0, bandOut);
+      const [grad2, k] = kind === 'tensor' ? [p1, 0] : kind === 'scaled' ? [p1, p2] : [0, 0];
+      const [a, b] = kind === 'signLinear' ? [p1, p2] : [0, 0];
+      e.momentumUpdate(value, accumulation, gradient, grad2, k, a, b, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation, sums ? extra[0] : 0, bandOut);
     },
   },
 };
+
+/** p(i), the penalty's part of the gradient at i in the JS loop, rounded to float32 as the tfjs op or signLinear rounds it. */
+function addendFunction(kind: AddendKind, value: Float32Array, p1: Float32Array, p2: Float32Array): ((i: number) => number) | undefined {
+  switch (kind) {
+    case 'none':
+      return undefined;
+    case 'tensor':
+      return (i) => p1[i];
+    case 'scaled': {
+      const k = p2[0];
+      return (i) => Math.fround(p1[i] * k);
+    }
+    case 'signLinear': {
+      const [a, b] = [p1[0], p2[0]];
+      // as SIGN_LINEAR's loop (fused.ts): +0, not −0, at value 0
+      return (i) => {
+        const v = value[i];
+        return Math.fround((v > 0 ? a : v < 0 ? -a : 0) + b * v) + 0;
+      };
+    }
+  }
+}
 
 /** The band [lo, hi) of `values`' magnitude keys with its header, as momentumUpdate's $magnitudeBand writes it. */
 function collectBand(values: Float32Array, [lo, hi, capacity]: number[], out: Int32Array): void {
@@ -125,11 +160,11 @@ function fusedMomentum(optimizer: tf.Optimizer): MomentumInternals | null {
  * A variable whose sums a penalty reads (`absAndSquareSums`) gets them computed by the same pass, for
  * the penalty's next step; one whose threshold `kthSmallestMagnitude` tracks, the magnitude band it asked for.
  *
- * `addends`: a second part of some of the gradients (a penalty's, differentiated on its own tape),
- * added to `gradients[name]` in the momentum pass itself where that is fused, else with `tf.add` first.
- * The result is the same as applying the sums.
+ * `addends`: a second part of some of the gradients (a penalty's, from its own tape or from
+ * `Penalty.lossAndGradients`), added to `gradients[name]` in the momentum pass itself where that is
+ * fused, else with `tf.add` first. The result is the same as applying the sums.
  */
-export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTensorMap, addends: tf.NamedTensorMap = {}): void {
+export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTensorMap, addends: Record<string, tf.Tensor | PenaltyGradient> = {}): void {
   const momentum = fusedMomentum(optimizer);
   if (!momentum) {
     tf.tidy(() => optimizer.applyGradients(sumGradients(gradients, addends)));
@@ -147,11 +182,12 @@ export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTenso
     if (gradient == null) return;
     const addend = addends[name];
     tf.tidy(() => {
-      const inputs = [value, accumulation, gradient, momentum.m, momentum.c, ...(addend ? [addend] : [])];
+      const [kind, addendInputs] = addendParts(addend);
+      const inputs = [value, accumulation, gradient, momentum.m, momentum.c, ...addendInputs];
       const sums = wantsAbsAndSquareSums(value);
       const request = takeMagnitudeBandRequest(value);
       const band = request ? [request.lo, request.hi, request.capacity] : [];
-      const [newValue, newAccumulation, ...extra] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: momentum.useNesterov, sums, band });
+      const [newValue, newAccumulation, ...extra] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: momentum.useNesterov, addend: kind, sums, band });
       if (sums) {
         const [a, q] = extra[0].dataSync();
         cacheAbsAndSquareSums(newValue.dataId, [a, q]);
@@ -169,11 +205,28 @@ export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTenso
   momentum.incrementIterations();
 }
 
+/** The momentum kernel's addend kind and inputs for `addend`. */
+function addendParts(addend: tf.Tensor | PenaltyGradient | undefined): [AddendKind, tf.Tensor[]] {
+  if (!addend) return ['none', []];
+  if (addend instanceof tf.Tensor) return ['tensor', [addend]];
+  if ('tensor' in addend) return addend.scale ? ['scaled', [addend.tensor, addend.scale]] : ['tensor', [addend.tensor]];
+  return ['signLinear', [addend.a, addend.b]];
+}
+
+/**
+ * A penalty's gradient as a plain tensor: `scale·tensor` (a tfjs Mul), or `a·sign(w) + b·w` (core's
+ * `signLinear`), the same numbers the fused momentum update adds.
+ */
+export function gradientTensor(gradient: PenaltyGradient): tf.Tensor {
+  if ('tensor' in gradient) return gradient.scale ? tf.mul(gradient.tensor, gradient.scale) : gradient.tensor;
+  return signLinear(gradient.variable, gradient.a, gradient.b);
+}
+
 /** gradients[name] + addends[name] for each name of `gradients` (an addend without a gradient is ignored). */
-function sumGradients(gradients: tf.NamedTensorMap, addends: tf.NamedTensorMap): tf.NamedTensorMap {
+function sumGradients(gradients: tf.NamedTensorMap, addends: Record<string, tf.Tensor | PenaltyGradient>): tf.NamedTensorMap {
   const out: tf.NamedTensorMap = { ...gradients };
   for (const [name, addend] of Object.entries(addends)) {
-    if (out[name]) out[name] = tf.add(out[name], addend);
+    if (out[name]) out[name] = tf.add(out[name], addend instanceof tf.Tensor ? addend : gradientTensor(addend));
   }
   return out;
 }

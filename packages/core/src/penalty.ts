@@ -26,6 +26,23 @@ export type PenaltyDiagnostics = Record<string, number | number[]>;
 export type PenaltyState = Record<string, unknown>;
 
 /**
+ * A penalty's gradient with respect to one bound variable w, from `Penalty.lossAndGradients`: either
+ * `scale·tensor` (scale 1 when absent), or `a·sign(w) + b·w` with sign(0) = 0 for scalars a and b (the
+ * form of lasso's and the Hoyer ratios' gradients). The training step's fused momentum update applies
+ * either inside its own pass over w: the second form is never written out as a tensor, and the first
+ * is not scaled in a pass of its own. `gradientTensor` turns one into a plain tensor.
+ */
+export type PenaltyGradient =
+  | { readonly variable: tf.Variable; readonly tensor: tf.Tensor; readonly scale?: tf.Scalar }
+  | { readonly variable: tf.Variable; readonly a: tf.Scalar; readonly b: tf.Scalar };
+
+/** `Penalty.lossAndGradients`' result: the term (strength included) and one gradient per variable it depends on. */
+export interface LossAndGradients {
+  readonly value: tf.Scalar;
+  readonly gradients: readonly PenaltyGradient[];
+}
+
+/**
  * The one penalty interface. A penalty is bound once to the parameters it acts on, then asked for a
  * differentiable scalar every training step. Everything else is optional.
  *
@@ -48,6 +65,15 @@ export interface Penalty {
    * whose value is 0 (HyperSparse). Reads variables directly; the caller owns the returned tensor.
    */
   loss(ctx: TrainingContext): tf.Scalar;
+  /**
+   * Optional fast path for training steps: `loss(ctx)` and its gradient with respect to the bound
+   * variables, computed without a tape (no tape, no backward pass, and for the forms of
+   * `PenaltyGradient` no full-size gradient pass either). It must agree with differentiating `loss(ctx)`;
+   * the conformance kit checks that it does. Undefined where the penalty has no such form (it is then
+   * differentiated on the tape). Never called for penalties with `trainableVariables()`. The caller owns
+   * the tensors.
+   */
+  lossAndGradients?(ctx: TrainingContext): LossAndGradients | undefined;
   /** Extra variables the training step updates together with the model (HALO's λ's). */
   trainableVariables(): tf.Variable[];
   /**
@@ -163,6 +189,35 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
       if (strength === 0 && this.trainableVariables().length === 0) return tf.scalar(0);
       return tf.mul(this.term(ctx), tf.scalar(strength)) as tf.Scalar;
     });
+  }
+
+  /**
+   * The term without the strength and its gradients, without a tape, for `lossAndGradients`. Runs
+   * inside `tf.tidy`. Default: none (the penalty is differentiated on the tape).
+   */
+  protected termAndGradients?(ctx: TrainingContext): LossAndGradients;
+
+  lossAndGradients(ctx: TrainingContext): LossAndGradients | undefined {
+    if (!this.termAndGradients || this.trainableVariables().length > 0) return undefined;
+    this.requireBound();
+    const strength = this.strengthAt(ctx);
+    // No gradients at strength 0, as the tape finds none through loss()'s constant 0.
+    if (strength === 0) return { value: tf.scalar(0), gradients: [] };
+    // The strength multiplies each scalar as the tape's upstream gradient would: α·x, rounded to float32.
+    return tf.tidy(() => {
+      const alpha = tf.scalar(strength);
+      const { value, gradients } = this.termAndGradients!(ctx);
+      const result: LossAndGradients = {
+        value: tf.mul(value, alpha) as tf.Scalar,
+        gradients: gradients.map(
+          (g): PenaltyGradient =>
+            'tensor' in g
+              ? { variable: g.variable, tensor: g.tensor, scale: g.scale ? (tf.mul(alpha, g.scale) as tf.Scalar) : alpha }
+              : { variable: g.variable, a: tf.mul(alpha, g.a) as tf.Scalar, b: tf.mul(alpha, g.b) as tf.Scalar },
+        ),
+      };
+      return result as unknown as tf.TensorContainer;
+    }) as unknown as LossAndGradients;
   }
 
   trainableVariables(): tf.Variable[] {

@@ -3,9 +3,9 @@ import type { TrainingContext } from './context.js';
 import { checkNonNegative, SparsifyConfigError } from './errors.js';
 import { withUnfusedInputConvs } from './input-convs.js';
 import { applyMasks, type Mask } from './masks.js';
-import { applyGradients } from './optimizer-update.js';
+import { applyGradients, gradientTensor } from './optimizer-update.js';
 import { selectParams, type Param, type SelectOptions } from './params.js';
-import type { Penalty } from './penalty.js';
+import type { Penalty, PenaltyGradient } from './penalty.js';
 
 /** Task loss from labels and model outputs. */
 export type TaskLoss = (labels: tf.Tensor, outputs: tf.Tensor) => tf.Scalar;
@@ -225,23 +225,29 @@ export class TrainStep {
         if (count) correct = tf.keep(count);
         return this.lossFn(labels, outputs);
       }, this.variables);
-      const terms: tf.Scalar[] = [];
+      // Penalties with a tape-free gradient (lossAndGradients) give their term and gradients directly:
+      // no tape, no backward pass, and the fused update applies the gradient inside its own pass.
+      const fast = this.penalties.map((p) => (p.trainableVariables().length === 0 ? p.lossAndGradients?.(ctx) : undefined));
+      const terms: tf.Scalar[] = fast.map((f) => f?.value as tf.Scalar);
+      const fastGrads = new Map<string, PenaltyGradient[]>();
+      for (const g of fast.flatMap((f) => f?.gradients ?? [])) fastGrads.set(g.variable.name, [...(fastGrads.get(g.variable.name) ?? []), g]);
       let penaltyGrads: tf.NamedTensorMap = {};
-      if (this.penalties.length > 0) {
+      const taped = this.penalties.flatMap((p, i) => (fast[i] ? [] : [i]));
+      if (taped.length > 0) {
         penaltyGrads = gradientsByName(() => {
-          const parts = this.penalties.map((p) => p.loss(ctx));
+          const parts = taped.map((i) => this.penalties[i].loss(ctx));
           // The tape tidies everything but its result: keep the terms we report.
-          terms.push(...parts.map((t) => tf.keep(t)));
+          parts.forEach((t, j) => (terms[taped[j]] = tf.keep(t)));
           return parts.reduce((sum, t) => tf.add(sum, t)) as tf.Scalar;
         }, this.penaltyVariables).grads;
       }
-      if (Object.keys(task.grads).length + Object.keys(penaltyGrads).length === 0) {
+      if (Object.keys(task.grads).length + Object.keys(penaltyGrads).length + fastGrads.size === 0) {
         throw new SparsifyConfigError('TrainStep: neither the loss nor any penalty depends on a variable it trains');
       }
       // One read-back per step: task loss, each penalty term, and the correct count.
       const values = tf.stack(correct ? [task.value, ...terms, correct] : [task.value, ...terms]);
       // Kept past their tapes' tidy, so freed here.
-      terms.forEach((t) => t.dispose());
+      taped.forEach((i) => terms[i].dispose());
       (correct as tf.Scalar | null)?.dispose();
       const host = Array.from(values.dataSync());
       const accuracy = correct ? host.pop()! / inputs.shape[0] : undefined;
@@ -250,10 +256,10 @@ export class TrainStep {
       if (this.checkFiniteLoss && !(Number.isFinite(taskLoss) && Number.isFinite(penaltyLoss))) {
         throw new NonFiniteLossError(ctx.step, taskLoss, penaltyLoss);
       }
-      const modelUpdate = this.gradientsFor(this.variables, task.grads, penaltyGrads, this.weightDecay);
+      const modelUpdate = this.gradientsFor(this.variables, task.grads, penaltyGrads, fastGrads, this.weightDecay);
       applyGradients(this.optimizer, modelUpdate.gradients, modelUpdate.addends);
       for (const group of this.groups) {
-        const update = this.gradientsFor(group.variables, task.grads, penaltyGrads, group.weightDecay);
+        const update = this.gradientsFor(group.variables, task.grads, penaltyGrads, fastGrads, group.weightDecay);
         applyGradients(group.optimizer, update.gradients, update.addends);
       }
       return { loss: taskLoss + penaltyLoss, taskLoss, penaltyLoss, penalties, accuracy };
@@ -280,26 +286,30 @@ export class TrainStep {
 
   /**
    * Gradients in a fixed order (optimizer slots are positional): the task's, plus the penalties' as
-   * `addends` (summed in the update) where a variable has both; missing ones (variables no loss
-   * touched) are zeros. With coupled decay or a mask the two parts are summed first, then decay is
-   * added from the already-masked weights, then the mask applied.
+   * `addends` (summed in the update) where a variable has the task's and one penalty part (the tape's,
+   * or one penalty's tape-free gradient); missing ones (variables no loss touched) are zeros. Otherwise
+   * the parts are summed first; with coupled decay, decay is added from the already-masked weights,
+   * then any mask applied.
    */
   private gradientsFor(
     variables: readonly tf.Variable[],
     taskGrads: tf.NamedTensorMap,
     penaltyGrads: tf.NamedTensorMap,
+    fastGrads: ReadonlyMap<string, PenaltyGradient[]>,
     weightDecay: number,
-  ): { gradients: tf.NamedTensorMap; addends: tf.NamedTensorMap } {
+  ): { gradients: tf.NamedTensorMap; addends: Record<string, tf.Tensor | PenaltyGradient> } {
     const gradients: tf.NamedTensorMap = {};
-    const addends: tf.NamedTensorMap = {};
+    const addends: Record<string, tf.Tensor | PenaltyGradient> = {};
     for (const variable of variables) {
-      const [task, penalty] = [taskGrads[variable.name], penaltyGrads[variable.name]];
+      const task = taskGrads[variable.name];
+      const parts = [...(penaltyGrads[variable.name] ? [penaltyGrads[variable.name]] : []), ...(fastGrads.get(variable.name) ?? [])];
       const mask = this.masks.get(variable);
-      if (task && penalty && weightDecay === 0 && !mask) {
+      if (task && parts.length === 1 && weightDecay === 0 && !mask) {
         gradients[variable.name] = task;
-        addends[variable.name] = penalty;
+        addends[variable.name] = parts[0];
         continue;
       }
+      const penalty = parts.map((p) => (p instanceof tf.Tensor ? p : gradientTensor(p))).reduce<tf.Tensor | undefined>((sum, p) => (sum ? tf.add(sum, p) : p), undefined);
       let g: tf.Tensor = task && penalty ? tf.add(task, penalty) : (task ?? penalty ?? tf.zerosLike(variable));
       if (weightDecay > 0) g = tf.add(g, tf.mul(variable, tf.scalar(weightDecay)));
       if (mask) g = tf.mul(g, mask);

@@ -29,12 +29,12 @@ for (const backend of ['cpu', 'wasm'] as const) {
           tf.tidy(() => {
             const [value, acc, grad] = [1, 2, 3].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed + n));
             const inputs = [value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)];
-            const [newValue, , band] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: true, sums: false, band: [lo, hi, capacity] });
+            const [newValue, , band] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: true, addend: 'none', sums: false, band: [lo, hi, capacity] });
             const got = bandOf(band);
             const want = expectedBand(newValue.dataSync() as Float32Array, lo, hi, capacity);
             expect(got.slice(0, 5 + Math.min(want[4], capacity)), `n = ${n}, capacity ${capacity}`).toEqual(want);
             // With sums too, the band is the last output and the same.
-            const [, , sums, again] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: true, sums: true, band: [lo, hi, capacity] });
+            const [, , sums, again] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: true, addend: 'none', sums: true, band: [lo, hi, capacity] });
             expect(sums.shape).toEqual([2]);
             expect(bandOf(again).slice(0, 5 + Math.min(want[4], capacity))).toEqual(want);
           });

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { absAndSquareSums, applyGradients, loopKernelImplementation, runLoopKernel, setLoopKernelsEnabled } from '../src/index.js';
+import { absAndSquareSums, applyGradients, gradientTensor, loopKernelImplementation, runLoopKernel, setLoopKernelsEnabled, type PenaltyGradient } from '../src/index.js';
 import { MOMENTUM_UPDATE } from '../src/optimizer-update.js';
 import { useBackend } from './helpers.js';
 
@@ -47,6 +47,43 @@ for (const backend of ['cpu', 'wasm'] as const) {
       });
     }
 
+    for (const form of ['tensor', 'scaled tensor', 'signLinear'] as const) {
+      for (const nesterov of [false, true]) {
+        it(`a penalty's ${form} gradient as the addend: bit-identical to tfjs's update of the summed gradient${nesterov ? ' (Nesterov)' : ''}`, async () => {
+          const run = counter++;
+          // exact zeros in the weights: sign(0) = 0
+          const withZeros = (vs: tf.Variable[]) => vs.forEach((v) => v.assign(tf.tidy(() => tf.mul(v, tf.cast(tf.notEqual(tf.mod(tf.range(0, v.size), 5), 0), 'float32').reshape(v.shape)))));
+          const ours = makeVariables(`form${run}`);
+          const theirs = makeVariables(`formRef${run}`);
+          withZeros(ours);
+          withZeros(theirs);
+          const a = tf.train.momentum(0.05, 0.9, nesterov);
+          const b: tf.Optimizer = tf.train.momentum(0.05, 0.9, nesterov);
+          const penaltyGradient = (v: tf.Variable, i: number, step: number): PenaltyGradient => {
+            const seed = 5000 + 100 * step + i;
+            if (form === 'signLinear') return { variable: v, a: tf.scalar(0.003 * (i + 1)), b: tf.scalar(-0.02 * step) };
+            const tensor = tf.randomNormal(v.shape, 0, 1, 'float32', seed);
+            return form === 'scaled tensor' ? { variable: v, tensor, scale: tf.scalar(1.7e-3) } : { variable: v, tensor };
+          };
+          for (let step = 0; step < 4; step++) {
+            tf.tidy(() => {
+              const grads = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
+              // every variable but the last gets a penalty part
+              const addends = Object.fromEntries(ours.slice(0, -1).map((v, i) => [v.name, penaltyGradient(v, i, step)]));
+              applyGradients(a, grads(ours), addends);
+              const summed = grads(theirs);
+              theirs.slice(0, -1).forEach((v, i) => (summed[v.name] = tf.add(summed[v.name], gradientTensor(penaltyGradient(v, i, step)))));
+              b.applyGradients(summed);
+            });
+          }
+          expect(await stateOf(a, ours)).toEqual(await stateOf(b, theirs));
+          tf.dispose([...ours, ...theirs]);
+          a.dispose();
+          b.dispose();
+        });
+      }
+    }
+
     it('runs as a loop kernel here, tfjs’s own update for other optimizers or with loops disabled', async () => {
       const ours = makeVariables(`adam${counter++}`);
       const theirs = makeVariables(`adam${counter++}`);
@@ -90,7 +127,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       for (const n of [1, 3, 4, 7, 1024, 1027, 4099, 5001, 23520]) {
         tf.tidy(() => {
           const [value, acc, grad] = [1, 2, 3].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed));
-          const [newValue, , sums] = runLoopKernel(MOMENTUM_UPDATE, [value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)], { nesterov: false, sums: true, band: [] });
+          const [newValue, , sums] = runLoopKernel(MOMENTUM_UPDATE, [value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)], { nesterov: false, addend: 'none', sums: true, band: [] });
           const fresh = absAndSquareSums(newValue).map((t) => t.dataSync()[0]);
           expect(Array.from(sums.dataSync()), `n = ${n}`).toEqual(fresh);
         });

@@ -7,12 +7,13 @@ import {
   groupAxes,
   SparsifyConfigError,
   type GroupAxes,
+  type LossAndGradients,
   type Param,
   type PenaltyConfig,
   type StrengthLike,
   type TrainingContext,
 } from '@sparsify/core';
-import { GROUP_MODES, groupHoyerSquareSum, ratioSum, type GroupMode } from './terms.js';
+import { GROUP_MODES, groupHoyerSquareSum, ratioSum, ratioSumAndGradients, type GroupMode } from './terms.js';
 
 export const PACKAGE_NAME = '@sparsify/hoyer';
 
@@ -76,6 +77,9 @@ export class HoyerPenalty extends PerTensorPenalty<HoyerOptions> {
   protected sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar {
     return ratioSum(false, params.length);
   }
+  protected override termAndGradients(_ctx: TrainingContext): LossAndGradients {
+    return ratioSumAndGradients(false, this.params.map((p) => p.variable));
+  }
 }
 
 /** Hoyer-Square `λ·Σ_W ‖W‖₁²/‖W‖₂²` (DeepHoyer's element-wise method, `--reg 3`). */
@@ -87,6 +91,9 @@ export class HoyerSquarePenalty extends PerTensorPenalty<HoyerOptions> {
   }
   protected sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar {
     return ratioSum(true, params.length);
+  }
+  protected override termAndGradients(_ctx: TrainingContext): LossAndGradients {
+    return ratioSumAndGradients(true, this.params.map((p) => p.variable));
   }
 }
 

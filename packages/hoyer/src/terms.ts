@@ -1,5 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
-import { absAndSquareSums, groupScale, groupSquareSums, runLoopKernel, signLinear, variadicCustomGrad, type GroupAxes } from '@sparsify/core';
+import {
+  absAndSquareSums,
+  groupScale,
+  groupSquareSums,
+  runLoopKernel,
+  signLinear,
+  variadicCustomGrad,
+  type GroupAxes,
+  type LossAndGradients,
+} from '@sparsify/core';
 import { GROUP_FACTORS, GROUP_FORWARD, RATIO } from './kernels.js';
 
 /**
@@ -88,6 +97,19 @@ function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio
 /** Σⱼ ‖Wⱼ‖₁/‖Wⱼ‖₂ (square: Σⱼ ‖Wⱼ‖₁²/‖Wⱼ‖₂²) over `count` tensors, as one op. */
 export function ratioSum(square: boolean, count: number): (...ws: tf.Tensor[]) => tf.Scalar {
   return sumOfTerms(Array.from({ length: count }, () => ratio(square)));
+}
+
+/**
+ * `ratioSum`'s value and gradient without a tape (`Penalty.lossAndGradients`): per tensor, c0·sign(w) +
+ * c1·w, which the fused momentum update applies inside its own pass, so no gradient pass is made.
+ */
+export function ratioSumAndGradients(square: boolean, variables: readonly tf.Variable[]): LossAndGradients {
+  const parts = variables.map((w) => runLoopKernel(RATIO, absAndSquareSums(w), { square, delta: HOYER_DELTA }));
+  const values = parts.map(([value]) => value);
+  return {
+    value: (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar,
+    gradients: variables.map((variable, j) => ({ variable, a: parts[j][1] as tf.Scalar, b: parts[j][2] as tf.Scalar })),
+  };
 }
 
 /** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */

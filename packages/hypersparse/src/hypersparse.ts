@@ -8,6 +8,7 @@ import {
   exponentialGrowth,
   kthSmallestMagnitude,
   runLoopKernel,
+  type LossAndGradients,
   SparsifyConfigError,
   variadicCustomGrad,
   type PenaltyConfig,
@@ -108,21 +109,49 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
   }
 
   protected term(ctx: TrainingContext): tf.Scalar {
-    // κ = 0: no pruning, so no HS (the reference prunes the smallest weight and can produce NaN).
     const variables = this.params.map((p) => p.variable);
+    const s = this.scaleFor(ctx, variables);
+    return s === undefined ? zeroGradient(...variables) : this.gradientOp(s)(...variables);
+  }
+
+  /**
+   * The same step without a tape: value 0, and per weight tensor the gradient as h scaled by c, which
+   * the training step's fused update multiplies by α·c inside its own pass.
+   */
+  protected override termAndGradients(ctx: TrainingContext): LossAndGradients {
+    const variables = this.params.map((p) => p.variable);
+    const s = this.scaleFor(ctx, variables);
+    if (s === undefined) return { value: tf.scalar(0), gradients: [] };
+    const [c, ...hs] = this.forward(variables, s);
+    return { value: tf.scalar(0), gradients: variables.map((variable, j) => ({ variable, tensor: hs[j], scale: c as tf.Scalar })) };
+  }
+
+  /** s = C/t for this step, or undefined where HS is skipped (value 0, no gradient). */
+  private scaleFor(ctx: TrainingContext, variables: tf.Variable[]): number | undefined {
+    // κ = 0: no pruning, so no HS (the reference prunes the smallest weight and can produce NaN).
     if (this.sparsity === 0) {
       this.record(0, 0, undefined);
-      return zeroGradient(...variables);
+      return undefined;
     }
     const t = this.threshold(ctx, variables);
     // t = 0: ⌊κN⌋+1 weights are already exactly 0, so the target is met by exact zeros; pushing the
     // rest is pointless and s = C/0 is infinite. Skip HS for this step (value 0, no gradient).
     if (t === 0) {
       this.record(0, 0, undefined);
-      return zeroGradient(...variables);
+      return undefined;
     }
-    const s = this.C / Math.max(t, MIN_THRESHOLD);
-    return this.gradientOp(s)(...variables);
+    return this.C / Math.max(t, MIN_THRESHOLD);
+  }
+
+  /**
+   * One pass over all the weights (a loop kernel on cpu and wasm; kernels.ts): c = s·A/T and
+   * h = sign(w)·sech²(s|w|) per weight tensor. One exponential per weight and step.
+   */
+  private forward(weights: tf.Tensor[], s: number): tf.Tensor[] {
+    // T > 0 here: t > 0, so every weight from index ⌊κN⌋ up has s·a ≥ C and tanh(s·a) ≥ tanh(C).
+    const [c, ...hs] = runLoopKernel(HYPERSPARSE_FORWARD, weights, { s });
+    this.record(this.t, s, c);
+    return [c, ...hs];
   }
 
   /** t = a(⌊κN⌋) over all bound weights: a radix select over the weights in place (core's kthSmallestMagnitude), hinted with the last t. */
@@ -139,16 +168,10 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
     return this.t;
   }
 
-  /**
-   * Value 0; gradient α·sign(w)·c·sech²(s|w|) for every input, c = s·A/T computed on the device. One
-   * pass over all the weights forward (a loop kernel on cpu and wasm; kernels.ts) gives c and
-   * h = sign(w)·sech²(s|w|); backward multiplies h by α·c. One exponential per weight and step.
-   */
+  /** Value 0; gradient α·sign(w)·c·sech²(s|w|) for every input: the forward pass, then h·(α·c) backward. */
   private gradientOp(s: number): (...weights: tf.Tensor[]) => tf.Scalar {
     return variadicCustomGrad<tf.Scalar>((weights, save) => {
-      // T > 0 here: t > 0, so every weight from index ⌊κN⌋ up has s·a ≥ C and tanh(s·a) ≥ tanh(C).
-      const [c, ...hs] = runLoopKernel(HYPERSPARSE_FORWARD, weights, { s });
-      this.record(this.t, s, c);
+      const [c, ...hs] = this.forward(weights, s);
       save([c, ...hs]);
       return {
         value: tf.scalar(0),
