@@ -207,13 +207,16 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
     return tf.tidy(() => {
       const alpha = tf.scalar(strength);
       const { value, gradients } = this.termAndGradients!(ctx);
+      // Scalars shared between variables (lasso's 1 and 0, HyperSparse's c) are multiplied once.
+      const scaled = new Map<tf.Scalar, tf.Scalar>();
+      const times = (x: tf.Scalar) => scaled.get(x) ?? scaled.set(x, tf.mul(alpha, x)).get(x)!;
       const result: LossAndGradients = {
         value: tf.mul(value, alpha) as tf.Scalar,
         gradients: gradients.map(
           (g): PenaltyGradient =>
             'tensor' in g
-              ? { variable: g.variable, tensor: g.tensor, scale: g.scale ? (tf.mul(alpha, g.scale) as tf.Scalar) : alpha }
-              : { variable: g.variable, a: tf.mul(alpha, g.a) as tf.Scalar, b: tf.mul(alpha, g.b) as tf.Scalar },
+              ? { variable: g.variable, tensor: g.tensor, scale: g.scale ? times(g.scale) : alpha }
+              : { variable: g.variable, a: times(g.a), b: times(g.b) },
         ),
       };
       return result as unknown as tf.TensorContainer;

@@ -13,7 +13,7 @@ import {
   type StrengthLike,
   type TrainingContext,
 } from '@sparsify/core';
-import { GROUP_MODES, groupHoyerSquareSum, ratioSum, ratioSumAndGradients, type GroupMode } from './terms.js';
+import { GROUP_MODES, groupHoyerSquareTerms, ratioTerms, sumOfTerms, termsAndGradients, type ClosedFormTerm, type GroupMode } from './terms.js';
 
 export const PACKAGE_NAME = '@sparsify/hoyer';
 
@@ -54,16 +54,28 @@ function checkOptions(what: string, options: unknown, allowed: readonly string[]
   }
 }
 
-/** Sums one term per bound tensor: `Σ_W term(W)` (penalties.md §5.3: each tensor is one term), as one op. */
+/**
+ * Sums one term per bound tensor: `Σ_W term(W)` (penalties.md §5.3: each tensor is one term), as one op
+ * on the tape, or without a tape (`lossAndGradients`) in the training step.
+ */
 abstract class PerTensorPenalty<O extends HoyerOptions> extends BasePenalty<O> {
   protected override readonly packageName = PACKAGE_NAME;
+  private terms: ClosedFormTerm[] | undefined;
   private sum: ((...ws: tf.Tensor[]) => tf.Scalar) | undefined;
-  /** The op summing the terms of `params`' tensors. */
-  protected abstract sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar;
+  /** The closed-form term of each of `params`' tensors. */
+  protected abstract closedFormTerms(params: readonly Param[]): ClosedFormTerm[];
+
+  private boundTerms(): ClosedFormTerm[] {
+    return (this.terms ??= this.closedFormTerms(this.params));
+  }
 
   protected term(_ctx: TrainingContext): tf.Scalar {
-    this.sum ??= this.sumOp(this.params);
+    this.sum ??= sumOfTerms(this.boundTerms());
     return this.sum(...this.params.map((p) => p.variable));
+  }
+
+  protected override termAndGradients(_ctx: TrainingContext): LossAndGradients {
+    return termsAndGradients(this.boundTerms(), this.params.map((p) => p.variable));
   }
 }
 
@@ -74,11 +86,8 @@ export class HoyerPenalty extends PerTensorPenalty<HoyerOptions> {
     checkOptions('hoyer', options, ['strength']);
     super(options);
   }
-  protected sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar {
-    return ratioSum(false, params.length);
-  }
-  protected override termAndGradients(_ctx: TrainingContext): LossAndGradients {
-    return ratioSumAndGradients(false, this.params.map((p) => p.variable));
+  protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
+    return ratioTerms(false, params.length);
   }
 }
 
@@ -89,11 +98,8 @@ export class HoyerSquarePenalty extends PerTensorPenalty<HoyerOptions> {
     checkOptions('hoyerSquare', options, ['strength']);
     super(options);
   }
-  protected sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar {
-    return ratioSum(true, params.length);
-  }
-  protected override termAndGradients(_ctx: TrainingContext): LossAndGradients {
-    return ratioSumAndGradients(true, this.params.map((p) => p.variable));
+  protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
+    return ratioTerms(true, params.length);
   }
 }
 
@@ -144,8 +150,8 @@ export class GroupHoyerSquarePenalty extends PerTensorPenalty<GroupHoyerSquareOp
     return this.axes;
   }
 
-  protected sumOp(params: readonly Param[]): (...ws: tf.Tensor[]) => tf.Scalar {
-    return groupHoyerSquareSum(params.map((p) => p.shape.length), this.axes, this.groups, this.outputRatio);
+  protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
+    return groupHoyerSquareTerms(params.map((p) => p.shape.length), this.axes, this.groups, this.outputRatio);
   }
 
   override getConfig(): PenaltyConfig {

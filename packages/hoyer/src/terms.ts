@@ -8,6 +8,7 @@ import {
   variadicCustomGrad,
   type GroupAxes,
   type LossAndGradients,
+  type PenaltyGradient,
 } from '@sparsify/core';
 import { GROUP_FACTORS, GROUP_FORWARD, RATIO } from './kernels.js';
 
@@ -23,18 +24,20 @@ export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'bo
 
 /**
  * One tensor's term with its closed-form gradient: `forward` gives the value and the tensors the
- * gradient needs; `gradient` turns upstream dy and those into ∂/∂w.
+ * gradient needs; `gradient` turns upstream dy and those into ∂/∂w; `penaltyGradient` gives ∂/∂w at
+ * dy = 1 in core's tape-free form.
  */
-interface ClosedFormTerm {
+export interface ClosedFormTerm {
   forward(w: tf.Tensor): { value: tf.Tensor; saved: tf.Tensor[] };
   gradient(dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor;
+  penaltyGradient(w: tf.Variable, saved: tf.Tensor[]): PenaltyGradient;
 }
 
 /**
  * Σⱼ termⱼ(wⱼ) as one custom op over all the tensors: one tape node, instead of one per tensor and
  * their sum (whose per-op cost, not their arithmetic, dominated on small models).
  */
-function sumOfTerms(terms: readonly ClosedFormTerm[]): (...ws: tf.Tensor[]) => tf.Scalar {
+export function sumOfTerms(terms: readonly ClosedFormTerm[]): (...ws: tf.Tensor[]) => tf.Scalar {
   return variadicCustomGrad<tf.Scalar>((ws, save) => {
     const parts = ws.map((w, j) => terms[j].forward(w));
     save(parts.flatMap((p) => p.saved));
@@ -63,6 +66,7 @@ function ratio(square: boolean): ClosedFormTerm {
       return { value, saved: [w, c0, c1] };
     },
     gradient: (dy, [w, c0, c1]) => signLinear(w, c0, c1, dy),
+    penaltyGradient: (variable, [, c0, c1]) => ({ variable, a: c0 as tf.Scalar, b: c1 as tf.Scalar }),
   };
 }
 
@@ -91,24 +95,33 @@ function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio
       const g = groupScale(x, rows as tf.Tensor1D, cols as tf.Tensor1D);
       return inverse ? tf.transpose(g, inverse) : g;
     },
+    penaltyGradient(variable, saved) {
+      return { variable, tensor: this.gradient(tf.scalar(1), saved) };
+    },
   };
+}
+
+/** ‖Wⱼ‖₁/‖Wⱼ‖₂ (square: ‖Wⱼ‖₁²/‖Wⱼ‖₂²) for `count` tensors. */
+export function ratioTerms(square: boolean, count: number): ClosedFormTerm[] {
+  return Array.from({ length: count }, () => ratio(square));
 }
 
 /** Σⱼ ‖Wⱼ‖₁/‖Wⱼ‖₂ (square: Σⱼ ‖Wⱼ‖₁²/‖Wⱼ‖₂²) over `count` tensors, as one op. */
 export function ratioSum(square: boolean, count: number): (...ws: tf.Tensor[]) => tf.Scalar {
-  return sumOfTerms(Array.from({ length: count }, () => ratio(square)));
+  return sumOfTerms(ratioTerms(square, count));
 }
 
 /**
- * `ratioSum`'s value and gradient without a tape (`Penalty.lossAndGradients`): per tensor, c0·sign(w) +
- * c1·w, which the fused momentum update applies inside its own pass, so no gradient pass is made.
+ * Σⱼ termⱼ(wⱼ) and each ∂/∂wⱼ without a tape (`Penalty.lossAndGradients`). The ratio terms' gradients
+ * are `c0·sign(w) + c1·w`, which the fused momentum update applies inside its own pass, so no gradient
+ * pass is made; Group-HS's is the tensor its backward pass would write.
  */
-export function ratioSumAndGradients(square: boolean, variables: readonly tf.Variable[]): LossAndGradients {
-  const parts = variables.map((w) => runLoopKernel(RATIO, absAndSquareSums(w), { square, delta: HOYER_DELTA }));
-  const values = parts.map(([value]) => value);
+export function termsAndGradients(terms: readonly ClosedFormTerm[], variables: readonly tf.Variable[]): LossAndGradients {
+  const parts = variables.map((w, j) => terms[j].forward(w));
+  const values = parts.map((p) => p.value);
   return {
     value: (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar,
-    gradients: variables.map((variable, j) => ({ variable, a: parts[j][1] as tf.Scalar, b: parts[j][2] as tf.Scalar })),
+    gradients: variables.map((variable, j) => terms[j].penaltyGradient(variable, parts[j].saved)),
   };
 }
 
@@ -137,6 +150,16 @@ export function groupHoyerSquareTerm(
   return groupHoyerSquareSum([w.rank], [axes], groups, outputRatio)(w);
 }
 
+/** `groupHoyerSquareTerm` for tensors of the given ranks and group axes. */
+export function groupHoyerSquareTerms(
+  ranks: readonly number[],
+  axes: readonly (GroupAxes | null)[],
+  groups: GroupMode,
+  outputRatio: number,
+): ClosedFormTerm[] {
+  return ranks.map((rank, j) => (axes[j] === null ? ratio(true) : groupTerm(rank, axes[j]!, groups, outputRatio)));
+}
+
 /** Σ of `groupHoyerSquareTerm` over tensors of the given ranks and group axes, as one op. */
 export function groupHoyerSquareSum(
   ranks: readonly number[],
@@ -144,5 +167,5 @@ export function groupHoyerSquareSum(
   groups: GroupMode,
   outputRatio: number,
 ): (...ws: tf.Tensor[]) => tf.Scalar {
-  return sumOfTerms(ranks.map((rank, j) => (axes[j] === null ? ratio(true) : groupTerm(rank, axes[j]!, groups, outputRatio))));
+  return sumOfTerms(groupHoyerSquareTerms(ranks, axes, groups, outputRatio));
 }

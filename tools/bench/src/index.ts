@@ -161,10 +161,11 @@ async function main(): Promise<void> {
     results.penaltyNotes = Object.fromEntries(skipped);
     const rows: PenaltyOverheadRow[] = [];
     const plans: [Workload, Config, number][] = [
-      // Overheads of a few ms on steps of 15–100 ms: enough rounds for a stable median (≈ 1 minute).
-      [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 60],
+      // Overheads of 0.2–2 ms on steps of 8–60 ms, on a machine whose speed drifts: enough rounds for a
+      // median that repeats within a few points (≈ 1.5 minutes with both thread counts).
+      [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 200],
       [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 10],
-      [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 24],
+      [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 48],
     ];
     if (available.size > 0) {
       for (const [w, c, steps] of plans) {
