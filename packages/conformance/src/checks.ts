@@ -259,7 +259,7 @@ async function fastPathAgrees(options: ConformanceOptions): Promise<void> {
       const got = fast.lossAndGradients!(ctx);
       if (!got) return undefined;
       const byVariable = new Map(got.gradients.map((g) => [g.variable, Float32Array.from(gradientTensor(g).dataSync())]));
-      const variables = fast.params.map((q) => q.variable);
+      const variables = [...fast.params.map((q) => q.variable), ...fast.trainableVariables()];
       return { value: got.value.dataSync()[0], grads: variables.map((v) => byVariable.get(v) ?? new Float32Array(v.size)) };
     });
     if (!result) return;

@@ -75,8 +75,9 @@ const SIGN_LINEAR: LoopKernel = {
   name: 'SparsifySignLinear',
   outputShapes: ([shape]) => [shape.slice()],
   run([x, aTensor, bTensor, cTensor], [out]) {
-    const a = cTensor[0] * aTensor[0];
-    const b = cTensor[0] * bTensor[0];
+    // c·a and c·b rounded to float32, as the SIMD loop and a tfjs Mul round them
+    const a = Math.fround(cTensor[0] * aTensor[0]);
+    const b = Math.fround(cTensor[0] * bTensor[0]);
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
       // fround, then + 0: +0 (not −0) at v = 0 and where a tiny negative rounds to 0 in float32.

@@ -67,11 +67,10 @@ export interface Penalty {
   loss(ctx: TrainingContext): tf.Scalar;
   /**
    * Optional fast path for training steps: `loss(ctx)` and its gradient with respect to the bound
-   * variables, computed without a tape (no tape, no backward pass, and for the forms of
-   * `PenaltyGradient` no full-size gradient pass either). It must agree with differentiating `loss(ctx)`;
-   * the conformance kit checks that it does. Undefined where the penalty has no such form (it is then
-   * differentiated on the tape). Never called for penalties with `trainableVariables()`. The caller owns
-   * the tensors.
+   * variables and `trainableVariables()`, computed without a tape (no tape, no backward pass, and for
+   * the `a·sign(w) + b·w` form of `PenaltyGradient` no full-size gradient pass either). It must agree
+   * with differentiating `loss(ctx)`; the conformance kit checks that it does. Undefined where the
+   * penalty has no such form (it is then differentiated on the tape). The caller owns the tensors.
    */
   lossAndGradients?(ctx: TrainingContext): LossAndGradients | undefined;
   /** Extra variables the training step updates together with the model (HALO's λ's). */
@@ -192,13 +191,14 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
   }
 
   /**
-   * The term without the strength and its gradients, without a tape, for `lossAndGradients`. Runs
-   * inside `tf.tidy`. Default: none (the penalty is differentiated on the tape).
+   * The term without the strength and its gradients, without a tape, for `lossAndGradients`, which
+   * multiplies their scalars by the strength (a `scale·tensor` without a scale gets the strength as its
+   * scale). Runs inside `tf.tidy`. Default: none (the penalty is differentiated on the tape).
    */
   protected termAndGradients?(ctx: TrainingContext): LossAndGradients;
 
   lossAndGradients(ctx: TrainingContext): LossAndGradients | undefined {
-    if (!this.termAndGradients || this.trainableVariables().length > 0) return undefined;
+    if (!this.termAndGradients) return undefined;
     this.requireBound();
     const strength = this.strengthAt(ctx);
     // No gradients at strength 0, as the tape finds none through loss()'s constant 0.

@@ -227,7 +227,7 @@ export class TrainStep {
       }, this.variables);
       // Penalties with a tape-free gradient (lossAndGradients) give their term and gradients directly:
       // no tape, no backward pass, and the fused update applies the gradient inside its own pass.
-      const fast = this.penalties.map((p) => (p.trainableVariables().length === 0 ? p.lossAndGradients?.(ctx) : undefined));
+      const fast = this.penalties.map((p) => p.lossAndGradients?.(ctx));
       const terms: tf.Scalar[] = fast.map((f) => f?.value as tf.Scalar);
       const fastGrads = new Map<string, PenaltyGradient[]>();
       for (const g of fast.flatMap((f) => f?.gradients ?? [])) fastGrads.set(g.variable.name, [...(fastGrads.get(g.variable.name) ?? []), g]);

@@ -1,0 +1,103 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  BasePenalty,
+  createTrainStep,
+  disposeOptimizer,
+  safeL1,
+  selectParams,
+  variadicCustomGrad,
+  type LossAndGradients,
+  type Penalty,
+  type TrainingContext,
+} from '../src/index.js';
+import { tinyBatch, tinyModel, useBackend } from './helpers.js';
+
+/** L1 with its tape-free gradient in the a·sign(w) + b·w form (here 1·sign(w) + 0.25·w, with a 0.125·Σw² term). */
+class FastL1L2 extends BasePenalty {
+  readonly name = 'fast-l1-l2';
+  private readonly op = variadicCustomGrad<tf.Scalar>((ws, save) => {
+    save(ws);
+    const squares = tf.addN(ws.map((w) => tf.sum(tf.square(w))));
+    return {
+      value: tf.add(safeL1(...ws), tf.mul(squares, tf.scalar(0.125))) as tf.Scalar,
+      gradFunc: (dy, saved) => saved.map((w) => tf.add(tf.add(tf.mul(tf.sign(w), dy), tf.mul(w, tf.mul(dy, tf.scalar(0.25)))), tf.scalar(0))),
+    };
+  });
+  protected term(_ctx: TrainingContext): tf.Scalar {
+    return this.op(...this.params.map((p) => p.variable));
+  }
+  protected override termAndGradients(ctx: TrainingContext): LossAndGradients {
+    const variables = this.params.map((p) => p.variable);
+    const [one, quarter] = [tf.scalar(1), tf.scalar(0.25)];
+    return { value: this.term(ctx), gradients: variables.map((variable) => ({ variable, a: one, b: quarter })) };
+  }
+}
+
+/** Σ w³/3·k with the gradient k·w² as `scale·tensor` (scale k = 0.5). */
+class FastCubic extends BasePenalty {
+  readonly name = 'fast-cubic';
+  private readonly op = variadicCustomGrad<tf.Scalar>((ws, save) => {
+    save(ws);
+    return {
+      value: tf.mul(tf.addN(ws.map((w) => tf.sum(tf.pow(w, 3)))), tf.scalar(0.5 / 3)) as tf.Scalar,
+      gradFunc: (dy, saved) => saved.map((w) => tf.mul(tf.square(w), tf.mul(dy, tf.scalar(0.5)))),
+    };
+  });
+  protected term(_ctx: TrainingContext): tf.Scalar {
+    return this.op(...this.params.map((p) => p.variable));
+  }
+  protected override termAndGradients(ctx: TrainingContext): LossAndGradients {
+    const variables = this.params.map((p) => p.variable);
+    return { value: this.term(ctx), gradients: variables.map((variable) => ({ variable, tensor: tf.square(variable), scale: tf.scalar(0.5) })) };
+  }
+}
+
+/** The penalty as a training step sees one without lossAndGradients. */
+const onTheTape = (p: Penalty): Penalty => new Proxy(p, { get: (t, k) => (k === 'lossAndGradients' ? undefined : Reflect.get(t, k)) });
+
+function train(make: () => Penalty[], tape: boolean, options: { weightDecay: number; masked: boolean }): { weights: number[][]; losses: number[] } {
+  const model = tinyModel(5);
+  const { x, y } = tinyBatch(6);
+  const penalties = make();
+  const params = selectParams(model);
+  penalties.forEach((p) => p.bind(params));
+  const first = params[0].variable;
+  const masks = options.masked ? [{ variable: first, mask: tf.tidy(() => tf.cast(tf.greater(tf.abs(first), 0.2), 'float32')) }] : undefined;
+  const optimizer = tf.train.momentum(0.05, 0.9);
+  const step = createTrainStep({ model, optimizer, weightDecay: options.weightDecay, penalties: tape ? penalties.map(onTheTape) : penalties, masks });
+  const losses: number[] = [];
+  for (let i = 0; i < 12; i++) losses.push(step.run(x, y).loss);
+  const weights = model.getWeights().map((w) => Array.from(w.dataSync()));
+  step.dispose();
+  disposeOptimizer(optimizer);
+  penalties.forEach((p) => p.dispose());
+  masks?.forEach((m) => m.mask.dispose());
+  tf.dispose([x, y]);
+  model.dispose();
+  return { weights, losses };
+}
+
+for (const backend of ['cpu', 'wasm'] as const) {
+  describe(`the training step with tape-free penalty gradients (${backend})`, () => {
+    afterAll(() => useBackend('cpu'));
+    const cases: [string, () => Penalty[]][] = [
+      ['a·sign(w) + b·w', () => [new FastL1L2({ strength: 3e-3 })]],
+      ['scale·tensor', () => [new FastCubic({ strength: 0.2 })]],
+      ['two penalties on the same weights', () => [new FastL1L2({ strength: 3e-3 }), new FastCubic({ strength: 0.2 })]],
+    ];
+    for (const [form, make] of cases) {
+      for (const options of [{ weightDecay: 0, masked: false }, { weightDecay: 1e-3, masked: false }, { weightDecay: 0, masked: true }]) {
+        it(`${form} (decay ${options.weightDecay}${options.masked ? ', masked' : ''}): the same weights and losses as the tape, bit for bit`, async () => {
+          await useBackend(backend);
+          const before = tf.memory().numTensors;
+          const fast = train(make, false, options);
+          const taped = train(make, true, options);
+          expect(fast.losses).toEqual(taped.losses);
+          expect(fast.weights).toEqual(taped.weights);
+          expect(tf.memory().numTensors).toBe(before);
+        });
+      }
+    }
+  });
+}
