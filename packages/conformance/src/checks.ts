@@ -236,9 +236,18 @@ async function backendsAgree(options: ConformanceOptions): Promise<void> {
   }
 }
 
-/** `penalty` as the training step sees a penalty without `lossAndGradients`: differentiated on the tape. */
+/**
+ * `penalty` as the training step sees a penalty without `lossAndGradients`: differentiated on the tape.
+ * Methods run on the penalty itself, so classes with #private fields work.
+ */
 function onTheTape(penalty: Penalty): Penalty {
-  return new Proxy(penalty, { get: (target, key) => (key === 'lossAndGradients' ? undefined : Reflect.get(target, key)) });
+  return new Proxy(penalty, {
+    get: (target, key) => {
+      if (key === 'lossAndGradients') return undefined;
+      const value: unknown = Reflect.get(target, key);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
 }
 
 /**
