@@ -15,14 +15,31 @@ function split<T>(inputs: readonly T[], n: number): [T[], T[]] {
   return [inputs.slice(0, n), inputs.slice(n, 2 * n)];
 }
 
+/** HALO's term: ξ·W + ψ·R(L − p), R = |·| ('l1') or (·)² ('l2'), with W = Σ|w|·r and L = Σ|λ|. */
+interface TermAttrs extends Attrs {
+  xi: number;
+  psi: number;
+  /** p, the budget of Σ|λ|. */
+  budget: number;
+  l1: boolean;
+}
+
+/** [value, slope] from W and L (float64): the term and ψ·R'(L − p), R' = sign (0 at 0) or 2(L − p). */
+function termFromSums(weighted: number, lambdaL1: number, { xi, psi, budget, l1 }: TermAttrs): [number, number] {
+  const excess = lambdaL1 - budget;
+  return [xi * weighted + psi * (l1 ? Math.abs(excess) : excess * excess), psi * (l1 ? Math.sign(excess) : 2 * excess)];
+}
+
 /**
- * [Σ|w|·r, Σ|λ|] over all tensors w₁…wₙ and their λ's (inputs [w₁…wₙ, λ₁…λₙ]): one pass per tensor,
- * each tensor's sums added in float64.
+ * HALO's term over all tensors w₁…wₙ and their λ's (inputs [w₁…wₙ, λ₁…λₙ]): outputs [value, slope],
+ * value = ξ·W + ψ·R(L − p) and slope = ψ·R'(L − p) (`HALO_GRADIENTS`' h, up to dy). One pass per tensor
+ * for W and L, each tensor's sums added in float64, then the scalar arithmetic in float64 too: one op,
+ * where the same arithmetic as tfjs ops cost about ten (≈ 30 µs each on wasm).
  */
-export const HALO_SUMS: LoopKernel<Attrs> = {
-  name: 'SparsifyHaloSums',
-  outputShapes: () => [[2]],
-  run(inputs, [out], { minLambdaSquared: m2 }) {
+export const HALO_TERM: LoopKernel<TermAttrs> = {
+  name: 'SparsifyHaloTerm',
+  outputShapes: () => [[], []],
+  run(inputs, [value, slope], attrs) {
     const [ws, lambdas] = split(inputs, inputs.length / 2);
     let weighted = 0;
     let lambdaL1 = 0;
@@ -30,50 +47,53 @@ export const HALO_SUMS: LoopKernel<Attrs> = {
       const lambda = lambdas[j];
       for (let i = 0; i < w.length; i++) {
         const l = lambda[i];
-        weighted += Math.abs(w[i]) / (l * l + m2);
+        weighted += Math.abs(w[i]) / (l * l + attrs.minLambdaSquared);
         lambdaL1 += Math.abs(l);
       }
     });
-    out[0] = weighted;
-    out[1] = lambdaL1;
+    [value[0], slope[0]] = termFromSums(weighted, lambdaL1, attrs);
   },
-  composite: (inputs, { minLambdaSquared }) => {
+  composite: (inputs, { minLambdaSquared, xi, psi, budget, l1 }) => {
     const [ws, lambdas] = split(inputs, inputs.length / 2);
-    return [
-      tf.stack([
-        tf.addN(ws.map((w, j) => tf.sum(tf.mul(tf.abs(w), inverseSquare(lambdas[j], minLambdaSquared))))),
-        tf.addN(lambdas.map((l) => tf.sum(tf.abs(l)))),
-      ]),
-    ];
+    const weighted = tf.addN(ws.map((w, j) => tf.sum(tf.mul(tf.abs(w), inverseSquare(lambdas[j], minLambdaSquared)))));
+    const excess = tf.sub(tf.addN(lambdas.map((l) => tf.sum(tf.abs(l)))), tf.scalar(budget));
+    const value = tf.add(tf.mul(tf.scalar(xi), weighted), tf.mul(tf.scalar(psi), l1 ? tf.abs(excess) : tf.square(excess)));
+    return [value, tf.mul(tf.scalar(psi), l1 ? tf.sign(excess) : tf.mul(excess, tf.scalar(2)))];
   },
   simd: {
     code: KERNELS_WASM,
-    call: (e, inputs, [out], shapes, { minLambdaSquared }, memory) => {
+    call: (e, inputs, [value, slope], shapes, attrs, memory) => {
       const n = inputs.length / 2;
-      const sums = new Float32Array(memory.buffer, out, 2);
+      const [v, s] = [new Float32Array(memory.buffer, value, 1), new Float32Array(memory.buffer, slope, 1)];
       let [weighted, lambdaL1] = [0, 0];
       for (let j = 0; j < n; j++) {
-        e.haloSums(inputs[j], inputs[n + j], tf.util.sizeFromShape(shapes[j]), minLambdaSquared, out);
-        weighted += sums[0];
-        lambdaL1 += sums[1];
+        e.haloSums(inputs[j], inputs[n + j], tf.util.sizeFromShape(shapes[j]), attrs.minLambdaSquared, value, slope);
+        weighted += v[0];
+        lambdaL1 += s[0];
       }
-      [sums[0], sums[1]] = [weighted, lambdaL1];
+      [v[0], s[0]] = termFromSums(weighted, lambdaL1, attrs);
     },
   },
 };
 
+/** g = dy·ξ and h = dy·slope, each rounded to float32 as a tfjs Mul rounds it. */
+function upstream(dy: number, slope: number, xi: number): [number, number] {
+  return [Math.fround(dy * Math.fround(xi)), Math.fround(dy * slope)];
+}
+
 /**
- * The gradients of HALO_SUMS for upstream [dy₀, dy₁] (inputs [w₁…wₙ, λ₁…λₙ, dy]): outputs
- * [dw₁…dwₙ, dλ₁…dλₙ] with dw = dy₀·sign(w)·r and dλ = −2·dy₀·|w|·λ·r² + dy₁·sign(λ).
+ * The gradients of HALO_TERM for upstream dy (inputs [w₁…wₙ, λ₁…λₙ, dy, slope], slope from HALO_TERM):
+ * outputs [dw₁…dwₙ, dλ₁…dλₙ] with dw = g·sign(w)·r and dλ = −2·g·|w|·λ·r² + h·sign(λ), g = dy·ξ and
+ * h = dy·slope.
  */
-export const HALO_GRADIENTS: LoopKernel<Attrs> = {
+export const HALO_GRADIENTS: LoopKernel<Attrs & { xi: number }> = {
   name: 'SparsifyHaloGradients',
-  outputShapes: (shapes) => shapes.slice(0, -1).map((shape) => shape.slice()),
-  run(inputs, outputs, { minLambdaSquared: m2 }) {
-    const n = (inputs.length - 1) / 2;
+  outputShapes: (shapes) => shapes.slice(0, -2).map((shape) => shape.slice()),
+  run(inputs, outputs, { minLambdaSquared: m2, xi }) {
+    const n = (inputs.length - 2) / 2;
     const [ws, lambdas] = split(inputs, n);
     const [dws, dLambdas] = split(outputs, n);
-    const [g, h] = inputs[2 * n];
+    const [g, h] = upstream(inputs[2 * n][0], inputs[2 * n + 1][0], xi);
     ws.forEach((w, j) => {
       const [lambda, dw, dLambda] = [lambdas[j], dws[j], dLambdas[j]];
       for (let i = 0; i < w.length; i++) {
@@ -87,10 +107,10 @@ export const HALO_GRADIENTS: LoopKernel<Attrs> = {
       }
     });
   },
-  composite: (inputs, { minLambdaSquared }) => {
-    const n = (inputs.length - 1) / 2;
+  composite: (inputs, { minLambdaSquared, xi }) => {
+    const n = (inputs.length - 2) / 2;
     const [ws, lambdas] = split(inputs, n);
-    const [g, h] = tf.unstack(inputs[2 * n]);
+    const [g, h] = [tf.mul(inputs[2 * n], tf.scalar(xi)), tf.mul(inputs[2 * n], inputs[2 * n + 1])];
     const zero = tf.scalar(0);
     const dws = ws.map((w, j) => tf.add(tf.mul(tf.mul(tf.sign(w), inverseSquare(lambdas[j], minLambdaSquared)), g), zero));
     const dLambdas = ws.map((w, j) => {
@@ -101,10 +121,12 @@ export const HALO_GRADIENTS: LoopKernel<Attrs> = {
   },
   simd: {
     code: KERNELS_WASM,
-    call: (e, inputs, outputs, shapes, { minLambdaSquared }) => {
-      const n = (inputs.length - 1) / 2;
+    call: (e, inputs, outputs, shapes, { minLambdaSquared, xi }, memory) => {
+      const n = (inputs.length - 2) / 2;
+      const read = (at: number) => new Float32Array(memory.buffer, at, 1)[0];
+      const [g, h] = upstream(read(inputs[2 * n]), read(inputs[2 * n + 1]), xi);
       for (let j = 0; j < n; j++) {
-        e.haloGradients(inputs[j], inputs[n + j], tf.util.sizeFromShape(shapes[j]), minLambdaSquared, inputs[2 * n], outputs[j], outputs[n + j]);
+        e.haloGradients(inputs[j], inputs[n + j], tf.util.sizeFromShape(shapes[j]), minLambdaSquared, g, h, outputs[j], outputs[n + j]);
       }
     },
   },

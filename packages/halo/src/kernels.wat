@@ -4,8 +4,8 @@
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
-  ;; out[0] = Σ|w|·r, out[1] = Σ|λ| over n weights and their λ's (f32 within blocks of 1024, f64 across them).
-  (func (export "haloSums") (param $w i32) (param $l i32) (param $n i32) (param $m2 f32) (param $out i32)
+  ;; *$outW = Σ|w|·r, *$outL = Σ|λ| over n weights and their λ's (f32 within blocks of 1024, f64 across them).
+  (func (export "haloSums") (param $w i32) (param $l i32) (param $n i32) (param $m2 f32) (param $outW i32) (param $outL i32)
     (local $end i32) (local $blockEnd i32) (local $vm2 v128) (local $vl v128) (local $fa v128) (local $fb v128)
     (local $a v128) (local $b v128) (local $s f64) (local $u f64) (local $f f32)
     (local.set $vm2 (f32x4.splat (local.get $m2)))
@@ -42,22 +42,20 @@
         (local.set $w (i32.add (local.get $w) (i32.const 4)))
         (local.set $l (i32.add (local.get $l) (i32.const 4)))
         (br $next)))
-    (f32.store (local.get $out) (f32.demote_f64 (local.get $s)))
-    (f32.store offset=4 (local.get $out) (f32.demote_f64 (local.get $u))))
+    (f32.store (local.get $outW) (f32.demote_f64 (local.get $s)))
+    (f32.store (local.get $outL) (f32.demote_f64 (local.get $u))))
 
   ;; The four f32 lanes as two f64 pairs, added: [v0 + v2, v1 + v3].
   (func $widenSum (param $v v128) (result v128)
     (f64x2.add (f64x2.promote_low_f32x4 (local.get $v))
                (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $v) (local.get $v)))))
 
-  ;; dw = g·r·sign(w), dλ = −2·g·|w|·λ·r² + h·sign(λ), with [g, h] read from $dy; +0 where w, λ are 0.
-  (func (export "haloGradients") (param $w i32) (param $l i32) (param $n i32) (param $m2 f32) (param $dy i32)
+  ;; dw = g·r·sign(w), dλ = −2·g·|w|·λ·r² + h·sign(λ); +0 where w, λ are 0.
+  (func (export "haloGradients") (param $w i32) (param $l i32) (param $n i32) (param $m2 f32) (param $g f32) (param $h f32)
         (param $dw i32) (param $dl i32)
-    (local $g f32) (local $h f32) (local $end i32) (local $vm2 v128) (local $vg v128) (local $vh v128)
+    (local $end i32) (local $vm2 v128) (local $vg v128) (local $vh v128)
     (local $vw v128) (local $vl v128) (local $r v128) (local $gr v128) (local $signBits v128) (local $zero v128)
     (local $fw f32) (local $fl f32) (local $fr f32) (local $fgr f32)
-    (local.set $g (f32.load (local.get $dy)))
-    (local.set $h (f32.load offset=4 (local.get $dy)))
     (local.set $vm2 (f32x4.splat (local.get $m2)))
     (local.set $vg (f32x4.splat (local.get $g)))
     (local.set $vh (f32x4.splat (local.get $h)))

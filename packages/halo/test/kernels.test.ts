@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { expect, it } from 'vitest';
 import { describeOnLoopBackends, expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
-import { HALO_GRADIENTS, HALO_SUMS } from '../src/kernels.js';
+import { HALO_GRADIENTS, HALO_TERM } from '../src/kernels.js';
 import { values } from './helpers.js';
 
 // Tails past the last whole SIMD vector, exact zeros in w and in λ, λ's of both signs and near 0.
@@ -14,9 +14,12 @@ describeOnLoopBackends(
       it(`sums and gradients agree with the composite tfjs ops (n = ${n})`, () => {
         const w = () => tf.tensor1d(values(n, 3, -2, 2, Math.ceil(n / 5)));
         const lambda = () => tf.tensor1d(values(n, 4, -1.5, 1.5, Math.ceil(n / 9)));
-        const attrs = { minLambdaSquared: 1e-4 };
-        expectLoopMatchesComposite(HALO_SUMS, () => [w(), lambda()], attrs, 2e-5);
-        expectLoopMatchesComposite(HALO_GRADIENTS, () => [w(), lambda(), tf.tensor1d([0.7, -0.2])], attrs);
+        for (const l1 of [true, false]) {
+          for (const budget of [0, 0.5 * n]) {
+            expectLoopMatchesComposite(HALO_TERM, () => [w(), lambda()], { minLambdaSquared: 1e-4, xi: 1.5, psi: 0.25, budget, l1 }, 2e-5);
+          }
+        }
+        expectLoopMatchesComposite(HALO_GRADIENTS, () => [w(), lambda(), tf.scalar(0.7), tf.scalar(-0.2)], { minLambdaSquared: 1e-4, xi: 1.5 });
       });
     }
 
@@ -24,17 +27,21 @@ describeOnLoopBackends(
       const sizes = [301, 7, 4099];
       const ws = () => sizes.map((n, j) => tf.tensor1d(values(n, 5 + j, -2, 2, Math.ceil(n / 5))));
       const lambdas = () => sizes.map((n, j) => tf.tensor1d(values(n, 8 + j, -1.5, 1.5, Math.ceil(n / 9))));
-      const attrs = { minLambdaSquared: 1e-4 };
-      const [all] = expectLoopMatchesComposite(HALO_SUMS, () => [...ws(), ...lambdas()], attrs, 2e-5);
-      const each = sizes.map((_, j) => expectLoopMatchesComposite(HALO_SUMS, () => [ws()[j], lambdas()[j]], attrs, 2e-5)[0]);
-      [0, 1].forEach((k) => {
-        const sum = each.reduce((s, e) => s + e[k], 0);
-        expect(Math.abs(all[k] - sum), `sum ${k}`).toBeLessThanOrEqual(1e-6 * sum);
-      });
-      const grads = expectLoopMatchesComposite(HALO_GRADIENTS, () => [...ws(), ...lambdas(), tf.tensor1d([0.7, -0.2])], attrs);
+      // ψ = 0: value = ξ·W; 'l2' with budget 0: slope = 2ψ·L. Both add up over the tensors.
+      for (const attrs of [
+        { minLambdaSquared: 1e-4, xi: 1.5, psi: 0, budget: 0, l1: false },
+        { minLambdaSquared: 1e-4, xi: 0, psi: 0.25, budget: 0, l1: false },
+      ]) {
+        const k = attrs.psi === 0 ? 0 : 1;
+        const all = expectLoopMatchesComposite(HALO_TERM, () => [...ws(), ...lambdas()], attrs, 2e-5)[k][0];
+        const sum = sizes.reduce((s, _, j) => s + expectLoopMatchesComposite(HALO_TERM, () => [ws()[j], lambdas()[j]], attrs, 2e-5)[k][0], 0);
+        expect(Math.abs(all - sum), `output ${k}`).toBeLessThanOrEqual(1e-6 * sum);
+      }
+      const attrs = { minLambdaSquared: 1e-4, xi: 1.5 };
+      const grads = expectLoopMatchesComposite(HALO_GRADIENTS, () => [...ws(), ...lambdas(), tf.scalar(0.7), tf.scalar(-0.2)], attrs);
       expect(grads.map((g) => g.length)).toEqual([...sizes, ...sizes]);
       sizes.forEach((_, j) => {
-        const [dw, dLambda] = expectLoopMatchesComposite(HALO_GRADIENTS, () => [ws()[j], lambdas()[j], tf.tensor1d([0.7, -0.2])], attrs);
+        const [dw, dLambda] = expectLoopMatchesComposite(HALO_GRADIENTS, () => [ws()[j], lambdas()[j], tf.scalar(0.7), tf.scalar(-0.2)], attrs);
         expect(grads[j]).toEqual(dw);
         expect(grads[sizes.length + j]).toEqual(dLambda);
       });
