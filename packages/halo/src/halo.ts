@@ -218,8 +218,8 @@ export class HaloPenalty extends ScalePenalty<HaloOptions> {
   /**
    * The whole term `ξ·Σ|w|·r + ψ·R(Σ|λ| − p)` over all tensors and their λ's (r = 1/(λ² + minLambda²)),
    * as one custom op. Forward: one kernel (`HALO_TERM`) makes one pass per tensor for [W, L] =
-   * [Σ|w|·r, Σ|λ|] (loop kernels on cpu and wasm) and does the scalar arithmetic, which as tfjs ops cost
-   * about ten ops of ≈ 30 µs each. Backward: one pass per tensor from dy₀ = dy·ξ and
+   * [Σ|w|·r, Σ|λ|] (loop kernels on cpu and wasm) and does the scalar arithmetic, which as tfjs ops was
+   * about ten ops. Backward: one pass per tensor from dy₀ = dy·ξ and
    * dy₁ = dy·ψ·R'(L − p), where R' is sign (0 at 0) for 'l1' and 2(L − p) for 'l2':
    * ∂/∂w = dy₀·sign(w)·r and ∂/∂λ = −2·dy₀·|w|·λ·r² + dy₁·sign(λ), zero-safe at w = 0 and λ = 0.
    * Autodiff of the same expressions records about twenty full-size ops per tensor on two tensors the

@@ -34,7 +34,8 @@ function termFromSums(weighted: number, lambdaL1: number, { xi, psi, budget, l1 
  * HALO's term over all tensors w₁…wₙ and their λ's (inputs [w₁…wₙ, λ₁…λₙ]): outputs [value, slope],
  * value = ξ·W + ψ·R(L − p) and slope = ψ·R'(L − p) (`HALO_GRADIENTS`' h, up to dy). One pass per tensor
  * for W and L, each tensor's sums added in float64, then the scalar arithmetic in float64 too: one op,
- * where the same arithmetic as tfjs ops cost about ten (≈ 30 µs each on wasm).
+ * where the same arithmetic as tfjs ops was about ten (a scalar tfjs op costs ≈ 30 µs on wasm, measured
+ * alone).
  */
 export const HALO_TERM: LoopKernel<TermAttrs> = {
   name: 'SparsifyHaloTerm',
