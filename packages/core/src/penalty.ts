@@ -26,7 +26,8 @@ export type PenaltyDiagnostics = Record<string, number | number[]>;
 export type PenaltyState = Record<string, unknown>;
 
 /**
- * A penalty's gradient with respect to one bound variable w, from `Penalty.lossAndGradients`: either
+ * A penalty's gradient with respect to one variable w (bound, or one of its `trainableVariables()`),
+ * from `Penalty.lossAndGradients`: either
  * `scale·tensor` (scale 1 when absent), or `a·sign(w) + b·w` with sign(0) = 0 for scalars a and b (the
  * form of lasso's and the Hoyer ratios' gradients). The training step's fused momentum update applies
  * either inside its own pass over w: the second form is never written out as a tensor, and the first
