@@ -129,11 +129,11 @@ export class LassoPenalty extends BasePenalty<LassoOptions> {
     return safeL1(...this.params.map((p) => p.variable));
   }
 
-  /** Σ|w| and, per tensor, the gradient sign(w) as 1·sign(w) + 0·w: applied inside the fused update's pass. */
-  protected override termAndGradients(_ctx: TrainingContext): LossAndGradients {
+  /** Σ|w| and, per tensor, the gradient λ·sign(w) as λ·sign(w) + 0·w: applied inside the fused update's pass. */
+  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
     const variables = this.params.map((p) => p.variable);
-    const [one, zero] = [tf.scalar(1), tf.scalar(0)];
-    return { value: safeL1(...variables), gradients: variables.map((variable) => ({ variable, a: one, b: zero })) };
+    const zero = tf.scalar(0);
+    return { value: safeL1(...variables), gradients: variables.map((variable) => ({ variable, a: strength, b: zero })) };
   }
 
   override getConfig(): PenaltyConfig {

@@ -192,35 +192,23 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
   }
 
   /**
-   * The term without the strength and its gradients, without a tape, for `lossAndGradients`, which
-   * multiplies their scalars by the strength (a `scale·tensor` without a scale gets the strength as its
-   * scale). Runs inside `tf.tidy`. Default: none (the penalty is differentiated on the tape).
+   * The term without the strength, and its gradients at upstream `strength` (the gradients of
+   * strength·term, as the tape's backward pass would compute them from dy = strength), without a tape:
+   * for `lossAndGradients`. Runs inside `tf.tidy`. Default: none (the penalty is differentiated on the
+   * tape).
    */
-  protected termAndGradients?(ctx: TrainingContext): LossAndGradients;
+  protected termAndGradients?(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients;
 
   lossAndGradients(ctx: TrainingContext): LossAndGradients | undefined {
     if (!this.termAndGradients) return undefined;
     this.requireBound();
-    const strength = this.strengthAt(ctx);
-    // No gradients at strength 0, as the tape finds none through loss()'s constant 0.
-    if (strength === 0) return { value: tf.scalar(0), gradients: [] };
-    // The strength multiplies each scalar as the tape's upstream gradient would: α·x, rounded to float32.
     return tf.tidy(() => {
+      const strength = this.strengthAt(ctx);
+      // As loss(): a constant 0, without gradients, at strength 0 unless the penalty trains variables.
+      if (strength === 0 && this.trainableVariables().length === 0) return { value: tf.scalar(0), gradients: [] };
       const alpha = tf.scalar(strength);
-      const { value, gradients } = this.termAndGradients!(ctx);
-      // Scalars shared between variables (lasso's 1 and 0, HyperSparse's c) are multiplied once.
-      const scaled = new Map<tf.Scalar, tf.Scalar>();
-      const times = (x: tf.Scalar) => scaled.get(x) ?? scaled.set(x, tf.mul(alpha, x)).get(x)!;
-      const result: LossAndGradients = {
-        value: tf.mul(value, alpha) as tf.Scalar,
-        gradients: gradients.map(
-          (g): PenaltyGradient =>
-            'tensor' in g
-              ? { variable: g.variable, tensor: g.tensor, scale: g.scale ? times(g.scale) : alpha }
-              : { variable: g.variable, a: times(g.a), b: times(g.b) },
-        ),
-      };
-      return result as unknown as tf.TensorContainer;
+      const { value, gradients } = this.termAndGradients!(ctx, alpha);
+      return { value: tf.mul(value, alpha), gradients } as unknown as tf.TensorContainer;
     }) as unknown as LossAndGradients;
   }
 

@@ -27,10 +27,10 @@ class FastL1L2 extends BasePenalty {
   protected term(_ctx: TrainingContext): tf.Scalar {
     return this.op(...this.params.map((p) => p.variable));
   }
-  protected override termAndGradients(ctx: TrainingContext): LossAndGradients {
+  protected override termAndGradients(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
     const variables = this.params.map((p) => p.variable);
-    const [one, quarter] = [tf.scalar(1), tf.scalar(0.25)];
-    return { value: this.term(ctx), gradients: variables.map((variable) => ({ variable, a: one, b: quarter })) };
+    const [a, b] = [strength, tf.mul(strength, tf.scalar(0.25)) as tf.Scalar];
+    return { value: this.term(ctx), gradients: variables.map((variable) => ({ variable, a, b })) };
   }
 }
 
@@ -47,9 +47,10 @@ class FastCubic extends BasePenalty {
   protected term(_ctx: TrainingContext): tf.Scalar {
     return this.op(...this.params.map((p) => p.variable));
   }
-  protected override termAndGradients(ctx: TrainingContext): LossAndGradients {
+  protected override termAndGradients(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
     const variables = this.params.map((p) => p.variable);
-    return { value: this.term(ctx), gradients: variables.map((variable) => ({ variable, tensor: tf.square(variable), scale: tf.scalar(0.5) })) };
+    const scale = tf.mul(strength, tf.scalar(0.5)) as tf.Scalar;
+    return { value: this.term(ctx), gradients: variables.map((variable) => ({ variable, tensor: tf.square(variable), scale })) };
   }
 }
 

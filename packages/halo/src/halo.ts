@@ -260,21 +260,11 @@ export class HaloPenalty extends ScalePenalty<HaloOptions> {
    * The same term and its gradients (for the weights and the λ's) without a tape: the forward pass,
    * then the backward pass at upstream α, as the tape would run them.
    */
-  override lossAndGradients(ctx: TrainingContext): LossAndGradients {
-    this.requireBound();
-    const alpha = this.strengthAt(ctx);
-    const psi = this.psiAt(ctx);
-    return tf.tidy(() => {
-      const inputs = [...this.params.map((p) => p.variable), ...this.lambdas];
-      const { value, slope } = this.forward(inputs, psi);
-      const strength = tf.scalar(alpha);
-      const grads = this.gradients(inputs, strength, slope);
-      const result: LossAndGradients = {
-        value: tf.mul(value, strength) as tf.Scalar,
-        gradients: inputs.map((variable, j) => ({ variable, tensor: grads[j] })),
-      };
-      return result as unknown as tf.TensorContainer;
-    }) as unknown as LossAndGradients;
+  protected override termAndGradients(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+    const inputs = [...this.params.map((p) => p.variable), ...this.lambdas];
+    const { value, slope } = this.forward(inputs, this.psiAt(ctx));
+    const grads = this.gradients(inputs, strength, slope);
+    return { value, gradients: inputs.map((variable, j) => ({ variable, tensor: grads[j] })) };
   }
 
   diagnostics(ctx: TrainingContext): PenaltyDiagnostics {

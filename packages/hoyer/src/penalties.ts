@@ -74,8 +74,8 @@ abstract class PerTensorPenalty<O extends HoyerOptions> extends BasePenalty<O> {
     return this.sum(...this.params.map((p) => p.variable));
   }
 
-  protected override termAndGradients(_ctx: TrainingContext): LossAndGradients {
-    return termsAndGradients(this.boundTerms(), this.params.map((p) => p.variable));
+  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+    return termsAndGradients(this.boundTerms(), this.params.map((p) => p.variable), strength);
   }
 }
 

@@ -24,13 +24,13 @@ export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'bo
 
 /**
  * One tensor's term with its closed-form gradient: `forward` gives the value and the tensors the
- * gradient needs; `gradient` turns upstream dy and those into ∂/∂w; `penaltyGradient` gives ∂/∂w at
- * dy = 1 in core's tape-free form.
+ * gradient needs; `gradient` turns upstream dy and those into ∂/∂w; `penaltyGradient` gives the same
+ * in core's tape-free form.
  */
 export interface ClosedFormTerm {
   forward(w: tf.Tensor): { value: tf.Tensor; saved: tf.Tensor[] };
   gradient(dy: tf.Tensor, saved: tf.Tensor[]): tf.Tensor;
-  penaltyGradient(w: tf.Variable, saved: tf.Tensor[]): PenaltyGradient;
+  penaltyGradient(w: tf.Variable, dy: tf.Tensor, saved: tf.Tensor[]): PenaltyGradient;
 }
 
 /**
@@ -66,7 +66,8 @@ function ratio(square: boolean): ClosedFormTerm {
       return { value, saved: [w, c0, c1] };
     },
     gradient: (dy, [w, c0, c1]) => signLinear(w, c0, c1, dy),
-    penaltyGradient: (variable, [, c0, c1]) => ({ variable, a: c0 as tf.Scalar, b: c1 as tf.Scalar }),
+    // dy·c0 and dy·c1, rounded as signLinear rounds them
+    penaltyGradient: (variable, dy, [, c0, c1]) => ({ variable, a: tf.mul(dy, c0) as tf.Scalar, b: tf.mul(dy, c1) as tf.Scalar }),
   };
 }
 
@@ -95,8 +96,8 @@ function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio
       const g = groupScale(x, rows as tf.Tensor1D, cols as tf.Tensor1D);
       return inverse ? tf.transpose(g, inverse) : g;
     },
-    penaltyGradient(variable, saved) {
-      return { variable, tensor: this.gradient(tf.scalar(1), saved) };
+    penaltyGradient(variable, dy, saved) {
+      return { variable, tensor: this.gradient(dy, saved) };
     },
   };
 }
@@ -112,16 +113,16 @@ export function ratioSum(square: boolean, count: number): (...ws: tf.Tensor[]) =
 }
 
 /**
- * Σⱼ termⱼ(wⱼ) and each ∂/∂wⱼ without a tape (`Penalty.lossAndGradients`). The ratio terms' gradients
- * are `c0·sign(w) + c1·w`, which the fused momentum update applies inside its own pass, so no gradient
- * pass is made; Group-HS's is the tensor its backward pass would write.
+ * Σⱼ termⱼ(wⱼ) and each ∂/∂wⱼ at upstream dy, without a tape (`Penalty.lossAndGradients`). The ratio
+ * terms' gradients are `dy·c0·sign(w) + dy·c1·w`, which the fused momentum update applies inside its own
+ * pass, so no gradient pass is made; Group-HS's is the tensor its backward pass would write.
  */
-export function termsAndGradients(terms: readonly ClosedFormTerm[], variables: readonly tf.Variable[]): LossAndGradients {
+export function termsAndGradients(terms: readonly ClosedFormTerm[], variables: readonly tf.Variable[], dy: tf.Tensor): LossAndGradients {
   const parts = variables.map((w, j) => terms[j].forward(w));
   const values = parts.map((p) => p.value);
   return {
     value: (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar,
-    gradients: variables.map((variable, j) => terms[j].penaltyGradient(variable, parts[j].saved)),
+    gradients: variables.map((variable, j) => terms[j].penaltyGradient(variable, dy, parts[j].saved)),
   };
 }
 

@@ -115,15 +115,16 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
   }
 
   /**
-   * The same step without a tape: value 0, and per weight tensor the gradient as h scaled by c, which
-   * the training step's fused update multiplies by α·c inside its own pass.
+   * The same step without a tape: value 0, and per weight tensor the gradient as h scaled by α·c, which
+   * the training step's fused update multiplies and adds inside its own pass.
    */
-  protected override termAndGradients(ctx: TrainingContext): LossAndGradients {
+  protected override termAndGradients(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
     const variables = this.params.map((p) => p.variable);
     const s = this.scaleFor(ctx, variables);
     if (s === undefined) return { value: tf.scalar(0), gradients: [] };
     const [c, ...hs] = this.forward(variables, s);
-    return { value: tf.scalar(0), gradients: variables.map((variable, j) => ({ variable, tensor: hs[j], scale: c as tf.Scalar })) };
+    const scale = tf.mul(strength, c) as tf.Scalar;
+    return { value: tf.scalar(0), gradients: variables.map((variable, j) => ({ variable, tensor: hs[j], scale })) };
   }
 
   /** s = C/t for this step, or undefined where HS is skipped (value 0, no gradient). */
