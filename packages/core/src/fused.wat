@@ -371,57 +371,70 @@
       (then (call $finishSums (local.get $blockOut) (local.get $outValue) (local.get $sums) (i32.add (local.get $sums) (i32.const 4)))))
     (if (local.get $band) (then (call $magnitudeBand (local.get $blockOut) (local.get $outValue) (local.get $band)))))
 
-  ;; The magnitude band of x[x..end) for kthSmallestMagnitude's next call (momentumUpdate runs it on each
+;; The magnitude band of x[x..end) for kthSmallestMagnitude's next call (momentumUpdate runs it on each
   ;; block it has just written). With keys = |x| bits and the i32 header band[0..5) = [lo, hi, capacity,
   ;; below, count]: below += #{key < lo}; each key in [lo, hi) adds 1 to count and, while count ≤
-  ;; capacity, is stored at band[5 + count − 1]. The band is narrow, so the store path is rare. No calls
-  ;; in the loop (V8 would spill the vector locals on every iteration); key ∈ [lo, hi) as one unsigned
-  ;; compare, key − lo < hi − lo.
+  ;; capacity, is stored at band[5 + count − 1], in the order of x. Keys are ≥ 0 as i32, so both bounds
+  ;; are signed compares. 16 values per round, one test for "any in the band" (the band is narrow, so
+  ;; that is rare): then the round's values go through the scalar loop, which also takes the last 1–15
+  ;; values (counting those below lo too). No calls in the loop: V8 would spill the vector locals on
+  ;; every round. Unrolled this way it runs ≈ 3× faster than one vector per round with an unsigned
+  ;; compare (≈ 30 instructions a vector on x64).
   (func $magnitudeBand (param $x i32) (param $end i32) (param $band i32)
-    (local $whole i32) (local $key v128) (local $in v128) (local $below v128) (local $lo v128) (local $span v128)
-    (local $lane i32) (local $count i32) (local $capacity i32) (local $k i32) (local $lo1 i32) (local $span1 i32) (local $below1 i32)
+    (local $whole i32) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128)
+    (local $l0 v128) (local $l1 v128) (local $l2 v128) (local $l3 v128) (local $in v128) (local $below v128)
+    (local $lo v128) (local $hi v128) (local $abs v128)
+    (local $s i32) (local $stop i32) (local $tail i32) (local $k i32) (local $lo1 i32) (local $hi1 i32)
+    (local $count i32) (local $capacity i32) (local $below1 i32)
     (local.set $lo1 (i32.load (local.get $band)))
-    (local.set $span1 (i32.sub (i32.load offset=4 (local.get $band)) (local.get $lo1)))
+    (local.set $hi1 (i32.load offset=4 (local.get $band)))
     (local.set $lo (i32x4.splat (local.get $lo1)))
-    (local.set $span (i32x4.splat (local.get $span1)))
+    (local.set $hi (i32x4.splat (local.get $hi1)))
+    (local.set $abs (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff))
     (local.set $capacity (i32.load offset=8 (local.get $band)))
     (local.set $count (i32.load offset=16 (local.get $band)))
-    (local.set $whole (i32.add (local.get $x) (i32.and (i32.sub (local.get $end) (local.get $x)) (i32.const -16))))
-    (block $done
-      (loop $next
-        (br_if $done (i32.ge_u (local.get $x) (local.get $whole)))
-        (local.set $key (v128.and (v128.load (local.get $x)) (v128.const i32x4 0x7fffffff 0x7fffffff 0x7fffffff 0x7fffffff)))
-        (local.set $below (i32x4.sub (local.get $below) (i32x4.lt_s (local.get $key) (local.get $lo))))
-        (local.set $in (i32x4.lt_u (i32x4.sub (local.get $key) (local.get $lo)) (local.get $span)))
-        (if (v128.any_true (local.get $in))
-          (then
-            ;; lane by lane: shift the vectors down one lane (4 bytes) per round
-            (local.set $lane (i32.const 0))
-            (loop $lanes
-              (if (i32x4.extract_lane 0 (local.get $in))
-                (then
-                  (if (i32.lt_u (local.get $count) (local.get $capacity))
-                    (then (i32.store offset=20 (i32.add (local.get $band) (i32.shl (local.get $count) (i32.const 2)))
-                            (i32x4.extract_lane 0 (local.get $key)))))
-                  (local.set $count (i32.add (local.get $count) (i32.const 1)))))
-              (local.set $in (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 0 1 2 3 (local.get $in) (local.get $in)))
-              (local.set $key (i8x16.shuffle 4 5 6 7 8 9 10 11 12 13 14 15 0 1 2 3 (local.get $key) (local.get $key)))
-              (local.set $lane (i32.add (local.get $lane) (i32.const 1)))
-              (br_if $lanes (i32.lt_u (local.get $lane) (i32.const 4))))))
-        (local.set $x (i32.add (local.get $x) (i32.const 16)))
-        (br $next)))
-    ;; the last 1–3 values, one at a time
+    (local.set $whole (i32.add (local.get $x) (i32.and (i32.sub (local.get $end) (local.get $x)) (i32.const -64))))
     (block $done
       (loop $next
         (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
-        (local.set $k (i32.and (i32.load (local.get $x)) (i32.const 0x7fffffff)))
-        (local.set $below1 (i32.add (local.get $below1) (i32.lt_s (local.get $k) (local.get $lo1))))
-        (if (i32.lt_u (i32.sub (local.get $k) (local.get $lo1)) (local.get $span1))
+        (local.set $s (local.get $x))
+        (local.set $stop (local.get $x))
+        (if (i32.lt_u (local.get $x) (local.get $whole))
           (then
-            (if (i32.lt_u (local.get $count) (local.get $capacity))
-              (then (i32.store offset=20 (i32.add (local.get $band) (i32.shl (local.get $count) (i32.const 2))) (local.get $k))))
-            (local.set $count (i32.add (local.get $count) (i32.const 1)))))
-        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+            (local.set $k0 (v128.and (v128.load (local.get $x)) (local.get $abs)))
+            (local.set $k1 (v128.and (v128.load offset=16 (local.get $x)) (local.get $abs)))
+            (local.set $k2 (v128.and (v128.load offset=32 (local.get $x)) (local.get $abs)))
+            (local.set $k3 (v128.and (v128.load offset=48 (local.get $x)) (local.get $abs)))
+            (local.set $l0 (i32x4.lt_s (local.get $k0) (local.get $lo)))
+            (local.set $l1 (i32x4.lt_s (local.get $k1) (local.get $lo)))
+            (local.set $l2 (i32x4.lt_s (local.get $k2) (local.get $lo)))
+            (local.set $l3 (i32x4.lt_s (local.get $k3) (local.get $lo)))
+            (local.set $below (i32x4.sub (i32x4.sub (local.get $below) (i32x4.add (local.get $l0) (local.get $l1)))
+                                         (i32x4.add (local.get $l2) (local.get $l3))))
+            (local.set $in (v128.or
+              (v128.or (v128.andnot (i32x4.lt_s (local.get $k0) (local.get $hi)) (local.get $l0))
+                       (v128.andnot (i32x4.lt_s (local.get $k1) (local.get $hi)) (local.get $l1)))
+              (v128.or (v128.andnot (i32x4.lt_s (local.get $k2) (local.get $hi)) (local.get $l2))
+                       (v128.andnot (i32x4.lt_s (local.get $k3) (local.get $hi)) (local.get $l3)))))
+            (local.set $x (i32.add (local.get $x) (i32.const 64)))
+            (if (v128.any_true (local.get $in)) (then (local.set $stop (local.get $x)))))
+          (else
+            (local.set $stop (local.get $end))
+            (local.set $tail (i32.const 1))
+            (local.set $x (local.get $end))))
+        ;; [s, stop) one value at a time: band keys; below lo too in the tail
+        (block $scalarDone
+          (loop $scalar
+            (br_if $scalarDone (i32.ge_u (local.get $s) (local.get $stop)))
+            (local.set $k (i32.and (i32.load (local.get $s)) (i32.const 0x7fffffff)))
+            (local.set $below1 (i32.add (local.get $below1) (i32.and (local.get $tail) (i32.lt_s (local.get $k) (local.get $lo1)))))
+            (if (i32.and (i32.ge_s (local.get $k) (local.get $lo1)) (i32.lt_s (local.get $k) (local.get $hi1)))
+              (then
+                (if (i32.lt_u (local.get $count) (local.get $capacity))
+                  (then (i32.store offset=20 (i32.add (local.get $band) (i32.shl (local.get $count) (i32.const 2))) (local.get $k))))
+                (local.set $count (i32.add (local.get $count) (i32.const 1)))))
+            (local.set $s (i32.add (local.get $s) (i32.const 4)))
+            (br $scalar)))
         (br $next)))
     (i32.store offset=16 (local.get $band) (local.get $count))
     (i32.store offset=12 (local.get $band)
