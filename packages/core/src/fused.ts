@@ -11,8 +11,11 @@ import { kthSmallest, readMagnitudes } from './magnitude.js';
  * penalties' `tf.customGrad` ops.
  */
 
-/** A kernel's layout as [K, I, O]: I indexes input groups (axis rank−2), O output groups (axis rank−1). */
-function kio(shape: readonly number[]): [number, number, number] {
+/**
+ * A kernel's layout for `groupSquareSums` and `groupScale`, as [K, I, O]: I indexes input groups (axis
+ * rank−2), O output groups (axis rank−1), K the rest (a conv's spatial positions).
+ */
+export function groupLayout(shape: readonly number[]): [K: number, I: number, O: number] {
   const r = shape.length;
   const I = shape[r - 2];
   const O = shape[r - 1];
@@ -99,7 +102,7 @@ export function signLinear(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c?: tf.Tens
 const GROUP_SQUARE_SUMS: LoopKernel = {
   name: 'SparsifyGroupSquareSums',
   outputShapes: ([shape]) => {
-    const [, I, O] = kio(shape);
+    const [, I, O] = groupLayout(shape);
     return [[I], [O]];
   },
   run([x], [rows, cols]) {
@@ -120,11 +123,11 @@ const GROUP_SQUARE_SUMS: LoopKernel = {
     }
   },
   composite: ([x]) => {
-    const [K, I, O] = kio(x.shape);
+    const [K, I, O] = groupLayout(x.shape);
     const squares = tf.reshape(tf.square(x), [K, I, O]);
     return [tf.sum(squares, [0, 2]), tf.sum(squares, [0, 1])];
   },
-  simd: { code: FUSED_WASM, call: (e, [x], [rows, cols], [shape]) => e.groupSquareSums(x, ...kio(shape), rows, cols) },
+  simd: { code: FUSED_WASM, call: (e, [x], [rows, cols], [shape]) => e.groupSquareSums(x, ...groupLayout(shape), rows, cols) },
 };
 
 /**
@@ -150,11 +153,11 @@ const GROUP_SCALE: LoopKernel = {
     }
   },
   composite: ([x, rows, cols]) => {
-    const [K, I, O] = kio(x.shape);
+    const [K, I, O] = groupLayout(x.shape);
     const factor = tf.add(tf.reshape(rows, [1, I, 1]), tf.reshape(cols, [1, 1, O]));
     return [tf.reshape(tf.add(tf.mul(tf.reshape(x, [K, I, O]), factor), tf.scalar(0)), x.shape)];
   },
-  simd: { code: FUSED_WASM, call: (e, [x, rows, cols], [out], [shape]) => e.groupScale(x, ...kio(shape), rows, cols, out) },
+  simd: { code: FUSED_WASM, call: (e, [x, rows, cols], [out], [shape]) => e.groupScale(x, ...groupLayout(shape), rows, cols, out) },
 };
 
 /** x·(rows[i] + cols[o]) for a kernel laid out as in `groupSquareSums`, with +0 at x = 0. */

@@ -10,7 +10,8 @@ export {
   checkSparsity,
 } from './errors.js';
 export { guardedDiv, safeAbs, safeL1, safeNorm, stopGradient, unaryCustomGrad, variadicCustomGrad } from './ops.js';
-export { FUSED_KERNELS, absAndSquareSums, groupScale, groupSquareSums, kthSmallestMagnitude, signLinear } from './fused.js';
+export { FUSED_KERNELS, absAndSquareSums, groupLayout, groupScale, groupSquareSums, kthSmallestMagnitude, signLinear } from './fused.js';
+export { FUSED_WASM } from './fused.wasm.js';
 export {
   LOOP_KERNEL_BACKENDS,
   loopKernelImplementation,

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LoopKernel } from '@sparsify/core';
+import { FUSED_KERNELS, FUSED_WASM, groupLayout, groupScale, groupSquareSums, type LoopKernel } from '@sparsify/core';
 
 /**
  * The scalar and group-vector arithmetic between core's full-size passes, as loop kernels: each is one
@@ -107,5 +107,76 @@ export const GROUP_FACTORS: LoopKernel<GroupAttrs> = {
     const offset = tf.div(tf.div(tf.mul(N, tf.scalar(2)), d), d);
     const factor = (s: tf.Tensor, n: tf.Tensor, rho: number) => tf.divNoNan(tf.div(tf.mul(s, tf.scalar(2 * rho)), d), n);
     return [tf.mul(tf.sub(factor(sIn, nIn, rhoIn), offset), scale), tf.mul(factor(sOut, nOut, rhoOut), scale)];
+  },
+};
+
+/**
+ * From a kernel's group sums of squares (overwritten with the gradient's factors) and upstream dy:
+ * the kernel's value. GROUP_FORWARD, then GROUP_FACTORS, on host arrays.
+ */
+function valueAndFactors(rows: Float32Array, cols: Float32Array, dy: number, attrs: GroupAttrs): number {
+  const [value, nIn, nOut, stats] = [new Float32Array(1), new Float32Array(rows.length), new Float32Array(cols.length), new Float32Array(5)];
+  GROUP_FORWARD.run([rows, cols], [value, nIn, nOut, stats], attrs);
+  GROUP_FACTORS.run([nIn, nOut, stats, Float32Array.of(dy)], [rows, cols], attrs);
+  return value[0];
+}
+
+export interface GroupStepAttrs extends GroupAttrs {
+  /** [I₁, O₁, I₂, O₂, …]: each kernel's input and output group counts. */
+  groups: number[];
+}
+
+/**
+ * Group-Hoyer-Square's whole tape-free step over kernels x₁…xₙ (input and output axes last) and upstream
+ * dy, as one kernel call: the value Σⱼ valueⱼ (float32 sums in order, as `tf.addN` adds) and each
+ * ∂/∂xⱼ at dy. The same passes and arithmetic as `groupSquareSums`, GROUP_FORWARD, GROUP_FACTORS and
+ * `groupScale` called one by one, so the same numbers; but one call instead of 4n and an addN, whose
+ * cost in the tfjs engine was about that of the small kernels' work. The last output holds each
+ * kernel's row and column sums on the way, and ends as their gradient factors: [rows₁, cols₁, rows₂, …].
+ */
+export const GROUP_STEP: LoopKernel<GroupStepAttrs> = {
+  name: 'SparsifyGroupHoyerSquareStep',
+  outputShapes: (shapes, { groups }) => [[], ...shapes.slice(0, -1).map((shape) => shape.slice()), [groups.reduce((a, b) => a + b, 0)]],
+  run(inputs, [value, ...outputs], attrs) {
+    const n = inputs.length - 1;
+    const [dy, scratch] = [inputs[n][0], outputs[n]];
+    let total = 0;
+    for (let j = 0, at = 0; j < n; j++) {
+      const [I, O] = [attrs.groups[2 * j], attrs.groups[2 * j + 1]];
+      const [rows, cols] = [scratch.subarray(at, at + I), scratch.subarray(at + I, (at += I + O))];
+      FUSED_KERNELS.groupSquareSums.run([inputs[j]], [rows, cols], {});
+      const v = valueAndFactors(rows, cols, dy, attrs);
+      total = j === 0 ? v : Math.fround(total + v);
+      FUSED_KERNELS.groupScale.run([inputs[j], rows, cols], [outputs[j]], {});
+    }
+    value[0] = total;
+  },
+  composite: (inputs, attrs) => {
+    const [xs, dy] = [inputs.slice(0, -1), inputs[inputs.length - 1]];
+    const parts = xs.map((x) => {
+      const [value, nIn, nOut, stats] = GROUP_FORWARD.composite(groupSquareSums(x), attrs);
+      const [rows, cols] = GROUP_FACTORS.composite([nIn, nOut, stats, dy], attrs);
+      return { value, factors: [rows, cols], gradient: groupScale(x, rows as tf.Tensor1D, cols as tf.Tensor1D) };
+    });
+    const values = parts.map((p) => p.value);
+    return [values.length === 1 ? values[0] : tf.addN(values), ...parts.map((p) => p.gradient), tf.concat(parts.flatMap((p) => p.factors))];
+  },
+  simd: {
+    code: FUSED_WASM,
+    call: (e, inputs, [value, ...outputs], shapes, attrs, memory) => {
+      const n = inputs.length - 1;
+      const dy = new Float32Array(memory.buffer, inputs[n], 1)[0];
+      let total = 0;
+      for (let j = 0, at = outputs[n]; j < n; j++) {
+        const [K, I, O] = groupLayout(shapes[j]);
+        const [rows, cols] = [at, at + 4 * I];
+        at += 4 * (I + O);
+        e.groupSquareSums(inputs[j], K, I, O, rows, cols);
+        const v = valueAndFactors(new Float32Array(memory.buffer, rows, I), new Float32Array(memory.buffer, cols, O), dy, attrs);
+        total = j === 0 ? v : Math.fround(total + v);
+        e.groupScale(inputs[j], K, I, O, rows, cols, outputs[j]);
+      }
+      new Float32Array(memory.buffer, value, 1)[0] = total;
+    },
   },
 };

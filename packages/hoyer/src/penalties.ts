@@ -13,7 +13,7 @@ import {
   type StrengthLike,
   type TrainingContext,
 } from '@sparsify/core';
-import { GROUP_MODES, groupHoyerSquareTerms, ratioTerms, sumOfTerms, termsAndGradients, type ClosedFormTerm, type GroupMode } from './terms.js';
+import { GROUP_MODES, groupHoyerSquareStep, groupHoyerSquareTerms, ratioTerms, sumOfTerms, termsAndGradients, type ClosedFormTerm, type GroupMode } from './terms.js';
 
 export const PACKAGE_NAME = '@sparsify/hoyer';
 
@@ -148,6 +148,12 @@ export class GroupHoyerSquarePenalty extends PerTensorPenalty<GroupHoyerSquareOp
   /** The group axes used for each bound parameter (null: Hoyer-Square fallback). */
   groupAxesOf(): readonly (GroupAxes | null)[] {
     return this.axes;
+  }
+
+  /** Where every parameter is a kernel with its group axes last, the whole step in one kernel call. */
+  protected override termAndGradients(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+    const variables = this.params.map((p) => p.variable);
+    return groupHoyerSquareStep(variables, this.axes, this.groups, this.outputRatio, strength) ?? super.termAndGradients(ctx, strength);
   }
 
   protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {

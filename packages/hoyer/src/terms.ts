@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   absAndSquareSums,
+  groupLayout,
   groupScale,
   groupSquareSums,
   runLoopKernel,
@@ -10,7 +11,7 @@ import {
   type LossAndGradients,
   type PenaltyGradient,
 } from '@sparsify/core';
-import { GROUP_FACTORS, GROUP_FORWARD, RATIO } from './kernels.js';
+import { GROUP_FACTORS, GROUP_FORWARD, GROUP_STEP, RATIO, type GroupAttrs } from './kernels.js';
 
 /**
  * Denominator floor δ of every ratio here (penalties.md §5.10.2): `A²/max(Q, δ)` is 0, with a zero
@@ -81,10 +82,7 @@ function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio
   const rest = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axes.inputAxis && i !== axes.outputAxis);
   const perm = axes.inputAxis === rank - 2 && axes.outputAxis === rank - 1 ? null : [...rest, axes.inputAxis, axes.outputAxis];
   const inverse = perm && perm.map((_, i) => perm.indexOf(i));
-  // ρ = 0 leaves a grouping out: its term and its gradient are 0.
-  const rhoIn = groups === 'output' ? 0 : 1;
-  const rhoOut = groups === 'input' ? 0 : groups === 'output' ? 1 : outputRatio;
-  const attrs = { rhoIn, rhoOut, delta: HOYER_DELTA };
+  const attrs = groupAttrs(groups, outputRatio);
   return {
     forward: (w) => {
       const x = perm ? tf.transpose(w, perm) : w;
@@ -100,6 +98,11 @@ function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio
       return { variable, tensor: this.gradient(dy, saved) };
     },
   };
+}
+
+/** ρ of each grouping (ρ = 0 leaves it out: its term and its gradient are 0), and δ. */
+function groupAttrs(groups: GroupMode, outputRatio: number): GroupAttrs {
+  return { rhoIn: groups === 'output' ? 0 : 1, rhoOut: groups === 'input' ? 0 : groups === 'output' ? 1 : outputRatio, delta: HOYER_DELTA };
 }
 
 /** ‖Wⱼ‖₁/‖Wⱼ‖₂ (square: ‖Wⱼ‖₁²/‖Wⱼ‖₂²) for `count` tensors. */
@@ -124,6 +127,24 @@ export function termsAndGradients(terms: readonly ClosedFormTerm[], variables: r
     value: (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar,
     gradients: variables.map((variable, j) => terms[j].penaltyGradient(variable, dy, parts[j].saved)),
   };
+}
+
+/**
+ * Group-HS's `termsAndGradients` as one kernel call (GROUP_STEP), with the same numbers, where every
+ * tensor is a kernel whose input and output axes are its last two; else undefined.
+ */
+export function groupHoyerSquareStep(
+  variables: readonly tf.Variable[],
+  axes: readonly (GroupAxes | null)[],
+  groups: GroupMode,
+  outputRatio: number,
+  dy: tf.Tensor,
+): LossAndGradients | undefined {
+  const lastTwo = variables.every((v, j) => axes[j]?.inputAxis === v.rank - 2 && axes[j]?.outputAxis === v.rank - 1);
+  if (variables.length === 0 || !lastTwo) return undefined;
+  const layouts = variables.flatMap((v) => groupLayout(v.shape).slice(1));
+  const [value, ...gradients] = runLoopKernel(GROUP_STEP, [...variables, dy], { ...groupAttrs(groups, outputRatio), groups: layouts });
+  return { value: value as tf.Scalar, gradients: variables.map((variable, j) => ({ variable, tensor: gradients[j] })) };
 }
 
 /** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */

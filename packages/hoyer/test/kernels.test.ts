@@ -1,0 +1,83 @@
+import * as tf from '@tensorflow/tfjs';
+import { groupAxes } from '@sparsify/core';
+import { afterEach, expect, it } from 'vitest';
+import { describeOnLoopBackends, expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
+import { GROUP_STEP } from '../src/kernels.js';
+import { groupHoyerSquareStep, groupHoyerSquareTerms, termsAndGradients, type GroupMode } from '../src/terms.js';
+import { gaussian, makeParam, type Param } from './helpers.js';
+
+const live: Param[] = [];
+afterEach(() => {
+  for (const p of live.splice(0)) p.variable.dispose();
+});
+
+/** A dense [7, 5] kernel, a conv [3, 3, 4, 6] kernel with an all-zero input channel, and a dense [5, 1]. */
+function kernels(seed: number): Param[] {
+  const conv = gaussian(3 * 3 * 4 * 6, seed + 1);
+  for (let i = 0; i < conv.length; i++) if (Math.floor(i / 6) % 4 === 2) conv[i] = 0;
+  const params = [
+    makeParam(gaussian(35, seed), [7, 5]),
+    makeParam(conv, [3, 3, 4, 6], 'conv2d'),
+    makeParam(gaussian(5, seed + 2), [5, 1]),
+  ];
+  live.push(...params);
+  return params;
+}
+
+const bits = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
+
+describeOnLoopBackends(
+  (backend) => `Group-HS's tape-free step as one kernel (${backend})`,
+  () => {
+    const cases: [GroupMode, number][] = [
+      ['auto', 1],
+      ['both', 0.5],
+      ['input', 1],
+      ['output', 1],
+    ];
+    for (const [groups, outputRatio] of cases) {
+      it(`gives the per-tensor path's value and gradients bit for bit (${groups}, outputRatio ${outputRatio}), in one kernel call`, async () => {
+        const params = kernels(3);
+        const variables = params.map((p) => p.variable);
+        const axes = params.map(groupAxes);
+        const dy = tf.scalar(0.37);
+        const fused = () => groupHoyerSquareStep(variables, axes, groups, outputRatio, dy)!;
+        const perTensor = () => termsAndGradients(groupHoyerSquareTerms([2, 4, 2], axes, groups, outputRatio), variables, dy);
+        tf.tidy(() => {
+          const [got, want] = [fused(), perTensor()];
+          expect(bits(got.value)).toEqual(bits(want.value));
+          got.gradients.forEach((g, j) => {
+            expect(g.variable).toBe(variables[j]);
+            const wantTensor = (want.gradients[j] as { tensor: tf.Tensor }).tensor;
+            expect(bits((g as { tensor: tf.Tensor }).tensor), `gradient ${j}`).toEqual(bits(wantTensor));
+          });
+        });
+        const profile = await tf.profile(() => {
+          const { value, gradients } = fused();
+          value.dispose();
+          gradients.forEach((g) => (g as { tensor: tf.Tensor }).tensor.dispose());
+        });
+        expect(profile.kernels.map((k) => k.name)).toEqual(['SparsifyGroupHoyerSquareStep']);
+        dy.dispose();
+      });
+    }
+
+    it('agrees with its composite tfjs ops', () => {
+      const params = kernels(11);
+      const groupsOf = params.flatMap((p) => [p.shape[p.shape.length - 2], p.shape[p.shape.length - 1]]);
+      expectLoopMatchesComposite(GROUP_STEP, () => [...params.map((p) => p.variable), tf.scalar(2)], { rhoIn: 1, rhoOut: 0.5, delta: 1e-30, groups: groupsOf });
+    });
+
+    it('is not used where a tensor has no groups, or its group axes are not its last two', () => {
+      const [dense] = kernels(5);
+      const bias = makeParam(gaussian(5, 9), [5], 'dense', 'bias');
+      live.push(bias);
+      const dy = tf.scalar(1);
+      const swapped = { inputAxis: 1, outputAxis: 0 };
+      expect(groupHoyerSquareStep([dense.variable, bias.variable], [groupAxes(dense), null], 'auto', 1, dy)).toBeUndefined();
+      expect(groupHoyerSquareStep([dense.variable], [swapped], 'auto', 1, dy)).toBeUndefined();
+      expect(groupHoyerSquareStep([], [], 'auto', 1, dy)).toBeUndefined();
+      dy.dispose();
+    });
+  },
+);
