@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
-import { groupAxes } from '@sparsify/core';
+import { groupAxes, type GroupAxes, type Param } from '@sparsify/core';
 import { afterEach, expect, it } from 'vitest';
 import { describeOnLoopBackends, expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
 import { GROUP_STEP } from '../src/kernels.js';
 import { groupHoyerSquareStep, groupHoyerSquareTerms, termsAndGradients, type GroupMode } from '../src/terms.js';
-import { gaussian, makeParam, type Param } from './helpers.js';
+import { gaussian, makeParam } from './helpers.js';
 
 const live: Param[] = [];
 afterEach(() => {
@@ -73,7 +73,7 @@ describeOnLoopBackends(
       const bias = makeParam(gaussian(5, 9), [5], 'dense', 'bias');
       live.push(bias);
       const dy = tf.scalar(1);
-      const swapped = { inputAxis: 1, outputAxis: 0 };
+      const swapped: GroupAxes = { input: [1], output: [0], inputAxis: 1, outputAxis: 0 };
       expect(groupHoyerSquareStep([dense.variable, bias.variable], [groupAxes(dense), null], 'auto', 1, dy)).toBeUndefined();
       expect(groupHoyerSquareStep([dense.variable], [swapped], 'auto', 1, dy)).toBeUndefined();
       expect(groupHoyerSquareStep([], [], 'auto', 1, dy)).toBeUndefined();
