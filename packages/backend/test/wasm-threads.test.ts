@@ -4,7 +4,7 @@ import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { BackendSelectionError, selectBackend, type BackendSelection } from '../src/index.js';
 import { wasmThreadsUnsupported } from '../src/wasm-threads.js';
-import { FUSED_KERNELS } from '@sparsify/core';
+import { FUSED_KERNELS, applyGradients, disposeOptimizer } from '@sparsify/core';
 import { expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
 import { trainingSuite } from './training-suite.js';
 
@@ -54,6 +54,31 @@ describe('wasmThreads: 2', () => {
     expectLoopMatchesComposite(FUSED_KERNELS.signLinear, () => [x(), tf.scalar(-0.5), tf.scalar(2), tf.scalar(0.25)], {});
     expectLoopMatchesComposite(FUSED_KERNELS.groupSquareSums, () => [x()], {}, 2e-5);
     expectLoopMatchesComposite(FUSED_KERNELS.groupScale, () => [x(), tf.linspace(-1, 1, 7) as tf.Tensor1D, tf.linspace(0, 2, 9) as tf.Tensor1D], {});
+  });
+
+  it("runs the fused momentum update on the shared memory as on cpu, bit for bit (both addend forms, blocks and a tail)", async () => {
+    const run = async (backend: string) => {
+      await tf.setBackend(backend);
+      const shape = [37, 29]; // 1073 values: one whole block of 1024, then vectors, then a tail of 1
+      const [v, w] = [3, 4].map((seed) => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', seed), true, `threads_momentum_${backend}_${seed}`));
+      const optimizer = tf.train.momentum(0.1, 0.9, true);
+      for (let i = 0; i < 3; i++) {
+        tf.tidy(() => {
+          const g = (seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+          applyGradients(optimizer, { [v.name]: g(10 + i), [w.name]: g(20 + i) }, {
+            [v.name]: { variable: v, a: tf.scalar(0.01), b: tf.scalar(-0.02) },
+            [w.name]: { variable: w, tensor: g(30 + i), scale: tf.scalar(0.3) },
+          });
+        });
+      }
+      const out = [v, w].map((x) => Array.from(new Int32Array((x.dataSync() as Float32Array).slice().buffer)));
+      disposeOptimizer(optimizer);
+      tf.dispose([v, w]);
+      return out;
+    };
+    const cpu = await run('cpu');
+    expect(await run('wasm')).toEqual(cpu);
+    await tf.setBackend('cpu');
   });
 
   it('a matMul big enough to be split over the threads equals the cpu backend', async () => {

@@ -83,8 +83,9 @@ const SIGN_LINEAR: LoopKernel = {
     const b = Math.fround(cTensor[0] * bTensor[0]);
     for (let i = 0; i < x.length; i++) {
       const v = x[i];
-      // fround, then + 0: +0 (not −0) at v = 0 and where a tiny negative rounds to 0 in float32.
-      out[i] = Math.fround((v > 0 ? a : v < 0 ? -a : 0) + b * v) + 0;
+      // b·v rounded before the add, as the SIMD loop and tfjs's Mul then Add round it; + 0: +0 (not −0)
+      // at v = 0 and where a tiny negative rounds to 0 in float32.
+      out[i] = Math.fround((v > 0 ? a : v < 0 ? -a : 0) + Math.fround(b * v)) + 0;
     }
   },
   composite: ([x, a, b, c]) => [tf.add(tf.mul(tf.add(tf.mul(tf.sign(x), a), tf.mul(x, b)), c), tf.scalar(0))],

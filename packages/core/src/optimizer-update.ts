@@ -108,7 +108,7 @@ function addendFunction(kind: AddendKind, value: Float32Array, p1: Float32Array,
       // as SIGN_LINEAR's loop (fused.ts): +0, not −0, at value 0
       return (i) => {
         const v = value[i];
-        return Math.fround((v > 0 ? a : v < 0 ? -a : 0) + b * v) + 0;
+        return Math.fround((v > 0 ? a : v < 0 ? -a : 0) + Math.fround(b * v)) + 0;
       };
     }
   }
