@@ -123,7 +123,7 @@ function valueAndFactors(rows: Float32Array, cols: Float32Array, dy: number, att
 
 export interface GroupStepAttrs extends GroupAttrs {
   /** [I₁, O₁, I₂, O₂, …]: each kernel's input and output group counts. */
-  groups: number[];
+  layouts: number[];
 }
 
 /**
@@ -136,13 +136,13 @@ export interface GroupStepAttrs extends GroupAttrs {
  */
 export const GROUP_STEP: LoopKernel<GroupStepAttrs> = {
   name: 'SparsifyGroupHoyerSquareStep',
-  outputShapes: (shapes, { groups }) => [[], ...shapes.slice(0, -1).map((shape) => shape.slice()), [groups.reduce((a, b) => a + b, 0)]],
+  outputShapes: (shapes, { layouts }) => [[], ...shapes.slice(0, -1).map((shape) => shape.slice()), [layouts.reduce((a, b) => a + b, 0)]],
   run(inputs, [value, ...outputs], attrs) {
     const n = inputs.length - 1;
     const [dy, scratch] = [inputs[n][0], outputs[n]];
     let total = 0;
     for (let j = 0, at = 0; j < n; j++) {
-      const [I, O] = [attrs.groups[2 * j], attrs.groups[2 * j + 1]];
+      const [I, O] = [attrs.layouts[2 * j], attrs.layouts[2 * j + 1]];
       const [rows, cols] = [scratch.subarray(at, at + I), scratch.subarray(at + I, (at += I + O))];
       FUSED_KERNELS.groupSquareSums.run([inputs[j]], [rows, cols], {});
       const v = valueAndFactors(rows, cols, dy, attrs);

@@ -143,7 +143,7 @@ export function groupHoyerSquareStep(
   const lastTwo = variables.every((v, j) => axes[j]?.inputAxis === v.rank - 2 && axes[j]?.outputAxis === v.rank - 1);
   if (variables.length === 0 || !lastTwo) return undefined;
   const layouts = variables.flatMap((v) => groupLayout(v.shape).slice(1));
-  const [value, ...gradients] = runLoopKernel(GROUP_STEP, [...variables, dy], { ...groupAttrs(groups, outputRatio), groups: layouts });
+  const [value, ...gradients] = runLoopKernel(GROUP_STEP, [...variables, dy], { ...groupAttrs(groups, outputRatio), layouts });
   return { value: value as tf.Scalar, gradients: variables.map((variable, j) => ({ variable, tensor: gradients[j] })) };
 }
 

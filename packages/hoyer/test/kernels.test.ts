@@ -64,8 +64,8 @@ describeOnLoopBackends(
 
     it('agrees with its composite tfjs ops', () => {
       const params = kernels(11);
-      const groupsOf = params.flatMap((p) => [p.shape[p.shape.length - 2], p.shape[p.shape.length - 1]]);
-      expectLoopMatchesComposite(GROUP_STEP, () => [...params.map((p) => p.variable), tf.scalar(2)], { rhoIn: 1, rhoOut: 0.5, delta: 1e-30, groups: groupsOf });
+      const layouts = params.flatMap((p) => [p.shape[p.shape.length - 2], p.shape[p.shape.length - 1]]);
+      expectLoopMatchesComposite(GROUP_STEP, () => [...params.map((p) => p.variable), tf.scalar(2)], { rhoIn: 1, rhoOut: 0.5, delta: 1e-30, layouts });
     });
 
     it('is not used where a tensor has no groups, or its group axes are not its last two', () => {
