@@ -13,7 +13,7 @@ import {
   type StrengthLike,
   type TrainingContext,
 } from '@sparsify/core';
-import { GROUP_MODES, groupHoyerSquareStep, groupHoyerSquareTerms, ratioTerms, sumOfTerms, termsAndGradients, type ClosedFormTerm, type GroupMode } from './terms.js';
+import { GROUP_MODES, groupHoyerSquareStep, groupHoyerSquareTerms, ratioStep, ratioTerms, sumOfTerms, termsAndGradients, type ClosedFormTerm, type GroupMode } from './terms.js';
 
 export const PACKAGE_NAME = '@sparsify/hoyer';
 
@@ -89,6 +89,11 @@ export class HoyerPenalty extends PerTensorPenalty<HoyerOptions> {
   protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
     return ratioTerms(false, params.length);
   }
+
+  /** All tensors' values and gradients in one kernel call. */
+  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+    return ratioStep(this.params.map((p) => p.variable), false, strength);
+  }
 }
 
 /** Hoyer-Square `λ·Σ_W ‖W‖₁²/‖W‖₂²` (DeepHoyer's element-wise method, `--reg 3`). */
@@ -100,6 +105,11 @@ export class HoyerSquarePenalty extends PerTensorPenalty<HoyerOptions> {
   }
   protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
     return ratioTerms(true, params.length);
+  }
+
+  /** All tensors' values and gradients in one kernel call. */
+  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+    return ratioStep(this.params.map((p) => p.variable), true, strength);
   }
 }
 

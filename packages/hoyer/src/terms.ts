@@ -11,7 +11,7 @@ import {
   type LossAndGradients,
   type PenaltyGradient,
 } from '@sparsify/core';
-import { GROUP_FACTORS, GROUP_FORWARD, GROUP_STEP, RATIO, type GroupAttrs } from './kernels.js';
+import { GROUP_FACTORS, GROUP_FORWARD, GROUP_STEP, RATIO, RATIO_STEP, type GroupAttrs } from './kernels.js';
 
 /**
  * Denominator floor δ of every ratio here (penalties.md §5.10.2): `A²/max(Q, δ)` is 0, with a zero
@@ -127,6 +127,16 @@ export function termsAndGradients(terms: readonly ClosedFormTerm[], variables: r
     value: (values.length === 1 ? values[0] : tf.addN(values)) as tf.Scalar,
     gradients: variables.map((variable, j) => terms[j].penaltyGradient(variable, dy, parts[j].saved)),
   };
+}
+
+/**
+ * Hoyer's (square: Hoyer-Square's) `termsAndGradients` over `variables` as one kernel call (RATIO_STEP),
+ * with the same numbers: their sums (core's `absAndSquareSums`, which the fused momentum update has
+ * usually computed already), then the value and each gradient as `a·sign(w) + b·w`.
+ */
+export function ratioStep(variables: readonly tf.Variable[], square: boolean, dy: tf.Tensor): LossAndGradients {
+  const [value, ...ab] = runLoopKernel(RATIO_STEP, [...variables.flatMap((w) => absAndSquareSums(w)), dy], { square, delta: HOYER_DELTA });
+  return { value: value as tf.Scalar, gradients: variables.map((variable, j) => ({ variable, a: ab[2 * j] as tf.Scalar, b: ab[2 * j + 1] as tf.Scalar })) };
 }
 
 /**

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { groupAxes, type GroupAxes, type Param } from '@sparsify/core';
+import { groupAxes, runLoopKernel, setLoopKernelsEnabled, type GroupAxes, type Param } from '@sparsify/core';
 import { afterEach, expect, it } from 'vitest';
 import { describeOnLoopBackends, expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
-import { GROUP_STEP } from '../src/kernels.js';
-import { groupHoyerSquareStep, groupHoyerSquareTerms, termsAndGradients, type GroupMode } from '../src/terms.js';
+import { GROUP_STEP, RATIO_STEP } from '../src/kernels.js';
+import { groupHoyerSquareStep, groupHoyerSquareTerms, HOYER_DELTA, ratioStep, ratioTerms, termsAndGradients, type GroupMode } from '../src/terms.js';
 import { gaussian, makeParam } from './helpers.js';
 
 const live: Param[] = [];
@@ -78,6 +78,51 @@ describeOnLoopBackends(
       expect(groupHoyerSquareStep([dense.variable], [swapped], 'auto', 1, dy)).toBeUndefined();
       expect(groupHoyerSquareStep([], [], 'auto', 1, dy)).toBeUndefined();
       dy.dispose();
+    });
+  },
+);
+
+describeOnLoopBackends(
+  (backend) => `Hoyer's and Hoyer-Square's tape-free step as one kernel (${backend})`,
+  () => {
+    for (const square of [false, true]) {
+      it(`gives the per-tensor path's value and gradients bit for bit (${square ? 'Hoyer-Square' : 'Hoyer'}), all-zero tensor included`, async () => {
+        const params = [...kernels(21), makeParam(new Float32Array(6), [6], 'dense', 'bias')];
+        live.push(params[3]);
+        const variables = params.map((p) => p.variable);
+        const dy = tf.scalar(0.37);
+        const scalars = (g: { a?: tf.Tensor; b?: tf.Tensor }) => [bits(g.a!), bits(g.b!)];
+        tf.tidy(() => {
+          const got = ratioStep(variables, square, dy);
+          const want = termsAndGradients(ratioTerms(square, variables.length), variables, dy);
+          expect(bits(got.value)).toEqual(bits(want.value));
+          got.gradients.forEach((g, j) => {
+            expect(g.variable).toBe(variables[j]);
+            expect(scalars(g as never), `gradient ${j}`).toEqual(scalars(want.gradients[j] as never));
+          });
+          // the all-zero tensor: the floor is active, a = b = 0 (b is −0, as on the per-tensor path)
+          const zero = got.gradients[3] as { a: tf.Tensor; b: tf.Tensor };
+          expect([zero.a.dataSync()[0] === 0, zero.b.dataSync()[0] === 0]).toEqual([true, true]);
+        });
+        const profile = await tf.profile(() => {
+          const { value, gradients } = ratioStep(variables, square, dy);
+          tf.dispose([value, ...gradients.flatMap((g) => [(g as { a: tf.Tensor }).a, (g as { b: tf.Tensor }).b])]);
+        });
+        // the sums (no momentum pass has computed them here), then one call
+        expect(profile.kernels.map((k) => k.name)).toEqual([...variables.map(() => 'SparsifyAbsAndSquareSums'), 'SparsifyHoyerRatioStep']);
+        dy.dispose();
+      });
+    }
+
+    it('agrees with its composite tfjs ops (a JS loop on both backends)', () => {
+      const run = () => tf.tidy(() => runLoopKernel(RATIO_STEP, [3, 2.5, 0.5, 0.125, 7.25, 1e-3, -1.5].map((x) => tf.scalar(x)), { square: true, delta: HOYER_DELTA }).map((t) => t.dataSync()[0]));
+      const loop = run();
+      setLoopKernelsEnabled(false);
+      try {
+        run().forEach((want, k) => expect(Math.abs(loop[k] - want), `output ${k}`).toBeLessThanOrEqual(2e-6 * Math.abs(want)));
+      } finally {
+        setLoopKernelsEnabled(true);
+      }
     });
   },
 );
