@@ -149,7 +149,8 @@ const GROUP_SCALE: LoopKernel = {
     for (let base = 0; base < x.length; base += I * O) {
       for (let i = 0, p = base; i < I; i++) {
         const row = rows[i];
-        for (let o = 0; o < O; o++, p++) out[p] = Math.fround(x[p] * (row + cols[o])) + 0;
+        // rows[i] + cols[o] rounded before the product, as the SIMD loop and tfjs's Add then Mul round it
+        for (let o = 0; o < O; o++, p++) out[p] = Math.fround(x[p] * Math.fround(row + cols[o])) + 0;
       }
     }
   },

@@ -113,6 +113,24 @@ for (const backend of ['cpu', 'wasm'] as const) {
   });
 }
 
+describe('the elementwise loops', () => {
+  afterAll(() => useBackend('cpu'));
+
+  it('give the same bits on cpu (JS) and wasm (SIMD): each product and sum rounded to float32, as tfjs ops round them', async () => {
+    const run = async (backend: 'cpu' | 'wasm') => {
+      await useBackend(backend);
+      return tf.tidy(() => {
+        const x = tf.tensor(values(3 * 5 * 7, 9), [3, 5, 7]);
+        const rows = tf.tensor1d(values(5, 10));
+        const cols = tf.tensor1d(values(7, 11));
+        const bits = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
+        return [bits(signLinear(x, tf.scalar(0.37), tf.scalar(-1.3), tf.scalar(0.9))), bits(groupScale(x, rows, cols))];
+      });
+    };
+    expect(await run('wasm')).toEqual(await run('cpu'));
+  });
+});
+
 describe('the WebAssembly kernels', () => {
   it('are compiled from the .wat sources as committed (npm run compile-wat)', () => {
     const root = fileURLToPath(new URL('../../..', import.meta.url));
