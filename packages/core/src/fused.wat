@@ -278,15 +278,19 @@
   ;; each product and sum rounded to f32 as the separate tfjs ops round them. m and c are read from $pm, $pc.
   ;; g = grad + p, p a penalty's part rounded to f32 and added as a tfjs Add would: grad2 (where $grad2 is
   ;; not 0), times the scalar at $pk where that is not 0 (a tfjs Mul); or, where $pa is not 0,
-  ;; a·sign(value) + b·value + 0 from the scalars at $pa and $pb, as signLinear computes it. Where $sums is
-  ;; not 0, [Σ|value'|, Σvalue'²] are stored there, computed exactly as absAndSquareSums computes them,
-  ;; each block summed right after it is written (still in cache).
+  ;; a·sign(value) + b·value + 0 from the scalars at $pa and $pb, as signLinear computes it; or, where
+  ;; $rows is not 0, value·(rows[i] + cols[o]) + 0 for value laid out [K, I, O], as groupScale computes
+  ;; it (the caller guarantees O mod 4 = 0: vectors then never straddle two rows, and n has no tail).
+  ;; Where $sums is not 0, [Σ|value'|, Σvalue'²] are stored there, computed exactly as absAndSquareSums
+  ;; computes them, each block summed right after it is written (still in cache).
   (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $grad2 i32) (param $pk i32)
-        (param $pa i32) (param $pb i32) (param $pm i32) (param $pc i32)
+        (param $pa i32) (param $pb i32) (param $rows i32) (param $cols i32) (param $I i32) (param $O i32) (param $pm i32) (param $pc i32)
         (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $sums i32) (param $band i32)
     (local $end i32) (local $blockEnd i32) (local $blockOut i32) (local $bytes i32) (local $m f32) (local $c f32) (local $vm v128) (local $vc v128)
+    (local $value0 i32) (local $index i32) (local $r i32) (local $col i32)
     (local $g v128) (local $a v128) (local $v v128) (local $k f32) (local $pa1 f32) (local $pb1 f32) (local $vk v128) (local $va v128) (local $vb v128)
     (local $fv f32) (local $fg f32) (local $fa f32)
+    (local.set $value0 (local.get $value))
     (local.set $m (f32.load (local.get $pm)))
     (local.set $c (f32.load (local.get $pc)))
     (local.set $vm (f32x4.splat (local.get $m)))
@@ -306,9 +310,16 @@
         (br_if $done (i32.ge_u (local.get $value) (local.get $end)))
         (local.set $blockEnd (call $blockEnd (local.get $value) (local.get $end)))
         (local.set $blockOut (local.get $outValue))
+        (if (local.get $rows)
+          (then ;; the block's first value is at [i, o] with index = (i·O + o) mod I·O
+            (local.set $index (i32.shr_u (i32.sub (local.get $value) (local.get $value0)) (i32.const 2)))
+            (local.set $r (i32.add (local.get $rows) (i32.shl (i32.rem_u (i32.div_u (local.get $index) (local.get $O)) (local.get $I)) (i32.const 2))))
+            (local.set $col (i32.add (local.get $cols) (i32.shl (i32.rem_u (local.get $index) (local.get $O)) (i32.const 2))))))
         (call $momentumVectors (local.get $value) (local.get $blockEnd) (local.get $acc) (local.get $grad) (local.get $grad2) (local.get $pk)
           (local.get $pa) (local.get $nesterov) (local.get $outValue) (local.get $outAcc)
-          (local.get $vm) (local.get $vc) (local.get $vk) (local.get $va) (local.get $vb))
+          (local.get $vm) (local.get $vc) (local.get $vk) (local.get $va) (local.get $vb)
+          (local.get $r) (local.get $rows) (i32.add (local.get $rows) (i32.shl (local.get $I) (i32.const 2)))
+          (local.get $col) (local.get $cols) (i32.add (local.get $cols) (i32.shl (local.get $O) (i32.const 2))))
         (local.set $bytes (i32.sub (local.get $blockEnd) (local.get $value)))
         (local.set $value (local.get $blockEnd))
         (local.set $acc (i32.add (local.get $acc) (local.get $bytes)))
@@ -358,6 +369,7 @@
   (func $momentumVectors (param $value i32) (param $blockEnd i32) (param $acc i32) (param $grad i32) (param $grad2 i32)
         (param $pk i32) (param $pa i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32)
         (param $vm v128) (param $vc v128) (param $vk v128) (param $va v128) (param $vb v128)
+        (param $r i32) (param $rows i32) (param $rowsEnd i32) (param $col i32) (param $cols i32) (param $colsEnd i32)
     (local $g v128) (local $a v128) (local $v v128)
         (loop $next
           (local.set $v (v128.load (local.get $value)))
@@ -373,6 +385,17 @@
                 (f32x4.ne (local.get $v) (v128.const f32x4 0 0 0 0)))
               (f32x4.mul (local.get $vb) (local.get $v)))
               (v128.const f32x4 0 0 0 0))))))
+          (if (local.get $rows)
+            (then ;; v·(rows[i] + cols[o..o+4)) + 0, then the next four columns (and row)
+              (local.set $g (f32x4.add (local.get $g) (f32x4.add
+                (f32x4.mul (local.get $v) (f32x4.add (f32x4.splat (f32.load (local.get $r))) (v128.load (local.get $col))))
+                (v128.const f32x4 0 0 0 0))))
+              (local.set $col (i32.add (local.get $col) (i32.const 16)))
+              (if (i32.eq (local.get $col) (local.get $colsEnd))
+                (then
+                  (local.set $col (local.get $cols))
+                  (local.set $r (i32.add (local.get $r) (i32.const 4)))
+                  (if (i32.eq (local.get $r) (local.get $rowsEnd)) (then (local.set $r (local.get $rows))))))))
           (local.set $a (f32x4.add (f32x4.mul (local.get $vm) (v128.load (local.get $acc))) (local.get $g)))
           (v128.store (local.get $outAcc) (local.get $a))
           (v128.store (local.get $outValue) (f32x4.add

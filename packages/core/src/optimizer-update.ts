@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { cacheAbsAndSquareSums, signLinear, wantsAbsAndSquareSums } from './fused.js';
+import { cacheAbsAndSquareSums, groupLayout, groupScale, signLinear, wantsAbsAndSquareSums } from './fused.js';
 import { FUSED_WASM } from './fused.wasm.js';
 import { loopKernelImplementation, runLoopKernel, type LoopKernel } from './loop-kernels.js';
 import { cacheMagnitudeBand, takeMagnitudeBandRequest } from './magnitude-band.js';
@@ -10,7 +10,8 @@ interface MomentumAttrs {
   /**
    * A penalty's part p of the gradient, g = g₁ + p, from the inputs after [value, acc, g₁, m, c]:
    * 'tensor' [p]; 'scaled' [t, k], p = t·k; 'signLinear' [a, b], p = a·sign(value) + b·value (as
-   * signLinear computes it); 'none' [].
+   * signLinear computes it); 'groupScale' [rows, cols], p = value·(rows[i] + cols[o]) (as groupScale
+   * computes it; its last axis a multiple of 4); 'none' [].
    */
   addend: AddendKind;
   /** Also output [Σ|value'|, Σvalue'²], computed as `absAndSquareSums` computes them. */
@@ -23,7 +24,7 @@ interface MomentumAttrs {
   band: number[];
 }
 
-type AddendKind = 'none' | 'tensor' | 'scaled' | 'signLinear';
+type AddendKind = 'none' | 'tensor' | 'scaled' | 'signLinear' | 'groupScale';
 
 const BAND_HEADER = 5;
 
@@ -65,7 +66,16 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
     if (bandOut) collectBand(newValue, band, bandOut);
   },
   composite: ([value, accumulation, gradient1, m, c, p1, p2], { nesterov, addend: kind, sums, band }) => {
-    const addend = kind === 'none' ? undefined : kind === 'tensor' ? p1 : kind === 'scaled' ? tf.mul(p1, p2) : signLinear(value, p1, p2);
+    const addend =
+      kind === 'none'
+        ? undefined
+        : kind === 'tensor'
+          ? p1
+          : kind === 'scaled'
+            ? tf.mul(p1, p2)
+            : kind === 'signLinear'
+              ? signLinear(value, p1, p2)
+              : groupScale(value, p1 as tf.Tensor1D, p2 as tf.Tensor1D);
     const gradient = addend ? tf.add(gradient1, addend) : gradient1;
     const a = tf.add(tf.mul(m, accumulation), gradient);
     const newValue = tf.add(tf.mul(c, nesterov ? tf.add(gradient, tf.mul(a, m)) : a), value);
@@ -87,7 +97,8 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
       if (bandOut) new Int32Array(memory.buffer, bandOut, BAND_HEADER).set([...band, 0, 0]);
       const [grad2, k] = kind === 'tensor' ? [p1, 0] : kind === 'scaled' ? [p1, p2] : [0, 0];
       const [a, b] = kind === 'signLinear' ? [p1, p2] : [0, 0];
-      e.momentumUpdate(value, accumulation, gradient, grad2, k, a, b, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation, sums ? extra[0] : 0, bandOut);
+      const [rows, cols, I, O] = kind === 'groupScale' ? [p1, p2, ...groupLayout(shape).slice(1)] : [0, 0, 0, 0];
+      e.momentumUpdate(value, accumulation, gradient, grad2, k, a, b, rows, cols, I, O, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation, sums ? extra[0] : 0, bandOut);
     },
   },
 };
@@ -102,6 +113,11 @@ function addendFunction(kind: AddendKind, value: Float32Array, p1: Float32Array,
     case 'scaled': {
       const k = p2[0];
       return (i) => Math.fround(p1[i] * k);
+    }
+    case 'groupScale': {
+      const [I, O] = [p1.length, p2.length];
+      // as GROUP_SCALE's loop (fused.ts), value laid out [K, I, O]
+      return (i) => Math.fround(value[i] * Math.fround(p1[Math.floor(i / O) % I] + p2[i % O])) + 0;
     }
     case 'signLinear': {
       const [a, b] = [p1[0], p2[0]];
@@ -210,15 +226,23 @@ function addendParts(addend: tf.Tensor | PenaltyGradient | undefined): [AddendKi
   if (!addend) return ['none', []];
   if (addend instanceof tf.Tensor) return ['tensor', [addend]];
   if ('tensor' in addend) return addend.scale ? ['scaled', [addend.tensor, addend.scale]] : ['tensor', [addend.tensor]];
+  if ('rows' in addend) {
+    // The SIMD loop takes four columns at a time within one row: other widths get the tensor
+    // groupScale writes (the same numbers).
+    const O = addend.cols.size;
+    return O % 4 === 0 ? ['groupScale', [addend.rows, addend.cols]] : ['tensor', [gradientTensor(addend)]];
+  }
   return ['signLinear', [addend.a, addend.b]];
 }
 
 /**
- * A penalty's gradient as a plain tensor: `scale·tensor` (a tfjs Mul), or `a·sign(w) + b·w` (core's
- * `signLinear`), the same numbers the fused momentum update adds.
+ * A penalty's gradient as a plain tensor: `scale·tensor` (a tfjs Mul), `a·sign(w) + b·w` (core's
+ * `signLinear`) or `w·(rows[i] + cols[o])` (core's `groupScale`), the same numbers the fused momentum
+ * update adds.
  */
 export function gradientTensor(gradient: PenaltyGradient): tf.Tensor {
   if ('tensor' in gradient) return gradient.scale ? tf.mul(gradient.tensor, gradient.scale) : gradient.tensor;
+  if ('rows' in gradient) return groupScale(gradient.variable, gradient.rows, gradient.cols);
   return signLinear(gradient.variable, gradient.a, gradient.b);
 }
 

@@ -28,14 +28,19 @@ export type PenaltyState = Record<string, unknown>;
 /**
  * A penalty's gradient with respect to one variable w (bound, or one of its `trainableVariables()`),
  * from `Penalty.lossAndGradients`: either
- * `scale·tensor` (scale 1 when absent), or `a·sign(w) + b·w` with sign(0) = 0 for scalars a and b (the
- * form of lasso's and the Hoyer ratios' gradients). The training step's fused momentum update applies
- * either inside its own pass over w: the second form is never written out as a tensor, and the first
- * is not scaled in a pass of its own. `gradientTensor` turns one into a plain tensor.
+ * - `scale·tensor` (scale 1 when absent);
+ * - `a·sign(w) + b·w` with sign(0) = 0 for scalars a and b (lasso's and the Hoyer ratios' gradients);
+ * - `w·(rows[i] + cols[o])` for w laid out [K, I, O] (`groupLayout`), as `groupScale` computes it, with
+ *   `rows` [I] and `cols` [O] (Group-Hoyer-Square's gradient).
+ *
+ * The training step's fused momentum update applies each inside its own pass over w: the last two are
+ * never written out as tensors, and the first is not scaled in a pass of its own. `gradientTensor` turns
+ * one into a plain tensor.
  */
 export type PenaltyGradient =
   | { readonly variable: tf.Variable; readonly tensor: tf.Tensor; readonly scale?: tf.Scalar }
-  | { readonly variable: tf.Variable; readonly a: tf.Scalar; readonly b: tf.Scalar };
+  | { readonly variable: tf.Variable; readonly a: tf.Scalar; readonly b: tf.Scalar }
+  | { readonly variable: tf.Variable; readonly rows: tf.Tensor1D; readonly cols: tf.Tensor1D };
 
 /** `Penalty.lossAndGradients`' result: the term (strength included) and one gradient per variable it depends on. */
 export interface LossAndGradients {

@@ -84,6 +84,36 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     }
 
+    for (const nesterov of [false, true]) {
+      it(`a penalty's groupScale gradient w·(rows[i] + cols[o]) as the addend: bit-identical to tfjs's update of the summed gradient${nesterov ? ' (Nesterov)' : ''}`, async () => {
+        // rows that end mid-block (37·28 > 1024), a conv layout, and a width that is not a multiple of 4
+        // (applied as the tensor groupScale writes)
+        const shapes = [[37, 28], [3, 3, 5, 8], [7, 9], [300, 12]];
+        const run = counter++;
+        const make = (tag: string) => shapes.map((shape, i) => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 40 + i), true, `gs_${i}_${tag}${run}`));
+        const [ours, theirs] = [make('ours'), make('ref')];
+        const a = tf.train.momentum(0.05, 0.9, nesterov);
+        const b: tf.Optimizer = tf.train.momentum(0.05, 0.9, nesterov);
+        const penaltyGradient = (v: tf.Variable, i: number, step: number): PenaltyGradient => {
+          const [I, O] = v.shape.slice(-2);
+          return { variable: v, rows: tf.randomNormal([I], 0, 1, 'float32', 7000 + 100 * step + i), cols: tf.randomNormal([O], 0, 1, 'float32', 8000 + 100 * step + i) };
+        };
+        for (let step = 0; step < 3; step++) {
+          tf.tidy(() => {
+            const grads = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 3000 + 100 * step + i)]));
+            applyGradients(a, grads(ours), Object.fromEntries(ours.map((v, i) => [v.name, penaltyGradient(v, i, step)])));
+            const summed = grads(theirs);
+            theirs.forEach((v, i) => (summed[v.name] = tf.add(summed[v.name], gradientTensor(penaltyGradient(v, i, step)))));
+            b.applyGradients(summed);
+          });
+        }
+        expect(await stateOf(a, ours)).toEqual(await stateOf(b, theirs));
+        tf.dispose([...ours, ...theirs]);
+        a.dispose();
+        b.dispose();
+      });
+    }
+
     it('runs as a loop kernel here, tfjs’s own update for other optimizers or with loops disabled', async () => {
       const ours = makeVariables(`adam${counter++}`);
       const theirs = makeVariables(`adam${counter++}`);

@@ -4,6 +4,7 @@ import {
   BasePenalty,
   createTrainStep,
   disposeOptimizer,
+  groupScale,
   safeL1,
   selectParams,
   variadicCustomGrad,
@@ -54,6 +55,40 @@ class FastCubic extends BasePenalty {
   }
 }
 
+/**
+ * ½·Σ w²·(rᵢ + cₒ) over each kernel [I, O], rᵢ = 0.01·(i + 1), cₒ = −0.005·o: the gradient w·(rᵢ + cₒ)
+ * in the `rows`/`cols` form (groupScale's).
+ */
+class FastGroupQuadratic extends BasePenalty {
+  readonly name = 'fast-group-quadratic';
+  private readonly op = variadicCustomGrad<tf.Scalar>((ws, save) => {
+    save(ws);
+    const one = tf.scalar(1);
+    const terms = ws.map((w) => {
+      const [rows, cols] = this.factors(w, one);
+      return tf.mul(tf.sum(tf.mul(tf.square(w), tf.add(tf.reshape(rows, [-1, 1]), cols))), tf.scalar(0.5));
+    });
+    return { value: tf.addN(terms) as tf.Scalar, gradFunc: (dy, saved) => saved.map((w) => groupScale(w, ...this.factors(w, dy))) };
+  });
+  private factors(w: tf.Tensor, dy: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] {
+    const [I, O] = w.shape;
+    return [tf.mul(tf.mul(tf.range(1, I + 1), tf.scalar(0.01)), dy) as tf.Tensor1D, tf.mul(tf.mul(tf.range(0, O), tf.scalar(-0.005)), dy) as tf.Tensor1D];
+  }
+  private kernels(): tf.Variable[] {
+    return this.params.map((p) => p.variable).filter((v) => v.rank === 2);
+  }
+  protected term(_ctx: TrainingContext): tf.Scalar {
+    return this.op(...this.kernels());
+  }
+  protected override termAndGradients(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+    const gradients = this.kernels().map((variable) => {
+      const [rows, cols] = this.factors(variable, strength);
+      return { variable, rows, cols };
+    });
+    return { value: this.term(ctx), gradients };
+  }
+}
+
 /** The penalty as a training step sees one without lossAndGradients. */
 const onTheTape = (p: Penalty): Penalty => new Proxy(p, { get: (t, k) => (k === 'lossAndGradients' ? undefined : Reflect.get(t, k)) });
 
@@ -85,6 +120,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
     const cases: [string, () => Penalty[]][] = [
       ['a·sign(w) + b·w', () => [new FastL1L2({ strength: 3e-3 })]],
       ['scale·tensor', () => [new FastCubic({ strength: 0.2 })]],
+      ['w·(rows[i] + cols[o])', () => [new FastGroupQuadratic({ strength: 0.3 })]],
       ['two penalties on the same weights', () => [new FastL1L2({ strength: 3e-3 }), new FastCubic({ strength: 0.2 })]],
     ];
     for (const [form, make] of cases) {

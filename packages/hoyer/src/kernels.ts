@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { FUSED_KERNELS, FUSED_WASM, groupLayout, groupScale, groupSquareSums, type LoopKernel } from '@sparsify/core';
+import { FUSED_KERNELS, FUSED_WASM, groupLayout, groupSquareSums, type LoopKernel } from '@sparsify/core';
 
 /**
  * The scalar and group-vector arithmetic between core's full-size passes, as loop kernels: each is one
@@ -160,26 +160,25 @@ export interface GroupStepAttrs extends GroupAttrs {
 
 /**
  * Group-Hoyer-Square's whole tape-free step over kernels x₁…xₙ (input and output axes last) and upstream
- * dy, as one kernel call: the value Σⱼ valueⱼ (float32 sums in order, as `tf.addN` adds) and each
- * ∂/∂xⱼ at dy. The same passes and arithmetic as `groupSquareSums`, GROUP_FORWARD, GROUP_FACTORS and
- * `groupScale` called one by one, so the same numbers; but one call instead of 4n and an addN, whose
- * cost in the tfjs engine was about that of the small kernels' work. The last output holds each
- * kernel's row and column sums on the way, and ends as their gradient factors: [rows₁, cols₁, rows₂, …].
+ * dy, as one kernel call: the value Σⱼ valueⱼ (float32 sums in order, as `tf.addN` adds), and for each
+ * kernel the factors [rowsⱼ, colsⱼ] of its gradient xⱼ·(rows[i] + cols[o]), which the fused momentum
+ * update applies in its own pass (core's `PenaltyGradient`). The same passes and arithmetic as
+ * `groupSquareSums`, GROUP_FORWARD and GROUP_FACTORS called one by one, so the same numbers; but one
+ * call instead of 3n and an addN, whose cost in the tfjs engine was about that of the small kernels'
+ * work. Outputs: [value, rows₁, cols₁, rows₂, cols₂, …], each pair holding the group sums on the way.
  */
 export const GROUP_STEP: LoopKernel<GroupStepAttrs> = {
   name: 'SparsifyGroupHoyerSquareStep',
-  outputShapes: (shapes, { layouts }) => [[], ...shapes.slice(0, -1).map((shape) => shape.slice()), [layouts.reduce((a, b) => a + b, 0)]],
-  run(inputs, [value, ...outputs], attrs) {
+  outputShapes: (_shapes, { layouts }) => [[], ...layouts.map((count) => [count])],
+  run(inputs, [value, ...factors], attrs) {
     const n = inputs.length - 1;
-    const [dy, scratch] = [inputs[n][0], outputs[n]];
+    const dy = inputs[n][0];
     let total = 0;
-    for (let j = 0, at = 0; j < n; j++) {
-      const [I, O] = [attrs.layouts[2 * j], attrs.layouts[2 * j + 1]];
-      const [rows, cols] = [scratch.subarray(at, at + I), scratch.subarray(at + I, (at += I + O))];
+    for (let j = 0; j < n; j++) {
+      const [rows, cols] = [factors[2 * j], factors[2 * j + 1]];
       FUSED_KERNELS.groupSquareSums.run([inputs[j]], [rows, cols], {});
       const v = valueAndFactors(rows, cols, dy, attrs);
       total = j === 0 ? v : Math.fround(total + v);
-      FUSED_KERNELS.groupScale.run([inputs[j], rows, cols], [outputs[j]], {});
     }
     value[0] = total;
   },
@@ -187,26 +186,23 @@ export const GROUP_STEP: LoopKernel<GroupStepAttrs> = {
     const [xs, dy] = [inputs.slice(0, -1), inputs[inputs.length - 1]];
     const parts = xs.map((x) => {
       const [value, nIn, nOut, stats] = GROUP_FORWARD.composite(groupSquareSums(x), attrs);
-      const [rows, cols] = GROUP_FACTORS.composite([nIn, nOut, stats, dy], attrs);
-      return { value, factors: [rows, cols], gradient: groupScale(x, rows as tf.Tensor1D, cols as tf.Tensor1D) };
+      return { value, factors: GROUP_FACTORS.composite([nIn, nOut, stats, dy], attrs) };
     });
     const values = parts.map((p) => p.value);
-    return [values.length === 1 ? values[0] : tf.addN(values), ...parts.map((p) => p.gradient), tf.concat(parts.flatMap((p) => p.factors))];
+    return [values.length === 1 ? values[0] : tf.addN(values), ...parts.flatMap((p) => p.factors)];
   },
   simd: {
     code: FUSED_WASM,
-    call: (e, inputs, [value, ...outputs], shapes, attrs, memory) => {
+    call: (e, inputs, [value, ...factors], shapes, attrs, memory) => {
       const n = inputs.length - 1;
       const dy = new Float32Array(memory.buffer, inputs[n], 1)[0];
       let total = 0;
-      for (let j = 0, at = outputs[n]; j < n; j++) {
+      for (let j = 0; j < n; j++) {
         const [K, I, O] = groupLayout(shapes[j]);
-        const [rows, cols] = [at, at + 4 * I];
-        at += 4 * (I + O);
+        const [rows, cols] = [factors[2 * j], factors[2 * j + 1]];
         e.groupSquareSums(inputs[j], K, I, O, rows, cols);
         const v = valueAndFactors(new Float32Array(memory.buffer, rows, I), new Float32Array(memory.buffer, cols, O), dy, attrs);
         total = j === 0 ? v : Math.fround(total + v);
-        e.groupScale(inputs[j], K, I, O, rows, cols, outputs[j]);
       }
       new Float32Array(memory.buffer, value, 1)[0] = total;
     },

@@ -141,7 +141,8 @@ export function ratioStep(variables: readonly tf.Variable[], square: boolean, dy
 
 /**
  * Group-HS's `termsAndGradients` as one kernel call (GROUP_STEP), with the same numbers, where every
- * tensor is a kernel whose input and output axes are its last two; else undefined.
+ * tensor is a kernel whose input and output axes are its last two; else undefined. Each gradient comes
+ * as its factors (`w·(rows[i] + cols[o])`), for the fused momentum update to apply in its own pass.
  */
 export function groupHoyerSquareStep(
   variables: readonly tf.Variable[],
@@ -153,8 +154,11 @@ export function groupHoyerSquareStep(
   const lastTwo = variables.every((v, j) => axes[j]?.inputAxis === v.rank - 2 && axes[j]?.outputAxis === v.rank - 1);
   if (variables.length === 0 || !lastTwo) return undefined;
   const layouts = variables.flatMap((v) => groupLayout(v.shape).slice(1));
-  const [value, ...gradients] = runLoopKernel(GROUP_STEP, [...variables, dy], { ...groupAttrs(groups, outputRatio), layouts });
-  return { value: value as tf.Scalar, gradients: variables.map((variable, j) => ({ variable, tensor: gradients[j] })) };
+  const [value, ...factors] = runLoopKernel(GROUP_STEP, [...variables, dy], { ...groupAttrs(groups, outputRatio), layouts });
+  return {
+    value: value as tf.Scalar,
+    gradients: variables.map((variable, j) => ({ variable, rows: factors[2 * j] as tf.Tensor1D, cols: factors[2 * j + 1] as tf.Tensor1D })),
+  };
 }
 
 /** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */
