@@ -79,37 +79,34 @@ abstract class PerTensorPenalty<O extends HoyerOptions> extends BasePenalty<O> {
   }
 }
 
+/** Σ_W ‖W‖₁/‖W‖₂ or, squared, Σ_W ‖W‖₁²/‖W‖₂²: the tape-free step is one kernel call over all tensors. */
+abstract class RatioPenalty extends PerTensorPenalty<HoyerOptions> {
+  protected abstract readonly square: boolean;
+  protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
+    return ratioTerms(this.square, params.length);
+  }
+  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+    return ratioStep(this.params.map((p) => p.variable), this.square, strength);
+  }
+}
+
 /** Hoyer regulariser `λ·Σ_W ‖W‖₁/‖W‖₂` (DeepHoyer's element-wise ablation, `--reg 2`). */
-export class HoyerPenalty extends PerTensorPenalty<HoyerOptions> {
+export class HoyerPenalty extends RatioPenalty {
   readonly name = 'hoyer';
+  protected readonly square = false;
   constructor(options: HoyerOptions) {
     checkOptions('hoyer', options, ['strength']);
     super(options);
   }
-  protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
-    return ratioTerms(false, params.length);
-  }
-
-  /** All tensors' values and gradients in one kernel call. */
-  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
-    return ratioStep(this.params.map((p) => p.variable), false, strength);
-  }
 }
 
 /** Hoyer-Square `λ·Σ_W ‖W‖₁²/‖W‖₂²` (DeepHoyer's element-wise method, `--reg 3`). */
-export class HoyerSquarePenalty extends PerTensorPenalty<HoyerOptions> {
+export class HoyerSquarePenalty extends RatioPenalty {
   readonly name = 'hoyer-square';
+  protected readonly square = true;
   constructor(options: HoyerOptions) {
     checkOptions('hoyerSquare', options, ['strength']);
     super(options);
-  }
-  protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
-    return ratioTerms(true, params.length);
-  }
-
-  /** All tensors' values and gradients in one kernel call. */
-  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
-    return ratioStep(this.params.map((p) => p.variable), true, strength);
   }
 }
 
