@@ -83,19 +83,22 @@ function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio
   const perm = axes.inputAxis === rank - 2 && axes.outputAxis === rank - 1 ? null : [...rest, axes.inputAxis, axes.outputAxis];
   const inverse = perm && perm.map((_, i) => perm.indexOf(i));
   const attrs = groupAttrs(groups, outputRatio);
+  const factors = (dy: tf.Tensor, [, nIn, nOut, stats]: tf.Tensor[]) => runLoopKernel(GROUP_FACTORS, [nIn, nOut, stats, dy], attrs) as [tf.Tensor1D, tf.Tensor1D];
   return {
     forward: (w) => {
       const x = perm ? tf.transpose(w, perm) : w;
       const [value, nIn, nOut, stats] = runLoopKernel(GROUP_FORWARD, groupSquareSums(x), attrs);
       return { value, saved: [x, nIn, nOut, stats] };
     },
-    gradient: (dy, [x, nIn, nOut, stats]) => {
-      const [rows, cols] = runLoopKernel(GROUP_FACTORS, [nIn, nOut, stats, dy], attrs);
-      const g = groupScale(x, rows as tf.Tensor1D, cols as tf.Tensor1D);
+    gradient: (dy, saved) => {
+      const g = groupScale(saved[0], ...factors(dy, saved));
       return inverse ? tf.transpose(g, inverse) : g;
     },
+    // the factors, for the fused momentum update to apply in its pass; a transposed kernel's tensor
     penaltyGradient(variable, dy, saved) {
-      return { variable, tensor: this.gradient(dy, saved) };
+      if (perm) return { variable, tensor: this.gradient(dy, saved) };
+      const [rows, cols] = factors(dy, saved);
+      return { variable, rows, cols };
     },
   };
 }
