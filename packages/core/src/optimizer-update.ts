@@ -66,16 +66,7 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
     if (bandOut) collectBand(newValue, band, bandOut);
   },
   composite: ([value, accumulation, gradient1, m, c, p1, p2], { nesterov, addend: kind, sums, band }) => {
-    const addend =
-      kind === 'none'
-        ? undefined
-        : kind === 'tensor'
-          ? p1
-          : kind === 'scaled'
-            ? tf.mul(p1, p2)
-            : kind === 'signLinear'
-              ? signLinear(value, p1, p2)
-              : groupScale(value, p1 as tf.Tensor1D, p2 as tf.Tensor1D);
+    const addend = addendTensor(kind, value, p1, p2);
     const gradient = addend ? tf.add(gradient1, addend) : gradient1;
     const a = tf.add(tf.mul(m, accumulation), gradient);
     const newValue = tf.add(tf.mul(c, nesterov ? tf.add(gradient, tf.mul(a, m)) : a), value);
@@ -102,6 +93,22 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
     },
   },
 };
+
+/** The penalty's part of the gradient as a tensor (tfjs ops and core's loop kernels), or undefined for none. */
+function addendTensor(kind: AddendKind, value: tf.Tensor, p1: tf.Tensor, p2: tf.Tensor): tf.Tensor | undefined {
+  switch (kind) {
+    case 'none':
+      return undefined;
+    case 'tensor':
+      return p1;
+    case 'scaled':
+      return tf.mul(p1, p2);
+    case 'signLinear':
+      return signLinear(value, p1, p2);
+    case 'groupScale':
+      return groupScale(value, p1 as tf.Tensor1D, p2 as tf.Tensor1D);
+  }
+}
 
 /** p(i), the penalty's part of the gradient at i in the JS loop, rounded to float32 as the tfjs op or signLinear rounds it. */
 function addendFunction(kind: AddendKind, value: Float32Array, p1: Float32Array, p2: Float32Array): ((i: number) => number) | undefined {
