@@ -74,7 +74,8 @@ export interface Penalty {
   /**
    * Optional fast path for training steps: `loss(ctx)` and its gradient with respect to the bound
    * variables and `trainableVariables()`, computed without a tape (no tape, no backward pass, and for
-   * the `a·sign(w) + b·w` form of `PenaltyGradient` no full-size gradient pass either). It must agree
+   * the `a·sign(w) + b·w` and `w·(rows[i] + cols[o])` forms of `PenaltyGradient` no full-size gradient
+   * pass either). It must agree
    * with differentiating `loss(ctx)`; the conformance kit checks that it does. Undefined where the
    * penalty has no such form (it is then differentiated on the tape). The caller owns the tensors.
    */

@@ -80,7 +80,7 @@ function ratio(square: boolean): ClosedFormTerm {
  */
 function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio: number): ClosedFormTerm {
   const rest = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axes.inputAxis && i !== axes.outputAxis);
-  const perm = axes.inputAxis === rank - 2 && axes.outputAxis === rank - 1 ? null : [...rest, axes.inputAxis, axes.outputAxis];
+  const perm = groupAxesLast(rank, axes) ? null : [...rest, axes.inputAxis, axes.outputAxis];
   const inverse = perm && perm.map((_, i) => perm.indexOf(i));
   const attrs = groupAttrs(groups, outputRatio);
   const factors = (dy: tf.Tensor, [, nIn, nOut, stats]: tf.Tensor[]) => runLoopKernel(GROUP_FACTORS, [nIn, nOut, stats, dy], attrs) as [tf.Tensor1D, tf.Tensor1D];
@@ -101,6 +101,11 @@ function groupTerm(rank: number, axes: GroupAxes, groups: GroupMode, outputRatio
       return { variable, rows, cols };
     },
   };
+}
+
+/** Whether a kernel's input and output axes are its last two (the layout core's group passes take). */
+function groupAxesLast(rank: number, axes: GroupAxes | null): boolean {
+  return axes !== null && axes.inputAxis === rank - 2 && axes.outputAxis === rank - 1;
 }
 
 /** ρ of each grouping (ρ = 0 leaves it out: its term and its gradient are 0), and δ. */
@@ -154,7 +159,7 @@ export function groupHoyerSquareStep(
   outputRatio: number,
   dy: tf.Tensor,
 ): LossAndGradients | undefined {
-  const lastTwo = variables.every((v, j) => axes[j]?.inputAxis === v.rank - 2 && axes[j]?.outputAxis === v.rank - 1);
+  const lastTwo = variables.every((v, j) => groupAxesLast(v.rank, axes[j]));
   if (variables.length === 0 || !lastTwo) return undefined;
   const layouts = variables.flatMap((v) => groupLayout(v.shape).slice(1));
   const [value, ...factors] = runLoopKernel(GROUP_STEP, [...variables, dy], { ...groupAttrs(groups, outputRatio), layouts });
