@@ -132,6 +132,8 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
   private bound: readonly Param[] = [];
   private readonly owned = new Set<tf.Tensor>();
   private disposed = false;
+  /** The strength as a tensor, kept while its value holds (a schedule changes it per epoch, not per step). */
+  private strengthScalar: { readonly value: number; readonly tensor: tf.Scalar } | undefined;
 
   constructor(options: O & PenaltyOptions, defaultStrength?: StrengthLike) {
     this.options = options;
@@ -193,7 +195,7 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
     return tf.tidy(() => {
       const strength = this.strengthAt(ctx);
       if (strength === 0 && this.trainableVariables().length === 0) return tf.scalar(0);
-      return tf.mul(this.term(ctx), tf.scalar(strength)) as tf.Scalar;
+      return tf.mul(this.term(ctx), this.strengthTensor(strength)) as tf.Scalar;
     });
   }
 
@@ -212,7 +214,7 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
       const strength = this.strengthAt(ctx);
       // As loss(): a constant 0, without gradients, at strength 0 unless the penalty trains variables.
       if (strength === 0 && this.trainableVariables().length === 0) return { value: tf.scalar(0), gradients: [] };
-      const alpha = tf.scalar(strength);
+      const alpha = this.strengthTensor(strength);
       const { value, gradients } = this.termAndGradients!(ctx, alpha);
       return { value: tf.mul(value, alpha), gradients } as unknown as tf.TensorContainer;
     }) as unknown as LossAndGradients;
@@ -220,6 +222,18 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
 
   trainableVariables(): tf.Variable[] {
     return [];
+  }
+
+  /**
+   * `strength` as a scalar tensor owned by the penalty: a new one only when the value changes, or when
+   * a caller freed it (`lossAndGradients` hands its tensors out, and a gradient may be the strength).
+   */
+  private strengthTensor(strength: number): tf.Scalar {
+    if (this.strengthScalar?.value !== strength || this.strengthScalar.tensor.isDisposed) {
+      this.release(this.strengthScalar?.tensor);
+      this.strengthScalar = { value: strength, tensor: this.own(tf.scalar(strength)) };
+    }
+    return this.strengthScalar.tensor;
   }
 
   /** Options as given, the strength as its config; override to add defaults. */
@@ -234,6 +248,7 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.strengthScalar = undefined;
     for (const tensor of this.owned) if (!tensor.isDisposed) tensor.dispose();
     this.owned.clear();
   }

@@ -17,6 +17,7 @@ import {
   selectParams,
   stepStrength,
   strengthFromConfig,
+  type LossAndGradients,
   type Param,
   type SparsifyPlugin,
   type TrainingContext,
@@ -86,7 +87,57 @@ class WithVariables extends BasePenalty<{ strength?: number; weightDecay?: numbe
   }
 }
 
+/** L1 with its gradient as a·sign(w) + b·w, a being the strength tensor itself (as lasso gives it). */
+class FastL1 extends BasePenalty {
+  readonly name = 'core-test-fast-l1';
+  protected term(): tf.Scalar {
+    return safeL1(...this.params.map((p) => p.variable));
+  }
+  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+    const b = tf.scalar(0);
+    return { value: this.term(), gradients: this.params.map((p) => ({ variable: p.variable, a: strength, b })) };
+  }
+}
+
 describe('BasePenalty and the registry', () => {
+  it('keeps its strength tensor from step to step while the strength holds', () => {
+    const model = tinyModel(23);
+    const before = tf.memory().numTensors;
+    const p = new FastL1({ strength: exponentialGrowth({ initial: 0.5, rate: 2 }) });
+    p.bind(selectParams(model));
+    const step = (ctx: TrainingContext) => {
+      const { value, gradients } = p.lossAndGradients(ctx)!;
+      const { a, b } = gradients[0] as { a: tf.Scalar; b: tf.Scalar };
+      return { a, release: () => tf.dispose([value, b]) };
+    };
+    const first = step(at(0, 0));
+    first.release();
+    const steady = tf.memory().numTensors;
+    for (let i = 1; i < 5; i++) {
+      const next = step(at(i, 0));
+      // The same tensor: no new scalar per step.
+      expect(next.a).toBe(first.a);
+      next.release();
+    }
+    expect(tf.memory().numTensors).toBe(steady);
+    // A new epoch, a new strength: a new tensor, the old one freed.
+    const doubled = step(at(5, 1));
+    expect(doubled.a).not.toBe(first.a);
+    expect(first.a.isDisposed).toBe(true);
+    expect(doubled.a.dataSync()[0]).toBe(1);
+    // The caller owns what lossAndGradients returns: freeing all of it, the strength too, is allowed.
+    doubled.release();
+    doubled.a.dispose();
+    const after = step(at(6, 1));
+    expect(after.a.isDisposed).toBe(false);
+    expect(after.a.dataSync()[0]).toBe(1);
+    after.release();
+    expect(tf.memory().numTensors).toBe(steady);
+    p.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
   it('requires a strength, binds once, and disposes its state', () => {
     expect(() => new Quadratic({})).toThrow(/option "strength" is required/);
     const p = new WithVariables({ strength: 1 });
