@@ -47,8 +47,24 @@ const MAX_WIDTH = 1 / 4;
 /** A Gaussian holds ≈ 0.7·width·N values in the band at its 90% quantile; 3·width·N leaves room. */
 const FIRST_ROOM = 3;
 
-export const floatToKey = (x: number): number => new Int32Array(Float32Array.of(x).buffer)[0] & 0x7fffffff;
-export const keyToFloat = (key: number): number => new Float32Array(Int32Array.of(key).buffer)[0];
+// One 4-byte scratch seen as both types: a conversion allocates nothing (it runs every step).
+const scratchFloat = new Float32Array(1);
+const scratchInt = new Int32Array(scratchFloat.buffer);
+
+export const floatToKey = (x: number): number => {
+  scratchFloat[0] = x;
+  return scratchInt[0] & 0x7fffffff;
+};
+export const keyToFloat = (key: number): number => {
+  scratchInt[0] = key;
+  return scratchFloat[0];
+};
+
+/**
+ * The bands' keys gathered for the select, reused from step to step: allocating them each step took
+ * longer than selecting among them.
+ */
+let gathered = new Int32Array(0);
 
 /**
  * The band the update should collect for `variable`'s new values, if any. Taken once: the update
@@ -81,14 +97,14 @@ export function kthFromBands(tensors: readonly tf.Tensor[], k: number): number |
     count += b.count;
   }
   if (k < below || k >= below + count) return 'outside';
-  const keys = new Int32Array(count);
+  if (gathered.length < count) gathered = new Int32Array(Math.max(count, 2 * gathered.length));
   let at = 0;
   for (const b of found as MagnitudeBand[]) {
-    keys.set(b.keys, at);
+    gathered.set(b.keys, at);
     at += b.keys.length;
   }
   // The keys are the magnitudes' float32 bits: select among a few hundred values instead of N.
-  return kthSmallest(new Float32Array(keys.buffer), k - below);
+  return kthSmallest(new Float32Array(gathered.buffer, 0, count), k - below);
 }
 
 /**

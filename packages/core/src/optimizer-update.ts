@@ -216,10 +216,11 @@ export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTenso
         cacheAbsAndSquareSums(newValue.dataId, [a, q]);
       }
       if (request) {
+        // dataSync's array is the band's alone (a copy, or the freed tensor's own storage): a view of it keeps.
         const found = extra[extra.length - 1].dataSync();
         const header = new Int32Array(found.buffer, found.byteOffset, found.length);
         const [lo, hi, capacity, below, count] = header;
-        cacheMagnitudeBand(newValue.dataId, { lo, hi, below, count, keys: header.slice(BAND_HEADER, BAND_HEADER + Math.min(count, capacity)) });
+        cacheMagnitudeBand(newValue.dataId, { lo, hi, below, count, keys: header.subarray(BAND_HEADER, BAND_HEADER + Math.min(count, capacity)) });
       }
       accumulation.assign(newAccumulation);
       value.assign(newValue);
