@@ -118,13 +118,13 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
    * The same step without a tape: value 0, and per weight tensor the gradient as h scaled by α·c, which
    * the training step's fused update multiplies and adds inside its own pass.
    */
-  protected override termAndGradients(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+  protected override termAndGradients(ctx: TrainingContext, _strength: tf.Scalar): LossAndGradients {
     const variables = this.params.map((p) => p.variable);
     const s = this.scaleFor(ctx, variables);
     if (s === undefined) return { value: tf.scalar(0), gradients: [] };
-    const [c, ...hs] = this.forward(variables, s);
-    const scale = tf.mul(strength, c) as tf.Scalar;
-    return { value: tf.scalar(0), gradients: variables.map((variable, j) => ({ variable, tensor: hs[j], scale })) };
+    // α·c comes out of the pass itself (the value of `strength`, which is α as a tensor).
+    const [, scale, ...hs] = this.forward(variables, s, this.strengthAt(ctx));
+    return { value: tf.scalar(0), gradients: variables.map((variable, j) => ({ variable, tensor: hs[j], scale: scale as tf.Scalar })) };
   }
 
   /** s = C/t for this step, or undefined where HS is skipped (value 0, no gradient). */
@@ -145,14 +145,14 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
   }
 
   /**
-   * One pass over all the weights (a loop kernel on cpu and wasm; kernels.ts): c = s·A/T and
+   * One pass over all the weights (a loop kernel on cpu and wasm; kernels.ts): c = s·A/T, α·c, and
    * h = sign(w)·sech²(s|w|) per weight tensor. One exponential per weight and step.
    */
-  private forward(weights: tf.Tensor[], s: number): tf.Tensor[] {
+  private forward(weights: tf.Tensor[], s: number, alpha: number): tf.Tensor[] {
     // T > 0 here: t > 0, so every weight from index ⌊κN⌋ up has s·a ≥ C and tanh(s·a) ≥ tanh(C).
-    const [c, ...hs] = runLoopKernel(HYPERSPARSE_FORWARD, weights, { s });
-    this.record(this.t, s, c);
-    return [c, ...hs];
+    const outputs = runLoopKernel(HYPERSPARSE_FORWARD, weights, { s, alpha });
+    this.record(this.t, s, outputs[0]);
+    return outputs;
   }
 
   /** t = a(⌊κN⌋) over all bound weights: a radix select over the weights in place (core's kthSmallestMagnitude), hinted with the last t. */
@@ -172,7 +172,8 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
   /** Value 0; gradient α·sign(w)·c·sech²(s|w|) for every input: the forward pass, then h·(α·c) backward. */
   private gradientOp(s: number): (...weights: tf.Tensor[]) => tf.Scalar {
     return variadicCustomGrad<tf.Scalar>((weights, save) => {
-      const [c, ...hs] = this.forward(weights, s);
+      // The tape's upstream gradient is α: the pass's α·c is not needed here.
+      const [c, , ...hs] = this.forward(weights, s, 0);
       save([c, ...hs]);
       return {
         value: tf.scalar(0),
@@ -188,7 +189,8 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
     this.t = t;
     this.s = s;
     this.release(this.cTensor);
-    this.cTensor = c ? this.own(tf.clone(c)) : undefined;
+    // The pass's own output, kept: nothing else frees it (the tape saves a copy).
+    this.cTensor = c ? this.own(c) : undefined;
     this.cValue = c ? undefined : 0;
   }
 

@@ -8,6 +8,8 @@ import { KERNELS_WASM } from './kernels.wasm.js';
  */
 interface Attrs {
   s: number;
+  /** α, the strength: the kernel also outputs α·c, the scale of every h. */
+  alpha: number;
 }
 
 /** sech²(x) = 4u/(1+u)² from u = e^(−2x). */
@@ -17,14 +19,15 @@ export function sech2FromExp(u: tf.Tensor): tf.Tensor {
 
 /**
  * HyperSparse's forward pass over all its weights w₁…wₙ (one vector): c = s·A/T with A = Σ|w| and
- * T = Σ tanh(s|w|) (a scalar, computed in float64), and for each wⱼ the gradient up to α·c,
- * hⱼ = sign(wⱼ)·sech²(s|wⱼ|) (+0 where w = 0 or sech² underflows). One exponential per weight:
- * tanh = (1 − u)/(1 + u), sech² = 4u/(1 + u)² with u = e^(−2s|w|) ∈ (0, 1].
+ * T = Σ tanh(s|w|) (a scalar, computed in float64), α·c (float32, as a tfjs Mul of the two), and for
+ * each wⱼ the gradient up to α·c, hⱼ = sign(wⱼ)·sech²(s|wⱼ|) (+0 where w = 0 or sech² underflows).
+ * Outputs [c, α·c, h₁, …, hₙ]. One exponential per weight: tanh = (1 − u)/(1 + u),
+ * sech² = 4u/(1 + u)² with u = e^(−2s|w|) ∈ (0, 1].
  */
 export const HYPERSPARSE_FORWARD: LoopKernel<Attrs> = {
   name: 'SparsifyHyperSparseForward',
-  outputShapes: (shapes) => [[], ...shapes.map((shape) => shape.slice())],
-  run(weights, [c, ...hs], { s }) {
+  outputShapes: (shapes) => [[], [], ...shapes.map((shape) => shape.slice())],
+  run(weights, [c, scale, ...hs], { s, alpha }) {
     let a = 0;
     let t = 0;
     weights.forEach((w, j) => {
@@ -41,20 +44,22 @@ export const HYPERSPARSE_FORWARD: LoopKernel<Attrs> = {
       }
     });
     c[0] = (s * a) / t;
+    // The product of two float32 values is exact in float64: storing it rounds once, as f32 Mul does.
+    scale[0] = Math.fround(alpha) * c[0];
   },
-  composite: (weights, { s }) => {
+  composite: (weights, { s, alpha }) => {
     const us = weights.map((w) => tf.exp(tf.mul(tf.abs(w), tf.scalar(-2 * s))));
     const one = tf.scalar(1);
     const A = tf.addN(weights.map((w) => tf.sum(tf.abs(w))));
     const T = tf.addN(us.map((u) => tf.sum(tf.div(tf.sub(one, u), tf.add(one, u)))));
     const c = tf.div(tf.mul(tf.scalar(s), A), T);
-    return [c, ...weights.map((w, j) => tf.add(tf.mul(tf.sign(w), sech2FromExp(us[j])), tf.scalar(0)))];
+    return [c, tf.mul(tf.scalar(alpha), c), ...weights.map((w, j) => tf.add(tf.mul(tf.sign(w), sech2FromExp(us[j])), tf.scalar(0)))];
   },
   simd: {
     code: KERNELS_WASM,
-    call: (e, weights, [c, ...hs], shapes, { s }) => {
+    call: (e, weights, [c, scale, ...hs], shapes, { s, alpha }) => {
       weights.forEach((w, j) => e.hyperSparsePass(w, tf.util.sizeFromShape(shapes[j]), s, hs[j]));
-      e.hyperSparseScale(s, c);
+      e.hyperSparseScale(s, alpha, c, scale);
     },
   },
 };

@@ -87,12 +87,15 @@
         (global.set $sumT (f64x2.add (global.get $sumT) (call $widenSum (local.get $ft))))
         (br $block))))
 
-  ;; *$out = c = s·A/T from the sums of the hyperSparsePass calls since the last call (in f64, stored as
-  ;; f32), and the sums back to 0.
-  (func (export "hyperSparseScale") (param $s f32) (param $out i32)
-    (f32.store (local.get $out) (f32.demote_f64 (f64.div
+  ;; *$cOut = c = s·A/T from the sums of the hyperSparsePass calls since the last call (in f64, stored as
+  ;; f32), *$scaleOut = α·c (f32, as tfjs multiplies the two scalars), and the sums back to 0.
+  (func (export "hyperSparseScale") (param $s f32) (param $alpha f32) (param $cOut i32) (param $scaleOut i32)
+    (local $c f32)
+    (local.set $c (f32.demote_f64 (f64.div
       (f64.mul (f64.promote_f32 (local.get $s)) (f64.add (f64x2.extract_lane 0 (global.get $sumA)) (f64x2.extract_lane 1 (global.get $sumA))))
       (f64.add (f64x2.extract_lane 0 (global.get $sumT)) (f64x2.extract_lane 1 (global.get $sumT))))))
+    (f32.store (local.get $cOut) (local.get $c))
+    (f32.store (local.get $scaleOut) (f32.mul (local.get $alpha) (local.get $c)))
     (global.set $sumA (v128.const i64x2 0 0))
     (global.set $sumT (v128.const i64x2 0 0)))
 

@@ -16,21 +16,24 @@ describeOnLoopBackends(
         // T > 0 (as HyperSparse guarantees): at least one weight is not 0.
         const w = weights(n);
         w[0] = 0.25;
-        expectLoopMatchesComposite(HYPERSPARSE_FORWARD, () => [tf.tensor1d(w)], { s: 1 }, 2e-5);
+        expectLoopMatchesComposite(HYPERSPARSE_FORWARD, () => [tf.tensor1d(w)], { s: 1, alpha: 0.3 }, 2e-5);
       });
     }
 
     it('takes all the weights as one vector: c from the sums over every input, h per input', () => {
       const parts = [weights(301), weights(7).map((w) => w / 3), weights(1026).map((w) => -w / 7)];
       const s = 0.8;
-      const [c, ...hs] = expectLoopMatchesComposite(HYPERSPARSE_FORWARD, () => parts.map((p) => tf.tensor1d(p)), { s }, 2e-5);
+      const alpha = 1.05e-4;
+      const [c, scale, ...hs] = expectLoopMatchesComposite(HYPERSPARSE_FORWARD, () => parts.map((p) => tf.tensor1d(p)), { s, alpha }, 2e-5);
       const all = parts.flatMap((p) => Array.from(p));
       const A = all.reduce((sum, w) => sum + Math.abs(w), 0);
       const T = all.reduce((sum, w) => sum + Math.tanh(s * Math.abs(w)), 0);
       expect(c[0]).toBeCloseTo((s * A) / T, 5);
+      // α·c as tfjs multiplies the two float32 scalars, to the bit.
+      expect(scale[0]).toBe(tf.tidy(() => tf.mul(tf.scalar(alpha), tf.scalar(c[0])).dataSync()[0]));
       expect(hs.map((h) => h.length)).toEqual(parts.map((p) => p.length));
       // The module's running sums start from 0 again: the same call gives the same c.
-      const [again] = tf.tidy(() => tf.engine().runKernel(HYPERSPARSE_FORWARD.name, Object.fromEntries(parts.map((p, i) => [`x${i}`, tf.tensor1d(p)])), { s } as unknown as tf.NamedAttrMap) as tf.Tensor[]).map((t) => t.dataSync());
+      const [again] = tf.tidy(() => tf.engine().runKernel(HYPERSPARSE_FORWARD.name, Object.fromEntries(parts.map((p, i) => [`x${i}`, tf.tensor1d(p)])), { s, alpha } as unknown as tf.NamedAttrMap) as tf.Tensor[]).map((t) => t.dataSync());
       expect(again[0]).toBe(c[0]);
     });
 
@@ -38,7 +41,7 @@ describeOnLoopBackends(
       // float32 rounding of s·|w| (relative 6e-8) is amplified by d log sech²(x)/dx ≈ −2: ≈ 1e-7·(1 + 2s|w|).
       const w = weights(997);
       const s = 0.8;
-      const [, h] = expectLoopMatchesComposite(HYPERSPARSE_FORWARD, () => [tf.tensor1d(w)], { s }, 2e-5);
+      const [, , h] = expectLoopMatchesComposite(HYPERSPARSE_FORWARD, () => [tf.tensor1d(w)], { s, alpha: 1 }, 2e-5);
       h.forEach((g, i) => {
         const want = Math.sign(w[i]) / Math.cosh(s * w[i]) ** 2;
         expect(Math.abs(g - want), `w = ${w[i]}`).toBeLessThanOrEqual(2e-7 * (1 + 2 * s * Math.abs(w[i])) * Math.abs(want) + 1e-37);
