@@ -122,7 +122,7 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
     const variables = this.params.map((p) => p.variable);
     const s = this.scaleFor(ctx, variables);
     if (s === undefined) return { value: tf.scalar(0), gradients: [] };
-    // α·c comes out of the pass itself (the value of `strength`, which is α as a tensor).
+    // α·c comes out of the pass itself, from α as a number (`strength` holds the same value).
     const [, scale, ...hs] = this.forward(variables, s, this.strengthAt(ctx));
     return { value: tf.scalar(0), gradients: variables.map((variable, j) => ({ variable, tensor: hs[j], scale: scale as tf.Scalar })) };
   }
