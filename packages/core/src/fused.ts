@@ -74,6 +74,15 @@ export function absAndSquareSums(x: tf.Tensor): [sumAbs: tf.Scalar, sumSquares: 
   return [a as tf.Scalar, q as tf.Scalar];
 }
 
+/**
+ * a·sign(v) + b·v for one value, in float32 as signLinear's SIMD loop and tfjs's ops compute it: b·v
+ * rounded before the add (Mul, then Add); + 0 gives +0 (not −0) at v = 0 and where a tiny negative rounds
+ * to 0. Also the fused momentum update's JS loop for this gradient form.
+ */
+export function signLinearAt(v: number, a: number, b: number): number {
+  return Math.fround((v > 0 ? a : v < 0 ? -a : 0) + Math.fround(b * v)) + 0;
+}
+
 const SIGN_LINEAR: LoopKernel = {
   name: 'SparsifySignLinear',
   outputShapes: ([shape]) => [shape.slice()],
@@ -81,12 +90,7 @@ const SIGN_LINEAR: LoopKernel = {
     // c·a and c·b rounded to float32, as the SIMD loop and a tfjs Mul round them
     const a = Math.fround(cTensor[0] * aTensor[0]);
     const b = Math.fround(cTensor[0] * bTensor[0]);
-    for (let i = 0; i < x.length; i++) {
-      const v = x[i];
-      // b·v rounded before the add, as the SIMD loop and tfjs's Mul then Add round it; + 0: +0 (not −0)
-      // at v = 0 and where a tiny negative rounds to 0 in float32.
-      out[i] = Math.fround((v > 0 ? a : v < 0 ? -a : 0) + Math.fround(b * v)) + 0;
-    }
+    for (let i = 0; i < x.length; i++) out[i] = signLinearAt(x[i], a, b);
   },
   composite: ([x, a, b, c]) => [tf.add(tf.mul(tf.add(tf.mul(tf.sign(x), a), tf.mul(x, b)), c), tf.scalar(0))],
   simd: { code: FUSED_WASM, call: (e, [x, a, b, c], [out], [shape]) => e.signLinear(x, tf.util.sizeFromShape(shape), a, b, c, out) },
@@ -140,6 +144,15 @@ export function groupSquareSums(x: tf.Tensor): [rows: tf.Tensor1D, cols: tf.Tens
   return [rows as tf.Tensor1D, cols as tf.Tensor1D];
 }
 
+/**
+ * x·(row + col) for one value, in float32 as groupScale's SIMD loop and tfjs's ops compute it: the sum
+ * rounded before the product (Add, then Mul); + 0 gives +0 at x = 0. Also the fused momentum update's JS
+ * loop for this gradient form.
+ */
+export function groupScaleAt(x: number, row: number, col: number): number {
+  return Math.fround(x * Math.fround(row + col)) + 0;
+}
+
 const GROUP_SCALE: LoopKernel = {
   name: 'SparsifyGroupScale',
   outputShapes: ([shape]) => [shape.slice()],
@@ -149,8 +162,7 @@ const GROUP_SCALE: LoopKernel = {
     for (let base = 0; base < x.length; base += I * O) {
       for (let i = 0, p = base; i < I; i++) {
         const row = rows[i];
-        // rows[i] + cols[o] rounded before the product, as the SIMD loop and tfjs's Add then Mul round it
-        for (let o = 0; o < O; o++, p++) out[p] = Math.fround(x[p] * Math.fround(row + cols[o])) + 0;
+        for (let o = 0; o < O; o++, p++) out[p] = groupScaleAt(x[p], row, cols[o]);
       }
     }
   },

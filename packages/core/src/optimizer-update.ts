@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { cacheAbsAndSquareSums, groupLayout, groupScale, signLinear, wantsAbsAndSquareSums } from './fused.js';
+import { cacheAbsAndSquareSums, groupLayout, groupScale, groupScaleAt, signLinear, signLinearAt, wantsAbsAndSquareSums } from './fused.js';
 import { FUSED_WASM } from './fused.wasm.js';
 import { loopKernelImplementation, runLoopKernel, type LoopKernel } from './loop-kernels.js';
 import { cacheMagnitudeBand, takeMagnitudeBandRequest } from './magnitude-band.js';
@@ -123,16 +123,12 @@ function addendFunction(kind: AddendKind, value: Float32Array, p1: Float32Array,
     }
     case 'groupScale': {
       const [I, O] = [p1.length, p2.length];
-      // as GROUP_SCALE's loop (fused.ts), value laid out [K, I, O]
-      return (i) => Math.fround(value[i] * Math.fround(p1[Math.floor(i / O) % I] + p2[i % O])) + 0;
+      // value laid out [K, I, O]
+      return (i) => groupScaleAt(value[i], p1[Math.floor(i / O) % I], p2[i % O]);
     }
     case 'signLinear': {
       const [a, b] = [p1[0], p2[0]];
-      // as SIGN_LINEAR's loop (fused.ts): +0, not −0, at value 0
-      return (i) => {
-        const v = value[i];
-        return Math.fround((v > 0 ? a : v < 0 ? -a : 0) + Math.fround(b * v)) + 0;
-      };
+      return (i) => signLinearAt(value[i], a, b);
     }
   }
 }
