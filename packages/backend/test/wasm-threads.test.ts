@@ -4,7 +4,7 @@ import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { BackendSelectionError, selectBackend, type BackendSelection } from '../src/index.js';
 import { wasmThreadsUnsupported } from '../src/wasm-threads.js';
-import { FUSED_KERNELS, applyGradients, disposeOptimizer } from '@sparsify/core';
+import { FUSED_KERNELS, applyGradients, disposeOptimizer, runLoopKernel, startLoopKernel, type LoopKernel } from '@sparsify/core';
 import { expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
 import { trainingSuite } from './training-suite.js';
 
@@ -97,6 +97,46 @@ describe('wasmThreads: 2', () => {
     for (let i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(cpu[i] - wasm[i]));
     expect(worst).toBeLessThan(1e-3);
     await tf.setBackend('cpu');
+  });
+});
+
+describe("core's helper thread on the shared memory (startLoopKernel)", () => {
+  const x = () => tf.tensor2d(Array.from({ length: 7 * 9 }, (_, i) => (i % 5 === 0 ? 0 : Math.sin(i))), [7, 9]);
+  const bits = (ts: tf.Tensor[]) => ts.map((t) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer)));
+
+  it('runs a loop kernel on the worker: the same bits as in place, two jobs started before either is joined', async () => {
+    await tf.setBackend('wasm');
+    const inputs = [x(), tf.scalar(-0.5), tf.scalar(2), tf.scalar(0.25)];
+    const other = [tf.neg(inputs[0]), ...inputs.slice(1)];
+    const first = startLoopKernel(FUSED_KERNELS.signLinear, inputs, {});
+    const second = startLoopKernel(FUSED_KERNELS.signLinear, other, {});
+    expect(first && second).toBeDefined();
+    const [a, b] = [second!.join(), first!.join()];
+    const [refA, refB] = [runLoopKernel(FUSED_KERNELS.signLinear, other, {}), runLoopKernel(FUSED_KERNELS.signLinear, inputs, {})];
+    expect(bits(a)).toEqual(bits(refA));
+    expect(bits(b)).toEqual(bits(refB));
+    expect(() => first!.join()).toThrow('SparsifySignLinear: join() called twice');
+    tf.dispose([...inputs, ...other, ...a, ...b, ...refA, ...refB]);
+  });
+
+  it("reports a kernel's failure at join, naming it, and runs the next job", async () => {
+    await tf.setBackend('wasm');
+    const broken: LoopKernel = { ...FUSED_KERNELS.signLinear, name: 'Broken', simd: { ...FUSED_KERNELS.signLinear.simd!, call: (e) => e.noSuchExport(1) } };
+    const inputs = [x(), tf.scalar(1), tf.scalar(1), tf.scalar(1)];
+    expect(() => startLoopKernel(broken, inputs, {})!.join()).toThrow(/^Broken failed on the helper thread: Error: packages\/core\/src\/fused.wat has no export noSuchExport/);
+    const out = startLoopKernel(FUSED_KERNELS.signLinear, inputs, {})!.join();
+    const ref = runLoopKernel(FUSED_KERNELS.signLinear, inputs, {});
+    expect(bits(out)).toEqual(bits(ref));
+    tf.dispose([...inputs, ...out, ...ref]);
+  });
+
+  it('declines on the cpu backend, and leaves nothing that keeps the process alive', async () => {
+    await tf.setBackend('cpu');
+    const input = x();
+    expect(startLoopKernel(FUSED_KERNELS.signLinear, [input, tf.scalar(1), tf.scalar(1), tf.scalar(1)], {})).toBeUndefined();
+    input.dispose();
+    const holding = process.getActiveResourcesInfo().filter((r) => r === 'MessagePort' || r === 'Worker');
+    expect(holding).toEqual([]);
   });
 });
 

@@ -187,6 +187,7 @@ async function disposeFrees(options: ConformanceOptions): Promise<void> {
   const before = tf.memory().numTensors;
   const penalty = options.create();
   penalty.bind(params);
+  penalty.onStepBegin?.(ctx);
   penalty.loss(ctx).dispose();
   penalty.onStepEnd?.(ctx);
   penalty.onEpochEnd?.(ctx);

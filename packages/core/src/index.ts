@@ -24,6 +24,7 @@ export {
   type WasmKernelCode,
   type WasmKernelExports,
 } from './loop-kernels.js';
+export { setHelperThreadEnabled, startLoopKernel, type PendingLoopKernel } from './helper-thread.js';
 export { applyGradients, gradientTensor } from './optimizer-update.js';
 export {
   describeParams,

@@ -87,7 +87,8 @@ interface WasmLike {
 /** Instances per backend memory and module; null where instantiation failed (then the JS loop runs). */
 const instances = new WeakMap<WebAssembly.Memory, Map<string, WasmKernelExports | null>>();
 
-function decode(base64: string): Uint8Array<ArrayBuffer> {
+/** A `WasmKernelCode` module's bytes. */
+export function decodeBase64(base64: string): Uint8Array<ArrayBuffer> {
   const text = atob(base64);
   const bytes = new Uint8Array(new ArrayBuffer(text.length));
   for (let i = 0; i < text.length; i++) bytes[i] = text.charCodeAt(i);
@@ -107,7 +108,7 @@ function simdExports(wasm: WasmLike, code: WasmKernelCode): WasmKernelExports | 
   if (!byCode.has(code.name)) {
     const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
     try {
-      const module = new WebAssembly.Module(decode(shared ? code.shared : code.plain));
+      const module = new WebAssembly.Module(decodeBase64(shared ? code.shared : code.plain));
       byCode.set(code.name, new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WasmKernelExports);
     } catch {
       byCode.set(code.name, null); // e.g. a runtime without wasm SIMD

@@ -52,8 +52,9 @@ export interface LossAndGradients {
  * The one penalty interface. A penalty is bound once to the parameters it acts on, then asked for a
  * differentiable scalar every training step. Everything else is optional.
  *
- * Lifecycle: `bind(params)` → per step `loss(ctx)` (inside the tape the training step differentiates),
- * `onStepEnd(ctx)` after the update → per epoch `onEpochEnd(ctx)` → `dispose()`.
+ * Lifecycle: `bind(params)` → per step `onStepBegin(ctx)` before the forward pass, `loss(ctx)` (inside
+ * the tape the training step differentiates) or `lossAndGradients(ctx)`, `onStepEnd(ctx)` after the
+ * update → per epoch `onEpochEnd(ctx)` → `dispose()`.
  */
 export interface Penalty {
   /** Registry name. */
@@ -87,6 +88,12 @@ export interface Penalty {
    * means "same as the model". `optimizer` undefined means "a fresh copy of the model's optimizer".
    */
   readonly variableOptions?: { readonly weightDecay?: number; readonly optimizer?: tf.Optimizer };
+  /**
+   * At the start of a training step, before the forward pass, when `lossAndGradients(ctx)` will follow
+   * in the same step with the weights unchanged: a penalty may start its gradient's work here so that
+   * it overlaps the forward and backward passes (HyperSparse's pass on a helper thread).
+   */
+  onStepBegin?(ctx: TrainingContext): void;
   /** After each optimizer step (refreshes, thresholds). */
   onStepEnd?(ctx: TrainingContext): void;
   /** After each epoch (adaptive weights, snapshots). */

@@ -214,6 +214,7 @@ export class TrainStep {
   /** One forward/backward/update on a batch. */
   run(inputs: tf.Tensor, labels: tf.Tensor): StepResult {
     const ctx = this.context;
+    for (const penalty of this.penalties) penalty.onStepBegin?.(ctx);
     const readings = tf.tidy(() => {
       let correct: tf.Scalar | null = null;
       // The task loss and the penalties are differentiated on separate tapes: a penalty's gradient then

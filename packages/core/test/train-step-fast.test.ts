@@ -2,11 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   BasePenalty,
+  FUSED_KERNELS,
   createTrainStep,
   disposeOptimizer,
   groupScale,
   safeL1,
   selectParams,
+  startLoopKernel,
   variadicCustomGrad,
   type LossAndGradients,
   type Penalty,
@@ -138,3 +140,51 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
   });
 }
+
+describe('onStepBegin', () => {
+  it('runs first in every step, before the forward pass and lossAndGradients, with that step’s context', async () => {
+    await useBackend('cpu');
+    const events: string[] = [];
+    class Recording extends FastL1L2 {
+      onStepBegin(ctx: TrainingContext): void {
+        events.push(`begin ${ctx.step}`);
+      }
+      override lossAndGradients(ctx: TrainingContext): LossAndGradients | undefined {
+        events.push(`lossAndGradients ${ctx.step}`);
+        return super.lossAndGradients(ctx);
+      }
+      onStepEnd(ctx: TrainingContext): void {
+        events.push(`end ${ctx.step}`);
+      }
+    }
+    const model = tinyModel(5);
+    const { x, y } = tinyBatch(6);
+    const penalty = new Recording({ strength: 1e-3 });
+    penalty.bind(selectParams(model));
+    const optimizer = tf.train.momentum(0.05, 0.9);
+    const forward = (inputs: tf.Tensor) => {
+      events.push('forward');
+      return model.apply(inputs, { training: true }) as tf.Tensor;
+    };
+    const step = createTrainStep({ forward, variables: model.trainableWeights.map((w) => w.read() as tf.Variable), optimizer, penalties: [penalty] });
+    step.run(x, y);
+    step.run(x, y);
+    expect(events).toEqual(['begin 0', 'forward', 'lossAndGradients 0', 'end 0', 'begin 1', 'forward', 'lossAndGradients 1', 'end 1']);
+    step.dispose();
+    disposeOptimizer(optimizer);
+    penalty.dispose();
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('startLoopKernel declines where the heap is not shared (cpu, single-threaded wasm): callers run the kernel in place', async () => {
+    for (const backend of ['cpu', 'wasm'] as const) {
+      await useBackend(backend);
+      const x = tf.tensor1d([1, -2, 0]);
+      const [a, b, c] = [tf.scalar(1), tf.scalar(0.5), tf.scalar(2)];
+      expect(startLoopKernel(FUSED_KERNELS.signLinear, [x, a, b, c], {})).toBeUndefined();
+      tf.dispose([x, a, b, c]);
+    }
+    await useBackend('cpu');
+  });
+});
