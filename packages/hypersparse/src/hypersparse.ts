@@ -8,6 +8,8 @@ import {
   exponentialGrowth,
   kthSmallestMagnitude,
   runLoopKernel,
+  startLoopKernel,
+  type PendingLoopKernel,
   type LossAndGradients,
   SparsifyConfigError,
   variadicCustomGrad,
@@ -87,6 +89,10 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
   private thresholdStep: number | undefined;
   private cTensor: tf.Tensor | undefined;
   private cValue: number | undefined;
+  /** What `onStepBegin` did: for which step and weights (data ids), with which s, and the pass it started. */
+  private begun: { step: number; weights: readonly object[]; s: number; pass?: PendingLoopKernel } | undefined;
+  /** The last joined pass's α·c and h's (handed to the training step, kept from tidies): freed next step. */
+  private handedOut: tf.Tensor[] = [];
 
   constructor(options: HyperSparseOptions) {
     check(typeof options === 'object' && options !== null && !Array.isArray(options), 'hyperSparse options', options, 'an object');
@@ -120,11 +126,55 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
    */
   protected override termAndGradients(ctx: TrainingContext, _strength: tf.Scalar): LossAndGradients {
     const variables = this.params.map((p) => p.variable);
-    const s = this.scaleFor(ctx, variables);
+    const joined = this.joinBegun(ctx, variables);
+    const s = joined ? this.s : this.scaleFor(ctx, variables);
     if (s === undefined) return { value: tf.scalar(0), gradients: [] };
     // α·c comes out of the pass itself, from α as a number (`strength` holds the same value).
-    const [, scale, ...hs] = this.forward(variables, s, this.strengthAt(ctx));
+    const [, scale, ...hs] = joined ?? this.forward(variables, s, this.strengthAt(ctx));
     return { value: tf.scalar(0), gradients: variables.map((variable, j) => ({ variable, tensor: hs[j], scale: scale as tf.Scalar })) };
+  }
+
+  /**
+   * Takes this step's threshold and starts its pass on the helper thread (threaded wasm only; core's
+   * `startLoopKernel`), so that the pass runs during the forward and backward passes and
+   * `lossAndGradients` only waits for it. Elsewhere the pass runs in `lossAndGradients`.
+   */
+  onStepBegin(ctx: TrainingContext): void {
+    this.settle();
+    const alpha = this.strengthAt(ctx);
+    if (alpha === 0 || this.params.length === 0) return;
+    const variables = this.params.map((p) => p.variable);
+    const s = this.scaleFor(ctx, variables);
+    const pass = s === undefined ? undefined : startLoopKernel(HYPERSPARSE_FORWARD, variables, { s, alpha });
+    this.begun = { step: ctx.step, weights: variables.map((v) => v.dataId), s: s ?? 0, pass };
+  }
+
+  /**
+   * The outputs of the pass `onStepBegin` started, if it did, for this step and these weights. If the
+   * weights changed since, the pass is discarded and t taken again from the new ones.
+   */
+  private joinBegun(ctx: TrainingContext, variables: tf.Variable[]): tf.Tensor[] | undefined {
+    const begun = this.begun;
+    this.begun = undefined;
+    if (!begun) return undefined;
+    const outputs = begun.pass?.join() ?? [];
+    if (begun.step !== ctx.step || variables.some((v, j) => v.dataId !== begun.weights[j])) {
+      tf.dispose(outputs);
+      this.thresholdStep = undefined;
+      return undefined;
+    }
+    if (!begun.pass) return undefined;
+    this.record(this.t, begun.s, outputs[0]);
+    this.handedOut = outputs.slice(1);
+    return outputs;
+  }
+
+  /** Waits for a pass nobody joined, and frees the α·c and h's the last joined one handed out. */
+  private settle(): void {
+    if (this.begun?.pass) tf.dispose(this.begun.pass.join());
+    this.begun = undefined;
+    tf.dispose(this.handedOut);
+    this.handedOut = [];
   }
 
   /** s = C/t for this step, or undefined where HS is skipped (value 0, no gradient). */
@@ -202,6 +252,11 @@ export class HyperSparsePenalty extends BasePenalty<HyperSparseOptions> {
   diagnostics(ctx: TrainingContext): PenaltyDiagnostics {
     if (this.cValue === undefined) this.cValue = this.cTensor ? this.cTensor.dataSync()[0] : 0;
     return { alpha: this.strengthAt(ctx), t: this.t, s: this.s, c: this.cValue, kappa: this.sparsity };
+  }
+
+  override dispose(): void {
+    this.settle();
+    super.dispose();
   }
 
   override getConfig(): PenaltyConfig {
