@@ -1,4 +1,4 @@
-import type { Penalty } from '@sparsify/core';
+import { setHelperThreadEnabled, type Penalty } from '@sparsify/core';
 import { activate, type Config } from './configs.js';
 import { summarize } from './measure.js';
 import type { Workload } from './models.js';
@@ -86,17 +86,25 @@ export function measurePenaltyOverhead(
   available: Map<string, PenaltyFactory>,
   clock: 'cpu' | 'wall',
   backend: string = c.id,
+  /** Penalties measured a second time with core's helper thread off (`<id>, in place`): side by side. */
+  inPlace: readonly string[] = [],
 ): PenaltyOverheadRow[] {
   const rows: PenaltyOverheadRow[] = [];
   const failed = (penalty: string, baseMs: number, error: string): PenaltyOverheadRow => ({ backend, workload: w.name, penalty, clock, baseMs, withMs: NaN, ratio: NaN, error });
-  const base = new Runner(w, c, { label: 'none' });
+  // The switch is global: every runner sets it before its step.
+  const helperOn = () => setHelperThreadEnabled(true);
+  const base = new Runner(w, c, { label: 'none', beforeStep: helperOn });
   const withPenalty: Runner[] = [];
-  for (const [id, make] of available) {
+  const variants = [...available].flatMap(([id, make]) => [
+    { label: id, make, beforeStep: helperOn },
+    ...(inPlace.includes(id) ? [{ label: `${id}, in place`, make, beforeStep: () => setHelperThreadEnabled(false) }] : []),
+  ]);
+  for (const { label, make, beforeStep } of variants) {
     activate(c);
     try {
-      withPenalty.push(new Runner(w, c, { label: id, penalties: [make()] }));
+      withPenalty.push(new Runner(w, c, { label, penalties: [make()], beforeStep }));
     } catch (e) {
-      rows.push(failed(id, NaN, String(e).split('\n')[0]));
+      rows.push(failed(label, NaN, String(e).split('\n')[0]));
     }
   }
   const runners = [base, ...withPenalty];
@@ -114,5 +122,6 @@ export function measurePenaltyOverhead(
     rows.push({ backend, workload: w.name, penalty: r.label, clock, baseMs, withMs: median(r), ratio });
   }
   for (const r of runners) r.dispose();
+  helperOn();
   return rows;
 }

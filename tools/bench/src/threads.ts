@@ -56,7 +56,10 @@ export async function runThreadsChild(): Promise<void> {
     let reply: Reply;
     try {
       if (request.penalties) {
-        const rows = measurePenaltyOverhead(WORKLOADS[request.workload], CONFIGS.wasm, request.steps, available, 'wall', `wasm, ${threads} threads`);
+        const rows = measurePenaltyOverhead(WORKLOADS[request.workload], CONFIGS.wasm, request.steps, available, 'wall', `wasm, ${threads} threads`, [
+          // its pass runs on core's helper thread here: the same penalty with the pass in place, for comparison
+          'hyperSparse',
+        ]);
         process.send!({ rows } satisfies Reply);
         return;
       }
