@@ -123,7 +123,9 @@ describe("core's helper thread on the shared memory (startLoopKernel)", () => {
     await tf.setBackend('wasm');
     const broken: LoopKernel = { ...FUSED_KERNELS.signLinear, name: 'Broken', simd: { ...FUSED_KERNELS.signLinear.simd!, call: (e) => e.noSuchExport(1) } };
     const inputs = [x(), tf.scalar(1), tf.scalar(1), tf.scalar(1)];
+    const before = tf.memory().numTensors;
     expect(() => startLoopKernel(broken, inputs, {})!.join()).toThrow(/^Broken failed on the helper thread: Error: packages\/core\/src\/fused.wat has no export noSuchExport/);
+    expect(tf.memory().numTensors).toBe(before); // its outputs freed
     const out = startLoopKernel(FUSED_KERNELS.signLinear, inputs, {})!.join();
     const ref = runLoopKernel(FUSED_KERNELS.signLinear, inputs, {});
     expect(bits(out)).toEqual(bits(ref));

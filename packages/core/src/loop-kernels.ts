@@ -77,7 +77,8 @@ interface CpuLike {
   makeTensorInfo(shape: number[], dtype: tf.DataType, values?: Float32Array): tf.TensorInfo;
 }
 
-interface WasmLike {
+/** What loop kernels use of tfjs-backend-wasm's backend object. */
+export interface WasmLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
   /** The emscripten module: its memory is `wasmMemory` (threaded build) or `asm.memory` (the others). */
@@ -95,7 +96,8 @@ export function decodeBase64(base64: string): Uint8Array<ArrayBuffer> {
   return bytes;
 }
 
-function backendMemory(wasm: WasmLike): WebAssembly.Memory | null {
+/** The wasm backend's heap, or null where it cannot be reached. */
+export function backendMemory(wasm: WasmLike): WebAssembly.Memory | null {
   const memory = wasm.wasm?.wasmMemory ?? wasm.wasm?.asm?.memory;
   return memory instanceof WebAssembly.Memory ? memory : null;
 }
