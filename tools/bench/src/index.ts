@@ -194,6 +194,9 @@ async function main(): Promise<void> {
       );
       for (const r of rows.filter((o) => o.error)) console.log(`  ${r.penalty} on ${r.backend} fails: ${r.error}`);
       console.log('ratio: the median of per-round ratios (with / without, steps of the same round), robust to the machine slowing down mid-run.');
+      if (rows.some((r) => r.penalty.endsWith(', in place'))) {
+        console.log("', in place': the same penalty with core's helper thread off (its pass then runs in the step, not during the forward pass).");
+      }
       console.log('Targets (issue 6): ≤ 10% for every penalty but HALO (≤ 25%). cpu LeNet-5 is skipped (seconds per step).\n');
     } else console.log('  no penalty package available\n');
     results.penalties = rows;
