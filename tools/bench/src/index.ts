@@ -11,6 +11,7 @@ import { WORKLOADS, type Workload } from './models.js';
 import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResult } from './parallel.js';
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
 import { autoWasmThreads } from '../../../packages/backend/src/wasm-threads.js';
+import { startPyTorch } from './pytorch.js';
 import { isThreadsChild, measureThreadedPenaltyOverhead, measureThreads, runThreadsChild, type ThreadsResult } from './threads.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
@@ -21,6 +22,9 @@ const USAGE = `npm run bench [-- options]
   --only <sections>  comma-separated: throughput,threads,penalties,memory,export,avenues,parallel (default: all)
   --no-cpu-conv      skip the cpu backend on LeNet-5 (its conv backprop takes tens of seconds per step)
   --help             this text
+
+The threads section also times PyTorch's step alongside (pytorch/step.py) with the python named by
+SPARSIFY_BENCH_PYTHON (default python3) when its torch imports; otherwise it says why and skips it.
 
 Results: printed tables, and JSON in bench-results/<timestamp>.json.`;
 
@@ -136,22 +140,38 @@ async function main(): Promise<void> {
 
   if (args.only.has('threads')) {
     const counts = [1, autoWasmThreads()].filter((t, i, all) => all.indexOf(t) === i);
-    console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated) ==`);
-    const rows = await measureThreads(['lenet-300-100', 'lenet-5-caffe'], counts, q ? 3 : 8, q ? 3 : 5, log);
+    const pytorch = await startPyTorch();
+    const torchNote = 'error' in pytorch ? `PyTorch skipped: ${pytorch.error}` : `${pytorch.label} on ${pytorch.threads} threads alongside`;
+    console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated; ${torchNote}) ==`);
+    const rows = await measureThreads(['lenet-300-100', 'lenet-5-caffe'], counts, q ? 3 : 8, q ? 3 : 5, log, 'error' in pytorch ? undefined : pytorch);
     results.threads = rows;
     console.log(
       table(
-        ['workload', 'threads', 'steps', 'wall ms', 'samples/s', 'vs 1 thread', '× PyTorch'],
+        ['workload', 'engine', 'threads', 'steps', 'wall ms', 'samples/s', 'vs 1 thread', '× PyTorch (this run)', '× PyTorch 1.13 (runtime.md)'],
         rows.map((r) => {
           const w = WORKLOADS[r.workload as keyof typeof WORKLOADS];
-          if (r.error) return [w.label, String(r.threads), '—', '—', `fails: ${r.error}`, '—', '—'];
-          const one = rows.find((o) => o.workload === r.workload && o.threads === 1 && !o.error);
+          const engine = r.engine ?? 'wasm + sparsify';
+          if (r.error) return [w.label, engine, String(r.threads), '—', '—', `fails: ${r.error}`, '—', '—', '—'];
+          const one = r.engine ? undefined : rows.find((o) => o.workload === r.workload && !o.engine && o.threads === 1 && !o.error);
+          const torchNow = rows.find((o) => o.workload === r.workload && o.engine && !o.error);
           const torch = `${fmt(r.samplesPerSec / w.pytorch[1], 2)}–${fmt(r.samplesPerSec / w.pytorch[0], 2)}`;
-          return [w.label, String(r.threads), String(r.steps), ms(r.wallMs.median), ms(r.samplesPerSec), one ? `${fmt(one.wallMs.median / r.wallMs.median, 3)}×` : '—', torch];
+          return [
+            w.label,
+            engine,
+            String(r.threads),
+            String(r.steps),
+            ms(r.wallMs.median),
+            ms(r.samplesPerSec),
+            one ? `${fmt(one.wallMs.median / r.wallMs.median, 3)}×` : '—',
+            torchNow ? `${fmt(r.samplesPerSec / torchNow.samplesPerSec, 2)}×` : '—',
+            r.engine ? '—' : torch,
+          ];
         }),
       ),
     );
-    console.log(`Wall clock (median step); × PyTorch against the wall-clock figures above. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`);
+    console.log(
+      `Wall clock (median step). × PyTorch (this run): against PyTorch's steps in the same blocks (pytorch/step.py; python: SPARSIFY_BENCH_PYTHON or python3); runtime.md: against the figures above. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
+    );
   }
 
   if (args.only.has('penalties')) {

@@ -6,6 +6,7 @@ import { CONFIGS } from './configs.js';
 import { stats, type Stats } from './measure.js';
 import { WORKLOADS, type WorkloadName } from './models.js';
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
+import type { PyTorchChild } from './pytorch.js';
 import { Runner } from './runner.js';
 
 /**
@@ -30,6 +31,8 @@ type Reply = { wallMs: number[] } | { rows: PenaltyOverheadRow[] } | { error: st
 
 export interface ThreadsResult {
   workload: string;
+  /** Set on PyTorch's rows (e.g. `PyTorch 2.13.0+cpu`); wasm + sparsify kernels otherwise. */
+  engine?: string;
   threads: number;
   steps: number;
   wallMs: Stats;
@@ -115,9 +118,16 @@ export async function measureThreadedPenaltyOverhead(threads: number, plans: [Wo
   return rows;
 }
 
+/** Something the parent asks for blocks of steps: a wasm child, or PyTorch (pytorch.ts). */
+interface BlockRunner {
+  ask(request: Request): Promise<Reply>;
+  close(): void;
+}
+
 /**
- * Measures wasm + sparsify kernels with each thread count on each workload: `blocks` rounds of
- * `steps` recorded steps per thread count (after one warm-up block).
+ * Measures wasm + sparsify kernels with each thread count on each workload, and `pytorch` where given
+ * (its row has `engine` set): `blocks` rounds of `steps` recorded steps each (after one warm-up block),
+ * blocks alternated between them.
  */
 export async function measureThreads(
   workloads: WorkloadName[],
@@ -125,34 +135,46 @@ export async function measureThreads(
   blocks: number,
   steps: number,
   log: (s: string) => void,
+  pytorch?: PyTorchChild,
 ): Promise<ThreadsResult[]> {
   const children = threadCounts.map(forkChild);
+  const runners: BlockRunner[] = children.map((child) => ({ ask: (request) => ask(child, request), close: () => child.kill() }));
+  if (pytorch) runners.push(pytorch);
   const results: ThreadsResult[] = [];
   try {
     await Promise.all(children.map((c) => ask(c, null)));
     for (const workload of workloads) {
-      const times = threadCounts.map(() => [] as number[]);
-      const errors: (string | undefined)[] = threadCounts.map(() => undefined);
+      const times = runners.map(() => [] as number[]);
+      const errors: (string | undefined)[] = runners.map(() => undefined);
       for (let b = 0; b <= blocks; b++) {
-        for (let j = 0; j < children.length; j++) {
-          const i = (b + j) % children.length;
+        for (let j = 0; j < runners.length; j++) {
+          const i = (b + j) % runners.length;
           if (errors[i]) continue;
           // Idle pool threads spin before they sleep: let the last block's settle first.
           await new Promise((r) => setTimeout(r, SETTLE_MS));
           // Block 0 warms up (JIT, the pool's first wake-up) and is not recorded.
-          const reply = await ask(children[i], { workload, warmup: b === 0 ? 2 : 0, steps });
+          const reply = await runners[i].ask({ workload, warmup: b === 0 ? 2 : 0, steps });
           if ('error' in reply) errors[i] = reply.error;
           else if (b > 0 && 'wallMs' in reply) times[i].push(...reply.wallMs);
         }
         if (b > 0) log(`  ${WORKLOADS[workload].label}: ${b}/${blocks} blocks`);
       }
-      threadCounts.forEach((threads, i) => {
+      runners.forEach((_, i) => {
         const wallMs = stats(times[i]);
-        results.push({ workload, threads, steps: times[i].length, wallMs, samplesPerSec: (WORKLOADS[workload].batch / wallMs.median) * 1000, error: errors[i] });
+        const threads = i < threadCounts.length ? threadCounts[i] : pytorch!.threads;
+        results.push({
+          workload,
+          threads,
+          ...(i < threadCounts.length ? {} : { engine: pytorch!.label }),
+          steps: times[i].length,
+          wallMs,
+          samplesPerSec: (WORKLOADS[workload].batch / wallMs.median) * 1000,
+          error: errors[i],
+        });
       });
     }
   } finally {
-    for (const c of children) c.kill();
+    for (const r of runners) r.close();
   }
   return results;
 }
