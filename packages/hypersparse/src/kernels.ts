@@ -57,6 +57,7 @@ export const HYPERSPARSE_FORWARD: LoopKernel<Attrs> = {
   },
   simd: {
     code: KERNELS_WASM,
+    // Reads no results back: `startLoopKernel` replays these calls on core's helper thread.
     call: (e, weights, [c, scale, ...hs], shapes, { s, alpha }) => {
       weights.forEach((w, j) => e.hyperSparsePass(w, tf.util.sizeFromShape(shapes[j]), s, hs[j]));
       e.hyperSparseScale(s, alpha, c, scale);
