@@ -6,7 +6,7 @@ import { CONFIGS } from './configs.js';
 import { stats, type Stats } from './measure.js';
 import { WORKLOADS, type WorkloadName } from './models.js';
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
-import type { PyTorchChild } from './pytorch.js';
+import type { BlockRequest, PyTorchChild } from './pytorch.js';
 import { Runner } from './runner.js';
 
 /**
@@ -20,10 +20,7 @@ const CHILD_ENV = 'SPARSIFY_BENCH_WASM_THREADS';
 const SETTLE_MS = 100;
 
 /** A block of training steps, or (`penalties`) a whole penalty-overhead measurement. */
-interface Request {
-  workload: WorkloadName;
-  warmup: number;
-  steps: number;
+interface Request extends BlockRequest {
   penalties?: boolean;
 }
 type Reply = { wallMs: number[] } | { rows: PenaltyOverheadRow[] } | { error: string };
@@ -120,6 +117,9 @@ export async function measureThreadedPenaltyOverhead(threads: number, plans: [Wo
 
 /** Something the parent asks for blocks of steps: a wasm child, or PyTorch (pytorch.ts). */
 interface BlockRunner {
+  readonly threads: number;
+  /** PyTorch's label; undefined for wasm + sparsify kernels. */
+  readonly engine?: string;
   ask(request: Request): Promise<Reply>;
   close(): void;
 }
@@ -138,8 +138,8 @@ export async function measureThreads(
   pytorch?: PyTorchChild,
 ): Promise<ThreadsResult[]> {
   const children = threadCounts.map(forkChild);
-  const runners: BlockRunner[] = children.map((child) => ({ ask: (request) => ask(child, request), close: () => child.kill() }));
-  if (pytorch) runners.push(pytorch);
+  const runners: BlockRunner[] = children.map((child, i) => ({ threads: threadCounts[i], ask: (request) => ask(child, request), close: () => child.kill() }));
+  if (pytorch) runners.push({ ...pytorch, engine: pytorch.label });
   const results: ThreadsResult[] = [];
   try {
     await Promise.all(children.map((c) => ask(c, null)));
@@ -159,13 +159,12 @@ export async function measureThreads(
         }
         if (b > 0) log(`  ${WORKLOADS[workload].label}: ${b}/${blocks} blocks`);
       }
-      runners.forEach((_, i) => {
+      runners.forEach(({ threads, engine }, i) => {
         const wallMs = stats(times[i]);
-        const threads = i < threadCounts.length ? threadCounts[i] : pytorch!.threads;
         results.push({
           workload,
+          ...(engine ? { engine } : {}),
           threads,
-          ...(i < threadCounts.length ? {} : { engine: pytorch!.label }),
           steps: times[i].length,
           wallMs,
           samplesPerSec: (WORKLOADS[workload].batch / wallMs.median) * 1000,
