@@ -91,7 +91,8 @@ export interface Penalty {
   /**
    * At the start of a training step, before the forward pass, when `lossAndGradients(ctx)` will follow
    * in the same step with the weights unchanged: a penalty may start its gradient's work here so that
-   * it overlaps the forward and backward passes (HyperSparse's pass on a helper thread).
+   * it overlaps the forward and backward passes (HyperSparse's pass on a helper thread). The training
+   * step runs it inside `tf.tidy`: `tf.keep` what is needed later.
    */
   onStepBegin?(ctx: TrainingContext): void;
   /** After each optimizer step (refreshes, thresholds). */

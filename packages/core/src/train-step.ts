@@ -214,7 +214,8 @@ export class TrainStep {
   /** One forward/backward/update on a batch. */
   run(inputs: tf.Tensor, labels: tf.Tensor): StepResult {
     const ctx = this.context;
-    for (const penalty of this.penalties) penalty.onStepBegin?.(ctx);
+    // In a tidy of its own: what a penalty starts here and needs later, it keeps.
+    tf.tidy(() => this.penalties.forEach((penalty) => penalty.onStepBegin?.(ctx)));
     const readings = tf.tidy(() => {
       let correct: tf.Scalar | null = null;
       // The task loss and the penalties are differentiated on separate tapes: a penalty's gradient then
