@@ -6,7 +6,7 @@ import { CONFIGS } from './configs.js';
 import { stats, type Stats } from './measure.js';
 import { WORKLOADS, type WorkloadName } from './models.js';
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
-import type { BlockRequest, PyTorchChild } from './pytorch.js';
+import type { BlockReply, BlockRequest, PyTorchChild } from './pytorch.js';
 import { Runner } from './runner.js';
 
 /**
@@ -23,7 +23,7 @@ const SETTLE_MS = 100;
 interface Request extends BlockRequest {
   penalties?: boolean;
 }
-type Reply = { wallMs: number[] } | { rows: PenaltyOverheadRow[] } | { error: string };
+type Reply = BlockReply | { rows: PenaltyOverheadRow[] };
 
 
 export interface ThreadsResult {
