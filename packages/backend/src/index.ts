@@ -11,3 +11,17 @@ export {
 } from './select.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/index.js';
 export { MAX_WASM_THREADS } from './wasm-threads.js';
+export {
+  SPARSIFY_KERNELS,
+  loopKernelImplementation,
+  registerLoopKernels,
+  registerSparsifyKernels,
+  setHelperThreadEnabled,
+  setLoopKernelSimd,
+  unregisterLoopKernels,
+  unregisterSparsifyKernels,
+  type LoopContext,
+  type LoopKernel,
+  type WasmKernelCode,
+  type WasmKernelExports,
+} from './accelerate/index.js';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { registerSparsifyKernels } from './accelerate/index.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 import { autoWasmThreads, MAX_WASM_THREADS, startWasmWithThreads, wasmThreadsUnsupported, type WasmThreadsModule } from './wasm-threads.js';
 
@@ -43,8 +44,9 @@ export interface SelectBackendOptions {
   /** Called with the one-line reason once a backend is active (default: none). */
   log?: (message: string) => void;
   /**
-   * On wasm, register the training kernels tfjs-backend-wasm lacks (conv and depthwise gradients,
-   * UnsortedSegmentSum) and its fast matmul paths (default true).
+   * Register sparsify's kernels: on wasm the training kernels tfjs-backend-wasm lacks (conv and
+   * depthwise gradients, UnsortedSegmentSum) and its fast matmul paths, and on cpu and wasm the loop
+   * kernels of sparsify's ops (`registerSparsifyKernels`). Default true.
    */
   trainingKernels?: boolean;
   /**
@@ -191,6 +193,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   }
   const wasmThreads = parseWasmThreads(options, env);
   const importModule = options.importModule ?? defaultImport;
+  if (options.trainingKernels ?? true) registerSparsifyKernels();
   const candidates = prefer === 'auto' ? AUTO_ORDER : [prefer];
   const tried: BackendAttempt[] = [];
   for (const candidate of candidates) {

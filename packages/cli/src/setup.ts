@@ -49,18 +49,19 @@ export function checkNames(config: RunConfig): void {
   else {
     const def = getPenaltyDefinition(config.method)!;
     const extra = config.method === 'hypersparse' ? ART_KEYS : [];
-    checkKeys(config.method, config.options, [...Object.keys(def.options), ...extra]);
+    checkKeys(config.method, config.options, [...Object.keys(def.schema), ...extra]);
   }
 }
 
+/** The run's optimizer in tfjs's form; Adam's ε as PyTorch's 1e-8 (tfjs's default is 1e-7). */
 function optimizerOf(config: RunConfig, lr: number): OptimizerConfig {
   switch (config.optimizer) {
     case 'sgd':
-      return { kind: 'sgd', learningRate: lr };
+      return { className: 'SGD', config: { learningRate: lr } };
     case 'momentum':
-      return { kind: 'momentum', learningRate: lr, momentum: config.momentum };
+      return { className: 'Momentum', config: { learningRate: lr, momentum: config.momentum } };
     case 'adam':
-      return { kind: 'adam', learningRate: lr };
+      return { className: 'Adam', config: { learningRate: lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } };
   }
 }
 

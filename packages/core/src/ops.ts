@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { SparsifyConfigError } from './errors.js';
-import { absAndSquareSums, signLinear } from './fused.js';
+import { absAndSquareSums, signLinear } from './passes.js';
 
 /**
  * A typed `tf.customGrad` for the common case of one tensor input: `forward(x, save)` returns the value
@@ -42,10 +42,10 @@ export const safeAbs = unaryCustomGrad((x, save) => {
 
 /**
  * Σ|x| over every tensor given (one vector: the tensors of a model, say), with the zero-safe gradient
- * sign(x)·dy, as one custom op. Its value and gradient are one pass per tensor each (loop kernels on
- * cpu and wasm; no pass for a variable whose sums the fused momentum update computed). Autodiff through
- * `sum(safeAbs(x))` would add the sum's broadcast (a full-size fill and product) to every step, and one
- * op per tensor plus their sum would lengthen the tape.
+ * sign(x)·dy, as one custom op: one pass per tensor each way where the passes have kernels
+ * (`absAndSquareSums`, `signLinear`). Autodiff through `sum(safeAbs(x))` would add the sum's broadcast
+ * (a full-size fill and product) to every step, and one op per tensor plus their sum would lengthen
+ * the tape.
  */
 export function safeL1(...xs: tf.Tensor[]): tf.Scalar {
   if (xs.length === 0) throw new SparsifyConfigError('safeL1 needs at least one tensor; got none');

@@ -7,8 +7,7 @@ import {
   registerPlugin,
   SparsifyConfigError,
   stepStrength,
-  type Param,
-} from '@sparsify/core';
+  type Param, describeOptions } from '@sparsify/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MIN_LAMBDA, halo, HaloPenalty, plugin, sws, type HaloOptions } from '../src/index.js';
 import { frozenWeights, gradsOf, host, makeParam, relErr, useCpu, values } from './helpers.js';
@@ -332,14 +331,14 @@ describe('options, config and registry', () => {
   it('the plugin lists both penalties with their options and defaults', () => {
     expect(plugin.package).toBe('@sparsify/halo');
     expect(plugin.penalties.map((p) => p.name)).toEqual(['halo', 'sws']);
-    const haloDef = plugin.penalties[0];
-    expect(Object.keys(haloDef.options).sort()).toEqual(
+    const haloDef = describeOptions(plugin.penalties[0].schema);
+    expect(Object.keys(haloDef).sort()).toEqual(
       ['budget', 'hyperPrior', 'lambdaInit', 'lambdaOptimizer', 'lambdaWeightDecay', 'minLambda', 'psi', 'strength', 'xi'].sort(),
     );
-    expect(haloDef.options.hyperPrior.values).toEqual(['l1', 'l2']);
-    expect(haloDef.options.minLambda.default).toBe(DEFAULT_MIN_LAMBDA);
-    expect(haloDef.options.xi.required).toBe(true);
-    expect(Object.keys(plugin.penalties[1].options)).not.toContain('budget');
+    expect(haloDef.hyperPrior.values).toEqual(['l1', 'l2']);
+    expect(haloDef.minLambda.default).toBe(DEFAULT_MIN_LAMBDA);
+    expect(haloDef.xi.required).toBe(true);
+    expect(Object.keys(plugin.penalties[1].schema)).not.toContain('budget');
   });
 
   it('binding twice, or using an unbound penalty, is an error', () => {

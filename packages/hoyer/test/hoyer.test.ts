@@ -7,8 +7,7 @@ import {
   penaltyFromConfig,
   registerPlugin,
   SparsifyConfigError,
-  type Param,
-} from '@sparsify/core';
+  type Param, describeOptions } from '@sparsify/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   groupHoyerSquare,
@@ -355,7 +354,7 @@ describe('options and the registry', () => {
   it('bad options throw SparsifyConfigError naming the value and what is valid', () => {
     expect(() => hoyer({} as never)).toThrow(SparsifyConfigError);
     expect(() => hoyer({} as never)).toThrow(/hoyer: option "strength" is required/);
-    expect(() => hoyerSquare({ strength: -1 })).toThrow('HoyerSquarePenalty strength must be a finite number ≥ 0; got -1');
+    expect(() => hoyerSquare({ strength: -1 })).toThrow('hoyerSquare strength must be a finite number ≥ 0; got -1');
     expect(() => hoyerSquare({ strength: 1, groups: 'input' } as never)).toThrow(/unknown option "groups"; valid options: strength/);
     expect(() => groupHoyerSquare({ strength: 1, groups: 'rows' as never })).toThrow(
       'groupHoyerSquare groups must be one of "auto", "input", "output", "both"; got "rows"',
@@ -374,7 +373,7 @@ describe('options and the registry', () => {
     expect(plugin.penalties.map((d) => d.name)).toEqual(['hoyer', 'hoyer-square', 'group-hoyer-square']);
     for (const d of plugin.penalties) {
       expect(d.package).toBe('@sparsify/hoyer');
-      for (const info of Object.values(d.options)) expect(info.description.length).toBeGreaterThan(10);
+      for (const info of Object.values(describeOptions(d.schema))) expect(info.description.length).toBeGreaterThan(10);
     }
     const ghs = createPenalty('group-hoyer-square', { strength: { kind: 'constant', value: 2e-3 }, groups: 'both', outputRatio: 0.5 });
     expect(ghs.getConfig()).toEqual({

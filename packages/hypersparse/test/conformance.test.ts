@@ -2,11 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { exponentialGrowth, kthSmallest, readMagnitudes, safeAbs, type TrainingContext } from '@sparsify/core';
 import { describeConformance } from '@sparsify/conformance';
 import { beforeAll, describe, it } from 'vitest';
+import { sparsifyKernels } from '../../../tools/testing/kernels.js';
 import { HYPERSPARSE_C, hyperSparse, plugin } from '../src/index.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
   await tf.ready();
+  sparsifyKernels.register();
 });
 
 /**
@@ -32,6 +34,7 @@ function surrogate(kappa: number, alpha: (ctx: TrainingContext) => number) {
 describeConformance(
   { describe, it },
   {
+    kernels: sparsifyKernels,
     name: 'hypersparse (κ = 0.5, α = 1)',
     plugin,
     create: () => hyperSparse({ sparsity: 0.5, strength: 1 }),
@@ -43,6 +46,7 @@ const artDefault = exponentialGrowth({ initial: 5e-6, rate: 1.05 });
 describeConformance(
   { describe, it },
   {
+    kernels: sparsifyKernels,
     name: 'hypersparse (κ = 0.9, the default ART schedule at epoch 10)',
     plugin,
     create: () => hyperSparse({ sparsity: 0.9 }),

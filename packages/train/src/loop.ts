@@ -50,7 +50,7 @@ import type {
   TrainResult,
 } from './types.js';
 
-export const DEFAULT_OPTIMIZER: OptimizerConfig = { kind: 'momentum', learningRate: 0.01, momentum: 0.9 };
+export const DEFAULT_OPTIMIZER: OptimizerConfig = { className: 'Momentum', config: { learningRate: 0.01, momentum: 0.9 } };
 const CHECKPOINT_VERSION = 1;
 
 /** What a checkpoint holds (typed arrays are stored as binary blobs). */

@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type {
   Mask,
+  OptimizerConfig,
   Penalty,
   PenaltyDiagnostics,
   SelectOptions,
@@ -48,11 +49,8 @@ export interface TrainData {
   probe?: DataSplit;
 }
 
-/** Optimizer settings (PyTorch-equivalent semantics, penalties.md §1.4). */
-export type OptimizerConfig =
-  | { kind: 'sgd'; learningRate: number }
-  | { kind: 'momentum'; learningRate: number; momentum?: number; nesterov?: boolean }
-  | { kind: 'adam'; learningRate: number; beta1?: number; beta2?: number; epsilon?: number };
+
+export type { OptimizerConfig };
 
 /** Learning rate × gamma at each listed epoch of a phase (0-based; e.g. ART fine-tune: [80, 120], 0.1). */
 export interface LearningRateDecay {

@@ -36,7 +36,7 @@ describe('resume restores penalty state (getState/setState)', () => {
         batchSize: 24,
         seed: 2,
         penalties: [penalty],
-        optimizer: { kind: 'momentum', learningRate: 0.05, momentum: 0.9 } as const,
+        optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } } as const,
         runDir: dir,
       };
       const result = stopAfterEpochs

@@ -1,4 +1,5 @@
-import { setHelperThreadEnabled, type Penalty } from '@sparsify/core';
+import { setHelperThreadEnabled } from '@sparsify/backend';
+import type { Penalty } from '@sparsify/core';
 import { activate, type Config } from './configs.js';
 import { summarize } from './measure.js';
 import type { Workload } from './models.js';

@@ -1,25 +1,19 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { MessagePort as NodeMessagePort } from 'node:worker_threads';
-import {
-  backendMemory,
-  decodeBase64,
-  loopKernelsEnabled,
-  type LoopKernel,
-  type WasmKernelCode,
-  type WasmKernelExports,
-  type WasmLike,
-} from './loop-kernels.js';
+import { backendMemory, decodeBase64, type WasmKernelCode, type WasmKernelExports, type WasmLike } from './loop-kernels.js';
 
 /**
- * A loop kernel's WebAssembly on a second thread, while the caller goes on: for work whose inputs are
- * known early in a training step and whose results are needed only at its end (HyperSparse's pass
- * needs only the weights, and its gradient only at the update). On the threaded wasm backend the
- * heap is shared memory, so a worker that instantiates the same module on it can run the kernel
- * while the forward and backward passes run on the main thread.
+ * A loop kernel's WebAssembly on a second thread, while the main thread goes on. On the threaded wasm
+ * backend the heap is shared memory, so a worker that instantiates the same module on it can run a
+ * kernel whose calls need only its inputs (HyperSparse's pass) while the forward and backward passes
+ * run. The kernel returns at once; its outputs are *pending* until the worker is done, and the backend
+ * waits for the worker whenever anything touches their data first (a kernel reading them, a read-back,
+ * a dispose): it looks every tensor's data up through its `dataIdMap`, which is wrapped here. Callers
+ * see ordinary tensors and the same numbers.
  *
- * A worker woken in the middle of a step typically starts about a millisecond late (measured on a
- * 2-core machine: 1.2–1.5 ms median after a matMul): far too late to share a pass the caller then
- * waits for, early enough for one started before a forward pass of several milliseconds.
+ * A worker woken in the middle of a step starts about a millisecond late on a 2-core machine: early
+ * enough for work started before a forward pass of several milliseconds, too late to share a pass the
+ * caller then waits for.
  */
 
 /** The worker, evaluated as CommonJS: waits for a sequence number, runs the queued calls, reports it done. */
@@ -57,8 +51,8 @@ for (;;) {
 }
 `;
 
-/** How long `join` waits for the worker before it gives up (a worker that died never answers). */
-const JOIN_TIMEOUT_MS = 60_000;
+/** How long a wait for the worker may take before it gives up (a worker that died never answers). */
+const WAIT_TIMEOUT_MS = 60_000;
 
 interface Helper {
   readonly flags: Int32Array;
@@ -67,7 +61,7 @@ interface Helper {
   readonly receive: (port: NodeMessagePort) => { message: { job: number; error: string } } | undefined;
   /** Codes whose module the worker has been sent. */
   readonly codes: Set<string>;
-  /** Errors the worker reported, by job, until that job's `join`. */
+  /** Errors the worker reported, by job. */
   readonly errors: Map<number, string>;
   /** How many of them have been received (flags[2] counts those sent). */
   received: number;
@@ -81,7 +75,7 @@ interface Helper {
 const helpers = new WeakMap<WebAssembly.Memory, Helper | null>();
 let helperThreadEnabled = true;
 
-/** Turns the helper thread off (or on again): `startLoopKernel` then declines, and callers run kernels in place. */
+/** Turns the helper thread off (or on again): kernels that could use it then run in place. */
 export function setHelperThreadEnabled(on: boolean): void {
   helperThreadEnabled = on;
 }
@@ -113,63 +107,42 @@ function startHelper(memory: WebAssembly.Memory): Helper | null {
   }
 }
 
-function helperFor(memory: WebAssembly.Memory): Helper | null {
-  if (!helpers.has(memory)) helpers.set(memory, startHelper(memory));
-  return helpers.get(memory)!;
-}
-
-/** A kernel running on the helper thread: `join()` waits for it and hands over its outputs. */
-export interface PendingLoopKernel {
-  /** Waits until the kernel is done; returns its outputs (the caller owns them). Call it exactly once. */
-  join(): tf.Tensor[];
-}
-
-/**
- * Starts `kernel`'s WebAssembly on the helper thread and returns at once, or returns undefined where it
- * cannot (any backend but threaded wasm, a kernel without `simd`, loop kernels or the helper disabled,
- * no `worker_threads`): run it in place then. The inputs must stay alive and unchanged, and the outputs
- * unread, until `join()`. Only for kernels whose `simd.call` uses no export's return value and reads no
- * memory: the calls are recorded here and replayed on the worker.
- */
-export function startLoopKernel<A extends object>(kernel: LoopKernel<A>, inputs: readonly tf.Tensor[], attrs: A): PendingLoopKernel | undefined {
-  if (!helperThreadEnabled || !loopKernelsEnabled() || !kernel.simd || tf.getBackend() !== 'wasm') return undefined;
-  if (inputs.some((t) => t.dtype !== 'float32')) return undefined;
-  const backend = tf.backend() as unknown as WasmLike;
+/** The helper for a wasm backend, where one can run: the threaded build's shared heap, in Node. */
+export function helperFor(backend: WasmLike): Helper | null {
+  if (!helperThreadEnabled) return null;
   const memory = backendMemory(backend);
   // SharedArrayBuffer is undefined in browsers without cross-origin isolation
-  if (!memory || typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return undefined;
-  const helper = helperFor(memory);
-  if (!helper || helper.failed) return undefined;
-  const shapes = kernel.outputShapes(
-    inputs.map((t) => t.shape),
-    attrs,
-  );
-  // Kept: a tidy must not free them while the worker writes them.
-  const outputs = shapes.map((s) => tf.keep(tf.engine().makeTensorFromTensorInfo(backend.makeOutput(s, 'float32'))));
-  const offset = (t: tf.TensorInfo) => backend.typedArrayFromHeap(t).byteOffset;
-  const calls: [string, number[]][] = [];
-  const recorder = new Proxy({} as WasmKernelExports, { get: (_, fn: string) => (...args: number[]) => void calls.push([fn, args]) });
-  kernel.simd.call(recorder, inputs.map(offset), outputs.map(offset), inputs.map((t) => t.shape), attrs, memory);
-  const job = post(helper, kernel.simd.code, calls);
-  let joined = false;
-  return {
-    join() {
-      if (joined) throw new Error(`${kernel.name}: join() called twice`);
-      joined = true;
-      wait(helper, job, kernel.name);
-      const error = helper.errors.get(job);
-      if (error !== undefined) {
-        helper.errors.delete(job);
-        tf.dispose(outputs); // the worker is past this job: nothing writes them any more
-        throw new Error(`${kernel.name} failed on the helper thread: ${error}`);
-      }
-      return outputs;
-    },
-  };
+  if (!memory || typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return null;
+  if (!helpers.has(memory)) helpers.set(memory, startHelper(memory));
+  const helper = helpers.get(memory)!;
+  return helper && !helper.failed ? helper : null;
 }
 
-/** Queues a job for the worker and wakes it; returns the job's sequence number. */
-function post(helper: Helper, code: WasmKernelCode, calls: [string, number[]][]): number {
+/** A kernel's outputs that a job is still writing, by data id. */
+interface Pending {
+  readonly helper: Helper;
+  readonly job: number;
+  readonly kernel: string;
+}
+const pending = new WeakMap<tf.DataId, Pending>();
+let pendingCount = 0;
+
+/**
+ * Runs `call` (a kernel's `simd.call`, which must use no export's return value and read no memory) on
+ * the helper thread: its calls are recorded here and replayed there. `outputIds` are pending until the
+ * worker is done.
+ */
+export function runOnHelper(
+  helper: Helper,
+  backend: WasmLike,
+  code: WasmKernelCode,
+  kernel: string,
+  outputIds: readonly tf.DataId[],
+  call: (exports: WasmKernelExports) => void,
+): void {
+  const calls: [string, number[]][] = [];
+  call(new Proxy({} as WasmKernelExports, { get: (_, fn: string) => (...args: number[]) => void calls.push([fn, args]) }));
+  watchDataAccess(backend);
   const job = ++helper.job;
   // The module goes along with the first job that needs it.
   const module = helper.codes.has(code.name) ? undefined : new WebAssembly.Module(decodeBase64(code.shared));
@@ -177,15 +150,21 @@ function post(helper: Helper, code: WasmKernelCode, calls: [string, number[]][])
   helper.requests.postMessage({ job, name: code.name, module, calls });
   Atomics.store(helper.flags, 0, job);
   Atomics.notify(helper.flags, 0);
-  return job;
+  for (const id of outputIds) pending.set(id, { helper, job, kernel });
+  pendingCount += outputIds.length;
 }
 
-/** Waits until the worker is past `job`, and collects the errors it reported. */
-function wait(helper: Helper, job: number, name: string): void {
-  const deadline = Date.now() + JOIN_TIMEOUT_MS;
+/** Waits until the job writing `id` is done; throws (once) what it failed with. */
+function settle(id: tf.DataId): void {
+  const entry = pending.get(id);
+  if (!entry) return;
+  pending.delete(id);
+  pendingCount -= 1;
+  const { helper, job, kernel } = entry;
+  const deadline = Date.now() + WAIT_TIMEOUT_MS;
   for (let done = Atomics.load(helper.flags, 1); done < job; done = Atomics.load(helper.flags, 1)) {
-    if (helper.failed) throw new Error(`${name}: the helper thread stopped: ${helper.failed}`);
-    if (Date.now() > deadline) throw new Error(`${name}: the helper thread did not finish in ${JOIN_TIMEOUT_MS / 1000} s`);
+    if (helper.failed) throw new Error(`${kernel}: the helper thread stopped: ${helper.failed}`);
+    if (Date.now() > deadline) throw new Error(`${kernel}: the helper thread did not finish in ${WAIT_TIMEOUT_MS / 1000} s`);
     Atomics.wait(helper.flags, 1, done, 100);
   }
   // Reading the port costs ≈ 20 µs: only when an error was reported.
@@ -195,4 +174,36 @@ function wait(helper: Helper, job: number, name: string): void {
     helper.errors.set(reply.message.job, reply.message.error);
     helper.received += 1;
   }
+  const error = helper.errors.get(job);
+  if (error !== undefined) {
+    // Reported once, to the first access to one of its outputs; the others read what was written.
+    helper.errors.delete(job);
+    throw new Error(`${kernel} failed on the helper thread: ${error}`);
+  }
+}
+
+interface DataMap {
+  get(id: tf.DataId): unknown;
+  has(id: tf.DataId): boolean;
+}
+const watched = new WeakSet<object>();
+
+/**
+ * Has the wasm backend wait for pending outputs before any use of their data: every kernel, read and
+ * dispose of tfjs-backend-wasm looks a tensor's data up with `dataIdMap.get` or `.has`.
+ */
+function watchDataAccess(backend: WasmLike): void {
+  const map = (backend as unknown as { dataIdMap?: DataMap }).dataIdMap;
+  if (!map || watched.has(map)) return;
+  watched.add(map);
+  const get = map.get.bind(map);
+  const has = map.has.bind(map);
+  map.get = (id) => {
+    if (pendingCount > 0) settle(id);
+    return get(id);
+  };
+  map.has = (id) => {
+    if (pendingCount > 0) settle(id);
+    return has(id);
+  };
 }

@@ -1,6 +1,6 @@
-;; WebAssembly SIMD versions of the loop kernels in kernels.ts, run over the tfjs wasm backend's own
+;; WebAssembly SIMD versions of HyperSparse's loop kernel in penalty-kernels.ts, run over the tfjs wasm backend's own
 ;; memory (imported), on tensors addressed by byte offset. Compiled by tools/scripts/compile-wat.mjs into
-;; kernels.wasm.ts; edit this file, then run `npm run compile-wat`. u = e^(−2s|w|) throughout.
+;; hypersparse.wasm.ts; edit this file, then run `npm run compile-wat`. u = e^(−2s|w|) throughout.
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
@@ -98,6 +98,27 @@
     (f32.store (local.get $scaleOut) (f32.mul (local.get $alpha) (local.get $c)))
     (global.set $sumA (v128.const i64x2 0 0))
     (global.set $sumT (v128.const i64x2 0 0)))
+
+  ;; x[0..n) ← x·s, each product rounded to f32 as a tfjs Mul rounds it, s read from $ps (written by an
+  ;; earlier call of the same job): HyperSparse's h scaled by α·c.
+  (func (export "scaleInPlace") (param $x i32) (param $n i32) (param $ps i32)
+    (local $end i32) (local $whole i32) (local $s f32) (local $vs v128)
+    (local.set $s (f32.load (local.get $ps)))
+    (local.set $vs (f32x4.splat (local.get $s)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $whole (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $whole)))
+        (v128.store (local.get $x) (f32x4.mul (v128.load (local.get $x)) (local.get $vs)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $next)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (f32.store (local.get $x) (f32.mul (f32.load (local.get $x)) (local.get $s)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $next))))
 
   ;; The four f32 lanes as two f64 pairs, added: [v0 + v2, v1 + v3].
   (func $widenSum (param $v v128) (result v128)
