@@ -146,10 +146,9 @@ export class LassoPenalty extends BasePenalty<typeof LASSO_OPTIONS> {
   /** λ·Σ|w| and, per tensor, λ·sign(w) (one pass each way; the sums a momentum kernel may already hold). */
   protected override closedForm(_ctx: TrainingContext, strength: tf.Scalar): PenaltyGradients {
     const variables = this.params.map((p) => p.variable);
-    const zero = tf.scalar(0);
     return {
       value: tf.mul(safeL1(...variables), strength) as tf.Scalar,
-      grads: Object.fromEntries(variables.map((v) => [v.name, signLinear(v, strength, zero)])),
+      grads: Object.fromEntries(variables.map((v) => [v.name, signLinear(v, strength)])),
     };
   }
 }

@@ -13,6 +13,7 @@ export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/in
 export { MAX_WASM_THREADS } from './wasm-threads.js';
 export {
   SPARSIFY_KERNELS,
+  TENSORFLOW_KERNELS,
   loopKernelImplementation,
   registerLoopKernels,
   registerSparsifyKernels,

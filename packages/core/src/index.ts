@@ -13,6 +13,7 @@ export { guardedDiv, safeAbs, safeL1, safeNorm, stopGradient, unaryCustomGrad, v
 export {
   PASS_KERNELS,
   absAndSquareSums,
+  absSum,
   groupLayout,
   groupScale,
   groupSquareSums,

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { SparsifyConfigError } from './errors.js';
-import { absAndSquareSums, signLinear } from './passes.js';
+import { absSum, signLinear } from './passes.js';
 
 /**
  * A typed `tf.customGrad` for the common case of one tensor input: `forward(x, save)` returns the value
@@ -43,7 +43,7 @@ export const safeAbs = unaryCustomGrad((x, save) => {
 /**
  * Σ|x| over every tensor given (one vector: the tensors of a model, say), with the zero-safe gradient
  * sign(x)·dy, as one custom op: one pass per tensor each way where the passes have kernels
- * (`absAndSquareSums`, `signLinear`). Autodiff through `sum(safeAbs(x))` would add the sum's broadcast
+ * (`absSum`, `signLinear`). Autodiff through `sum(safeAbs(x))` would add the sum's broadcast
  * (a full-size fill and product) to every step, and one op per tensor plus their sum would lengthen
  * the tape.
  */
@@ -54,13 +54,10 @@ export function safeL1(...xs: tf.Tensor[]): tf.Scalar {
 
 const l1Op = variadicCustomGrad<tf.Scalar>((xs, save) => {
   save(xs);
-  const sums = xs.map((x) => absAndSquareSums(x)[0]);
+  const sums = xs.map(absSum);
   return {
     value: (sums.length === 1 ? sums[0] : tf.addN(sums)) as tf.Scalar,
-    gradFunc: (dy, saved) => {
-      const zero = tf.scalar(0);
-      return saved.map((x) => signLinear(x, dy, zero));
-    },
+    gradFunc: (dy, saved) => saved.map((x) => signLinear(x, dy)),
   };
 });
 

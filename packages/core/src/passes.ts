@@ -33,6 +33,7 @@ export function hasKernel(name: string): boolean {
  */
 export const PASS_KERNELS = {
   absAndSquareSums: 'SparsifyAbsAndSquareSums',
+  absSum: 'SparsifyAbsSum',
   signLinear: 'SparsifySignLinear',
   groupSquareSums: 'SparsifyGroupSquareSums',
   groupScale: 'SparsifyGroupScale',
@@ -54,14 +55,24 @@ export function absAndSquareSums(x: tf.Tensor): [sumAbs: tf.Scalar, sumSquares: 
   return [a as tf.Scalar, q as tf.Scalar];
 }
 
+/** Σ|x| as a scalar, in one pass. */
+export function absSum(x: tf.Tensor): tf.Scalar {
+  return runOp(PASS_KERNELS.absSum, [x], {}, ([v]) => [tf.sum(tf.abs(v))])[0] as tf.Scalar;
+}
+
 /**
- * c·(a·sign(x) + b·x) for scalar tensors a, b and c (default 1), with sign(0) = 0 and +0 (not −0) at
- * x = 0: the gradient of every L1/L2 combination, c being the upstream gradient.
+ * c·(a·sign(x) + b·x) for scalar tensors a, b (default 0) and c (default 1), with sign(0) = 0 and +0
+ * (not −0) at x = 0: the gradient of every L1/L2 combination, c being the upstream gradient. Left out,
+ * b and c cost nothing.
  */
-export function signLinear(x: tf.Tensor, a: tf.Tensor, b: tf.Tensor, c?: tf.Tensor): tf.Tensor {
-  return runOp(PASS_KERNELS.signLinear, [x, a, b, c ?? tf.scalar(1)], {}, ([v, av, bv, cv]) => [
-    tf.add(tf.mul(tf.add(tf.mul(tf.sign(v), av), tf.mul(v, bv)), cv), tf.scalar(0)),
-  ])[0];
+export function signLinear(x: tf.Tensor, a: tf.Tensor, b?: tf.Tensor, c?: tf.Tensor): tf.Tensor {
+  const inputs = [x, a, ...(b || c ? [b ?? tf.scalar(0)] : []), ...(c ? [c] : [])];
+  return runOp(PASS_KERNELS.signLinear, inputs, {}, ([v, av, bv, cv]) => {
+    let y = tf.mul(tf.sign(v), av);
+    if (bv) y = tf.add(y, tf.mul(v, bv));
+    if (cv) y = tf.mul(y, cv);
+    return [tf.add(y, tf.scalar(0))];
+  })[0];
 }
 
 /**

@@ -1,6 +1,7 @@
 import { registerLoopKernels, unregisterLoopKernels } from './loop-kernels.js';
 import { PASS_LOOP_KERNELS } from './passes.js';
 import { PENALTY_LOOP_KERNELS } from './penalty-kernels.js';
+import { registerTensorflowKernels, TENSORFLOW_KERNELS, unregisterTensorflowKernels } from './tensorflow.js';
 
 export { setHelperThreadEnabled } from './helper-thread.js';
 export {
@@ -18,20 +19,23 @@ export {
 
 const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS];
 
-/** The kernel names `registerSparsifyKernels` registers. */
+/** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; most for tensorflow too). */
 export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
+export { TENSORFLOW_KERNELS };
 
 /**
- * Registers, for the cpu and wasm backends, loop kernels for the ops of `@sparsify/core` (the shared
- * passes and the momentum update) and of the built-in penalty packages: one loop per op (WebAssembly
- * SIMD on wasm) instead of their plain tfjs versions, with the same results to float32 rounding.
- * Idempotent; `selectBackend` calls it.
+ * Registers kernels for the ops of `@sparsify/core` (the shared passes and the momentum update) and of
+ * the built-in penalty packages, with the same results as their plain tfjs versions to float32
+ * rounding: on cpu and wasm one loop per op (WebAssembly SIMD on wasm), on tensorflow (tfjs-node) a few
+ * TensorFlow ops issued without the tfjs engine's per-op cost. Idempotent; `selectBackend` calls it.
  */
 export function registerSparsifyKernels(): string[] {
+  registerTensorflowKernels();
   return registerLoopKernels(ALL);
 }
 
 /** Removes them: every op runs its plain tfjs version (comparisons, tests). */
 export function unregisterSparsifyKernels(): void {
   unregisterLoopKernels(ALL);
+  unregisterTensorflowKernels();
 }

@@ -21,40 +21,60 @@ const sumsWanted = new WeakSet<tf.DataId>();
 
 let sumsFromCache = 0;
 
-/** How many absAndSquareSums calls were answered from the momentum pass's sums (for tests). */
+/** How many absAndSquareSums and absSum calls were answered from the momentum pass's sums (for tests). */
 export function sumsCacheHits(): number {
   return sumsFromCache;
 }
 
-function setSums([a, q]: Float32Array[], sums: readonly [number, number], cached: boolean): void {
-  a[0] = sums[0];
-  q[0] = sums[1];
-  if (cached) sumsFromCache++;
+/** [Σ|x|, Σx²] of x (float64 sums). */
+function sumsOf(x: Float32Array): [number, number] {
+  let a = 0;
+  let q = 0;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i];
+    a += Math.abs(v);
+    q += v * v;
+  }
+  return [a, q];
+}
+
+/** The cached sums of the data `id`, else undefined; either way a pass that replaces it will sum. */
+function cached(id: tf.DataId): readonly [number, number] | undefined {
+  sumsWanted.add(id);
+  const sums = cachedSums.get(id);
+  if (sums) sumsFromCache++;
+  return sums;
 }
 
 export const ABS_AND_SQUARE_SUMS: LoopKernel = {
   name: PASS_KERNELS.absAndSquareSums,
   outputShapes: () => [[], []],
-  run([x], outputs, _attrs, { inputIds }) {
-    sumsWanted.add(inputIds[0]);
-    const cached = cachedSums.get(inputIds[0]);
-    if (cached) return setSums(outputs, cached, true);
-    let a = 0;
-    let q = 0;
-    for (let i = 0; i < x.length; i++) {
-      const v = x[i];
-      a += Math.abs(v);
-      q += v * v;
-    }
-    setSums(outputs, [a, q], false);
+  run([x], [a, q], _attrs, { inputIds }) {
+    [a[0], q[0]] = cached(inputIds[0]) ?? sumsOf(x);
   },
   simd: {
     code: PASSES_WASM,
     call: (e, [x], [a, q], [shape], _attrs, { inputIds, memory }) => {
-      sumsWanted.add(inputIds[0]);
-      const cached = cachedSums.get(inputIds[0]);
-      if (cached) return setSums([new Float32Array(memory!.buffer, a, 1), new Float32Array(memory!.buffer, q, 1)], cached, true);
-      e.absAndSquareSums(x, tf.util.sizeFromShape(shape), a, q);
+      const sums = cached(inputIds[0]);
+      if (sums) [new Float32Array(memory!.buffer, a, 1)[0], new Float32Array(memory!.buffer, q, 1)[0]] = sums;
+      else e.absAndSquareSums(x, tf.util.sizeFromShape(shape), a, q);
+    },
+  },
+};
+
+/** Σ|x|, exactly as ABS_AND_SQUARE_SUMS computes it (and from the same cache). */
+export const ABS_SUM: LoopKernel = {
+  name: PASS_KERNELS.absSum,
+  outputShapes: () => [[]],
+  run([x], [a], _attrs, { inputIds }) {
+    a[0] = (cached(inputIds[0]) ?? sumsOf(x))[0];
+  },
+  simd: {
+    code: PASSES_WASM,
+    call: (e, [x], [a], [shape], _attrs, context) => {
+      const sums = cached(context.inputIds[0]);
+      if (sums) new Float32Array(context.memory!.buffer, a, 1)[0] = sums[0];
+      else e.absAndSquareSums(x, tf.util.sizeFromShape(shape), a, context.scratch(1) as number);
     },
   },
 };
@@ -67,16 +87,30 @@ export function signLinearAt(v: number, a: number, b: number): number {
   return Math.fround((v > 0 ? a : v < 0 ? -a : 0) + Math.fround(b * v)) + 0;
 }
 
+/** inputs [x, a] or [x, a, b] or [x, a, b, c]: c·(a·sign(x) + b·x), b = 0 and c = 1 where left out. */
 export const SIGN_LINEAR: LoopKernel = {
   name: PASS_KERNELS.signLinear,
   outputShapes: ([shape]) => [shape.slice()],
   run([x, aTensor, bTensor, cTensor], [out]) {
     // c·a and c·b rounded to float32, as the SIMD loop and a tfjs Mul round them
-    const a = Math.fround(cTensor[0] * aTensor[0]);
-    const b = Math.fround(cTensor[0] * bTensor[0]);
+    const c = cTensor?.[0] ?? 1;
+    const a = Math.fround(c * aTensor[0]);
+    const b = Math.fround(c * (bTensor?.[0] ?? 0));
     for (let i = 0; i < x.length; i++) out[i] = signLinearAt(x[i], a, b);
   },
-  simd: { code: PASSES_WASM, call: (e, [x, a, b, c], [out], [shape]) => e.signLinear(x, tf.util.sizeFromShape(shape), a, b, c, out) },
+  simd: {
+    code: PASSES_WASM,
+    call: (e, [x, a, b, c], [out], [shape], _attrs, context) => {
+      let [pb, pc] = [b, c];
+      if (pc === undefined) {
+        // b = 0 and c = 1 where left out, read from scratch as the loop reads its scalars
+        const k = context.scratch(2) as number;
+        new Float32Array(context.memory!.buffer, k, 2).set([0, 1]);
+        [pb, pc] = [pb ?? k, k + 4];
+      }
+      e.signLinear(x, tf.util.sizeFromShape(shape), a, pb, pc, out);
+    },
+  },
 };
 
 export const GROUP_SQUARE_SUMS: LoopKernel = {
@@ -339,6 +373,7 @@ function collectBand(values: Float32Array, { lo, hi, capacity }: { lo: number; h
 /** The kernels for core's ops. */
 export const PASS_LOOP_KERNELS: readonly LoopKernel<object>[] = [
   ABS_AND_SQUARE_SUMS,
+  ABS_SUM,
   SIGN_LINEAR,
   GROUP_SQUARE_SUMS,
   GROUP_SCALE,

@@ -6,6 +6,15 @@ import type { LoopKernel } from './loop-kernels.js';
 import { groupSquareSumsLoop } from './passes.js';
 import { PASSES_WASM } from './passes.wasm.js';
 
+/** The kernel names the built-in penalty packages give their ops. */
+export const PENALTY_KERNEL_NAMES = {
+  hoyerRatioStep: 'SparsifyHoyerRatioStep',
+  groupHoyerSquareStep: 'SparsifyGroupHoyerSquareStep',
+  haloTerm: 'SparsifyHaloTerm',
+  haloGradients: 'SparsifyHaloGradients',
+  hyperSparseGradients: 'SparsifyHyperSparseGradients',
+} as const;
+
 /**
  * Loop kernels for the ops of the built-in penalty packages, by the kernel names those packages give
  * their ops (`HOYER_KERNELS`, `HALO_KERNELS`, `HYPERSPARSE_KERNEL`; the tests check the names match).
@@ -22,7 +31,7 @@ interface RatioAttrs {
 }
 
 /** From A = Σ|w| and Q = Σw²: [value, c0, c1] with ∂value/∂w = c0·sign(w) + c1·w (0 where the floor is active). */
-function ratio(A: number, Q: number, square: boolean, delta: number): [number, number, number] {
+export function ratio(A: number, Q: number, square: boolean, delta: number): [number, number, number] {
   const D = square ? Q : Math.sqrt(Q);
   const d = Math.max(D, delta);
   const live = D >= delta ? 1 : 0;
@@ -32,7 +41,7 @@ function ratio(A: number, Q: number, square: boolean, delta: number): [number, n
 
 /** inputs [A₁, Q₁, …, Aₙ, Qₙ, dy] → [value, a₁, b₁, …]: the value summed in float32 in order (as tf.addN), a = dy·c0, b = dy·c1. */
 const HOYER_RATIO_STEP: LoopKernel<RatioAttrs> = {
-  name: 'SparsifyHoyerRatioStep',
+  name: PENALTY_KERNEL_NAMES.hoyerRatioStep,
   outputShapes: (shapes) => shapes.map(() => []),
   run(inputs, [value, ...ab], { square, delta }) {
     const n = (inputs.length - 1) / 2;
@@ -49,7 +58,7 @@ const HOYER_RATIO_STEP: LoopKernel<RatioAttrs> = {
   },
 };
 
-interface GroupAttrs {
+export interface GroupAttrs {
   rhoIn: number;
   rhoOut: number;
   delta: number;
@@ -60,7 +69,7 @@ interface GroupAttrs {
  * factors at upstream dy; returns the value. The norms and [N, d, live, S_in, S_out] are rounded to
  * float32 on the way, as the op's tensors hold them.
  */
-function groupValueAndFactors(rows: Float32Array, cols: Float32Array, dy: number, { rhoIn, rhoOut, delta }: GroupAttrs): number {
+export function groupValueAndFactors(rows: Float32Array, cols: Float32Array, dy: number, { rhoIn, rhoOut, delta }: GroupAttrs): number {
   const [nIn, nOut] = [new Float32Array(rows.length), new Float32Array(cols.length)];
   let [Q, sIn, sOut] = [0, 0, 0];
   for (let i = 0; i < rows.length; i++) {
@@ -83,7 +92,7 @@ function groupValueAndFactors(rows: Float32Array, cols: Float32Array, dy: number
 
 /** inputs [x₁, …, xₙ, dy] → [value, rows₁, cols₁, …] (each pair holding the group sums on the way). */
 const GROUP_HOYER_SQUARE_STEP: LoopKernel<GroupAttrs> = {
-  name: 'SparsifyGroupHoyerSquareStep',
+  name: PENALTY_KERNEL_NAMES.groupHoyerSquareStep,
   outputShapes: (shapes) => [[], ...shapes.slice(0, -1).flatMap((shape) => groupLayout(shape).slice(1).map((count) => [count]))],
   run(inputs, [value, ...factors], attrs) {
     const n = inputs.length - 1;
@@ -119,7 +128,7 @@ const GROUP_HOYER_SQUARE_STEP: LoopKernel<GroupAttrs> = {
 // ---------------------------------------------------------------------------------------------------
 // HALO (@sparsify/halo, ops.ts): r = 1/(λ² + m²), m = minLambda
 
-interface HaloTermAttrs {
+export interface HaloTermAttrs {
   minLambdaSquared: number;
   xi: number;
   psi: number;
@@ -128,14 +137,14 @@ interface HaloTermAttrs {
 }
 
 /** [value, slope] from W = Σ|w|·r and L = Σ|λ| (float64): ξ·W + ψ·R(L − p) and ψ·R'(L − p). */
-function haloFromSums(weighted: number, lambdaL1: number, { xi, psi, budget, l1 }: HaloTermAttrs): [number, number] {
+export function haloFromSums(weighted: number, lambdaL1: number, { xi, psi, budget, l1 }: HaloTermAttrs): [number, number] {
   const excess = lambdaL1 - budget;
   return [xi * weighted + psi * (l1 ? Math.abs(excess) : excess * excess), psi * (l1 ? Math.sign(excess) : 2 * excess)];
 }
 
 /** inputs [w₁…wₙ, λ₁…λₙ] → [value, slope]: one pass per tensor for W and L, added in float64. */
 const HALO_TERM: LoopKernel<HaloTermAttrs> = {
-  name: 'SparsifyHaloTerm',
+  name: PENALTY_KERNEL_NAMES.haloTerm,
   outputShapes: () => [[], []],
   run(inputs, [value, slope], attrs) {
     const n = inputs.length / 2;
@@ -172,13 +181,13 @@ interface HaloGradientAttrs {
 }
 
 /** g = dy·ξ and h = dy·slope, each rounded to float32 as a tfjs Mul rounds it. */
-function upstream(dy: number, slope: number, xi: number): [number, number] {
+export function upstream(dy: number, slope: number, xi: number): [number, number] {
   return [Math.fround(dy * Math.fround(xi)), Math.fround(dy * slope)];
 }
 
 /** inputs [w₁…wₙ, λ₁…λₙ, dy, slope] → [dw₁…dwₙ, dλ₁…dλₙ]: dw = g·sign(w)·r, dλ = −2g·|w|·λ·r² + h·sign(λ). */
 const HALO_GRADIENTS: LoopKernel<HaloGradientAttrs> = {
-  name: 'SparsifyHaloGradients',
+  name: PENALTY_KERNEL_NAMES.haloGradients,
   outputShapes: (shapes) => shapes.slice(0, -2).map((shape) => shape.slice()),
   run(inputs, outputs, { minLambdaSquared: m2, xi }) {
     const n = (inputs.length - 2) / 2;
@@ -224,7 +233,7 @@ interface HyperSparseAttrs {
  * back, so the pass runs on the helper thread where there is one (during the forward and backward passes).
  */
 const HYPERSPARSE_GRADIENTS: LoopKernel<HyperSparseAttrs> = {
-  name: 'SparsifyHyperSparseGradients',
+  name: PENALTY_KERNEL_NAMES.hyperSparseGradients,
   outputShapes: (shapes) => [[2], ...shapes.map((shape) => shape.slice())],
   run(weights, [stats, ...gs], { s, alpha }) {
     let [a, t] = [0, 0];
