@@ -262,7 +262,7 @@ function parseEstimate(what: string, estimate: EstimateOption | undefined): Esti
 
 /**
  * Adaptive lasso (Zou 2006): `λ·Σⱼ vⱼ|wⱼ|` with fixed weights `vⱼ = (|ŵⱼ| + ε)^(−γ)` from an initial
- * estimate ŵ, relative ε = epsilonRel·mean|ŵ| per tensor (§3.1 guard: caps v), optionally normalised
+ * estimate ŵ, relative ε = epsilonRel·mean|ŵ| per tensor (the guard that caps v), optionally normalised
  * to mean 1 per tensor, optionally re-estimated every `refreshEvery` epochs.
  */
 export class AdaptiveLassoPenalty extends WeightedL1Penalty<typeof ADAPTIVE_LASSO_OPTIONS> {
@@ -409,7 +409,7 @@ export class ReweightedL1Penalty extends WeightedL1Penalty<typeof REWEIGHTED_L1_
   }
 
   protected override init(params: readonly Param[]): void {
-    // ε is computed once, at the start of penalised training, then frozen (§3.2).
+    // ε is computed once, at the start of penalised training, then frozen (README, "ε and the guards").
     this.epsilons = params.map((p) => epsilonOf(this.epsilonRule, p.variable));
     this.refresh();
   }

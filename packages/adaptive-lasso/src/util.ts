@@ -3,7 +3,7 @@ import { check, checkNonNegative, checkPositive, SparsifyConfigError, type Param
 
 export const PACKAGE_NAME = '@sparsify/adaptive-lasso';
 
-/** Default relative ε: ε = 1e-2·mean|w| per tensor (penalties.md §3.1, §3.2). */
+/** Default relative ε: ε = 1e-2·mean|w| per tensor (see the README, "ε and the guards"). */
 export const DEFAULT_EPSILON_REL = 1e-2;
 /**
  * Floor of a relative ε (default 1e-8): a tensor whose reference weights are all zero (a zero-initialised

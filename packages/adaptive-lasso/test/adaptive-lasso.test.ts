@@ -58,7 +58,7 @@ function expectWeightedL1(penalty: Penalty, ps: Param[], strength: number, v: Fl
   });
 }
 
-describe('lasso (§2)', () => {
+describe('lasso', () => {
   it('value λ·Σ|w|, gradient λ·sign(w) with exactly 0 at w = 0 (TF.js abs would give −λ)', () => {
     const ps = params(1);
     expect(ps.flatMap((p) => Array.from(host(p.variable))).filter((x) => x === 0).length).toBeGreaterThan(0);
@@ -84,7 +84,7 @@ describe('lasso (§2)', () => {
   });
 });
 
-describe('adaptive lasso (§3.1)', () => {
+describe('adaptive lasso', () => {
   for (const gamma of [0.5, 1, 2]) {
     it(`γ = ${gamma}: v = (|ŵ| + ε)^(−γ) with ε = 1e-2·mean|ŵ| per tensor, from a snapshot at bind`, () => {
       const ps = params(3);
@@ -216,7 +216,7 @@ describe('adaptive lasso (§3.1)', () => {
   });
 });
 
-describe('reweighted L1 and the log penalty (§3.2)', () => {
+describe('reweighted L1 and the log penalty', () => {
   it('v = 1/(|w| + ε) at bind, ε = 1e-2·mean|w| frozen at bind; refreshed from the current weights every K steps', () => {
     const ps = params(15);
     const w0 = ps.map((p) => host(p.variable));

@@ -43,10 +43,10 @@ export interface RunConfig {
 /**
  * Options filled in when not given, so that the default `sparsify train` runs as it is. HALO: ξ = ψ =
  * 1e-5 with weight decay 3e-3 on λ, tuned for the default job (LeNet-300-100, 10 epochs of 80 steps on
- * the bundled digits). The reference setting ξ = ψ = 1e-8, λ decay 1e-4 (penalties.md §4.3) is for 160
- * CIFAR epochs of 782 steps: λ needs ~80 such epochs to settle (§4.4), so on the default job it barely
- * moves and HALO prunes no better than magnitude pruning (measured: 90.4% vs 89.8% at 95%, against
- * 94.6% with this preset). Pass --set xi=1e-8 --set psi=1e-8 --set lambdaWeightDecay=1e-4 for it.
+ * the bundled digits). The reference setting ξ = ψ = 1e-8, λ decay 1e-4 is for 160 CIFAR epochs of 782
+ * steps: λ needs ~80 such epochs to settle (packages/halo/README.md, "What drives λ"), so on the default
+ * job it barely moves and HALO gains little over magnitude pruning (docs/results.md). Pass --set
+ * xi=1e-8 --set psi=1e-8 --set lambdaWeightDecay=1e-4 for it.
  * Other penalties' required options must be given.
  */
 export const METHOD_PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {

@@ -97,7 +97,7 @@ export function buildRun(config: RunConfig): RunSetup {
     let epochs = config.epochs;
     let pruningInfo: Record<string, unknown> = { kind: 'none' };
     let penaltyConfig: RunSetup['penaltyConfig'] = { name: 'none', config: {} };
-    // HALO prunes with the quantile over non-zeros (penalties.md §4.5); everything else with the strict quantile.
+    // HALO prunes with the quantile over non-zeros (its procedure); everything else with the strict quantile.
     const rule = config.pruneRule ?? (config.method === 'halo' ? 'quantileNonZero' : 'quantile');
     const scope = config.pruneScope ?? 'global';
     const oneShot = () => {

@@ -63,7 +63,7 @@ const l1Op = variadicCustomGrad<tf.Scalar>((xs, save) => {
 
 /**
  * √(Σx² over `axis`) with gradient x/‖x‖ and 0 (not NaN) where the norm is 0. TF.js gives NaN
- * for the gradient of sqrt(sum(square(x))) at x = 0 (penalties.md §5.10).
+ * for the gradient of sqrt(sum(square(x))) at x = 0 (see docs/conventions.md, "Numerical pitfalls").
  */
 export function safeNorm(x: tf.Tensor, axis?: number | number[]): tf.Tensor {
   return unaryCustomGrad((v, save) => {
@@ -74,7 +74,7 @@ export function safeNorm(x: tf.Tensor, axis?: number | number[]): tf.Tensor {
       gradFunc: (dy, [vs, ns]) => {
         const keep = axis === undefined ? vs.shape.map(() => 1) : keptShape(vs.shape, axis);
         // dy/‖x‖ on the (small) norm tensor, then one full-size product: divNoNan over the full
-        // tensor is an Equal and a Select of its size, slow on wasm (≈ 4 ms per 784×300 kernel).
+        // tensor is an Equal and a Select of its size, slow on wasm (docs/performance.md).
         return tf.mul(vs, tf.reshape(tf.divNoNan(dy, ns), keep));
       },
     };

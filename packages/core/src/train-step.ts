@@ -12,7 +12,7 @@ import type { Penalty } from './penalty.js';
 export type TaskLoss = (labels: tf.Tensor, outputs: tf.Tensor) => tf.Scalar;
 
 /**
- * Batch-mean softmax cross-entropy on logits (penalties.md §1.3). Labels are one-hot, or class
+ * Batch-mean softmax cross-entropy on logits (see docs/conventions.md, "The loss"). Labels are one-hot, or class
  * indices (rank 1), which are one-hot encoded here.
  */
 export const softmaxCrossEntropy: TaskLoss = (labels, logits) =>
@@ -45,7 +45,7 @@ export interface TrainStepOptions {
   /**
    * With `model`: run the Conv2D layers fed by the model's input as `conv2d` + bias while training, so
    * that the backward pass does not compute the gradient of the input batch (default true). tfjs's
-   * fused conv computes it, unused (≈ 8% of a LeNet-5 step on wasm). false: exactly `model.apply`.
+   * fused conv computes it, unused (its cost: docs/performance.md). false: exactly `model.apply`.
    */
   skipInputGradients?: boolean;
 }

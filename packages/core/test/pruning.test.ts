@@ -309,7 +309,7 @@ describe('customFromMask and computePruningMasks', () => {
   });
 });
 
-describe('fine-tuning with fixed masks (penalties.md §1.6)', () => {
+describe('fine-tuning with fixed masks (docs/conventions.md)', () => {
   it('keeps pruned weights exactly 0 under momentum + weight decay after an optimizer reset', () => {
     const model = tinyModel(7);
     const params = selectParams(model);

@@ -2,7 +2,7 @@
  * Honest training tests: a 20 → 64 → 4 MLP on a seeded teacher task (6 of 20 features matter; 768
  * training and 1 024 test samples), SGD momentum 0.9, lr 0.05, model weight decay 1e-4, 25 epochs of
  * batch 64, then one-shot global magnitude pruning of the kernels to 95% without fine-tuning (HALO's
- * procedure, §4.5), against the same pruning of a dense run. The bars below are what this seed reliably
+ * procedure), against the same pruning of a dense run. The bars below are what this seed reliably
  * gives on the cpu backend (which is deterministic), with margin; the measured values are in comments.
  */
 import * as tf from '@tensorflow/tfjs';

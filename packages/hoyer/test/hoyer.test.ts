@@ -36,7 +36,7 @@ afterEach(() => {
 const ctx = { step: 0, epoch: 0 };
 const valueOf = (f: () => tf.Scalar) => tf.tidy(() => f().dataSync()[0]);
 
-// ---- float64 host references (penalties.md §5.2–5.4) ----
+// ---- float64 host references (the README's formulas) ----
 const l1 = (w: ArrayLike<number>) => Array.from(w).reduce((s, v) => s + Math.abs(v), 0);
 const sq = (w: ArrayLike<number>) => Array.from(w).reduce((s, v) => s + v * v, 0);
 
@@ -105,7 +105,7 @@ describe('Hoyer-Square value', () => {
     expect(hs / hsRef(w).value - 1).toBeLessThan(1e-5);
     expect(hs).toBeGreaterThan(1);
     expect(hs).toBeLessThan(300);
-    // Dense Gaussian weights: HS ≈ (2/π)·N (penalties.md §5.3).
+    // Dense Gaussian weights: HS ≈ (2/π)·N (README, "The math").
     expect(hs / 300).toBeGreaterThan(0.55);
     expect(hs / 300).toBeLessThan(0.72);
     expect(Math.abs(valueOf(() => hoyerTerm(tf.tensor1d(w))) / hoyerRef(w).value - 1)).toBeLessThan(1e-5);

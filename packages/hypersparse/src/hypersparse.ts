@@ -17,7 +17,7 @@ export const PACKAGE_NAME = '@sparsify/hypersparse';
 /** s = C/t puts the inflection point of sech² at the threshold: C = atanh(1/√3) ≈ 0.658479, 0.6585 in the reference code. */
 export const HYPERSPARSE_C = 0.6585;
 
-/** ART's α schedule defaults (penalties.md §6.3): λ_init = 5e-6 (the code; the README's 5e-4 is wrong), η = 1.05. */
+/** ART's α schedule defaults: λ_init = 5e-6 (the reference code; its README's 5e-4 is wrong), η = 1.05. See the README, "ART". */
 export const ART_ALPHA_INIT = 5e-6;
 export const ART_GROWTH = 1.05;
 
@@ -69,7 +69,7 @@ const zeroGradient = variadicCustomGrad<tf.Scalar>((weights) => {
 });
 
 /**
- * HyperSparse (Glandorf, Kaiser, Rosenhahn, arXiv 2308.07163), penalties.md §6.1–6.2: over all bound
+ * HyperSparse (Glandorf, Kaiser, Rosenhahn, arXiv 2308.07163; the math: README, "The math"): over all bound
  * weights w ∈ R^N as one vector, with aᵢ = |wᵢ|, A = Σa, T = Σ tanh(s·a), t = a(⌊κN⌋) (no gradient) and
  * s = C/t, the loss is `L = A·T/sg(T) − A`, whose **value is 0** and whose gradient is
  * `∂L/∂wᵢ = sign(wᵢ)·c·sech²(s|wᵢ|)`, c = s·A/T ≥ 1. Implemented as a `tf.customGrad` with the

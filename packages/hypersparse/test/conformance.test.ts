@@ -12,8 +12,8 @@ beforeAll(async () => {
 });
 
 /**
- * The spec's surrogate α·(A·T/sg(T) − A) (penalties.md §6.2) with t, s and sg(T) frozen at the base
- * point: HyperSparse's value is ≡ 0, so the battery checks its gradient against finite differences of this.
+ * The stop-gradient form of the loss, α·(A·T/sg(T) − A) (README, "The math"), with t, s and sg(T)
+ * frozen at the base point: HyperSparse's value is ≡ 0, so the battery checks its gradient against finite differences of this.
  */
 function surrogate(kappa: number, alpha: (ctx: TrainingContext) => number) {
   return (base: readonly tf.Tensor[], ctx: TrainingContext) => {

@@ -154,7 +154,7 @@ describe('c ≥ 1 (L1-like for small weights)', () => {
   });
 });
 
-describe('the ratio table of penalties.md §6.2', () => {
+describe('the ratio table of the README', () => {
   it('the gradient relative to w ≈ 0 is sech²(C·r), r = |w|/t: 1, 0.90, 0.667, 0.25, 0.074, 0.0055', () => {
     // 1000 weights, κ = 0.9, constructed so that t = a(900) = 0.1 exactly, with probes at r·t.
     const t = Math.fround(0.1);

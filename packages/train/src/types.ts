@@ -101,7 +101,7 @@ export interface ArtObservation {
 }
 
 /**
- * The ART controller (HyperSparse, penalties.md §6.3): window, best probe, stop rule and cap. The
+ * The ART controller (packages/hypersparse/README.md, "ART"): window, best probe, stop rule and cap. The
  * `ArtController` of `@sparsify/hypersparse` fits as it is. The loop trains, probes, keeps the
  * snapshots (and checkpoints them), and fine-tunes the selected one.
  */
@@ -128,13 +128,13 @@ export interface ArtOptions {
   sparsity: number;
 }
 
-/** One-shot magnitude pruning at the end of the main phase (penalties.md §7.1). */
+/** One-shot magnitude pruning at the end of the main phase (docs/conventions.md, "Magnitude-pruning baselines"). */
 export interface OneShotPruning {
   /** Target sparsity in [0, 1); 0 prunes nothing. */
   sparsity: number;
   /** `global` (default) or `layer`. */
   scope?: 'global' | 'layer';
-  /** Default `quantile` (strict `>`; penalties.md §1.5). HALO uses `quantileNonZero`. */
+  /** Default `quantile` (strict `>`; docs/conventions.md, "Magnitude thresholds"). HALO uses `quantileNonZero`. */
   rule?: ThresholdRule;
 }
 

@@ -134,7 +134,7 @@ async function main(): Promise<void> {
     );
     for (const r of rows.filter((o) => o.error)) console.log(`  ${WORKLOADS[r.workload as keyof typeof WORKLOADS].label} on ${r.label} fails: ${r.error}`);
     console.log(
-      `PyTorch 1.13 CPU on the 2-core development machine (runtime.md §6.1): LeNet-300-100 b=128 ${WORKLOADS['lenet-300-100'].pytorch.join('–')} samples/s; LeNet-5-Caffe b=64 ${WORKLOADS['lenet-5-caffe'].pytorch.join('–')} samples/s. Target: ≥ 0.5×.\n`,
+      `PyTorch 1.13 CPU on the 2-core development machine (docs/performance.md): LeNet-300-100 b=128 ${WORKLOADS['lenet-300-100'].pytorch.join('–')} samples/s; LeNet-5-Caffe b=64 ${WORKLOADS['lenet-5-caffe'].pytorch.join('–')} samples/s. Target: ≥ 0.5×.\n`,
     );
   }
 
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     results.threads = rows;
     console.log(
       table(
-        ['workload', 'engine', 'threads', 'steps', 'wall ms', 'samples/s', 'vs 1 thread', '× PyTorch (this run)', '× PyTorch 1.13 (runtime.md)'],
+        ['workload', 'engine', 'threads', 'steps', 'wall ms', 'samples/s', 'vs 1 thread', '× PyTorch (this run)', '× PyTorch 1.13 (recorded)'],
         rows.map((r) => {
           const w = WORKLOADS[r.workload as keyof typeof WORKLOADS];
           const engine = r.engine ?? 'wasm + sparsify';
@@ -170,7 +170,7 @@ async function main(): Promise<void> {
       ),
     );
     console.log(
-      `Wall clock (median step). × PyTorch (this run): against PyTorch's steps in the same blocks (pytorch/step.py; python: SPARSIFY_BENCH_PYTHON or python3); runtime.md: against the figures above. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
+      `Wall clock (median step). × PyTorch (this run): against PyTorch's steps in the same blocks (pytorch/step.py; python: SPARSIFY_BENCH_PYTHON or python3); PyTorch 1.13 (recorded): against the figures above. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
     );
   }
 
@@ -181,8 +181,8 @@ async function main(): Promise<void> {
     results.penaltyNotes = Object.fromEntries(skipped);
     const rows: PenaltyOverheadRow[] = [];
     const plans: [Workload, Config, number][] = [
-      // Overheads of 0.2–2 ms on steps of 8–60 ms, on a machine whose speed drifts: enough rounds for a
-      // median that repeats within a few points (≈ 1.5 minutes with both thread counts).
+      // Overheads are small next to a step, on a machine whose speed drifts: enough rounds for a median
+      // that repeats within a few points (sizes and durations: docs/performance.md).
       [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 200],
       [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 10],
       [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 48],
@@ -215,7 +215,7 @@ async function main(): Promise<void> {
       for (const r of rows.filter((o) => o.error)) console.log(`  ${r.penalty} on ${r.backend} fails: ${r.error}`);
       console.log('ratio: the median of per-round ratios (with / without, steps of the same round), robust to the machine slowing down mid-run.');
       if (rows.some((r) => r.penalty.endsWith(', in place'))) {
-        console.log("', in place': the same penalty with core's helper thread off (its pass then runs in the step, not during the forward pass).");
+        console.log("', in place': the same penalty with the accelerator's helper thread off (its pass then runs in the step, not during the forward pass).");
       }
       console.log('Targets (issue 6): ≤ 10% for every penalty but HALO (≤ 25%). cpu LeNet-5 is skipped (seconds per step).\n');
     } else console.log('  no penalty package available\n');

@@ -8,7 +8,7 @@ export interface Workload {
   readonly batch: number;
   readonly inputShape: number[];
   build(seed: number): tf.LayersModel;
-  /** PyTorch 1.13 CPU on the 2-core development machine (runtime.md §6.1), samples/s. */
+  /** PyTorch 1.13 CPU on the 2-core development machine, samples/s (docs/performance.md, "Reference figures"). */
   readonly pytorch: [number, number];
 }
 

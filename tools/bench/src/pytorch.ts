@@ -7,7 +7,8 @@ import type { WorkloadName } from './models.js';
  * PyTorch on this machine, in the same run: tools/bench/pytorch/step.py as a child process, asked for
  * blocks of training steps like the wasm children (threads.ts), so that "× PyTorch" compares steps
  * measured minutes apart on the same machine instead of figures from another day. Optional: without a
- * python whose torch imports, the bench says why and keeps the runtime.md figures.
+ * python whose torch imports, the bench says why and keeps the recorded PyTorch 1.13 figures
+ * (docs/performance.md, "Reference figures").
  */
 
 /** The python that runs it: `SPARSIFY_BENCH_PYTHON`, else `python3`. */

@@ -57,7 +57,7 @@ export async function runThreadsChild(): Promise<void> {
     try {
       if (request.penalties) {
         const rows = measurePenaltyOverhead(WORKLOADS[request.workload], CONFIGS.wasm, request.steps, available, 'wall', `wasm, ${threads} threads`, [
-          // its pass runs on core's helper thread here: the same penalty with the pass in place, for comparison
+          // its pass runs on the accelerator's helper thread here: the same penalty with the pass in place, for comparison
           'hyperSparse',
         ]);
         process.send!({ rows } satisfies Reply);

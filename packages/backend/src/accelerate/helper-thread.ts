@@ -11,9 +11,8 @@ import { backendMemory, decodeBase64, type WasmKernelCode, type WasmKernelExport
  * a dispose): it looks every tensor's data up through its `dataIdMap`, which is wrapped here. Callers
  * see ordinary tensors and the same numbers.
  *
- * A worker woken in the middle of a step starts about a millisecond late on a 2-core machine: early
- * enough for work started before a forward pass of several milliseconds, too late to share a pass the
- * caller then waits for.
+ * A worker woken in the middle of a step starts late (docs/performance.md): early enough for work
+ * started before a forward pass, too late to share a pass the caller then waits for.
  */
 
 /** The worker, evaluated as CommonJS: waits for a sequence number, runs the queued calls, reports it done. */
@@ -167,7 +166,7 @@ function settle(id: tf.DataId): void {
     if (Date.now() > deadline) throw new Error(`${kernel}: the helper thread did not finish in ${WAIT_TIMEOUT_MS / 1000} s`);
     Atomics.wait(helper.flags, 1, done, 100);
   }
-  // Reading the port costs ≈ 20 µs: only when an error was reported.
+  // Reading the port is slow next to the kernels it waits for: only when an error was reported.
   while (helper.received < Atomics.load(helper.flags, 2)) {
     const reply = helper.receive(helper.replies);
     if (!reply) continue; // posted just before it was counted: on its way

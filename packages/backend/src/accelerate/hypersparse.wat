@@ -12,18 +12,19 @@
   ;; For w[0..n): adds Σ|w| and Σ tanh(s|w|) = Σ (1 − u)/(1 + u) to the running sums, and stores
   ;; h = sign(w)·sech²(s|w|) = sign(w)·4u/(1 + u)² at $hOut (+0 where w = ±0 or sech² underflows): the
   ;; gradient up to the scalar α·c, so the backward pass is one multiply. Vectors in blocks of 1024 values
-  ;; summed in f32 lanes, each block's sums added in f64 (promoting every vector to f64 cost a fifth of
-  ;; the pass). The last n mod 4 values take the same loop body as a vector zero-padded (|0| and tanh 0
+  ;; summed in f32 lanes, each block's sums added in f64 (promoting every vector to f64 is slower). The
+  ;; last n mod 4 values take the same loop body as a vector zero-padded (|0| and tanh 0
   ;; add exactly 0), loaded and stored lane by lane.
   ;;
-  ;; u = 2^z, z = −2s·log₂e·|w| ≤ 0, inline (V8 does not inline wasm calls: a call per vector made the
-  ;; pass 1.5× slower). z = k + f with k an integer and |f| ≤ 1/2; 2^f = 1 + f·q(f), q of degree 4 fitted
+  ;; u = 2^z, z = −2s·log₂e·|w| ≤ 0, inline (V8 does not inline wasm calls, and a call per vector slows
+  ;; the pass). z = k + f with k an integer and |f| ≤ 1/2; 2^f = 1 + f·q(f), q of degree 4 fitted
   ;; at Chebyshev nodes (relative error ≤ 3e-7, and exactly 1 at f = 0 so that tanh of tiny weights has
   ;; no bias), evaluated as Estrin's scheme; 2^k added to its exponent bits. z < −125 gives 0. k is
   ;; rounded by adding 1.5·2²³ (t), so that t's low mantissa bits hold k as an integer: no f32x4.nearest
   ;; or float-to-int conversion, which V8 lowers to several instructions each on x64. Against Cephes
   ;; expf (range reduction by ln 2 in two parts, Horner degree 6), this shortens the longest dependency
-  ;; chain of a vector by about half: the pass runs 1.5× faster, and h stays within 2e-7·(1 + 2s|w|).
+  ;; chain of a vector by about half, and h stays within 2e-7·(1 + 2s|w|). The speed-ups that decided
+  ;; these choices are in docs/performance.md.
   (func (export "hyperSparsePass") (param $w i32) (param $n i32) (param $s f32) (param $hOut i32)
     (local $whole i32) (local $end i32) (local $blockEnd i32) (local $v v128) (local $m v128) (local $z v128)
     (local $t v128) (local $f v128) (local $f2 v128) (local $p v128) (local $u v128) (local $d v128) (local $h v128)
@@ -41,7 +42,7 @@
         (local.set $ft (v128.const i32x4 0 0 0 0))
         (loop $next
           ;; no calls in this loop, not even on the tail's path: V8 then spills the vector locals on
-          ;; every iteration (1.36× slower)
+          ;; every iteration
           (if (i32.lt_u (local.get $w) (local.get $whole))
             (then (local.set $v (v128.load (local.get $w))))
             (else

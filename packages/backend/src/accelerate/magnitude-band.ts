@@ -40,8 +40,8 @@ const requests = new WeakMap<tf.DataId, MagnitudeBandRequest>();
 const bands = new WeakMap<tf.DataId, MagnitudeBand>();
 
 /**
- * ±1/256 of the threshold: LeNet-300-100's threshold (90%) moves less than that per step. Doubled
- * after the answer fell outside, up to ±1/4.
+ * ±1/256 of the threshold, more than a trained network's threshold usually moves in one step
+ * (docs/performance.md). Doubled after the answer fell outside, up to ±1/4.
  */
 const FIRST_WIDTH = 1 / 256;
 const MAX_WIDTH = 1 / 4;

@@ -19,7 +19,7 @@
       (f32.ne (local.get $x) (f32.const 0))))
 
   ;; *$outA = Σ|x|, *$outQ = Σx² over x[0..n). Whole vectors in blocks of 1024 values summed in f32
-  ;; lanes, each block's sums added in f64 (promoting every vector to f64 costs twice the time); then the
+  ;; lanes, each block's sums added in f64 (promoting every vector to f64 is slower); then the
   ;; last n mod 4 values in f64. momentumUpdate sums its output the same way, block by block.
   (func (export "absAndSquareSums") (param $x i32) (param $n i32) (param $outA i32) (param $outQ i32)
     (local $end i32) (local $blockEnd i32)
@@ -368,8 +368,8 @@
   ;; are signed compares. 16 values per round, one test for "any in the band" (the band is narrow, so
   ;; that is rare): then the round's values go through the scalar loop, which also takes the last 1–15
   ;; values (counting those below lo too). No calls in the loop: V8 would spill the vector locals on
-  ;; every round. This way the band costs 1.6–1.8× less than with one vector per round and an unsigned
-  ;; compare (≈ 30 instructions a vector on x64).
+  ;; every round. This is cheaper than one vector per round with an unsigned compare (≈ 30
+  ;; instructions a vector on x64; docs/performance.md).
   (func $magnitudeBand (param $x i32) (param $end i32) (param $band i32)
     (local $whole i32) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128)
     (local $l0 v128) (local $l1 v128) (local $l2 v128) (local $l3 v128) (local $in v128) (local $below v128)
