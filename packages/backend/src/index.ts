@@ -3,6 +3,7 @@ export {
   BACKEND_PREFERENCES,
   WASM_THREADS_ENV_VAR,
   BackendSelectionError,
+  describeNative,
   selectBackend,
   type BackendAttempt,
   type BackendPreference,
@@ -10,4 +11,6 @@ export {
   type SelectBackendOptions,
 } from './select.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/index.js';
+export { registerTensorflowKernels, TENSORFLOW_KERNELS } from './kernels/tensorflow.js';
 export { MAX_WASM_THREADS } from './wasm-threads.js';
+export type { NativeRuntime } from './native.js';
