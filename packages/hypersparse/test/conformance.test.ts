@@ -2,12 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { exponentialGrowth, kthSmallest, readMagnitudes, safeAbs, type TrainingContext } from '@sparsify/core';
 import { describeConformance } from '@sparsify/conformance';
 import { beforeAll, describe, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { HYPERSPARSE_C, hyperSparse, plugin } from '../src/index.js';
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
+beforeAll(() => useTestBackend());
 
 /**
  * The spec's surrogate α·(A·T/sg(T) − A) (penalties.md §6.2) with t, s and sg(T) frozen at the base
