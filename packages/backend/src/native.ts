@@ -100,15 +100,16 @@ export function gpuName(
 
 /**
  * Imports tfjs-node or tfjs-node-gpu and activates backend `tensorflow` with the load's stderr noise
- * filtered and sparsify's tensorflow kernels registered (kernels/tensorflow.ts), and says what it runs on. TF_CPP_MIN_LOG_LEVEL defaults to 1 (TensorFlow's INFO lines off,
- * warnings and errors kept) unless the environment sets it.
+ * filtered and sparsify's tensorflow kernels registered (kernels/tensorflow.ts), and says what it runs
+ * on. TF_CPP_MIN_LOG_LEVEL defaults to 1 (TensorFlow's INFO lines off, warnings and errors kept) unless
+ * the environment sets it; libtensorflow reads it once, at load.
  */
 export async function loadNative(
   specifier: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node-gpu',
   importModule: (specifier: string) => Promise<unknown>,
   env: Record<string, string | undefined>,
 ): Promise<NativeRuntime> {
-  if (typeof process !== 'undefined' && process.env.TF_CPP_MIN_LOG_LEVEL === undefined) process.env.TF_CPP_MIN_LOG_LEVEL = '1';
+  process.env.TF_CPP_MIN_LOG_LEVEL ??= '1';
   await withStderrFiltered(async () => {
     await importModule(specifier);
     if (!(await tf.setBackend('tensorflow'))) throw new Error('backend "tensorflow" failed to initialise');
