@@ -184,6 +184,7 @@ export interface EngineMeasurement {
 /**
  * Each engine on each workload: one warm-up block, then `blocks` recorded blocks (or fewer, where the
  * plan says) of the plan's steps, blocks alternated between the engines, order rotated every block.
+ * The engine children are closed at the end; `pytorch` is left to the caller.
  */
 export async function measureEngines(
   workloads: WorkloadName[],
@@ -199,7 +200,8 @@ export async function measureEngines(
     if ('error' in started) skipped.push({ engine: started.engine, why: started.error });
     else runners.push(started);
   }
-  if (pytorch) runners.push({ kind: 'pytorch', engine: pytorch.label, threads: pytorch.threads, ask: pytorch.ask, close: pytorch.close });
+  // The caller owns the PyTorch child (one serves several sections): not closed here.
+  if (pytorch) runners.push({ kind: 'pytorch', engine: pytorch.label, threads: pytorch.threads, ask: pytorch.ask, close: () => {} });
   const rows: EngineResult[] = [];
   try {
     for (const workload of workloads) {

@@ -121,7 +121,6 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   await loadWasm();
   await selectBackend({ prefer: 'cpu' }); // cpu, without tfjs's "install tfjs-node" banner
-
   const started = new Date();
   const meta = {
     date: started.toISOString(),
