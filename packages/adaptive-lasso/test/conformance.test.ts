@@ -1,14 +1,10 @@
-import * as tf from '@tensorflow/tfjs';
 import { describeConformance } from '@sparsify/conformance';
 import { beforeAll, describe, it } from 'vitest';
 import { sparsifyKernels } from '../../../tools/testing/kernels.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { adaptiveLasso, lasso, logPenalty, plugin, reweightedL1 } from '../src/index.js';
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-  sparsifyKernels.register();
-});
+beforeAll(() => useTestBackend());
 
 // The shared battery: finite-difference gradient, no tensor growth over 500 training steps (with refreshes
 // of the adaptive weights), getConfig round trip through the registry, dispose frees everything, same value

@@ -3,6 +3,7 @@ export {
   BACKEND_PREFERENCES,
   WASM_THREADS_ENV_VAR,
   BackendSelectionError,
+  describeNative,
   selectBackend,
   type BackendAttempt,
   type BackendPreference,
@@ -10,10 +11,11 @@ export {
   type SelectBackendOptions,
 } from './select.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/index.js';
+export { registerTensorflowTrainingKernels, TENSORFLOW_TRAINING_KERNELS } from './kernels/tensorflow.js';
 export { MAX_WASM_THREADS } from './wasm-threads.js';
 export {
   SPARSIFY_KERNELS,
-  TENSORFLOW_KERNELS,
+  TENSORFLOW_OP_KERNELS,
   loopKernelImplementation,
   registerLoopKernels,
   registerSparsifyKernels,
@@ -26,3 +28,4 @@ export {
   type WasmKernelCode,
   type WasmKernelExports,
 } from './accelerate/index.js';
+export type { NativeRuntime } from './native.js';

@@ -18,7 +18,7 @@ import { trainingSuite } from './training-suite.js';
 const before = { Blob: globalThis.Blob, createObjectURL: URL.createObjectURL, cpus: os.cpus, hasWorker: 'Worker' in globalThis };
 let selection: BackendSelection | undefined;
 
-trainingSuite('2 threads', async () => {
+trainingSuite('wasm', '2 threads', async () => {
   selection = await selectBackend({ prefer: 'wasm', env: {}, wasmThreads: 2 });
 });
 

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmTrainingKernels, selectBackend, type BackendPreference } from '@sparsify/backend';
+import { registerWasmTrainingKernels, selectBackend, type BackendPreference, type BackendSelection } from '@sparsify/backend';
 import { writeFileAtomic, writeReport, type ReportInput } from '@sparsify/reporting';
 import { CHECKPOINT_FILE, evaluate, train, type TrainResult } from '@sparsify/train';
 import { validateRunConfig, type RunConfig } from './config.js';
@@ -55,10 +55,19 @@ export interface TrainOutcome {
 }
 
 /** Activates the backend a config asks for; wasm also gets the training kernels it lacks. */
-export async function activateBackend(prefer: BackendPreference): Promise<string> {
+export async function activateBackend(prefer: BackendPreference): Promise<BackendSelection> {
   const selection = await selectBackend({ prefer });
   if (selection.backend === 'wasm') registerWasmTrainingKernels();
-  return selection.reason;
+  return selection;
+}
+
+/** The report's account of the backend: the selection line, the library and devices, the threads. */
+function runtimeInfo(selection: BackendSelection): ReportInput['runtime'] {
+  return {
+    reason: selection.reason,
+    ...(selection.native ? { libtensorflow: selection.native.libtensorflow, devices: [...selection.native.devices] } : {}),
+    ...(selection.wasmThreads !== undefined ? { wasmThreads: selection.wasmThreads } : {}),
+  };
 }
 
 /**
@@ -71,7 +80,7 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
   if (!o.resume && hasRun(o.out)) {
     throw new UsageError(`--out ${o.out} already holds a run; continue it with --resume ${o.out}, or choose another --out`);
   }
-  const backendReason = await activateBackend(o.backend ?? config.backend);
+  const selection = await activateBackend(o.backend ?? config.backend);
   await registerPlugins();
   const setup = buildRun(config);
   const progress = new Progress(o.io, o.mode, config.method === 'hypersparse');
@@ -83,8 +92,8 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
       writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify(stored, null, 2)}\n`);
     }
     const params = setup.model.countParams();
-    progress.event('start', { config, out: o.out, resume: o.resume, backend, backendReason, dataset: setup.data.source, params });
-    progress.line(`${backendReason}`);
+    progress.event('start', { config, out: o.out, resume: o.resume, backend, backendReason: selection.reason, dataset: setup.data.source, params });
+    progress.line(selection.reason);
     progress.line(
       `${config.model} (${params.toLocaleString('en-US')} parameters) on ${config.dataset}: ${setup.data.train.size} train / ${setup.data.test.size} test samples (${setup.data.source})`,
     );
@@ -117,6 +126,7 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
       epochs: result.history.filter((h) => h.phase === 'train').length,
       finetuneEpochs: result.history.filter((h) => h.phase === 'finetune').length,
       backend,
+      runtime: runtimeInfo(selection),
       status: result.status,
       ...(result.message ? { message: result.message } : {}),
       sparsity: {

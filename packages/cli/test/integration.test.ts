@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { createPenalty, registerPlugin, selectParams } from '@sparsify/core';
 import { loadDataset } from '@sparsify/datasets';
 import { art, plugin as hypersparse } from '@sparsify/hypersparse';
@@ -10,8 +11,7 @@ import { cleanup, tempDir } from './helpers.js';
 
 /** The loop with the real packages it drives: a Dataset, schedules' Pruner, hypersparse's ArtController. */
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
   registerPlugin(hypersparse);
 });
 afterAll(cleanup);

@@ -31,7 +31,10 @@ export interface ConformanceOptions {
   gradientTolerance?: number;
   /** Context for the checks (default step 0, epoch 0). Use one where the strength is non-zero. */
   context?: TrainingContext;
-  /** Backends to compare (default ['cpu', 'wasm']); the first is the reference. */
+  /**
+   * Backends to compare; the first is the reference. Default: cpu, wasm and the backend active when the
+   * check runs (e.g. `tensorflow`, which must then be loaded already).
+   */
   backends?: readonly string[];
   /**
    * Fast kernels for the penalty's ops (e.g. `@sparsify/backend`'s `registerSparsifyKernels` and
@@ -210,8 +213,8 @@ async function disposeFrees(options: ConformanceOptions): Promise<void> {
 
 async function backendsAgree(options: ConformanceOptions): Promise<void> {
   const ctx = options.context ?? INITIAL_CONTEXT;
-  const backends = options.backends ?? ['cpu', 'wasm'];
   const previous = tf.getBackend();
+  const backends = options.backends ?? [...new Set(['cpu', 'wasm', previous])];
   const results: { backend: string; value: number; grads: Float32Array[] }[] = [];
   try {
     for (const backend of backends) {
@@ -317,7 +320,7 @@ export function conformanceChecks(options: ConformanceOptions): ConformanceCheck
     { name: 'getConfig round trip through the registry', run: () => configRoundTrip(options) },
     { name: 'dispose frees everything it created', run: () => disposeFrees(options) },
     {
-      name: `same value and gradient on ${(options.backends ?? ['cpu', 'wasm']).join(' and ')}${options.kernels ? ', with the fast kernels and without' : ''}`,
+      name: `same value and gradient on ${options.backends?.join(' and ') ?? 'cpu, wasm and the active backend'}${options.kernels ? ', with the fast kernels and without' : ''}`,
       run: () => backendsAgree(options),
     },
     { name: 'gradients(), where offered, agrees with the tape', run: () => closedFormAgrees(options) },

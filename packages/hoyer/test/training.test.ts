@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { groupHoyerSquare, hoyer, hoyerSquare } from '../src/index.js';
 import { trainPruneFinetune, type Run } from './harness.js';
 
@@ -18,8 +19,7 @@ const budget = { seed: 1, epochs: 20, finetuneEpochs: 5, sparsity: SPARSITY };
 let dense: Run;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
   dense = trainPruneFinetune(budget);
 });
 

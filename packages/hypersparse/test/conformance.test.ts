@@ -3,13 +3,10 @@ import { exponentialGrowth, kthSmallest, readMagnitudes, safeAbs, type TrainingC
 import { describeConformance } from '@sparsify/conformance';
 import { beforeAll, describe, it } from 'vitest';
 import { sparsifyKernels } from '../../../tools/testing/kernels.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { HYPERSPARSE_C, hyperSparse, plugin } from '../src/index.js';
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-  sparsifyKernels.register();
-});
+beforeAll(() => useTestBackend());
 
 /**
  * The stop-gradient form of the loss, α·(A·T/sg(T) − A) (README, "The math"), with t, s and sg(T)

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { artRun, denseRun, type ArtRun } from './harness.js';
 
 // An honest training test (issue 3): a 32-64-4 MLP on a seeded task whose ground truth
@@ -20,8 +21,7 @@ const setup = { seed: 1, kappa: KAPPA, lr: 0.05, finetuneEpochs: 5 };
 let run: ArtRun | undefined;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
 });
 
 describe(`HyperSparse + ART to ${KAPPA * 100}% sparsity on a small MLP`, () => {

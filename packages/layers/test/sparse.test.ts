@@ -18,11 +18,12 @@ import {
   stripPruning,
   toFloat16Bits,
 } from '../src/index.js';
-import { maxAbsDiff, useCpu } from './helpers.js';
+import { maxAbsDiff } from './helpers.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 
 let dir: string;
 beforeAll(async () => {
-  await useCpu();
+  await useTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'sparsify-layers-sparse-'));
 });
 afterAll(async () => {

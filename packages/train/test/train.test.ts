@@ -20,6 +20,7 @@ import {
   type ArtSnapshot,
   type EpochMetrics,
 } from '../src/index.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { TestL1, TestPruner, TestScaled, tinyData, tinyModel, weightsOf } from './helpers.js';
 
 const dirs: string[] = [];
@@ -29,10 +30,7 @@ function tempDir(): string {
   return d;
 }
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
+beforeAll(() => useTestBackend());
 
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });

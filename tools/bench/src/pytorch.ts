@@ -25,6 +25,8 @@ export interface PyTorchChild {
   /** e.g. `PyTorch 2.13.0+cpu` */
   readonly label: string;
   readonly threads: number;
+  /** Trainable parameters of each workload's PyTorch model (pytorch/models.py), to check the mirror. */
+  readonly params: Partial<Record<WorkloadName, number>>;
   ask(request: BlockRequest): Promise<BlockReply>;
   close(): void;
 }
@@ -51,11 +53,12 @@ export async function startPyTorch(python = benchPython()): Promise<PyTorchChild
       });
     });
   try {
-    const hello = JSON.parse(await next()) as { ready?: boolean; torch?: string; threads?: number; error?: string };
+    const hello = JSON.parse(await next()) as { ready?: boolean; torch?: string; threads?: number; params?: PyTorchChild['params']; error?: string };
     if (!hello.ready) throw new Error(hello.error ?? 'no ready line');
     return {
       label: `PyTorch ${hello.torch}`,
       threads: hello.threads ?? 1,
+      params: hello.params ?? {},
       ask: async (request) => {
         child.stdin!.write(`${JSON.stringify(request)}\n`);
         return JSON.parse(await next()) as BlockReply;

@@ -1,7 +1,7 @@
 import { registerLoopKernels, unregisterLoopKernels } from './loop-kernels.js';
 import { PASS_LOOP_KERNELS } from './passes.js';
 import { PENALTY_LOOP_KERNELS } from './penalty-kernels.js';
-import { registerTensorflowKernels, TENSORFLOW_KERNELS, unregisterTensorflowKernels } from './tensorflow.js';
+import { registerTensorflowOpKernels, TENSORFLOW_OP_KERNELS, unregisterTensorflowOpKernels } from './tensorflow.js';
 
 export { setHelperThreadEnabled } from './helper-thread.js';
 export {
@@ -21,7 +21,7 @@ const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS];
 
 /** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; most for tensorflow too). */
 export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
-export { TENSORFLOW_KERNELS };
+export { TENSORFLOW_OP_KERNELS };
 
 /**
  * Registers kernels for the ops of `@sparsify/core` (the shared passes and the momentum update) and of
@@ -30,12 +30,12 @@ export { TENSORFLOW_KERNELS };
  * TensorFlow ops issued without the tfjs engine's per-op cost. Idempotent; `selectBackend` calls it.
  */
 export function registerSparsifyKernels(): string[] {
-  registerTensorflowKernels();
+  registerTensorflowOpKernels();
   return registerLoopKernels(ALL);
 }
 
 /** Removes them: every op runs its plain tfjs version (comparisons, tests). */
 export function unregisterSparsifyKernels(): void {
   unregisterLoopKernels(ALL);
-  unregisterTensorflowKernels();
+  unregisterTensorflowOpKernels();
 }

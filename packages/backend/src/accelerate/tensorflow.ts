@@ -291,16 +291,16 @@ const KERNELS: Record<string, TfKernel> = {
   },
 };
 
-/** The kernel names registered for the tensorflow backend. */
-export const TENSORFLOW_KERNELS: readonly string[] = Object.keys(KERNELS);
+/** The kernel names registered for the tensorflow backend (a subset of SPARSIFY_KERNELS). */
+export const TENSORFLOW_OP_KERNELS: readonly string[] = Object.keys(KERNELS);
 
-export function registerTensorflowKernels(): void {
+export function registerTensorflowOpKernels(): void {
   for (const [name, kernel] of Object.entries(KERNELS)) {
     if (tf.getKernel(name, 'tensorflow')) tf.unregisterKernel(name, 'tensorflow');
     tf.registerKernel({ kernelName: name, backendName: 'tensorflow', kernelFunc: kernelFunc(kernel) });
   }
 }
 
-export function unregisterTensorflowKernels(): void {
+export function unregisterTensorflowOpKernels(): void {
   for (const name of Object.keys(KERNELS)) if (tf.getKernel(name, 'tensorflow')) tf.unregisterKernel(name, 'tensorflow');
 }
