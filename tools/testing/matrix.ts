@@ -23,6 +23,7 @@ export const MATRIX_SUITES: readonly string[] = [
   'packages/hoyer/test/training.test.ts',
   'packages/hypersparse/test/training.test.ts',
   'packages/backend/test/kernels-training.test.ts',
+  'packages/backend/test/op-kernels.test.ts',
   'packages/core/test/train-step.test.ts',
   'packages/core/test/pruning.test.ts',
   'packages/train/test/train.test.ts',
