@@ -49,8 +49,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
     }
 
     for (const form of ['tensor', 'signLinear'] as const) {
-      for (const nesterov of [false, true]) {
-        it(`a penalty's gradient (${form}) as the addend: bit-identical to tfjs's update of the summed gradient${nesterov ? ' (Nesterov)' : ''}`, async () => {
+      for (const [nesterov, wd] of [
+        [false, 0],
+        [true, 0],
+        [false, 1e-3],
+        [true, 3e-4],
+      ] as const) {
+        it(`a penalty's gradient (${form}) as the addend${wd ? ', and coupled decay' : ''}: bit-identical to tfjs's update of the summed gradient${nesterov ? ' (Nesterov)' : ''}`, async () => {
           const run = counter++;
           // exact zeros in the weights: sign(0) = 0
           const withZeros = (vs: tf.Variable[]) => vs.forEach((v) => v.assign(tf.tidy(() => tf.mul(v, tf.cast(tf.notEqual(tf.mod(tf.range(0, v.size), 5), 0), 'float32').reshape(v.shape)))));
@@ -65,11 +70,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
           for (let step = 0; step < 4; step++) {
             tf.tidy(() => {
               const grads = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
-              // every variable but the last gets a penalty part
+              // every variable but the last gets a penalty part; every one but the first decays
               const addends = Object.fromEntries(ours.slice(0, -1).map((v, i) => [v.name, penaltyGradient(v, i, step)]));
-              applyGradients(a, grads(ours), addends);
+              const decay = Object.fromEntries(ours.slice(1).map((v) => [v.name, wd]));
+              applyGradients(a, grads(ours), { addends, decay });
               const summed = grads(theirs);
               theirs.slice(0, -1).forEach((v, i) => (summed[v.name] = tf.add(summed[v.name], penaltyGradient(v, i, step))));
+              if (wd) theirs.slice(1).forEach((v) => (summed[v.name] = tf.add(summed[v.name], tf.mul(v, tf.scalar(wd)))));
               b.applyGradients(summed);
             });
           }

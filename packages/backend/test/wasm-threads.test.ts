@@ -60,7 +60,7 @@ describe('wasmThreads: 2', () => {
     await tf.setBackend('cpu');
   });
 
-  it('runs the momentum update kernel on the shared memory as on cpu, bit for bit (with and without an addend, blocks and a tail)', async () => {
+  it('runs the momentum update kernel on the shared memory as on cpu, bit for bit (with and without an addend, with decay, blocks and a tail)', async () => {
     const run = async (backend: string) => {
       await tf.setBackend(backend);
       const shape = [37, 29]; // 1073 values: one whole block of 1024, then vectors, then a tail of 1
@@ -69,7 +69,7 @@ describe('wasmThreads: 2', () => {
       for (let i = 0; i < 3; i++) {
         tf.tidy(() => {
           const g = (seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
-          applyGradients(optimizer, { [v.name]: g(10 + i), [w.name]: g(20 + i) }, { [w.name]: g(30 + i) });
+          applyGradients(optimizer, { [v.name]: g(10 + i), [w.name]: g(20 + i) }, { addends: { [w.name]: g(30 + i) }, decay: { [v.name]: 1e-3, [w.name]: 2e-4 } });
         });
       }
       const out = [v, w].map((x) => Array.from(new Int32Array((x.dataSync() as Float32Array).slice().buffer)));

@@ -23,7 +23,7 @@ export {
   signLinear,
   type PlainOp,
 } from './passes.js';
-export { MOMENTUM_UPDATE_KERNEL, applyGradients, momentumUpdate } from './optimizer-update.js';
+export { MOMENTUM_UPDATE_KERNEL, applyGradients, momentumUpdate, type GradientParts } from './optimizer-update.js';
 export {
   cloneOptimizer,
   disposeOptimizer,

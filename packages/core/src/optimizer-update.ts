@@ -8,14 +8,15 @@ export const MOMENTUM_UPDATE_KERNEL = 'SparsifyMomentumUpdate';
  * tfjs's momentum step for one variable (momentum_optimizer.ts) as one op: acc' = m·acc + g;
  * value' = c·acc' + value, or c·(g + m·acc') + value with Nesterov (c = −learning rate). Inputs
  * [value, acc, g, m, c], or with the gradient in two parts g = g₁ + g₂ (the task's and a penalty's)
- * [value, acc, g₁, m, c, g₂], added as a tfjs Add would. Outputs [value', acc']. A kernel does it in
- * one pass, rounding every product and sum to float32 as these ops do.
+ * [value, acc, g₁, m, c, g₂]; with `decay`, g + decay·value (coupled weight decay). Outputs
+ * [value', acc']. A kernel does it in one pass, rounding every product and sum to float32 as these ops do.
  */
-export function momentumUpdate(inputs: readonly tf.Tensor[], nesterov: boolean): [value: tf.Tensor, accumulation: tf.Tensor] {
-  const [value, accumulation] = runOp(MOMENTUM_UPDATE_KERNEL, inputs, { nesterov }, ([v, acc, g1, m, c, g2]) => {
-    const g = g2 ? tf.add(g1, g2) : g1;
+export function momentumUpdate(inputs: readonly tf.Tensor[], nesterov: boolean, decay = 0): [value: tf.Tensor, accumulation: tf.Tensor] {
+  const [value, accumulation] = runOp(MOMENTUM_UPDATE_KERNEL, inputs, { nesterov, decay }, ([v, acc, g1, m, c, g2], attrs) => {
+    let g = g2 ? tf.add(g1, g2) : g1;
+    if (attrs.decay !== 0) g = tf.add(g, tf.mul(v, tf.scalar(attrs.decay)));
     const a = tf.add(tf.mul(m, acc), g);
-    return [tf.add(tf.mul(c, nesterov ? tf.add(g, tf.mul(a, m)) : a), v), a];
+    return [tf.add(tf.mul(c, attrs.nesterov ? tf.add(g, tf.mul(a, m)) : a), v), a];
   });
   return [value, accumulation];
 }
@@ -37,19 +38,32 @@ function momentumWithKernel(optimizer: tf.Optimizer): MomentumInternals | null {
   return ok ? (o as MomentumInternals) : null;
 }
 
+/** The parts of each variable's gradient beyond `gradients[name]`, added in this order. */
+export interface GradientParts {
+  /** A second part of some gradients (a penalty's); one without a gradient is ignored. */
+  readonly addends?: tf.NamedTensorMap;
+  /** Coupled weight decay per variable: + decay·value. */
+  readonly decay?: Readonly<Record<string, number>>;
+}
+
 /**
- * `optimizer.applyGradients` of `gradients[name] + addends[name]` (an addend is a second part of a
- * gradient, e.g. a penalty's; one without a gradient is ignored). Where tfjs's `MomentumOptimizer`
- * (`tf.train.momentum`) meets a `momentumUpdate` kernel, each variable takes one pass that adds the parts
- * and updates it, with the same state (accumulations, iterations, `getWeights()`) and float32 results
- * as the optimizer's own four ops after an Add. Any other optimizer runs its own `applyGradients`.
+ * `optimizer.applyGradients` of `gradients[name] + addends[name] + decay[name]·value`. Where tfjs's
+ * `MomentumOptimizer` (`tf.train.momentum`) meets a `momentumUpdate` kernel, each variable takes one
+ * pass that adds the parts and updates it, with the same state (accumulations, iterations,
+ * `getWeights()`) and float32 results as the optimizer's own ops after the Adds. Any other optimizer
+ * runs its own `applyGradients` of the sums.
  */
-export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTensorMap, addends: tf.NamedTensorMap = {}): void {
+export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTensorMap, parts: GradientParts = {}): void {
+  const { addends = {}, decay = {} } = parts;
   const momentum = momentumWithKernel(optimizer);
   if (!momentum) {
     tf.tidy(() => {
-      const sums: tf.NamedTensorMap = { ...gradients };
-      for (const [name, addend] of Object.entries(addends)) if (sums[name]) sums[name] = tf.add(sums[name], addend);
+      const sums: tf.NamedTensorMap = {};
+      for (const [name, g] of Object.entries(gradients)) {
+        let sum = addends[name] ? tf.add(g, addends[name]) : g;
+        if (decay[name]) sum = tf.add(sum, tf.mul(tf.engine().registeredVariables[name], tf.scalar(decay[name])));
+        sums[name] = sum;
+      }
       optimizer.applyGradients(sums);
     });
     return;
@@ -67,7 +81,7 @@ export function applyGradients(optimizer: tf.Optimizer, gradients: tf.NamedTenso
     tf.tidy(() => {
       const addend = addends[name];
       const inputs = [value, accumulation, gradient, momentum.m, momentum.c, ...(addend ? [addend] : [])];
-      const [newValue, newAccumulation] = momentumUpdate(inputs, momentum.useNesterov);
+      const [newValue, newAccumulation] = momentumUpdate(inputs, momentum.useNesterov, decay[name] ?? 0);
       accumulation.assign(newAccumulation);
       value.assign(newValue);
     });

@@ -237,10 +237,10 @@ export class TrainStep {
         throw new NonFiniteLossError(ctx.step, taskLoss, penaltyLoss);
       }
       const modelUpdate = this.gradientsFor(this.variables, task.grads, parts, this.weightDecay);
-      applyGradients(this.optimizer, modelUpdate.gradients, modelUpdate.addends);
+      applyGradients(this.optimizer, modelUpdate.gradients, modelUpdate.parts);
       for (const group of this.groups) {
         const update = this.gradientsFor(group.variables, task.grads, parts, group.weightDecay);
-        applyGradients(group.optimizer, update.gradients, update.addends);
+        applyGradients(group.optimizer, update.gradients, update.parts);
       }
       return { loss: taskLoss + penaltyLoss, taskLoss, penaltyLoss, penalties, accuracy };
     });
@@ -265,26 +265,29 @@ export class TrainStep {
   }
 
   /**
-   * Gradients in a fixed order (optimizer slots are positional): the task's, plus one penalty part as
-   * an addend (summed in the update) where a variable has the task's and one penalty part; missing ones
-   * (variables no loss touched) are zeros. Otherwise the parts are summed first; with coupled decay,
-   * decay is added from the already-masked weights, then any mask applied.
+   * Gradients in a fixed order (optimizer slots are positional). Where a variable has no mask and its
+   * gradient at most two parts (the task's and one penalty's), they and coupled decay are added in the
+   * update; otherwise they are summed here, missing ones (variables no loss touched) being zeros, decay
+   * added from the already-masked weights, then the mask applied.
    */
   private gradientsFor(
     variables: readonly tf.Variable[],
     taskGrads: tf.NamedTensorMap,
     penaltyParts: ReadonlyMap<string, tf.Tensor[]>,
     weightDecay: number,
-  ): { gradients: tf.NamedTensorMap; addends: tf.NamedTensorMap } {
+  ): { gradients: tf.NamedTensorMap; parts: { addends: tf.NamedTensorMap; decay: Record<string, number> } } {
     const gradients: tf.NamedTensorMap = {};
     const addends: tf.NamedTensorMap = {};
+    const decay: Record<string, number> = {};
     for (const variable of variables) {
       const task = taskGrads[variable.name];
       const parts = penaltyParts.get(variable.name) ?? [];
       const mask = this.masks.get(variable);
-      if (task && parts.length === 1 && weightDecay === 0 && !mask) {
-        gradients[variable.name] = task;
-        addends[variable.name] = parts[0];
+      // One or two parts, no mask: summed in the update (a penalty variable has no task part).
+      if (!mask && (task ? parts.length <= 1 : parts.length === 1)) {
+        gradients[variable.name] = task ?? parts[0];
+        if (task && parts.length === 1) addends[variable.name] = parts[0];
+        if (weightDecay > 0) decay[variable.name] = weightDecay;
         continue;
       }
       const penalty = parts.length === 0 ? undefined : parts.reduce((sum, p) => tf.add(sum, p));
@@ -293,7 +296,7 @@ export class TrainStep {
       if (mask) g = tf.mul(g, mask);
       gradients[variable.name] = g;
     }
-    return { gradients, addends };
+    return { gradients, parts: { addends, decay } };
   }
 
   /** Disposes the optimizers this step created for penalty variables (not penalties, masks or the model). */

@@ -293,11 +293,13 @@ function withBands({ k, near }: KthAttrs, { inputIds }: LoopContext, sizes: read
 
 interface MomentumAttrs {
   nesterov: boolean;
+  /** Coupled weight decay: g + decay·value (0: none). */
+  decay: number;
 }
 
 /**
  * tfjs's momentum step as one pass (`momentumUpdate` in core): inputs [value, acc, g, m, c] or
- * [value, acc, g₁, m, c, g₂] (g = g₁ + g₂), outputs [value', acc']. Every product and sum is rounded to
+ * [value, acc, g₁, m, c, g₂] (g = g₁ + g₂), plus decay·value with `decay`; outputs [value', acc']. Every product and sum is rounded to
  * float32 as tfjs's separate ops round them, so the result is the same, bit for bit. Where a penalty
  * read the sums of `value` (absAndSquareSums), or asked for a band around a threshold of it
  * (kthSmallestMagnitude), the pass computes them for value' on the way.
@@ -305,13 +307,15 @@ interface MomentumAttrs {
 export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
   name: MOMENTUM_UPDATE_KERNEL,
   outputShapes: ([value]) => [value.slice(), value.slice()],
-  run([value, accumulation, gradient, mTensor, cTensor, addend], [newValue, newAccumulation], { nesterov }, context) {
+  run([value, accumulation, gradient, mTensor, cTensor, addend], [newValue, newAccumulation], { nesterov, decay }, context) {
     const f = Math.fround;
     const m = mTensor[0];
     const c = cTensor[0];
+    const d = f(decay);
     let [a1, q1] = [0, 0];
     for (let i = 0; i < value.length; i++) {
-      const g = addend ? f(gradient[i] + addend[i]) : gradient[i];
+      let g = addend ? f(gradient[i] + addend[i]) : gradient[i];
+      if (d !== 0) g = f(g + f(value[i] * d));
       const a = f(f(m * accumulation[i]) + g);
       newAccumulation[i] = a;
       newValue[i] = f(c * (nesterov ? f(g + f(a * m)) : a)) + value[i];
@@ -331,7 +335,7 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
   },
   simd: {
     code: PASSES_WASM,
-    call: (e, [value, accumulation, gradient, m, c, addend], [newValue, newAccumulation], [shape], { nesterov }, context) => {
+    call: (e, [value, accumulation, gradient, m, c, addend], [newValue, newAccumulation], [shape], { nesterov, decay }, context) => {
       const [valueId, newId] = [context.inputIds[0], context.outputIds[0]];
       const wantSums = sumsWanted.has(valueId);
       const request = takeMagnitudeBandRequest(valueId);
@@ -339,7 +343,7 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
       const band = request ? (context.scratch(BAND_HEADER + request.capacity) as number) : 0;
       // The band's header: its bounds and capacity in, the two counts (zeroed) out.
       if (request) new Int32Array(context.memory!.buffer, band, BAND_HEADER).set([request.lo, request.hi, request.capacity, 0, 0]);
-      e.momentumUpdate(value, accumulation, gradient, addend ?? 0, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, newValue, newAccumulation, sums, band);
+      e.momentumUpdate(value, accumulation, gradient, addend ?? 0, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, decay, newValue, newAccumulation, sums, band);
       const buffer = context.memory!.buffer;
       if (wantSums) {
         const [a, q] = new Float32Array(buffer, sums, 2);

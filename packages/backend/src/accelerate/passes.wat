@@ -276,18 +276,21 @@
 ;; tfjs's MomentumOptimizer step for one variable, fused: acc' = m·acc + g, then
   ;; value' = c·acc' + value, or with Nesterov value' = c·(g + m·acc') + value (c = −learning rate),
   ;; each product and sum rounded to f32 as the separate tfjs ops round them. m and c are read from $pm, $pc.
-  ;; g = grad + grad2 (where $grad2 is not 0: a gradient in two parts, added as a tfjs Add would).
+  ;; g = grad + grad2 (where $grad2 is not 0: a gradient in two parts, added as a tfjs Add would), then
+  ;; + value·decay where $decay is not 0 (coupled weight decay, a tfjs Mul then Add).
   ;; Where $sums is not 0, [Σ|value'|, Σvalue'²] are stored there, computed exactly as absAndSquareSums
   ;; computes them, each block summed right after it is written (still in cache); where $band is not 0,
   ;; the magnitude band of value' is collected there ($magnitudeBand).
   (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $grad2 i32) (param $pm i32) (param $pc i32)
-        (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $sums i32) (param $band i32)
+        (param $n i32) (param $nesterov i32) (param $decay f32) (param $outValue i32) (param $outAcc i32) (param $sums i32) (param $band i32)
     (local $end i32) (local $blockEnd i32) (local $blockOut i32) (local $bytes i32) (local $m f32) (local $c f32) (local $vm v128) (local $vc v128)
-    (local $fv f32) (local $fg f32) (local $fa f32)
+    (local $fv f32) (local $fg f32) (local $fa f32) (local $hasDecay i32) (local $vd v128)
     (local.set $m (f32.load (local.get $pm)))
     (local.set $c (f32.load (local.get $pc)))
     (local.set $vm (f32x4.splat (local.get $m)))
     (local.set $vc (f32x4.splat (local.get $c)))
+    (local.set $hasDecay (f32.ne (local.get $decay) (f32.const 0)))
+    (local.set $vd (f32x4.splat (local.get $decay)))
     (global.set $sumA (v128.const i64x2 0 0))
     (global.set $sumQ (v128.const i64x2 0 0))
     (local.set $end (i32.add (local.get $value) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
@@ -297,7 +300,7 @@
         (local.set $blockEnd (call $blockEnd (local.get $value) (local.get $end)))
         (local.set $blockOut (local.get $outValue))
         (call $momentumVectors (local.get $value) (local.get $blockEnd) (local.get $acc) (local.get $grad) (local.get $grad2)
-          (local.get $nesterov) (local.get $outValue) (local.get $outAcc) (local.get $vm) (local.get $vc))
+          (local.get $nesterov) (local.get $outValue) (local.get $outAcc) (local.get $vm) (local.get $vc) (local.get $hasDecay) (local.get $vd))
         (local.set $bytes (i32.sub (local.get $blockEnd) (local.get $value)))
         (local.set $value (local.get $blockEnd))
         (local.set $acc (i32.add (local.get $acc) (local.get $bytes)))
@@ -316,6 +319,7 @@
         (local.set $fv (f32.load (local.get $value)))
         (local.set $fg (f32.load (local.get $grad)))
         (if (local.get $grad2) (then (local.set $fg (f32.add (local.get $fg) (f32.load (local.get $grad2))))))
+        (if (local.get $hasDecay) (then (local.set $fg (f32.add (local.get $fg) (f32.mul (local.get $fv) (local.get $decay))))))
         (local.set $fa (f32.add (f32.mul (local.get $m) (f32.load (local.get $acc))) (local.get $fg)))
         (f32.store (local.get $outAcc) (local.get $fa))
         (f32.store (local.get $outValue) (f32.add
@@ -339,12 +343,13 @@
   ;; that V8 keeps its pointers in registers (in the caller's loop, next to the block's calls, it stored
   ;; them to the stack on every vector).
   (func $momentumVectors (param $value i32) (param $blockEnd i32) (param $acc i32) (param $grad i32) (param $grad2 i32)
-        (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $vm v128) (param $vc v128)
+        (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $vm v128) (param $vc v128) (param $hasDecay i32) (param $vd v128)
     (local $g v128) (local $a v128) (local $v v128)
         (loop $next
           (local.set $v (v128.load (local.get $value)))
           (local.set $g (v128.load (local.get $grad)))
           (if (local.get $grad2) (then (local.set $g (f32x4.add (local.get $g) (v128.load (local.get $grad2))))))
+          (if (local.get $hasDecay) (then (local.set $g (f32x4.add (local.get $g) (f32x4.mul (local.get $v) (local.get $vd))))))
           (local.set $a (f32x4.add (f32x4.mul (local.get $vm) (v128.load (local.get $acc))) (local.get $g)))
           (v128.store (local.get $outAcc) (local.get $a))
           (v128.store (local.get $outValue) (f32x4.add

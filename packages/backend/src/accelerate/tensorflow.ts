@@ -189,8 +189,9 @@ const KERNELS: Record<string, TfKernel> = {
     return [g.values([kthSmallest(g.read(magnitudes), k as number)], [])];
   },
 
-  [MOMENTUM_UPDATE_KERNEL]: (g, [value, acc, g1, m, c, g2], { nesterov }) => {
-    const grad = g2 ? g.add(g1, g2) : g1;
+  [MOMENTUM_UPDATE_KERNEL]: (g, [value, acc, g1, m, c, g2], { nesterov, decay }) => {
+    let grad = g2 ? g.add(g1, g2) : g1;
+    if (decay !== 0) grad = g.add(grad, g.mul(value, g.constant([decay as number])));
     const a = g.add(g.mul(m, acc), grad);
     return [g.output(g.add(g.mul(c, nesterov ? g.add(grad, g.mul(a, m)) : a), value)), g.output(a)];
   },
