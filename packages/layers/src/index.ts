@@ -25,7 +25,9 @@ export {
   modelJsonFor,
   writeDirectoryAtomic,
 } from './io.js';
+export { ModelFileError } from './errors.js';
 export {
+  DEFAULT_MAX_DECODED_BYTES,
   SPARSE_ENCODINGS,
   SPARSE_FORMAT,
   SPARSE_FORMAT_VERSION,
@@ -36,8 +38,10 @@ export {
   encodeSparse,
   loadSparse,
   saveSparse,
+  sparseChecksum,
   sparseLoadHandler,
   sparseSaveHandler,
+  type SparseDecodeOptions,
   type SparseEncoding,
   type SparseModelJSON,
   type SparseSaveOptions,
