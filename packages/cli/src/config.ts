@@ -69,6 +69,11 @@ export const TRAIN_DEFAULTS = {
   sparsity: 0.95,
 };
 
+/** Names a run config field in messages: as its flag (`--finetune-epochs`), or as `where: key` for a config file. */
+function fieldName(key: string, where?: string): string {
+  return where === undefined ? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : `${where}: ${key}`;
+}
+
 function oneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) throw new UsageError(`${what} must be one of ${allowed.join(', ')}; got ${show(value)}`);
   return value as T;
@@ -89,38 +94,45 @@ function nonNegative(what: string, value: unknown): number {
   return value;
 }
 
-/** Checks a run config's fields (types and ranges; names are checked against the registries later). */
-export function validateRunConfig(c: RunConfig): RunConfig {
-  if (!c || typeof c !== 'object') throw new UsageError(`run config must be an object; got ${show(c)}`);
-  if (c.version !== 1) throw new UsageError(`run config version must be 1; got ${show(c.version)}`);
+/**
+ * Checks a run config's fields (types and ranges; names are checked against the registries later).
+ * Messages name flags (`--epochs`), or `where: key` when the values come from a file (`where` says
+ * which: `runs/a/run.json`, `sweep config methods[1]`).
+ */
+export function validateRunConfig(c: RunConfig, where?: string): RunConfig {
+  const name = (key: string) => fieldName(key, where);
+  const prefix = where === undefined ? '' : `${where}: `;
+  if (!c || typeof c !== 'object') throw new UsageError(`${prefix}run config must be an object; got ${show(c)}`);
+  if (c.version !== 1) throw new UsageError(`${prefix}run config version must be 1; got ${show(c.version)}`);
   for (const key of ['model', 'dataset', 'method'] as const) {
-    if (typeof c[key] !== 'string' || c[key].length === 0) throw new UsageError(`${key} must be a non-empty string; got ${show(c[key])}`);
+    if (typeof c[key] !== 'string' || c[key].length === 0) throw new UsageError(`${prefix}${key} must be a non-empty string; got ${show(c[key])}`);
   }
   if (typeof c.sparsity !== 'number' || !(c.sparsity >= 0 && c.sparsity < 1)) {
-    throw new UsageError(`--sparsity must be a fraction in [0, 1) (e.g. 0.95 keeps 5% of the weights); got ${show(c.sparsity)}`);
+    throw new UsageError(`${name('sparsity')} must be a fraction in [0, 1) (e.g. 0.95 keeps 5% of the weights); got ${show(c.sparsity)}`);
   }
-  int('--epochs', c.epochs, 0);
-  int('--finetune-epochs', c.finetuneEpochs, 0);
-  int('--batch-size', c.batchSize, 1);
-  int('--seed', c.seed, 0);
-  oneOf('--optimizer', c.optimizer, OPTIMIZERS);
-  positive('--lr', c.lr);
-  if (c.finetuneLr !== undefined) positive('--finetune-lr', c.finetuneLr);
-  if (typeof c.momentum !== 'number' || !(c.momentum >= 0 && c.momentum < 1)) throw new UsageError(`--momentum must be in [0, 1); got ${show(c.momentum)}`);
-  nonNegative('--weight-decay', c.weightDecay);
-  oneOf('--backend', c.backend, BACKENDS);
-  if (c.pruneRule !== undefined) oneOf('--prune-rule', c.pruneRule, PRUNE_RULES);
-  if (c.pruneScope !== undefined) oneOf('--prune-scope', c.pruneScope, PRUNE_SCOPES);
-  if (c.limit !== undefined) int('--limit', c.limit, 1);
-  if (c.validation !== undefined) positive('--validation', c.validation);
-  if (!c.options || typeof c.options !== 'object' || Array.isArray(c.options)) throw new UsageError(`options must be an object; got ${show(c.options)}`);
+  int(name('epochs'), c.epochs, 0);
+  int(name('finetuneEpochs'), c.finetuneEpochs, 0);
+  int(name('batchSize'), c.batchSize, 1);
+  int(name('seed'), c.seed, 0);
+  oneOf(name('optimizer'), c.optimizer, OPTIMIZERS);
+  positive(name('lr'), c.lr);
+  if (c.finetuneLr !== undefined) positive(name('finetuneLr'), c.finetuneLr);
+  if (typeof c.momentum !== 'number' || !(c.momentum >= 0 && c.momentum < 1)) throw new UsageError(`${name('momentum')} must be in [0, 1); got ${show(c.momentum)}`);
+  nonNegative(name('weightDecay'), c.weightDecay);
+  oneOf(name('backend'), c.backend, BACKENDS);
+  if (c.pruneRule !== undefined) oneOf(name('pruneRule'), c.pruneRule, PRUNE_RULES);
+  if (c.pruneScope !== undefined) oneOf(name('pruneScope'), c.pruneScope, PRUNE_SCOPES);
+  if (c.limit !== undefined) int(name('limit'), c.limit, 1);
+  if (c.validation !== undefined) positive(name('validation'), c.validation);
+  if (!c.options || typeof c.options !== 'object' || Array.isArray(c.options)) throw new UsageError(`${prefix}options must be an object; got ${show(c.options)}`);
+  const penalty = where === undefined ? '--penalty' : `${where}: method`;
   if (c.method === 'none' && c.sparsity > 0) {
     throw new UsageError(
-      `--penalty none trains dense and prunes nothing, so --sparsity must be 0; got ${c.sparsity}. For magnitude pruning use --penalty magnitude (one-shot) or gmp (gradual)`,
+      `${penalty} none trains dense and prunes nothing, so ${name('sparsity')} must be 0; got ${c.sparsity}. For magnitude pruning use ${penalty} magnitude (one-shot) or gmp (gradual)`,
     );
   }
   if (c.method !== 'none' && c.sparsity === 0 && BASELINES.includes(c.method as never)) {
-    throw new UsageError(`--penalty ${c.method} prunes to --sparsity, which must be > 0; got 0 (use --penalty none to train dense)`);
+    throw new UsageError(`${penalty} ${c.method} prunes to ${name('sparsity')}, which must be > 0; got 0 (use ${penalty} none to train dense)`);
   }
   return c;
 }

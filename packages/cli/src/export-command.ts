@@ -1,11 +1,25 @@
-import { readdirSync } from 'node:fs';
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { measureSparsity, selectParams } from '@sparsify/core';
 import { createModel } from '@sparsify/models';
 import { MODEL_JSON, SPARSE_MODEL_JSON, SPARSE_WEIGHTS_BIN, WEIGHTS_BIN, fileSystemSaveHandler, saveSparse } from '@sparsify/layers';
-import { readCheckpoint } from '@sparsify/train';
+import { readRunCheckpoint } from '@sparsify/train';
 import { UsageError } from './errors.js';
 import { readStoredRun } from './train-command.js';
+
+/** `--out` must be a new path or an empty directory: an existing file or anything in it is left alone. */
+function checkExportTarget(outDir: string): void {
+  let info;
+  try {
+    info = lstatSync(outDir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  if (!info.isDirectory()) throw new UsageError(`--out ${outDir} is ${info.isSymbolicLink() ? 'a symbolic link' : 'a file'}, not a directory; it was left as it is: choose a new path for the model directory`);
+  if (readdirSync(outDir).length > 0) throw new UsageError(`--out ${outDir} is not empty; choose a new directory`);
+}
 
 export interface ExportOutcome {
   dir: string;
@@ -27,25 +41,24 @@ export interface ExportOutcome {
 export async function exportCommand(
   runDir: string,
   outDir: string,
-  options: { allowUnfinished?: boolean; format?: 'dense' | 'sparse' } = {},
+  options: { allowUnfinished?: boolean; format?: 'dense' | 'sparse'; warn?: (message: string) => void } = {},
 ): Promise<ExportOutcome> {
   const stored = readStoredRun(runDir);
-  const checkpoint = readCheckpoint(runDir) as { phase: string; epoch: number; model: (Float32Array | Int32Array)[] } | null;
-  if (!checkpoint) throw new UsageError(`${runDir} has no checkpoint yet: nothing to export`);
+  const loaded = readRunCheckpoint(runDir);
+  if (!loaded) throw new UsageError(`${runDir} has no checkpoint yet: nothing to export`);
+  const checkpoint = loaded.value;
+  if (loaded.fallback) options.warn?.(`checkpoint corrupt: ${loaded.fallback.problem}. Exporting the previous checkpoint ${loaded.file} (epoch ${checkpoint.epoch}) instead`);
   const finished = checkpoint.phase === 'done';
   if (!finished && !options.allowUnfinished) {
     throw new UsageError(`the run in ${runDir} is not finished (next epoch ${checkpoint.epoch}); resume it with sparsify train --resume ${runDir}, or export anyway with --unfinished`);
   }
-  try {
-    if (readdirSync(outDir).length > 0) throw new UsageError(`--out ${outDir} is not empty; choose a new directory`);
-  } catch (error) {
-    if (error instanceof UsageError) throw error;
-  }
+  checkExportTarget(outDir);
   const { config } = stored;
   const model = createModel(config.model, { inputShape: stored.inputShape, numClasses: stored.numClasses, seed: config.seed });
   try {
-    if (model.weights.length !== checkpoint.model.length) {
-      throw new UsageError(`the checkpoint has ${checkpoint.model.length} weights, ${config.model} has ${model.weights.length}`);
+    const shapes = model.weights.map((w) => w.shape);
+    if (JSON.stringify(shapes) !== JSON.stringify(checkpoint.fingerprint.shapes)) {
+      throw new UsageError(`${loaded.file}: its weights have shapes ${JSON.stringify(checkpoint.fingerprint.shapes)}; ${config.model} of ${join(runDir, 'run.json')} has ${JSON.stringify(shapes)}`);
     }
     tf.tidy(() => {
       model.weights.forEach((w, i) => {
