@@ -220,7 +220,7 @@ async function runAndReport(config: RunConfig, setup: RunSetup, backendReason: s
 /** What to do after a run stopped on a non-finite loss: where its last good state is, and how to go on. */
 function divergenceAdvice(out: string, config: RunConfig): string {
   const last = readRunCheckpoint(out)?.value;
-  const again = `sparsify train --config ${join(out, RUN_CONFIG_FILE)} --lr ${config.lr / 10} --out <new dir> (or a lower penalty strength with --set)`;
+  const again = `sparsify train --config ${join(out, RUN_CONFIG_FILE)} --lr ${Number((config.lr / 10).toPrecision(3))} --out <new dir> (or a lower penalty strength with --set)`;
   if (!last) return `It diverged before the first epoch ended, so there is no checkpoint to go back to. Start again with a lower learning rate: ${again}`;
   return (
     `${out} keeps the checkpoint of the last good epoch (${last.epoch}); a run resumes with the settings it started with, ` +

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listPenalties } from '@sparsify/core';
 import { main, registerPlugins, trainConfigFromFlags } from '../src/index.js';
-import { sweepJobEnv } from '../src/sweep.js';
+import { sweepJobEnv, workerCount } from '../src/sweep.js';
 import { cleanup, memoryIO, tempDir, TINY } from './helpers.js';
 
 beforeAll(async () => {
@@ -135,5 +135,77 @@ describe('sweep worker environment', () => {
     expect(sweepJobEnv(2, {}, 8).SPARSIFY_WASM_THREADS).toBe('4');
     expect(sweepJobEnv(1, {}, 64).SPARSIFY_WASM_THREADS).toBe('8');
     expect(sweepJobEnv(2, { SPARSIFY_WASM_THREADS: 'auto', HOME: '/h' }, 2)).toEqual({ SPARSIFY_WASM_THREADS: 'auto', HOME: '/h' });
+  });
+});
+
+describe('wrong without a word, no more', () => {
+  it('a zero-image dataset exits 2 and leaves nothing behind, not a run.json that blocks --out', async () => {
+    const data = tempDir();
+    const idx = (dims: number[], bytes: number) => {
+      const header = Buffer.alloc(4 + 4 * dims.length);
+      header.writeUInt32BE(0x800 | dims.length, 0);
+      dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+      return Buffer.concat([header, Buffer.alloc(bytes)]);
+    };
+    writeFileSync(join(data, 'train-images-idx3-ubyte'), idx([0, 4, 4], 0));
+    writeFileSync(join(data, 'train-labels-idx1-ubyte'), idx([0], 0));
+    writeFileSync(join(data, 't10k-images-idx3-ubyte'), idx([2, 4, 4], 32));
+    writeFileSync(join(data, 't10k-labels-idx1-ubyte'), idx([2], 2));
+    const parent = tempDir();
+    const io = memoryIO();
+    expect(await main(['train', '--dataset', `idx:${data}`, '--backend', 'cpu', '--penalty', 'none', '--out', join(parent, 'run')], io)).toBe(2);
+    expect(io.stderr).toMatch(/train-images-idx3-ubyte: header: the file holds no images/);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('divergence in the first epoch says there is no checkpoint, and how to start over', async () => {
+    const out = join(tempDir(), 'run');
+    const io = memoryIO();
+    expect(await main(['train', ...TINY, '--penalty', 'none', '--epochs', '1', '--lr', '1e30', '--out', out], io)).toBe(1);
+    expect(io.stdout).toMatch(/diverged before the first epoch ended, so there is no checkpoint to go back to/);
+    expect(io.stdout).toMatch(new RegExp(`sparsify train --config ${out}/run.json --lr 1e\\+29 --out <new dir>`));
+    expect(io.stdout).not.toMatch(/--resume/);
+  });
+
+  it('names run.json, --config files and sweep configs as files, not as flags', async () => {
+    const dir = tempDir();
+    const run = join(dir, 'run');
+    mkdirSync(run);
+    const config = { version: 1, model: 'lenet-300-100', dataset: 'synthetic:64', method: 'none', options: {}, sparsity: 0, epochs: -1, finetuneEpochs: 0, batchSize: 64, optimizer: 'sgd', lr: 0.1, momentum: 0, weightDecay: 0, seed: 0, backend: 'cpu' };
+    writeFileSync(join(run, 'run.json'), JSON.stringify({ config, inputShape: [64], numClasses: 10, createdAt: '' }));
+    let io = memoryIO();
+    expect(await main(['train', '--resume', run], io)).toBe(2);
+    expect(io.stderr).toMatch(new RegExp(`${run}/run.json config: epochs must be an integer ≥ 0; got -1`));
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ ...config, epochs: 1, lr: 'fast' }));
+    io = memoryIO();
+    expect(await main(['train', '--config', join(dir, 'c.json'), '--out', join(dir, 'x')], io)).toBe(2);
+    expect(io.stderr).toMatch(/c.json: lr must be a number > 0; got "fast"/);
+    writeFileSync(join(dir, 'grid.json'), JSON.stringify({ dataset: 'synthetic:64', methods: [{ name: 'magnitude', momentum: 2 }], sparsities: [0.8] }));
+    io = memoryIO();
+    expect(await main(['sweep', join(dir, 'grid.json')], io)).toBe(2);
+    expect(io.stderr).toMatch(/sweep config methods\[0\] \(magnitude, sparsity 0.8, seed 0\): momentum must be in \[0, 1\); got 2/);
+  });
+
+  it('refuses a --sparsity that keeps no weight', async () => {
+    const out = join(tempDir(), 'run');
+    const io = memoryIO();
+    expect(await main(['train', ...TINY, '--penalty', 'magnitude', '--sparsity', '0.999999', '--out', out], io)).toBe(2);
+    expect(io.stderr).toMatch(/--sparsity 0.999999 keeps none of the 50,200 prunable weights of lenet-300-100; it must be below 1 − 1\/50200/);
+  });
+
+  it('runs no more sweep workers than cores or runs, and says so', () => {
+    expect(workerCount(1000, 12, 2)).toEqual({ workers: 2, note: 'jobs 1000: running 2 at a time, as this machine has 2 cores' });
+    expect(workerCount(8, 3, 16)).toEqual({ workers: 3, note: 'jobs 8: running 3 at a time, as the grid has 3 runs' });
+    expect(workerCount(2, 6, 2)).toEqual({ workers: 2 });
+  });
+
+  it('prints failures without a stack trace (SPARSIFY_DEBUG=1 shows it)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'file'), 'x');
+    const io = memoryIO();
+    // A run directory under a file: neither a usage error nor a crash with a trace.
+    expect(await main(['train', ...TINY, '--penalty', 'none', '--epochs', '1', '--out', join(dir, 'file', 'run')], io)).toBe(2);
+    expect(io.stderr).toMatch(/cannot create directory .*file\/run: .*file exists and is not a directory/);
+    expect(io.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -26,7 +26,7 @@ export async function makeDirectory(dir: string): Promise<void> {
       if (!(await stat(at)).isDirectory()) throw new SparsifyConfigError(`cannot create directory ${dir}: ${at} exists and is not a directory`);
       break;
     } catch (error) {
-      if (errorCode(error) !== 'ENOENT') throw error;
+      if (errorCode(error) !== 'ENOENT' && errorCode(error) !== 'ENOTDIR') throw error;
       missing.push(at);
       const parent = dirname(at);
       if (parent === at) break;

@@ -34,7 +34,8 @@ export function makeDirectory(dir: string): boolean {
     try {
       isDirectory = statSync(at).isDirectory();
     } catch (error) {
-      if (code(error) !== 'ENOENT') throw new RunDirectoryError(`cannot create directory ${dir}: ${at} cannot be read (${code(error)})`, dir, '(path)');
+      // ENOTDIR: some parent is a file, found further up.
+      if (code(error) !== 'ENOENT' && code(error) !== 'ENOTDIR') throw new RunDirectoryError(`cannot create directory ${dir}: ${at} cannot be read (${code(error)})`, dir, '(path)');
       missing.push(at);
       if (dirname(at) === at) break;
       at = dirname(at);
