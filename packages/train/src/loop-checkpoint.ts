@@ -137,7 +137,19 @@ export function checkLoopCheckpoint(value: unknown, file: string): LoopCheckpoin
   need(Array.isArray(c.penaltyOptimizers), 'penaltyOptimizers', 'a list', c.penaltyOptimizers);
   (c.penaltyOptimizers as unknown[]).forEach((o, i) => checkOptimizer(o, `penaltyOptimizers[${i}]`));
   need(Array.isArray(c.penaltyState) && c.penaltyState.length === (f.penalties as string[]).length && c.penaltyState.every((s) => s === null || isObject(s)), 'penaltyState', `${(f.penalties as string[]).length} states or nulls`, c.penaltyState);
-  if (c.masks !== null) checkMasks(c.masks, 'masks');
+  if (c.masks !== null) {
+    checkMasks(c.masks, 'masks');
+    // After pruning the masks are the loop's own: one per pruned tensor, of its size.
+    if (c.phase !== 'train') {
+      const pruned = f.pruned as string[];
+      const masks = c.masks as Uint8Array[];
+      need(masks.length === pruned.length, 'masks', `${pruned.length} masks (one per pruned tensor)`, `${masks.length} masks`);
+      pruned.forEach((name, i) => {
+        const w = (f.weights as string[]).indexOf(name);
+        if (w >= 0 && masks[i].length !== product(shapes[w])) fail(`masks[${i}]`, `has ${masks[i].length} values; ${name} has ${product(shapes[w])}`);
+      });
+    }
+  }
   need(Array.isArray(c.artSnapshots), 'artSnapshots', 'a list', c.artSnapshots);
   (c.artSnapshots as unknown[]).forEach((s, i) => {
     need(isObject(s) && isCount((s as Json).epoch), `artSnapshots[${i}]`, '{ epoch, weights, masks }', s);
