@@ -199,6 +199,14 @@ describe('wrong without a word, no more', () => {
     expect(workerCount(2, 6, 2)).toEqual({ workers: 2 });
   });
 
+  it('--out under /proc is an error at once, not an endless mkdir', async () => {
+    const io = memoryIO();
+    const t0 = Date.now();
+    expect(await main(['train', ...TINY, '--penalty', 'none', '--epochs', '1', '--out', '/proc/sparsify-run/x'], io)).toBe(2);
+    expect(io.stderr).toMatch(/cannot create directory \/proc\/sparsify-run\/x: \/proc\/sparsify-run could not be made \(ENOENT\)/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
   it('prints failures without a stack trace (SPARSIFY_DEBUG=1 shows it)', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'file'), 'x');
