@@ -1,42 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { readRunCheckpoint } from '@sparsify/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, tempDir } from './helpers.js';
+import { cleanup, ensureBin, runBin, tempDir } from './helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const bin = join(root, 'packages', 'cli', 'dist', 'bin.js');
-
-interface Run {
-  code: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  pid: number;
-}
-
-/** Runs the built bin; `onLine(line, child)` sees each stdout line (e.g. to send a signal). */
-function run(args: string[], cwd: string, onLine?: (line: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let pending = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-      pending += c.toString();
-      for (let nl = pending.indexOf('\n'); nl >= 0; nl = pending.indexOf('\n')) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        onLine?.(line, child);
-      }
-    });
-    child.stderr.on('data', (c: Buffer) => void (stderr += c.toString()));
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr: stderr.replace(/=+\nHi, looks like[\s\S]*?=+\n/, ''), pid: child.pid! }));
-  });
-}
+const run = runBin;
 
 /** Long enough (4 epochs of 64 steps) that a signal lands inside the run; small enough to take a few seconds. */
 const JOB = ['--dataset', 'synthetic:64', '--limit', '1024', '--model', 'lenet-300-100', '--backend', 'cpu', '--batch-size', '16', '--penalty', 'magnitude', '--sparsity', '0.8', '--epochs', '3', '--finetune-epochs', '1', '--lr', '0.05'];
@@ -59,7 +27,7 @@ const alive = (pid: number) => {
 let baseline: number[][];
 let baseDir: string;
 beforeAll(async () => {
-  if (!existsSync(bin)) execFileSync('npx', ['nx', 'run', '@sparsify/cli:build', '--output-style=static'], { cwd: root, stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false' } });
+  ensureBin();
   baseDir = tempDir();
   const r = await run(['train', ...JOB, '--json', '--out', 'base'], baseDir);
   expect(r.code).toBe(0);

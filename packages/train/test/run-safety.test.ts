@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -20,22 +19,13 @@ import {
   writeFileAtomic,
   type TrainOptions,
 } from '../src/index.js';
-import { TestPruner, TestScaled, kernelParams, tinyData, tinyModel, weightsOf } from './helpers.js';
-
-const dirs: string[] = [];
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'sparsify-train-safety-'));
-  dirs.push(d);
-  return d;
-}
+import { TestPruner, TestScaled, kernelParams, removeTempDirs, tempDir, tinyData, tinyModel, weightsOf } from './helpers.js';
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
   await tf.ready();
 });
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+afterEach(removeTempDirs);
 
 /** One run of a small job with every kind of state: momentum, a penalty variable, a pruning schedule, fine-tuning. */
 async function job(dir: string | undefined, extra: Partial<TrainOptions> = {}, mode: 'train' | 'resume' = 'train') {

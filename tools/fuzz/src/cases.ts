@@ -61,7 +61,10 @@ export interface Case {
 export const SPARSE_BASES = ['bitmask-float32', 'csr-float32', 'bitmask-float16', 'csr-int8'] as const;
 export const IDX_BASES = ['raw', 'gzip'] as const;
 
-/** mulberry32: a small seeded generator. */
+/**
+ * mulberry32: a small seeded generator, kept here rather than imported from a package under test, so that
+ * a seed means the same cases against any version of the packages (the before/after counts).
+ */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
