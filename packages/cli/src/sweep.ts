@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_WASM_THREADS, WASM_THREADS_ENV_VAR } from '@sparsify/backend';
 import { readReport, renderSweepText, writeFileAtomic, writeSweepReport, type SweepRow } from '@sparsify/reporting';
-import { TRAIN_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
+import { METHOD_PRESETS, TRAIN_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
 import type { IO } from './io.js';
 import { registerPlugins } from './plugins.js';
@@ -75,7 +75,8 @@ export function expandSweep(sweep: SweepConfig, out: string): SweepJob[] {
           ...(entry.name === 'none' ? { finetuneEpochs: 0 } : {}),
           ...overrides,
           method: entry.name,
-          options: { ...(entry.set ?? {}) },
+          // The same defaults as sparsify train: the method's preset, then what the entry sets.
+          options: { ...(METHOD_PRESETS[entry.name] ?? {}), ...(entry.set ?? {}) },
           sparsity,
           seed,
         } as RunConfig, where);
