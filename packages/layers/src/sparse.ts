@@ -392,7 +392,7 @@ function checkEntry(e: SparseWeightEntry, field: string, fail: (field: string, p
   if (!Array.isArray(e.shape) || e.shape.length > 8 || !e.shape.every(isCount)) fail(`${field}.shape`, `must be an array of at most 8 integers ≥ 0; got ${showValue(e.shape)}`);
   const size = e.shape.reduce((a, b) => a * b, 1);
   if (!Number.isSafeInteger(size)) fail(`${field}.shape`, `${JSON.stringify(e.shape)} has too many elements`);
-  if (BYTES[e.dtype] === undefined) fail(`${field}.dtype`, `must be one of float32, int32, bool; got ${showValue(e.dtype)}`);
+  if (!Object.hasOwn(BYTES, e.dtype)) fail(`${field}.dtype`, `must be one of float32, int32, bool; got ${showValue(e.dtype)}`);
   if (e.group !== undefined && typeof e.group !== 'string') fail(`${field}.group`, 'must be a string');
   if (!['dense', ...SPARSE_ENCODINGS].includes(e.encoding)) fail(`${field}.encoding`, `must be one of dense, ${SPARSE_ENCODINGS.join(', ')}; got ${showValue(e.encoding)}`);
   const valueKinds = e.dtype === 'float32' ? ['float32', ...VALUE_QUANTIZATIONS] : ['raw'];
@@ -415,7 +415,7 @@ function checkEntry(e: SparseWeightEntry, field: string, fail: (field: string, p
     const { rows, cols } = csrLayout(e.shape, size);
     if (e.cols !== cols || e.rows !== rows) fail(`${field}.rows`, `rows × cols must be ${rows} × ${cols} (cols = the last dimension); got ${showValue(e.rows)} × ${showValue(e.cols)}`);
     if (e.rowPtr !== 'uint16' && e.rowPtr !== 'uint32') fail(`${field}.rowPtr`, `must be uint16 or uint32; got ${showValue(e.rowPtr)}`);
-    if (!(e.colIndex! in UINT_BYTES)) fail(`${field}.colIndex`, `must be uint8, uint16 or uint32; got ${showValue(e.colIndex)}`);
+    if (!Object.hasOwn(UINT_BYTES, e.colIndex as string)) fail(`${field}.colIndex`, `must be uint8, uint16 or uint32; got ${showValue(e.colIndex)}`);
     expected = (rows + 1) * UINT_BYTES[e.rowPtr!] + e.count * (UINT_BYTES[e.colIndex!] + vb);
   }
   if (e.byteLength !== expected) fail(`${field}.byteLength`, `must be ${expected} for ${e.encoding} ${e.values} values of shape ${JSON.stringify(e.shape)} with count ${e.count}; got ${e.byteLength}`);
