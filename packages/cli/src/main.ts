@@ -29,7 +29,8 @@ train options:
   --dataset SPEC         mnist (bundled digits, default) | fashion-mnist | idx:<dir> | cifar10:<dir> | cifar100:<dir> | synthetic
   --data-dir DIR         directory for mnist (full IDX files) / fashion-mnist (default /usr/share/datasets/fashion-mnist)
   --penalty NAME         none | magnitude | gmp | a registered penalty (halo, hoyer-square, hypersparse, …; default halo)
-  --set KEY=VALUE        a penalty option (repeatable), e.g. --set xi=1e-8 --set psi=1e-8 (halo defaults: xi=psi=1e-5, lambdaWeightDecay=3e-3)
+  --set KEY=VALUE        a penalty option (repeatable), e.g. --set strength=1e-4; every penalty has defaults for the
+                         default job (sparsify penalties lists them; docs/defaults.md: how chosen, what to sweep)
   --sparsity S           target sparsity in [0, 1) (default 0.95; 0 with --penalty none)
   --epochs N             training epochs (hypersparse: dense warm-up epochs before ART) (default 10)
   --finetune-epochs N    fine-tuning epochs with fixed masks, penalty off, new optimizer (default 2; 0 with none)

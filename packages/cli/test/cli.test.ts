@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listPenalties } from '@sparsify/core';
-import { main, registerPlugins, trainConfigFromFlags } from '../src/index.js';
+import { METHOD_PRESETS, buildRun, expandSweep, main, registerPlugins, trainConfigFromFlags } from '../src/index.js';
 import { sweepJobEnv, workerCount } from '../src/sweep.js';
 import { cleanup, memoryIO, tempDir, TINY } from './helpers.js';
 
@@ -30,7 +30,7 @@ describe('bad flags and values', () => {
     [['--dataset', 'cifar10:/nonexistent/dir'], /nonexistent/],
     [['--penalty', 'none', '--sparsity', '0.9'], /--penalty none trains dense .*--sparsity must be 0; got 0.9/],
     [['--penalty', 'magnitude', '--sparsity', '0'], /--penalty magnitude prunes to --sparsity, which must be > 0/],
-    [['--penalty', 'hoyer-square', '--limit', '100'], /strength/],
+    [['--penalty', 'hoyer-square', '--set', 'strength=-1', '--limit', '100'], /strength/],
     [['--resume', '/nonexistent/run'], /not a sparsify run directory/],
   ];
   for (const [flags, message] of cases) {
@@ -115,8 +115,8 @@ describe('run configs from flags', () => {
     expect(c.options).toEqual({ xi: 1e-8, psi: 1e-8, lambdaWeightDecay: 3e-3, hyperPrior: 'l2', lambdaOptimizer: { className: 'Momentum' } });
     expect(trainConfigFromFlags({ penalty: 'none' })).toMatchObject({ sparsity: 0, finetuneEpochs: 0 });
     // HALO's preset for the default job fills in when not given, so that a bare `sparsify train` runs.
-    expect(trainConfigFromFlags({}).options).toEqual({ xi: 1e-5, psi: 1e-5, lambdaWeightDecay: 3e-3 });
-    expect(trainConfigFromFlags({ set: ['xi=1e-7'] }).options).toEqual({ xi: 1e-7, psi: 1e-5, lambdaWeightDecay: 3e-3 });
+    expect(trainConfigFromFlags({}).options).toEqual({ xi: 3e-6, psi: 3e-6, lambdaWeightDecay: 3e-3 });
+    expect(trainConfigFromFlags({ set: ['xi=1e-7'] }).options).toEqual({ xi: 1e-7, psi: 3e-6, lambdaWeightDecay: 3e-3 });
   });
 
   it('draws a progress bar on a terminal', async () => {
@@ -125,6 +125,38 @@ describe('run configs from flags', () => {
     expect(await main(['train', ...TINY, '--penalty', 'none', '--epochs', '1', '--out', out], io)).toBe(0);
     expect(io.stdout).toMatch(/\repoch 1\/1 [█░]+ +\d+% loss \d\.\d{4}  acc .*  sparsity .*  ETA /);
     expect(io.stdout).toMatch(/report: .*report.html/);
+  });
+});
+
+describe('defaults that work with no flags', () => {
+  it('every built-in penalty builds a run from its defaults alone (docs/defaults.md)', async () => {
+    await registerPlugins();
+    const builtIn = listPenalties().filter((d) => d.package.startsWith('@sparsify/'));
+    expect(builtIn.length).toBeGreaterThanOrEqual(10);
+    for (const def of builtIn) {
+      const config = trainConfigFromFlags({ penalty: def.name, dataset: 'synthetic:64', limit: '64', backend: 'cpu' });
+      expect(config.options, def.name).toEqual(METHOD_PRESETS[def.name] ?? {});
+      const required = Object.entries(def.options).filter(([, o]) => o.required && o.default === undefined).map(([k]) => k);
+      const missing = required.filter((k) => !(k in config.options) && !(def.name === 'hypersparse' && k === 'sparsity'));
+      expect(missing, `${def.name} needs ${missing.join(', ')}`).toEqual([]);
+      buildRun(config).dispose();
+    }
+  });
+
+  it('HyperSparse plans at most 37 epochs of LeNet-300-100 (ART capped at 25), not 10 + 200', async () => {
+    await registerPlugins();
+    const setup = buildRun(trainConfigFromFlags({ penalty: 'hypersparse', dataset: 'synthetic:64', limit: '64', backend: 'cpu' }));
+    const { warmupEpochs, maxEpochs } = setup.options.art!.controller;
+    expect(warmupEpochs + maxEpochs + setup.options.finetune!.epochs).toBe(37);
+    setup.dispose();
+  });
+
+  it('sparsify penalties shows the defaults, and sweeps use them too', async () => {
+    const io = memoryIO();
+    expect(await main(['penalties'], io)).toBe(0);
+    expect(io.stdout).toMatch(/sparsify train defaults: strength=3e-5 \(docs\/defaults.md\)/);
+    const [job] = expandSweep({ dataset: 'synthetic:64', methods: ['lasso'], sparsities: [0.9] }, tempDir());
+    expect(job.config.options).toEqual(METHOD_PRESETS.lasso);
   });
 });
 
