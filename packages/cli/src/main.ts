@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BACKENDS, METHOD_PRESETS, OPTIMIZERS, PRUNE_RULES, PRUNE_SCOPES, TRAIN_DEFAULTS, parseSet, validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, isUsageLike, show } from './errors.js';

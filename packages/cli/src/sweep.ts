@@ -112,7 +112,6 @@ interface JobOutcome {
   job: SweepJob;
   code: number;
   skipped: boolean;
-  interrupted?: boolean;
 }
 
 /**
@@ -137,7 +136,7 @@ export function workerCount(requested: number, runs: number, cores = availablePa
   return { workers, note: `jobs ${requested}: running ${workers} at a time, as ${why}` };
 }
 
-export async function sweepCommand(configPath: string, o: { io: IO; json: boolean; jobs?: number; out?: string; bin?: string; signal?: AbortSignal; cores?: number }): Promise<number> {
+export async function sweepCommand(configPath: string, o: { io: IO; json: boolean; jobs?: number; out?: string; bin?: string; signal?: AbortSignal }): Promise<number> {
   const sweep = readSweepConfig(configPath);
   await registerPlugins();
   const out = resolve(o.out ?? sweep.out ?? join(dirname(configPath), configPath.split(/[\\/]/).pop()!.replace(/\.json$/, '')));
@@ -146,7 +145,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
   const jobs = expandSweep(sweep, out);
   const bin = o.bin ?? binPath();
   makeDirectory(join(out, '.jobs'));
-  const { workers: workerTotal, note } = workerCount(jobsCount, jobs.length, o.cores);
+  const { workers: workerTotal, note } = workerCount(jobsCount, jobs.length);
   const say = (text: string, event?: Record<string, unknown>) => {
     if (o.json) {
       if (event) o.io.out(`${JSON.stringify(event)}\n`);
@@ -222,7 +221,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
         const c = code ?? (signal ? 1 : 0);
         if (o.signal?.aborted && c !== 0) {
           say(`[${job.name}] interrupted: it resumes when the sweep runs again`, { event: 'interrupted', run: job.name });
-          done({ job, code: c, skipped: false, interrupted: true });
+          done({ job, code: c, skipped: false });
           return;
         }
         if (c !== 0) {
@@ -269,7 +268,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
       status: r.status ?? 'completed',
     });
   }
-  const failed = outcomes.filter((x) => x.code !== 0 && !x.interrupted).length;
+  const failed = outcomes.filter((x) => x.code !== 0).length;
   if (rows.length === 0) {
     say(`sweep: no run finished (${failed} failed)`, { event: 'sweep-done', failed, rows: 0 });
     return 1;

@@ -19,7 +19,6 @@ import {
   type Param,
   type Penalty,
   type PenaltyDiagnostics,
-  type PenaltyState,
 } from '@sparsify/core';
 import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, removeStaleTempFiles, setAsideCorruptCheckpoint, writeCheckpoint } from './checkpoint.js';
 import { LOOP_CHECKPOINT_VERSION, readRunCheckpoint, type EpochProgress, type LoopCheckpoint, type LoopState } from './loop-checkpoint.js';
