@@ -1,6 +1,7 @@
 import { readdirSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { MATRIX_SUITES, TEST_BACKEND_ENV, testBackends } from './tools/testing/matrix.js';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 const packages = readdirSync(`${root}packages`).filter((dir) =>
@@ -13,6 +14,10 @@ const alias = Object.fromEntries(
   packages.map((dir) => [`@sparsify/${dir}`, `${root}packages/${dir}/src/index.ts`]),
 );
 
+// SPARSIFY_TEST_BACKENDS (default cpu,wasm) lists the legs: cpu is every package's own project (its
+// matrix suites run on cpu there), each other backend a project of its name running MATRIX_SUITES on it.
+const legs = testBackends();
+
 export default defineConfig({
   resolve: { alias },
   test: {
@@ -24,14 +29,24 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 120_000,
     projects: [
-      ...packages.map((dir) => ({
-        extends: true as const,
-        test: { name: dir, include: [`packages/${dir}/test/**/*.test.ts`] },
-      })),
-      {
-        extends: true as const,
-        test: { name: 'tools', include: ['tools/*/test/**/*.test.ts'] },
-      },
+      ...(legs.includes('cpu')
+        ? [
+            ...packages.map((dir) => ({
+              extends: true as const,
+              test: { name: dir, include: [`packages/${dir}/test/**/*.test.ts`] },
+            })),
+            {
+              extends: true as const,
+              test: { name: 'tools', include: ['tools/*/test/**/*.test.ts'] },
+            },
+          ]
+        : []),
+      ...legs
+        .filter((backend) => backend !== 'cpu')
+        .map((backend) => ({
+          extends: true as const,
+          test: { name: backend, include: [...MATRIX_SUITES], env: { [TEST_BACKEND_ENV]: backend } },
+        })),
     ],
   },
 });

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
-// Compiles every .wat under packages/*/src into a sibling <name>.wasm.ts holding the module twice, as base64:
+// Compiles every .wat under packages/*/src (the accelerator, @sparsify/backend, holds them all) into a sibling <name>.wasm.ts holding the module twice, as base64:
 // importing a plain memory (tfjs-backend-wasm's single-threaded builds) and a shared one (its threaded
 // build). The .wasm.ts files are committed, so building and using the packages needs no wabt.
 //   node tools/scripts/compile-wat.mjs           write the .wasm.ts files
 //   node tools/scripts/compile-wat.mjs --check   exit 1 if any is missing or out of date (tests run this)
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import createWabt from 'wabt';
 
+// Where `WasmKernelCode` is declared: every .wat belongs to the accelerator.
+const LOOP_KERNELS = join('packages', 'backend', 'src', 'accelerate', 'loop-kernels');
 const MEMORY_LINE = /^\s*\(import "env" "memory" \(memory 1\)\) ;; MEMORY$/m;
 const SHARED_MEMORY = '  (import "env" "memory" (memory 1 65536 shared))';
 const FEATURES = { simd: true, threads: true, bulk_memory: true };
@@ -40,7 +42,7 @@ for (const file of sources) {
   if (!MEMORY_LINE.test(text)) throw new Error(`${file}: needs the line '  (import "env" "memory" (memory 1)) ;; MEMORY'`);
   const name = basename(file, '.wat');
   const constant = `${name.replace(/-./g, (m) => m[1].toUpperCase()).toUpperCase()}_WASM`;
-  const from = file.startsWith(join('packages', 'core', 'src')) ? './loop-kernels.js' : '@sparsify/core';
+  const from = `./${relative(dirname(file), LOOP_KERNELS)}.js`.replace(/\\/g, '/').replace(/^\.\/\.\.\//, '../');
   const out = `// Generated from ${name}.wat by tools/scripts/compile-wat.mjs (npm run compile-wat): do not edit.
 import type { WasmKernelCode } from '${from}';
 

@@ -3,29 +3,31 @@ import {
   BasePenalty,
   check,
   checkInteger,
-  checkPositive,
+  option,
   safeAbs,
   safeL1,
+  signLinear,
   SparsifyConfigError,
-  type LossAndGradients,
+  type OptionSchema,
+  type OptionsOf,
   type Param,
   type PenaltyConfig,
   type PenaltyDiagnostics,
+  type PenaltyGradients,
   type PenaltyState,
-  type StrengthLike,
   type TrainingContext,
 } from '@sparsify/core';
 import {
   addAll,
   checkEpsilonState,
-  checkOptions,
   checkStateObject,
   checkTensorStates,
+  DEFAULT_EPSILON_MIN,
+  DEFAULT_EPSILON_REL,
   detached,
   epsilonOf,
   epsilonRule,
   PACKAGE_NAME,
-  scaleOf,
   summary,
   tensorState,
   type EpsilonRule,
@@ -36,21 +38,6 @@ interface WeightState {
   v: { shape: number[]; values: Float32Array }[] | null;
   epsilons: number[];
   updates: number;
-}
-
-export interface LassoOptions {
-  /** λ: a number, a strength schedule, or a schedule config. Required. */
-  strength: StrengthLike;
-}
-
-/** Options that choose ε (give at most one of `epsilon`, `epsilonRel`, and for the log family `b`). */
-export interface EpsilonOptions {
-  /** Absolute ε (> 0), the same for every tensor. */
-  epsilon?: number;
-  /** Relative ε: ε = epsilonRel·mean|w| per tensor (> 0). Default 1e-2 when no absolute ε is given. */
-  epsilonRel?: number;
-  /** Floor of a relative ε (> 0), for tensors whose reference weights are all zero. Default 1e-8. */
-  epsilonMin?: number;
 }
 
 /** A tensor in JSON: how `getConfig()` records a given adaptive-lasso estimate. */
@@ -65,79 +52,104 @@ export interface EstimateJSON {
  */
 export type EstimateOption = 'snapshot' | readonly (tf.Tensor | EstimateJSON)[] | string;
 
-export interface AdaptiveLassoOptions extends EpsilonOptions {
-  /** λ. Required. */
-  strength: StrengthLike;
-  /** γ > 0 in v = (|ŵ| + ε)^(−γ). Default 1 (0.5 and 2 are the other usual choices). */
-  gamma?: number;
-  /** ŵ. Default `'snapshot'`. */
-  estimate?: EstimateOption;
-  /** v ← v / mean(v) per tensor, so that λ means what it means for plain lasso. Default false. */
-  normalize?: boolean;
-  /**
-   * Dense warm-up epochs before the snapshot (`'snapshot'` only): 0 (default) snapshots at bind; k > 0
-   * snapshots at the end of epoch k − 1, and the penalty is 0 until then.
-   */
-  warmupEpochs?: number;
-  /** Re-estimate ŵ from the current weights every this many epochs after the first estimate. Default: never. */
-  refreshEvery?: number;
+type Estimate = 'snapshot' | { shape: number[]; values: Float32Array }[];
+
+const strength = (recommended: string) =>
+  option.strength({
+    required: true,
+    description: `global coefficient λ (number, schedule or schedule config); the penalty is summed over weights, not averaged. ${recommended}`,
+  });
+
+/** ε: give at most one of `epsilon`, `epsilonRel`, and for the log family `b`. */
+const EPSILON_OPTIONS = {
+  epsilon: option.number({ min: 0, exclusiveMin: true, description: 'absolute ε > 0 for every tensor (instead of epsilonRel)' }),
+  epsilonRel: option.number({
+    min: 0,
+    exclusiveMin: true,
+    description: `relative ε = epsilonRel·mean|w| per tensor (default ${DEFAULT_EPSILON_REL}), used when no absolute ε is given`,
+  }),
+  epsilonMin: option.number({ min: 0, exclusiveMin: true, description: `floor of a relative ε, for all-zero tensors (default ${DEFAULT_EPSILON_MIN})` }),
+};
+
+/** The hierarchical adaptive lasso prior: scale a + 1 and an absolute ε b. */
+const HIERARCHICAL_OPTIONS = {
+  a: option.number({ min: 0, description: 'hierarchical adaptive lasso shape a ≥ 0: scale a + 1 (default scale 1)' }),
+  b: option.number({ min: 0, exclusiveMin: true, description: 'hierarchical adaptive lasso scale b > 0: an absolute ε (alias of epsilon)' }),
+};
+
+export const LASSO_OPTIONS = { strength: strength('Sweep 1e-5 to 1e-3 (1e-3 is strong on LeNet-300-100 with Adam).') };
+
+export const ADAPTIVE_LASSO_OPTIONS = {
+  strength: strength('1e-6 to 1e-4 for N ≈ 1e5–1e6 weights (the penalty starts ≈ N with γ = 1); sweep.'),
+  gamma: option.number({ default: 1, min: 0, exclusiveMin: true, description: 'γ > 0 in v = (|ŵ| + ε)^(−γ) (usual: 0.5, 1, 2)' }),
+  estimate: option.custom<EstimateOption, Estimate, { default: 'snapshot'; description: string }>({
+    default: 'snapshot',
+    description:
+      '"snapshot" (the current weights at bind, or after warmupEpochs), or one tensor per bound parameter: in a config [{shape, values}] (or that JSON text); programmatically tf.Tensor[]',
+    parse: (value, what) => parseEstimate(what, value as EstimateOption),
+    toConfig: (e) => (e === 'snapshot' ? e : e.map((g) => ({ shape: g.shape.slice(), values: Array.from(g.values) }))),
+  }),
+  ...EPSILON_OPTIONS,
+  normalize: option.boolean({ default: false, description: 'v ← v/mean(v) per tensor, so that λ means what it does for lasso' }),
+  warmupEpochs: option.number({
+    default: 0,
+    min: 0,
+    integer: true,
+    description: 'dense epochs before the snapshot (penalty 0 until the end of epoch warmupEpochs − 1)',
+  }),
+  refreshEvery: option.number({ min: 1, integer: true, description: 're-estimate ŵ from the current weights every this many epochs (default never)' }),
+};
+
+export const REWEIGHTED_L1_OPTIONS = {
+  strength: strength('Like adaptive-lasso (v|w| ≈ 1 per weight at a refresh): 1e-6 to 1e-4 for N ≈ 1e5–1e6; sweep.'),
+  ...HIERARCHICAL_OPTIONS,
+  ...EPSILON_OPTIONS,
+  every: option.number({ min: 1, integer: true, description: 'refresh v every this many optimizer steps (instead of everyEpochs)' }),
+  everyEpochs: option.number({ min: 1, integer: true, description: 'refresh v every this many epochs (default 1 when every is not given)' }),
+};
+
+export const LOG_PENALTY_OPTIONS = {
+  strength: strength('Like reweighted-l1: 1e-6 to 1e-4 for N ≈ 1e5–1e6; sweep.'),
+  ...HIERARCHICAL_OPTIONS,
+  ...EPSILON_OPTIONS,
+};
+
+export type LassoOptions = OptionsOf<typeof LASSO_OPTIONS>;
+export type AdaptiveLassoOptions = OptionsOf<typeof ADAPTIVE_LASSO_OPTIONS>;
+export type ReweightedL1Options = OptionsOf<typeof REWEIGHTED_L1_OPTIONS>;
+export type LogPenaltyOptions = OptionsOf<typeof LOG_PENALTY_OPTIONS>;
+
+/**
+ * A config with the ε options as the rule resolved them ({epsilon} or {b}, or {epsilonRel, epsilonMin})
+ * and any `extra`, its options in the order of `schema`.
+ */
+function withEpsilon(config: PenaltyConfig, schema: OptionSchema, rule: EpsilonRule, viaB: boolean, extra: Record<string, unknown> = {}): PenaltyConfig {
+  const { epsilon: _e, epsilonRel: _r, epsilonMin: _m, b: _b, ...given } = config.options;
+  const epsilon = rule.kind === 'absolute' ? (viaB ? { b: rule.value } : { epsilon: rule.value }) : { epsilonRel: rule.rel, epsilonMin: rule.min };
+  const options: Record<string, unknown> = { ...given, ...epsilon, ...extra };
+  return { ...config, options: Object.fromEntries(Object.keys(schema).filter((k) => k in options).map((k) => [k, options[k]])) };
 }
 
-export interface ReweightedL1Options extends EpsilonOptions {
-  /** λ. Required. */
-  strength: StrengthLike;
-  /** Hierarchical adaptive lasso shape a ≥ 0: v = (a + 1)/(b + |w|). Default: scale 1. */
-  a?: number;
-  /** Hierarchical adaptive lasso scale b > 0: an absolute ε (alias of `epsilon`). */
-  b?: number;
-  /** Refresh v every this many optimizer steps (onStepEnd). Exclusive with `everyEpochs`. */
-  every?: number;
-  /** Refresh v every this many epochs (onEpochEnd). Default 1 when `every` is not given. */
-  everyEpochs?: number;
-}
-
-export interface LogPenaltyOptions extends EpsilonOptions {
-  /** λ. Required. */
-  strength: StrengthLike;
-  /** Hierarchical shape a ≥ 0: the penalty is (a + 1)·log(1 + |w|/b). Default: scale 1. */
-  a?: number;
-  /** Hierarchical scale b > 0: an absolute ε (alias of `epsilon`). */
-  b?: number;
-}
-
-const EPSILON_KEYS = ['epsilon', 'epsilonRel', 'epsilonMin'] as const;
-const ADAPTIVE_KEYS = ['strength', 'gamma', 'estimate', ...EPSILON_KEYS, 'normalize', 'warmupEpochs', 'refreshEvery'] as const;
-const REWEIGHTED_KEYS = ['strength', 'a', 'b', ...EPSILON_KEYS, 'every', 'everyEpochs'] as const;
-const LOG_KEYS = ['strength', 'a', 'b', ...EPSILON_KEYS] as const;
-
-function epsilonConfig(rule: EpsilonRule, viaB: boolean): Record<string, unknown> {
-  if (rule.kind === 'absolute') return viaB ? { b: rule.value } : { epsilon: rule.value };
-  return { epsilonRel: rule.rel, epsilonMin: rule.min };
-}
-
-/** Lasso (L1): `λ·Σ|w|`, gradient λ·sign(w) with sign(0) = 0 (penalties.md §2). */
-export class LassoPenalty extends BasePenalty<LassoOptions> {
+/** Lasso (L1): `λ·Σ|w|`, gradient λ·sign(w) with sign(0) = 0. */
+export class LassoPenalty extends BasePenalty<typeof LASSO_OPTIONS> {
   readonly name = 'lasso';
   protected override readonly packageName = PACKAGE_NAME;
 
   constructor(options: LassoOptions) {
-    checkOptions('lasso', options, ['strength']);
-    super(options);
+    super(options, LASSO_OPTIONS, 'lasso');
   }
 
   protected term(_ctx: TrainingContext): tf.Scalar {
     return safeL1(...this.params.map((p) => p.variable));
   }
 
-  /** Σ|w| and, per tensor, the gradient λ·sign(w) as λ·sign(w) + 0·w: applied inside the fused update's pass. */
-  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
+  /** λ·Σ|w| and, per tensor, λ·sign(w) (one pass each way; the sums a momentum kernel may already hold). */
+  protected override closedForm(_ctx: TrainingContext, strength: tf.Scalar): PenaltyGradients {
     const variables = this.params.map((p) => p.variable);
-    const zero = tf.scalar(0);
-    return { value: safeL1(...variables), gradients: variables.map((variable) => ({ variable, a: strength, b: zero })) };
-  }
-
-  override getConfig(): PenaltyConfig {
-    return { name: this.name, package: PACKAGE_NAME, options: { strength: this.strength.config } };
+    return {
+      value: tf.mul(safeL1(...variables), strength) as tf.Scalar,
+      grads: Object.fromEntries(variables.map((v) => [v.name, signLinear(v, strength)])),
+    };
   }
 }
 
@@ -145,7 +157,7 @@ export class LassoPenalty extends BasePenalty<LassoOptions> {
  * A weighted L1 `λ·Σ_t Σ vₜ ⊙ |wₜ|` with non-trainable weights v (kept tensors, one per bound tensor,
  * never on the gradient tape): the gradient is λ·v·sign(w).
  */
-abstract class WeightedL1Penalty<O extends EpsilonOptions & { strength: StrengthLike }> extends BasePenalty<O> {
+abstract class WeightedL1Penalty<S extends typeof ADAPTIVE_LASSO_OPTIONS | typeof REWEIGHTED_L1_OPTIONS> extends BasePenalty<S> {
   protected override readonly packageName = PACKAGE_NAME;
   /** Current weights v, or null before the first estimate. */
   protected v: tf.Tensor[] | null = null;
@@ -213,7 +225,8 @@ abstract class WeightedL1Penalty<O extends EpsilonOptions & { strength: Strength
   }
 }
 
-function parseEstimate(what: string, estimate: EstimateOption | undefined): 'snapshot' | { shape: number[]; values: Float32Array }[] {
+/** Validates an estimate option (`what` names it) and copies it to the host. */
+function parseEstimate(what: string, estimate: EstimateOption | undefined): Estimate {
   if (estimate === undefined || estimate === 'snapshot') return 'snapshot';
   let list: unknown = estimate;
   if (typeof estimate === 'string') {
@@ -221,38 +234,38 @@ function parseEstimate(what: string, estimate: EstimateOption | undefined): 'sna
       list = JSON.parse(estimate);
     } catch {
       throw new SparsifyConfigError(
-        `${what} estimate must be "snapshot", or one tensor per bound parameter (tf.Tensor or {shape, values}); got the string ${JSON.stringify(estimate)}`,
+        `${what} must be "snapshot", or one tensor per bound parameter (tf.Tensor or {shape, values}); got the string ${JSON.stringify(estimate)}`,
       );
     }
   }
-  check(Array.isArray(list) && list.length > 0, `${what} estimate`, estimate, '"snapshot", or a non-empty array with one tensor per bound parameter');
+  check(Array.isArray(list) && list.length > 0, `${what}`, estimate, '"snapshot", or a non-empty array with one tensor per bound parameter');
   return (list as unknown[]).map((item, i) => {
     if (item instanceof tf.Tensor) {
-      check(!item.isDisposed, `${what} estimate[${i}]`, 'a disposed tensor', 'a live tensor');
+      check(!item.isDisposed, `${what}[${i}]`, 'a disposed tensor', 'a live tensor');
       return { shape: item.shape.slice(), values: Float32Array.from(item.dataSync() as Float32Array) };
     }
     const e = item as Partial<EstimateJSON> | null;
     check(
       typeof e === 'object' && e !== null && Array.isArray(e.shape) && Array.isArray(e.values),
-      `${what} estimate[${i}]`,
+      `${what}[${i}]`,
       item,
       'a tf.Tensor or {shape: number[], values: number[]}',
     );
     const shape = e!.shape!;
-    shape.forEach((d, k) => checkInteger(`${what} estimate[${i}].shape[${k}]`, d, 1));
+    shape.forEach((d, k) => checkInteger(`${what}[${i}].shape[${k}]`, d, 1));
     const size = shape.reduce((a, b) => a * b, 1);
-    check(e!.values!.length === size, `${what} estimate[${i}].values.length`, e!.values!.length, `${size} (the size of shape [${shape.join(', ')}])`);
-    e!.values!.forEach((v, k) => check(typeof v === 'number' && Number.isFinite(v), `${what} estimate[${i}].values[${k}]`, v, 'a finite number'));
+    check(e!.values!.length === size, `${what}[${i}].values.length`, e!.values!.length, `${size} (the size of shape [${shape.join(', ')}])`);
+    e!.values!.forEach((v, k) => check(typeof v === 'number' && Number.isFinite(v), `${what}[${i}].values[${k}]`, v, 'a finite number'));
     return { shape: shape.slice(), values: Float32Array.from(e!.values!) };
   });
 }
 
 /**
  * Adaptive lasso (Zou 2006): `λ·Σⱼ vⱼ|wⱼ|` with fixed weights `vⱼ = (|ŵⱼ| + ε)^(−γ)` from an initial
- * estimate ŵ, relative ε = epsilonRel·mean|ŵ| per tensor (§3.1 guard: caps v), optionally normalised
+ * estimate ŵ, relative ε = epsilonRel·mean|ŵ| per tensor (the guard that caps v), optionally normalised
  * to mean 1 per tensor, optionally re-estimated every `refreshEvery` epochs.
  */
-export class AdaptiveLassoPenalty extends WeightedL1Penalty<AdaptiveLassoOptions> {
+export class AdaptiveLassoPenalty extends WeightedL1Penalty<typeof ADAPTIVE_LASSO_OPTIONS> {
   readonly name = 'adaptive-lasso';
   readonly gamma: number;
   readonly normalize: boolean;
@@ -264,18 +277,10 @@ export class AdaptiveLassoPenalty extends WeightedL1Penalty<AdaptiveLassoOptions
   private estimatedAt: number | null = null;
 
   constructor(options: AdaptiveLassoOptions) {
-    checkOptions('adaptiveLasso', options, ADAPTIVE_KEYS);
-    super(options);
-    this.gamma = options.gamma ?? 1;
-    checkPositive('adaptiveLasso gamma', this.gamma);
-    this.normalize = options.normalize ?? false;
-    check(typeof this.normalize === 'boolean', 'adaptiveLasso normalize', this.normalize, 'true or false');
-    this.warmupEpochs = options.warmupEpochs ?? 0;
-    checkInteger('adaptiveLasso warmupEpochs', this.warmupEpochs, 0);
-    this.refreshEvery = options.refreshEvery;
-    if (this.refreshEvery !== undefined) checkInteger('adaptiveLasso refreshEvery', this.refreshEvery, 1);
-    this.epsilonRule = epsilonRule('adaptiveLasso', options);
-    const estimate = parseEstimate('adaptiveLasso', options.estimate);
+    super(options, ADAPTIVE_LASSO_OPTIONS, 'adaptiveLasso');
+    ({ gamma: this.gamma, normalize: this.normalize, warmupEpochs: this.warmupEpochs, refreshEvery: this.refreshEvery } = this.options);
+    this.epsilonRule = epsilonRule('adaptiveLasso', this.options);
+    const estimate = this.options.estimate;
     this.given = estimate === 'snapshot' ? null : estimate;
     if (this.given && this.warmupEpochs > 0) {
       throw new SparsifyConfigError(
@@ -371,17 +376,9 @@ export class AdaptiveLassoPenalty extends WeightedL1Penalty<AdaptiveLassoOptions
     this.estimatedAt = s.estimateEpoch as number | null;
   }
 
+  /** The options, with the ε rule as resolved (defaults included). */
   override getConfig(): PenaltyConfig {
-    const options: Record<string, unknown> = {
-      strength: this.strength.config,
-      gamma: this.gamma,
-      estimate: this.given ? this.given.map((g) => ({ shape: g.shape.slice(), values: Array.from(g.values) })) : 'snapshot',
-      ...epsilonConfig(this.epsilonRule, false),
-      normalize: this.normalize,
-      warmupEpochs: this.warmupEpochs,
-    };
-    if (this.refreshEvery !== undefined) options.refreshEvery = this.refreshEvery;
-    return { name: this.name, package: PACKAGE_NAME, options };
+    return withEpsilon(super.getConfig(), this.schema, this.epsilonRule, false);
   }
 }
 
@@ -390,7 +387,7 @@ export class AdaptiveLassoPenalty extends WeightedL1Penalty<AdaptiveLassoOptions
  * `vⱼ = (a+1)/(|wⱼ| + ε)` recomputed from the detached current weights every `every` steps or every
  * `everyEpochs` epochs; ε (b) is absolute, or relative to each tensor's mean |w| at bind and then frozen.
  */
-export class ReweightedL1Penalty extends WeightedL1Penalty<ReweightedL1Options> {
+export class ReweightedL1Penalty extends WeightedL1Penalty<typeof REWEIGHTED_L1_OPTIONS> {
   readonly name = 'reweighted-l1';
   /** a + 1. */
   readonly scale: number;
@@ -400,22 +397,19 @@ export class ReweightedL1Penalty extends WeightedL1Penalty<ReweightedL1Options> 
   private readonly viaB: boolean;
 
   constructor(options: ReweightedL1Options) {
-    checkOptions('reweightedL1', options, REWEIGHTED_KEYS);
-    super(options);
-    this.scale = scaleOf('reweightedL1', options.a);
-    this.epsilonRule = epsilonRule('reweightedL1', options);
-    this.viaB = options.b !== undefined;
-    if (options.every !== undefined && options.everyEpochs !== undefined) {
+    super(options, REWEIGHTED_L1_OPTIONS, 'reweightedL1');
+    this.scale = (this.options.a ?? 0) + 1;
+    this.epsilonRule = epsilonRule('reweightedL1', this.options);
+    this.viaB = this.options.b !== undefined;
+    if (this.options.every !== undefined && this.options.everyEpochs !== undefined) {
       throw new SparsifyConfigError('reweightedL1: give "every" (steps) or "everyEpochs", not both');
     }
-    this.every = options.every;
-    if (this.every !== undefined) checkInteger('reweightedL1 every', this.every, 1);
-    this.everyEpochs = this.every === undefined ? (options.everyEpochs ?? 1) : undefined;
-    if (this.everyEpochs !== undefined) checkInteger('reweightedL1 everyEpochs', this.everyEpochs, 1);
+    this.every = this.options.every;
+    this.everyEpochs = this.every === undefined ? (this.options.everyEpochs ?? 1) : undefined;
   }
 
   protected override init(params: readonly Param[]): void {
-    // ε is computed once, at the start of penalised training, then frozen (§3.2).
+    // ε is computed once, at the start of penalised training, then frozen (README, "ε and the guards").
     this.epsilons = params.map((p) => epsilonOf(this.epsilonRule, p.variable));
     this.refresh();
   }
@@ -454,13 +448,9 @@ export class ReweightedL1Penalty extends WeightedL1Penalty<ReweightedL1Options> 
     this.applyWeightState(this.parseWeightState('reweightedL1', s, false));
   }
 
+  /** The options, with the ε rule and the refresh interval as resolved (defaults included). */
   override getConfig(): PenaltyConfig {
-    const options: Record<string, unknown> = { strength: this.strength.config };
-    if (this.options.a !== undefined) options.a = this.options.a;
-    Object.assign(options, epsilonConfig(this.epsilonRule, this.viaB));
-    if (this.every !== undefined) options.every = this.every;
-    else options.everyEpochs = this.everyEpochs;
-    return { name: this.name, package: PACKAGE_NAME, options };
+    return withEpsilon(super.getConfig(), this.schema, this.epsilonRule, this.viaB, this.everyEpochs !== undefined ? { everyEpochs: this.everyEpochs } : {});
   }
 }
 
@@ -468,7 +458,7 @@ export class ReweightedL1Penalty extends WeightedL1Penalty<ReweightedL1Options> 
  * Log penalty `λ·(a+1)·Σⱼ log(1 + |wⱼ|/ε)`, gradient `λ·(a+1)·sign(w)/(ε + |w|)`: reweighted L1 with
  * reweighting at every step. ε (b) absolute, or relative to each tensor's mean |w| at bind and frozen.
  */
-export class LogPenalty extends BasePenalty<LogPenaltyOptions> {
+export class LogPenalty extends BasePenalty<typeof LOG_PENALTY_OPTIONS> {
   readonly name = 'log-penalty';
   protected override readonly packageName = PACKAGE_NAME;
   /** a + 1. */
@@ -478,11 +468,10 @@ export class LogPenalty extends BasePenalty<LogPenaltyOptions> {
   private epsilons: number[] = [];
 
   constructor(options: LogPenaltyOptions) {
-    checkOptions('logPenalty', options, LOG_KEYS);
-    super(options);
-    this.scale = scaleOf('logPenalty', options.a);
-    this.epsilonRule = epsilonRule('logPenalty', options);
-    this.viaB = options.b !== undefined;
+    super(options, LOG_PENALTY_OPTIONS, 'logPenalty');
+    this.scale = (this.options.a ?? 0) + 1;
+    this.epsilonRule = epsilonRule('logPenalty', this.options);
+    this.viaB = this.options.b !== undefined;
   }
 
   /** ε per bound tensor (frozen at bind). */
@@ -518,11 +507,9 @@ export class LogPenalty extends BasePenalty<LogPenaltyOptions> {
     this.epsilons = checkEpsilonState('logPenalty state.epsilons', s.epsilons, params.length);
   }
 
+  /** The options, with the ε rule as resolved (defaults included). */
   override getConfig(): PenaltyConfig {
-    const options: Record<string, unknown> = { strength: this.strength.config };
-    if (this.options.a !== undefined) options.a = this.options.a;
-    Object.assign(options, epsilonConfig(this.epsilonRule, this.viaB));
-    return { name: this.name, package: PACKAGE_NAME, options };
+    return withEpsilon(super.getConfig(), this.schema, this.epsilonRule, this.viaB);
   }
 }
 

@@ -3,29 +3,13 @@ import { check, checkNonNegative, checkPositive, SparsifyConfigError, type Param
 
 export const PACKAGE_NAME = '@sparsify/adaptive-lasso';
 
-/** Default relative ε: ε = 1e-2·mean|w| per tensor (penalties.md §3.1, §3.2). */
+/** Default relative ε: ε = 1e-2·mean|w| per tensor (see the README, "ε and the guards"). */
 export const DEFAULT_EPSILON_REL = 1e-2;
 /**
  * Floor of a relative ε (default 1e-8): a tensor whose reference weights are all zero (a zero-initialised
  * bias) would otherwise get ε = 0 and an infinite weight v or log-penalty.
  */
 export const DEFAULT_EPSILON_MIN = 1e-8;
-
-/** Throws unless `options` is a plain object whose keys are all in `allowed`, and `strength` is given. */
-export function checkOptions(what: string, options: unknown, allowed: readonly string[]): void {
-  check(typeof options === 'object' && options !== null && !Array.isArray(options), `${what} options`, options, 'an object');
-  const unknown = Object.keys(options as object).filter((k) => !allowed.includes(k));
-  if (unknown.length > 0) {
-    throw new SparsifyConfigError(
-      `${what}: unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options: ${allowed.join(', ')}`,
-    );
-  }
-  if ((options as { strength?: unknown }).strength === undefined) {
-    throw new SparsifyConfigError(
-      `${what}: option "strength" is required (a number ≥ 0, a strength schedule or its config); see the README for recommended ranges`,
-    );
-  }
-}
 
 /** How ε is chosen: an absolute value for every tensor, or relative to each tensor's mean |w|. */
 export type EpsilonRule = { readonly kind: 'absolute'; readonly value: number } | { readonly kind: 'relative'; readonly rel: number; readonly min: number };
@@ -100,13 +84,6 @@ export function summary(tensors: readonly tf.Tensor[]): { min: number; median: n
   all.sort();
   const [min, median, max] = quantilesOfSorted(all, [0, 0.5, 1]);
   return { min, median, max };
-}
-
-/** Validates the hierarchical-prior shape `a` (≥ 0) and returns the scale a + 1 (1 when absent). */
-export function scaleOf(what: string, a: number | undefined): number {
-  if (a === undefined) return 1;
-  checkNonNegative(`${what} a`, a);
-  return a + 1;
 }
 
 /** A tensor as plain JSON data (`getState()`). */

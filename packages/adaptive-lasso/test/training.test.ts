@@ -8,8 +8,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Penalty } from '@sparsify/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { adaptiveLasso, lasso, logPenalty, reweightedL1 } from '../src/index.js';
-import { useCpu } from './helpers.js';
 import { teacherTask, trainAndPrune, type RunResult, type Task } from '@sparsify/conformance';
 
 const SPARSITY = 0.95;
@@ -18,7 +18,7 @@ let task: Task;
 let dense: RunResult;
 
 beforeAll(async () => {
-  await useCpu();
+  await useTestBackend();
   task = teacherTask(1, 768, 1024);
   dense = await trainAndPrune(task, base);
   // Measured: 0.865 before pruning, 0.813 after pruning 95%.

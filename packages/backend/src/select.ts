@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { registerSparsifyKernels } from './accelerate/index.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
+import { loadNative, type NativeRuntime } from './native.js';
 import { autoWasmThreads, MAX_WASM_THREADS, startWasmWithThreads, wasmThreadsUnsupported, type WasmThreadsModule } from './wasm-threads.js';
 
 /** What a caller may ask for. `auto` tries tfjs-node-gpu → tfjs-node → wasm → cpu. */
@@ -32,6 +34,8 @@ export interface BackendSelection {
   readonly wasmThreads?: number;
   /** On wasm with `auto` threads: why it runs single-threaded on a multi-core machine, if it does. */
   readonly wasmThreadsNote?: string;
+  /** On tensorflow: the package, the libtensorflow version and the devices it runs on. */
+  readonly native?: NativeRuntime;
   readonly tried: readonly BackendAttempt[];
 }
 
@@ -43,8 +47,9 @@ export interface SelectBackendOptions {
   /** Called with the one-line reason once a backend is active (default: none). */
   log?: (message: string) => void;
   /**
-   * On wasm, register the training kernels tfjs-backend-wasm lacks (conv and depthwise gradients,
-   * UnsortedSegmentSum) and its fast matmul paths (default true).
+   * Register sparsify's kernels: on wasm the training kernels tfjs-backend-wasm lacks (conv and
+   * depthwise gradients, UnsortedSegmentSum) and its fast matmul paths, and on cpu and wasm the loop
+   * kernels of sparsify's ops (`registerSparsifyKernels`). Default true.
    */
   trainingKernels?: boolean;
   /**
@@ -152,13 +157,13 @@ async function activate(
   importModule: (specifier: string) => Promise<unknown>,
   trainingKernels: boolean,
   wasmThreads: ThreadsRequest,
-): Promise<{ backend: string; wasmThreads?: number; wasmThreadsNote?: string }> {
+  env: Record<string, string | undefined>,
+): Promise<{ backend: string; wasmThreads?: number; wasmThreadsNote?: string; native?: NativeRuntime }> {
   switch (candidate) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
-      await importModule(candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node');
-      if (!(await tf.setBackend('tensorflow'))) throw new Error('backend "tensorflow" failed to initialise');
-      return { backend: 'tensorflow' };
+      const native = await loadNative(candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node', importModule, env);
+      return { backend: 'tensorflow', native };
     }
     case 'wasm': {
       const wasm = (await importModule('@tensorflow/tfjs-backend-wasm')) as WasmThreadsModule & { setWasmPaths?: (p: string) => void };
@@ -172,6 +177,21 @@ async function activate(
       if (!(await tf.setBackend('cpu'))) throw new Error('backend "cpu" failed to initialise');
       return { backend: 'cpu' };
   }
+}
+
+/** `tfjs-node-gpu, libtensorflow 2.9.1; CPU, GPU <name>` (the package only when it is the GPU one). */
+export function describeNative(native: NativeRuntime): string {
+  const gpuPackage = native.package.endsWith('-gpu') ? 'tfjs-node-gpu, ' : '';
+  return `${gpuPackage}libtensorflow ${native.libtensorflow}; ${native.devices.join(', ')}${native.note ? `; ${native.note}` : ''}`;
+}
+
+/**
+ * tfjs's cpu backend prints an "install tfjs-node" banner on its first use in Node. The selection's
+ * reason already says which backends are installed, so the banner is marked as shown.
+ */
+function silenceInstallHint(): void {
+  const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
+  if (cpu && typeof cpu.firstUse === 'boolean') cpu.firstUse = false;
 }
 
 /**
@@ -191,12 +211,14 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   }
   const wasmThreads = parseWasmThreads(options, env);
   const importModule = options.importModule ?? defaultImport;
+  if (options.trainingKernels ?? true) registerSparsifyKernels();
   const candidates = prefer === 'auto' ? AUTO_ORDER : [prefer];
   const tried: BackendAttempt[] = [];
   for (const candidate of candidates) {
     try {
-      const { backend, wasmThreads: threads, wasmThreadsNote } = await activate(candidate, importModule, options.trainingKernels ?? true, wasmThreads);
+      const { backend, wasmThreads: threads, wasmThreadsNote, native } = await activate(candidate, importModule, options.trainingKernels ?? true, wasmThreads, env);
       await tf.ready();
+      silenceInstallHint();
       tried.push({ candidate, ok: true, detail: 'active' });
       const skipped = tried.filter((t) => !t.ok).map((t) => `${t.candidate}: ${t.detail}`);
       const why =
@@ -206,8 +228,8 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
             ? 'explicit choice'
             : `${BACKEND_ENV_VAR}=${prefer}`;
       const detail =
-        candidate === 'tensorflow-gpu'
-          ? ' (tfjs-node-gpu)'
+        native !== undefined
+          ? ` (${describeNative(native)})`
           : threads !== undefined && threads > 1
             ? ` (${threads} threads)`
             : wasmThreadsNote !== undefined
@@ -222,6 +244,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         tried,
         ...(threads !== undefined ? { wasmThreads: threads } : {}),
         ...(wasmThreadsNote !== undefined ? { wasmThreadsNote } : {}),
+        ...(native !== undefined ? { native } : {}),
       };
     } catch (error) {
       if (error instanceof WasmThreadsError) throw error;

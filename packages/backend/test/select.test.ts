@@ -54,7 +54,7 @@ describe('selectBackend', () => {
 
   it('uses the real installed packages by default (no tfjs-node here: wasm)', async () => {
     const selection = await selectBackend({ env: {} });
-    // On a machine with tfjs-node installed this would be 'tensorflow'; the workspace does not install it.
+    // 'tensorflow' where tfjs-node is installed (npm run setup:tfjs-node), else wasm.
     expect(['wasm', 'tensorflow']).toContain(selection.backend);
   });
 

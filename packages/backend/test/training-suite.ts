@@ -2,9 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 /**
- * Whole models on wasm with the sparsify kernels: the gradients of every variable (tf.variableGrads)
- * match the cpu backend's to 1e-4 relative, and a few SGD-momentum steps train without leaking.
- * Models are built once (seeded initialisers); their variables move between backends with the engine.
+ * Whole models on a backend under test (wasm with the sparsify kernels, or tensorflow): the gradients
+ * of every variable (tf.variableGrads) match the cpu backend's to 1e-4 relative, and a few SGD-momentum
+ * steps train without leaking. Models are built once (seeded initialisers); their variables move
+ * between backends with the engine.
  */
 
 const seed = (s: number) => ({ kernelInitializer: tf.initializers.glorotNormal({ seed: s }) });
@@ -133,56 +134,71 @@ function lossFn(model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): () => tf.Sca
   return () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true }) as tf.Tensor) as tf.Scalar;
 }
 
-async function gradients(backend: string, model: tf.LayersModel, x: tf.Tensor, y: tf.Tensor): Promise<Map<string, Float32Array>> {
+async function gradients(backend: string, loss: () => tf.Scalar, vars: tf.Variable[]): Promise<Map<string, Float32Array>> {
   await tf.setBackend(backend);
-  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const { value, grads } = tf.variableGrads(lossFn(model, x, y), vars);
+  const { value, grads } = tf.variableGrads(loss, vars);
   const out = new Map<string, Float32Array>();
   for (const v of vars) out.set(v.name, Float32Array.from(await grads[v.name].data()));
   tf.dispose([value, ...Object.values(grads)]);
   return out;
 }
 
+/** Gradients of `loss` on cpu and on `backend` agree to 1e-4 of each variable's largest |gradient|. */
+async function expectGradientsMatchCpu(backend: string, title: string, loss: () => tf.Scalar, vars: tf.Variable[]): Promise<void> {
+  const cpu = await gradients('cpu', loss, vars);
+  const tested = await gradients(backend, loss, vars);
+  expect([...tested.keys()]).toEqual([...cpu.keys()]);
+  const worst: string[] = [];
+  for (const [name, ref] of cpu) {
+    const got = tested.get(name)!;
+    const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    expect(scale).toBeGreaterThan(0);
+    let maxAbs = 0;
+    for (let i = 0; i < ref.length; i++) maxAbs = Math.max(maxAbs, Math.abs(ref[i] - got[i]));
+    worst.push(`${name}: ${(maxAbs / scale).toExponential(1)}`);
+    expect(maxAbs / scale, name).toBeLessThanOrEqual(1e-4);
+  }
+  console.log(`${title}: max |Δgrad| / max |grad| per variable: ${worst.join(', ')}`);
+}
+
 /**
- * The suite, on a wasm backend that `startWasm` starts with sparsify's kernels (single-threaded, or the
- * threaded build: the thread count is fixed per process, so each is its own test file).
+ * The suite, on `backend` as `start` starts it: wasm with sparsify's kernels (single-threaded, or the
+ * threaded build: the thread count is fixed per process, so each is its own test file), or tensorflow.
  */
-export function trainingSuite(title: string, startWasm: () => Promise<unknown>): void {
+export function trainingSuite(backend: string, title: string, start: () => Promise<unknown>): void {
   beforeAll(async () => {
-    await startWasm();
+    await start();
     await tf.ready();
   });
 
-  describe(`wasm (${title}) training matches cpu (tf.variableGrads)`, () => {
+  describe(`${backend} (${title}) training matches cpu (tf.variableGrads)`, () => {
     for (const c of CASES) {
       it(c.name, async () => {
         await tf.setBackend('cpu');
         const model = c.build();
         const x = c.input();
         const y = labels(x.shape[0], 40);
-        const cpu = await gradients('cpu', model, x, y);
-        const wasm = await gradients('wasm', model, x, y);
-        expect([...wasm.keys()]).toEqual([...cpu.keys()]);
-        const worst: string[] = [];
-        for (const [name, ref] of cpu) {
-          const got = wasm.get(name)!;
-          const scale = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-          expect(scale).toBeGreaterThan(0);
-          let maxAbs = 0;
-          for (let i = 0; i < ref.length; i++) maxAbs = Math.max(maxAbs, Math.abs(ref[i] - got[i]));
-          worst.push(`${name}: ${(maxAbs / scale).toExponential(1)}`);
-          expect(maxAbs / scale, name).toBeLessThanOrEqual(1e-4);
-        }
-        console.log(`${c.name}: max |Δgrad| / max |grad| per variable: ${worst.join(', ')}`);
+        const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        await expectGradientsMatchCpu(backend, c.name, lossFn(model, x, y), vars);
         tf.dispose([x, y]);
         model.dispose();
       });
     }
+
+    it('tf.conv2d with explicit padding and stride 2 (what layers never produce)', async () => {
+      await tf.setBackend('cpu');
+      const x = tf.variable(tf.randomNormal([2, 9, 9, 3], 0, 1, 'float32', 41), true, 'explicit_x');
+      const filter = tf.variable(tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 42), true, 'explicit_filter');
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 2], [2, 0], [0, 0]];
+      const loss = () => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 2, pad))) as tf.Scalar;
+      await expectGradientsMatchCpu(backend, 'explicit padding', loss, [x, filter]);
+      tf.dispose([x, filter]);
+    });
   });
 
-  describe(`training on wasm (${title})`, () => {
+  describe(`training on ${backend} (${title})`, () => {
     it('LeNet-5 trains (loss falls) with SGD momentum, no tensor growth', async () => {
-      await tf.setBackend('wasm');
+      await tf.setBackend(backend);
       const model = lenet5();
       const x = tf.randomNormal([16, 28, 28, 1], 0, 1, 'float32', 50);
       const y = labels(16, 51);

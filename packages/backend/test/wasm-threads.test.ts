@@ -4,8 +4,10 @@ import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { BackendSelectionError, selectBackend, type BackendSelection } from '../src/index.js';
 import { wasmThreadsUnsupported } from '../src/wasm-threads.js';
-import { FUSED_KERNELS, applyGradients, disposeOptimizer, runLoopKernel, startLoopKernel, type LoopKernel } from '@sparsify/core';
-import { expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
+import { absAndSquareSums, applyGradients, disposeOptimizer, groupScale, groupSquareSums, PASS_KERNELS, signLinear } from '@sparsify/core';
+import { registerLoopKernels, type LoopKernel } from '../src/index.js';
+import { PASS_LOOP_KERNELS } from '../src/accelerate/passes.js';
+import { expectKernelMatchesPlain } from '../../../tools/testing/kernels.js';
 import { trainingSuite } from './training-suite.js';
 
 /**
@@ -16,7 +18,7 @@ import { trainingSuite } from './training-suite.js';
 const before = { Blob: globalThis.Blob, createObjectURL: URL.createObjectURL, cpus: os.cpus, hasWorker: 'Worker' in globalThis };
 let selection: BackendSelection | undefined;
 
-trainingSuite('2 threads', async () => {
+trainingSuite('wasm', '2 threads', async () => {
   selection = await selectBackend({ prefer: 'wasm', env: {}, wasmThreads: 2 });
 });
 
@@ -48,15 +50,17 @@ describe('wasmThreads: 2', () => {
     await tf.setBackend('cpu');
   });
 
-  it("runs sparsify's WebAssembly SIMD loop kernels on the threaded build's shared memory", () => {
+  it("runs sparsify's WebAssembly SIMD loop kernels on the threaded build's shared memory", async () => {
+    await tf.setBackend('wasm');
     const x = () => tf.tensor2d(Array.from({ length: 7 * 9 }, (_, i) => (i % 5 === 0 ? 0 : Math.sin(i))), [7, 9]);
-    expectLoopMatchesComposite(FUSED_KERNELS.absAndSquareSums, () => [x()], {}, 2e-5);
-    expectLoopMatchesComposite(FUSED_KERNELS.signLinear, () => [x(), tf.scalar(-0.5), tf.scalar(2), tf.scalar(0.25)], {});
-    expectLoopMatchesComposite(FUSED_KERNELS.groupSquareSums, () => [x()], {}, 2e-5);
-    expectLoopMatchesComposite(FUSED_KERNELS.groupScale, () => [x(), tf.linspace(-1, 1, 7) as tf.Tensor1D, tf.linspace(0, 2, 9) as tf.Tensor1D], {});
+    expectKernelMatchesPlain(PASS_KERNELS.absAndSquareSums, () => absAndSquareSums(x()), 2e-5);
+    expectKernelMatchesPlain(PASS_KERNELS.signLinear, () => [signLinear(x(), tf.scalar(-0.5), tf.scalar(2), tf.scalar(0.25))]);
+    expectKernelMatchesPlain(PASS_KERNELS.groupSquareSums, () => groupSquareSums(x()), 2e-5);
+    expectKernelMatchesPlain(PASS_KERNELS.groupScale, () => [groupScale(x(), tf.linspace(-1, 1, 7) as tf.Tensor1D, tf.linspace(0, 2, 9) as tf.Tensor1D)]);
+    await tf.setBackend('cpu');
   });
 
-  it("runs the fused momentum update on the shared memory as on cpu, bit for bit (both addend forms, blocks and a tail)", async () => {
+  it('runs the momentum update kernel on the shared memory as on cpu, bit for bit (with and without an addend, with decay, blocks and a tail)', async () => {
     const run = async (backend: string) => {
       await tf.setBackend(backend);
       const shape = [37, 29]; // 1073 values: one whole block of 1024, then vectors, then a tail of 1
@@ -65,10 +69,7 @@ describe('wasmThreads: 2', () => {
       for (let i = 0; i < 3; i++) {
         tf.tidy(() => {
           const g = (seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
-          applyGradients(optimizer, { [v.name]: g(10 + i), [w.name]: g(20 + i) }, {
-            [v.name]: { variable: v, a: tf.scalar(0.01), b: tf.scalar(-0.02) },
-            [w.name]: { variable: w, tensor: g(30 + i), scale: tf.scalar(0.3) },
-          });
+          applyGradients(optimizer, { [v.name]: g(10 + i), [w.name]: g(20 + i) }, { addends: { [w.name]: g(30 + i) }, decay: { [v.name]: 1e-3, [w.name]: 2e-4 } });
         });
       }
       const out = [v, w].map((x) => Array.from(new Int32Array((x.dataSync() as Float32Array).slice().buffer)));
@@ -100,43 +101,57 @@ describe('wasmThreads: 2', () => {
   });
 });
 
-describe("core's helper thread on the shared memory (startLoopKernel)", () => {
+describe('the helper thread on the shared memory', () => {
   const x = () => tf.tensor2d(Array.from({ length: 7 * 9 }, (_, i) => (i % 5 === 0 ? 0 : Math.sin(i))), [7, 9]);
-  const bits = (ts: tf.Tensor[]) => ts.map((t) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer)));
+  const bits = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
+  const signLinearKernel = PASS_LOOP_KERNELS.find((k) => k.name === PASS_KERNELS.signLinear)!;
+  /** signLinear as a kernel that may run off the main thread. */
+  const offThread = (call = signLinearKernel.simd!.call): LoopKernel<object> => ({ ...signLinearKernel, simd: { ...signLinearKernel.simd!, call, offThread: true } });
+  const afterwards = () => registerLoopKernels([signLinearKernel]);
 
-  it('runs a loop kernel on the worker: the same bits as in place, two jobs started before either is joined', async () => {
+  it('runs a kernel on the worker: the same bits as in place, two jobs started before either is read', async () => {
     await tf.setBackend('wasm');
     const inputs = [x(), tf.scalar(-0.5), tf.scalar(2), tf.scalar(0.25)];
-    const other = [tf.neg(inputs[0]), ...inputs.slice(1)];
-    const first = startLoopKernel(FUSED_KERNELS.signLinear, inputs, {});
-    const second = startLoopKernel(FUSED_KERNELS.signLinear, other, {});
-    expect(first && second).toBeDefined();
-    const [a, b] = [second!.join(), first!.join()];
-    const [refA, refB] = [runLoopKernel(FUSED_KERNELS.signLinear, other, {}), runLoopKernel(FUSED_KERNELS.signLinear, inputs, {})];
-    expect(bits(a)).toEqual(bits(refA));
-    expect(bits(b)).toEqual(bits(refB));
-    expect(() => first!.join()).toThrow('SparsifySignLinear: join() called twice');
-    tf.dispose([...inputs, ...other, ...a, ...b, ...refA, ...refB]);
+    const reference = [bits(signLinear(inputs[0], inputs[1], inputs[2], inputs[3])), bits(signLinear(tf.neg(inputs[0]), inputs[1], inputs[2], inputs[3]))];
+    registerLoopKernels([offThread()]);
+    try {
+      const first = signLinear(inputs[0], inputs[1], inputs[2], inputs[3]);
+      const second = signLinear(tf.neg(inputs[0]), inputs[1], inputs[2], inputs[3]);
+      expect([bits(second), bits(first)]).toEqual([reference[1], reference[0]]);
+      tf.dispose([first, second]);
+    } finally {
+      afterwards();
+    }
+    tf.dispose(inputs);
   });
 
-  it("reports a kernel's failure at join, naming it, and runs the next job", async () => {
+  it("reports a kernel's failure at the first use of its outputs, naming it, and runs the next job", async () => {
     await tf.setBackend('wasm');
-    const broken: LoopKernel = { ...FUSED_KERNELS.signLinear, name: 'Broken', simd: { ...FUSED_KERNELS.signLinear.simd!, call: (e) => e.noSuchExport(1) } };
     const inputs = [x(), tf.scalar(1), tf.scalar(1), tf.scalar(1)];
-    const before = tf.memory().numTensors;
-    expect(() => startLoopKernel(broken, inputs, {})!.join()).toThrow(/^Broken failed on the helper thread: Error: packages\/core\/src\/fused.wat has no export noSuchExport/);
-    expect(tf.memory().numTensors).toBe(before); // its outputs freed
-    const out = startLoopKernel(FUSED_KERNELS.signLinear, inputs, {})!.join();
-    const ref = runLoopKernel(FUSED_KERNELS.signLinear, inputs, {});
-    expect(bits(out)).toEqual(bits(ref));
-    tf.dispose([...inputs, ...out, ...ref]);
+    const reference = bits(signLinear(inputs[0], inputs[1], inputs[2], inputs[3]));
+    registerLoopKernels([offThread((e) => void e.noSuchExport(1))]);
+    try {
+      const out = signLinear(inputs[0], inputs[1], inputs[2], inputs[3]);
+      expect(() => out.dataSync()).toThrow(/^SparsifySignLinear failed on the helper thread: Error: packages\/backend\/src\/accelerate\/passes.wat has no export noSuchExport/);
+      out.dispose();
+      registerLoopKernels([offThread()]);
+      expect(bits(tf.tidy(() => signLinear(inputs[0], inputs[1], inputs[2], inputs[3])))).toEqual(reference);
+    } finally {
+      afterwards();
+    }
+    tf.dispose(inputs);
   });
 
-  it('declines on the cpu backend, and leaves nothing that keeps the process alive', async () => {
+  it('is not used on the cpu backend, and leaves nothing that keeps the process alive', async () => {
     await tf.setBackend('cpu');
-    const input = x();
-    expect(startLoopKernel(FUSED_KERNELS.signLinear, [input, tf.scalar(1), tf.scalar(1), tf.scalar(1)], {})).toBeUndefined();
-    input.dispose();
+    registerLoopKernels([offThread()]);
+    try {
+      const input = x();
+      expect(bits(tf.tidy(() => signLinear(input, tf.scalar(1), tf.scalar(1))))).toHaveLength(63);
+      input.dispose();
+    } finally {
+      afterwards();
+    }
     const holding = process.getActiveResourcesInfo().filter((r) => r === 'MessagePort' || r === 'Worker');
     expect(holding).toEqual([]);
   });

@@ -48,9 +48,9 @@ export interface RunConfig {
  * grid, the results and the range to sweep for other models and datasets. A penalty's strength scales
  * with the number of weights it sums over, so other models need their own sweep.
  *
- * HALO's reference setting ξ = ψ = 1e-8 with λ decay 1e-4 (penalties.md §4.3) is for 160 CIFAR epochs
- * of 782 steps: λ needs ~80 such epochs to settle (§4.4), so on this job it barely moves and HALO
- * prunes no better than magnitude pruning. HyperSparse's ART grows α from 5e-6 by η = 1.05 per epoch
+ * HALO's reference setting ξ = ψ = 1e-8 with λ decay 1e-4 is for 160 CIFAR epochs of 782 steps: λ
+ * needs ~80 such epochs to settle (packages/halo/README.md, "What drives λ"), so on this job it barely
+ * moves and HALO gains little over magnitude pruning (docs/results.md). HyperSparse's ART grows α from 5e-6 by η = 1.05 per epoch
  * in the paper (CIFAR, hundreds of epochs): here η = 1.3 and a cap of 25 ART epochs keep the whole run
  * within 10 + 25 + 2 = 37 epochs (ART stopped by itself after 15–20 ART epochs in the grid).
  */

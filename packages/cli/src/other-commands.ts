@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { getPenaltyDefinition, listPenalties } from '@sparsify/core';
+import { describeOptions, getPenaltyDefinition, listPenalties } from '@sparsify/core';
 import { readReport, writeReport } from '@sparsify/reporting';
 import { METHOD_PRESETS } from './config.js';
 import { UsageError } from './errors.js';
@@ -23,7 +23,7 @@ export async function penaltiesCommand(io: IO, json: boolean): Promise<number> {
       `${JSON.stringify(
         {
           baselines: Object.entries(BASELINE_DESCRIPTIONS).map(([name, description]) => ({ name, description })),
-          penalties: defs.map((d) => ({ name: d.name, package: d.package, description: d.description, options: d.options, trainDefaults: METHOD_PRESETS[d.name] ?? {} })),
+          penalties: defs.map((d) => ({ name: d.name, package: d.package, description: d.description, options: describeOptions(d.schema), trainDefaults: METHOD_PRESETS[d.name] ?? {} })),
           plugins: discovered,
         },
         null,
@@ -37,7 +37,7 @@ export async function penaltiesCommand(io: IO, json: boolean): Promise<number> {
   io.out('\nPenalties (--penalty NAME --set option=value):\n');
   for (const d of defs) {
     io.out(`  ${d.name.padEnd(20)} ${d.description}\n${' '.repeat(23)}from ${d.package}\n`);
-    for (const [key, info] of Object.entries(d.options)) {
+    for (const [key, info] of Object.entries(describeOptions(d.schema))) {
       const flags = [info.type, info.required ? 'required' : undefined, info.default !== undefined ? `default ${JSON.stringify(info.default)}` : undefined, info.values ? `one of ${info.values.join('|')}` : undefined]
         .filter(Boolean)
         .join(', ');

@@ -53,7 +53,7 @@ export function checkNames(config: RunConfig, where?: string): void {
   else {
     const def = getPenaltyDefinition(config.method)!;
     const extra = config.method === 'hypersparse' ? ART_KEYS : [];
-    checkKeys(config.method, config.options, [...Object.keys(def.options), ...extra], where);
+    checkKeys(config.method, config.options, [...Object.keys(def.schema), ...extra], where);
   }
 }
 
@@ -75,14 +75,15 @@ function checkKeepsWeights(config: RunConfig, model: tf.LayersModel, scope: 'glo
   }
 }
 
+/** The run's optimizer in tfjs's form; Adam's ε as PyTorch's 1e-8 (tfjs's default is 1e-7). */
 function optimizerOf(config: RunConfig, lr: number): OptimizerConfig {
   switch (config.optimizer) {
     case 'sgd':
-      return { kind: 'sgd', learningRate: lr };
+      return { className: 'SGD', config: { learningRate: lr } };
     case 'momentum':
-      return { kind: 'momentum', learningRate: lr, momentum: config.momentum };
+      return { className: 'Momentum', config: { learningRate: lr, momentum: config.momentum } };
     case 'adam':
-      return { kind: 'adam', learningRate: lr };
+      return { className: 'Adam', config: { learningRate: lr, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 } };
   }
 }
 
@@ -119,7 +120,7 @@ export function buildRun(config: RunConfig, where?: string): RunSetup {
     let epochs = config.epochs;
     let pruningInfo: Record<string, unknown> = { kind: 'none' };
     let penaltyConfig: RunSetup['penaltyConfig'] = { name: 'none', config: {} };
-    // HALO prunes with the quantile over non-zeros (penalties.md §4.5); everything else with the strict quantile.
+    // HALO prunes with the quantile over non-zeros (its procedure); everything else with the strict quantile.
     const rule = config.pruneRule ?? (config.method === 'halo' ? 'quantileNonZero' : 'quantile');
     const scope = config.pruneScope ?? 'global';
     const oneShot = () => {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmTrainingKernels, selectBackend, type BackendPreference } from '@sparsify/backend';
+import { registerWasmTrainingKernels, selectBackend, type BackendPreference, type BackendSelection } from '@sparsify/backend';
 import { writeFileAtomic, writeReport, type ReportInput } from '@sparsify/reporting';
 import { evaluate, hasCheckpoint, lockRunDirectory, makeDirectory, readRegularFile, readRunCheckpoint, train, type RunLock, type TrainResult } from '@sparsify/train';
 import { validateRunConfig, type RunConfig } from './config.js';
@@ -71,10 +71,19 @@ export interface TrainOutcome {
 }
 
 /** Activates the backend a config asks for; wasm also gets the training kernels it lacks. */
-export async function activateBackend(prefer: BackendPreference): Promise<string> {
+export async function activateBackend(prefer: BackendPreference): Promise<BackendSelection> {
   const selection = await selectBackend({ prefer });
   if (selection.backend === 'wasm') registerWasmTrainingKernels();
-  return selection.reason;
+  return selection;
+}
+
+/** The report's account of the backend: the selection line, the library and devices, the threads. */
+function runtimeInfo(selection: BackendSelection): ReportInput['runtime'] {
+  return {
+    reason: selection.reason,
+    ...(selection.native ? { libtensorflow: selection.native.libtensorflow, devices: [...selection.native.devices] } : {}),
+    ...(selection.wasmThreads !== undefined ? { wasmThreads: selection.wasmThreads } : {}),
+  };
 }
 
 /**
@@ -94,7 +103,7 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
     if (!o.resume && hasRun(o.out)) {
       throw new UsageError(`--out ${o.out} already holds a run; continue it with --resume ${o.out}, or choose another --out`);
     }
-    const backendReason = await activateBackend(o.backend ?? config.backend);
+    const selection = await activateBackend(o.backend ?? config.backend);
     await registerPlugins();
     const setup = buildRun(config, o.resume ? `${configFile} config` : undefined);
     try {
@@ -103,7 +112,7 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
         writeFileAtomic(configFile, `${JSON.stringify(stored, null, 2)}\n`);
         wroteConfig = true;
       }
-      return await runAndReport(config, setup, backendReason, lock, o);
+      return await runAndReport(config, setup, selection, lock, o);
     } finally {
       setup.dispose();
     }
@@ -117,13 +126,13 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
   }
 }
 
-async function runAndReport(config: RunConfig, setup: RunSetup, backendReason: string, lock: RunLock, o: TrainCommandOptions): Promise<TrainOutcome> {
+async function runAndReport(config: RunConfig, setup: RunSetup, selection: BackendSelection, lock: RunLock, o: TrainCommandOptions): Promise<TrainOutcome> {
   const progress = new Progress(o.io, o.mode, config.method === 'hypersparse');
   try {
     const backend = tf.getBackend();
     const params = setup.model.countParams();
-    progress.event('start', { config, out: o.out, resume: o.resume, backend, backendReason, dataset: setup.data.source, params });
-    progress.line(`${backendReason}`);
+    progress.event('start', { config, out: o.out, resume: o.resume, backend, backendReason: selection.reason, dataset: setup.data.source, params });
+    progress.line(selection.reason);
     progress.line(
       `${config.model} (${params.toLocaleString('en-US')} parameters) on ${config.dataset}: ${setup.data.train.size} train / ${setup.data.test.size} test samples (${setup.data.source})`,
     );
@@ -159,6 +168,7 @@ async function runAndReport(config: RunConfig, setup: RunSetup, backendReason: s
       epochs: result.history.filter((h) => h.phase === 'train').length,
       finetuneEpochs: result.history.filter((h) => h.phase === 'finetune').length,
       backend,
+      runtime: runtimeInfo(selection),
       status: result.status,
       ...(result.message ? { message: result.message } : {}),
       sparsity: {

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listPenalties } from '@sparsify/core';
+import { describeOptions, listPenalties } from '@sparsify/core';
 import { METHOD_PRESETS, buildRun, expandSweep, main, registerPlugins, trainConfigFromFlags } from '../src/index.js';
 import { sweepJobEnv, workerCount } from '../src/sweep.js';
 import { cleanup, memoryIO, tempDir, TINY } from './helpers.js';
@@ -136,7 +136,7 @@ describe('defaults that work with no flags', () => {
     for (const def of builtIn) {
       const config = trainConfigFromFlags({ penalty: def.name, dataset: 'synthetic:64', limit: '64', backend: 'cpu' });
       expect(config.options, def.name).toEqual(METHOD_PRESETS[def.name] ?? {});
-      const required = Object.entries(def.options).filter(([, o]) => o.required && o.default === undefined).map(([k]) => k);
+      const required = Object.entries(describeOptions(def.schema)).filter(([, o]) => o.required && o.default === undefined).map(([k]) => k);
       const missing = required.filter((k) => !(k in config.options) && !(def.name === 'hypersparse' && k === 'sparsity'));
       expect(missing, `${def.name} needs ${missing.join(', ')}`).toEqual([]);
       buildRun(config).dispose();

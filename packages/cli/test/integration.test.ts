@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { createPenalty, registerPlugin, selectParams } from '@sparsify/core';
 import { loadDataset } from '@sparsify/datasets';
 import { art, plugin as hypersparse } from '@sparsify/hypersparse';
@@ -10,8 +11,7 @@ import { cleanup, tempDir } from './helpers.js';
 
 /** The loop with the real packages it drives: a Dataset, schedules' Pruner, hypersparse's ArtController. */
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
   registerPlugin(hypersparse);
 });
 afterAll(cleanup);
@@ -30,7 +30,7 @@ describe('train with the real datasets, schedules and hypersparse packages', () 
         data: { train: data.train, test: data.test },
         epochs: 3,
         batchSize: 32,
-        optimizer: { kind: 'momentum', learningRate: 0.05, momentum: 0.9 },
+        optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } },
         weightDecay: 1e-4,
         pruning: pruner,
         finetune: { epochs: 1 },
@@ -63,7 +63,7 @@ describe('train with the real datasets, schedules and hypersparse packages', () 
       data: { train: data.train, test: data.test },
       epochs: 1,
       batchSize: 32,
-      optimizer: { kind: 'momentum', learningRate: 0.05, momentum: 0.9 },
+      optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } },
       penalties: [penalty],
       art: { controller, sparsity: 0.9 },
       finetune: { epochs: 1 },

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { BasePenalty, safeL1, unaryCustomGrad, type SparsifyPlugin, type TrainingContext } from '@sparsify/core';
+import { BasePenalty, safeL1, STRENGTH_OPTIONS, unaryCustomGrad, type SparsifyPlugin, type TrainingContext } from '@sparsify/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { conformanceChecks, describeConformance, type ConformanceOptions } from '../src/index.js';
 
@@ -44,7 +44,7 @@ const plugin: SparsifyPlugin = {
       name: 'conformance-good-l1',
       package: 'conformance-test',
       description: 'test L1',
-      options: { strength: { type: 'strength', description: 'coefficient' } },
+      schema: STRENGTH_OPTIONS,
       create: (o) => new GoodL1(o as { strength: number }),
     },
   ],

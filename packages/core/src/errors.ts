@@ -34,7 +34,7 @@ export function checkInteger(what: string, value: unknown, min = 0): void {
   check(Number.isInteger(value) && (value as number) >= min, what, value, `an integer ≥ ${min}`);
 }
 
-/** Sparsity targets live in [0, 1): 1 would prune everything (penalties.md §1.5). */
+/** Sparsity targets live in [0, 1): 1 would prune everything. */
 export function checkSparsity(what: string, value: unknown): void {
   check(
     typeof value === 'number' && Number.isFinite(value) && value >= 0 && value < 1,

@@ -10,22 +10,39 @@ export {
   checkSparsity,
 } from './errors.js';
 export { guardedDiv, safeAbs, safeL1, safeNorm, stopGradient, unaryCustomGrad, variadicCustomGrad } from './ops.js';
-export { FUSED_KERNELS, absAndSquareSums, groupLayout, groupScale, groupSquareSums, kthSmallestMagnitude, signLinear } from './fused.js';
-export { FUSED_WASM } from './fused.wasm.js';
 export {
-  LOOP_KERNEL_BACKENDS,
-  loopKernelImplementation,
-  loopKernelsEnabled,
-  runLoopKernel,
-  setLoopKernelsEnabled,
-  wasmKernelExports,
-  type LoopKernel,
-  type LoopKernelImplementation,
-  type WasmKernelCode,
-  type WasmKernelExports,
-} from './loop-kernels.js';
-export { setHelperThreadEnabled, startLoopKernel, type PendingLoopKernel } from './helper-thread.js';
-export { applyGradients, gradientTensor } from './optimizer-update.js';
+  PASS_KERNELS,
+  absAndSquareSums,
+  absSum,
+  groupLayout,
+  groupScale,
+  groupSquareSums,
+  hasKernel,
+  kthSmallestMagnitude,
+  runOp,
+  signLinear,
+  type PlainOp,
+} from './passes.js';
+export { MOMENTUM_UPDATE_KERNEL, applyGradients, momentumUpdate, type GradientParts } from './optimizer-update.js';
+export {
+  cloneOptimizer,
+  disposeOptimizer,
+  optimizerConfig,
+  optimizerFromConfig,
+  type OptimizerConfig,
+  type OptimizerLike,
+} from './optimizers.js';
+export {
+  describeOptions,
+  option,
+  optionsConfig,
+  parseOptions,
+  type OptionSchema,
+  type OptionSpec,
+  type OptionsOf,
+  type ParsedOptions,
+  type PenaltyOptionInfo,
+} from './options.js';
 export {
   describeParams,
   groupAxes,
@@ -51,13 +68,13 @@ export {
 } from './strength.js';
 export {
   BasePenalty,
-  type LossAndGradients,
   type Penalty,
   type PenaltyConfig,
   type PenaltyDiagnostics,
-  type PenaltyGradient,
-  type PenaltyOptions,
+  type PenaltyGradients,
   type PenaltyState,
+  STRENGTH_OPTIONS,
+  type StrengthOption,
 } from './penalty.js';
 export {
   createPenalty,
@@ -68,7 +85,6 @@ export {
   registerPenalty,
   registerPlugin,
   type PenaltyDefinition,
-  type PenaltyOptionInfo,
   type SparsifyPlugin,
 } from './registry.js';
 export {
@@ -98,9 +114,7 @@ export { measureSparsity, type LayerSparsity, type SparsityReport } from './spar
 export {
   NonFiniteLossError,
   TrainStep,
-  cloneOptimizer,
   createTrainStep,
-  disposeOptimizer,
   softmaxCrossEntropy,
   type StepResult,
   type TaskLoss,

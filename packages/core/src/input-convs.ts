@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
  * While training, tfjs runs a Conv2D layer without activation through `tf.fused.conv2d` (its
  * `shouldFuse` keeps linear convs fused under a tape), whose custom gradient computes the gradient of
  * every input. For a conv fed by the model's input that includes the input batch's gradient, which
- * nothing uses: on LeNet-5 the first layer's `Conv2DBackpropInput`, ≈ 8% of a training step. As
+ * nothing uses: the first layer's `Conv2DBackpropInput` (on LeNet-5: docs/performance.md). As
  * `conv2d` + bias, tfjs's per-kernel gradients skip inputs that need none. Same math; the bias is
  * added after the products instead of before, so values can differ in the last bit.
  */

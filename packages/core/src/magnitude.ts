@@ -3,7 +3,7 @@ import { check, checkInteger, checkSparsity, SparsifyConfigError } from './error
 
 /**
  * How a target sparsity s becomes a threshold over sorted magnitudes a(0) ≤ … ≤ a(N−1)
- * (penalties.md §1.5):
+ * (see docs/conventions.md, "Magnitude thresholds"):
  * - `quantile` (reference default): t = a(⌊sN⌋), keep |w| > t. Prunes ⌊sN⌋+1 weights plus ties.
  * - `quantileNonZero`: with z exact zeros, t = a(z + ⌊(N−z)s⌋), keep |w| > t.
  * - `exactCount` (tfmot): keep k = max(round(N(1−s)), 1), τ = a(N−k), keep |w| ≥ τ (ties kept),
@@ -23,7 +23,7 @@ export const KEEP_ALL: MagnitudeThreshold = Object.freeze({ value: -Infinity, in
 /**
  * The k-th smallest value (0-based) of `values`, in O(N). A large Float32Array (the weights read back
  * for a threshold, every step for HyperSparse) goes through a radix select on its bits, two counting
- * passes with no reordering, ≈ 2× faster than quickselect there (2.7 vs 6 ms for 266k weights);
+ * passes with no reordering, faster than quickselect there (docs/performance.md);
  * anything else through quickselect, which reorders `values` in place: pass a copy if the order matters.
  */
 export function kthSmallest(values: Float32Array | number[], k: number): number {
@@ -112,7 +112,7 @@ export function thresholdForSparsity(
   check(THRESHOLD_RULES.includes(rule), 'threshold rule', rule, THRESHOLD_RULES.join(' | '));
   const n = magnitudes.length;
   if (n === 0) throw new SparsifyConfigError('cannot compute a magnitude threshold over an empty set of weights');
-  if (sparsity === 0) return KEEP_ALL; // s = 0 means no pruning (penalties.md §1.5)
+  if (sparsity === 0) return KEEP_ALL; // s = 0 means no pruning, whatever the rule
   switch (rule) {
     case 'quantile':
       return { value: kthSmallest(magnitudes, Math.floor(sparsity * n)), inclusive: false };
@@ -132,7 +132,7 @@ export function thresholdForSparsity(
 
 /**
  * |x| of every tensor, concatenated into one Float32Array with a single device-to-host read (a sync
- * per tensor would stall GPU backends, penalties.md §9.16).
+ * per tensor would stall GPU backends; see docs/conventions.md, "Numerical pitfalls", read-backs).
  */
 export function readMagnitudes(tensors: readonly tf.Tensor[]): Float32Array {
   const flat = tf.tidy(() =>

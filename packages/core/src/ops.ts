@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { SparsifyConfigError } from './errors.js';
-import { absAndSquareSums, signLinear } from './fused.js';
+import { absSum, signLinear } from './passes.js';
 
 /**
  * A typed `tf.customGrad` for the common case of one tensor input: `forward(x, save)` returns the value
@@ -42,10 +42,10 @@ export const safeAbs = unaryCustomGrad((x, save) => {
 
 /**
  * Σ|x| over every tensor given (one vector: the tensors of a model, say), with the zero-safe gradient
- * sign(x)·dy, as one custom op. Its value and gradient are one pass per tensor each (loop kernels on
- * cpu and wasm; no pass for a variable whose sums the fused momentum update computed). Autodiff through
- * `sum(safeAbs(x))` would add the sum's broadcast (a full-size fill and product) to every step, and one
- * op per tensor plus their sum would lengthen the tape.
+ * sign(x)·dy, as one custom op: one pass per tensor each way where the passes have kernels
+ * (`absSum`, `signLinear`). Autodiff through `sum(safeAbs(x))` would add the sum's broadcast
+ * (a full-size fill and product) to every step, and one op per tensor plus their sum would lengthen
+ * the tape.
  */
 export function safeL1(...xs: tf.Tensor[]): tf.Scalar {
   if (xs.length === 0) throw new SparsifyConfigError('safeL1 needs at least one tensor; got none');
@@ -54,19 +54,16 @@ export function safeL1(...xs: tf.Tensor[]): tf.Scalar {
 
 const l1Op = variadicCustomGrad<tf.Scalar>((xs, save) => {
   save(xs);
-  const sums = xs.map((x) => absAndSquareSums(x)[0]);
+  const sums = xs.map(absSum);
   return {
     value: (sums.length === 1 ? sums[0] : tf.addN(sums)) as tf.Scalar,
-    gradFunc: (dy, saved) => {
-      const zero = tf.scalar(0);
-      return saved.map((x) => signLinear(x, dy, zero));
-    },
+    gradFunc: (dy, saved) => saved.map((x) => signLinear(x, dy)),
   };
 });
 
 /**
  * √(Σx² over `axis`) with gradient x/‖x‖ and 0 (not NaN) where the norm is 0. TF.js gives NaN
- * for the gradient of sqrt(sum(square(x))) at x = 0 (penalties.md §5.10).
+ * for the gradient of sqrt(sum(square(x))) at x = 0 (see docs/conventions.md, "Numerical pitfalls").
  */
 export function safeNorm(x: tf.Tensor, axis?: number | number[]): tf.Tensor {
   return unaryCustomGrad((v, save) => {
@@ -77,7 +74,7 @@ export function safeNorm(x: tf.Tensor, axis?: number | number[]): tf.Tensor {
       gradFunc: (dy, [vs, ns]) => {
         const keep = axis === undefined ? vs.shape.map(() => 1) : keptShape(vs.shape, axis);
         // dy/‖x‖ on the (small) norm tensor, then one full-size product: divNoNan over the full
-        // tensor is an Equal and a Select of its size, slow on wasm (≈ 4 ms per 784×300 kernel).
+        // tensor is an Equal and a Select of its size, slow on wasm (docs/performance.md).
         return tf.mul(vs, tf.reshape(tf.divNoNan(dy, ns), keep));
       },
     };

@@ -40,7 +40,7 @@ export interface GroupAxes {
   readonly outputAxis: number;
 }
 
-/** Input and output group axes of a kernel (penalties.md §5.4), or null where groups are undefined. */
+/** Input and output group axes of a kernel (see docs/conventions.md, "Layouts"), or null where groups are undefined. */
 export function groupAxes(param: Pick<Param, 'layout'>): GroupAxes | null {
   switch (param.layout) {
     case 'dense':

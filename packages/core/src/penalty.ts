@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingContext } from './context.js';
 import { SparsifyConfigError } from './errors.js';
+import { option, optionsConfig, parseOptions, type OptionSchema, type OptionSpec, type OptionsOf, type ParsedOptions } from './options.js';
 import type { Param } from './params.js';
-import { resolveStrength, type StrengthLike, type StrengthSchedule } from './strength.js';
+import type { StrengthLike, StrengthSchedule } from './strength.js';
 
 /** JSON-serializable description of a penalty: enough to rebuild it with `penaltyFromConfig`. */
 export interface PenaltyConfig {
@@ -10,7 +11,7 @@ export interface PenaltyConfig {
   name: string;
   /** npm package that registers the name, so a config can load a penalty that is not yet registered. */
   package?: string;
-  /** The options the factory takes. */
+  /** The options the factory takes, as JSON. */
   options: Record<string, unknown>;
 }
 
@@ -25,83 +26,53 @@ export type PenaltyDiagnostics = Record<string, number | number[]>;
  */
 export type PenaltyState = Record<string, unknown>;
 
-/**
- * A penalty's gradient with respect to one variable w (bound, or one of its `trainableVariables()`),
- * from `Penalty.lossAndGradients`: either
- * - `scale·tensor` (scale 1 when absent);
- * - `a·sign(w) + b·w` with sign(0) = 0 for scalars a and b (lasso's and the Hoyer ratios' gradients);
- * - `w·(rows[i] + cols[o])` for w laid out [K, I, O] (`groupLayout`), as `groupScale` computes it, with
- *   `rows` [I] and `cols` [O] (Group-Hoyer-Square's gradient).
- *
- * The training step's fused momentum update applies each inside its own pass over w: the last two are
- * never written out as tensors, and the first is not scaled in a pass of its own. `gradientTensor` turns
- * one into a plain tensor.
- */
-export type PenaltyGradient =
-  | { readonly variable: tf.Variable; readonly tensor: tf.Tensor; readonly scale?: tf.Scalar }
-  | { readonly variable: tf.Variable; readonly a: tf.Scalar; readonly b: tf.Scalar }
-  | { readonly variable: tf.Variable; readonly rows: tf.Tensor1D; readonly cols: tf.Tensor1D };
-
-/** `Penalty.lossAndGradients`' result: the term (strength included) and one gradient per variable it depends on. */
-export interface LossAndGradients {
+/** A penalty's value and its gradients by variable name: what `tf.variableGrads(() => penalty.loss(ctx))` returns. */
+export interface PenaltyGradients {
   readonly value: tf.Scalar;
-  readonly gradients: readonly PenaltyGradient[];
+  readonly grads: tf.NamedTensorMap;
 }
 
 /**
  * The one penalty interface. A penalty is bound once to the parameters it acts on, then asked for a
- * differentiable scalar every training step. Everything else is optional.
+ * differentiable scalar every training step; everything else is optional.
  *
- * Lifecycle: `bind(params)` → per step `onStepBegin(ctx)` before the forward pass, `loss(ctx)` (inside
- * the tape the training step differentiates) or `lossAndGradients(ctx)`, `onStepEnd(ctx)` after the
- * update → per epoch `onEpochEnd(ctx)` → `dispose()`.
+ * Lifecycle: `bind(params)` → per step `loss(ctx)` (inside the tape the training step differentiates) or
+ * `gradients(ctx)`, then `onStepEnd(ctx)` after the update → per epoch `onEpochEnd(ctx)` → `dispose()`.
  */
 export interface Penalty {
   /** Registry name. */
   readonly name: string;
   /** The parameters this penalty is bound to (empty before `bind`). */
   readonly params: readonly Param[];
-  /**
-   * Binds to parameters and creates any state (trainable variables, adaptive weights). Binding twice
-   * is an error: make a new penalty instead.
-   */
+  /** Binds to parameters and creates any state. Binding twice is an error: make a new penalty instead. */
   bind(params: readonly Param[]): void;
   /**
-   * The penalty term for this step, strength included: a scalar that is differentiable with respect to
-   * the bound variables and to `trainableVariables()`. It may carry a custom gradient (`tf.customGrad`)
-   * whose value is 0 (HyperSparse). Reads variables directly; the caller owns the returned tensor.
+   * The penalty for this step, strength included: a scalar differentiable with respect to the bound
+   * variables and `trainableVariables()`. It may carry a custom gradient (`tf.customGrad`). The caller
+   * owns the returned tensor.
    */
   loss(ctx: TrainingContext): tf.Scalar;
   /**
-   * Optional fast path for training steps: `loss(ctx)` and its gradient with respect to the bound
-   * variables and `trainableVariables()`, computed without a tape (no tape, no backward pass, and for
-   * the `a·sign(w) + b·w` and `w·(rows[i] + cols[o])` forms of `PenaltyGradient` no full-size gradient
-   * pass either). It must agree
-   * with differentiating `loss(ctx)`; the conformance kit checks that it does. Undefined where the
-   * penalty has no such form (it is then differentiated on the tape). The caller owns the tensors.
+   * Optional closed form: `loss(ctx)` and its gradients without a tape, the same numbers as
+   * `tf.variableGrads(() => loss(ctx))` (the conformance kit checks it), or undefined where there is
+   * none. It depends only on the variables and the penalty's state, so the training step may call it
+   * before the forward pass. The caller owns the tensors.
    */
-  lossAndGradients?(ctx: TrainingContext): LossAndGradients | undefined;
+  gradients?(ctx: TrainingContext): PenaltyGradients | undefined;
   /** Extra variables the training step updates together with the model (HALO's λ's). */
   trainableVariables(): tf.Variable[];
   /**
-   * Optimizer settings for `trainableVariables()`. `weightDecay` is coupled (g += wd·θ); undefined
-   * means "same as the model". `optimizer` undefined means "a fresh copy of the model's optimizer".
+   * Optimizer settings for `trainableVariables()`. `weightDecay` is coupled (g += wd·θ); undefined means
+   * "same as the model". `optimizer` undefined means "a fresh copy of the model's optimizer".
    */
   readonly variableOptions?: { readonly weightDecay?: number; readonly optimizer?: tf.Optimizer };
-  /**
-   * At the start of a training step, before the forward pass, when `lossAndGradients(ctx)` will follow
-   * in the same step with the weights unchanged: a penalty may start its gradient's work here so that
-   * it overlaps the forward and backward passes (HyperSparse's pass on a helper thread). The training
-   * step runs it inside `tf.tidy`: `tf.keep` what is needed later.
-   */
-  onStepBegin?(ctx: TrainingContext): void;
   /** After each optimizer step (refreshes, thresholds). */
   onStepEnd?(ctx: TrainingContext): void;
   /** After each epoch (adaptive weights, snapshots). */
   onEpochEnd?(ctx: TrainingContext): void;
   /** Scalars for monitoring (HALO λ quantiles, HyperSparse t/s/c). */
   diagnostics?(ctx: TrainingContext): PenaltyDiagnostics;
-  /** The strength at `ctx` (the global coefficient the term is multiplied by). */
+  /** The strength at `ctx`: the global coefficient the penalty is multiplied by. */
   strengthAt(ctx: TrainingContext): number;
   getConfig(): PenaltyConfig;
   /**
@@ -112,46 +83,55 @@ export interface Penalty {
   getState?(): PenaltyState;
   /**
    * Restores what `getState()` returned, on a penalty with the same config bound to parameters of the
-   * same shapes (call after `bind()`). Throws `SparsifyConfigError` on state that does not fit; frees the
-   * tensors it replaces.
+   * same shapes (after `bind()`). Throws `SparsifyConfigError` on state that does not fit.
    */
   setState?(state: PenaltyState): void;
   /** Frees every tensor and variable this penalty created. Idempotent. */
   dispose(): void;
 }
 
-/** Options every built-in penalty accepts. */
-export interface PenaltyOptions {
-  /** Global coefficient: a number, a strength schedule, or a schedule config. */
-  strength?: StrengthLike;
+/** What every `BasePenalty` schema has: the strength. */
+export interface StrengthOption {
+  readonly strength: OptionSpec<StrengthLike, StrengthSchedule>;
 }
 
+/** The options of a penalty with a strength and nothing else (`BasePenalty`'s default schema). */
+export const STRENGTH_OPTIONS = {
+  strength: option.strength({ required: true, description: 'the global coefficient: a number ≥ 0, a strength schedule or its config' }),
+};
+
 /**
- * A convenient base for penalties: stores the bound params, resolves the strength schedule, owns and
- * disposes state tensors, and wraps `loss` in `tf.tidy`. Subclasses implement `term(ctx)` (without
- * the strength) and may override `init(params)` to create state.
+ * A base for penalties: validates the options against the penalty's schema, stores the bound params,
+ * multiplies by the strength, owns and disposes state tensors, and runs everything in `tf.tidy`.
+ *
+ * A subclass writes `term(ctx)`, the penalty without its strength, differentiable (tfjs ops, or a
+ * `tf.customGrad`); optionally `init(params)` to create state; and optionally `closedForm(ctx, strength)`
+ * for `gradients`.
  */
-export abstract class BasePenalty<O extends object = PenaltyOptions> implements Penalty {
+export abstract class BasePenalty<S extends OptionSchema & StrengthOption = typeof STRENGTH_OPTIONS> implements Penalty {
   abstract readonly name: string;
   /** Package that registers `name`; recorded in configs. */
   protected readonly packageName?: string;
+  /** The options, validated, with defaults filled in. */
+  readonly options: ParsedOptions<S>;
   readonly strength: StrengthSchedule;
-  readonly options: O;
   private bound: readonly Param[] = [];
   private readonly owned = new Set<tf.Tensor>();
   private disposed = false;
   /** The strength as a tensor, kept while its value holds (a schedule changes it per epoch, not per step). */
   private strengthScalar: { readonly value: number; readonly tensor: tf.Scalar } | undefined;
 
-  constructor(options: O & PenaltyOptions, defaultStrength?: StrengthLike) {
-    this.options = options;
-    const strength = options.strength ?? defaultStrength;
-    if (strength === undefined) {
-      throw new SparsifyConfigError(
-        `${new.target.name}: option "strength" is required (a number ≥ 0, or a strength schedule)`,
-      );
-    }
-    this.strength = resolveStrength(strength, `${new.target.name} strength`);
+  /**
+   * Validates `options` against `schema` (default: a strength only); `what` names the penalty in errors
+   * (default: the class name).
+   */
+  constructor(
+    options: OptionsOf<S>,
+    readonly schema: S = STRENGTH_OPTIONS as unknown as S,
+    what: string = new.target.name,
+  ) {
+    this.options = parseOptions(what, schema, options);
+    this.strength = (this.options as unknown as { strength: StrengthSchedule }).strength;
   }
 
   get params(): readonly Param[] {
@@ -195,37 +175,37 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
     return this.strength(ctx);
   }
 
-  /** The penalty term without the strength. Runs inside `tf.tidy`. */
+  /** The penalty without its strength, differentiable. Runs inside `tf.tidy`. */
   protected abstract term(ctx: TrainingContext): tf.Scalar;
+
+  /**
+   * Optional: `loss(ctx)` and its gradients in closed form, computed at `strength`, the scalar `loss`
+   * multiplies `term` by (its gradients are those of strength·term). Runs inside `tf.tidy`.
+   */
+  protected closedForm?(ctx: TrainingContext, strength: tf.Scalar): PenaltyGradients;
+
+  /** Strength 0 gives a constant 0 (no gradients) unless the penalty trains variables of its own. */
+  private isOff(strength: number): boolean {
+    return strength === 0 && this.trainableVariables().length === 0;
+  }
 
   loss(ctx: TrainingContext): tf.Scalar {
     this.requireBound();
     return tf.tidy(() => {
       const strength = this.strengthAt(ctx);
-      if (strength === 0 && this.trainableVariables().length === 0) return tf.scalar(0);
+      if (this.isOff(strength)) return tf.scalar(0);
       return tf.mul(this.term(ctx), this.strengthTensor(strength)) as tf.Scalar;
     });
   }
 
-  /**
-   * The term without the strength, and its gradients at upstream `strength` (the gradients of
-   * strength·term, as the tape's backward pass would compute them from dy = strength), without a tape:
-   * for `lossAndGradients`. Runs inside `tf.tidy`. Default: none (the penalty is differentiated on the
-   * tape).
-   */
-  protected termAndGradients?(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients;
-
-  lossAndGradients(ctx: TrainingContext): LossAndGradients | undefined {
-    if (!this.termAndGradients) return undefined;
+  gradients(ctx: TrainingContext): PenaltyGradients | undefined {
+    if (!this.closedForm) return undefined;
     this.requireBound();
     return tf.tidy(() => {
       const strength = this.strengthAt(ctx);
-      // As loss(): a constant 0, without gradients, at strength 0 unless the penalty trains variables.
-      if (strength === 0 && this.trainableVariables().length === 0) return { value: tf.scalar(0), gradients: [] };
-      const alpha = this.strengthTensor(strength);
-      const { value, gradients } = this.termAndGradients!(ctx, alpha);
-      return { value: tf.mul(value, alpha), gradients } as unknown as tf.TensorContainer;
-    }) as unknown as LossAndGradients;
+      if (this.isOff(strength)) return { value: tf.scalar(0), grads: {} };
+      return this.closedForm!(ctx, this.strengthTensor(strength)) as unknown as tf.TensorContainer;
+    }) as unknown as PenaltyGradients;
   }
 
   trainableVariables(): tf.Variable[] {
@@ -234,7 +214,7 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
 
   /**
    * `strength` as a scalar tensor owned by the penalty: a new one only when the value changes, or when
-   * a caller freed it (`lossAndGradients` hands its tensors out, and a gradient may be the strength).
+   * a caller freed it (`gradients` hands its tensors out, and a gradient may be the strength itself).
    */
   private strengthTensor(strength: number): tf.Scalar {
     if (this.strengthScalar?.value !== strength || this.strengthScalar.tensor.isDisposed) {
@@ -244,11 +224,9 @@ export abstract class BasePenalty<O extends object = PenaltyOptions> implements 
     return this.strengthScalar.tensor;
   }
 
-  /** Options as given, the strength as its config; override to add defaults. */
+  /** `{ name, package, options }`, the options as the schema records them. */
   getConfig(): PenaltyConfig {
-    const options: Record<string, unknown> = { ...(this.options as Record<string, unknown>) };
-    options.strength = this.strength.config;
-    const config: PenaltyConfig = { name: this.name, options };
+    const config: PenaltyConfig = { name: this.name, options: optionsConfig(this.schema, this.options) };
     if (this.packageName) config.package = this.packageName;
     return config;
   }

@@ -1,14 +1,6 @@
 import { SparsifyConfigError } from './errors.js';
+import type { OptionSchema } from './options.js';
 import type { Penalty, PenaltyConfig } from './penalty.js';
-
-/** One option of a penalty, for `sparsify penalties` and CLI validation. */
-export interface PenaltyOptionInfo {
-  readonly type: 'number' | 'string' | 'boolean' | 'strength';
-  readonly description: string;
-  readonly default?: unknown;
-  readonly required?: boolean;
-  readonly values?: readonly string[];
-}
 
 /** A named penalty factory, as registered. */
 export interface PenaltyDefinition {
@@ -16,7 +8,9 @@ export interface PenaltyDefinition {
   /** npm package that provides it. */
   readonly package: string;
   readonly description: string;
-  readonly options: Readonly<Record<string, PenaltyOptionInfo>>;
+  /** Its options (`describeOptions(schema)` lists them for the CLI). */
+  readonly schema: OptionSchema;
+  /** Builds the penalty; it validates its options (unknown, missing or invalid ones are errors). */
   readonly create: (options: Record<string, unknown>) => Penalty;
 }
 
@@ -69,12 +63,6 @@ export function createPenalty(name: string, options: Record<string, unknown> = {
     const known = listPenalties().map((d) => d.name);
     throw new SparsifyConfigError(
       `unknown penalty ${JSON.stringify(name)}; registered: ${known.length ? known.join(', ') : 'none (import a penalty package and call registerPlugin)'}`,
-    );
-  }
-  const unknown = Object.keys(options).filter((key) => !(key in definition.options));
-  if (unknown.length > 0) {
-    throw new SparsifyConfigError(
-      `penalty ${name}: unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options: ${Object.keys(definition.options).join(', ')}`,
     );
   }
   return definition.create(options);

@@ -49,7 +49,7 @@ export function exponentialWarmup(options: { value: number; initial: number; war
 
 /**
  * `initial · rate^(epoch − beginEpoch)` from `beginEpoch` on, 0 before it: the ART schedule
- * α_k = λ_init·η^k (penalties.md §6.3). `max` caps it when given.
+ * α_k = λ_init·η^k (see packages/hypersparse/README.md, "ART"). `max` caps it when given.
  */
 export function exponentialGrowth(options: {
   initial: number;

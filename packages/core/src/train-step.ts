@@ -3,15 +3,16 @@ import type { TrainingContext } from './context.js';
 import { checkNonNegative, SparsifyConfigError } from './errors.js';
 import { withUnfusedInputConvs } from './input-convs.js';
 import { applyMasks, type Mask } from './masks.js';
-import { applyGradients, gradientTensor } from './optimizer-update.js';
+import { applyGradients } from './optimizer-update.js';
+import { cloneOptimizer, disposeOptimizer } from './optimizers.js';
 import { selectParams, type Param, type SelectOptions } from './params.js';
-import type { Penalty, PenaltyGradient } from './penalty.js';
+import type { Penalty } from './penalty.js';
 
 /** Task loss from labels and model outputs. */
 export type TaskLoss = (labels: tf.Tensor, outputs: tf.Tensor) => tf.Scalar;
 
 /**
- * Batch-mean softmax cross-entropy on logits (penalties.md §1.3). Labels are one-hot, or class
+ * Batch-mean softmax cross-entropy on logits (see docs/conventions.md, "The loss"). Labels are one-hot, or class
  * indices (rank 1), which are one-hot encoded here.
  */
 export const softmaxCrossEntropy: TaskLoss = (labels, logits) =>
@@ -44,7 +45,7 @@ export interface TrainStepOptions {
   /**
    * With `model`: run the Conv2D layers fed by the model's input as `conv2d` + bias while training, so
    * that the backward pass does not compute the gradient of the input batch (default true). tfjs's
-   * fused conv computes it, unused (≈ 8% of a LeNet-5 step on wasm). false: exactly `model.apply`.
+   * fused conv computes it, unused (its cost: docs/performance.md). false: exactly `model.apply`.
    */
   skipInputGradients?: boolean;
 }
@@ -103,28 +104,6 @@ interface PenaltyGroup {
   readonly optimizer: tf.Optimizer;
   readonly ownsOptimizer: boolean;
   readonly weightDecay: number;
-}
-
-/**
- * Disposes an optimizer completely. tfjs 4.22's `MomentumOptimizer.dispose()` frees its momentum
- * scalar and slots but not the learning-rate scalar its SGD parent keeps (`c`), leaking one tensor
- * per optimizer; this frees that too.
- */
-export function disposeOptimizer(optimizer: tf.Optimizer): void {
-  optimizer.dispose();
-  // Not `instanceof`: tf.Optimizer's Symbol.hasInstance is duck-typed and matches every optimizer.
-  if ((optimizer.constructor as { className?: string }).className === 'Momentum') {
-    const c = (optimizer as unknown as { c?: tf.Tensor }).c;
-    if (c && !c.isDisposed) c.dispose();
-  }
-}
-
-/** A fresh optimizer of the same class and settings (so slot state is separate). */
-export function cloneOptimizer(optimizer: tf.Optimizer): tf.Optimizer {
-  const cls = optimizer.constructor as unknown as tf.serialization.SerializableConstructor<tf.Optimizer> & {
-    fromConfig: (cls: unknown, config: tf.serialization.ConfigDict) => tf.Optimizer;
-  };
-  return cls.fromConfig(cls, optimizer.getConfig());
 }
 
 /**
@@ -214,36 +193,35 @@ export class TrainStep {
   /** One forward/backward/update on a batch. */
   run(inputs: tf.Tensor, labels: tf.Tensor): StepResult {
     const ctx = this.context;
-    // In a tidy of its own: what a penalty starts here and needs later, it keeps.
-    tf.tidy(() => this.penalties.forEach((penalty) => penalty.onStepBegin?.(ctx)));
     const readings = tf.tidy(() => {
+      // Closed-form penalty gradients first: they depend only on the weights, which the forward and
+      // backward passes leave unchanged, so a kernel may compute them meanwhile (on another thread).
+      const closed = this.penalties.map((p) => p.gradients?.(ctx));
       let correct: tf.Scalar | null = null;
-      // The task loss and the penalties are differentiated on separate tapes: a penalty's gradient then
-      // reaches the update as a second part, added in the fused momentum pass, instead of through a
-      // full-size Add into each weight's gradient on the tape. Same gradients, one pass less per weight.
+      // The task loss and the taped penalties are differentiated on separate tapes: a penalty's gradient
+      // then reaches the update as a second part, added in the momentum pass where that has a kernel,
+      // instead of through a full-size Add into each weight's gradient on the tape. Same gradients.
       const task = gradientsByName(() => {
         const outputs = this.forward(inputs);
         const count = correctCount(labels, outputs);
         if (count) correct = tf.keep(count);
         return this.lossFn(labels, outputs);
       }, this.variables);
-      // Penalties with a tape-free gradient (lossAndGradients) give their term and gradients directly:
-      // no tape, no backward pass, and the fused update applies the gradient inside its own pass.
-      const fast = this.penalties.map((p) => p.lossAndGradients?.(ctx));
-      const terms: tf.Scalar[] = fast.map((f) => f?.value as tf.Scalar);
-      const fastGrads = new Map<string, PenaltyGradient[]>();
-      for (const g of fast.flatMap((f) => f?.gradients ?? [])) fastGrads.set(g.variable.name, [...(fastGrads.get(g.variable.name) ?? []), g]);
-      let penaltyGrads: tf.NamedTensorMap = {};
-      const taped = this.penalties.flatMap((p, i) => (fast[i] ? [] : [i]));
+      const terms: tf.Scalar[] = closed.map((c) => c?.value as tf.Scalar);
+      const parts = new Map<string, tf.Tensor[]>();
+      const addPart = (name: string, g: tf.Tensor) => parts.set(name, [...(parts.get(name) ?? []), g]);
+      for (const c of closed) for (const [name, g] of Object.entries(c?.grads ?? {})) addPart(name, g);
+      const taped = this.penalties.flatMap((p, i) => (closed[i] ? [] : [i]));
       if (taped.length > 0) {
-        penaltyGrads = gradientsByName(() => {
-          const parts = taped.map((i) => this.penalties[i].loss(ctx));
+        const { grads } = gradientsByName(() => {
+          const losses = taped.map((i) => this.penalties[i].loss(ctx));
           // The tape tidies everything but its result: keep the terms we report.
-          parts.forEach((t, j) => (terms[taped[j]] = tf.keep(t)));
-          return parts.reduce((sum, t) => tf.add(sum, t)) as tf.Scalar;
-        }, this.penaltyVariables).grads;
+          losses.forEach((t, j) => (terms[taped[j]] = tf.keep(t)));
+          return losses.reduce((sum, t) => tf.add(sum, t)) as tf.Scalar;
+        }, this.penaltyVariables);
+        for (const [name, g] of Object.entries(grads)) addPart(name, g);
       }
-      if (Object.keys(task.grads).length + Object.keys(penaltyGrads).length + fastGrads.size === 0) {
+      if (Object.keys(task.grads).length + parts.size === 0) {
         throw new SparsifyConfigError('TrainStep: neither the loss nor any penalty depends on a variable it trains');
       }
       // One read-back per step: task loss, each penalty term, and the correct count.
@@ -258,11 +236,11 @@ export class TrainStep {
       if (this.checkFiniteLoss && !(Number.isFinite(taskLoss) && Number.isFinite(penaltyLoss))) {
         throw new NonFiniteLossError(ctx.step, taskLoss, penaltyLoss);
       }
-      const modelUpdate = this.gradientsFor(this.variables, task.grads, penaltyGrads, fastGrads, this.weightDecay);
-      applyGradients(this.optimizer, modelUpdate.gradients, modelUpdate.addends);
+      const modelUpdate = this.gradientsFor(this.variables, task.grads, parts, this.weightDecay);
+      applyGradients(this.optimizer, modelUpdate.gradients, modelUpdate.parts);
       for (const group of this.groups) {
-        const update = this.gradientsFor(group.variables, task.grads, penaltyGrads, fastGrads, group.weightDecay);
-        applyGradients(group.optimizer, update.gradients, update.addends);
+        const update = this.gradientsFor(group.variables, task.grads, parts, group.weightDecay);
+        applyGradients(group.optimizer, update.gradients, update.parts);
       }
       return { loss: taskLoss + penaltyLoss, taskLoss, penaltyLoss, penalties, accuracy };
     });
@@ -287,37 +265,38 @@ export class TrainStep {
   }
 
   /**
-   * Gradients in a fixed order (optimizer slots are positional): the task's, plus the penalties' as
-   * `addends` (summed in the update) where a variable has the task's and one penalty part (the tape's,
-   * or one penalty's tape-free gradient); missing ones (variables no loss touched) are zeros. Otherwise
-   * the parts are summed first; with coupled decay, decay is added from the already-masked weights,
-   * then any mask applied.
+   * Gradients in a fixed order (optimizer slots are positional). Where a variable has no mask and its
+   * gradient at most two parts (the task's and one penalty's), they and coupled decay are added in the
+   * update; otherwise they are summed here, missing ones (variables no loss touched) being zeros, decay
+   * added from the already-masked weights, then the mask applied.
    */
   private gradientsFor(
     variables: readonly tf.Variable[],
     taskGrads: tf.NamedTensorMap,
-    penaltyGrads: tf.NamedTensorMap,
-    fastGrads: ReadonlyMap<string, PenaltyGradient[]>,
+    penaltyParts: ReadonlyMap<string, tf.Tensor[]>,
     weightDecay: number,
-  ): { gradients: tf.NamedTensorMap; addends: Record<string, tf.Tensor | PenaltyGradient> } {
+  ): { gradients: tf.NamedTensorMap; parts: { addends: tf.NamedTensorMap; decay: Record<string, number> } } {
     const gradients: tf.NamedTensorMap = {};
-    const addends: Record<string, tf.Tensor | PenaltyGradient> = {};
+    const addends: tf.NamedTensorMap = {};
+    const decay: Record<string, number> = {};
     for (const variable of variables) {
       const task = taskGrads[variable.name];
-      const parts = [...(penaltyGrads[variable.name] ? [penaltyGrads[variable.name]] : []), ...(fastGrads.get(variable.name) ?? [])];
+      const parts = penaltyParts.get(variable.name) ?? [];
       const mask = this.masks.get(variable);
-      if (task && parts.length === 1 && weightDecay === 0 && !mask) {
-        gradients[variable.name] = task;
-        addends[variable.name] = parts[0];
+      // One or two parts, no mask: summed in the update (a penalty variable has no task part).
+      if (!mask && (task ? parts.length <= 1 : parts.length === 1)) {
+        gradients[variable.name] = task ?? parts[0];
+        if (task && parts.length === 1) addends[variable.name] = parts[0];
+        if (weightDecay > 0) decay[variable.name] = weightDecay;
         continue;
       }
-      const penalty = parts.map((p) => (p instanceof tf.Tensor ? p : gradientTensor(p))).reduce<tf.Tensor | undefined>((sum, p) => (sum ? tf.add(sum, p) : p), undefined);
+      const penalty = parts.length === 0 ? undefined : parts.reduce((sum, p) => tf.add(sum, p));
       let g: tf.Tensor = task && penalty ? tf.add(task, penalty) : (task ?? penalty ?? tf.zerosLike(variable));
       if (weightDecay > 0) g = tf.add(g, tf.mul(variable, tf.scalar(weightDecay)));
       if (mask) g = tf.mul(g, mask);
       gradients[variable.name] = g;
     }
-    return { gradients, addends };
+    return { gradients, parts: { addends, decay } };
   }
 
   /** Disposes the optimizers this step created for penalty variables (not penalties, masks or the model). */

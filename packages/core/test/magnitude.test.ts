@@ -56,7 +56,7 @@ describe('kthSmallest', () => {
   });
 });
 
-describe('magnitude thresholds (penalties.md §1.5)', () => {
+describe('magnitude thresholds (docs/conventions.md)', () => {
   const values = seeded(1000, 7);
 
   it('quantile, strict >: prunes ⌊sN⌋+1 weights', () => {

@@ -15,10 +15,14 @@ import {
   resolveStrength,
   safeL1,
   selectParams,
+  option,
+  signLinear,
   stepStrength,
+  STRENGTH_OPTIONS,
   strengthFromConfig,
-  type LossAndGradients,
+  type OptionsOf,
   type Param,
+  type PenaltyGradients,
   type SparsifyPlugin,
   type TrainingContext,
 } from '../src/index.js';
@@ -65,11 +69,19 @@ class Quadratic extends BasePenalty {
   }
 }
 
+const WITH_VARIABLES = {
+  strength: option.strength({ required: true, description: 'λ' }),
+  weightDecay: option.number({ min: 0, description: 'decay of the scales' }),
+};
+
 /** A penalty with a trainable scale per param, like HALO's λ: Σ |w|/λ² + Σλ². */
-class WithVariables extends BasePenalty<{ strength?: number; weightDecay?: number }> {
+class WithVariables extends BasePenalty<typeof WITH_VARIABLES> {
   readonly name = 'core-test-scales';
   private scales: tf.Variable[] = [];
   private static counter = 0;
+  constructor(options: OptionsOf<typeof WITH_VARIABLES>) {
+    super(options, WITH_VARIABLES, 'core-test-scales');
+  }
   get variableOptions() {
     return { weightDecay: this.options.weightDecay };
   }
@@ -87,15 +99,17 @@ class WithVariables extends BasePenalty<{ strength?: number; weightDecay?: numbe
   }
 }
 
-/** L1 with its gradient as a·sign(w) + b·w, a being the strength tensor itself (as lasso gives it). */
+/** L1 with its closed form λ·sign(w); records the strength tensors it was given. */
 class FastL1 extends BasePenalty {
   readonly name = 'core-test-fast-l1';
+  readonly strengths: tf.Scalar[] = [];
   protected term(): tf.Scalar {
     return safeL1(...this.params.map((p) => p.variable));
   }
-  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
-    const b = tf.scalar(0);
-    return { value: this.term(), gradients: this.params.map((p) => ({ variable: p.variable, a: strength, b })) };
+  protected override closedForm(_ctx: TrainingContext, strength: tf.Scalar): PenaltyGradients {
+    this.strengths.push(strength);
+    const zero = tf.scalar(0);
+    return { value: tf.mul(this.term(), strength) as tf.Scalar, grads: Object.fromEntries(this.params.map((p) => [p.name, signLinear(p.variable, strength, zero)])) };
   }
 }
 
@@ -105,33 +119,24 @@ describe('BasePenalty and the registry', () => {
     const before = tf.memory().numTensors;
     const p = new FastL1({ strength: exponentialGrowth({ initial: 0.5, rate: 2 }) });
     p.bind(selectParams(model));
-    const step = (ctx: TrainingContext) => {
-      const { value, gradients } = p.lossAndGradients(ctx)!;
-      const { a, b } = gradients[0] as { a: tf.Scalar; b: tf.Scalar };
-      return { a, release: () => tf.dispose([value, b]) };
-    };
-    const first = step(at(0, 0));
-    first.release();
+    const step = (ctx: TrainingContext) => tf.dispose(p.gradients(ctx) as unknown as tf.TensorContainer);
+    step(at(0, 0));
     const steady = tf.memory().numTensors;
-    for (let i = 1; i < 5; i++) {
-      const next = step(at(i, 0));
-      // The same tensor: no new scalar per step.
-      expect(next.a).toBe(first.a);
-      next.release();
-    }
+    for (let i = 1; i < 5; i++) step(at(i, 0));
+    // The same tensor every step: no new scalar.
+    expect(new Set(p.strengths).size).toBe(1);
     expect(tf.memory().numTensors).toBe(steady);
     // A new epoch, a new strength: a new tensor, the old one freed.
-    const doubled = step(at(5, 1));
-    expect(doubled.a).not.toBe(first.a);
-    expect(first.a.isDisposed).toBe(true);
-    expect(doubled.a.dataSync()[0]).toBe(1);
-    // The caller owns what lossAndGradients returns: freeing all of it, the strength too, is allowed.
-    doubled.release();
-    doubled.a.dispose();
-    const after = step(at(6, 1));
-    expect(after.a.isDisposed).toBe(false);
-    expect(after.a.dataSync()[0]).toBe(1);
-    after.release();
+    step(at(5, 1));
+    const [first, doubled] = [p.strengths[0], p.strengths[5]];
+    expect(doubled).not.toBe(first);
+    expect(first.isDisposed).toBe(true);
+    expect(doubled.dataSync()[0]).toBe(1);
+    // The caller owns what gradients() returns: freeing the strength too is allowed.
+    doubled.dispose();
+    step(at(6, 1));
+    expect(p.strengths[6].isDisposed).toBe(false);
+    expect(p.strengths[6].dataSync()[0]).toBe(1);
     expect(tf.memory().numTensors).toBe(steady);
     p.dispose();
     expect(tf.memory().numTensors).toBe(before);
@@ -139,7 +144,7 @@ describe('BasePenalty and the registry', () => {
   });
 
   it('requires a strength, binds once, and disposes its state', () => {
-    expect(() => new Quadratic({})).toThrow(/option "strength" is required/);
+    expect(() => new Quadratic({} as never)).toThrow(/option "strength" is required/);
     const p = new WithVariables({ strength: 1 });
     const params = selectParams(tinyModel(21));
     const before = tf.memory().numTensors;
@@ -154,7 +159,7 @@ describe('BasePenalty and the registry', () => {
   it('registers plugins, creates by name, validates options, round-trips configs', () => {
     const plugin: SparsifyPlugin = {
       package: 'core-test',
-      penalties: [{ name: 'core-test-quadratic', package: 'core-test', description: 'Σw²', options: { strength: { type: 'strength', description: 'λ' } }, create: (o) => new Quadratic(o) }],
+      penalties: [{ name: 'core-test-quadratic', package: 'core-test', description: 'Σw²', schema: STRENGTH_OPTIONS, create: (o) => new Quadratic(o as OptionsOf<typeof STRENGTH_OPTIONS>) }],
     };
     registerPlugin(plugin);
     expect(listPenalties().map((d) => d.name)).toContain('core-test-quadratic');
@@ -162,7 +167,7 @@ describe('BasePenalty and the registry', () => {
     expect(p.getConfig()).toEqual({ name: 'core-test-quadratic', package: 'core-test', options: { strength: { kind: 'constant', value: 0.25 } } });
     expect(penaltyFromConfig(JSON.parse(JSON.stringify(p.getConfig()))).getConfig()).toEqual(p.getConfig());
     expect(() => createPenalty('no-such')).toThrow(/unknown penalty "no-such"; registered: .*core-test-quadratic/);
-    expect(() => createPenalty('core-test-quadratic', { strenght: 1 })).toThrow('penalty core-test-quadratic: unknown option "strenght"; valid options: strength');
+    expect(() => createPenalty('core-test-quadratic', { strenght: 1 })).toThrow('Quadratic: unknown option "strenght"; valid options: strength');
     expect(() => registerPlugin({ ...plugin, package: 'other', penalties: [{ ...plugin.penalties[0], package: 'other' }] })).toThrow(/already registered by core-test/);
   });
 });

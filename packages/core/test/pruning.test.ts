@@ -18,9 +18,10 @@ import {
   selectParams,
   type Param,
 } from '../src/index.js';
-import { TestL1, tinyBatch, tinyModel, useBackend } from './helpers.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
+import { TestL1, tinyBatch, tinyModel } from './helpers.js';
 
-beforeAll(() => useBackend('cpu'));
+beforeAll(() => useTestBackend());
 
 /** A Param over a fresh variable with seeded values. */
 function param(name: string, shape: number[], layout: Param['layout'], seed = 1, values?: number[]): Param {
@@ -309,7 +310,7 @@ describe('customFromMask and computePruningMasks', () => {
   });
 });
 
-describe('fine-tuning with fixed masks (penalties.md §1.6)', () => {
+describe('fine-tuning with fixed masks (docs/conventions.md)', () => {
   it('keeps pruned weights exactly 0 under momentum + weight decay after an optimizer reset', () => {
     const model = tinyModel(7);
     const params = selectParams(model);

@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createTrainStep, measureSparsity, pruneByMagnitude, selectParams, softmaxCrossEntropy } from '../src/index.js';
-import { TestL1, tinyBatch, tinyModel, useBackend } from './helpers.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
+import { TestL1, tinyBatch, tinyModel } from './helpers.js';
 
-beforeAll(() => useBackend('cpu'));
+beforeAll(() => useTestBackend());
 
 describe('TrainStep', () => {
   it('keeps masked weights exactly 0 over 200 steps of momentum + weight decay + L1', () => {
@@ -41,37 +42,30 @@ describe('TrainStep', () => {
     expect(step.run(x, oneHot).accuracy).toBeCloseTo(expected, 6);
   });
 
-  for (const backend of ['cpu', 'wasm'] as const) {
-    it(`updates exactly as one tape over task loss + penalty, then the optimizer, would (${backend}, momentum, SGD)`, async () => {
-      await useBackend(backend);
-      try {
-        for (const makeOptimizer of [() => tf.train.momentum(0.05, 0.9, true), () => tf.train.sgd(0.05)]) {
-          const [fused, reference] = [tinyModel(11), tinyModel(11)];
-          const step = createTrainStep({ model: fused, optimizer: makeOptimizer(), penalties: [new TestL1({ strength: 1e-2 })] });
-          const penalty = new TestL1({ strength: 1e-2 });
-          penalty.bind(selectParams(reference));
-          const optimizer = makeOptimizer();
-          const variables = reference.trainableWeights.map((w) => w.read() as tf.Variable);
-          const { x, y } = tinyBatch(12);
-          for (let i = 0; i < 5; i++) {
-            const result = step.run(x, y);
-            const loss = tf.tidy(() => {
-              const { value, grads } = tf.variableGrads(() => {
-                const task = softmaxCrossEntropy(y, reference.apply(x, { training: true }) as tf.Tensor);
-                return tf.add(task, penalty.loss({ step: i, epoch: 0 })) as tf.Scalar;
-              }, variables);
-              optimizer.applyGradients(grads);
-              return value.dataSync()[0];
-            });
-            expect(result.loss).toBeCloseTo(loss, 5);
-          }
-          fused.trainableWeights.forEach((w, i) => expect(Array.from(w.read().dataSync())).toEqual(Array.from(variables[i].dataSync())));
-        }
-      } finally {
-        await useBackend('cpu');
+  it('updates exactly as one tape over task loss + penalty, then the optimizer, would (momentum, SGD)', () => {
+    for (const makeOptimizer of [() => tf.train.momentum(0.05, 0.9, true), () => tf.train.sgd(0.05)]) {
+      const [fused, reference] = [tinyModel(11), tinyModel(11)];
+      const step = createTrainStep({ model: fused, optimizer: makeOptimizer(), penalties: [new TestL1({ strength: 1e-2 })] });
+      const penalty = new TestL1({ strength: 1e-2 });
+      penalty.bind(selectParams(reference));
+      const optimizer = makeOptimizer();
+      const variables = reference.trainableWeights.map((w) => w.read() as tf.Variable);
+      const { x, y } = tinyBatch(12);
+      for (let i = 0; i < 5; i++) {
+        const result = step.run(x, y);
+        const loss = tf.tidy(() => {
+          const { value, grads } = tf.variableGrads(() => {
+            const task = softmaxCrossEntropy(y, reference.apply(x, { training: true }) as tf.Tensor);
+            return tf.add(task, penalty.loss({ step: i, epoch: 0 })) as tf.Scalar;
+          }, variables);
+          optimizer.applyGradients(grads);
+          return value.dataSync()[0];
+        });
+        expect(result.loss).toBeCloseTo(loss, 5);
       }
-    });
-  }
+      fused.trainableWeights.forEach((w, i) => expect(Array.from(w.read().dataSync())).toEqual(Array.from(variables[i].dataSync())));
+    }
+  });
 
   it('does not grow the tensor count over 500 steps', () => {
     const model = tinyModel(5);

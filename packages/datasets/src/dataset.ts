@@ -18,7 +18,7 @@ export interface Normalization {
 }
 
 /**
- * Training augmentation for HWC images (penalties.md Appendix B): a random crop of the original size
+ * Training augmentation for HWC images (docs/conventions.md, "Data preprocessing"): a random crop of the original size
  * from the image zero-padded by `padCrop` pixels on each side (the padding is raw pixel 0, before
  * normalisation, as torchvision's `RandomCrop(32, padding=4)`), then a horizontal flip with
  * probability 1/2. Seeded per batch from (seed, epoch, batch index).

@@ -12,15 +12,15 @@ export const FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
 
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
 
-/** CIFAR-10 normalisation of penalties.md Appendix B. */
+/** CIFAR-10 normalisation of the references (docs/conventions.md, "Data preprocessing"). */
 export const CIFAR10_NORMALIZATION: Normalization = Object.freeze({ mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] });
-/** CIFAR-100 normalisation of penalties.md Appendix B (HyperSparse). */
+/** CIFAR-100 normalisation of the references (HyperSparse; docs/conventions.md, "Data preprocessing"). */
 export const CIFAR100_NORMALIZATION: Normalization = Object.freeze({ mean: [0.5071, 0.4867, 0.4408], std: [0.2675, 0.2565, 0.2761] });
-/** The usual MNIST statistics; the references use none (Appendix B), so they apply only with `normalize: true`. */
+/** The usual MNIST statistics; the references use none, so they apply only with `normalize: true`. */
 export const MNIST_NORMALIZATION: Normalization = Object.freeze({ mean: [0.1307], std: [0.3081] });
 /** The usual Fashion-MNIST statistics (only with `normalize: true`). */
 export const FASHION_MNIST_NORMALIZATION: Normalization = Object.freeze({ mean: [0.286], std: [0.353] });
-/** CIFAR training augmentation of Appendix B: random 32×32 crop of the image zero-padded by 4, horizontal flip. */
+/** CIFAR training augmentation of the references: random 32×32 crop of the image zero-padded by 4, horizontal flip. */
 export const CIFAR_AUGMENTATION: Augmentation = Object.freeze({ padCrop: 4, horizontalFlip: true });
 
 /** Spec forms `loadDataset` accepts (for help texts). */
@@ -40,7 +40,7 @@ export interface LoadDatasetOptions {
   /** Carve a validation set from the training set: a fraction in (0, 1) or a count (seeded by `seed`). */
   validation?: number;
   /**
-   * Per-channel normalisation: default as the references (penalties.md Appendix B): CIFAR normalised,
+   * Per-channel normalisation: default as the references (docs/conventions.md, "Data preprocessing"): CIFAR normalised,
    * MNIST-family and synthetic data /255 only (raw for synthetic). `true` uses the dataset's standard
    * statistics (computed from the training set for `idx:` and synthetic data), `false` none, or give one.
    */
@@ -181,7 +181,7 @@ function loadRaw(spec: string, options: LoadDatasetOptions): Raw {
     case 'cifar100': {
       const labels = options.cifar100Labels ?? 'fine';
       const { train, test, dir } = loadCifar100Directory(needDir('cifar100', arg || options.dataDir, spec), labels);
-      // The Appendix B statistics are per pixel, so they hold for either label set.
+      // The reference statistics are per pixel, so they hold for either label set.
       return { name: 'cifar100', source: dir, train, test, standardNormalization: CIFAR100_NORMALIZATION, defaultNormalize: true, defaultAugmentation: CIFAR_AUGMENTATION };
     }
     case 'synthetic': {
@@ -217,7 +217,7 @@ function resolveLimit(limit: LoadDatasetOptions['limit']): { train?: number; tes
  * - `cifar10:<dir>`, `cifar100:<dir>`: the CIFAR binary versions;
  * - `synthetic[:clusters|teacher][:<shape>]`: seeded generated data (e.g. `synthetic:teacher:784`).
  *
- * Preprocessing follows penalties.md Appendix B unless overridden (`normalize`, `augment`).
+ * Preprocessing follows the references (docs/conventions.md, "Data preprocessing") unless overridden (`normalize`, `augment`).
  */
 export function loadDataset(spec: string, options: LoadDatasetOptions = {}): LoadedDataset {
   check(typeof spec === 'string' && spec.length > 0, 'dataset', spec, `one of ${DATASET_SPECS.join(', ')}`);

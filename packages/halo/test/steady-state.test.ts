@@ -1,10 +1,10 @@
 /**
- * What drives λ (penalties.md §4.4): weights held fixed, only the λ optimizer steps (through core's
- * TrainStep with no model variables), and λ must settle at the closed-form optimum.
+ * What drives λ (this package's README, "What drives λ"): weights held fixed, only the λ optimizer
+ * steps (through core's TrainStep with no model variables), and λ must settle at the closed-form optimum.
  *
- * Time compression: the README regime (ξ = 1e-8, wd = 1e-4, SGD momentum 0.9, lr 0.1, ≈ 80 epochs of 782
- * steps) is run with the same ξ and wd but lr 2, so the same path takes 3 000 steps instead of ≈ 60 000.
- * The steady state does not depend on the learning rate.
+ * Time compression: the authors' README regime (ξ = 1e-8, wd = 1e-4, SGD momentum 0.9, lr 0.1, ≈ 80
+ * epochs of 782 steps) is run with the same ξ and wd but lr 2, so the same path takes 3 000 steps
+ * instead of ≈ 60 000. The steady state does not depend on the learning rate.
  */
 import * as tf from '@tensorflow/tfjs';
 import { createTrainStep, disposeOptimizer, type Penalty } from '@sparsify/core';
@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { halo, sws, type HaloPenalty, type SwsPenalty } from '../src/index.js';
 import { frozenWeights, makeParam, useCpu } from './helpers.js';
 
-const W = [1e-4, 1e-3, 1e-2, 5e-2, 0.2]; // the |w| column of the §4.4 table
-const TABLE = [0.012, 0.021, 0.038, 0.056, 0.08]; // its λ column
+const W = [1e-4, 1e-3, 1e-2, 5e-2, 0.2]; // the |w| column of the README's steady-state table
+const TABLE = [0.012, 0.021, 0.038, 0.056, 0.08]; // its closed-form λ column, rounded
 const XI = 1e-8;
 const WD = 1e-4;
 const STEPS = 3000;
@@ -46,7 +46,7 @@ beforeAll(async () => {
   const p = makeParam(W.map((w, i) => (i % 2 ? -w : w)), [W.length], 'other');
   const penalties: HaloPenalty[] = [
     halo({ xi: XI, psi: 0, lambdaWeightDecay: WD }), // weight decay drives λ
-    halo({ xi: XI, psi: 1e-8, lambdaWeightDecay: 0 }), // the README ξ = ψ = 1e-8 without weight decay
+    halo({ xi: XI, psi: 1e-8, lambdaWeightDecay: 0 }), // the authors' README ξ = ψ = 1e-8 without weight decay
     halo({ xi: XI_PSI, psi: PSI, lambdaWeightDecay: 0 }), // the ψ prior drives λ
   ];
   penalties.forEach((penalty) => penalty.bind([p]));
@@ -70,8 +70,8 @@ beforeAll(async () => {
   x.dispose();
 });
 
-describe('HALO λ steady states on fixed weights (§4.4)', () => {
-  it('weight decay dominating: λ⁴ → 2ξ|w|/wd, reproducing the §4.4 table (ξ = 1e-8, wd = 1e-4)', () => {
+describe('HALO λ steady states on fixed weights (this package README: what drives λ)', () => {
+  it('weight decay dominating: λ⁴ → 2ξ|w|/wd, reproducing the package README table (ξ = 1e-8, wd = 1e-4)', () => {
     W.forEach((w, i) => {
       const closed = ((2 * XI * w) / WD) ** 0.25;
       expect(Math.abs(weightDecayed[i] / closed - 1), `|w| = ${w}: λ = ${weightDecayed[i]}, closed form ${closed}`).toBeLessThan(5e-3);
@@ -113,7 +113,7 @@ describe('HALO λ steady states on fixed weights (§4.4)', () => {
   });
 });
 
-describe('SWS λ steady state on fixed weights (§4.2)', () => {
+describe('SWS λ steady state on fixed weights', () => {
   const run = (options: { xi: number; psi: number; lambdaWeightDecay: number }) => {
     const a = makeParam([0.3, -0.2, 0, 0.05, -1.2, 0.4], [2, 3]);
     const b = makeParam([0.7, -0.01, 0.25], [3]);

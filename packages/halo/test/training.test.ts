@@ -2,14 +2,14 @@
  * Honest training tests: a 20 → 64 → 4 MLP on a seeded teacher task (6 of 20 features matter; 768
  * training and 1 024 test samples), SGD momentum 0.9, lr 0.05, model weight decay 1e-4, 25 epochs of
  * batch 64, then one-shot global magnitude pruning of the kernels to 95% without fine-tuning (HALO's
- * procedure, §4.5), against the same pruning of a dense run. The bars below are what this seed reliably
+ * procedure), against the same pruning of a dense run. The bars below are what this seed reliably
  * gives on the cpu backend (which is deterministic), with margin; the measured values are in comments.
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Param } from '@sparsify/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { halo, sws, type HaloPenalty } from '../src/index.js';
-import { useCpu } from './helpers.js';
 import { teacherTask, trainAndPrune, type RunResult, type Task } from '@sparsify/conformance';
 
 const SPARSITY = 0.95;
@@ -18,7 +18,7 @@ let task: Task;
 let dense: RunResult;
 
 beforeAll(async () => {
-  await useCpu();
+  await useTestBackend();
   task = teacherTask(1, 768, 1024);
   dense = await trainAndPrune(task, base);
   // Measured: 0.865 before pruning, 0.813 after pruning 95%.

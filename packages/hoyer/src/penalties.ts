@@ -1,141 +1,159 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  absAndSquareSums,
   BasePenalty,
   check,
-  checkNonNegative,
-  checkOneOf,
   groupAxes,
+  groupScale,
+  option,
+  signLinear,
   SparsifyConfigError,
+  variadicCustomGrad,
   type GroupAxes,
-  type LossAndGradients,
+  type OptionsOf,
   type Param,
   type PenaltyConfig,
-  type StrengthLike,
+  type PenaltyGradients,
   type TrainingContext,
 } from '@sparsify/core';
-import { GROUP_MODES, groupHoyerSquareStep, groupHoyerSquareTerms, ratioStep, ratioTerms, sumOfTerms, termsAndGradients, type ClosedFormTerm, type GroupMode } from './terms.js';
+import { groupStep, HOYER_DELTA, ratioStep, type GroupAttrs } from './ops.js';
 
 export const PACKAGE_NAME = '@sparsify/hoyer';
 
-export interface HoyerOptions {
-  /** Global coefficient λ: a number, a strength schedule, or a schedule config. Required. */
-  strength: StrengthLike;
-}
+/** Which groupings of a kernel Group-HS sums (see the README). */
+export type GroupMode = 'auto' | 'input' | 'output' | 'both';
+export const GROUP_MODES: readonly GroupMode[] = ['auto', 'input', 'output', 'both'];
 
-export interface GroupHoyerSquareOptions extends HoyerOptions {
-  /**
-   * Which groups each kernel contributes (penalties.md §5.4):
-   * - `auto` (default): input **and** output groups for dense `[in,out]` and conv2d `[kh,kw,in,out]`
-   *   kernels, as the reference code does; Hoyer-Square for every other bound parameter.
-   * - `both`, `input`, `output`: that grouping for dense and conv2d kernels; Hoyer-Square for rank-1
-   *   parameters (biases, BatchNorm vectors); any other parameter (a depthwise or rank-3 kernel, whose
-   *   groups are undefined) is an error at `bind`.
-   */
-  groups?: GroupMode;
-  /**
-   * Weight ρ of the output term with `both`/`auto`: `[(Σn_in)² + ρ(Σn_out)²]/‖W‖₂²`. Default 1 (the
-   * reference shares one λ between the terms). Not accepted with `input` or `output`.
-   */
-  outputRatio?: number;
-}
+const strength = (recommended: string) =>
+  option.strength({
+    required: true,
+    description: `global coefficient λ (number, schedule or schedule config); the penalty is summed over tensors, not averaged. ${recommended}`,
+  });
 
-function checkOptions(what: string, options: unknown, allowed: readonly string[]): void {
-  check(typeof options === 'object' && options !== null && !Array.isArray(options), `${what} options`, options, 'an object');
-  const unknown = Object.keys(options as object).filter((k) => !allowed.includes(k));
-  if (unknown.length > 0) {
-    throw new SparsifyConfigError(
-      `${what}: unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options: ${allowed.join(', ')}`,
-    );
-  }
-  if ((options as { strength?: unknown }).strength === undefined) {
-    throw new SparsifyConfigError(
-      `${what}: option "strength" is required (a number ≥ 0, a strength schedule or its config); see the README for recommended ranges`,
-    );
-  }
-}
+export const HOYER_OPTIONS = { strength: strength('LeNet-300-100: 2e-2, LeNet-5: 1e-2 (COMP6248).') };
+export const HOYER_SQUARE_OPTIONS = { strength: strength('LeNet-300-100: 2e-4, LeNet-5: 1e-4 (COMP6248).') };
+export const GROUP_HOYER_SQUARE_OPTIONS = {
+  strength: strength('LeNet-300-100: 2e-3, LeNet-5: 1e-1 (COMP6248).'),
+  groups: option.oneOf(GROUP_MODES, {
+    default: 'auto',
+    description:
+      'auto: input and output groups for dense/conv2d kernels, Hoyer-Square elsewhere; both|input|output: that grouping (error for kernels without groups)',
+  }),
+  outputRatio: option.number({ min: 0, description: 'weight ρ of the output-group term with groups both/auto (default 1, as the reference)' }),
+};
+
+export type HoyerOptions = OptionsOf<typeof HOYER_OPTIONS>;
+export type GroupHoyerSquareOptions = OptionsOf<typeof GROUP_HOYER_SQUARE_OPTIONS>;
 
 /**
- * Sums one term per bound tensor: `Σ_W term(W)` (penalties.md §5.3: each tensor is one term), as one op
- * on the tape, or without a tape (`lossAndGradients`) in the training step.
+ * How each tensor of a sum is taken: Group-HS with `group` attrs where `grouped[j]` (a kernel with its
+ * input and output axes last), else Hoyer or Hoyer-Square.
  */
-abstract class PerTensorPenalty<O extends HoyerOptions> extends BasePenalty<O> {
-  protected override readonly packageName = PACKAGE_NAME;
-  private terms: ClosedFormTerm[] | undefined;
-  private sum: ((...ws: tf.Tensor[]) => tf.Scalar) | undefined;
-  /** The closed-form term of each of `params`' tensors. */
-  protected abstract closedFormTerms(params: readonly Param[]): ClosedFormTerm[];
-
-  private boundTerms(): ClosedFormTerm[] {
-    return (this.terms ??= this.closedFormTerms(this.params));
-  }
-
-  protected term(_ctx: TrainingContext): tf.Scalar {
-    this.sum ??= sumOfTerms(this.boundTerms());
-    return this.sum(...this.params.map((p) => p.variable));
-  }
-
-  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
-    return termsAndGradients(this.boundTerms(), this.params.map((p) => p.variable), strength);
-  }
+interface Terms {
+  readonly square: boolean;
+  readonly group?: GroupAttrs;
+  readonly grouped: readonly boolean[];
 }
 
-/** Σ_W ‖W‖₁/‖W‖₂ or, squared, Σ_W ‖W‖₁²/‖W‖₂²: the tape-free step is one kernel call over all tensors. */
-abstract class RatioPenalty extends PerTensorPenalty<HoyerOptions> {
-  protected abstract readonly square: boolean;
-  protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
-    return ratioTerms(this.square, params.length);
+const pick = <T>(xs: readonly T[], mask: readonly boolean[], want: boolean) => xs.filter((_, j) => mask[j] === want);
+
+/**
+ * Σⱼ termⱼ(wⱼ) at upstream dy, and with `gradients` each dy·∂/∂wⱼ: the grouped kernels through one
+ * `groupStep`, the rest through one `ratioStep`, then one full-size pass per tensor for its gradient.
+ */
+function evaluate(ws: readonly tf.Tensor[], terms: Terms, dy: tf.Tensor, gradients: boolean): { value: tf.Scalar; grads: tf.Tensor[] } {
+  const values: tf.Tensor[] = [];
+  const grads: tf.Tensor[] = new Array(ws.length);
+  const index = (want: boolean) => ws.flatMap((_, j) => (terms.grouped[j] === want ? [j] : []));
+  const kernels = pick(ws, terms.grouped, true);
+  if (kernels.length > 0) {
+    const [value, ...factors] = groupStep(kernels, dy, terms.group!);
+    values.push(value);
+    if (gradients) index(true).forEach((j, k) => (grads[j] = groupScale(ws[j], factors[2 * k] as tf.Tensor1D, factors[2 * k + 1] as tf.Tensor1D)));
   }
-  protected override termAndGradients(_ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
-    return ratioStep(this.params.map((p) => p.variable), this.square, strength);
+  const others = pick(ws, terms.grouped, false);
+  if (others.length > 0) {
+    const [value, ...ab] = ratioStep(others.flatMap((w) => absAndSquareSums(w)), dy, { square: terms.square, delta: HOYER_DELTA });
+    values.push(value);
+    if (gradients) index(false).forEach((j, k) => (grads[j] = signLinear(ws[j], ab[2 * k], ab[2 * k + 1])));
+  }
+  return { value: (values.length === 1 ? values[0] : tf.add(values[0], values[1])) as tf.Scalar, grads };
+}
+
+/** The sum as one differentiable op (for `loss` and custom loops): the value at dy = 1, the gradients at dy. */
+function sumOp(terms: Terms): (...ws: tf.Tensor[]) => tf.Scalar {
+  return variadicCustomGrad<tf.Scalar>((ws, save) => {
+    save(ws);
+    return { value: evaluate(ws, terms, tf.scalar(1), false).value, gradFunc: (dy, saved) => evaluate(saved, terms, dy, true).grads };
+  });
+}
+
+/** Σ_W term(W) over the bound tensors, each tensor one term, as one op on the tape or in closed form. */
+abstract class HoyerFamilyPenalty<S extends typeof HOYER_OPTIONS | typeof GROUP_HOYER_SQUARE_OPTIONS> extends BasePenalty<S> {
+  protected override readonly packageName = PACKAGE_NAME;
+  private op: ((...ws: tf.Tensor[]) => tf.Scalar) | undefined;
+  protected abstract terms(): Terms;
+
+  protected term(_ctx: TrainingContext): tf.Scalar {
+    this.op ??= sumOp(this.terms());
+    return this.op(...this.params.map((p) => p.variable));
+  }
+
+  protected override closedForm(_ctx: TrainingContext, strength: tf.Scalar): PenaltyGradients {
+    const variables = this.params.map((p) => p.variable);
+    const { value, grads } = evaluate(variables, this.terms(), strength, true);
+    return { value: tf.mul(value, strength) as tf.Scalar, grads: Object.fromEntries(variables.map((v, j) => [v.name, grads[j]])) };
   }
 }
 
 /** Hoyer regulariser `λ·Σ_W ‖W‖₁/‖W‖₂` (DeepHoyer's element-wise ablation, `--reg 2`). */
-export class HoyerPenalty extends RatioPenalty {
+export class HoyerPenalty extends HoyerFamilyPenalty<typeof HOYER_OPTIONS> {
   readonly name = 'hoyer';
-  protected readonly square = false;
   constructor(options: HoyerOptions) {
-    checkOptions('hoyer', options, ['strength']);
-    super(options);
+    super(options, HOYER_OPTIONS, 'hoyer');
+  }
+  protected terms(): Terms {
+    return { square: false, grouped: this.params.map(() => false) };
   }
 }
 
 /** Hoyer-Square `λ·Σ_W ‖W‖₁²/‖W‖₂²` (DeepHoyer's element-wise method, `--reg 3`). */
-export class HoyerSquarePenalty extends RatioPenalty {
+export class HoyerSquarePenalty extends HoyerFamilyPenalty<typeof HOYER_OPTIONS> {
   readonly name = 'hoyer-square';
-  protected readonly square = true;
   constructor(options: HoyerOptions) {
-    checkOptions('hoyerSquare', options, ['strength']);
-    super(options);
+    super(options, HOYER_SQUARE_OPTIONS, 'hoyerSquare');
   }
+  protected terms(): Terms {
+    return { square: true, grouped: this.params.map(() => false) };
+  }
+}
+
+/** ρ of each grouping (ρ = 0 leaves it out: its term and its gradient are 0), and δ. */
+function groupAttrs(groups: GroupMode, outputRatio: number): GroupAttrs {
+  return { rhoIn: groups === 'output' ? 0 : 1, rhoOut: groups === 'input' ? 0 : groups === 'output' ? 1 : outputRatio, delta: HOYER_DELTA };
 }
 
 /**
  * Group-Hoyer-Square `λ·Σ_layers [(Σ_c n_in,c)² + ρ(Σ_o n_out,o)²]/‖W‖₂²` (DeepHoyer's structural
  * method). Parameters without group axes (biases) contribute Hoyer-Square.
  */
-export class GroupHoyerSquarePenalty extends PerTensorPenalty<GroupHoyerSquareOptions> {
+export class GroupHoyerSquarePenalty extends HoyerFamilyPenalty<typeof GROUP_HOYER_SQUARE_OPTIONS> {
   readonly name = 'group-hoyer-square';
   readonly groups: GroupMode;
   readonly outputRatio: number;
   private axes: (GroupAxes | null)[] = [];
 
   constructor(options: GroupHoyerSquareOptions) {
-    checkOptions('groupHoyerSquare', options, ['strength', 'groups', 'outputRatio']);
-    const groups = options.groups ?? 'auto';
-    checkOneOf('groupHoyerSquare groups', groups, GROUP_MODES);
-    if (options.outputRatio !== undefined) {
-      checkNonNegative('groupHoyerSquare outputRatio', options.outputRatio);
-      check(
-        groups === 'both' || groups === 'auto',
-        'groupHoyerSquare outputRatio',
-        options.outputRatio,
-        `left out unless groups is "both" or "auto" (groups is ${JSON.stringify(groups)})`,
-      );
-    }
-    super(options);
-    this.groups = groups;
-    this.outputRatio = options.outputRatio ?? 1;
+    super(options, GROUP_HOYER_SQUARE_OPTIONS, 'groupHoyerSquare');
+    this.groups = this.options.groups;
+    const { outputRatio } = this.options;
+    check(
+      outputRatio === undefined || this.groups === 'both' || this.groups === 'auto',
+      'groupHoyerSquare outputRatio',
+      outputRatio,
+      `left out unless groups is "both" or "auto" (groups is ${JSON.stringify(this.groups)})`,
+    );
+    this.outputRatio = outputRatio ?? 1;
   }
 
   protected override init(params: readonly Param[]): void {
@@ -152,25 +170,20 @@ export class GroupHoyerSquarePenalty extends PerTensorPenalty<GroupHoyerSquareOp
     });
   }
 
-  /** The group axes used for each bound parameter (null: Hoyer-Square fallback). */
+  /** The group axes used for each bound parameter (null: Hoyer-Square). */
   groupAxesOf(): readonly (GroupAxes | null)[] {
     return this.axes;
   }
 
-  /** Where every parameter is a kernel with its group axes last, the whole step in one kernel call. */
-  protected override termAndGradients(ctx: TrainingContext, strength: tf.Scalar): LossAndGradients {
-    const variables = this.params.map((p) => p.variable);
-    return groupHoyerSquareStep(variables, this.axes, this.groups, this.outputRatio, strength) ?? super.termAndGradients(ctx, strength);
+  protected terms(): Terms {
+    return { square: true, group: groupAttrs(this.groups, this.outputRatio), grouped: this.axes.map((a) => a !== null) };
   }
 
-  protected closedFormTerms(params: readonly Param[]): ClosedFormTerm[] {
-    return groupHoyerSquareTerms(params.map((p) => p.shape.length), this.axes, this.groups, this.outputRatio);
-  }
-
+  /** The options, with ρ as used where it applies (both groupings). */
   override getConfig(): PenaltyConfig {
-    const options: Record<string, unknown> = { strength: this.strength.config, groups: this.groups };
-    if (this.groups === 'both' || this.groups === 'auto') options.outputRatio = this.outputRatio;
-    return { name: this.name, package: PACKAGE_NAME, options };
+    const config = super.getConfig();
+    if (this.groups === 'both' || this.groups === 'auto') config.options.outputRatio = this.outputRatio;
+    return config;
   }
 }
 
@@ -187,4 +200,26 @@ export function hoyerSquare(options: HoyerOptions): HoyerSquarePenalty {
 /** `λ·Σ_W [(Σ_c n_in,c)² + ρ(Σ_o n_out,o)²]/‖W‖₂²` per kernel (Hoyer-Square for biases). */
 export function groupHoyerSquare(options: GroupHoyerSquareOptions): GroupHoyerSquarePenalty {
   return new GroupHoyerSquarePenalty(options);
+}
+
+const HOYER: Terms = { square: false, grouped: [false] };
+const HOYER_SQUARE: Terms = { square: true, grouped: [false] };
+
+/** ‖W‖₁ / ‖W‖₂ (range [1, √N]; 0 for an all-zero tensor). Scale-invariant. */
+export const hoyerTerm: (w: tf.Tensor) => tf.Scalar = sumOp(HOYER);
+
+/** ‖W‖₁² / ‖W‖₂² (range [1, N]; 0 for an all-zero tensor). Counts like ℓ0: k equal non-zeros give k. */
+export const hoyerSquareTerm: (w: tf.Tensor) => tf.Scalar = sumOp(HOYER_SQUARE);
+
+/**
+ * Group-Hoyer-Square of one tensor: `[(Σ_c n_in,c)² + ρ·(Σ_o n_out,o)²] / ‖W‖₂²` for a kernel with input and
+ * output groups (`axes` from core's `groupAxes`; a kernel whose group axes are not its last two is
+ * transposed so that they are), Hoyer-Square where `axes` is null (biases, BatchNorm vectors, depthwise
+ * kernels).
+ */
+export function groupHoyerSquareTerm(w: tf.Tensor, axes: GroupAxes | null, groups: GroupMode = 'auto', outputRatio = 1): tf.Scalar {
+  const term = sumOp({ square: true, group: groupAttrs(groups, outputRatio), grouped: [axes !== null] });
+  if (axes === null || (axes.inputAxis === w.rank - 2 && axes.outputAxis === w.rank - 1)) return term(w);
+  const rest = w.shape.map((_, i) => i).filter((i) => i !== axes.inputAxis && i !== axes.outputAxis);
+  return tf.tidy(() => term(tf.transpose(w, [...rest, axes.inputAxis, axes.outputAxis])));
 }

@@ -30,7 +30,7 @@ export interface Run {
 /**
  * Trains `epochs` epochs (Adam, batch 64) with `penalty` (none: the dense baseline), prunes the kernels
  * globally to `sparsity` with core's pruneByMagnitude (strict >), then fine-tunes `finetuneEpochs`
- * with the fixed mask, the penalty off and a fresh optimizer (penalties.md §1.6).
+ * with the fixed mask, the penalty off and a fresh optimizer (docs/conventions.md, "Fine-tuning with a fixed mask").
  */
 export function trainPruneFinetune(options: {
   penalty?: Penalty;

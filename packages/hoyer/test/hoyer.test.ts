@@ -7,8 +7,7 @@ import {
   penaltyFromConfig,
   registerPlugin,
   SparsifyConfigError,
-  type Param,
-} from '@sparsify/core';
+  type Param, describeOptions } from '@sparsify/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   groupHoyerSquare,
@@ -37,7 +36,7 @@ afterEach(() => {
 const ctx = { step: 0, epoch: 0 };
 const valueOf = (f: () => tf.Scalar) => tf.tidy(() => f().dataSync()[0]);
 
-// ---- float64 host references (penalties.md §5.2–5.4) ----
+// ---- float64 host references (the README's formulas) ----
 const l1 = (w: ArrayLike<number>) => Array.from(w).reduce((s, v) => s + Math.abs(v), 0);
 const sq = (w: ArrayLike<number>) => Array.from(w).reduce((s, v) => s + v * v, 0);
 
@@ -106,7 +105,7 @@ describe('Hoyer-Square value', () => {
     expect(hs / hsRef(w).value - 1).toBeLessThan(1e-5);
     expect(hs).toBeGreaterThan(1);
     expect(hs).toBeLessThan(300);
-    // Dense Gaussian weights: HS ≈ (2/π)·N (penalties.md §5.3).
+    // Dense Gaussian weights: HS ≈ (2/π)·N (README, "The math").
     expect(hs / 300).toBeGreaterThan(0.55);
     expect(hs / 300).toBeLessThan(0.72);
     expect(Math.abs(valueOf(() => hoyerTerm(tf.tensor1d(w))) / hoyerRef(w).value - 1)).toBeLessThan(1e-5);
@@ -355,7 +354,7 @@ describe('options and the registry', () => {
   it('bad options throw SparsifyConfigError naming the value and what is valid', () => {
     expect(() => hoyer({} as never)).toThrow(SparsifyConfigError);
     expect(() => hoyer({} as never)).toThrow(/hoyer: option "strength" is required/);
-    expect(() => hoyerSquare({ strength: -1 })).toThrow('HoyerSquarePenalty strength must be a finite number ≥ 0; got -1');
+    expect(() => hoyerSquare({ strength: -1 })).toThrow('hoyerSquare strength must be a finite number ≥ 0; got -1');
     expect(() => hoyerSquare({ strength: 1, groups: 'input' } as never)).toThrow(/unknown option "groups"; valid options: strength/);
     expect(() => groupHoyerSquare({ strength: 1, groups: 'rows' as never })).toThrow(
       'groupHoyerSquare groups must be one of "auto", "input", "output", "both"; got "rows"',
@@ -374,7 +373,7 @@ describe('options and the registry', () => {
     expect(plugin.penalties.map((d) => d.name)).toEqual(['hoyer', 'hoyer-square', 'group-hoyer-square']);
     for (const d of plugin.penalties) {
       expect(d.package).toBe('@sparsify/hoyer');
-      for (const info of Object.values(d.options)) expect(info.description.length).toBeGreaterThan(10);
+      for (const info of Object.values(describeOptions(d.schema))) expect(info.description.length).toBeGreaterThan(10);
     }
     const ghs = createPenalty('group-hoyer-square', { strength: { kind: 'constant', value: 2e-3 }, groups: 'both', outputRatio: 0.5 });
     expect(ghs.getConfig()).toEqual({

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { gradientTensor, groupAxes, runLoopKernel, setLoopKernelsEnabled, type GroupAxes, type Param } from '@sparsify/core';
+import { SPARSIFY_KERNELS } from '@sparsify/backend';
+import { absAndSquareSums, type Param } from '@sparsify/core';
 import { afterEach, expect, it } from 'vitest';
-import { describeOnLoopBackends, expectLoopMatchesComposite } from '../../../tools/testing/loop-kernels.js';
-import { GROUP_STEP, RATIO_STEP } from '../src/kernels.js';
-import { groupHoyerSquareStep, groupHoyerSquareTerms, HOYER_DELTA, ratioStep, ratioTerms, termsAndGradients, type GroupMode } from '../src/terms.js';
+import { describeOnLoopBackends, expectKernelMatchesPlain } from '../../../tools/testing/kernels.js';
+import { groupHoyerSquare, groupStep, HOYER_DELTA, HOYER_KERNELS, ratioStep } from '../src/index.js';
 import { gaussian, makeParam } from './helpers.js';
 
 const live: Param[] = [];
@@ -15,113 +15,68 @@ afterEach(() => {
 function kernels(seed: number): Param[] {
   const conv = gaussian(3 * 3 * 4 * 6, seed + 1);
   for (let i = 0; i < conv.length; i++) if (Math.floor(i / 6) % 4 === 2) conv[i] = 0;
-  const params = [
-    makeParam(gaussian(35, seed), [7, 5]),
-    makeParam(conv, [3, 3, 4, 6], 'conv2d'),
-    makeParam(gaussian(5, seed + 2), [5, 1]),
-  ];
+  const params = [makeParam(gaussian(35, seed), [7, 5]), makeParam(conv, [3, 3, 4, 6], 'conv2d'), makeParam(gaussian(5, seed + 2), [5, 1])];
   live.push(...params);
   return params;
 }
 
-const bits = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
+it('the accelerator has a kernel for each of this package’s ops', () => {
+  for (const name of Object.values(HOYER_KERNELS)) expect(SPARSIFY_KERNELS).toContain(name);
+});
 
 describeOnLoopBackends(
-  (backend) => `Group-HS's tape-free step as one kernel (${backend})`,
+  (backend) => `Group-HS's step as one kernel (${backend})`,
   () => {
-    const cases: [GroupMode, number][] = [
-      ['auto', 1],
-      ['both', 0.5],
-      ['input', 1],
-      ['output', 1],
-    ];
-    for (const [groups, outputRatio] of cases) {
-      it(`gives the per-tensor path's value and gradients bit for bit (${groups}, outputRatio ${outputRatio}), in one kernel call`, async () => {
-        const params = kernels(3);
-        const variables = params.map((p) => p.variable);
-        const axes = params.map(groupAxes);
-        const dy = tf.scalar(0.37);
-        const fused = () => groupHoyerSquareStep(variables, axes, groups, outputRatio, dy)!;
-        const perTensor = () => termsAndGradients(groupHoyerSquareTerms([2, 4, 2], axes, groups, outputRatio), variables, dy);
-        tf.tidy(() => {
-          const [got, want] = [fused(), perTensor()];
-          expect(bits(got.value)).toEqual(bits(want.value));
-          got.gradients.forEach((g, j) => {
-            expect(g.variable).toBe(variables[j]);
-            expect('rows' in g && g.rows.shape[0] === variables[j].shape[variables[j].rank - 2]).toBe(true);
-            expect(bits(gradientTensor(g)), `gradient ${j}`).toEqual(bits(gradientTensor(want.gradients[j])));
-          });
-        });
-        const profile = await tf.profile(() => {
-          const { value, gradients } = fused();
-          tf.dispose([value, ...gradients.flatMap((g) => [(g as { rows: tf.Tensor }).rows, (g as { cols: tf.Tensor }).cols])]);
-        });
-        expect(profile.kernels.map((k) => k.name)).toEqual(['SparsifyGroupHoyerSquareStep']);
-        dy.dispose();
+    for (const [rhoIn, rhoOut] of [
+      [1, 1],
+      [1, 0.5],
+      [1, 0],
+      [0, 1],
+    ]) {
+      it(`agrees with the plain tfjs ops (ρ_in ${rhoIn}, ρ_out ${rhoOut}), an all-zero group included`, () => {
+        const params = kernels(11);
+        expectKernelMatchesPlain(HOYER_KERNELS.groupStep, () => groupStep(params.map((p) => p.variable), tf.scalar(2), { rhoIn, rhoOut, delta: HOYER_DELTA }), 2e-5);
       });
     }
 
-    it('agrees with its composite tfjs ops', () => {
-      const params = kernels(11);
-      const layouts = params.flatMap((p) => [p.shape[p.shape.length - 2], p.shape[p.shape.length - 1]]);
-      expectLoopMatchesComposite(GROUP_STEP, () => [...params.map((p) => p.variable), tf.scalar(2)], { rhoIn: 1, rhoOut: 0.5, delta: 1e-30, layouts });
-    });
-
-    it('is not used where a tensor has no groups, or its group axes are not its last two', () => {
-      const [dense] = kernels(5);
-      const bias = makeParam(gaussian(5, 9), [5], 'dense', 'bias');
-      live.push(bias);
-      const dy = tf.scalar(1);
-      const swapped: GroupAxes = { input: [1], output: [0], inputAxis: 1, outputAxis: 0 };
-      expect(groupHoyerSquareStep([dense.variable, bias.variable], [groupAxes(dense), null], 'auto', 1, dy)).toBeUndefined();
-      expect(groupHoyerSquareStep([dense.variable], [swapped], 'auto', 1, dy)).toBeUndefined();
-      expect(groupHoyerSquareStep([], [], 'auto', 1, dy)).toBeUndefined();
-      dy.dispose();
+    it('is one kernel call for all kernels, then one groupScale pass per kernel for the gradients', async () => {
+      const params = kernels(3);
+      const penalty = groupHoyerSquare({ strength: 0.37 });
+      penalty.bind(params);
+      const profile = await tf.profile(() => tf.dispose(penalty.gradients({ step: 0, epoch: 0 }) as unknown as tf.TensorContainer));
+      expect(profile.kernels.map((k) => k.name).filter((name) => name.startsWith('Sparsify'))).toEqual([
+        'SparsifyGroupHoyerSquareStep',
+        'SparsifyGroupScale',
+        'SparsifyGroupScale',
+        'SparsifyGroupScale',
+      ]);
+      penalty.dispose();
     });
   },
 );
 
 describeOnLoopBackends(
-  (backend) => `Hoyer's and Hoyer-Square's tape-free step as one kernel (${backend})`,
+  (backend) => `Hoyer's and Hoyer-Square's step as one kernel (${backend})`,
   () => {
     for (const square of [false, true]) {
-      it(`gives the per-tensor path's value and gradients bit for bit (${square ? 'Hoyer-Square' : 'Hoyer'}), all-zero tensor included`, async () => {
+      it(`agrees with the plain tfjs ops (${square ? 'Hoyer-Square' : 'Hoyer'}), an all-zero tensor included`, () => {
         const params = [...kernels(21), makeParam(new Float32Array(6), [6], 'dense', 'bias')];
         live.push(params[3]);
-        const variables = params.map((p) => p.variable);
-        const dy = tf.scalar(0.37);
-        const scalars = (g: { a?: tf.Tensor; b?: tf.Tensor }) => [bits(g.a!), bits(g.b!)];
-        tf.tidy(() => {
-          const got = ratioStep(variables, square, dy);
-          const want = termsAndGradients(ratioTerms(square, variables.length), variables, dy);
-          expect(bits(got.value)).toEqual(bits(want.value));
-          got.gradients.forEach((g, j) => {
-            expect(g.variable).toBe(variables[j]);
-            expect(scalars(g as never), `gradient ${j}`).toEqual(scalars(want.gradients[j] as never));
-          });
-          // the all-zero tensor: the floor is active, a = b = 0 (b is −0, as on the per-tensor path)
-          const zero = got.gradients[3] as { a: tf.Tensor; b: tf.Tensor };
-          expect([zero.a.dataSync()[0] === 0, zero.b.dataSync()[0] === 0]).toEqual([true, true]);
-        });
-        const profile = await tf.profile(() => {
-          const { value, gradients } = ratioStep(variables, square, dy);
-          tf.dispose([value, ...gradients.flatMap((g) => [(g as { a: tf.Tensor }).a, (g as { b: tf.Tensor }).b])]);
-        });
-        // the sums (no momentum pass has computed them here), then one call
-        expect(profile.kernels.map((k) => k.name)).toEqual([...variables.map(() => 'SparsifyAbsAndSquareSums'), 'SparsifyHoyerRatioStep']);
-        dy.dispose();
+        // A JS loop on both backends: a few numbers per tensor.
+        const [, ...ab] = expectKernelMatchesPlain(
+          HOYER_KERNELS.ratioStep,
+          () => ratioStep(params.flatMap((p) => absAndSquareSums(p.variable)), tf.scalar(0.37), { square, delta: HOYER_DELTA }),
+          2e-6,
+          'js',
+        );
+        // the all-zero tensor: the floor is active, a = b = 0 (b is −0, as the plain ops give it)
+        expect([ab[6][0] === 0, ab[7][0] === 0]).toEqual([true, true]);
       });
     }
 
-    it('agrees with its composite tfjs ops (a JS loop on both backends)', () => {
-      const run = () => tf.tidy(() => runLoopKernel(RATIO_STEP, [3, 2.5, 0.5, 0.125, 7.25, 1e-3, -1.5].map((x) => tf.scalar(x)), { square: true, delta: HOYER_DELTA }).map((t) => t.dataSync()[0]));
-      const loop = run();
-      setLoopKernelsEnabled(false);
-      try {
-        run().forEach((want, k) => expect(Math.abs(loop[k] - want), `output ${k}`).toBeLessThanOrEqual(2e-6 * Math.abs(want)));
-      } finally {
-        setLoopKernelsEnabled(true);
-      }
+    it('agrees with the plain ops on hand-picked sums', () => {
+      const sums = () => [3, 2.5, 0.5, 0.125, 7.25, 1e-3].map((x) => tf.scalar(x));
+      expectKernelMatchesPlain(HOYER_KERNELS.ratioStep, () => ratioStep(sums(), tf.scalar(-1.5), { square: true, delta: HOYER_DELTA }), 2e-6, 'js');
     });
   },
 );

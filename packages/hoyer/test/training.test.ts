@@ -1,9 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { groupHoyerSquare, hoyer, hoyerSquare } from '../src/index.js';
 import { trainPruneFinetune, type Run } from './harness.js';
 
-// Honest training tests (penalties.md §11, issue 3): a 32-64-4 MLP on a seeded task whose ground truth
+// Honest training tests (issue 3): a 32-64-4 MLP on a seeded task whose ground truth
 // uses 8 of the 32 inputs. Each penalty trains 20 epochs, is pruned globally to 90% of the kernels
 // (core's pruneByMagnitude, strict >) and fine-tuned 5 epochs with the mask; the baseline is a dense run
 // with the same budget (20 epochs, the same one-shot pruning, the same fine-tuning). Measured on this
@@ -18,8 +19,7 @@ const budget = { seed: 1, epochs: 20, finetuneEpochs: 5, sparsity: SPARSITY };
 let dense: Run;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
   dense = trainPruneFinetune(budget);
 });
 

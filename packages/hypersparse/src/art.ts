@@ -86,7 +86,7 @@ interface Entry<S> {
 }
 
 /**
- * The ART controller (penalties.md §6.3–6.4) as a pure state machine: the caller trains, probes and
+ * The ART controller (README, "ART") as a pure state machine: the caller trains, probes and
  * calls `observe` once per ART epoch; the controller keeps the FIFO window of the last 2B+1 probes, the
  * best probe, the stop rule and the cap. Per observation:
  * 1. push the probe (keep 2B+1);

@@ -2,6 +2,7 @@ export {
   ART_ALPHA_INIT,
   ART_GROWTH,
   HYPERSPARSE_C,
+  HYPERSPARSE_OPTIONS,
   HyperSparsePenalty,
   MIN_THRESHOLD,
   PACKAGE_NAME,
@@ -18,5 +19,6 @@ export {
   type ArtSelection,
   type ArtState,
 } from './art.js';
+export { HYPERSPARSE_KERNEL, hyperSparseGradients, sech2FromExp, type HyperSparseAttrs } from './ops.js';
 export { probePrunedAccuracy, type ProbeOptions, type ProbeResult } from './probe.js';
 export { plugin } from './plugin.js';

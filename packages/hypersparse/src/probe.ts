@@ -30,7 +30,7 @@ export interface ProbeResult {
 }
 
 /**
- * ART's probe (penalties.md §6.3, steps 1–2), for custom loops: copies the weights, prunes them globally
+ * ART's probe (README, "ART"), for custom loops: copies the weights, prunes them globally
  * at κ in place with core's magnitude masks, calls `evaluate`, and restores the weights exactly (also
  * when `evaluate` throws). Only `params` are copied: BatchNorm statistics are untouched because
  * `evaluate` runs in inference mode.

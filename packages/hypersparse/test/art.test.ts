@@ -23,7 +23,7 @@ function script(controller: ReturnType<typeof art<{ epoch: number }>>, pruned: n
   return decisions;
 }
 
-describe('ART controller (penalties.md §6.3–6.4) on scripted accuracies', () => {
+describe('ART controller on scripted accuracies', () => {
   it('window of 3: best ← window[min(len−1, B)] when the window mean beats best’s single-epoch accuracy', () => {
     const controller = art<{ epoch: number }>();
     const d = script(controller, [10, 12, 50, 60, 55, 20], 100);

@@ -2,16 +2,15 @@ import * as tf from '@tensorflow/tfjs';
 import { exponentialGrowth, kthSmallest, readMagnitudes, safeAbs, type TrainingContext } from '@sparsify/core';
 import { describeConformance } from '@sparsify/conformance';
 import { beforeAll, describe, it } from 'vitest';
+import { sparsifyKernels } from '../../../tools/testing/kernels.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { HYPERSPARSE_C, hyperSparse, plugin } from '../src/index.js';
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
+beforeAll(() => useTestBackend());
 
 /**
- * The spec's surrogate α·(A·T/sg(T) − A) (penalties.md §6.2) with t, s and sg(T) frozen at the base
- * point: HyperSparse's value is ≡ 0, so the battery checks its gradient against finite differences of this.
+ * The stop-gradient form of the loss, α·(A·T/sg(T) − A) (README, "The math"), with t, s and sg(T)
+ * frozen at the base point: HyperSparse's value is ≡ 0, so the battery checks its gradient against finite differences of this.
  */
 function surrogate(kappa: number, alpha: (ctx: TrainingContext) => number) {
   return (base: readonly tf.Tensor[], ctx: TrainingContext) => {
@@ -32,6 +31,7 @@ function surrogate(kappa: number, alpha: (ctx: TrainingContext) => number) {
 describeConformance(
   { describe, it },
   {
+    kernels: sparsifyKernels,
     name: 'hypersparse (κ = 0.5, α = 1)',
     plugin,
     create: () => hyperSparse({ sparsity: 0.5, strength: 1 }),
@@ -43,6 +43,7 @@ const artDefault = exponentialGrowth({ initial: 5e-6, rate: 1.05 });
 describeConformance(
   { describe, it },
   {
+    kernels: sparsifyKernels,
     name: 'hypersparse (κ = 0.9, the default ART schedule at epoch 10)',
     plugin,
     create: () => hyperSparse({ sparsity: 0.9 }),

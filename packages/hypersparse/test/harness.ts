@@ -35,7 +35,7 @@ export interface ArtRun {
 const SGD = (lr: number) => tf.train.momentum(lr, 0.9);
 
 /**
- * ART with HyperSparse (penalties.md §6.4) on the sparse task: warm-up, ART epochs with a probe each,
+ * ART with HyperSparse (README, "ART") on the sparse task: warm-up, ART epochs with a probe each,
  * the selected probe restored and fine-tuned with its mask. SGD momentum 0.9, coupled wd 1e-4.
  */
 export async function artRun(options: {

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '@sparsify/backend';
-import { createTrainStep, disposeOptimizer, gradientTensor, runLoopKernel, setHelperThreadEnabled, startLoopKernel } from '@sparsify/core';
+import { selectBackend, setHelperThreadEnabled } from '@sparsify/backend';
+import { createTrainStep, disposeOptimizer } from '@sparsify/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { hyperSparse } from '../src/index.js';
+import { hyperSparse, hyperSparseGradients } from '../src/index.js';
 import { gaussian, makeParam } from './helpers.js';
-import { HYPERSPARSE_FORWARD } from '../src/kernels.js';
 
 /**
- * On the threaded wasm build (this file's own process, 2 threads) the training step starts
- * HyperSparse's pass on core's helper thread at the beginning of the step. Training must be the same,
- * bit for bit, as with the pass run in place.
+ * On the threaded wasm build (this file's own process, 2 threads) the accelerator runs HyperSparse's
+ * pass on its helper thread: the training step asks for the penalty's gradients before the forward
+ * pass, and the backend waits for the pass when the update first reads them. Training must be the
+ * same, bit for bit, as with the pass run in place.
  */
 
 beforeAll(async () => {
@@ -17,6 +17,8 @@ beforeAll(async () => {
 });
 
 afterEach(() => setHelperThreadEnabled(true));
+
+const bits = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
 
 /** Weights (as bits), HyperSparse's diagnostics and the losses after `steps` steps of a small MLP. */
 function train(helper: boolean, steps: number, options: { thresholdEvery?: number } = {}) {
@@ -43,7 +45,7 @@ function train(helper: boolean, steps: number, options: { thresholdEvery?: numbe
     diagnostics.push(penalty.diagnostics(step.context));
     tensors.push(tf.memory().numTensors, tf.engine().backend.numDataIds());
   }
-  const weights = model.trainableWeights.map((w) => Array.from(new Int32Array((w.read().dataSync() as Float32Array).slice().buffer)));
+  const weights = model.trainableWeights.map((w) => bits(w.read()));
   step.dispose();
   penalty.dispose();
   disposeOptimizer(optimizer);
@@ -52,17 +54,20 @@ function train(helper: boolean, steps: number, options: { thresholdEvery?: numbe
 }
 
 describe('HyperSparse on the helper thread (threaded wasm)', () => {
-  it('the helper thread can run its pass here (else the comparisons below would compare the same path)', () => {
+  it('the op returns before the pass is done, and reading its outputs waits for it: the same bits as in place', async () => {
     expect(tf.getBackend()).toBe('wasm');
-    const w = tf.tensor1d([0.5, -1, 0, 2, 3]);
-    const pending = startLoopKernel(HYPERSPARSE_FORWARD, [w], { s: 1, alpha: 2 });
-    expect(pending).toBeDefined();
-    const fromHelper = pending!.join();
-    const inPlace = runLoopKernel(HYPERSPARSE_FORWARD, [w], { s: 1, alpha: 2 });
-    expect(fromHelper.map((t) => Array.from(t.dataSync()))).toEqual(inPlace.map((t) => Array.from(t.dataSync())));
+    const w = tf.tensor1d(gaussian(4099, 3));
+    const run = () => tf.tidy(() => hyperSparseGradients([w], { s: 3, alpha: 2 }).map(bits));
+    const fromHelper = run();
     setHelperThreadEnabled(false);
-    expect(startLoopKernel(HYPERSPARSE_FORWARD, [w], { s: 1, alpha: 2 })).toBeUndefined();
-    tf.dispose([w, ...fromHelper, ...inPlace]);
+    expect(run()).toEqual(fromHelper);
+    // Disposing outputs nobody read waits for the pass too: nothing is freed while the worker writes it.
+    setHelperThreadEnabled(true);
+    const before = tf.memory().numTensors;
+    tf.dispose(hyperSparseGradients([w], { s: 3, alpha: 2 }));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(run()).toEqual(fromHelper);
+    w.dispose();
   });
 
   it('trains bit for bit as with the pass in place: weights, losses, t, s and c', () => {
@@ -78,31 +83,25 @@ describe('HyperSparse on the helper thread (threaded wasm)', () => {
     expect(train(true, 7, { thresholdEvery: 3 }).weights).toEqual(train(false, 7, { thresholdEvery: 3 }).weights);
   });
 
-  it('a pass started for weights that then change is discarded: the gradient is that of the new weights', () => {
-    // helper undefined: onStepBegin not called at all
-    const run = (helper?: boolean) => {
-      setHelperThreadEnabled(helper ?? false);
+  it('a penalty used alone gives the gradient of the weights it is asked for', () => {
+    const run = (helper: boolean) => {
+      setHelperThreadEnabled(helper);
       const param = makeParam(gaussian(400, 5), [40, 10]);
-      const w = param.variable;
       const penalty = hyperSparse({ sparsity: 0.9, strength: 1 });
       penalty.bind([param]);
       const ctx = { step: 0, epoch: 0 };
-      if (helper !== undefined) penalty.onStepBegin(ctx);
-      w.assign(tf.mul(w, tf.linspace(-1, 2, 10)));
-      const { value, gradients } = penalty.lossAndGradients(ctx)!;
-      const g = gradients.map((x) => Array.from(gradientTensor(x).dataSync()));
+      const { value, grads } = penalty.gradients(ctx)!;
+      const g = bits(grads[param.name]);
       const d = penalty.diagnostics(ctx);
-      tf.dispose([value, ...gradients.flatMap((x) => Object.values(x).filter((v) => v !== x.variable))]);
+      tf.dispose([value, grads[param.name]]);
       penalty.dispose();
-      w.dispose();
+      param.variable.dispose();
       return { g, d };
     };
-    const reference = run();
-    expect(run(true)).toEqual(reference);
-    expect(run(false)).toEqual(reference);
+    expect(run(true)).toEqual(run(false));
   });
 
-  it('tf.memory().numTensors and the backend\'s data ids stay flat over the steps', () => {
+  it("tf.memory().numTensors and the backend's data ids stay flat over the steps", () => {
     const { tensors } = train(true, 60);
     expect(tensors.slice(-2)).toEqual(tensors.slice(4, 6));
   });

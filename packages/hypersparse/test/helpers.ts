@@ -1,6 +1,6 @@
 export * from '../../../tools/testing/penalty-helpers.js';
 
-/** HyperSparse in float64 on the host (penalties.md §6.1–6.2), over all tensors as one vector. */
+/** HyperSparse in float64 on the host (README, "The math"), over all tensors as one vector. */
 export function hyperSparseRef(tensors: readonly ArrayLike<number>[], kappa: number, alpha = 1, C = 0.6585) {
   const all = tensors.flatMap((w) => Array.from(w));
   const sorted = all.map(Math.abs).sort((a, b) => a - b);

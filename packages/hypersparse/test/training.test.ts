@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { artRun, denseRun, type ArtRun } from './harness.js';
 
-// An honest training test (penalties.md §6.4, issue 3): a 32-64-4 MLP on a seeded task whose ground truth
+// An honest training test (issue 3): a 32-64-4 MLP on a seeded task whose ground truth
 // uses 8 of the 32 inputs, κ = 0.9. ART: 10 dense warm-up epochs, then HyperSparse with α = 1e-3·1.2^k
 // (scaled up from the CIFAR defaults 5e-6·1.05^k for a 2.3k-weight model and ~20 epochs), window 3, a
 // probe (global pruning of a copy, training-set accuracy in inference mode) after each ART epoch, the
@@ -20,8 +21,7 @@ const setup = { seed: 1, kappa: KAPPA, lr: 0.05, finetuneEpochs: 5 };
 let run: ArtRun | undefined;
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
 });
 
 describe(`HyperSparse + ART to ${KAPPA * 100}% sparsity on a small MLP`, () => {

@@ -16,11 +16,12 @@ import {
   updatePruningStep,
   type EpochPruningSummary,
 } from '../src/index.js';
-import { TestGradientOnly, TestL1, TestLearnedScale, classes, compiledMlp, kernels, maxAbsDiff, seedMathRandom, useCpu } from './helpers.js';
+import { TestGradientOnly, TestL1, TestLearnedScale, classes, compiledMlp, kernels, maxAbsDiff, seedMathRandom } from './helpers.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 
 let dir: string;
 beforeAll(async () => {
-  await useCpu();
+  await useTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'sparsify-layers-fit-'));
 });
 afterAll(async () => {

@@ -18,18 +18,19 @@ import {
   stripPruning,
   toFloat16Bits,
 } from '../src/index.js';
-import { maxAbsDiff, useCpu } from './helpers.js';
+import { maxAbsDiff } from './helpers.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 
 let dir: string;
 beforeAll(async () => {
-  await useCpu();
+  await useTestBackend();
   dir = await mkdtemp(join(tmpdir(), 'sparsify-layers-sparse-'));
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** LeNet-300-100 (penalties.md Appendix A): 784-300-100-10, ReLU; 266,200 weights + 410 biases. */
+/** LeNet-300-100 (docs/conventions.md, "Reference models"): 784-300-100-10, ReLU; 266,200 weights + 410 biases. */
 function lenet300100(seed = 1): tf.LayersModel {
   const model = tf.sequential();
   model.add(tf.layers.dense({ inputShape: [784], units: 300, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.01, seed: seed + 10 }) }));

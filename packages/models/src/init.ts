@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 
 /**
- * `pytorch`: the initialisation of the PyTorch reference code (penalties.md §9.10–9.11, §4.6.7,
- * Appendix A). `tfjs`: TF.js layer defaults (glorotNormal kernels, zero biases, BatchNorm momentum
- * 0.99 / ε 1e-3), seeded.
+ * `pytorch`: the initialisation of the PyTorch reference code (see the README, "Initialisation", and
+ * docs/conventions.md, "Numerical pitfalls", initialisers and BatchNorm). `tfjs`: TF.js layer
+ * defaults (glorotNormal kernels, zero biases, BatchNorm momentum 0.99 / ε 1e-3), seeded.
  */
 export type InitScheme = 'pytorch' | 'tfjs';
 

@@ -29,7 +29,7 @@ function finish(r: Resolved, input: T, logits: T): tf.LayersModel {
 }
 
 /**
- * LeNet-300-100 (penalties.md Appendix A): 784-300-100-10 with ReLU, 266,610 parameters. Image
+ * LeNet-300-100 (docs/conventions.md, "Reference models"): 784-300-100-10 with ReLU, 266,610 parameters. Image
  * input (default `[28, 28, 1]`) is flattened first; `inputShape: [d]` takes vectors. Outputs logits.
  * Layers `fc1`, `fc2`, `fc3`.
  */
@@ -44,7 +44,7 @@ export function lenet300100(options: ModelOptions = {}): tf.LayersModel {
 }
 
 /**
- * LeNet-5 as in HALO's MNIST code (Appendix A): conv 6@5×5 'same' (PyTorch pad 2) → max-pool 2 →
+ * LeNet-5 as in HALO's MNIST code: conv 6@5×5 'same' (PyTorch pad 2) → max-pool 2 →
  * conv 16@5×5 valid → max-pool 2 → fc 400-120-84-10, ReLU; 61,470 weights + 236 biases on 28×28.
  * Layers `conv1`, `conv2`, `fc1`, `fc2`, `fc3`.
  */
@@ -63,7 +63,7 @@ export function lenet5(options: ModelOptions = {}): tf.LayersModel {
 }
 
 /**
- * LeNet-5-Caffe as in DeepHoyer (Appendix A): conv 20@5×5 valid → max-pool 2 → conv 50@5×5 valid →
+ * LeNet-5-Caffe as in DeepHoyer: conv 20@5×5 valid → max-pool 2 → conv 50@5×5 valid →
  * max-pool 2 → flatten 800 → fc 500 (ReLU) → fc 10; 431,080 parameters on 28×28.
  * Layers `conv1`, `conv2`, `fc1`, `fc2`.
  */

@@ -37,7 +37,7 @@ function basicBlock(r: Resolved, bn: BatchNormSettings, x: T, filters: number, s
 }
 
 /**
- * CIFAR ResNet (He et al. 2016, §4.2, penalties.md Appendix A): stem conv3×3 + BN + ReLU, three stages
+ * CIFAR ResNet (He et al. 2016, §4.2; docs/conventions.md, "Reference models"): stem conv3×3 + BN + ReLU, three stages
  * of n = (depth − 2)/6 BasicBlocks at widths 16/32/64 × `widthMultiplier`, strides 1/2/2, projection
  * shortcuts (1×1 conv + BN) where the shape changes, global average pooling, Linear(64·k, C). Convs have
  * no bias. With `init: 'pytorch'` convs are N(0, √(2/(k²·C_out))) untruncated (fan-out), the classifier

@@ -62,7 +62,7 @@ function build(r: Resolved, config: VggConfig, bnOverride: VggOptions['batchNorm
 
 /**
  * A CIFAR VGG from a configuration: conv3×3 with bias + BatchNorm + ReLU per width, 2×2 max-pool per
- * `'M'`, global average pooling, one dense classifier (penalties.md Appendix A). With `init: 'pytorch'`
+ * `'M'`, global average pooling, one dense classifier (docs/conventions.md, "Reference models"). With `init: 'pytorch'`
  * convs are N(0, √(2/(9·C_in))) untruncated, biases 0, the classifier N(0, 0.01), BatchNorm 0.9 / 1e-5.
  * Layers `conv<i>`, `bn<i>`, `classifier`.
  */

@@ -14,7 +14,7 @@ afterEach(() => {
   models.splice(0).forEach((m) => m.dispose());
 });
 
-describe('parameter counts (penalties.md Appendix A)', () => {
+describe('parameter counts (docs/conventions.md, reference models)', () => {
   it('LeNet-300-100: 266,200 weights + 410 biases = 266,610', () => {
     const c = parameterCounts(keep(lenet300100()));
     expect([c.denseKernels, c.biases, c.total]).toEqual([266_200, 410, 266_610]);

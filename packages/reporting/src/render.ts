@@ -41,7 +41,7 @@ function summaryRows(r: RunReport): [string, string][] {
   rows.push(
     ['epochs', `${r.epochs}${r.finetuneEpochs ? ` (+ ${r.finetuneEpochs} fine-tune)` : ''}`],
     ['seed', String(r.seed)],
-    ['backend', r.backend],
+    ['backend', r.runtime ? r.runtime.reason.replace(/^backend /, '') : r.backend],
     ['samples/s (training steps)', num(r.timing.samplesPerSecond, 0)],
   );
   if (r.timing.seconds !== undefined) rows.push(['wall time', `${num(r.timing.seconds, 1)} s`]);

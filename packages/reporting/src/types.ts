@@ -40,6 +40,18 @@ export interface AccuracyBlock {
   best?: { value: number; epoch: number; phase: string };
 }
 
+/** The backend a run trained on, as `@sparsify/backend`'s selection described it. */
+export interface RuntimeInfo {
+  /** e.g. `backend tensorflow (libtensorflow 2.21.0; CPU): explicit choice`. */
+  reason: string;
+  /** On tensorflow: the TensorFlow C library tfjs-node loaded. */
+  libtensorflow?: string;
+  /** On tensorflow: `CPU`, plus `GPU <name>` where TensorFlow runs on one. */
+  devices?: string[];
+  /** On wasm: XNNPACK threads. */
+  wasmThreads?: number;
+}
+
 /** Everything a run report holds; `report.json` is exactly this. */
 export interface RunReport {
   kind: 'sparsify-run-report';
@@ -57,6 +69,8 @@ export interface RunReport {
   epochs: number;
   finetuneEpochs?: number;
   backend: string;
+  /** What backend selection got: its one-line reason, and on tensorflow the library and devices. */
+  runtime?: RuntimeInfo;
   status?: string;
   message?: string;
   sparsity: {

@@ -38,6 +38,16 @@ export function createReport(input: ReportInput): RunReport {
   str('dataset', input.dataset);
   str('method', input.method);
   str('backend', input.backend);
+  if (input.runtime !== undefined) {
+    const rt = input.runtime;
+    if (!rt || typeof rt !== 'object') fail('runtime', rt, 'an object { reason, libtensorflow?, devices?, wasmThreads? }');
+    str('runtime.reason', rt.reason);
+    if (rt.libtensorflow !== undefined) str('runtime.libtensorflow', rt.libtensorflow);
+    if (rt.devices !== undefined && !(Array.isArray(rt.devices) && rt.devices.every((d) => typeof d === 'string' && d.length > 0))) {
+      fail('runtime.devices', rt.devices, 'an array of non-empty strings');
+    }
+    if (rt.wasmThreads !== undefined && !(isCount(rt.wasmThreads) && rt.wasmThreads >= 1)) fail('runtime.wasmThreads', rt.wasmThreads, 'an integer ≥ 1');
+  }
   if (!input.penalty || typeof input.penalty !== 'object') fail('penalty', input.penalty, 'an object { name, config }');
   str('penalty.name', input.penalty.name);
   if (!input.penalty.config || typeof input.penalty.config !== 'object') fail('penalty.config', input.penalty.config, 'an object');

@@ -107,7 +107,7 @@ export function constantSparsity(options: {
 }
 
 /**
- * tfmot `PolynomialDecay` (Zhu & Gupta's gradual magnitude pruning, penalties.md §7.3):
+ * tfmot `PolynomialDecay` (Zhu & Gupta's gradual magnitude pruning; docs/conventions.md, "Gradual magnitude pruning"):
  * `p = clamp((step − beginStep)/(endStep − beginStep), 0, 1)`,
  * `sparsity = finalSparsity + (initialSparsity − finalSparsity)·(1 − p)^power`; prunes when
  * `beginStep ≤ step ≤ endStep` and `(step − beginStep) % frequency == 0`. Unlike tfmot, endStep must

@@ -1,7 +1,7 @@
 export { DEFAULT_OPTIMIZER, resume, train } from './loop.js';
 export { disposeBatch, iterateBatches, tensorData } from './data.js';
 export { evaluate, correctCount, type Evaluation } from './evaluate.js';
-export { createOptimizer, learningRateAt, validateOptimizerConfig, OPTIMIZER_KINDS } from './optimizer.js';
+export { createOptimizer, learningRateAt, validateOptimizerConfig } from './optimizer.js';
 export { magnitudeHistogram } from './histogram.js';
 export { deriveSeed, SeededRandom, shuffledIndices } from './rng.js';
 export {

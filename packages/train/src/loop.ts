@@ -52,7 +52,7 @@ import type {
   TrainResult,
 } from './types.js';
 
-export const DEFAULT_OPTIMIZER: OptimizerConfig = { kind: 'momentum', learningRate: 0.01, momentum: 0.9 };
+export const DEFAULT_OPTIMIZER: OptimizerConfig = { className: 'Momentum', config: { learningRate: 0.01, momentum: 0.9 } };
 
 /** Thrown inside an epoch when `signal` aborts: the loop has written its checkpoint and returns `interrupted`. */
 class Interrupted extends Error {}

@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { RunLock } from './run-dir.js';
 import type {
   Mask,
+  OptimizerConfig,
   Penalty,
   PenaltyDiagnostics,
   SelectOptions,
@@ -49,11 +50,8 @@ export interface TrainData {
   probe?: DataSplit;
 }
 
-/** Optimizer settings (PyTorch-equivalent semantics, penalties.md §1.4). */
-export type OptimizerConfig =
-  | { kind: 'sgd'; learningRate: number }
-  | { kind: 'momentum'; learningRate: number; momentum?: number; nesterov?: boolean }
-  | { kind: 'adam'; learningRate: number; beta1?: number; beta2?: number; epsilon?: number };
+
+export type { OptimizerConfig };
 
 /** Learning rate × gamma at each listed epoch of a phase (0-based; e.g. ART fine-tune: [80, 120], 0.1). */
 export interface LearningRateDecay {
@@ -104,7 +102,7 @@ export interface ArtObservation {
 }
 
 /**
- * The ART controller (HyperSparse, penalties.md §6.3): window, best probe, stop rule and cap. The
+ * The ART controller (packages/hypersparse/README.md, "ART"): window, best probe, stop rule and cap. The
  * `ArtController` of `@sparsify/hypersparse` fits as it is. The loop trains, probes, keeps the
  * snapshots (and checkpoints them), and fine-tunes the selected one.
  */
@@ -131,13 +129,13 @@ export interface ArtOptions {
   sparsity: number;
 }
 
-/** One-shot magnitude pruning at the end of the main phase (penalties.md §7.1). */
+/** One-shot magnitude pruning at the end of the main phase (docs/conventions.md, "Magnitude-pruning baselines"). */
 export interface OneShotPruning {
   /** Target sparsity in [0, 1); 0 prunes nothing. */
   sparsity: number;
   /** `global` (default) or `layer`. */
   scope?: 'global' | 'layer';
-  /** Default `quantile` (strict `>`; penalties.md §1.5). HALO uses `quantileNonZero`. */
+  /** Default `quantile` (strict `>`; docs/conventions.md, "Magnitude thresholds"). HALO uses `quantileNonZero`. */
   rule?: ThresholdRule;
 }
 

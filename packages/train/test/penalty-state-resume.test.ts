@@ -1,9 +1,9 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { adaptiveLasso } from '@sparsify/adaptive-lasso';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { CHECKPOINT_FILE, resume, train } from '../src/index.js';
 import { tinyData, tinyModel, weightsOf } from './helpers.js';
 
@@ -15,8 +15,7 @@ function tempDir(): string {
 }
 
 beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await useTestBackend();
 });
 
 afterEach(() => {
@@ -36,7 +35,7 @@ describe('resume restores penalty state (getState/setState)', () => {
         batchSize: 24,
         seed: 2,
         penalties: [penalty],
-        optimizer: { kind: 'momentum', learningRate: 0.05, momentum: 0.9 } as const,
+        optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } } as const,
         runDir: dir,
       };
       const result = stopAfterEpochs

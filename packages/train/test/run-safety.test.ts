@@ -40,9 +40,9 @@ async function job(dir: string | undefined, extra: Partial<TrainOptions> = {}, m
     batchSize: 32,
     seed: 3,
     penalties: [penalty],
-    optimizer: { kind: 'momentum', learningRate: 0.05, momentum: 0.9 },
+    optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } },
     pruning: pruner,
-    finetune: { epochs: 2, optimizer: { kind: 'adam', learningRate: 0.01 } },
+    finetune: { epochs: 2, optimizer: { className: 'Adam', config: { learningRate: 0.01 } } },
     ...(dir ? { runDir: dir } : {}),
     ...extra,
   };

@@ -21,6 +21,7 @@ import {
   type ArtSnapshot,
   type EpochMetrics,
 } from '../src/index.js';
+import { useTestBackend } from '../../../tools/testing/backends.js';
 import { TestL1, TestPruner, TestScaled, tinyData, tinyModel, weightsOf } from './helpers.js';
 
 const dirs: string[] = [];
@@ -30,10 +31,7 @@ function tempDir(): string {
   return d;
 }
 
-beforeAll(async () => {
-  await tf.setBackend('cpu');
-  await tf.ready();
-});
+beforeAll(() => useTestBackend());
 
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -54,9 +52,9 @@ describe('train', () => {
       seed: 1,
       penalties: [penalty],
       weightDecay: 1e-4,
-      optimizer: { kind: 'momentum', learningRate: 0.05, momentum: 0.9 },
+      optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } },
       pruning: pruner,
-      finetune: { epochs: 2, optimizer: { kind: 'momentum', learningRate: 0.01, momentum: 0.9 } },
+      finetune: { epochs: 2, optimizer: { className: 'Momentum', config: { learningRate: 0.01, momentum: 0.9 } } },
       callbacks: { onEpochEnd: (m) => void epochs.push(m) },
     });
     expect(result.status).toBe('completed');
@@ -113,7 +111,7 @@ describe('train', () => {
       epochs: 5,
       batchSize: 32,
       runDir: dir,
-      optimizer: { kind: 'sgd', learningRate: 0.01 },
+      optimizer: { className: 'SGD', config: { learningRate: 0.01 } },
       callbacks: {
         onEpochEnd: (m) => {
           good = weightsOf(model);
@@ -151,9 +149,9 @@ describe('train', () => {
         seed: 4,
         penalties: [penalty],
         weightDecay: 5e-4,
-        optimizer: { kind: 'momentum', learningRate: 0.05, momentum: 0.9 } as const,
+        optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } } as const,
         prune: { sparsity: 0.6 },
-        finetune: { epochs: 2, optimizer: { kind: 'adam', learningRate: 0.01 } as const },
+        finetune: { epochs: 2, optimizer: { className: 'Adam', config: { learningRate: 0.01, epsilon: 1e-8 } } as const },
         runDir: dir,
       };
       const result = stopAfterEpochs
@@ -191,8 +189,8 @@ describe('train', () => {
     await expect(train({ model, data, epochs: -1, batchSize: 32, runDir: fresh })).rejects.toThrow(SparsifyConfigError);
     await expect(train({ model, data, epochs: 1, batchSize: 0, runDir: fresh })).rejects.toThrow(/batchSize must be an integer ≥ 1; got 0/);
     await expect(
-      train({ model, data, epochs: 1, batchSize: 8, runDir: fresh, optimizer: { kind: 'rmsprop', learningRate: 1 } as never }),
-    ).rejects.toThrow(/optimizer.kind must be one of "sgd", "momentum", "adam"; got "rmsprop"/);
+      train({ model, data, epochs: 1, batchSize: 8, runDir: fresh, optimizer: { className: 'RMSprop', config: { learningRate: 1 } } }),
+    ).rejects.toThrow(/optimizer.className must be one of the tfjs optimizers SGD, Momentum, Adam, .*; got "RMSprop"/);
     await expect(train({ model, data, epochs: 1, batchSize: 8, runDir: fresh, prune: { sparsity: 1 } })).rejects.toThrow(/\[0, 1\)/);
     expect(existsSync(fresh)).toBe(false);
     await expect(resume(tempDir(), { model, data, epochs: 1, batchSize: 8 })).rejects.toThrow(/has none/);

@@ -3,8 +3,9 @@
 Run by tools/bench (src/pytorch.ts) as a child process speaking JSON lines: it prints
 {"ready": true, "torch": version, "threads": n} (or {"error": ...} when torch cannot be imported), then
 answers each {"workload", "warmup", "steps"} with {"wallMs": [...]} (one wall-clock time per step).
-The models, batch sizes and optimizer are the bench's own (models.ts): LeNet-300-100 at b=128 and
-LeNet-5-Caffe at b=64, softmax cross-entropy, SGD with momentum 0.9, a fixed random batch.
+The models (models.py) and batch sizes are the bench's own (models.ts): LeNet-300-100 at b=128,
+LeNet-5-Caffe at b=64, CIFAR ResNet-20 and VGG-small at b=128; softmax cross-entropy, SGD with momentum
+0.9, a fixed random batch. The ready line also gives each model's trainable parameter count.
 """
 
 import json
@@ -21,6 +22,8 @@ def reply(message):
 try:
     import torch
     from torch import nn
+
+    from models import WORKLOADS, trainable_parameters
 except Exception as e:  # torch not installed for this python: the bench says so and skips PyTorch
     reply({"error": f"{type(e).__name__}: {e}"})
     sys.exit(0)
@@ -29,23 +32,6 @@ threads = int(os.environ.get("SPARSIFY_BENCH_TORCH_THREADS", "0")) or os.cpu_cou
 torch.set_num_threads(threads)
 torch.manual_seed(1)
 
-
-def lenet_300_100():
-    return nn.Sequential(nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))
-
-
-def lenet_5_caffe():
-    # As models.ts: no activation after the convs (Caffe's LeNet), ReLU after fc 500.
-    return nn.Sequential(
-        nn.Conv2d(1, 20, 5), nn.MaxPool2d(2), nn.Conv2d(20, 50, 5), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(800, 500), nn.ReLU(), nn.Linear(500, 10),
-    )
-
-
-WORKLOADS = {
-    "lenet-300-100": (lenet_300_100, (128, 784)),
-    "lenet-5-caffe": (lenet_5_caffe, (64, 1, 28, 28)),
-}
 
 runs = {}
 
@@ -68,7 +54,8 @@ def run_for(name):
     return runs[name]
 
 
-reply({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads()})
+params = {name: trainable_parameters(build()) for name, (build, _) in WORKLOADS.items()}
+reply({"ready": True, "torch": torch.__version__, "threads": torch.get_num_threads(), "params": params})
 for line in sys.stdin:
     request = json.loads(line)
     try:

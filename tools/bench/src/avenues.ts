@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { setLoopKernelsEnabled } from '@sparsify/core';
+import { registerSparsifyKernels, unregisterSparsifyKernels } from '@sparsify/backend';
 import { setConvInputGradMethod, setMatMulLayout, setWasmHeapLoops } from '../../../packages/backend/src/kernels/index.js';
 import { CONFIGS } from './configs.js';
 import { summarize, type Timing } from './measure.js';
@@ -112,10 +112,10 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
       runners: [new Runner(mlp, wasm, { label: 'model.apply' }), new Runner(mlp, wasm, { label: 'functional ops', forward: functionalMlp })],
     },
     {
-      avenue: 'optimizer update: fused momentum (core loop kernel) vs tfjs ops',
+      avenue: 'optimizer update: the momentum kernel (one pass per variable) vs tfjs ops',
       runners: [
-        new Runner(mlp, wasm, { label: 'fused (one pass per variable)', beforeStep: () => setLoopKernelsEnabled(true) }),
-        new Runner(mlp, wasm, { label: "tfjs's MomentumOptimizer ops", beforeStep: () => setLoopKernelsEnabled(false) }),
+        new Runner(mlp, wasm, { label: 'fused (one pass per variable)', beforeStep: registerSparsifyKernels }),
+        new Runner(mlp, wasm, { label: "tfjs's MomentumOptimizer ops", beforeStep: unregisterSparsifyKernels }),
       ],
     },
     {
@@ -165,6 +165,6 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
   setMatMulLayout('auto');
   setConvInputGradMethod('auto');
   setWasmHeapLoops('simd');
-  setLoopKernelsEnabled(true);
+  registerSparsifyKernels();
   return { rows, ops };
 }

@@ -7,24 +7,27 @@ import { CONFIGS, loadWasm, type Config } from './configs.js';
 import { exportSizes, type ExportResult } from './export-size.js';
 import { fmt, table } from './measure.js';
 import { longRun, type MemoryResult } from './memory.js';
-import { WORKLOADS, type Workload } from './models.js';
+import { WORKLOADS, type Workload, type WorkloadName } from './models.js';
 import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResult } from './parallel.js';
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
+import { selectBackend } from '../../../packages/backend/src/select.js';
 import { autoWasmThreads } from '../../../packages/backend/src/wasm-threads.js';
-import { startPyTorch } from './pytorch.js';
-import { isThreadsChild, measureThreadedPenaltyOverhead, measureThreads, runThreadsChild, type ThreadsResult } from './threads.js';
+import { isEngineChild, measureEnginePenaltyOverhead, measureEngines, runEngineChild, type EngineMeasurement, type EngineName, type EngineResult } from './engines.js';
+import { startPyTorch, type PyTorchChild } from './pytorch.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
 const USAGE = `npm run bench [-- options]
 
   --quick            short run (few steps; about 2 minutes, most of it the cpu LeNet-5 step)
   --out <file>       also write the JSON results to <file>
-  --only <sections>  comma-separated: throughput,threads,penalties,memory,export,avenues,parallel (default: all)
+  --only <sections>  comma-separated: throughput,engines,threads,penalties,memory,export,avenues,parallel (default: all)
   --no-cpu-conv      skip the cpu backend on LeNet-5 (its conv backprop takes tens of seconds per step)
   --help             this text
 
-The threads section also times PyTorch's step alongside (pytorch/step.py) with the python named by
-SPARSIFY_BENCH_PYTHON (default python3) when its torch imports; otherwise it says why and skips it.
+The engines and threads sections also time PyTorch's step alongside (pytorch/step.py) with the python
+named by SPARSIFY_BENCH_PYTHON (default python3) when its torch imports; otherwise they say why and skip
+it. The engines section and the penalty overhead include tensorflow (tfjs-node) where it is installed
+(npm run setup:tfjs-node); otherwise they say so.
 
 Results: printed tables, and JSON in bench-results/<timestamp>.json.`;
 
@@ -35,7 +38,7 @@ interface Args {
   cpuConv: boolean;
 }
 
-const SECTIONS = ['throughput', 'threads', 'penalties', 'memory', 'export', 'avenues', 'parallel'];
+const SECTIONS = ['throughput', 'engines', 'threads', 'penalties', 'memory', 'export', 'avenues', 'parallel'];
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true };
@@ -59,12 +62,65 @@ function parseArgs(argv: string[]): Args {
 
 const log = (s: string) => console.error(s);
 const ms = (v: number | undefined) => fmt(v, 3);
+/** A with/without ratio as the overhead in percent. */
+const overhead = (ratio: number) => `${((ratio - 1) * 100).toFixed(1)}%`;
+
+/** The engines table: each engine's median step per workload, with ratios to PyTorch and to wasm. */
+function printEngineTable(m: EngineMeasurement, pytorch?: PyTorchChild): void {
+  const find = (r: EngineResult, kind: EngineResult['kind']) => m.rows.find((o) => o.workload === r.workload && o.kind === kind && !o.error);
+  console.log(
+    table(
+      ['workload', 'engine', 'steps', 'wall ms', 'samples/s', '× PyTorch', '× wasm'],
+      m.rows.map((r) => {
+        const w = WORKLOADS[r.workload];
+        if (r.error) return [w.label, r.engine, '—', '—', `fails: ${r.error}`, '—', '—'];
+        const torch = find(r, 'pytorch');
+        const wasm = find(r, 'wasm');
+        const ratio = (o?: EngineResult) => (o && o !== r ? `${fmt(r.samplesPerSec / o.samplesPerSec, 3)}×` : '—');
+        return [w.label, r.engine, String(r.steps), ms(r.wallMs.median), ms(r.samplesPerSec), ratio(torch), ratio(wasm)];
+      }),
+    ),
+  );
+  for (const s of m.skipped) console.log(`  ${s.engine}${s.workload ? ` on ${WORKLOADS[s.workload].label}` : ''}: ${s.why}`);
+  if (pytorch) {
+    const mismatched = m.rows.filter((r) => r.kind === 'pytorch').flatMap((r) => {
+      const theirs = pytorch.params[r.workload];
+      const model = WORKLOADS[r.workload].build(1);
+      const ours = model.trainableWeights.reduce((n, v) => n + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+      model.dispose();
+      return theirs === ours ? [] : [`${r.workload}: PyTorch ${theirs ?? '?'} vs tfjs ${ours} trainable parameters`];
+    });
+    console.log(mismatched.length ? `  PyTorch models do not mirror the tfjs ones: ${mismatched.join('; ')}` : '  PyTorch models (pytorch/models.py) have the tfjs models\' trainable parameter counts.');
+  }
+}
+
+/** Overhead (%) per penalty (rows) per backend (columns), one table per workload. */
+function printOverheadPivot(rows: PenaltyOverheadRow[]): void {
+  for (const workload of [...new Set(rows.map((r) => r.workload))]) {
+    const mine = rows.filter((r) => r.workload === workload);
+    const backends = [...new Set(mine.map((r) => r.backend))];
+    const penalties = [...new Set(mine.map((r) => r.penalty))];
+    console.log(`Overhead per penalty per backend, ${WORKLOADS[workload as WorkloadName].label} (step with / without − 1):`);
+    console.log(
+      table(
+        ['penalty', ...backends],
+        penalties.map((p) => [
+          p,
+          ...backends.map((b) => {
+            const r = mine.find((o) => o.penalty === p && o.backend === b);
+            return !r ? '—' : r.error ? 'fails' : overhead(r.ratio);
+          }),
+        ]),
+      ),
+    );
+  }
+  console.log('');
+}
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   await loadWasm();
-  await tf.setBackend('cpu');
-  await tf.ready();
+  await selectBackend({ prefer: 'cpu' }); // cpu, without tfjs's "install tfjs-node" banner
   const started = new Date();
   const meta = {
     date: started.toISOString(),
@@ -86,7 +142,8 @@ async function main(): Promise<void> {
   const results: {
     meta: typeof meta;
     throughput?: ThroughputResult[];
-    threads?: ThreadsResult[];
+    engines?: EngineMeasurement;
+    threads?: EngineMeasurement;
     penalties?: unknown[];
     penaltyNotes?: Record<string, string>;
     memory?: MemoryResult[];
@@ -126,7 +183,7 @@ async function main(): Promise<void> {
       const w = WORKLOADS[r.workload as keyof typeof WORKLOADS];
       if (r.error) return [w.label, r.label, 'fails (below)', '—', '—', '—', '—', '—', '—'];
       const vsCpu = cpuRow?.timing ? cpuRow.timing.cpu.median / r.timing!.cpu.median : undefined;
-      const torch = `${fmt(r.samplesPerSecCpu! / w.pytorch[1], 2)}–${fmt(r.samplesPerSecCpu! / w.pytorch[0], 2)}`;
+      const torch = `${fmt(r.samplesPerSecCpu! / w.pytorch![1], 2)}–${fmt(r.samplesPerSecCpu! / w.pytorch![0], 2)}`;
       return [w.label, r.label, String(r.steps), ms(r.timing!.wall.median), ms(r.timing!.cpu.median), ms(r.samplesPerSec), ms(r.samplesPerSecCpu), vsCpu ? `${fmt(vsCpu, 3)}×` : '—', torch];
     });
     console.log(
@@ -134,43 +191,83 @@ async function main(): Promise<void> {
     );
     for (const r of rows.filter((o) => o.error)) console.log(`  ${WORKLOADS[r.workload as keyof typeof WORKLOADS].label} on ${r.label} fails: ${r.error}`);
     console.log(
-      `PyTorch 1.13 CPU on the 2-core development machine (runtime.md §6.1): LeNet-300-100 b=128 ${WORKLOADS['lenet-300-100'].pytorch.join('–')} samples/s; LeNet-5-Caffe b=64 ${WORKLOADS['lenet-5-caffe'].pytorch.join('–')} samples/s. Target: ≥ 0.5×.\n`,
+      `PyTorch 1.13 CPU on the 2-core development machine (docs/performance.md): LeNet-300-100 b=128 ${WORKLOADS['lenet-300-100'].pytorch!.join('–')} samples/s; LeNet-5-Caffe b=64 ${WORKLOADS['lenet-5-caffe'].pytorch!.join('–')} samples/s. Target: ≥ 0.5×.\n`,
+    );
+  }
+
+  // One PyTorch child serves the engines and threads sections.
+  let pytorch: PyTorchChild | { error: string } | undefined;
+  const torch = async () => (pytorch ??= await startPyTorch());
+  const torchNote = (p: PyTorchChild | { error: string }) => ('error' in p ? `PyTorch skipped: ${p.error}` : `${p.label} on ${p.threads} threads alongside`);
+
+  if (args.only.has('engines')) {
+    const p = await torch();
+    const threads = autoWasmThreads();
+    const engines: EngineName[] = [`wasm:${threads}`, 'tensorflow', 'cpu'];
+    console.log(`== Engines side by side (one process each, blocks alternated, wall clock; ${torchNote(p)}) ==`);
+    const lenet5Cpu = args.cpuConv && !q;
+    const m = await measureEngines(
+      ['lenet-300-100', 'lenet-5-caffe', 'resnet-20', 'vgg-small'],
+      engines,
+      q ? 1 : 3,
+      (workload, kind) => {
+        const cifar = workload === 'resnet-20' || workload === 'vgg-small';
+        if (kind === 'cpu' && cifar) return 'not run: the cpu backend takes minutes per step here (naive conv backprop)';
+        if (kind === 'cpu' && workload === 'lenet-5-caffe') return lenet5Cpu ? { steps: 1, blocks: 1 } : 'not run (--no-cpu-conv or --quick): ≈ 30 s per step';
+        if (kind === 'cpu') return { steps: q ? 2 : 4 };
+        return { steps: cifar ? (q ? 1 : 2) : q ? 3 : 8 };
+      },
+      log,
+      'error' in p ? undefined : p,
+    );
+    results.engines = m;
+    printEngineTable(m, 'error' in p ? undefined : p);
+    console.log(
+      `Wall clock, median step. × PyTorch and × wasm: samples/s relative to those engines' in the same blocks. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
     );
   }
 
   if (args.only.has('threads')) {
     const counts = [1, autoWasmThreads()].filter((t, i, all) => all.indexOf(t) === i);
-    const pytorch = await startPyTorch();
-    const torchNote = 'error' in pytorch ? `PyTorch skipped: ${pytorch.error}` : `${pytorch.label} on ${pytorch.threads} threads alongside`;
-    console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated; ${torchNote}) ==`);
-    const rows = await measureThreads(['lenet-300-100', 'lenet-5-caffe'], counts, q ? 3 : 8, q ? 3 : 5, log, 'error' in pytorch ? undefined : pytorch);
-    results.threads = rows;
+    const p = await torch();
+    console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated; ${torchNote(p)}) ==`);
+    const m = await measureEngines(
+      ['lenet-300-100', 'lenet-5-caffe'],
+      counts.map((t): EngineName => `wasm:${t}`),
+      q ? 3 : 8,
+      () => ({ steps: q ? 3 : 5 }),
+      log,
+      'error' in p ? undefined : p,
+    );
+    results.threads = m;
+    const rows = m.rows;
     console.log(
       table(
-        ['workload', 'engine', 'threads', 'steps', 'wall ms', 'samples/s', 'vs 1 thread', '× PyTorch (this run)', '× PyTorch 1.13 (runtime.md)'],
+        ['workload', 'engine', 'threads', 'steps', 'wall ms', 'samples/s', 'vs 1 thread', '× PyTorch (this run)', '× PyTorch 1.13 (recorded)'],
         rows.map((r) => {
-          const w = WORKLOADS[r.workload as keyof typeof WORKLOADS];
-          const engine = r.engine ?? 'wasm + sparsify';
-          if (r.error) return [w.label, engine, String(r.threads), '—', '—', `fails: ${r.error}`, '—', '—', '—'];
-          const one = r.engine ? undefined : rows.find((o) => o.workload === r.workload && !o.engine && o.threads === 1 && !o.error);
-          const torchNow = rows.find((o) => o.workload === r.workload && o.engine && !o.error);
-          const torch = `${fmt(r.samplesPerSec / w.pytorch[1], 2)}–${fmt(r.samplesPerSec / w.pytorch[0], 2)}`;
+          const w = WORKLOADS[r.workload];
+          if (r.error) return [w.label, r.engine, String(r.threads ?? '—'), '—', '—', `fails: ${r.error}`, '—', '—', '—'];
+          const wasm = r.kind === 'wasm';
+          const one = wasm ? rows.find((o) => o.workload === r.workload && o.kind === 'wasm' && o.threads === 1 && !o.error) : undefined;
+          const torchNow = rows.find((o) => o.workload === r.workload && o.kind === 'pytorch' && !o.error);
+          const old = `${fmt(r.samplesPerSec / w.pytorch![1], 2)}–${fmt(r.samplesPerSec / w.pytorch![0], 2)}`;
           return [
             w.label,
-            engine,
-            String(r.threads),
+            r.engine,
+            String(r.threads ?? '—'),
             String(r.steps),
             ms(r.wallMs.median),
             ms(r.samplesPerSec),
             one ? `${fmt(one.wallMs.median / r.wallMs.median, 3)}×` : '—',
             torchNow ? `${fmt(r.samplesPerSec / torchNow.samplesPerSec, 2)}×` : '—',
-            r.engine ? '—' : torch,
+            wasm ? old : '—',
           ];
         }),
       ),
     );
+    for (const s of m.skipped) console.log(`  ${s.engine} skipped: ${s.why}`);
     console.log(
-      `Wall clock (median step). × PyTorch (this run): against PyTorch's steps in the same blocks (pytorch/step.py; python: SPARSIFY_BENCH_PYTHON or python3); runtime.md: against the figures above. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
+      `Wall clock (median step). × PyTorch (this run): against PyTorch's steps in the same blocks (pytorch/step.py; python: SPARSIFY_BENCH_PYTHON or python3); PyTorch 1.13 (recorded): against the figures above. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
     );
   }
 
@@ -181,8 +278,8 @@ async function main(): Promise<void> {
     results.penaltyNotes = Object.fromEntries(skipped);
     const rows: PenaltyOverheadRow[] = [];
     const plans: [Workload, Config, number][] = [
-      // Overheads of 0.2–2 ms on steps of 8–60 ms, on a machine whose speed drifts: enough rounds for a
-      // median that repeats within a few points (≈ 1.5 minutes with both thread counts).
+      // Overheads are small next to a step, on a machine whose speed drifts: enough rounds for a median
+      // that repeats within a few points (sizes and durations: docs/performance.md).
       [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 200],
       [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 10],
       [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 48],
@@ -190,12 +287,20 @@ async function main(): Promise<void> {
     if (available.size > 0) {
       for (const [w, c, steps] of plans) {
         log(`measuring penalty overhead: ${w.label} on ${c.label}…`);
-        rows.push(...measurePenaltyOverhead(w, c, steps, available, 'cpu'));
+        rows.push(...measurePenaltyOverhead(w, c, steps, available, 'cpu', c.id === 'wasm' ? 'wasm + sparsify, 1 thread' : c.id));
       }
+      // Wall clock in the children: their threads add up in process CPU time.
+      const wasmPlans = plans.filter(([, c]) => c.id === 'wasm').map(([w, , steps]): [WorkloadName, number] => [w.name, steps]);
       const threads = autoWasmThreads();
-      if (threads > 1) {
-        log(`measuring penalty overhead on wasm with ${threads} threads (the default; a child process)…`);
-        rows.push(...(await measureThreadedPenaltyOverhead(threads, plans.filter(([, c]) => c.id === 'wasm').map(([w, , steps]) => [w.name, steps]))));
+      const children: [EngineName, [WorkloadName, number][]][] = [
+        ...(threads > 1 ? [[`wasm:${threads}`, wasmPlans] as [EngineName, [WorkloadName, number][]]] : []),
+        ['tensorflow', wasmPlans],
+      ];
+      for (const [engine, enginePlans] of children) {
+        log(`measuring penalty overhead on ${engine} (a child process)…`);
+        const got = await measureEnginePenaltyOverhead(engine, enginePlans);
+        if ('error' in got) console.log(`  ${engine} skipped: ${got.error}`);
+        else rows.push(...got);
       }
       console.log(
         table(
@@ -208,16 +313,17 @@ async function main(): Promise<void> {
             ms(r.baseMs),
             r.error ? 'fails (below)' : ms(r.withMs),
             r.error ? '' : `${fmt(r.ratio, 3)}×`,
-            r.error ? '' : `${fmt((r.ratio - 1) * 100, 2)}%`,
+            r.error ? '' : overhead(r.ratio),
           ]),
         ),
       );
       for (const r of rows.filter((o) => o.error)) console.log(`  ${r.penalty} on ${r.backend} fails: ${r.error}`);
       console.log('ratio: the median of per-round ratios (with / without, steps of the same round), robust to the machine slowing down mid-run.');
       if (rows.some((r) => r.penalty.endsWith(', in place'))) {
-        console.log("', in place': the same penalty with core's helper thread off (its pass then runs in the step, not during the forward pass).");
+        console.log("', in place': the same penalty with the accelerator's helper thread off (its pass then runs in the step, not during the forward pass).");
       }
       console.log('Targets (issue 6): ≤ 10% for every penalty but HALO (≤ 25%). cpu LeNet-5 is skipped (seconds per step).\n');
+      printOverheadPivot(rows);
     } else console.log('  no penalty package available\n');
     results.penalties = rows;
   }
@@ -307,6 +413,7 @@ async function main(): Promise<void> {
     console.log(`Wall-clock only (the work is spread over threads); load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`);
   }
 
+  if (pytorch && !('error' in pytorch)) pytorch.close();
   results.durationSec = (Date.now() - started.getTime()) / 1000;
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const file = resolve('bench-results', `${stamp}.json`);
@@ -321,8 +428,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (isThreadsChild()) {
-  runThreadsChild().catch((e) => {
+if (isEngineChild()) {
+  runEngineChild().catch((e) => {
     console.error(e);
     process.exit(1);
   });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { createModel } from '@sparsify/models';
 
-export type WorkloadName = 'lenet-300-100' | 'lenet-5-caffe';
+export type WorkloadName = 'lenet-300-100' | 'lenet-5-caffe' | 'resnet-20' | 'vgg-small';
 
 export interface Workload {
   readonly name: WorkloadName;
@@ -8,8 +9,8 @@ export interface Workload {
   readonly batch: number;
   readonly inputShape: number[];
   build(seed: number): tf.LayersModel;
-  /** PyTorch 1.13 CPU on the 2-core development machine (runtime.md §6.1), samples/s. */
-  readonly pytorch: [number, number];
+  /** PyTorch 1.13 CPU on the 2-core development machine, samples/s (docs/performance.md, "Reference figures"); LeNets only. */
+  readonly pytorch?: [number, number];
 }
 
 const init = (seed: number) => ({ kernelInitializer: tf.initializers.glorotNormal({ seed }) });
@@ -52,6 +53,21 @@ export const WORKLOADS: Record<WorkloadName, Workload> = {
     inputShape: [28, 28, 1],
     build: lenet5Caffe,
     pytorch: [1600, 2100],
+  },
+  // @sparsify/models' CIFAR networks (pytorch/models.py mirrors them), on CIFAR-shaped random batches.
+  'resnet-20': {
+    name: 'resnet-20',
+    label: 'CIFAR ResNet-20 b=128',
+    batch: 128,
+    inputShape: [32, 32, 3],
+    build: (seed) => createModel('resnet-20', { seed }),
+  },
+  'vgg-small': {
+    name: 'vgg-small',
+    label: 'CIFAR VGG-small b=128',
+    batch: 128,
+    inputShape: [32, 32, 3],
+    build: (seed) => createModel('vgg-small', { seed }),
   },
 };
 

@@ -1,4 +1,5 @@
-import { setHelperThreadEnabled, type Penalty } from '@sparsify/core';
+import { setHelperThreadEnabled } from '@sparsify/backend';
+import type { Penalty } from '@sparsify/core';
 import { activate, type Config } from './configs.js';
 import { summarize } from './measure.js';
 import type { Workload } from './models.js';
@@ -86,7 +87,7 @@ export function measurePenaltyOverhead(
   available: Map<string, PenaltyFactory>,
   clock: 'cpu' | 'wall',
   backend: string = c.id,
-  /** Penalties measured a second time with core's helper thread off (`<id>, in place`): side by side. */
+  /** Penalties measured a second time with the accelerator's helper thread off (`<id>, in place`): side by side. */
   inPlace: readonly string[] = [],
 ): PenaltyOverheadRow[] {
   const rows: PenaltyOverheadRow[] = [];

@@ -7,7 +7,8 @@ import type { WorkloadName } from './models.js';
  * PyTorch on this machine, in the same run: tools/bench/pytorch/step.py as a child process, asked for
  * blocks of training steps like the wasm children (threads.ts), so that "× PyTorch" compares steps
  * measured minutes apart on the same machine instead of figures from another day. Optional: without a
- * python whose torch imports, the bench says why and keeps the runtime.md figures.
+ * python whose torch imports, the bench says why and keeps the recorded PyTorch 1.13 figures
+ * (docs/performance.md, "Reference figures").
  */
 
 /** The python that runs it: `SPARSIFY_BENCH_PYTHON`, else `python3`. */
@@ -24,6 +25,8 @@ export interface PyTorchChild {
   /** e.g. `PyTorch 2.13.0+cpu` */
   readonly label: string;
   readonly threads: number;
+  /** Trainable parameters of each workload's PyTorch model (pytorch/models.py), to check the mirror. */
+  readonly params: Partial<Record<WorkloadName, number>>;
   ask(request: BlockRequest): Promise<BlockReply>;
   close(): void;
 }
@@ -50,11 +53,12 @@ export async function startPyTorch(python = benchPython()): Promise<PyTorchChild
       });
     });
   try {
-    const hello = JSON.parse(await next()) as { ready?: boolean; torch?: string; threads?: number; error?: string };
+    const hello = JSON.parse(await next()) as { ready?: boolean; torch?: string; threads?: number; params?: PyTorchChild['params']; error?: string };
     if (!hello.ready) throw new Error(hello.error ?? 'no ready line');
     return {
       label: `PyTorch ${hello.torch}`,
       threads: hello.threads ?? 1,
+      params: hello.params ?? {},
       ask: async (request) => {
         child.stdin!.write(`${JSON.stringify(request)}\n`);
         return JSON.parse(await next()) as BlockReply;

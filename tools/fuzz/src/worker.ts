@@ -351,7 +351,7 @@ async function checkpointBase(): Promise<CheckpointBase> {
   const x = tf.randomNormal([64, 8], 0, 1, 'float32', 3);
   const y = tf.tidy(() => tf.argMax(tf.matMul(x, tf.randomNormal([8, 3], 0, 1, 'float32', 4)), 1));
   const split = train.tensorData(x, y);
-  await train.train({ model, data: { train: split, test: split }, epochs: 2, batchSize: 16, optimizer: { kind: 'momentum', learningRate: 0.05, momentum: 0.9 }, prune: { sparsity: 0.5 }, finetune: { epochs: 1 }, runDir: dir });
+  await train.train({ model, data: { train: split, test: split }, epochs: 2, batchSize: 16, prune: { sparsity: 0.5 }, finetune: { epochs: 1 }, runDir: dir });
   tf.dispose([model, x, y]);
   const read = (d: string) => (typeof train.readRunCheckpoint === 'function' ? train.readRunCheckpoint(d)?.value : train.readCheckpoint(d));
   return { bytes: new Uint8Array(readFileSync(join(dir, 'checkpoint.bin'))), value: read(dir), read };

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -51,6 +52,19 @@ describe('workspace conventions', () => {
         const text = readFileSync(`${root}packages/${dir}/src/${file}`, 'utf8');
         for (const other of PENALTY_PACKAGES.filter((o) => o !== dir)) {
           expect(text.includes(`@sparsify/${other}`), `${dir}/src/${file} imports @sparsify/${other}`).toBe(false);
+        }
+      }
+    }
+  });
+
+  it('core and the penalty packages are plain tfjs: no WebAssembly, worker, Node built-in or process', () => {
+    for (const dir of ['core', ...PENALTY_PACKAGES].filter((d) => packageDirs.includes(d))) {
+      const files = readdirSync(`${root}packages/${dir}/src`, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+      for (const file of files.map((f) => join(f.parentPath, f.name).slice(`${root}packages/${dir}/src/`.length))) {
+        expect(file.endsWith('.ts'), `${dir}/src/${file}: only TypeScript sources`).toBe(true);
+        const text = readFileSync(`${root}packages/${dir}/src/${file}`, 'utf8');
+        for (const banned of [/\bWebAssembly\b/, /from\s+['"]node:/, /worker_threads/, /\bprocess\./, /\bSharedArrayBuffer\b/]) {
+          expect(banned.test(text), `${dir}/src/${file} uses ${banned}`).toBe(false);
         }
       }
     }

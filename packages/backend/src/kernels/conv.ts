@@ -160,8 +160,8 @@ function filterGradIm2col(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): 
 let filterGradMethod: 'auto' | 'conv' | 'im2col' = 'auto';
 /**
  * For benchmarks: how Conv2DBackpropFilter is computed. `auto`: im2col when the patch matrix is at
- * most twice the size of dy (few input channels, e.g. a first layer on grey images: there it is ≈ 1.6×
- * faster than the conv, which copies dy three times), else the conv.
+ * most twice the size of dy (few input channels, e.g. a first layer on grey images, where the conv
+ * spends its time copying dy three times), else the conv.
  */
 export function setConvFilterGradMethod(method: 'auto' | 'conv' | 'im2col'): void {
   filterGradMethod = method;
@@ -197,7 +197,7 @@ export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
 
 /**
  * dx of a conv as a conv of the zero-dilated, padded dy with the spatially flipped filter (in/out
- * channels swapped). Replaces wasm's stock Conv2DBackpropInput, a scalar loop ≈ 4× slower than this.
+ * channels swapped). Replaces wasm's stock Conv2DBackpropInput, a scalar loop.
  */
 function inputGradNHWC(s: KernelScope, dy: Info, filter: Info, info: Conv2DInfo): Info {
   const { inHeight: h, inWidth: w, filterHeight: fh, filterWidth: fw, strideHeight: sh, strideWidth: sw } = info;
@@ -290,8 +290,8 @@ let inputGradMethod: 'auto' | 'col2im' | 'conv' = 'auto';
  * padded dy would waste work, i.e. with fewer than 8 input channels (a conv with 1–7 output channels
  * wastes most of XNNPACK's vector lanes) or where dx is at least 1.5× the area of dy (`valid` padding
  * with a large filter, strides > 1: the conv also runs over the padding and the zeros between dy's
- * values), and the column matrix stays within 2²⁴ values (64 MB); else the conv. LeNet-5 on 2 threads:
- * first layer 5 ms (col2im) vs 15 (conv), second layer 11 vs 23.
+ * values), and the column matrix stays within 2²⁴ values (64 MB); else the conv (the choice as measured
+ * on LeNet-5: docs/performance.md).
  */
 export function setConvInputGradMethod(method: 'auto' | 'col2im' | 'conv'): void {
   inputGradMethod = method;

@@ -4,9 +4,9 @@ import { baseKernel, type Info, sameShape, type WasmBackendLike, sizeOf } from '
 /**
  * Broadcasting comparisons and Maximum/Minimum. tfjs-backend-wasm 4.22 runs these as scalar C++ loops
  * that, when the operands' shapes differ (other than a scalar), map every output index through a
- * generic broadcasting routine: ≈ 95 ns/element, e.g. `Equal([1, 300], [784, 300])` ≈ 22 ms — and that
- * exact pattern is in the gradient of every `tf.max`/`tf.min` over an axis. Here: plain loops over the
- * wasm heap in contiguous runs along the innermost (collapsed) dimension (≈ 10× faster), with the
+ * generic broadcasting routine, per element — and that exact pattern (e.g. `Equal([1, 300], [784, 300])`)
+ * is in the gradient of every `tf.max`/`tf.min` over an axis. Here: plain loops over the wasm heap in
+ * contiguous runs along the innermost (collapsed) dimension (figures: docs/performance.md), with the
  * cpu backend's semantics (`===`, `Math.max`, …). Same-shape and scalar cases keep the stock kernel
  * (it is as fast there); XNNPACK-backed kernels (Add, Sub, Mul, RealDiv) are fast and untouched.
  */

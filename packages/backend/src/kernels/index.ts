@@ -61,10 +61,11 @@ function mark(fn: KernelFn): tf.KernelFunc {
  * Registers, for the `wasm` backend, the training kernels tfjs-backend-wasm 4.22 lacks
  * (Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter/Input, UnsortedSegmentSum) and
  * replacements for stock kernels that are slow or wrong in training: BatchMatMul/_FusedMatMul with
- * transposed or batched operands (a scalar loop ≈ 10× slower than XNNPACK's path), Conv2DBackpropInput
+ * transposed or batched operands (a scalar loop instead of XNNPACK's path), Conv2DBackpropInput
  * (a scalar loop), MaxPoolGrad (loses the gradient of windows whose max is ≤ 0), Sum over leading axes,
- * Sign (≈ 9 ns/element; in every L1-type penalty's gradient), broadcasting comparisons/Maximum/
- * Minimum (≈ 95 ns/element) and Identity (a full copy; here shared data, as on cpu). They are built
+ * Sign (a scalar loop, in every L1-type penalty's gradient), broadcasting comparisons/Maximum/Minimum
+ * (a generic index mapping per element) and Identity (a full copy; here shared data, as on cpu).
+ * What each costs stock and replaced: docs/performance.md. They are built
  * from stock wasm kernels (XNNPACK conv and matmul, transpose, pad, scatter) or plain loops over the
  * wasm heap, and match the cpu backend.
  *

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { wasmKernelExports, type WasmKernelExports } from '@sparsify/core';
+import { wasmKernelExports, type WasmKernelExports } from '../accelerate/loop-kernels.js';
 import { LOOPS_WASM } from './loops.wasm.js';
 import type { WasmBackendLike } from './scope.js';
 

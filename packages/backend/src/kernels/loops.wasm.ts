@@ -1,5 +1,5 @@
 // Generated from loops.wat by tools/scripts/compile-wat.mjs (npm run compile-wat): do not edit.
-import type { WasmKernelCode } from '@sparsify/core';
+import type { WasmKernelCode } from '../accelerate/loop-kernels.js';
 
 export const LOOPS_WASM: WasmKernelCode = {
   name: 'packages/backend/src/kernels/loops.wat',

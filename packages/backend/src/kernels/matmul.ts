@@ -3,7 +3,7 @@ import { baseKernel, type Info, type KernelScope, type WasmBackendLike, sizeOf, 
 
 /**
  * tfjs-backend-wasm 4.22 multiplies with XNNPACK only when neither operand is transposed and there is
- * no batch (`batch_mat_mul_impl.cc`); every other case runs a scalar blocked loop ≈ 10× slower. That
+ * no batch (`batch_mat_mul_impl.cc`); every other case runs a much slower scalar blocked loop. That
  * includes both products of a dense layer's backward pass (dx = dy·Wᵀ, dW = xᵀ·dy). These overrides
  * transpose operands explicitly (a cheap copy) and run the fast path, per batch when batched.
  *
@@ -22,7 +22,7 @@ export function setMatMulLayout(layout: MatMulLayout): void {
   layoutChoice = layout;
 }
 
-/** Relative per-element cost of packing the right operand vs. a transpose copy (measured ≈ 2–5). */
+/** Relative per-element cost of packing the right operand vs. a transpose copy (as measured: docs/performance.md). */
 const PACK_COST = 3;
 /** Below this many multiply-adds the stock kernel's single call beats transposes + a fast call. */
 const MIN_WORK = 16 * 16 * 16;

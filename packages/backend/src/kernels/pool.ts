@@ -3,8 +3,8 @@ import { heapLoops } from './loops.js';
 import { baseKernel, heapViews, type Info, type WasmBackendLike } from './scope.js';
 
 /**
- * MaxPoolGrad for wasm, replacing the stock kernel, which is both slow (≈ 80 ms for a
- * [64, 24, 24, 20] input, a generic 3-D pooling loop) and wrong: it starts its running maximum at
+ * MaxPoolGrad for wasm, replacing the stock kernel, which is both slow (a generic 3-D pooling loop)
+ * and wrong: it starts its running maximum at
  * FLT_MIN (the smallest *positive* float), so a window whose maximum is ≤ 0 passes no gradient at
  * all, and it breaks ties towards the last element. This follows the cpu backend exactly: the first
  * strict maximum of each window (row-major) receives dy; −∞/NaN-only windows receive nothing.

@@ -5,7 +5,7 @@ import { baseKernel, heapViews, type Info, type WasmBackendLike, sizeOf, withSco
 /**
  * Sum for wasm, replacing the stock kernel when the reduced axes are the leading ones (bias
  * gradients: dy summed over batch and space). The stock kernel first transposes the reduced axes
- * innermost (a full copy through a generic transpose, ≈ 10 ms for [64, 24, 24, 20]); this sums rows
+ * innermost (a full copy through a generic transpose); this sums rows
  * straight from the wasm heap (loops.wat: f32 lanes over blocks of 256 rows, float64 across blocks;
  * the JS loop sums in float64, as the cpu backend does). Every other reduction goes to the stock kernel.
  */

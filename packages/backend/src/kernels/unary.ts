@@ -4,7 +4,7 @@ import { baseKernel, type Info, type WasmBackendLike } from './scope.js';
 /**
  * sign over float32 bits: |bits| = 0 (±0) or > 0x7f800000 (NaN) gives +0, anything else ±1.0
  * (0x3f800000) with the input's sign bit. A small function of its own, with literal constants, so
- * that V8 optimises the loop as a whole (≈ 2× faster than the same loop inside the kernel).
+ * that V8 optimises the loop as a whole, which it does not for the same loop inside the kernel.
  */
 function signOfBits(x: Int32Array, out: Int32Array, n: number): void {
   for (let i = 0; i < n; i++) {
@@ -15,11 +15,11 @@ function signOfBits(x: Int32Array, out: Int32Array, n: number): void {
 }
 
 /**
- * Sign for float32 on wasm. The stock kernel is a scalar loop at ≈ 9 ns/element (2.2 ms for a
- * 784×300 kernel), and every L1-type penalty's gradient, sign(w)·dy, runs it on every penalised
- * weight each step. This works on the float bits over the wasm heap (≈ 3 ns/element) with the cpu
- * backend's semantics: ±0 and NaN give +0, anything else (denormals too, which the stock kernel
- * flushes to 0) ±1. int32 goes to the stock kernel.
+ * Sign for float32 on wasm. The stock kernel is a slow scalar loop, and every L1-type penalty's
+ * gradient, sign(w)·dy, runs it on every penalised weight each step (figures: docs/performance.md).
+ * This works on the float bits over the wasm heap with the cpu backend's semantics: ±0 and NaN give
+ * +0, anything else (denormals too, which the stock kernel flushes to 0) ±1. int32 goes to the stock
+ * kernel.
  */
 export function sign(args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): Info {
   const { x } = args.inputs as { x: Info };

@@ -1,7 +1,7 @@
 import type { Param } from '../params.js';
 import { sizeOf } from './scores.js';
 
-/** All-zero input and output groups of one kernel (penalties.md §1.7). */
+/** All-zero input and output groups of one kernel (reported for structural methods: docs/conventions.md, "Reporting"). */
 export interface ZeroGroups {
   readonly name: string;
   readonly layerName: string;

@@ -1,6 +1,6 @@
-;; WebAssembly SIMD versions of the loop kernels in kernels.ts, run over the tfjs wasm backend's own
+;; WebAssembly SIMD versions of HALO's loop kernels in penalty-kernels.ts, run over the tfjs wasm backend's own
 ;; memory (imported), on tensors addressed by byte offset. Compiled by tools/scripts/compile-wat.mjs into
-;; kernels.wasm.ts; edit this file, then run `npm run compile-wat`. r = 1/(λ² + m²) throughout.
+;; halo.wasm.ts; edit this file, then run `npm run compile-wat`. r = 1/(λ² + m²) throughout.
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 

@@ -2,64 +2,30 @@ import * as tf from '@tensorflow/tfjs';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  FUSED_KERNELS,
-  absAndSquareSums,
-  groupScale,
-  groupSquareSums,
-  kthSmallestMagnitude,
-  loopKernelImplementation,
-  runLoopKernel,
-  setLoopKernelsEnabled,
-  signLinear,
-} from '../src/index.js';
-import { useBackend } from './helpers.js';
-
-/** Seeded values with exact ±0s and a wide range of magnitudes, length `n`. */
-function values(n: number, seed = 1): number[] {
-  let state = seed;
-  const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
-  return Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 0 : i % 11 === 5 ? -0 : (next() - 0.5) * 10 ** (Math.floor(next() * 6) - 3)));
-}
-
-/** Runs `f` with loop kernels on and off; returns both results as arrays. */
-function loopAndComposite(f: () => tf.Tensor | tf.Tensor[]): [Float32Array[], Float32Array[]] {
-  const run = () => tf.tidy(() => [f()].flat().map((t) => t.dataSync() as Float32Array));
-  const loop = run();
-  setLoopKernelsEnabled(false);
-  try {
-    return [loop, run()];
-  } finally {
-    setLoopKernelsEnabled(true);
-  }
-}
-
-function expectClose(got: Float32Array, want: Float32Array, relative = 2e-6): void {
-  expect(got.length).toBe(want.length);
-  const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-  got.forEach((g, i) => expect(Math.abs(g - want[i]), `element ${i}: ${g} vs ${want[i]}`).toBeLessThanOrEqual(relative * scale + 1e-30));
-}
+import { PASS_KERNELS, absAndSquareSums, groupScale, groupSquareSums, kthSmallestMagnitude, signLinear } from '@sparsify/core';
+import { loopKernelImplementation, registerSparsifyKernels, unregisterSparsifyKernels } from '../src/index.js';
+import { expectClose, kernelAndPlain, useBackend, values } from './helpers.js';
 
 // Sizes with and without a tail past the last whole SIMD vector (4 lanes), and group layouts.
 const SHAPES = [[1], [3], [4], [7], [2, 9], [784, 30], [3, 3, 5, 6], [5, 5, 2, 7]];
 
 for (const backend of ['cpu', 'wasm'] as const) {
-  describe(`loop kernels on ${backend}`, () => {
+  describe(`core's passes as loop kernels on ${backend}`, () => {
     beforeAll(() => useBackend(backend));
     afterAll(() => useBackend('cpu'));
-    afterEach(() => setLoopKernelsEnabled(true));
+    afterEach(() => registerSparsifyKernels());
 
-    it(`run as ${backend === 'wasm' ? 'WebAssembly SIMD' : 'JS loops'}, or the composite when disabled`, () => {
-      for (const kernel of Object.values(FUSED_KERNELS)) {
-        expect(loopKernelImplementation(kernel), kernel.name).toBe(backend === 'wasm' ? 'simd' : 'js');
+    it(`run as ${backend === 'wasm' ? 'WebAssembly SIMD' : 'JS loops'}, or not at all once unregistered`, () => {
+      for (const name of Object.values(PASS_KERNELS)) {
+        expect(loopKernelImplementation(name), name).toBe(backend === 'wasm' ? 'simd' : 'js');
       }
-      setLoopKernelsEnabled(false);
-      expect(loopKernelImplementation(FUSED_KERNELS.signLinear)).toBe('composite');
+      unregisterSparsifyKernels();
+      expect(loopKernelImplementation(PASS_KERNELS.signLinear)).toBe('none');
     });
 
     for (const shape of SHAPES) {
       const n = shape.reduce((a, b) => a * b, 1);
-      it(`agree with the composite tfjs ops on shape [${shape}]`, () => {
+      it(`agree with the plain tfjs ops on shape [${shape}]`, () => {
         const x = tf.tensor(values(n), shape);
         const [a, b, c] = [tf.scalar(-0.75), tf.scalar(0.3), tf.scalar(-2)];
         const I = shape.length >= 2 ? shape[shape.length - 2] : 1;
@@ -67,7 +33,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
         const rows = tf.tensor1d(values(I, 5));
         const cols = tf.tensor1d(values(O, 9));
         const x2 = shape.length >= 2 ? x : tf.reshape(x, [1, n]);
-        const [loop, composite] = loopAndComposite(() => [
+        const [loop, composite] = kernelAndPlain(() => [
           tf.stack(absAndSquareSums(x)),
           signLinear(x, a, b),
           signLinear(x, a, b, c),
@@ -104,9 +70,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
       x.dispose();
     });
 
-    it('run the composite for int32 inputs (the loops read float32)', () => {
+    it('run the plain ops for int32 inputs (the loops read float32)', () => {
       const x = tf.tensor1d([1, -2, 3], 'int32');
-      const sums = tf.tidy(() => runLoopKernel(FUSED_KERNELS.absAndSquareSums, [x], {}).map((t) => t.dataSync()[0]));
+      const sums = tf.tidy(() => absAndSquareSums(x).map((t) => t.dataSync()[0]));
       expect(sums).toEqual([6, 14]);
       x.dispose();
     });
@@ -154,7 +120,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       for (const k of [0, 1, 5, 6, 7, 100, 2000, sorted.length - 3, sorted.length - 2, sorted.length - 1]) {
         expect(kthSmallestMagnitude(tensors, k), `k = ${k}`).toBe(Math.fround(sorted[k]));
       }
-      expect(loopKernelImplementation(FUSED_KERNELS.kthSmallestMagnitude)).toBe(backend === 'wasm' ? 'simd' : 'js');
+      expect(loopKernelImplementation(PASS_KERNELS.kthSmallestMagnitude)).toBe(backend === 'wasm' ? 'simd' : 'js');
       tf.dispose(tensors);
     });
 
@@ -173,12 +139,12 @@ for (const backend of ['cpu', 'wasm'] as const) {
       tf.dispose(tensors);
     });
 
-    it('gives the same on the composite path, and rejects a rank out of range by name', () => {
+    it('gives the same with the plain op, and rejects a rank out of range by name', () => {
       const x = tf.tensor1d(values(301, 7));
       const loop = kthSmallestMagnitude([x], 150);
-      setLoopKernelsEnabled(false);
+      unregisterSparsifyKernels();
       expect(kthSmallestMagnitude([x], 150)).toBe(loop);
-      setLoopKernelsEnabled(true);
+      registerSparsifyKernels();
       expect(() => kthSmallestMagnitude([x], 301)).toThrow(/kthSmallestMagnitude k must be < the number of values \(301\).*301/);
       x.dispose();
     });

@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyGradients, kthSmallest, kthSmallestMagnitude, readMagnitudes, runLoopKernel } from '../src/index.js';
-import { floatToKey } from '../src/magnitude-band.js';
-import { MOMENTUM_UPDATE } from '../src/optimizer-update.js';
+import { applyGradients, kthSmallest, kthSmallestMagnitude, momentumUpdate, readMagnitudes } from '@sparsify/core';
+import { bandFor, floatToKey, requestBand } from '../src/accelerate/magnitude-band.js';
+import { bandHits } from '../src/accelerate/passes.js';
 import { useBackend } from './helpers.js';
 
 /** [lo, hi, capacity, below, count, keys…] of `values` as the update reports them (host arithmetic). */
@@ -12,8 +12,18 @@ function expectedBand(values: Float32Array, lo: number, hi: number, capacity: nu
   return [lo, hi, capacity, keys.filter((k) => k < lo).length, inBand.length, ...inBand.slice(0, capacity)];
 }
 
-const bandOf = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
-const kthPasses = async (f: () => void) => (await tf.profile(f)).kernels.filter((k) => k.name === 'SparsifyKthSmallestMagnitude').length;
+/** The band the pass collected for `t`'s data, as [lo, hi, capacity, below, count, keys…]. */
+function bandOf(t: tf.Tensor, lo: number, hi: number, capacity: number): number[] {
+  const band = bandFor(t.dataId);
+  if (!band) throw new Error('no band was collected');
+  return [lo, hi, capacity, band.below, band.count, ...band.keys];
+}
+/** How many of f's kthSmallestMagnitude calls made passes over the data (not answered from a band). */
+const kthPasses = async (f: () => void) => {
+  const hits = bandHits();
+  const calls = (await tf.profile(f)).kernels.filter((k) => k.name === 'SparsifyKthSmallestMagnitude').length;
+  return calls - (bandHits() - hits);
+};
 
 let counter = 0;
 
@@ -29,14 +39,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
           tf.tidy(() => {
             const [value, acc, grad] = [1, 2, 3].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed + n));
             const inputs = [value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)];
-            const [newValue, , band] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: true, addend: 'none', sums: false, band: [lo, hi, capacity] });
-            const got = bandOf(band);
+            requestBand(value.dataId, { lo, hi, capacity, width: 0, room: 0 });
+            const [newValue] = momentumUpdate(inputs, true);
             const want = expectedBand(newValue.dataSync() as Float32Array, lo, hi, capacity);
-            expect(got.slice(0, 5 + Math.min(want[4], capacity)), `n = ${n}, capacity ${capacity}`).toEqual(want);
-            // With sums too, the band is the last output and the same.
-            const [, , sums, again] = runLoopKernel(MOMENTUM_UPDATE, inputs, { nesterov: true, addend: 'none', sums: true, band: [lo, hi, capacity] });
-            expect(sums.shape).toEqual([2]);
-            expect(bandOf(again).slice(0, 5 + Math.min(want[4], capacity))).toEqual(want);
+            expect(bandOf(newValue, lo, hi, capacity), `n = ${n}, capacity ${capacity}`).toEqual(want);
+            // A request is served once: the next pass over the same data collects nothing.
+            const [again] = momentumUpdate(inputs, true);
+            expect(bandFor(again.dataId)).toBeUndefined();
           });
         }
       }
@@ -107,7 +116,7 @@ for (const backend of ['cpu', 'wasm'] as const) {
       v.dispose();
     });
 
-    it('without a hint, or for tensors that are not variables, it always makes its passes', async () => {
+    it('without a hint, or for data the momentum pass did not write, it always makes its passes', async () => {
       const v = tf.variable(tf.randomNormal([500], 0, 1, 'float32', 7), true, `band_nohint_${backend}_${counter++}`);
       const optimizer = tf.train.momentum(0.01, 0.9);
       const t = kthSmallestMagnitude([v], 400, 1);

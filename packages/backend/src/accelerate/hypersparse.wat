@@ -1,6 +1,6 @@
-;; WebAssembly SIMD versions of the loop kernels in kernels.ts, run over the tfjs wasm backend's own
+;; WebAssembly SIMD versions of HyperSparse's loop kernel in penalty-kernels.ts, run over the tfjs wasm backend's own
 ;; memory (imported), on tensors addressed by byte offset. Compiled by tools/scripts/compile-wat.mjs into
-;; kernels.wasm.ts; edit this file, then run `npm run compile-wat`. u = e^(−2s|w|) throughout.
+;; hypersparse.wasm.ts; edit this file, then run `npm run compile-wat`. u = e^(−2s|w|) throughout.
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
@@ -12,18 +12,19 @@
   ;; For w[0..n): adds Σ|w| and Σ tanh(s|w|) = Σ (1 − u)/(1 + u) to the running sums, and stores
   ;; h = sign(w)·sech²(s|w|) = sign(w)·4u/(1 + u)² at $hOut (+0 where w = ±0 or sech² underflows): the
   ;; gradient up to the scalar α·c, so the backward pass is one multiply. Vectors in blocks of 1024 values
-  ;; summed in f32 lanes, each block's sums added in f64 (promoting every vector to f64 cost a fifth of
-  ;; the pass). The last n mod 4 values take the same loop body as a vector zero-padded (|0| and tanh 0
+  ;; summed in f32 lanes, each block's sums added in f64 (promoting every vector to f64 is slower). The
+  ;; last n mod 4 values take the same loop body as a vector zero-padded (|0| and tanh 0
   ;; add exactly 0), loaded and stored lane by lane.
   ;;
-  ;; u = 2^z, z = −2s·log₂e·|w| ≤ 0, inline (V8 does not inline wasm calls: a call per vector made the
-  ;; pass 1.5× slower). z = k + f with k an integer and |f| ≤ 1/2; 2^f = 1 + f·q(f), q of degree 4 fitted
+  ;; u = 2^z, z = −2s·log₂e·|w| ≤ 0, inline (V8 does not inline wasm calls, and a call per vector slows
+  ;; the pass). z = k + f with k an integer and |f| ≤ 1/2; 2^f = 1 + f·q(f), q of degree 4 fitted
   ;; at Chebyshev nodes (relative error ≤ 3e-7, and exactly 1 at f = 0 so that tanh of tiny weights has
   ;; no bias), evaluated as Estrin's scheme; 2^k added to its exponent bits. z < −125 gives 0. k is
   ;; rounded by adding 1.5·2²³ (t), so that t's low mantissa bits hold k as an integer: no f32x4.nearest
   ;; or float-to-int conversion, which V8 lowers to several instructions each on x64. Against Cephes
   ;; expf (range reduction by ln 2 in two parts, Horner degree 6), this shortens the longest dependency
-  ;; chain of a vector by about half: the pass runs 1.5× faster, and h stays within 2e-7·(1 + 2s|w|).
+  ;; chain of a vector by about half, and h stays within 2e-7·(1 + 2s|w|). The speed-ups that decided
+  ;; these choices are in docs/performance.md.
   (func (export "hyperSparsePass") (param $w i32) (param $n i32) (param $s f32) (param $hOut i32)
     (local $whole i32) (local $end i32) (local $blockEnd i32) (local $v v128) (local $m v128) (local $z v128)
     (local $t v128) (local $f v128) (local $f2 v128) (local $p v128) (local $u v128) (local $d v128) (local $h v128)
@@ -41,7 +42,7 @@
         (local.set $ft (v128.const i32x4 0 0 0 0))
         (loop $next
           ;; no calls in this loop, not even on the tail's path: V8 then spills the vector locals on
-          ;; every iteration (1.36× slower)
+          ;; every iteration
           (if (i32.lt_u (local.get $w) (local.get $whole))
             (then (local.set $v (v128.load (local.get $w))))
             (else
@@ -98,6 +99,27 @@
     (f32.store (local.get $scaleOut) (f32.mul (local.get $alpha) (local.get $c)))
     (global.set $sumA (v128.const i64x2 0 0))
     (global.set $sumT (v128.const i64x2 0 0)))
+
+  ;; x[0..n) ← x·s, each product rounded to f32 as a tfjs Mul rounds it, s read from $ps (written by an
+  ;; earlier call of the same job): HyperSparse's h scaled by α·c.
+  (func (export "scaleInPlace") (param $x i32) (param $n i32) (param $ps i32)
+    (local $end i32) (local $whole i32) (local $s f32) (local $vs v128)
+    (local.set $s (f32.load (local.get $ps)))
+    (local.set $vs (f32x4.splat (local.get $s)))
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $whole (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $whole)))
+        (v128.store (local.get $x) (f32x4.mul (v128.load (local.get $x)) (local.get $vs)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $next)))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (f32.store (local.get $x) (f32.mul (f32.load (local.get $x)) (local.get $s)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (br $next))))
 
   ;; The four f32 lanes as two f64 pairs, added: [v0 + v2, v1 + v3].
   (func $widenSum (param $v v128) (result v128)

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { absAndSquareSums, applyGradients, gradientTensor, loopKernelImplementation, runLoopKernel, setLoopKernelsEnabled, type PenaltyGradient } from '../src/index.js';
-import { MOMENTUM_UPDATE } from '../src/optimizer-update.js';
+import { absAndSquareSums, applyGradients, MOMENTUM_UPDATE_KERNEL, momentumUpdate, signLinear } from '@sparsify/core';
+import { loopKernelImplementation, registerSparsifyKernels, unregisterSparsifyKernels } from '../src/index.js';
+import { sumsCacheHits } from '../src/accelerate/passes.js';
 import { useBackend } from './helpers.js';
 
 /** Variables of odd sizes (SIMD tails) with seeded values; the same names suffixed per copy. */
@@ -47,9 +48,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
       });
     }
 
-    for (const form of ['tensor', 'scaled tensor', 'signLinear'] as const) {
-      for (const nesterov of [false, true]) {
-        it(`a penalty's ${form} gradient as the addend: bit-identical to tfjs's update of the summed gradient${nesterov ? ' (Nesterov)' : ''}`, async () => {
+    for (const form of ['tensor', 'signLinear'] as const) {
+      for (const [nesterov, wd] of [
+        [false, 0],
+        [true, 0],
+        [false, 1e-3],
+        [true, 3e-4],
+      ] as const) {
+        it(`a penalty's gradient (${form}) as the addend${wd ? ', and coupled decay' : ''}: bit-identical to tfjs's update of the summed gradient${nesterov ? ' (Nesterov)' : ''}`, async () => {
           const run = counter++;
           // exact zeros in the weights: sign(0) = 0
           const withZeros = (vs: tf.Variable[]) => vs.forEach((v) => v.assign(tf.tidy(() => tf.mul(v, tf.cast(tf.notEqual(tf.mod(tf.range(0, v.size), 5), 0), 'float32').reshape(v.shape)))));
@@ -59,20 +65,18 @@ for (const backend of ['cpu', 'wasm'] as const) {
           withZeros(theirs);
           const a = tf.train.momentum(0.05, 0.9, nesterov);
           const b: tf.Optimizer = tf.train.momentum(0.05, 0.9, nesterov);
-          const penaltyGradient = (v: tf.Variable, i: number, step: number): PenaltyGradient => {
-            const seed = 5000 + 100 * step + i;
-            if (form === 'signLinear') return { variable: v, a: tf.scalar(0.003 * (i + 1)), b: tf.scalar(-0.02 * step) };
-            const tensor = tf.randomNormal(v.shape, 0, 1, 'float32', seed);
-            return form === 'scaled tensor' ? { variable: v, tensor, scale: tf.scalar(1.7e-3) } : { variable: v, tensor };
-          };
+          const penaltyGradient = (v: tf.Variable, i: number, step: number): tf.Tensor =>
+            form === 'signLinear' ? signLinear(v, tf.scalar(0.003 * (i + 1)), tf.scalar(-0.02 * step)) : tf.randomNormal(v.shape, 0, 1, 'float32', 5000 + 100 * step + i);
           for (let step = 0; step < 4; step++) {
             tf.tidy(() => {
               const grads = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
-              // every variable but the last gets a penalty part
+              // every variable but the last gets a penalty part; every one but the first decays
               const addends = Object.fromEntries(ours.slice(0, -1).map((v, i) => [v.name, penaltyGradient(v, i, step)]));
-              applyGradients(a, grads(ours), addends);
+              const decay = Object.fromEntries(ours.slice(1).map((v) => [v.name, wd]));
+              applyGradients(a, grads(ours), { addends, decay });
               const summed = grads(theirs);
-              theirs.slice(0, -1).forEach((v, i) => (summed[v.name] = tf.add(summed[v.name], gradientTensor(penaltyGradient(v, i, step)))));
+              theirs.slice(0, -1).forEach((v, i) => (summed[v.name] = tf.add(summed[v.name], penaltyGradient(v, i, step))));
+              if (wd) theirs.slice(1).forEach((v) => (summed[v.name] = tf.add(summed[v.name], tf.mul(v, tf.scalar(wd)))));
               b.applyGradients(summed);
             });
           }
@@ -84,47 +88,17 @@ for (const backend of ['cpu', 'wasm'] as const) {
       }
     }
 
-    for (const nesterov of [false, true]) {
-      it(`a penalty's groupScale gradient w·(rows[i] + cols[o]) as the addend: bit-identical to tfjs's update of the summed gradient${nesterov ? ' (Nesterov)' : ''}`, async () => {
-        // rows that end mid-block (37·28 > 1024), a conv layout, and a width that is not a multiple of 4
-        // (applied as the tensor groupScale writes)
-        const shapes = [[37, 28], [3, 3, 5, 8], [7, 9], [300, 12]];
-        const run = counter++;
-        const make = (tag: string) => shapes.map((shape, i) => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 40 + i), true, `gs_${i}_${tag}${run}`));
-        const [ours, theirs] = [make('ours'), make('ref')];
-        const a = tf.train.momentum(0.05, 0.9, nesterov);
-        const b: tf.Optimizer = tf.train.momentum(0.05, 0.9, nesterov);
-        const penaltyGradient = (v: tf.Variable, i: number, step: number): PenaltyGradient => {
-          const [I, O] = v.shape.slice(-2);
-          return { variable: v, rows: tf.randomNormal([I], 0, 1, 'float32', 7000 + 100 * step + i), cols: tf.randomNormal([O], 0, 1, 'float32', 8000 + 100 * step + i) };
-        };
-        for (let step = 0; step < 3; step++) {
-          tf.tidy(() => {
-            const grads = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 3000 + 100 * step + i)]));
-            applyGradients(a, grads(ours), Object.fromEntries(ours.map((v, i) => [v.name, penaltyGradient(v, i, step)])));
-            const summed = grads(theirs);
-            theirs.forEach((v, i) => (summed[v.name] = tf.add(summed[v.name], gradientTensor(penaltyGradient(v, i, step)))));
-            b.applyGradients(summed);
-          });
-        }
-        expect(await stateOf(a, ours)).toEqual(await stateOf(b, theirs));
-        tf.dispose([...ours, ...theirs]);
-        a.dispose();
-        b.dispose();
-      });
-    }
-
-    it('runs as a loop kernel here, tfjs’s own update for other optimizers or with loops disabled', async () => {
+    it('runs as a loop kernel here, tfjs’s own update for other optimizers or without the kernel', async () => {
       const ours = makeVariables(`adam${counter++}`);
       const theirs = makeVariables(`adam${counter++}`);
       const [a, b]: tf.Optimizer[] = [tf.train.adam(0.01), tf.train.adam(0.01)];
-      setLoopKernelsEnabled(false);
+      unregisterSparsifyKernels();
       try {
         const m = tf.train.momentum(0.1, 0.5);
         tf.tidy(() => applyGradients(m, { [ours[0].name]: tf.onesLike(ours[0]) }));
         m.dispose();
       } finally {
-        setLoopKernelsEnabled(true);
+        registerSparsifyKernels();
       }
       tf.tidy(() => {
         const ones = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v) => [v.name, tf.onesLike(v)]));
@@ -139,12 +113,12 @@ for (const backend of ['cpu', 'wasm'] as const) {
   });
 }
 
-describe('the fused momentum update', () => {
+describe('the momentum update kernel', () => {
   it('is WebAssembly SIMD on wasm and a JS loop on cpu', async () => {
     await useBackend('wasm');
-    expect(loopKernelImplementation(MOMENTUM_UPDATE)).toBe('simd');
+    expect(loopKernelImplementation(MOMENTUM_UPDATE_KERNEL)).toBe('simd');
     await useBackend('cpu');
-    expect(loopKernelImplementation(MOMENTUM_UPDATE)).toBe('js');
+    expect(loopKernelImplementation(MOMENTUM_UPDATE_KERNEL)).toBe('js');
   });
 });
 
@@ -153,21 +127,28 @@ for (const backend of ['cpu', 'wasm'] as const) {
     beforeAll(() => useBackend(backend));
     afterAll(() => useBackend('cpu'));
 
-    it('computes [Σ|v|, Σv²] of the new values exactly as absAndSquareSums does (tails, several blocks)', () => {
+    it('computes [Σ|v|, Σv²] of the new values exactly as absAndSquareSums does (tails, several blocks)', async () => {
       for (const n of [1, 3, 4, 7, 1024, 1027, 4099, 5001, 23520]) {
-        tf.tidy(() => {
-          const [value, acc, grad] = [1, 2, 3].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed));
-          const [newValue, , sums] = runLoopKernel(MOMENTUM_UPDATE, [value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)], { nesterov: false, addend: 'none', sums: true, band: [] });
-          const fresh = absAndSquareSums(newValue).map((t) => t.dataSync()[0]);
-          expect(Array.from(sums.dataSync()), `n = ${n}`).toEqual(fresh);
-        });
+        const [value, acc, grad] = [1, 2, 3].map((seed) => tf.randomNormal([n], 0, 1, 'float32', seed));
+        tf.dispose(absAndSquareSums(value)); // a penalty reads value's sums: the pass computes the next ones
+        const [newValue, newAcc] = momentumUpdate([value, acc, grad, tf.scalar(0.9), tf.scalar(-0.1)], false);
+        const hits = sumsCacheHits();
+        const cached = tf.tidy(() => absAndSquareSums(newValue).map((t) => t.dataSync()[0]));
+        expect(sumsCacheHits(), 'taken from the pass').toBe(hits + 1);
+        const fresh = tf.tidy(() => absAndSquareSums(tf.add(newValue, 0)).map((t) => t.dataSync()[0]));
+        expect(cached, `n = ${n}`).toEqual(fresh);
+        tf.dispose([value, acc, grad, newValue, newAcc]);
       }
     });
 
     it("a penalised variable's next absAndSquareSums takes them (no pass), and never after its data changed", async () => {
       const v = tf.variable(tf.randomNormal([301, 7], 0, 1, 'float32', 4), true, `sums_${backend}_${counter++}`);
       const optimizer = tf.train.momentum(0.1, 0.9);
-      const passes = async (f: () => void) => (await tf.profile(f)).kernels.filter((k) => k.name === 'SparsifyAbsAndSquareSums').length;
+      const passes = async (f: () => void) => {
+        const hits = sumsCacheHits();
+        f();
+        return 1 - (sumsCacheHits() - hits);
+      };
       const sumsOf = (t: tf.Tensor) => tf.tidy(() => absAndSquareSums(t).map((s) => s.dataSync()[0]));
       expect(await passes(() => tf.dispose(absAndSquareSums(v)))).toBe(1); // marks v as penalised
       tf.tidy(() => applyGradients(optimizer, { [v.name]: tf.randomNormal([301, 7], 0, 1, 'float32', 5) }));

@@ -1,6 +1,6 @@
-;; WebAssembly SIMD versions of the loop kernels in fused.ts, run over the tfjs wasm backend's own
+;; WebAssembly SIMD versions of the loop kernels in passes.ts, run over the tfjs wasm backend's own
 ;; memory (imported), on tensors addressed by byte offset. Compiled by tools/scripts/compile-wat.mjs into
-;; fused.wasm.ts (one variant per memory kind); edit this file, then run `npm run compile-wat`.
+;; passes.wasm.ts (one variant per memory kind); edit this file, then run `npm run compile-wat`.
 ;; Sums run in f32 lanes over blocks of 1024 values, added in f64 across blocks (the JS loops sum in f64);
 ;; elementwise results are f32. A zero input gives +0.
 (module
@@ -19,7 +19,7 @@
       (f32.ne (local.get $x) (f32.const 0))))
 
   ;; *$outA = Σ|x|, *$outQ = Σx² over x[0..n). Whole vectors in blocks of 1024 values summed in f32
-  ;; lanes, each block's sums added in f64 (promoting every vector to f64 costs twice the time); then the
+  ;; lanes, each block's sums added in f64 (promoting every vector to f64 is slower); then the
   ;; last n mod 4 values in f64. momentumUpdate sums its output the same way, block by block.
   (func (export "absAndSquareSums") (param $x i32) (param $n i32) (param $outA i32) (param $outQ i32)
     (local $end i32) (local $blockEnd i32)
@@ -276,32 +276,21 @@
 ;; tfjs's MomentumOptimizer step for one variable, fused: acc' = m·acc + g, then
   ;; value' = c·acc' + value, or with Nesterov value' = c·(g + m·acc') + value (c = −learning rate),
   ;; each product and sum rounded to f32 as the separate tfjs ops round them. m and c are read from $pm, $pc.
-  ;; g = grad + p, p a penalty's part rounded to f32 and added as a tfjs Add would: grad2 (where $grad2 is
-  ;; not 0), times the scalar at $pk where that is not 0 (a tfjs Mul); or, where $pa is not 0,
-  ;; a·sign(value) + b·value + 0 from the scalars at $pa and $pb, as signLinear computes it; or, where
-  ;; $rows is not 0, value·(rows[i] + cols[o]) + 0 for value laid out [K, I, O], as groupScale computes
-  ;; it (the caller guarantees O mod 4 = 0: vectors then never straddle two rows, and n has no tail).
+  ;; g = grad + grad2 (where $grad2 is not 0: a gradient in two parts, added as a tfjs Add would), then
+  ;; + value·decay where $decay is not 0 (coupled weight decay, a tfjs Mul then Add).
   ;; Where $sums is not 0, [Σ|value'|, Σvalue'²] are stored there, computed exactly as absAndSquareSums
-  ;; computes them, each block summed right after it is written (still in cache).
-  (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $grad2 i32) (param $pk i32)
-        (param $pa i32) (param $pb i32) (param $rows i32) (param $cols i32) (param $I i32) (param $O i32) (param $pm i32) (param $pc i32)
-        (param $n i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $sums i32) (param $band i32)
+  ;; computes them, each block summed right after it is written (still in cache); where $band is not 0,
+  ;; the magnitude band of value' is collected there ($magnitudeBand).
+  (func (export "momentumUpdate") (param $value i32) (param $acc i32) (param $grad i32) (param $grad2 i32) (param $pm i32) (param $pc i32)
+        (param $n i32) (param $nesterov i32) (param $decay f32) (param $outValue i32) (param $outAcc i32) (param $sums i32) (param $band i32)
     (local $end i32) (local $blockEnd i32) (local $blockOut i32) (local $bytes i32) (local $m f32) (local $c f32) (local $vm v128) (local $vc v128)
-    (local $value0 i32) (local $index i32) (local $r i32) (local $col i32)
-    (local $g v128) (local $a v128) (local $v v128) (local $k f32) (local $pa1 f32) (local $pb1 f32) (local $vk v128) (local $va v128) (local $vb v128)
-    (local $fv f32) (local $fg f32) (local $fa f32)
-    (local.set $value0 (local.get $value))
+    (local $fv f32) (local $fg f32) (local $fa f32) (local $hasDecay i32) (local $vd v128)
     (local.set $m (f32.load (local.get $pm)))
     (local.set $c (f32.load (local.get $pc)))
     (local.set $vm (f32x4.splat (local.get $m)))
     (local.set $vc (f32x4.splat (local.get $c)))
-    (if (local.get $pk) (then (local.set $k (f32.load (local.get $pk))) (local.set $vk (f32x4.splat (local.get $k)))))
-    (if (local.get $pa)
-      (then
-        (local.set $pa1 (f32.load (local.get $pa)))
-        (local.set $pb1 (f32.load (local.get $pb)))
-        (local.set $va (f32x4.splat (local.get $pa1)))
-        (local.set $vb (f32x4.splat (local.get $pb1)))))
+    (local.set $hasDecay (f32.ne (local.get $decay) (f32.const 0)))
+    (local.set $vd (f32x4.splat (local.get $decay)))
     (global.set $sumA (v128.const i64x2 0 0))
     (global.set $sumQ (v128.const i64x2 0 0))
     (local.set $end (i32.add (local.get $value) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
@@ -310,16 +299,8 @@
         (br_if $done (i32.ge_u (local.get $value) (local.get $end)))
         (local.set $blockEnd (call $blockEnd (local.get $value) (local.get $end)))
         (local.set $blockOut (local.get $outValue))
-        (if (local.get $rows)
-          (then ;; the block's first value is at [i, o] with index = (i·O + o) mod I·O
-            (local.set $index (i32.shr_u (i32.sub (local.get $value) (local.get $value0)) (i32.const 2)))
-            (local.set $r (i32.add (local.get $rows) (i32.shl (i32.rem_u (i32.div_u (local.get $index) (local.get $O)) (local.get $I)) (i32.const 2))))
-            (local.set $col (i32.add (local.get $cols) (i32.shl (i32.rem_u (local.get $index) (local.get $O)) (i32.const 2))))))
-        (call $momentumVectors (local.get $value) (local.get $blockEnd) (local.get $acc) (local.get $grad) (local.get $grad2) (local.get $pk)
-          (local.get $pa) (local.get $nesterov) (local.get $outValue) (local.get $outAcc)
-          (local.get $vm) (local.get $vc) (local.get $vk) (local.get $va) (local.get $vb)
-          (local.get $r) (local.get $rows) (i32.add (local.get $rows) (i32.shl (local.get $I) (i32.const 2)))
-          (local.get $col) (local.get $cols) (i32.add (local.get $cols) (i32.shl (local.get $O) (i32.const 2))))
+        (call $momentumVectors (local.get $value) (local.get $blockEnd) (local.get $acc) (local.get $grad) (local.get $grad2)
+          (local.get $nesterov) (local.get $outValue) (local.get $outAcc) (local.get $vm) (local.get $vc) (local.get $hasDecay) (local.get $vd))
         (local.set $bytes (i32.sub (local.get $blockEnd) (local.get $value)))
         (local.set $value (local.get $blockEnd))
         (local.set $acc (i32.add (local.get $acc) (local.get $bytes)))
@@ -337,13 +318,8 @@
         (br_if $done (i32.ge_u (local.get $value) (local.get $end)))
         (local.set $fv (f32.load (local.get $value)))
         (local.set $fg (f32.load (local.get $grad)))
-        (if (local.get $grad2)
-          (then (local.set $fg (f32.add (local.get $fg) (if (result f32) (local.get $pk)
-            (then (f32.mul (f32.load (local.get $grad2)) (local.get $k)))
-            (else (f32.load (local.get $grad2))))))))
-        (if (local.get $pa)
-          (then (local.set $fg (f32.add (local.get $fg) (f32.add (f32.add (call $scaledSign1 (local.get $pa1) (local.get $fv))
-            (f32.mul (local.get $pb1) (local.get $fv))) (f32.const 0))))))
+        (if (local.get $grad2) (then (local.set $fg (f32.add (local.get $fg) (f32.load (local.get $grad2))))))
+        (if (local.get $hasDecay) (then (local.set $fg (f32.add (local.get $fg) (f32.mul (local.get $fv) (local.get $decay))))))
         (local.set $fa (f32.add (f32.mul (local.get $m) (f32.load (local.get $acc))) (local.get $fg)))
         (f32.store (local.get $outAcc) (local.get $fa))
         (f32.store (local.get $outValue) (f32.add
@@ -364,38 +340,16 @@
     (if (local.get $band) (then (call $magnitudeBand (local.get $blockOut) (local.get $outValue) (local.get $band)))))
 
   ;; momentumUpdate's vectors for value[value..blockEnd) (one block): a function of its own, without calls, so
-  ;; that V8 keeps its pointers in registers; in the caller's loop, next to the block's calls, it stored
-  ;; all six to the stack on every vector, and the shared-memory build ran it 1.3–1.5× slower.
+  ;; that V8 keeps its pointers in registers (in the caller's loop, next to the block's calls, it stored
+  ;; them to the stack on every vector).
   (func $momentumVectors (param $value i32) (param $blockEnd i32) (param $acc i32) (param $grad i32) (param $grad2 i32)
-        (param $pk i32) (param $pa i32) (param $nesterov i32) (param $outValue i32) (param $outAcc i32)
-        (param $vm v128) (param $vc v128) (param $vk v128) (param $va v128) (param $vb v128)
-        (param $r i32) (param $rows i32) (param $rowsEnd i32) (param $col i32) (param $cols i32) (param $colsEnd i32)
+        (param $nesterov i32) (param $outValue i32) (param $outAcc i32) (param $vm v128) (param $vc v128) (param $hasDecay i32) (param $vd v128)
     (local $g v128) (local $a v128) (local $v v128)
         (loop $next
           (local.set $v (v128.load (local.get $value)))
           (local.set $g (v128.load (local.get $grad)))
-          (if (local.get $grad2)
-            (then (local.set $g (f32x4.add (local.get $g) (if (result v128) (local.get $pk)
-              (then (f32x4.mul (v128.load (local.get $grad2)) (local.get $vk)))
-              (else (v128.load (local.get $grad2))))))))
-          (if (local.get $pa)
-            (then (local.set $g (f32x4.add (local.get $g) (f32x4.add (f32x4.add
-              (v128.and ;; a·sign(v), inline: V8 does not inline wasm calls here
-                (v128.xor (local.get $va) (v128.and (local.get $v) (v128.const i32x4 0x80000000 0x80000000 0x80000000 0x80000000)))
-                (f32x4.ne (local.get $v) (v128.const f32x4 0 0 0 0)))
-              (f32x4.mul (local.get $vb) (local.get $v)))
-              (v128.const f32x4 0 0 0 0))))))
-          (if (local.get $rows)
-            (then ;; v·(rows[i] + cols[o..o+4)) + 0, then the next four columns (and row)
-              (local.set $g (f32x4.add (local.get $g) (f32x4.add
-                (f32x4.mul (local.get $v) (f32x4.add (f32x4.splat (f32.load (local.get $r))) (v128.load (local.get $col))))
-                (v128.const f32x4 0 0 0 0))))
-              (local.set $col (i32.add (local.get $col) (i32.const 16)))
-              (if (i32.eq (local.get $col) (local.get $colsEnd))
-                (then
-                  (local.set $col (local.get $cols))
-                  (local.set $r (i32.add (local.get $r) (i32.const 4)))
-                  (if (i32.eq (local.get $r) (local.get $rowsEnd)) (then (local.set $r (local.get $rows))))))))
+          (if (local.get $grad2) (then (local.set $g (f32x4.add (local.get $g) (v128.load (local.get $grad2))))))
+          (if (local.get $hasDecay) (then (local.set $g (f32x4.add (local.get $g) (f32x4.mul (local.get $v) (local.get $vd))))))
           (local.set $a (f32x4.add (f32x4.mul (local.get $vm) (v128.load (local.get $acc))) (local.get $g)))
           (v128.store (local.get $outAcc) (local.get $a))
           (v128.store (local.get $outValue) (f32x4.add
@@ -419,8 +373,8 @@
   ;; are signed compares. 16 values per round, one test for "any in the band" (the band is narrow, so
   ;; that is rare): then the round's values go through the scalar loop, which also takes the last 1–15
   ;; values (counting those below lo too). No calls in the loop: V8 would spill the vector locals on
-  ;; every round. This way the band costs 1.6–1.8× less than with one vector per round and an unsigned
-  ;; compare (≈ 30 instructions a vector on x64).
+  ;; every round. This is cheaper than one vector per round with an unsigned compare (≈ 30
+  ;; instructions a vector on x64; docs/performance.md).
   (func $magnitudeBand (param $x i32) (param $end i32) (param $band i32)
     (local $whole i32) (local $k0 v128) (local $k1 v128) (local $k2 v128) (local $k3 v128)
     (local $l0 v128) (local $l1 v128) (local $l2 v128) (local $l3 v128) (local $in v128) (local $below v128)

@@ -1,0 +1,71 @@
+import * as tf from '@tensorflow/tfjs';
+import { absAndSquareSums, absSum, groupScale, groupSquareSums, kthSmallestMagnitude, momentumUpdate, signLinear } from '@sparsify/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useTestBackend } from '../../../tools/testing/backends.js';
+import { registerSparsifyKernels, unregisterSparsifyKernels } from '../src/index.js';
+import { expectClose, values } from './helpers.js';
+
+/**
+ * Core's ops on this suite's backend (a matrix suite: cpu, wasm, tensorflow): with sparsify's kernels and
+ * with the ops' plain tfjs versions, the same numbers to float32 rounding.
+ */
+
+beforeAll(() => useTestBackend());
+
+/** f's outputs with the kernels, then without. */
+function both(f: () => tf.Tensor[]): [Float32Array[], Float32Array[]] {
+  const run = () => tf.tidy(() => f().map((t) => Float32Array.from(t.dataSync())));
+  registerSparsifyKernels();
+  const fast = run();
+  unregisterSparsifyKernels();
+  try {
+    return [fast, run()];
+  } finally {
+    registerSparsifyKernels();
+  }
+}
+
+// Sizes with and without a SIMD tail, and group layouts.
+const SHAPES = [[7], [2, 9], [784, 30], [3, 3, 5, 6]];
+
+describe(`core's ops with the accelerator's kernels on ${process.env.SPARSIFY_TEST_BACKEND ?? 'cpu'}`, () => {
+  for (const shape of SHAPES) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    it(`equal the plain ops on shape [${shape}]`, () => {
+      const [fast, plain] = both(() => {
+        const x = tf.tensor(values(n, 3), shape);
+        const x2 = shape.length >= 2 ? x : tf.reshape(x, [1, n]);
+        const [I, O] = x2.shape.slice(-2);
+        const [a, b, c] = [tf.scalar(-0.75), tf.scalar(0.3), tf.scalar(-2)];
+        const [acc, g1, g2] = [4, 5, 6].map((seed) => tf.tensor(values(n, seed), shape));
+        return [
+          ...absAndSquareSums(x),
+          absSum(x),
+          signLinear(x, a),
+          signLinear(x, a, b),
+          signLinear(x, a, b, c),
+          ...groupSquareSums(x2),
+          groupScale(x2, tf.tensor1d(values(I, 7)), tf.tensor1d(values(O, 8))),
+          tf.scalar(kthSmallestMagnitude([x, acc], Math.floor(0.9 * 2 * n))),
+          ...momentumUpdate([x, acc, g1, tf.scalar(0.9), tf.scalar(-0.1)], false),
+          ...momentumUpdate([x, acc, g1, tf.scalar(0.9), tf.scalar(-0.1), g2], true),
+        ];
+      });
+      // Sums in another order (float64 loops, tree reductions): relative 2e-5; elementwise results 2e-6.
+      const sums = new Set([0, 1, 2, 6, 7, 9]);
+      fast.forEach((got, k) => expectClose(got, plain[k], sums.has(k) ? 2e-5 : 2e-6, `output ${k}`));
+    });
+  }
+
+  it('leak no tensors, with the kernels and without', () => {
+    const x = tf.tensor(values(301, 9), [43, 7]);
+    for (const fast of [true, false]) {
+      if (!fast) unregisterSparsifyKernels();
+      const before = tf.memory().numTensors;
+      for (let i = 0; i < 5; i++) tf.tidy(() => void [absSum(x), signLinear(x, tf.scalar(1)), ...groupSquareSums(x), kthSmallestMagnitude([x], 100)]);
+      expect(tf.memory().numTensors).toBe(before);
+    }
+    registerSparsifyKernels();
+    x.dispose();
+  });
+});

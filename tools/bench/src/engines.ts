@@ -1,0 +1,245 @@
+import * as tf from '@tensorflow/tfjs';
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { selectBackend } from '../../../packages/backend/src/select.js';
+import { startWasmWithThreads } from '../../../packages/backend/src/wasm-threads.js';
+import { CONFIGS, type Config } from './configs.js';
+import { stats, type Stats } from './measure.js';
+import { WORKLOADS, type WorkloadName } from './models.js';
+import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
+import type { BlockReply, BlockRequest, PyTorchChild } from './pytorch.js';
+import { Runner } from './runner.js';
+
+/**
+ * Engines compared side by side, each in its own child process: wasm with a thread count (fixed when
+ * its module starts, once per process), tensorflow (tfjs-node, whose native thread pools should not
+ * share a process with wasm's), cpu; and PyTorch (pytorch.ts). The parent alternates blocks of steps
+ * between them (order rotated every block), so a load change on the machine hits every engine alike.
+ * Wall clock only: process CPU time adds the threads up.
+ */
+
+/** `wasm:<threads>`, `tensorflow` or `cpu`. */
+export type EngineName = `wasm:${number}` | 'tensorflow' | 'cpu';
+
+const CHILD_ENV = 'SPARSIFY_BENCH_ENGINE';
+const SETTLE_MS = 100;
+
+/** A block of training steps, or (`penalties`) a whole penalty-overhead measurement. */
+interface Request extends BlockRequest {
+  penalties?: boolean;
+}
+type Reply = BlockReply | { rows: PenaltyOverheadRow[] };
+type Hello = { ready: true; label: string } | { ready: false; error: string };
+
+export interface EngineResult {
+  workload: WorkloadName;
+  kind: 'wasm' | 'tensorflow' | 'cpu' | 'pytorch';
+  /** e.g. `wasm + sparsify, 2 threads`, `tensorflow (libtensorflow 2.21.0; CPU)`, `PyTorch 2.13.0+cpu`. */
+  engine: string;
+  threads?: number;
+  steps: number;
+  wallMs: Stats;
+  samplesPerSec: number;
+  error?: string;
+}
+
+export function isEngineChild(): boolean {
+  return process.env[CHILD_ENV] !== undefined && typeof process.send === 'function';
+}
+
+const wasmThreadsOf = (engine: string): number | undefined => (engine.startsWith('wasm:') ? Number(engine.slice(5)) : undefined);
+
+/** Starts the child's engine; returns its configuration and the label its rows carry. */
+async function startEngine(engine: string): Promise<{ config: Config; label: string }> {
+  const threads = wasmThreadsOf(engine);
+  if (threads !== undefined) {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const start = async () => {
+      if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend failed to initialise');
+    };
+    if (threads > 1) await startWasmWithThreads(wasm, threads, start);
+    else await start();
+    return { config: CONFIGS.wasm, label: `wasm + sparsify, ${threads} thread${threads > 1 ? 's' : ''}` };
+  }
+  if (engine === 'tensorflow') {
+    const selection = await selectBackend({ prefer: 'tensorflow' });
+    return { config: CONFIGS.tensorflow, label: selection.reason.replace(/^backend /, '').replace(/: .*$/, '') };
+  }
+  if (engine === 'cpu') {
+    await selectBackend({ prefer: 'cpu' });
+    return { config: CONFIGS.cpu, label: 'cpu' };
+  }
+  throw new Error(`unknown bench engine ${JSON.stringify(engine)}`);
+}
+
+/** The child's loop: start the engine, then run step blocks (or a penalty measurement) on request. */
+export async function runEngineChild(): Promise<void> {
+  const engine = process.env[CHILD_ENV]!;
+  let started: { config: Config; label: string };
+  try {
+    started = await startEngine(engine);
+  } catch (e) {
+    process.send!({ ready: false, error: (e instanceof Error ? e.message : String(e)).split('\n')[0] } satisfies Hello);
+    return;
+  }
+  const { config, label } = started;
+  const runners = new Map<WorkloadName, Runner>();
+  const { available } = await loadPenalties();
+  process.on('message', (request: Request) => {
+    let reply: Reply;
+    try {
+      if (request.penalties) {
+        // On the threaded wasm build HyperSparse's pass runs on the accelerator's helper thread: also measured in place.
+        const inPlace = (wasmThreadsOf(engine) ?? 1) > 1 ? ['hyperSparse'] : [];
+        const rows = measurePenaltyOverhead(WORKLOADS[request.workload], config, request.steps, available, 'wall', label, inPlace);
+        process.send!({ rows } satisfies Reply);
+        return;
+      }
+      let runner = runners.get(request.workload);
+      if (!runner) runners.set(request.workload, (runner = new Runner(WORKLOADS[request.workload], config)));
+      for (let i = 0; i < request.warmup; i++) runner.step(false);
+      runner.samples.length = 0;
+      for (let i = 0; i < request.steps; i++) runner.step();
+      reply = runner.error ? { error: runner.error } : { wallMs: runner.samples.map((s) => s.wallMs) };
+    } catch (e) {
+      reply = { error: e instanceof Error ? e.message : String(e) };
+    }
+    process.send!(reply);
+  });
+  process.send!({ ready: true, label } satisfies Hello);
+}
+
+function ask<T>(child: ChildProcess, message: Request | null): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const onExit = (code: number | null) => reject(new Error(`bench child exited (code ${code})`));
+    child.once('exit', onExit);
+    child.once('message', (m: T) => {
+      child.off('exit', onExit);
+      resolve(m);
+    });
+    if (message) child.send(message);
+  });
+}
+
+/** Something the parent asks for blocks of steps: an engine child, or PyTorch (pytorch.ts). */
+interface BlockRunner {
+  readonly kind: EngineResult['kind'];
+  readonly engine: string;
+  readonly threads?: number;
+  ask(request: Request): Promise<Reply>;
+  close(): void;
+}
+
+/** Forks an engine child and waits for it to start its engine; an engine that cannot start says why. */
+async function forkEngine(engine: EngineName): Promise<BlockRunner | { engine: EngineName; error: string }> {
+  const script = fileURLToPath(import.meta.url.replace(/engines\.[jt]s$/, 'index.js'));
+  const child = fork(script, [], { env: { ...process.env, [CHILD_ENV]: engine }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  let hello: Hello;
+  try {
+    hello = await ask<Hello>(child, null);
+  } catch (e) {
+    child.kill();
+    return { engine, error: e instanceof Error ? e.message : String(e) };
+  }
+  if (!hello.ready) {
+    child.kill();
+    return { engine, error: hello.error };
+  }
+  const threads = wasmThreadsOf(engine);
+  return {
+    kind: threads !== undefined ? 'wasm' : (engine as 'tensorflow' | 'cpu'),
+    engine: hello.label,
+    ...(threads !== undefined ? { threads } : {}),
+    ask: (request) => ask<Reply>(child, request),
+    close: () => child.kill(),
+  };
+}
+
+/** Penalty overhead measured inside one engine child (wall clock), `plans`: workload and recorded rounds. */
+export async function measureEnginePenaltyOverhead(engine: EngineName, plans: [WorkloadName, number][]): Promise<PenaltyOverheadRow[] | { error: string }> {
+  const runner = await forkEngine(engine);
+  if ('error' in runner) return { error: runner.error };
+  const rows: PenaltyOverheadRow[] = [];
+  try {
+    for (const [workload, steps] of plans) {
+      const reply = await runner.ask({ workload, warmup: 0, steps, penalties: true });
+      if ('error' in reply) throw new Error(reply.error);
+      if ('rows' in reply) rows.push(...reply.rows);
+    }
+  } finally {
+    runner.close();
+  }
+  return rows;
+}
+
+/** Steps per recorded block for an engine on a workload, or why it is not run there. */
+export type BlockPlan = (workload: WorkloadName, kind: EngineResult['kind']) => { steps: number; blocks?: number } | string;
+
+export interface EngineMeasurement {
+  rows: EngineResult[];
+  /** Engines that could not start, and engines left out of a workload: why. */
+  skipped: { engine: string; workload?: WorkloadName; why: string }[];
+}
+
+/**
+ * Each engine on each workload: one warm-up block, then `blocks` recorded blocks (or fewer, where the
+ * plan says) of the plan's steps, blocks alternated between the engines, order rotated every block.
+ * The engine children are closed at the end; `pytorch` is left to the caller.
+ */
+export async function measureEngines(
+  workloads: WorkloadName[],
+  engines: EngineName[],
+  blocks: number,
+  plan: BlockPlan,
+  log: (s: string) => void,
+  pytorch?: PyTorchChild,
+): Promise<EngineMeasurement> {
+  const skipped: EngineMeasurement['skipped'] = [];
+  const runners: BlockRunner[] = [];
+  for (const started of await Promise.all(engines.map(forkEngine))) {
+    if ('error' in started) skipped.push({ engine: started.engine, why: started.error });
+    else runners.push(started);
+  }
+  // The caller owns the PyTorch child (one serves several sections): not closed here.
+  if (pytorch) runners.push({ kind: 'pytorch', engine: pytorch.label, threads: pytorch.threads, ask: pytorch.ask, close: () => {} });
+  const rows: EngineResult[] = [];
+  try {
+    for (const workload of workloads) {
+      const planned = runners.map((r) => plan(workload, r.kind));
+      planned.forEach((p, i) => typeof p === 'string' && skipped.push({ engine: runners[i].engine, workload, why: p }));
+      const times = runners.map(() => [] as number[]);
+      const errors: (string | undefined)[] = runners.map(() => undefined);
+      for (let b = 0; b <= blocks; b++) {
+        for (let j = 0; j < runners.length; j++) {
+          const i = (b + j) % runners.length;
+          const p = planned[i];
+          if (typeof p === 'string' || errors[i] || b > (p.blocks ?? blocks)) continue;
+          // Idle pool threads spin before they sleep: let the last block's settle first.
+          await new Promise((r) => setTimeout(r, SETTLE_MS));
+          // Block 0 warms up (JIT, graph caches, the pool's first wake-up) and is not recorded.
+          const reply = await runners[i].ask({ workload, warmup: b === 0 ? 1 : 0, steps: b === 0 ? 1 : p.steps });
+          if ('error' in reply) errors[i] = reply.error;
+          else if (b > 0 && 'wallMs' in reply) times[i].push(...reply.wallMs);
+        }
+        if (b > 0) log(`  ${WORKLOADS[workload].label}: ${b}/${blocks} blocks`);
+      }
+      runners.forEach(({ kind, engine, threads }, i) => {
+        if (typeof planned[i] === 'string') return;
+        const wallMs = stats(times[i]);
+        rows.push({
+          workload,
+          kind,
+          engine,
+          ...(threads !== undefined ? { threads } : {}),
+          steps: times[i].length,
+          wallMs,
+          samplesPerSec: (WORKLOADS[workload].batch / wallMs.median) * 1000,
+          ...(errors[i] ? { error: errors[i] } : {}),
+        });
+      });
+    }
+  } finally {
+    for (const r of runners) r.close();
+  }
+  return { rows, skipped };
+}
