@@ -96,7 +96,7 @@ describe('sparsify penalties', () => {
     writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@acme/sparsify-l0', version: '1.0.0', type: 'module', main: 'index.js', keywords: ['sparsify-plugin'] }));
     writeFileSync(
       join(pkg, 'index.js'),
-      `export const plugin = { package: '@acme/sparsify-l0', penalties: [{ name: 'acme-l0', package: '@acme/sparsify-l0', description: 'test plugin', options: { strength: { type: 'number', description: 's' } }, create: () => { throw new Error('not in this test'); } }] };\n`,
+      `export const plugin = { package: '@acme/sparsify-l0', penalties: [{ name: 'acme-l0', package: '@acme/sparsify-l0', description: 'test plugin', schema: { strength: { type: 'number', description: 's', parse: (v) => v } }, create: () => { throw new Error('not in this test'); } }] };\n`,
     );
     const other = join(root, 'node_modules', 'unrelated');
     mkdirSync(other, { recursive: true });
