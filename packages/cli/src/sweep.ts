@@ -125,6 +125,13 @@ export function sweepJobEnv(jobs: number, env: NodeJS.ProcessEnv = process.env, 
   return { ...env, [WASM_THREADS_ENV_VAR]: env[WASM_THREADS_ENV_VAR] ?? String(share) };
 }
 
+/** A worker's last line: `done` only for a completed run; a stopped one (signal, divergence) is no result. */
+export function runEndLine(name: string, ev: Record<string, unknown>): string {
+  const acc = ev.accuracy as { final: number };
+  const verb = ev.status === 'completed' ? 'done' : `stopped (${String(ev.status)})`;
+  return `[${name}] ${verb}: final ${(acc.final * 100).toFixed(2)}%, sparsity ${((ev.sparsity as number) * 100).toFixed(2)}%`;
+}
+
 /**
  * Worker processes for `requested` parallel jobs: no more than the grid has runs or the machine has
  * cores (more would only share the same cores and multiply memory); `note` says when it is fewer.
@@ -208,8 +215,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
             const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '—');
             o.io.out(`[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${(ev.epoch as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`);
           } else if (ev.event === 'done') {
-            const acc = ev.accuracy as { final: number };
-            o.io.out(`[${job.name}] done: final ${(acc.final * 100).toFixed(2)}%, sparsity ${((ev.sparsity as number) * 100).toFixed(2)}%\n`);
+            o.io.out(`${runEndLine(job.name, ev)}\n`);
           }
         }
       });
