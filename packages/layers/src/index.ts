@@ -46,3 +46,4 @@ export {
   type ValueQuantization,
 } from './sparse.js';
 export { FLOAT16_MAX, fromFloat16Bits, toFloat16Bits } from './float16.js';
+export { planShrink, shrink, type ShrinkLayerPlan, type ShrinkOptions, type ShrinkPlan } from './shrink.js';
