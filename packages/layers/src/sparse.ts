@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FLOAT16_MAX, fromFloat16Bits, toFloat16Bits } from './float16.js';
 import { captureArtifacts, writeDirectoryAtomic } from './io.js';
+import { checkExecutionOptions, sparseModelFromArtifacts, type SparseExecutionOptions, type SparseModel } from './sparse-model.js';
 
 export const SPARSE_MODEL_JSON = 'model.sparse.json';
 export const SPARSE_WEIGHTS_BIN = 'weights.sparse.bin';
@@ -407,7 +408,15 @@ export async function saveSparse(model: tf.LayersModel, dir: string, options: Sp
   return { dir: target, bytes, denseBytes, ratio: denseBytes / bytes, weights: json.weights };
 }
 
-/** Loads a model saved by `saveSparse` as a plain (uncompiled) tfjs LayersModel. */
-export async function loadSparse(dir: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(sparseLoadHandler(dir));
+/**
+ * Loads a model saved by `saveSparse` as a plain (uncompiled) tfjs LayersModel; with `{ execute:
+ * 'sparse' }` as a `SparseModel`, whose sparse Dense and 1×1 conv layers run as sparse × dense products.
+ */
+export async function loadSparse(dir: string): Promise<tf.LayersModel>;
+export async function loadSparse(dir: string, options: SparseExecutionOptions): Promise<SparseModel>;
+export async function loadSparse(dir: string, options?: SparseExecutionOptions): Promise<tf.LayersModel | SparseModel> {
+  if (options === undefined) return tf.loadLayersModel(sparseLoadHandler(dir));
+  checkExecutionOptions(options);
+  const artifacts = await sparseLoadHandler(dir).load!();
+  return sparseModelFromArtifacts(artifacts, options);
 }
