@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels, selectBackend, type BackendPreference, type BackendSelection } from '@sparsify/backend';
+import { planShrink } from '@sparsify/layers';
 import { writeFileAtomic, writeReport, type ReportInput } from '@sparsify/reporting';
 import { CHECKPOINT_FILE, evaluate, train, type TrainResult } from '@sparsify/train';
 import { validateRunConfig, type RunConfig } from './config.js';
@@ -140,6 +141,7 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
         final,
         ...(result.accuracy.best ? { best: result.accuracy.best } : {}),
       },
+      structure: structureOf(setup.model),
       timing: {
         samplesPerSecond: result.timing.samplesPerSecond,
         seconds: result.timing.seconds,
@@ -178,6 +180,15 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
     progress.finish();
     setup.dispose();
   }
+}
+
+/** The neurons or channels a shrink keeps per layer, for the report. */
+function structureOf(model: tf.LayersModel): NonNullable<ReportInput['structure']> {
+  const plan = planShrink(model);
+  return {
+    layers: plan.layers.map(({ name, unit, total, kept, inputs, inputsRead }) => ({ name, unit, total, kept, inputs, inputsRead })),
+    parameters: { ...plan.parameters },
+  };
 }
 
 export function describeConfigError(error: unknown): string {
