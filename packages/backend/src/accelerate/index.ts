@@ -1,14 +1,13 @@
-import type { LoopKernel } from './loop-kernels.js';
-import { registerLoopKernels, unregisterLoopKernels } from './loop-kernels.js';
-import { PASS_LOOP_KERNELS } from './passes.js';
+import * as tf from '@tensorflow/tfjs';
+import { hostKernelExports, registerHostLoopKernels, unregisterHostLoopKernels } from './host-loops.js';
+import { loopKernelSimdEnabled, registeredLoopKernel, type LoopKernel, registerLoopKernels, unregisterLoopKernels, wasmKernelExports } from './loop-kernels.js';
+import { MOMENTUM_UPDATE, PASS_LOOP_KERNELS } from './passes.js';
 import { PENALTY_LOOP_KERNELS } from './penalty-kernels.js';
 import { SPARSE_MATMUL } from './sparse-matmul.js';
-import { registerTensorflowOpKernels, TENSORFLOW_OP_KERNELS, unregisterTensorflowOpKernels } from './tensorflow.js';
 
 export { setHelperThreadEnabled } from './helper-thread.js';
 export {
   LOOP_KERNEL_BACKENDS,
-  loopKernelImplementation,
   registerLoopKernels,
   setLoopKernelSimd,
   unregisterLoopKernels,
@@ -21,23 +20,44 @@ export {
 
 const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS, SPARSE_MATMUL as LoopKernel<object>];
 
-/** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; most for tensorflow too). */
+/**
+ * The kernels run as host loops on tensorflow: all but the momentum update, one pass that reads four
+ * tensors and writes two, which TensorFlow's own ops do as fast as copies to the host and back, and the
+ * sparse × dense product, whose plain version is TensorFlow's own matMul.
+ */
+const ON_TENSORFLOW = ALL.filter((k) => k !== MOMENTUM_UPDATE && k !== (SPARSE_MATMUL as LoopKernel<object>));
+
+/** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; all but the momentum update for tensorflow). */
 export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
-export { TENSORFLOW_OP_KERNELS };
 
 /**
  * Registers kernels for the ops of `@sparsify/core` (the shared passes and the momentum update), of
  * the built-in penalty packages and of `@sparsify/layers` (the sparse × dense product), with the same results as their plain tfjs versions to float32
- * rounding: on cpu and wasm one loop per op (WebAssembly SIMD on wasm), on tensorflow (tfjs-node) a few
- * TensorFlow ops issued without the tfjs engine's per-op cost. Idempotent; `selectBackend` calls it.
+ * rounding: one loop per op, WebAssembly SIMD on wasm and, over copies in host memory, on tensorflow
+ * (tfjs-node). Idempotent; `selectBackend` calls it, and leaves tensorflow's out when TensorFlow runs
+ * on a GPU (`unregisterSparsifyKernels('tensorflow')`).
  */
 export function registerSparsifyKernels(): string[] {
-  registerTensorflowOpKernels();
+  registerHostLoopKernels(ON_TENSORFLOW);
   return registerLoopKernels(ALL);
 }
 
-/** Removes them: every op runs its plain tfjs version (comparisons, tests). */
-export function unregisterSparsifyKernels(): void {
-  unregisterLoopKernels(ALL);
-  unregisterTensorflowOpKernels();
+/** Removes them (on `backend` only, or everywhere): the ops then run their plain tfjs versions. */
+export function unregisterSparsifyKernels(backend?: 'tensorflow'): void {
+  unregisterHostLoopKernels(ON_TENSORFLOW);
+  if (backend !== 'tensorflow') unregisterLoopKernels(ALL);
+}
+
+/**
+ * What a registered loop kernel runs on the active backend: 'simd', 'js', or 'none' (not registered
+ * here). On tensorflow the loops run over copies in host memory.
+ */
+export function loopKernelImplementation(name: string): 'simd' | 'js' | 'none' {
+  const backendName = tf.getBackend();
+  const kernel = registeredLoopKernel(name);
+  if (!kernel || !tf.getKernel(name, backendName)) return 'none';
+  if (!loopKernelSimdEnabled() || !kernel.simd) return 'js';
+  if (backendName === 'wasm') return wasmKernelExports(tf.backend(), kernel.simd.code) ? 'simd' : 'js';
+  if (backendName === 'tensorflow') return hostKernelExports(kernel.simd.code) ? 'simd' : 'js';
+  return 'js';
 }
