@@ -141,7 +141,7 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
         final,
         ...(result.accuracy.best ? { best: result.accuracy.best } : {}),
       },
-      structure: structureOf(setup.model),
+      ...structureOf(setup.model),
       timing: {
         samplesPerSecond: result.timing.samplesPerSecond,
         seconds: result.timing.seconds,
@@ -182,13 +182,22 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
   }
 }
 
-/** The neurons or channels a shrink keeps per layer, for the report. */
-function structureOf(model: tf.LayersModel): NonNullable<ReportInput['structure']> {
-  const plan = planShrink(model);
-  return {
-    layers: plan.layers.map(({ name, unit, total, kept, inputs, inputsRead }) => ({ name, unit, total, kept, inputs, inputsRead })),
-    parameters: { ...plan.parameters },
-  };
+/**
+ * The neurons or channels a shrink keeps per layer, for the report. An optional block: a model the
+ * analysis cannot read must not cost the run its report, so a failure leaves the block out.
+ */
+function structureOf(model: tf.LayersModel): Pick<ReportInput, 'structure'> {
+  try {
+    const plan = planShrink(model);
+    return {
+      structure: {
+        layers: plan.layers.map(({ name, unit, total, kept, inputs, inputsRead }) => ({ name, unit, total, kept, inputs, inputsRead })),
+        parameters: { ...plan.parameters },
+      },
+    };
+  } catch {
+    return {};
+  }
 }
 
 export function describeConfigError(error: unknown): string {
