@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { measureSparsity, selectParams } from '@sparsify/core';
 import { createModel } from '@sparsify/models';
-import { MODEL_JSON, SPARSE_MODEL_JSON, SPARSE_WEIGHTS_BIN, WEIGHTS_BIN, fileSystemSaveHandler, saveSparse } from '@sparsify/layers';
+import { MODEL_JSON, SPARSE_MODEL_JSON, SPARSE_WEIGHTS_BIN, WEIGHTS_BIN, fileSystemSaveHandler, planShrink, saveSparse, shrink, type ShrinkPlan } from '@sparsify/layers';
 import { readRunCheckpoint } from '@sparsify/train';
 import { UsageError } from './errors.js';
 import { readStoredRun } from './train-command.js';
@@ -29,19 +29,22 @@ export interface ExportOutcome {
   /** Sparse format: bytes written, and what the dense format takes. */
   bytes?: number;
   denseBytes?: number;
+  /** With `shrink`: what it kept (the exported model is the shrunk one). */
+  shrunk?: ShrinkPlan;
 }
 
 /**
  * `sparsify export <run> --out dir`: rebuilds the run's model, loads the weights of its last checkpoint
  * (the pruned, fine-tuned model once the run is done) and saves it with `@sparsify/layers`: the TF.js
  * layers format (`model.json` + `weights.bin`, loadable with `tf.loadLayersModel`; pruned weights are
- * exact zeros), or with `format: 'sparse'` the compressed sparse format (`loadSparse`). The directory is
- * written atomically.
+ * exact zeros), or with `format: 'sparse'` the compressed sparse format (`loadSparse`). With `shrink`,
+ * the model `shrink` of `@sparsify/layers` leaves: dead neurons and channels removed, same outputs. The
+ * directory is written atomically.
  */
 export async function exportCommand(
   runDir: string,
   outDir: string,
-  options: { allowUnfinished?: boolean; format?: 'dense' | 'sparse'; warn?: (message: string) => void } = {},
+  options: { allowUnfinished?: boolean; format?: 'dense' | 'sparse'; shrink?: boolean; warn?: (message: string) => void } = {},
 ): Promise<ExportOutcome> {
   const stored = readStoredRun(runDir);
   const loaded = readRunCheckpoint(runDir);
@@ -66,12 +69,18 @@ export async function exportCommand(
       });
     });
     const sparsity = measureSparsity(selectParams(model)).global;
-    if (options.format === 'sparse') {
-      const saved = await saveSparse(model, outDir);
-      return { dir: outDir, files: [SPARSE_MODEL_JSON, SPARSE_WEIGHTS_BIN], sparsity, finished, bytes: saved.bytes, denseBytes: saved.denseBytes };
+    const shrunk = options.shrink ? planShrink(model) : undefined;
+    const saved = shrunk ? await shrink(model, { warn: null }) : model;
+    try {
+      if (options.format === 'sparse') {
+        const { bytes, denseBytes } = await saveSparse(saved, outDir);
+        return { dir: outDir, files: [SPARSE_MODEL_JSON, SPARSE_WEIGHTS_BIN], sparsity, finished, bytes, denseBytes, shrunk };
+      }
+      await saved.save(fileSystemSaveHandler(outDir));
+      return { dir: outDir, files: [MODEL_JSON, WEIGHTS_BIN], sparsity, finished, shrunk };
+    } finally {
+      if (saved !== model) saved.dispose();
     }
-    await model.save(fileSystemSaveHandler(outDir));
-    return { dir: outDir, files: [MODEL_JSON, WEIGHTS_BIN], sparsity, finished };
   } finally {
     model.dispose();
   }

@@ -21,7 +21,8 @@ Usage:
   sparsify sweep <config.json>        methods × sparsities × seeds in parallel worker processes
   sparsify report <run dir>           validate and re-render report.json / report.md / report.html
   sparsify export <run dir> --out D   the pruned model in TF.js layers format (model.json + weights.bin);
-                                      --format sparse for the compressed sparse format of @sparsify/layers
+                                      --format sparse for the compressed sparse format of @sparsify/layers;
+                                      --shrink removes the neurons and channels structured sparsity left dead
   sparsify penalties                  installed penalties and baselines with their options
 
 train options:
@@ -244,15 +245,30 @@ export async function main(argv: string[], io: IO = processIO, options: MainOpti
         return reportCommand(positionals[0], io, Boolean(values.json));
       }
       case 'export': {
-        const { values, positionals } = parse(rest, { out: { type: 'string' }, format: { type: 'string' }, unfinished: { type: 'boolean' }, backend: { type: 'string' } }, 1, 'export');
+        const { values, positionals } = parse(
+          rest,
+          { out: { type: 'string' }, format: { type: 'string' }, unfinished: { type: 'boolean' }, shrink: { type: 'boolean' }, backend: { type: 'string' } },
+          1,
+          'export',
+        );
         if (!positionals[0]) throw new UsageError('sparsify export needs a run directory: sparsify export <run dir> --out <dir>');
         if (!values.out) throw new UsageError('sparsify export needs --out <dir> for the model files');
         const { activateBackend } = await import('./train-command.js');
         await activateBackend((choice('backend', values.backend as string | undefined, BACKENDS) ?? 'cpu') as BackendPreference);
         const format = choice('format', values.format as string | undefined, ['dense', 'sparse'] as const) ?? 'dense';
-        const r = await exportCommand(positionals[0], String(values.out), { allowUnfinished: Boolean(values.unfinished), format, warn: (m) => io.err(`sparsify: warning: ${m}\n`) });
+        const r = await exportCommand(positionals[0], String(values.out), {
+          allowUnfinished: Boolean(values.unfinished),
+          format,
+          shrink: Boolean(values.shrink),
+          warn: (m) => io.err(`sparsify: warning: ${m}\n`),
+        });
         const size = r.bytes !== undefined ? `, ${r.bytes.toLocaleString('en-US')} bytes vs ${r.denseBytes!.toLocaleString('en-US')} dense` : '';
         const loader = format === 'sparse' ? 'loadSparse from @sparsify/layers' : 'tf.loadLayersModel';
+        if (r.shrunk) {
+          const kept = r.shrunk.layers.map((l) => `${l.name} ${l.kept}/${l.total}`).join(', ');
+          io.out(`shrunk: ${kept} ${r.shrunk.layers.every((l) => l.unit === 'neurons') ? 'neurons' : 'neurons or channels'}; ${r.shrunk.parameters.after.toLocaleString('en-US')} of ${r.shrunk.parameters.before.toLocaleString('en-US')} parameters\n`);
+          for (const u of r.shrunk.unsupported) io.out(`shrink kept ${u.name} whole: ${u.reason}\n`);
+        }
         io.out(`exported ${r.files.join(' + ')} to ${r.dir} (sparsity ${(r.sparsity * 100).toFixed(2)}%${size}${r.finished ? '' : ', unfinished run'}); load with ${loader}\n`);
         return 0;
       }

@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels, selectBackend, type BackendPreference, type BackendSelection } from '@sparsify/backend';
+import { planShrink } from '@sparsify/layers';
 import { writeFileAtomic, writeReport, type ReportInput } from '@sparsify/reporting';
 import { evaluate, hasCheckpoint, lockRunDirectory, makeDirectory, readRegularFile, readRunCheckpoint, train, type RunLock, type TrainResult } from '@sparsify/train';
 import { validateRunConfig, type RunConfig } from './config.js';
@@ -182,6 +183,7 @@ async function runAndReport(config: RunConfig, setup: RunSetup, selection: Backe
         final,
         ...(result.accuracy.best ? { best: result.accuracy.best } : {}),
       },
+      ...structureOf(setup.model),
       timing: {
         samplesPerSecond: result.timing.samplesPerSecond,
         seconds: result.timing.seconds,
@@ -236,6 +238,24 @@ function divergenceAdvice(out: string, config: RunConfig): string {
     `${out} keeps the checkpoint of the last good epoch (${last.epoch}); a run resumes with the settings it started with, ` +
     `so to change them start a new run from its configuration: ${again}`
   );
+}
+
+/**
+ * The neurons or channels a shrink keeps per layer, for the report. An optional block: a model the
+ * analysis cannot read must not cost the run its report, so a failure leaves the block out.
+ */
+function structureOf(model: tf.LayersModel): Pick<ReportInput, 'structure'> {
+  try {
+    const plan = planShrink(model);
+    return {
+      structure: {
+        layers: plan.layers.map(({ name, unit, total, kept, inputs, inputsRead }) => ({ name, unit, total, kept, inputs, inputsRead })),
+        parameters: { ...plan.parameters },
+      },
+    };
+  } catch {
+    return {};
+  }
 }
 
 export function describeConfigError(error: unknown): string {

@@ -68,6 +68,32 @@ describe('the sparsify bin', () => {
     const plain = (t: tf.Tensor) => Array.from(t.dataSync(), (v) => v + 0);
     loaded.weights.forEach((w, i) => expect(plain(w.read())).toEqual(plain(model.weights[i].read())));
     loaded.dispose();
+
+    // The report counts what a shrink keeps; export --shrink writes that smaller model, same outputs.
+    expect(report.structure.layers.map((l: { name: string; unit: string; total: number }) => [l.name, l.unit, l.total])).toEqual([
+      ['fc1', 'neurons', 300],
+      ['fc2', 'neurons', 100],
+      ['fc3', 'neurons', 10],
+    ]);
+    const shrunk = await run(['export', 'runs/hs', '--out', 'shrunk', '--shrink'], cwd);
+    expect(shrunk.code).toBe(0);
+    const kept = report.structure.layers.map((l: { name: string; kept: number; total: number }) => `${l.name} ${l.kept}/${l.total}`).join(', ');
+    expect(shrunk.stdout).toContain(`shrunk: ${kept} neurons; ${report.structure.parameters.after.toLocaleString('en-US')} of`);
+    const shrunkJson = JSON.parse(readFileSync(join(cwd, 'shrunk/model.json'), 'utf8'));
+    const shrunkWeights = readFileSync(join(cwd, 'shrunk/weights.bin'));
+    const small = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: shrunkJson.modelTopology,
+        weightSpecs: shrunkJson.weightsManifest[0].weights,
+        weightData: shrunkWeights.buffer.slice(shrunkWeights.byteOffset, shrunkWeights.byteOffset + shrunkWeights.byteLength),
+      }),
+    );
+    expect(small.countParams()).toBe(report.structure.parameters.after);
+    const x = tf.randomNormal([8, ...(model.inputs[0].shape.slice(1) as number[])], 0, 1, 'float32', 3);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(small.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor))).dataSync()[0]);
+    expect(diff).toBeLessThanOrEqual(1e-5);
+    x.dispose();
+    small.dispose();
     model.dispose();
   });
 

@@ -5,6 +5,7 @@ import { crc32 } from './crc32.js';
 import { ModelFileError } from './errors.js';
 import { FLOAT16_MAX, fromFloat16Bits, toFloat16Bits } from './float16.js';
 import { captureArtifacts, checkPlainFileName, readModelFile, writeDirectoryAtomic } from './io.js';
+import { checkExecutionOptions, sparseModelFromArtifacts, type SparseExecutionOptions, type SparseModel } from './sparse-model.js';
 import { checkTopology } from './topology.js';
 
 export const SPARSE_MODEL_JSON = 'model.sparse.json';
@@ -282,6 +283,9 @@ function readUint(view: DataView, offset: number, kind: 'uint8' | 'uint16' | 'ui
 export const DEFAULT_MAX_DECODED_BYTES = 256 * 2 ** 20;
 /** The largest `model.sparse.json` `loadSparse` reads: 64 MiB. */
 export const MAX_SPARSE_JSON_BYTES = 64 * 2 ** 20;
+
+/** What `loadSparse` and `sparseLoadHandler` take besides the directory. */
+export type LoadSparseOptions = Omit<SparseDecodeOptions, 'files'>;
 
 export interface SparseDecodeOptions {
   /** How errors name the two files (default `model.sparse.json` and the manifest's `weightsPath`). */
@@ -576,7 +580,7 @@ async function readSparseModel(dir: string, options: SparseDecodeOptions): Promi
  * A tf.io load handler for the sparse format: `tf.loadLayersModel(sparseLoadHandler(dir))`. The files
  * are read from `dir` only (regular files, no links out of it) and checked completely (`decodeSparse`).
  */
-export function sparseLoadHandler(dir: string, options: Omit<SparseDecodeOptions, 'files'> = {}): tf.io.IOHandler {
+export function sparseLoadHandler(dir: string, options: LoadSparseOptions = {}): tf.io.IOHandler {
   check(typeof dir === 'string' && dir.length > 0, 'sparseLoadHandler directory', dir, 'a non-empty path');
   return { load: async () => (await readSparseModel(dir, options)).artifacts };
 }
@@ -615,16 +619,23 @@ export async function saveSparse(model: tf.LayersModel, dir: string, options: Sp
 }
 
 /**
- * Loads a model saved by `saveSparse` as a plain (uncompiled) tfjs LayersModel. A damaged or hostile
- * directory is a ModelFileError naming the file and the field, including a topology that does not
- * build or does not match the weights (the variables of the half-built model are freed).
+/**
+ * Loads a model saved by `saveSparse` as a plain (uncompiled) tfjs LayersModel; with `{ execute:
+ * 'sparse' }` as a `SparseModel`, whose sparse Dense and 1×1 conv layers run as sparse × dense products.
+ * A damaged or hostile directory is a ModelFileError naming the file and the field, including a
+ * topology that does not build or does not match the weights (the half-built model's variables are freed).
  */
-export async function loadSparse(dir: string, options: Omit<SparseDecodeOptions, 'files'> = {}): Promise<tf.LayersModel> {
+export async function loadSparse(dir: string, options?: LoadSparseOptions): Promise<tf.LayersModel>;
+export async function loadSparse(dir: string, options: LoadSparseOptions & SparseExecutionOptions): Promise<SparseModel>;
+export async function loadSparse(dir: string, options: LoadSparseOptions & Partial<SparseExecutionOptions> = {}): Promise<tf.LayersModel | SparseModel> {
   check(typeof dir === 'string' && dir.length > 0, 'loadSparse directory', dir, 'a non-empty path');
-  const { artifacts, jsonFile } = await readSparseModel(dir, options);
+  const { execute, minSparsity, ...decode } = options;
+  const execution = execute === undefined && minSparsity === undefined ? undefined : { execute: execute as 'sparse', minSparsity };
+  if (execution) checkExecutionOptions(execution);
+  const { artifacts, jsonFile } = await readSparseModel(dir, decode);
   const before = new Set(Object.keys(tf.engine().state.registeredVariables));
   try {
-    return await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+    return execution ? await sparseModelFromArtifacts(artifacts, execution) : await tf.loadLayersModel(tf.io.fromMemory(artifacts));
   } catch (error) {
     for (const [name, variable] of Object.entries(tf.engine().state.registeredVariables)) if (!before.has(name)) variable.dispose();
     throw new ModelFileError(jsonFile, 'modelTopology', `does not build a model that takes these weights: ${(error as Error).message}`);
