@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostKernelExports, registerHostLoopKernels, unregisterHostLoopKernels } from './host-loops.js';
-import { loopKernelSimdEnabled, registeredLoopKernel, registerLoopKernels, unregisterLoopKernels, wasmKernelExports } from './loop-kernels.js';
+import { loopKernelSimdEnabled, registeredLoopKernel, type LoopKernel, registerLoopKernels, unregisterLoopKernels, wasmKernelExports } from './loop-kernels.js';
 import { MOMENTUM_UPDATE, PASS_LOOP_KERNELS } from './passes.js';
 import { PENALTY_LOOP_KERNELS } from './penalty-kernels.js';
+import { SPARSE_MATMUL } from './sparse-matmul.js';
 
 export { setHelperThreadEnabled } from './helper-thread.js';
 export {
@@ -17,20 +18,21 @@ export {
   type WasmKernelExports,
 } from './loop-kernels.js';
 
-const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS];
+const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS, SPARSE_MATMUL as LoopKernel<object>];
 
 /**
  * The kernels run as host loops on tensorflow: all but the momentum update, one pass that reads four
- * tensors and writes two, which TensorFlow's own ops do as fast as copies to the host and back.
+ * tensors and writes two, which TensorFlow's own ops do as fast as copies to the host and back, and the
+ * sparse × dense product, whose plain version is TensorFlow's own matMul.
  */
-const ON_TENSORFLOW = ALL.filter((k) => k !== MOMENTUM_UPDATE);
+const ON_TENSORFLOW = ALL.filter((k) => k !== MOMENTUM_UPDATE && k !== (SPARSE_MATMUL as LoopKernel<object>));
 
 /** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; all but the momentum update for tensorflow). */
 export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
 
 /**
- * Registers kernels for the ops of `@sparsify/core` (the shared passes and the momentum update) and of
- * the built-in penalty packages, with the same results as their plain tfjs versions to float32
+ * Registers kernels for the ops of `@sparsify/core` (the shared passes and the momentum update), of
+ * the built-in penalty packages and of `@sparsify/layers` (the sparse × dense product), with the same results as their plain tfjs versions to float32
  * rounding: one loop per op, WebAssembly SIMD on wasm and, over copies in host memory, on tensorflow
  * (tfjs-node). Idempotent; `selectBackend` calls it, and leaves tensorflow's out when TensorFlow runs
  * on a GPU (`unregisterSparsifyKernels('tensorflow')`).
