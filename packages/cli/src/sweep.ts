@@ -231,9 +231,8 @@ export async function runSweepJob(job: SweepJob, c: SweepJobContext): Promise<Jo
           const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '—');
           c.io.out(`[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${(ev.epoch as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`);
         } else if (ev.event === 'done') {
-          const acc = ev.accuracy as { final: number };
           const resumed = typeof ev.resumedFrom === 'number' ? ` (resumed from the checkpoint at epoch ${ev.resumedFrom})` : '';
-          c.io.out(`[${job.name}] done: final ${(acc.final * 100).toFixed(2)}%, sparsity ${((ev.sparsity as number) * 100).toFixed(2)}%${resumed}\n`);
+          c.io.out(`${runEndLine(job.name, ev)}${resumed}\n`);
         }
       }
     });
@@ -268,6 +267,13 @@ export async function runSweepJob(job: SweepJob, c: SweepJobContext): Promise<Jo
 export function sweepJobEnv(jobs: number, env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): NodeJS.ProcessEnv {
   const share = Math.max(1, Math.min(MAX_WASM_THREADS, Math.floor(cores / jobs)));
   return { ...env, [WASM_THREADS_ENV_VAR]: env[WASM_THREADS_ENV_VAR] ?? String(share) };
+}
+
+/** A worker's last line: `done` only for a completed run; a stopped one (signal, divergence) is no result. */
+export function runEndLine(name: string, ev: Record<string, unknown>): string {
+  const acc = ev.accuracy as { final: number };
+  const verb = ev.status === 'completed' ? 'done' : `stopped (${String(ev.status)})`;
+  return `[${name}] ${verb}: final ${(acc.final * 100).toFixed(2)}%, sparsity ${((ev.sparsity as number) * 100).toFixed(2)}%`;
 }
 
 /**

@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeOptions, listPenalties } from '@sparsify/core';
 import { METHOD_PRESETS, buildRun, expandSweep, main, registerPlugins, trainConfigFromFlags } from '../src/index.js';
-import { sweepJobEnv, workerCount } from '../src/sweep.js';
+import { runEndLine, sweepJobEnv, workerCount } from '../src/sweep.js';
 import { cleanup, memoryIO, tempDir, TINY } from './helpers.js';
 
 beforeAll(async () => {
@@ -157,6 +157,14 @@ describe('defaults that work with no flags', () => {
     expect(io.stdout).toMatch(/sparsify train defaults: strength=3e-5 \(docs\/defaults.md\)/);
     const [job] = expandSweep({ dataset: 'synthetic:64', methods: ['lasso'], sparsities: [0.9] }, tempDir());
     expect(job.config.options).toEqual(METHOD_PRESETS.lasso);
+  });
+});
+
+describe('sweep progress lines', () => {
+  it('say done only for a completed run', () => {
+    const ev = { accuracy: { final: 0.955 }, sparsity: 0.95 };
+    expect(runEndLine('a', { ...ev, status: 'completed' })).toBe('[a] done: final 95.50%, sparsity 95.00%');
+    expect(runEndLine('a', { ...ev, sparsity: 0, status: 'interrupted' })).toBe('[a] stopped (interrupted): final 95.50%, sparsity 0.00%');
   });
 });
 

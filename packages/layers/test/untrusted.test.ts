@@ -203,6 +203,36 @@ describe('loadSparse stays inside the model directory', () => {
   });
 });
 
+describe('loadSparse checks the topology against the weights', () => {
+  it('a weight the topology does not name, or a layer of another size, is a ModelFileError and leaks no variable', async () => {
+    const model = smallModel();
+    const target = join(dir, 'mismatch');
+    await saveSparse(model, target);
+    model.dispose();
+    const file = join(target, 'model.sparse.json');
+    const good = JSON.parse(await readFile(file, 'utf8')) as SparseModelJSON;
+    const data = new Uint8Array(await readFile(join(target, good.weightsPath)));
+    const renamed = structuredClone(good) as unknown as { weights: { name: string }[] };
+    renamed.weights[0].name = 'fc9/kernel';
+    const resized = structuredClone(good) as unknown as { modelTopology: { config: { layers: { name: string; config: { units?: number } }[] } } };
+    resized.modelTopology.config.layers.find((l) => l.name === 'fc2')!.config.units = 4;
+    const cases: [unknown, RegExp][] = [
+      [renamed, /does not build a model that takes these weights: .*fc9\/kernel/],
+      [resized, /does not build a model that takes these weights: Shape mismatch/],
+    ];
+    for (const [edited, message] of cases) {
+      await writeFile(file, JSON.stringify(resealed(edited as unknown as SparseModelJSON, data)));
+      const variables = Object.keys(tf.engine().state.registeredVariables).length;
+      const error = await loadSparse(target).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ModelFileError);
+      expect((error as ModelFileError).file).toBe(file);
+      expect((error as ModelFileError).field).toBe('modelTopology');
+      expect((error as Error).message).toMatch(message);
+      expect(Object.keys(tf.engine().state.registeredVariables)).toHaveLength(variables);
+    }
+  });
+});
+
 describe('fileSystemLoadHandler', () => {
   it('refuses a weights path outside the directory and a topology whose graph never completes', async () => {
     const model = smallModel();
