@@ -127,11 +127,22 @@ export interface SweepJobContext {
   json: boolean;
   /** The running `sparsify train` processes (to pass a signal on). */
   children: Set<ChildProcess>;
-  say: (text: string, event?: Record<string, unknown>) => void;
+  say: Say;
   /** Aborted when the sweep (or worker) stops: a run that then exits non-zero was interrupted, not failed. */
   signal?: AbortSignal;
   /** Each JSON event of the run (epoch, done, …). */
   onEvent?: (event: Record<string, unknown>) => void;
+}
+
+/** A line of text, or with `--json` its event (or nothing, for lines without one). */
+export type Say = (text: string, event?: Record<string, unknown>) => void;
+
+export function sayer(io: IO, json: boolean): Say {
+  return (text, event) => {
+    if (json) {
+      if (event) io.out(`${JSON.stringify(event)}\n`);
+    } else io.out(`${text}\n`);
+  };
 }
 
 /** A finished run's report, as far as the sweep's summary needs it (what a queue job sends back). */
@@ -297,11 +308,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
   const bin = o.bin ?? binPath();
   makeDirectory(join(out, '.jobs'));
   const { workers: workerTotal, note } = workerCount(jobsCount, jobs.length);
-  const say = (text: string, event?: Record<string, unknown>) => {
-    if (o.json) {
-      if (event) o.io.out(`${JSON.stringify(event)}\n`);
-    } else o.io.out(`${text}\n`);
-  };
+  const say = sayer(o.io, o.json);
   say(`sweep: ${jobs.length} runs, ${workerTotal} in parallel, into ${out}`, { event: 'sweep', runs: jobs.length, jobs: workerTotal, out });
   if (note) say(`sweep: ${note}`, { event: 'note', message: note });
   const childEnv = sweepJobEnv(workerTotal);

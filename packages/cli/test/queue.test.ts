@@ -1,9 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../src/queue/connection.js';
 import { readJobData, sweepId } from '../src/queue/jobs.js';
+import { takeOverLostLock } from '../src/queue/lost-lock.js';
 import { BIN, cleanup, ensureBin, runBin, tempDir } from './helpers.js';
 import { redisCommand, redisServerBinary, startRedis, type TestRedis } from './redis.js';
 
@@ -30,6 +32,26 @@ describe('queue sweep: ids and URLs', () => {
     expect(() => readJobData({ version: 1, sweep: '..', name: 'a', label: 'a', config: {} }, '1')).toThrow(/sweep must be a directory name; got "\.\."/);
     expect(() => readJobData({ version: 1, sweep: 's', name: '../a', label: 'a', config: {} }, '1')).toThrow(/run name "\.\.\/a" cannot be a directory name/);
     expect(() => readJobData({ version: 2 }, '1')).toThrow(/not a sparsify sweep job/);
+  });
+
+  it("takes over a lost machine's run-directory lock only once its heartbeat is stale", () => {
+    const dir = join(tempDir(), 'run');
+    mkdirSync(dir);
+    const lock = join(dir, '.sparsify.lock');
+    const owner = { pid: 4242, host: 'lost-machine', startedAt: '2026-01-01T00:00:00.000Z' };
+    writeFileSync(lock, JSON.stringify(owner));
+    expect(takeOverLostLock(dir, 90_000)).toMatchObject({ taken: false, owner });
+    expect(existsSync(lock)).toBe(true);
+    const old = new Date(Date.now() - 100_000);
+    utimesSync(lock, old, old);
+    expect(takeOverLostLock(dir, 90_000)).toMatchObject({ taken: true, owner });
+    expect(existsSync(lock)).toBe(false);
+    // This host's locks are left to the run's own check (by PID).
+    writeFileSync(lock, JSON.stringify({ ...owner, host: hostname() }));
+    utimesSync(lock, old, old);
+    expect(takeOverLostLock(dir, 90_000)).toEqual({ taken: false });
+    expect(existsSync(lock)).toBe(true);
+    cleanup();
   });
 });
 
@@ -83,6 +105,7 @@ const GRID = {
   limit: 256,
   backend: 'cpu',
   batchSize: 32,
+  lr: 0.01,
   epochs: 3,
   finetuneEpochs: 1,
   methods: ['magnitude', { name: 'gmp', set: { frequency: 1 } }],
@@ -134,10 +157,12 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     expect(b.out()).toContain(`[${killed}] resuming`);
     expect(out).toMatch(new RegExp(`\\[${killed}\\] done on [^:]+:${b.child.pid}: .*resumed from epoch \\d`));
     // Every job finished once: one "completed" over both workers, one epoch each in its history.
+    const runs = new Map<string, { history: { loss: number }[] }>();
     for (const name of ['magnitude-s80-seed0', 'magnitude-s80-seed1', 'gmp-s80-seed0', 'gmp-s80-seed1']) {
       expect((a.out() + b.out()).match(new RegExp(`\\[${name}\\] completed`, 'g'))?.length, name).toBe(1);
       const report = JSON.parse(readFileSync(join(cwd, 'shared-runs', readFileSync(join(cwd, 'queued', 'queue.json'), 'utf8').match(/"sweep": "([^"]+)"/)![1], name, 'report.json'), 'utf8'));
       expect(report.history.map((h: { epoch: number }) => h.epoch), name).toEqual([0, 1, 2, 3]);
+      runs.set(name, report);
     }
 
     // Submitting again adds nothing and gives the same summary; --status collects it too.
@@ -153,6 +178,11 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     expect(local.code).toBe(0);
     console.log(`--- local sweep ---\n${local.stdout}`);
     expect(table(join(cwd, 'queued', 'sweep.json'))).toEqual(table(join(cwd, 'local', 'sweep.json')));
+    // To the bit, the killed-and-resumed run included: every epoch's loss equals the local run's.
+    for (const [name, report] of runs) {
+      const localReport = JSON.parse(readFileSync(join(cwd, 'local', name, 'report.json'), 'utf8'));
+      expect(report.history.map((h) => h.loss), name).toEqual(localReport.history.map((h: { loss: number }) => h.loss));
+    }
 
     // Redis restarts (append-only file): the finished results are still there.
     await redis.restart();
@@ -182,9 +212,15 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     const status = await runBin(['sweep', 'one.json', '--queue', redis.url, '--status'], cwd);
     expect(status.code).toBe(3);
     expect(status.stdout).toMatch(/magnitude-s80-seed7\s+waiting/);
+    // As if a worker on a lost machine still held the run directory: b waits for its heartbeat to go stale, then takes it over.
+    const [sweepDir] = readdirSync(join(cwd, 'shared-runs'));
+    writeFileSync(join(cwd, 'shared-runs', sweepDir, 'magnitude-s80-seed7', '.sparsify.lock'), JSON.stringify({ pid: 4242, host: 'lost-machine', startedAt: new Date().toISOString() }));
     const b = worker(cwd);
     const follow = await runBin(['sweep', 'one.json', '--queue', redis.url], cwd);
     expect(follow.code).toBe(0);
+    console.log(`--- SIGTERM: worker a ---\n${a.out()}--- worker b ---\n${b.out()}`);
+    expect(b.out()).toMatch(/\[magnitude-s80-seed7\] run directory held by lost-machine:4242 \(touched \d+ s ago\): back in the queue for \d+ s/);
+    expect(b.out()).toMatch(/\[magnitude-s80-seed7\] took over the run directory from lost worker lost-machine:4242 \(silent for [6-9] s\)/);
     expect(b.out()).toContain('[magnitude-s80-seed7] resuming');
     expect(b.out()).toMatch(/attempt 1 of 3/);
     b.child.kill('SIGTERM');

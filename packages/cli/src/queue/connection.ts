@@ -1,4 +1,4 @@
-import { Queue, type ConnectionOptions } from 'bullmq';
+import type { ConnectionOptions, Queue } from 'bullmq';
 import { UsageError, show } from '../errors.js';
 
 /** The one queue every sweep and worker uses; jobs of different sweeps differ by their ids. */
@@ -41,6 +41,8 @@ export function redactUrl(url: string): string {
 export async function openQueue(url: string, timeoutMs = 10_000): Promise<Queue> {
   const connection = parseRedisUrl(url);
   let lastError: Error | undefined;
+  // Imported here, not at the top: the bundled CLI loads BullMQ only for the queue commands.
+  const { Queue } = await import('bullmq');
   // Fail fast on the first connection; later outages are retried by ioredis while the sweep waits.
   const queue = new Queue(QUEUE_NAME, { connection: { ...connection, enableOfflineQueue: true } });
   queue.on('error', (error) => {

@@ -6,7 +6,7 @@ import { renderSweepText, writeFileAtomic, writeSweepReport, type SweepRow } fro
 import { UsageError, show } from '../errors.js';
 import type { IO } from '../io.js';
 import { registerPlugins } from '../plugins.js';
-import { expandSweep, readSweepConfig, sweepRow, type SweepJob } from '../sweep.js';
+import { expandSweep, readSweepConfig, sweepRow, type SweepJob, sayer, type Say } from '../sweep.js';
 import { QUEUE_NAME, openQueue, redactUrl } from './connection.js';
 import { checkRunName, queueJobId, sweepId, type QueueJobData, type QueueJobResult } from './jobs.js';
 
@@ -63,11 +63,7 @@ export async function queueSweepCommand(configPath: string, o: QueueSweepOptions
   const jobs = expandSweep(sweep, out);
   jobs.forEach((job) => checkRunName(job.name, `sweep config ${configPath}`));
   const id = sweepId(basename(out), jobs);
-  const say = (text: string, event?: Record<string, unknown>) => {
-    if (o.json) {
-      if (event) o.io.out(`${JSON.stringify(event)}\n`);
-    } else o.io.out(`${text}\n`);
-  };
+  const say = sayer(o.io, o.json);
   const queue = await openQueue(o.url);
   makeDirectory(out);
   queue.on('error', () => undefined); // outages while waiting are reported by the polling loop
@@ -98,7 +94,7 @@ async function submit(queue: Queue, sweep: string, jobs: SweepJob[], opts: { att
     if (existing) {
       // Failed jobs run again (as a local sweep reruns what did not finish); everything else stays as it is.
       if ((await existing.getState()) === 'failed') {
-        await existing.retry('failed');
+        await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
         counts.retried++;
       } else counts.present++;
       continue;
@@ -162,7 +158,7 @@ async function follow(
   out: string,
   known: Map<string, QueueJobResult>,
   o: QueueSweepOptions & { pollMs: number },
-  say: (text: string, event?: Record<string, unknown>) => void,
+  say: Say,
 ): Promise<number> {
   const started = Date.now();
   let finishedHere = 0;
@@ -236,7 +232,7 @@ async function follow(
   }
 }
 
-function interrupted(o: QueueSweepOptions, sweep: string, say: (text: string, event?: Record<string, unknown>) => void): number {
+function interrupted(o: QueueSweepOptions, sweep: string, say: Say): number {
   say(`sweep: stopped waiting; the jobs of ${sweep} go on in the queue (sparsify sweep <config> --queue ${redactUrl(o.url)} --status collects them)`, { event: 'sweep-detached', sweep });
   return 0;
 }
@@ -245,7 +241,7 @@ function saveStates(out: string, sweep: string, states: JobState[]): void {
   writeFileAtomic(join(out, 'queue.json'), `${JSON.stringify({ sweep, updatedAt: new Date().toISOString(), jobs: states }, null, 2)}\n`);
 }
 
-function summarize(jobs: SweepJob[], states: JobState[], out: string, o: QueueSweepOptions, say: (text: string, event?: Record<string, unknown>) => void): number {
+function summarize(jobs: SweepJob[], states: JobState[], out: string, o: QueueSweepOptions, say: Say): number {
   const rows: SweepRow[] = [];
   let backend: string | undefined;
   for (const job of jobs) {

@@ -1,16 +1,17 @@
 import type { ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
-import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import type { Job } from 'bullmq';
 import { readReport } from '@sparsify/reporting';
 import { makeDirectory } from '@sparsify/train';
 import { UsageError, show } from '../errors.js';
 import type { IO } from '../io.js';
 import { registerPlugins } from '../plugins.js';
-import { binPath, completedReport, runSweepJob, summarizeReport, sweepJobEnv } from '../sweep.js';
+import { binPath, completedReport, runSweepJob, summarizeReport, sweepJobEnv, sayer } from '../sweep.js';
 import { signalExitCode } from '../train-command.js';
 import { QUEUE_NAME, parseRedisUrl, redactUrl } from './connection.js';
 import { readJobData, type QueueJobData, type QueueJobResult } from './jobs.js';
+import { takeOverLostLock, touchLock } from './lost-lock.js';
 
 export interface WorkerOptions {
   io: IO;
@@ -37,6 +38,8 @@ type StopReason = 'worker-stopping' | 'lock-lost';
  */
 export async function workerCommand(o: WorkerOptions): Promise<number> {
   const connection = parseRedisUrl(o.url);
+  // Imported here, not at the top: the bundled CLI loads BullMQ only for the queue commands.
+  const { DelayedError, UnrecoverableError, WaitingError, Worker } = await import('bullmq');
   const concurrency = o.concurrency ?? 1;
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be an integer ≥ 1; got ${show(concurrency)}`);
   const lockDuration = o.lockDuration ?? 30_000;
@@ -47,17 +50,29 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
   const bin = o.bin ?? binPath();
   const env = sweepJobEnv(concurrency);
   const me = `${hostname()}:${process.pid}`;
-  const say = (text: string, event?: Record<string, unknown>) => {
-    if (o.json) {
-      if (event) o.io.out(`${JSON.stringify(event)}\n`);
-    } else o.io.out(`${text}\n`);
-  };
+  const say = sayer(o.io, o.json);
   const running = new Map<string, AbortController>();
 
   const processJob = async (job: Job<QueueJobData, QueueJobResult>, token?: string): Promise<QueueJobResult> => {
-    const data = readJobData(job.data, job.id);
+    let data: QueueJobData;
+    try {
+      data = readJobData(job.data, job.id);
+    } catch (error) {
+      throw new UnrecoverableError((error as Error).message); // the same data fails the same way on every worker
+    }
     const out = join(runsDir, data.sweep);
     const dir = join(out, data.name);
+    say(`[${data.name}] job ${job.id} (attempt ${job.attemptsMade + 1}${job.opts.attempts ? ` of ${job.opts.attempts}` : ''}) in ${dir}`, { event: 'job', run: data.name, id: job.id, attempt: job.attemptsMade + 1, dir });
+    const staleMs = 3 * lockDuration;
+    const lost = takeOverLostLock(dir, staleMs);
+    if (lost.taken) say(`[${data.name}] took over the run directory from lost worker ${lost.owner.host}:${lost.owner.pid} (silent for ${Math.round(lost.silentMs / 1000)} s)`, { event: 'lock-taken-over', run: data.name, owner: lost.owner });
+    else if (lost.owner) {
+      // Another host's worker touched it lately: it may still be stopping. Back to the queue, without using an attempt, until its heartbeat would be stale.
+      const waitMs = staleMs - (lost.silentMs ?? 0) + 1000;
+      say(`[${data.name}] run directory held by ${lost.owner.host}:${lost.owner.pid} (touched ${Math.round((lost.silentMs ?? 0) / 1000)} s ago): back in the queue for ${Math.round(waitMs / 1000)} s`, { event: 'lock-held', run: data.name, owner: lost.owner, waitMs });
+      await job.moveToDelayed(Date.now() + waitMs, token);
+      throw new DelayedError();
+    }
     const stop = new AbortController();
     running.set(job.id!, stop);
     const children = new Set<ChildProcess>();
@@ -66,7 +81,7 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
     });
     if (o.signal?.aborted) stop.abort('worker-stopping' satisfies StopReason);
     let resumedFrom: number | undefined;
-    say(`[${data.name}] job ${job.id} (attempt ${job.attemptsMade + 1}${job.opts.attempts ? ` of ${job.opts.attempts}` : ''}) in ${dir}`, { event: 'job', run: data.name, id: job.id, attempt: job.attemptsMade + 1, dir });
+    const heartbeat = setInterval(() => touchLock(dir), lockDuration / 2);
     try {
       const outcome = await runSweepJob(
         { name: data.name, label: data.label, dir, config: data.config },
@@ -103,6 +118,7 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
       if (status === 'nonFinite') throw new UnrecoverableError(message);
       throw new Error(message);
     } finally {
+      clearInterval(heartbeat);
       running.delete(job.id!);
     }
   };
@@ -127,7 +143,7 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
   });
   worker.on('completed', (job) => say(`[${job.data.name}] completed${job.returnvalue?.skipped ? ' (had finished before)' : ''}`, { event: 'completed', id: job.id }));
   worker.on('failed', (job, error) => {
-    if (!job || error instanceof WaitingError || error.name === 'WaitingError') return;
+    if (!job || error instanceof WaitingError || error instanceof DelayedError) return;
     const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
     say(`[${job.data?.name ?? job.id}] ${final ? 'failed' : 'failed, to be retried'}: ${error.message}`, { event: 'failed', id: job.id, final, message: error.message });
   });
