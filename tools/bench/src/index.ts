@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { measureAvenues, type AvenueRow } from './avenues.js';
 import { CONFIGS, loadWasm, type Config } from './configs.js';
 import { exportSizes, type ExportResult } from './export-size.js';
+import { captureSections, writeDocs } from './docs.js';
 import { fmt, table } from './measure.js';
 import { longRun, type MemoryResult } from './memory.js';
 import { WORKLOADS, type Workload, type WorkloadName } from './models.js';
@@ -22,6 +23,7 @@ const USAGE = `npm run bench [-- options]
   --out <file>       also write the JSON results to <file>
   --only <sections>  comma-separated: throughput,engines,threads,penalties,memory,export,avenues,parallel (default: all)
   --no-cpu-conv      skip the cpu backend on LeNet-5 (its conv backprop takes tens of seconds per step)
+  --write-docs       put each section's output into docs/performance.md (between <!-- bench:<section> --> markers)
   --help             this text
 
 The engines and threads sections also time PyTorch's step alongside (pytorch/step.py) with the python
@@ -36,18 +38,20 @@ interface Args {
   out?: string;
   only: Set<string>;
   cpuConv: boolean;
+  writeDocs: boolean;
 }
 
 const SECTIONS = ['throughput', 'engines', 'threads', 'penalties', 'memory', 'export', 'avenues', 'parallel'];
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true };
+  const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true, writeDocs: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
     else if (a === '--out') args.out = argv[++i];
     else if (a === '--only') args.only = new Set(argv[++i].split(','));
     else if (a === '--no-cpu-conv') args.cpuConv = false;
+    else if (a === '--write-docs') args.writeDocs = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -138,6 +142,7 @@ async function main(): Promise<void> {
   console.log(`node ${meta.node}, tfjs ${meta.tfjs}, ${meta.platform}, ${meta.cores}× ${meta.cpu}`);
   console.log(`backends: cpu; wasm (SIMD ${meta.wasmSimd ? 'on' : 'off'}, threads ${meta.wasmThreads ? 'on' : 'off'})`);
   console.log(`load average at start: ${meta.loadAverageAtStart.join(' ')} (timings are per step; cpu ms = process CPU time, robust to other load)\n`);
+  const capture = args.writeDocs ? captureSections() : undefined;
 
   const results: {
     meta: typeof meta;
@@ -414,6 +419,12 @@ async function main(): Promise<void> {
   }
 
   if (pytorch && !('error' in pytorch)) pytorch.close();
+  if (capture) {
+    const load = loadavg().map((v) => v.toFixed(1)).join(' ');
+    const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
+    writeDocs(resolve('docs', 'performance.md'), capture.stop(), { date: meta.date.slice(0, 10), cores: meta.cores, node: meta.node, load, command });
+    console.log(`sections written into ${resolve('docs', 'performance.md')}`);
+  }
   results.durationSec = (Date.now() - started.getTime()) / 1000;
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const file = resolve('bench-results', `${stamp}.json`);
