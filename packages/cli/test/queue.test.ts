@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRedisUrl } from '../src/queue/connection.js';
 import { readJobData, sweepId } from '../src/queue/jobs.js';
 import { takeOverLostLock } from '../src/queue/lost-lock.js';
-import { BIN, cleanup, ensureBin, runBin, tempDir } from './helpers.js';
+import { main } from '../src/main.js';
+import { BIN, cleanup, ensureBin, memoryIO, runBin, tempDir } from './helpers.js';
 import { redisCommand, redisServerBinary, startRedis, type TestRedis } from './redis.js';
 
 describe('queue sweep: ids and URLs', () => {
@@ -16,6 +17,29 @@ describe('queue sweep: ids and URLs', () => {
     expect(() => parseRedisUrl('localhost:6379')).toThrow(/must start with redis:\/\/ or rediss:\/\/; got "localhost:6379"/);
     expect(() => parseRedisUrl('redis://h:1/99')).toThrow(/database .* integer in \[0, 15\]; got "99"/);
     expect(() => parseRedisUrl('redis://h:1/x')).toThrow(/got "x"/);
+  });
+
+  it('bad queue flags exit 2 with a message, before anything connects', async () => {
+    const dir = tempDir();
+    const grid = join(dir, 'grid.json');
+    writeFileSync(grid, JSON.stringify({ methods: ['magnitude'], sparsities: [0.5] }));
+    const cases: [string[], RegExp][] = [
+      [['sweep', grid, '--detach'], /--detach need --queue redis:\/\/host:port/],
+      [['sweep', grid, '--queue', 'redis://127.0.0.1:1', '--jobs', '2'], /--jobs is for a local sweep/],
+      [['sweep', grid, '--queue', 'localhost:6379'], /--queue must start with redis:\/\/ or rediss:\/\/; got "localhost:6379"/],
+      [['sweep', grid, '--queue', 'redis://127.0.0.1:1', '--detach', '--status'], /--detach submits and --status only looks/],
+      [['sweep', grid, '--queue', 'redis://127.0.0.1:1', '--attempts', '0'], /--attempts must be an integer ≥ 1; got 0/],
+      [['worker'], /sparsify worker needs --queue/],
+      [['worker', '--queue', 'redis://127.0.0.1:1', '--concurrency', '0'], /--concurrency must be an integer ≥ 1; got 0/],
+      [['worker', '--queue', 'redis://127.0.0.1:1', '--lock-duration', '10'], /--lock-duration must be an integer number of milliseconds ≥ 1000; got 10/],
+    ];
+    for (const [args, message] of cases) {
+      const io = memoryIO();
+      expect(await main(args, io), args.join(' ')).toBe(2);
+      expect(io.stderr).toMatch(message);
+    }
+    expect(existsSync(join(dir, 'grid'))).toBe(false);
+    cleanup();
   });
 
   it('gives the same grid the same sweep id whatever the key order, and a changed grid a new one', () => {

@@ -73,6 +73,8 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
       await job.moveToDelayed(Date.now() + waitMs, token);
       throw new DelayedError();
     }
+    // The progress of a worker that lost this job is stale now.
+    void job.updateProgress({}).catch(() => undefined);
     const stop = new AbortController();
     running.set(job.id!, stop);
     const children = new Set<ChildProcess>();
