@@ -262,7 +262,8 @@ export async function runSweepJob(job: SweepJob, c: SweepJobContext): Promise<Jo
         done({ job, code, skipped: false });
         return;
       }
-      const message = stderr.trim().split('\n').filter((l) => !/TensorFlow.js in Node.js|tfjs-node|====|^Hi,|SPARSIFY_DEBUG/.test(l)).slice(-3).join(' | ');
+      const last = stderr.trim().split('\n').filter((l) => !/TensorFlow.js in Node.js|tfjs-node|====|^Hi,|SPARSIFY_DEBUG/.test(l)).slice(-3).join(' | ');
+      const message = signal ? `killed by ${signal}${last ? `: ${last}` : ''}` : last;
       say(`[${job.name}] failed (exit ${exitCode ?? signal}): ${message}`, { event: 'failed', run: job.name, code: exitCode, signal, stderr: message });
       done({ job, code, skipped: false, message });
     });

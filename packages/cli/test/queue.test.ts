@@ -254,6 +254,28 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     await b.exited;
   }, 120_000);
 
+  it('a run killed under its worker (say, by the OOM killer) is retried after the backoff and resumes', async () => {
+    const cwd = tempDir();
+    writeFileSync(join(cwd, 'oom.json'), JSON.stringify({ ...GRID, methods: ['magnitude'], seeds: [3] }));
+    const w = worker(cwd, ['--json']);
+    const sweep = start(['sweep', 'oom.json', '--queue', redis.url, '--attempts', '2', '--backoff', '500'], cwd);
+    const started = JSON.parse(await w.waitFor(/"event":"worker","run":"magnitude-s80-seed3"/));
+    await w.waitFor(/"event":"epoch"/);
+    process.kill(started.pid, 'SIGKILL');
+    expect((await sweep.exited).code).toBe(0);
+    const events = w
+      .out()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+    expect(events.find((e) => e.event === 'job-failed')).toMatchObject({ final: false, message: 'killed by SIGKILL' });
+    expect(events.filter((e) => e.event === 'job').map((e) => e.attempt)).toEqual([1, 2]);
+    expect(events.some((e) => e.event === 'resume')).toBe(true);
+    expect(sweep.out()).toMatch(/magnitude-s80-seed3\] done on .*resumed from epoch \d/);
+    w.child.kill('SIGTERM');
+    await w.exited;
+  }, 120_000);
+
   it('a job that fails deterministically fails once, with its message in the summary', async () => {
     const cwd = tempDir();
     writeFileSync(

@@ -147,7 +147,7 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
   worker.on('failed', (job, error) => {
     if (!job || error instanceof WaitingError || error instanceof DelayedError) return;
     const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-    say(`[${job.data?.name ?? job.id}] ${final ? 'failed' : 'failed, to be retried'}: ${error.message}`, { event: 'failed', id: job.id, final, message: error.message });
+    say(`[${job.data?.name ?? job.id}] ${final ? 'failed' : 'failed, to be retried'}: ${error.message}`, { event: 'job-failed', id: job.id, run: job.data?.name, final, message: error.message });
   });
   worker.on('ready', () => (lastError = ''));
 
