@@ -280,7 +280,7 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     const cwd = tempDir();
     writeFileSync(
       join(cwd, 'bad.json'),
-      JSON.stringify({ ...GRID, epochs: 1, finetuneEpochs: 0, methods: ['none', { name: 'magnitude', label: 'broken', dataDir: join(cwd, 'no-such-dir'), dataset: 'mnist' }], seeds: [0] }),
+      JSON.stringify({ ...GRID, epochs: 1, finetuneEpochs: 0, methods: ['none', { name: 'magnitude', label: 'broken', dataDir: join(cwd, 'no-such-dir'), dataset: 'mnist' }, { name: 'magnitude', label: 'diverged', lr: 1e12 }], seeds: [0] }),
     );
     const w = worker(cwd);
     const r = await runBin(['sweep', 'bad.json', '--queue', redis.url, '--attempts', '3', '--backoff', '100'], cwd);
@@ -290,7 +290,8 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/\[broken-s80-seed0\] failed after 1 attempt\(s\): .*no-such-dir/);
     expect(r.stdout).toMatch(/failed:\n {2}broken-s80-seed0: failed after 1 attempt\(s\)/);
-    expect(r.stdout).toMatch(/1 of 2 runs finished, 1 failed/);
+    expect(r.stdout).toMatch(/\[diverged-s80-seed0\] failed after 1 attempt\(s\): .*(NaN|Inf|non-finite)/i);
+    expect(r.stdout).toMatch(/1 of 3 runs finished, 2 failed/);
     expect(existsSync(join(cwd, 'bad', 'sweep.json'))).toBe(true);
   }, 120_000);
 });

@@ -116,8 +116,8 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
       const message = outcome.message || `sparsify train exited with code ${outcome.code}`;
       // Bad values (exit 2) and divergence fail the same way every time: no retry.
       if (outcome.code === 2 && !/is in use by/.test(message)) throw new UnrecoverableError(message);
-      const status = stoppedStatus(dir);
-      if (status === 'nonFinite') throw new UnrecoverableError(message);
+      const stopped = stoppedReport(dir);
+      if (stopped?.status === 'nonFinite') throw new UnrecoverableError(stopped.message ?? message);
       throw new Error(message);
     } finally {
       clearInterval(heartbeat);
@@ -170,10 +170,11 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
   return o.signal?.aborted ? signalExitCode(o.signal) : 0;
 }
 
-/** The status a stopped run's report gives (`nonFinite`, `interrupted`, …), if it wrote one. */
-function stoppedStatus(dir: string): string | undefined {
+/** The status (`nonFinite`, `interrupted`, …) and message of a stopped run's report, if it wrote one. */
+function stoppedReport(dir: string): { status?: string; message?: string } | undefined {
   try {
-    return readReport(dir).status;
+    const { status, message } = readReport(dir);
+    return { status, message };
   } catch {
     return undefined;
   }
