@@ -2,11 +2,11 @@
 import { constants } from 'node:os';
 import { main } from './main.js';
 
-// SIGINT / SIGTERM: train and sweep stop at the next step boundary with a checkpoint (the report says
+// SIGINT / SIGTERM: train, sweep and worker stop at the next step boundary with a checkpoint (the report says
 // `interrupted`; exit 130 / 143). A second signal stops at once. A sweep worker whose sweep process is
 // gone (its IPC channel closed) stops the same way instead of training on, orphaned.
 const controller = new AbortController();
-const cooperative = process.argv[2] === 'train' || process.argv[2] === 'sweep';
+const cooperative = ['train', 'sweep', 'worker'].includes(process.argv[2] ?? '');
 function onSignal(name: 'SIGINT' | 'SIGTERM'): void {
   if (!cooperative || controller.signal.aborted) {
     process.stderr.write(`\nsparsify: ${name}: stopped${cooperative ? ' at once (the last checkpoint is kept)' : ''}\n`);

@@ -11,7 +11,7 @@ import { hasRun, readStoredRun, trainCommand } from './train-command.js';
 import type { BackendPreference } from '@sparsify/backend';
 import { readRegularFile } from '@sparsify/train';
 
-export const COMMANDS = ['train', 'sweep', 'report', 'export', 'penalties', 'help'] as const;
+export const COMMANDS = ['train', 'sweep', 'worker', 'report', 'export', 'penalties', 'help'] as const;
 
 const HELP = `sparsify: sparsity penalties and pruning for TensorFlow.js
 
@@ -19,6 +19,9 @@ Usage:
   sparsify train [options]            train, prune and fine-tune; writes a run directory with a report
   sparsify train --resume <run dir>   continue an interrupted run from its last epoch-end checkpoint
   sparsify sweep <config.json>        methods × sparsities × seeds in parallel worker processes
+  sparsify sweep <config.json> --queue redis://host:port[/db]
+                                      the same grid as jobs on a BullMQ queue, run by sparsify worker
+  sparsify worker --queue redis://…   run queued sweep jobs (on any number of machines)
   sparsify report <run dir>           validate and re-render report.json / report.md / report.html
   sparsify export <run dir> --out D   the pruned model in TF.js layers format (model.json + weights.bin);
                                       --format sparse for the compressed sparse format of @sparsify/layers;
@@ -52,7 +55,33 @@ train options:
   --json                 JSON lines instead of human output
 
 sweep options: --jobs N (parallel workers), --out DIR, --json
+  with --queue URL: --detach (submit and return), --status (report; the summary once all finished;
+  exit 3 while jobs are left), --attempts N (tries per job, default 3), --backoff MS (first retry
+  delay, doubled each time, default 10000)
+worker options: --queue URL, --concurrency N (jobs at once, default 1), --runs-dir DIR (default runs;
+  shared storage lets another machine resume a lost job), --lock-duration MS (default 30000: a worker
+  silent this long loses its job to another), --json. docs/distributed-sweeps.md has the details.
 Exit codes: 0 done, 1 failed or stopped on NaN/Inf, 2 bad flags or values (nothing written).`;
+
+const SWEEP_FLAGS = {
+  jobs: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  queue: { type: 'string' },
+  detach: { type: 'boolean' },
+  status: { type: 'boolean' },
+  attempts: { type: 'string' },
+  backoff: { type: 'string' },
+} as const;
+const QUEUE_ONLY_SWEEP_FLAGS = ['detach', 'status', 'attempts', 'backoff'] as const;
+
+const WORKER_FLAGS = {
+  queue: { type: 'string' },
+  concurrency: { type: 'string' },
+  'runs-dir': { type: 'string' },
+  'lock-duration': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
 
 const TRAIN_FLAGS = {
   model: { type: 'string' },
@@ -229,13 +258,45 @@ export async function main(argv: string[], io: IO = processIO, options: MainOpti
       case 'train':
         return await train(rest, io, options.signal);
       case 'sweep': {
-        const { values, positionals } = parse(rest, { jobs: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, 1, 'sweep');
+        const { values, positionals } = parse(rest, SWEEP_FLAGS, 1, 'sweep');
         if (!positionals[0]) throw new UsageError('sparsify sweep needs a config file: sparsify sweep <config.json>');
-        return await sweepCommand(positionals[0], {
+        if (values.queue === undefined) {
+          const queueOnly = QUEUE_ONLY_SWEEP_FLAGS.filter((k) => values[k] !== undefined);
+          if (queueOnly.length) throw new UsageError(`${queueOnly.map((k) => `--${k}`).join(', ')} need --queue redis://host:port`);
+          return await sweepCommand(positionals[0], {
+            io,
+            json: Boolean(values.json),
+            jobs: num('jobs', values.jobs as string | undefined, true),
+            out: values.out as string | undefined,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
+        }
+        if (values.jobs !== undefined) throw new UsageError('--jobs is for a local sweep; with --queue, start workers with sparsify worker --concurrency N');
+        // Loaded only here: a local sweep never loads BullMQ.
+        const { queueSweepCommand } = await import('./queue/submit.js');
+        return await queueSweepCommand(positionals[0], {
           io,
           json: Boolean(values.json),
-          jobs: num('jobs', values.jobs as string | undefined, true),
-          out: values.out as string | undefined,
+          url: String(values.queue),
+          ...(values.out !== undefined ? { out: String(values.out) } : {}),
+          detach: Boolean(values.detach),
+          status: Boolean(values.status),
+          ...(values.attempts !== undefined ? { attempts: num('attempts', values.attempts as string, true) } : {}),
+          ...(values.backoff !== undefined ? { backoff: num('backoff', values.backoff as string, true) } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      }
+      case 'worker': {
+        const { values } = parse(rest, WORKER_FLAGS, 0, 'worker');
+        if (values.queue === undefined) throw new UsageError('sparsify worker needs --queue redis://host:port[/db]');
+        const { workerCommand } = await import('./queue/worker.js');
+        return await workerCommand({
+          io,
+          json: Boolean(values.json),
+          url: String(values.queue),
+          ...(values.concurrency !== undefined ? { concurrency: num('concurrency', values.concurrency as string, true) } : {}),
+          ...(values['runs-dir'] !== undefined ? { runsDir: String(values['runs-dir']) } : {}),
+          ...(values['lock-duration'] !== undefined ? { lockDuration: num('lock-duration', values['lock-duration'] as string, true) } : {}),
           ...(options.signal ? { signal: options.signal } : {}),
         });
       }

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_WASM_THREADS, WASM_THREADS_ENV_VAR } from '@sparsify/backend';
-import { readReport, renderSweepText, writeFileAtomic, writeSweepReport, type SweepRow } from '@sparsify/reporting';
+import { readReport, renderSweepText, writeFileAtomic, writeSweepReport, type RunReport as Report, type SweepRow } from '@sparsify/reporting';
 import { METHOD_PRESETS, TRAIN_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
 import type { IO } from './io.js';
@@ -108,10 +108,166 @@ export function binPath(): string {
   throw new Error(`cannot find the sparsify bin (looked in ${here} and ../dist): build @sparsify/cli first`);
 }
 
-interface JobOutcome {
+export interface JobOutcome {
   job: SweepJob;
+  /** The run's exit code (0 for a skipped run). */
   code: number;
   skipped: boolean;
+  /** The last lines of its stderr when it failed (the error message). */
+  message?: string;
+}
+
+/** What running one job of a sweep needs: where its config goes, the bin, its environment, where to say things. */
+export interface SweepJobContext {
+  /** The sweep's directory: run directories and `.jobs/<name>.json` configs go in it. */
+  out: string;
+  bin: string;
+  env: NodeJS.ProcessEnv;
+  io: IO;
+  json: boolean;
+  /** The running `sparsify train` processes (to pass a signal on). */
+  children: Set<ChildProcess>;
+  say: Say;
+  /** Aborted when the sweep (or worker) stops: a run that then exits non-zero was interrupted, not failed. */
+  signal?: AbortSignal;
+  /** Each JSON event of the run (epoch, done, …). */
+  onEvent?: (event: Record<string, unknown>) => void;
+}
+
+/** A line of text, or with `--json` its event (or nothing, for lines without one). */
+export type Say = (text: string, event?: Record<string, unknown>) => void;
+
+export function sayer(io: IO, json: boolean): Say {
+  return (text, event) => {
+    if (json) {
+      if (event) io.out(`${JSON.stringify(event)}\n`);
+    } else io.out(`${text}\n`);
+  };
+}
+
+/** A finished run's report, as far as the sweep's summary needs it (what a queue job sends back). */
+export type RunSummary = Pick<Report, 'seed' | 'status' | 'backend'> & {
+  sparsity: Pick<Report['sparsity'], 'target' | 'global'>;
+  accuracy: Pick<Report['accuracy'], 'dense' | 'pruned' | 'final' | 'best'>;
+  timing: Pick<Report['timing'], 'samplesPerSecond' | 'seconds'>;
+};
+
+export function summarizeReport(r: Report): RunSummary {
+  return {
+    seed: r.seed,
+    ...(r.status !== undefined ? { status: r.status } : {}),
+    backend: r.backend,
+    sparsity: { target: r.sparsity.target, global: r.sparsity.global },
+    accuracy: {
+      final: r.accuracy.final,
+      ...(r.accuracy.dense !== undefined ? { dense: r.accuracy.dense } : {}),
+      ...(r.accuracy.pruned !== undefined ? { pruned: r.accuracy.pruned } : {}),
+      ...(r.accuracy.best ? { best: r.accuracy.best } : {}),
+    },
+    timing: { samplesPerSecond: r.timing.samplesPerSecond, ...(r.timing.seconds !== undefined ? { seconds: r.timing.seconds } : {}) },
+  };
+}
+
+/** The summary table's row of one run. */
+export function sweepRow(job: Pick<SweepJob, 'name' | 'label'>, r: RunSummary): SweepRow {
+  return {
+    name: job.name,
+    method: job.label,
+    target: r.sparsity.target,
+    seed: r.seed,
+    sparsity: r.sparsity.global,
+    ...(r.accuracy.dense !== undefined ? { dense: r.accuracy.dense } : {}),
+    ...(r.accuracy.pruned !== undefined ? { pruned: r.accuracy.pruned } : {}),
+    final: r.accuracy.final,
+    ...(r.accuracy.best ? { best: r.accuracy.best.value } : {}),
+    samplesPerSecond: r.timing.samplesPerSecond,
+    ...(r.timing.seconds !== undefined ? { seconds: r.timing.seconds } : {}),
+    status: r.status ?? 'completed',
+  };
+}
+
+/** The completed report of `dir`, or undefined (none, unreadable, or not completed). */
+export function completedReport(dir: string): Report | undefined {
+  if (!existsSync(join(dir, 'report.json'))) return undefined;
+  try {
+    const report = readReport(dir);
+    return report.status === 'completed' ? report : undefined;
+  } catch {
+    return undefined; // unreadable: run again
+  }
+}
+
+/**
+ * Runs one job as its own `sparsify train` process (so each has its own TF.js engine): skipped when
+ * its run directory holds a completed report, resumed when it holds a run, started otherwise.
+ */
+export async function runSweepJob(job: SweepJob, c: SweepJobContext): Promise<JobOutcome> {
+  const { say } = c;
+  if (completedReport(job.dir)) {
+    say(`[${job.name}] finished before: skipped`, { event: 'skip', run: job.name });
+    return { job, code: 0, skipped: true };
+  }
+  let args: string[];
+  if (hasRun(job.dir)) {
+    args = ['train', '--resume', job.dir, '--json'];
+    say(`[${job.name}] resuming`, { event: 'resume', run: job.name });
+  } else {
+    const file = join(c.out, '.jobs', `${job.name}.json`);
+    makeDirectory(dirname(file));
+    writeFileAtomic(file, `${JSON.stringify(job.config, null, 2)}\n`);
+    args = ['train', '--config', file, '--out', job.dir, '--json'];
+    say(`[${job.name}] started`, { event: 'start', run: job.name });
+  }
+  return new Promise((done) => {
+    const child = fork(c.bin, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: c.env });
+    c.children.add(child);
+    if (c.json) c.io.out(`${JSON.stringify({ event: 'worker', run: job.name, pid: child.pid })}\n`);
+    let buffer = '';
+    let stderr = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 1);
+        let ev: Record<string, unknown>;
+        try {
+          ev = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        c.onEvent?.(ev);
+        if (c.json) c.io.out(`${JSON.stringify({ run: job.name, ...ev })}\n`);
+        else if (ev.event === 'epoch') {
+          const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '—');
+          c.io.out(`[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${(ev.epoch as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`);
+        } else if (ev.event === 'done') {
+          const resumed = typeof ev.resumedFrom === 'number' ? ` (resumed from the checkpoint at epoch ${ev.resumedFrom})` : '';
+          c.io.out(`${runEndLine(job.name, ev)}${resumed}\n`);
+        }
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+    });
+    child.on('exit', (exitCode, signal) => {
+      c.children.delete(child);
+      const code = exitCode ?? (signal ? 1 : 0);
+      if (c.signal?.aborted && code !== 0) {
+        say(`[${job.name}] interrupted: it resumes when the sweep runs again`, { event: 'interrupted', run: job.name });
+        done({ job, code, skipped: false });
+        return;
+      }
+      if (code === 0) {
+        done({ job, code, skipped: false });
+        return;
+      }
+      const last = stderr.trim().split('\n').filter((l) => !/TensorFlow.js in Node.js|tfjs-node|====|^Hi,|SPARSIFY_DEBUG/.test(l)).slice(-3).join(' | ');
+      const message = signal ? `killed by ${signal}${last ? `: ${last}` : ''}` : last;
+      say(`[${job.name}] failed (exit ${exitCode ?? signal}): ${message}`, { event: 'failed', run: job.name, code: exitCode, signal, stderr: message });
+      done({ job, code, skipped: false, message });
+    });
+  });
 }
 
 /**
@@ -153,11 +309,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
   const bin = o.bin ?? binPath();
   makeDirectory(join(out, '.jobs'));
   const { workers: workerTotal, note } = workerCount(jobsCount, jobs.length);
-  const say = (text: string, event?: Record<string, unknown>) => {
-    if (o.json) {
-      if (event) o.io.out(`${JSON.stringify(event)}\n`);
-    } else o.io.out(`${text}\n`);
-  };
+  const say = sayer(o.io, o.json);
   say(`sweep: ${jobs.length} runs, ${workerTotal} in parallel, into ${out}`, { event: 'sweep', runs: jobs.length, jobs: workerTotal, out });
   if (note) say(`sweep: ${note}`, { event: 'note', message: note });
   const childEnv = sweepJobEnv(workerTotal);
@@ -170,78 +322,11 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
   o.signal?.addEventListener('abort', stop, { once: true });
   const queue = jobs.slice();
   const outcomes: JobOutcome[] = [];
-  const runOne = async (job: SweepJob): Promise<JobOutcome> => {
-    const report = join(job.dir, 'report.json');
-    if (existsSync(report)) {
-      try {
-        if (readReport(job.dir).status === 'completed') {
-          say(`[${job.name}] finished before: skipped`, { event: 'skip', run: job.name });
-          return { job, code: 0, skipped: true };
-        }
-      } catch {
-        /* unreadable report: run again */
-      }
-    }
-    let args: string[];
-    if (hasRun(job.dir)) {
-      args = ['train', '--resume', job.dir, '--json'];
-      say(`[${job.name}] resuming`, { event: 'resume', run: job.name });
-    } else {
-      const file = join(out, '.jobs', `${job.name}.json`);
-      writeFileAtomic(file, `${JSON.stringify(job.config, null, 2)}\n`);
-      args = ['train', '--config', file, '--out', job.dir, '--json'];
-      say(`[${job.name}] started`, { event: 'start', run: job.name });
-    }
-    return new Promise((done) => {
-      const child = fork(bin, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: childEnv });
-      children.add(child);
-      if (o.json) o.io.out(`${JSON.stringify({ event: 'worker', run: job.name, pid: child.pid })}\n`);
-      let buffer = '';
-      let stderr = '';
-      child.stdout!.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString('utf8');
-        let nl: number;
-        while ((nl = buffer.indexOf('\n')) >= 0) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          let ev: Record<string, unknown>;
-          try {
-            ev = JSON.parse(line);
-          } catch {
-            continue;
-          }
-          if (o.json) o.io.out(`${JSON.stringify({ run: job.name, ...ev })}\n`);
-          else if (ev.event === 'epoch') {
-            const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '—');
-            o.io.out(`[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${(ev.epoch as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`);
-          } else if (ev.event === 'done') {
-            o.io.out(`${runEndLine(job.name, ev)}\n`);
-          }
-        }
-      });
-      child.stderr!.on('data', (chunk: Buffer) => {
-        stderr += chunk.toString('utf8');
-      });
-      child.on('exit', (code, signal) => {
-        children.delete(child);
-        const c = code ?? (signal ? 1 : 0);
-        if (o.signal?.aborted && c !== 0) {
-          say(`[${job.name}] interrupted: it resumes when the sweep runs again`, { event: 'interrupted', run: job.name });
-          done({ job, code: c, skipped: false });
-          return;
-        }
-        if (c !== 0) {
-          const last = stderr.trim().split('\n').filter((l) => !/TensorFlow.js in Node.js|tfjs-node|====|^Hi,/.test(l)).slice(-3).join(' | ');
-          say(`[${job.name}] failed (exit ${code ?? signal}): ${last}`, { event: 'failed', run: job.name, code, signal, stderr: last });
-        }
-        done({ job, code: c, skipped: false });
-      });
-    });
-  };
+  const context: SweepJobContext = { out, bin, env: childEnv, io: o.io, json: o.json, children, say, ...(o.signal ? { signal: o.signal } : {}) };
   const workers = Array.from({ length: workerTotal }, async () => {
     while (queue.length && !o.signal?.aborted) {
       const job = queue.shift()!;
-      outcomes.push(await runOne(job));
+      outcomes.push(await runSweepJob(job, context));
     }
   });
   try {
@@ -259,20 +344,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
     if (!existsSync(join(job.dir, 'report.json'))) continue;
     const r = readReport(job.dir);
     backend ??= r.backend;
-    rows.push({
-      name: job.name,
-      method: job.label,
-      target: r.sparsity.target,
-      seed: r.seed,
-      sparsity: r.sparsity.global,
-      ...(r.accuracy.dense !== undefined ? { dense: r.accuracy.dense } : {}),
-      ...(r.accuracy.pruned !== undefined ? { pruned: r.accuracy.pruned } : {}),
-      final: r.accuracy.final,
-      ...(r.accuracy.best ? { best: r.accuracy.best.value } : {}),
-      samplesPerSecond: r.timing.samplesPerSecond,
-      ...(r.timing.seconds !== undefined ? { seconds: r.timing.seconds } : {}),
-      status: r.status ?? 'completed',
-    });
+    rows.push(sweepRow(job, summarizeReport(r)));
   }
   const failed = outcomes.filter((x) => x.code !== 0).length;
   if (rows.length === 0) {

@@ -59,7 +59,7 @@ describe('bad flags and values', () => {
   it('an unknown command, and a sweep without a config', async () => {
     let io = memoryIO();
     expect(await main(['fly'], io)).toBe(2);
-    expect(io.stderr).toMatch(/unknown command "fly"; valid: train, sweep, report, export, penalties, help/);
+    expect(io.stderr).toMatch(/unknown command "fly"; valid: train, sweep, worker, report, export, penalties, help/);
     io = memoryIO();
     expect(await main(['sweep'], io)).toBe(2);
     expect(io.stderr).toMatch(/needs a config file/);
