@@ -12,7 +12,7 @@
 // ~/.cache/sparsify/tfjs-node), so a rerun, e.g. after `npm ci` removed node_modules, takes seconds.
 // Every run ends by loading the backend in a fresh process (tf.getBackend() === 'tensorflow', an op and a
 // gradient). On failure it exits 1 and says which step failed and why.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, lstatSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, homedir } from 'node:os';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { check, checkNonNegative, checkPositive, SparsifyConfigError, type Param } from '@sparsify/core';
+import { check, checkPositive, SparsifyConfigError, type Param } from '@sparsify/core';
 
 export const PACKAGE_NAME = '@sparsify/adaptive-lasso';
 

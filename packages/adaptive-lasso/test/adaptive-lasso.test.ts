@@ -11,7 +11,7 @@ import {
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   adaptiveLasso,
-  AdaptiveLassoPenalty,
+  type AdaptiveLassoPenalty,
   DEFAULT_EPSILON_MIN,
   lasso,
   logPenalty,

@@ -1,4 +1,4 @@
-import { lstatSync, readdirSync } from 'node:fs';
+import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { measureSparsity, selectParams } from '@sparsify/core';
@@ -10,7 +10,7 @@ import { readStoredRun } from './train-command.js';
 
 /** `--out` must be a new path or an empty directory: an existing file or anything in it is left alone. */
 function checkExportTarget(outDir: string): void {
-  let info;
+  let info: Stats;
   try {
     info = lstatSync(outDir);
   } catch (error) {

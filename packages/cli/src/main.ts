@@ -157,14 +157,14 @@ export function trainConfigFromFlags(values: Record<string, unknown>): RunConfig
   let base: Partial<RunConfig> = {};
   if (typeof v.config === 'string') {
     if (!existsSync(v.config)) throw new UsageError(`--config ${v.config} does not exist`);
-    let parsed;
+    let parsed: (Partial<RunConfig> & { config?: Partial<RunConfig>; inputShape?: unknown }) | null;
     try {
       parsed = JSON.parse(readRegularFile(v.config, 2 ** 20).toString('utf8'));
     } catch (error) {
       if ((error as Error).name === 'RunDirectoryError') throw error;
       throw new UsageError(`--config ${v.config} is not valid JSON: ${(error as Error).message}`);
     }
-    base = parsed && parsed.config && parsed.inputShape ? parsed.config : parsed;
+    base = (parsed?.config && parsed.inputShape ? parsed.config : parsed) as Partial<RunConfig>;
     if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new UsageError(`--config ${v.config} must hold a run config object; got ${show(base)}`);
     // The file's own values are checked as the file's (flags given with it are checked as flags below).
     const method = base.method ?? TRAIN_DEFAULTS.method;

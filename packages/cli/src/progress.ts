@@ -20,11 +20,9 @@ function clock(seconds: number): string {
  */
 export class Progress {
   private plannedEpochs = 0;
-  private phaseEpochs = 0;
   private phase: Phase = 'train';
   private startedAt = Date.now();
   private epochsDone = 0;
-  private batchesPerEpoch = 0;
   private epochSeconds: number[] = [];
   private lastDraw = 0;
   private lastMetrics: EpochMetrics | null = null;
@@ -56,15 +54,13 @@ export class Progress {
     this.io.out(`${text}\n`);
   }
 
-  plan(totalEpochs: number, batchesPerEpoch: number): void {
+  plan(totalEpochs: number): void {
     this.plannedEpochs = totalEpochs;
-    this.batchesPerEpoch = batchesPerEpoch;
     this.startedAt = Date.now();
   }
 
   phaseStart(info: { phase: Phase; epochs: number; startEpoch: number }): void {
     this.phase = info.phase;
-    this.phaseEpochs = info.epochs;
     this.event('phase', info);
     this.line(`${info.phase === 'train' ? 'training' : 'fine-tuning'}: ${info.epochs} epoch${info.epochs === 1 ? '' : 's'}${info.startEpoch ? ` (from epoch ${info.startEpoch})` : ''}`);
   }

@@ -1,9 +1,9 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { createPenalty, getPenaltyDefinition, listPenalties, selectParams, type Penalty, type SelectOptions } from '@sparsify/core';
 import { loadDataset, type LoadedDataset } from '@sparsify/datasets';
 import { createModel, MODEL_NAMES } from '@sparsify/models';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
-import { art, ArtController } from '@sparsify/hypersparse';
+import { art, type ArtController } from '@sparsify/hypersparse';
 import type { ArtOptions, ArtSnapshot, FinetuneOptions, OneShotPruning, OptimizerConfig, PrunerLike, TrainOptions } from '@sparsify/train';
 import { BASELINES, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';

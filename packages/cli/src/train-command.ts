@@ -11,7 +11,7 @@ import { UsageError, show } from './errors.js';
 import type { IO } from './io.js';
 import { registerPlugins } from './plugins.js';
 import { Progress, type ProgressMode } from './progress.js';
-import { buildRun, stepsPerEpoch, type RunSetup } from './setup.js';
+import { buildRun, type RunSetup } from './setup.js';
 
 export const RUN_CONFIG_FILE = 'run.json';
 
@@ -139,7 +139,7 @@ async function runAndReport(config: RunConfig, setup: RunSetup, selection: Backe
     );
     progress.line(`method ${config.method}${Object.keys(setup.penaltyConfig.config).length ? ` ${JSON.stringify(setup.penaltyConfig.config)}` : ''}, target sparsity ${(config.sparsity * 100).toFixed(1)}%, seed ${config.seed}, run directory ${o.out}`);
     const mainEpochs = setup.options.art ? setup.options.art.controller.warmupEpochs + setup.options.art.controller.maxEpochs : config.epochs;
-    progress.plan(mainEpochs + config.finetuneEpochs, stepsPerEpoch(setup.data.train.size, config.batchSize));
+    progress.plan(mainEpochs + config.finetuneEpochs);
     const result = await train({
       ...setup.options,
       runDir: o.out,

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestBackend } from '../../../tools/testing/backends.js';
 import { createPenalty, registerPlugin, selectParams } from '@sparsify/core';

@@ -111,7 +111,11 @@ function start(args: string[], cwd: string): Proc {
         const hit = out.split('\n').find((l) => pattern.test(l));
         if (hit) return resolve(hit);
         const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
-        waiters.push({ pattern, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+        waiters.push({ pattern, resolve: (l) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      });
       }),
     exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
   };

@@ -81,7 +81,7 @@ function quickselect(values: Float32Array | number[], k: number): number {
     const a = values[lo];
     const b = values[mid];
     const c = values[hi];
-    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    const pivot = a < b ? (b < c ? b : Math.max(a , c)) : a < c ? a : Math.max(b , c);
     let i = lo;
     let j = hi;
     while (i <= j) {

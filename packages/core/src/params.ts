@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { SparsifyConfigError } from './errors.js';
 
 /** What a parameter is inside its layer. */

@@ -59,7 +59,7 @@ describe('TrainStep skips the input gradient of convs fed by the model input', (
     const model = convNet(4);
     const { x, y } = batch();
     createTrainStep({ model, optimizer: tf.train.sgd(0) }).run(x, y);
-    expect(Object.prototype.hasOwnProperty.call(model.layers[0], 'call')).toBe(false);
+    expect(Object.hasOwn(model.layers[0], 'call')).toBe(false);
     const out = model.predict(x) as tf.Tensor;
     const fused = tf.fused.conv2d({ x: x as tf.Tensor4D, filter: model.layers[0].getWeights()[0] as tf.Tensor4D, strides: 1, pad: 'valid', bias: model.layers[0].getWeights()[1] });
     const again = model.layers.slice(1).reduce((h, l) => l.apply(h) as tf.Tensor, fused as tf.Tensor);

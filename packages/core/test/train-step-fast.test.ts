@@ -9,7 +9,6 @@ import {
   selectParams,
   signLinear,
   variadicCustomGrad,
-  type OptionsOf,
   type Penalty,
   type PenaltyGradients,
   type TrainingContext,

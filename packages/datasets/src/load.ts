@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadCifar100Directory, loadCifar10Directory, type Cifar100Labels } from './cifar.js';
-import { Dataset, type Augmentation, type Normalization } from './dataset.js';
+import type { Dataset, Augmentation, Normalization } from './dataset.js';
 import { check, checkInteger, checkSeed, DatasetError, show } from './errors.js';
 import { loadIdxDirectory } from './idx.js';
 import { loadBundledMnist } from './mnist-bundled.js';

@@ -57,7 +57,10 @@ describe('Dataset', () => {
     expect(Math.min(...all)).toBe(0);
     expect(Math.max(...all)).toBeCloseTo(49 / 255, 6);
     batches.forEach((bb) => bb.dispose());
-    expect([...ds.batches(16, { dropRemainder: true })].map((bb) => (bb.dispose(), bb.size))).toEqual([16, 16, 16]);
+    expect([...ds.batches(16, { dropRemainder: true })].map((bb) => {
+      bb.dispose();
+      return bb.size;
+    })).toEqual([16, 16, 16]);
     expect(ds.numBatches(16)).toBe(4);
     expect(ds.numBatches(16, true)).toBe(3);
   });

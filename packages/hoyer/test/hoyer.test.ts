@@ -34,7 +34,7 @@ afterEach(() => {
 });
 
 const ctx = { step: 0, epoch: 0 };
-const valueOf = (f: () => tf.Scalar) => tf.tidy(() => f().dataSync()[0]);
+const scalarOf = (f: () => tf.Scalar) => tf.tidy(() => f().dataSync()[0]);
 
 // ---- float64 host references (the README's formulas) ----
 const l1 = (w: ArrayLike<number>) => Array.from(w).reduce((s, v) => s + Math.abs(v), 0);
@@ -87,36 +87,36 @@ describe('Hoyer-Square value', () => {
     for (const k of [1, 2, 5, 17]) {
       const values = new Float32Array(40);
       for (let i = 0; i < k; i++) values[i * 2] = i % 2 ? -0.37 : 0.37;
-      expect(valueOf(() => hoyerSquareTerm(tf.tensor2d(values, [8, 5])))).toBeCloseTo(k, 4);
-      expect(valueOf(() => hoyerTerm(tf.tensor2d(values, [8, 5])))).toBeCloseTo(Math.sqrt(k), 5);
+      expect(scalarOf(() => hoyerSquareTerm(tf.tensor2d(values, [8, 5])))).toBeCloseTo(k, 4);
+      expect(scalarOf(() => hoyerTerm(tf.tensor2d(values, [8, 5])))).toBeCloseTo(Math.sqrt(k), 5);
     }
   });
 
   it('a one-hot tensor gives 1 (Hoyer and HS)', () => {
     const values = new Float32Array(30);
     values[13] = -4.2;
-    expect(valueOf(() => hoyerSquareTerm(tf.tensor(values, [2, 3, 5])))).toBeCloseTo(1, 6);
-    expect(valueOf(() => hoyerTerm(tf.tensor(values, [2, 3, 5])))).toBeCloseTo(1, 6);
+    expect(scalarOf(() => hoyerSquareTerm(tf.tensor(values, [2, 3, 5])))).toBeCloseTo(1, 6);
+    expect(scalarOf(() => hoyerTerm(tf.tensor(values, [2, 3, 5])))).toBeCloseTo(1, 6);
   });
 
   it('matches the float64 reference on Gaussian weights, and lies in [1, N]', () => {
     const w = gaussian(300, 4);
-    const hs = valueOf(() => hoyerSquareTerm(tf.tensor2d(w, [20, 15])));
+    const hs = scalarOf(() => hoyerSquareTerm(tf.tensor2d(w, [20, 15])));
     expect(hs / hsRef(w).value - 1).toBeLessThan(1e-5);
     expect(hs).toBeGreaterThan(1);
     expect(hs).toBeLessThan(300);
     // Dense Gaussian weights: HS ≈ (2/π)·N (README, "The math").
     expect(hs / 300).toBeGreaterThan(0.55);
     expect(hs / 300).toBeLessThan(0.72);
-    expect(Math.abs(valueOf(() => hoyerTerm(tf.tensor1d(w))) / hoyerRef(w).value - 1)).toBeLessThan(1e-5);
+    expect(Math.abs(scalarOf(() => hoyerTerm(tf.tensor1d(w))) / hoyerRef(w).value - 1)).toBeLessThan(1e-5);
   });
 
   it('Hoyer and HS are scale-invariant', () => {
     const w = gaussian(60, 9);
     for (const fn of [hoyerTerm, hoyerSquareTerm]) {
-      const base = valueOf(() => fn(tf.tensor1d(w)));
+      const base = scalarOf(() => fn(tf.tensor1d(w)));
       for (const k of [1e-4, 0.3, -2, 1e3]) {
-        expect(Math.abs(valueOf(() => fn(tf.mul(tf.tensor1d(w), k))) / base - 1)).toBeLessThan(1e-5);
+        expect(Math.abs(scalarOf(() => fn(tf.mul(tf.tensor1d(w), k))) / base - 1)).toBeLessThan(1e-5);
       }
     }
   });
@@ -246,12 +246,12 @@ describe('Group-HS structure', () => {
     ];
     for (const [shape, layout, groups] of cases) {
       const p = param(w, shape, layout);
-      const v = valueOf(() => groupHoyerSquareTerm(p.variable, groupAxes(p), groups));
+      const v = scalarOf(() => groupHoyerSquareTerm(p.variable, groupAxes(p), groups));
       expect(Math.abs(v / hs - 1), `${layout} ${shape} ${groups}`).toBeLessThan(1e-6);
     }
     // Both groupings on [9, 1]: HS from the inputs + 1 from the single output group.
     const p = param(w, [9, 1], 'dense');
-    expect(valueOf(() => groupHoyerSquareTerm(p.variable, groupAxes(p), 'both'))).toBeCloseTo(hs + 1, 4);
+    expect(scalarOf(() => groupHoyerSquareTerm(p.variable, groupAxes(p), 'both'))).toBeCloseTo(hs + 1, 4);
   });
 
   it('a kernel whose only non-zeros form one (input, output) slice gives 2, the minimum', () => {
@@ -265,12 +265,12 @@ describe('Group-HS structure', () => {
     const pc = param(conv, sh, 'conv2d');
     const penalty = groupHoyerSquare({ strength: 1 });
     penalty.bind([pd]);
-    expect(valueOf(() => penalty.loss(ctx))).toBeCloseTo(2, 5);
+    expect(scalarOf(() => penalty.loss(ctx))).toBeCloseTo(2, 5);
     penalty.dispose();
-    expect(valueOf(() => groupHoyerSquareTerm(pc.variable, groupAxes(pc), 'both'))).toBeCloseTo(2, 5);
+    expect(scalarOf(() => groupHoyerSquareTerm(pc.variable, groupAxes(pc), 'both'))).toBeCloseTo(2, 5);
     // Any other kernel gives more than 2.
     const pr = param(gaussian(sh.reduce((a, b) => a * b), 44), sh, 'conv2d');
-    expect(valueOf(() => groupHoyerSquareTerm(pr.variable, groupAxes(pr), 'both'))).toBeGreaterThan(2);
+    expect(scalarOf(() => groupHoyerSquareTerm(pr.variable, groupAxes(pr), 'both'))).toBeGreaterThan(2);
   });
 
   it('uses input groups (one per input feature/channel) and output groups (one per neuron/filter) of TF.js layouts', () => {
@@ -280,7 +280,7 @@ describe('Group-HS structure', () => {
     const nIn = [Math.sqrt(5), 0, 5];
     const nOut = [Math.sqrt(10), Math.sqrt(20)];
     const expected = ((nIn[0] + nIn[1] + nIn[2]) ** 2 + (nOut[0] + nOut[1]) ** 2) / 30;
-    expect(valueOf(() => groupHoyerSquareTerm(p.variable, groupAxes(p), 'both'))).toBeCloseTo(expected, 5);
+    expect(scalarOf(() => groupHoyerSquareTerm(p.variable, groupAxes(p), 'both'))).toBeCloseTo(expected, 5);
   });
 
   it('biases fall back to Hoyer-Square in every mode; kernels without groups only with "auto"', () => {
@@ -289,7 +289,7 @@ describe('Group-HS structure', () => {
     for (const groups of ['auto', 'both', 'input', 'output'] as GroupMode[]) {
       const penalty = groupHoyerSquare({ strength: 1, groups });
       penalty.bind([pb]);
-      expect(Math.abs(valueOf(() => penalty.loss(ctx)) / hsRef(b).value - 1)).toBeLessThan(1e-6);
+      expect(Math.abs(scalarOf(() => penalty.loss(ctx)) / hsRef(b).value - 1)).toBeLessThan(1e-6);
       penalty.dispose();
     }
     const dw = gaussian(3 * 3 * 2 * 1, 52);
@@ -297,7 +297,7 @@ describe('Group-HS structure', () => {
     const auto = groupHoyerSquare({ strength: 1 });
     auto.bind([pdw]);
     expect(auto.groupAxesOf()).toEqual([null]);
-    expect(Math.abs(valueOf(() => auto.loss(ctx)) / hsRef(dw).value - 1)).toBeLessThan(1e-6);
+    expect(Math.abs(scalarOf(() => auto.loss(ctx)) / hsRef(dw).value - 1)).toBeLessThan(1e-6);
     auto.dispose();
     const strict = groupHoyerSquare({ strength: 1, groups: 'both' });
     expect(() => strict.bind([pdw])).toThrow(/has no input\/output groups, so groups "both" cannot apply/);

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import {
   BasePenalty,
-  exponentialGrowth,
   kthSmallestMagnitude,
   option,
   variadicCustomGrad,

@@ -100,7 +100,7 @@ describe('ART controller on scripted accuracies', () => {
 
   it('hands every snapshot back exactly once (discarded, or as the selection), through onDiscard and `discarded`', () => {
     const viaCallback: number[] = [];
-    const controller = art<{ epoch: number }>({ onDiscard: (s, epoch) => viaCallback.push(epoch) });
+    const controller = art<{ epoch: number }>({ onDiscard: (_s, epoch) => viaCallback.push(epoch) });
     const pruned = [10, 12, 50, 60, 55, 20, 10, 70, 75, 72];
     const d = script(controller, pruned, [...pruned.map(() => 99).slice(0, 9), 60]);
     const last = d[d.length - 1];

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { SparsifyConfigError, check } from '@sparsify/core';
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { lstat, mkdir, mkdtemp, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ModelFileError } from './errors.js';
@@ -49,7 +49,7 @@ export async function makeDirectory(dir: string): Promise<void> {
  * naming what is in the way (a file, a link, or a directory holding anything else).
  */
 async function replaceableTarget(target: string, replaceable: readonly string[]): Promise<'absent' | 'replace'> {
-  let info;
+  let info: Stats;
   try {
     info = await lstat(target);
   } catch (error) {

@@ -160,7 +160,7 @@ export class PenaltiesCallback extends tf.Callback {
     }
     if (!this.step) this.build(model, optimizer);
     else if (this.step.modelOptimizer !== optimizer) this.step.setOptimizer(optimizer); // recompiled
-    const own = Object.prototype.hasOwnProperty.call(optimizer, 'minimize') ? optimizer.minimize : undefined;
+    const own = Object.hasOwn(optimizer, 'minimize') ? optimizer.minimize : undefined;
     this.installed = { model, optimizer, ownMinimize: own };
     const hook: Minimize = (f, returnCost = false, varList) => this.runStep(f, returnCost, varList);
     Object.assign(optimizer, { minimize: hook, [HOOKED]: true });
@@ -191,7 +191,7 @@ export class PenaltiesCallback extends tf.Callback {
       }
     }
     const pruner = this.prunerInstance;
-    if (pruner && pruner.onStep()) step.setMasks(pruner.masks());
+    if (pruner?.onStep()) step.setMasks(pruner.masks());
     this.currentLoss = f;
     let result: StepResult;
     try {

@@ -528,7 +528,7 @@ export function decodeSparse(json: SparseModelJSON, data: ArrayBuffer | Uint8Arr
     convertedBy: json.artifacts?.convertedBy ?? null,
   };
   if (json.artifacts?.trainingConfig) artifacts.trainingConfig = json.artifacts.trainingConfig;
-  if (json.artifacts?.userDefinedMetadata) artifacts.userDefinedMetadata = json.artifacts.userDefinedMetadata as {};
+  if (json.artifacts?.userDefinedMetadata) artifacts.userDefinedMetadata = json.artifacts.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']>;
   return artifacts;
 }
 

@@ -149,7 +149,7 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     const hooked: boolean[] = [];
     let afterFirstEpoch: Float32Array | null = null;
     const probe = new tf.CustomCallback({
-      onBatchBegin: async () => void hooked.push(Object.prototype.hasOwnProperty.call(model.optimizer, 'minimize')),
+      onBatchBegin: async () => void hooked.push(Object.hasOwn(model.optimizer, 'minimize')),
       // A learning-rate change from a callback reaches the optimizer that trains: lr 0 freezes epoch 1.
       onEpochEnd: async (epoch: number) => {
         if (epoch === 0) {
@@ -161,7 +161,7 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     await model.fit(x, y, { epochs: 2, batchSize: 32, verbose: 0, callbacks: [cb, probe] });
     expect(hooked).toEqual([true, true, true, true, true, true]); // fit trains through the hook
     expect(model.optimizer).toBe(optimizer);
-    expect(Object.prototype.hasOwnProperty.call(optimizer, 'minimize')).toBe(false); // unhooked
+    expect(Object.hasOwn(optimizer, 'minimize')).toBe(false); // unhooked
     expect((model as unknown as { isOptimizerOwned: boolean }).isOptimizerOwned).toBe(true);
     expect(maxAbsDiff(host(model.weights[0].read()), afterFirstEpoch!)).toBe(0);
     expect(cb.context).toEqual({ step: 6, epoch: 2 });
@@ -196,7 +196,7 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     const nan = new NaNPenalty({ strength: 1 });
     await expect(fitWithPenalties(model, x, y, { epochs: 1, verbose: 0, penalties: [nan] })).rejects.toBeInstanceOf(NonFiniteLossError);
     expect(model.optimizer).toBe(optimizer);
-    expect(Object.prototype.hasOwnProperty.call(optimizer, 'minimize')).toBe(false);
+    expect(Object.hasOwn(optimizer, 'minimize')).toBe(false);
     expect(maxAbsDiff(host(model.weights[0].read()), before)).toBe(0); // the update was not applied
     await expect(fitWithPenalties(compiledMlp(9), x, y, { weightDecay: -1 })).rejects.toThrow(/weightDecay must be a finite number ≥ 0; got -1/);
     const uncompiled = tf.sequential({ layers: [tf.layers.dense({ inputShape: [16], units: 4 })] });

@@ -116,7 +116,7 @@ function page(title: string, body: string): string {
 export function renderHtml(r: RunReport): string {
   let body = `<h1>sparsify run report${r.name ? `: ${esc(r.name)}` : ''}</h1><p class="muted">${esc(r.createdAt)}</p>`;
   body += htmlTable(null, summaryRows(r));
-  body += `<h2>Accuracy</h2><p>Measured on the ${esc(r.accuracy.split)} set.</p>` + htmlTable(null, accuracyRows(r));
+  body += `<h2>Accuracy</h2><p>Measured on the ${esc(r.accuracy.split)} set.</p>${htmlTable(null, accuracyRows(r))}`;
   body += `<h2>Per-layer sparsity</h2><div class="chart">${layerSparsityChart(
     r.sparsity.layers.map((l) => ({ name: l.name, sparsity: l.total ? l.zeros / l.total : 0, total: l.total })),
   )}</div>`;
@@ -125,7 +125,7 @@ export function renderHtml(r: RunReport): string {
     r.sparsity.layers.map((l) => [l.name, `[${l.shape.join(', ')}]`, l.total.toLocaleString('en-US'), l.zeros.toLocaleString('en-US'), pct(l.total ? l.zeros / l.total : 0)]),
     [2, 3, 4],
   );
-  if (r.structure) body += `<h2>Neurons or channels kept</h2><p>${esc(structureNote(r))}</p>` + htmlTable(STRUCTURE_HEAD, structureRows(r), [1, 2, 3]);
+  if (r.structure) body += `<h2>Neurons or channels kept</h2><p>${esc(structureNote(r))}</p>${htmlTable(STRUCTURE_HEAD, structureRows(r), [1, 2, 3])}`;
   const hs = r.histograms ?? {};
   const hists = [
     hs.beforePrune && { label: 'before pruning', ...hs.beforePrune },
@@ -160,7 +160,7 @@ export function renderHtml(r: RunReport): string {
   const diag = Object.entries(r.diagnostics ?? {}).filter(([, d]) => Object.keys(d).length);
   if (diag.length) {
     body += '<h2>Penalty diagnostics</h2>';
-    for (const [name, d] of diag) body += `<h3>${esc(name)}</h3>` + htmlTable(['quantity', 'value'], Object.entries(d).map(([k, v]) => [k, fmtDiag(v)]));
+    for (const [name, d] of diag) body += `<h3>${esc(name)}</h3>${htmlTable(['quantity', 'value'], Object.entries(d).map(([k, v]) => [k, fmtDiag(v)]))}`;
   }
   if (r.art) body += `<h2>ART</h2><pre>${esc(JSON.stringify(r.art, null, 2))}</pre>`;
   return page(`sparsify report${r.name ? `: ${r.name}` : ''}`, body);

@@ -135,7 +135,7 @@ export function createReport(input: ReportInput): RunReport {
 /** Checks a parsed `report.json` (e.g. for `sparsify report`). */
 export function validateReport(value: unknown): RunReport {
   const v = value as RunReport;
-  if (!v || v.kind !== 'sparsify-run-report') fail('kind', v?.kind, '"sparsify-run-report"');
+  if (v?.kind !== 'sparsify-run-report') fail('kind', v?.kind, '"sparsify-run-report"');
   if (v.version !== 1) fail('version', v.version, '1');
   const { kind: _k, version: _v, ...rest } = v;
   const { global: _g, total: _t, zeros: _z, compression: _c, nearZeros: _n, ...sparsity } = v.sparsity ?? ({} as RunReport['sparsity']);

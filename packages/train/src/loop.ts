@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import {
   NonFiniteLossError,
   SparsifyConfigError,
@@ -66,7 +66,7 @@ function validate(options: TrainOptions): void {
   if (!model || !Array.isArray((model as tf.LayersModel).layers)) {
     throw new SparsifyConfigError(`model must be a tf.LayersModel; got ${model === undefined ? 'undefined' : typeof model}`);
   }
-  if (!data || !data.train || typeof data.train.batches !== 'function') {
+  if (!data?.train || typeof data.train.batches !== 'function') {
     throw new SparsifyConfigError('data.train must be a DataSplit ({ size, batches(batchSize, { shuffle, seed, epoch }) }), e.g. a @sparsify/datasets Dataset or tensorData(x, y)');
   }
   checkInteger('data.train.size', data.train.size, 1);
@@ -354,7 +354,7 @@ class Run {
         const masks = o.pruning.update(step.context);
         if (masks) step.setMasks(masks);
       }
-      let r;
+      let r: ReturnType<typeof step.run>;
       try {
         r = step.run(b.x, b.y);
         sums.seen += b.x.shape[0];
@@ -569,7 +569,7 @@ class Run {
       penaltyVariables,
       penaltyOptimizers,
       penaltyState: this.penalties.map((p) => (typeof p.getState === 'function' ? p.getState() : null)),
-      masks: masks && masks.length ? masksToHost(masks) : null,
+      masks: masks?.length ? masksToHost(masks) : null,
       pruner: this.o.pruning?.getState?.({ includeMasks: false }) ?? null,
       artController: this.o.art?.controller.getState?.() ?? null,
       artSnapshots: [...this.artSnapshots].map(([epoch, snap]) => ({ epoch, weights: snap.weights, masks: snap.masks })),

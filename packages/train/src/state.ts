@@ -2,7 +2,6 @@ import * as tf from '@tensorflow/tfjs';
 import type { Mask, Param } from '@sparsify/core';
 import { CheckpointError } from './checkpoint.js';
 
-type Typed = Float32Array | Int32Array | Uint8Array;
 type Values = Float32Array | Int32Array;
 
 /** Host copies of tensors' values. */

@@ -7,7 +7,6 @@ import type {
   PenaltyDiagnostics,
   SelectOptions,
   SparsityReport,
-  StrengthSchedule,
   TaskLoss,
   ThresholdRule,
   TrainingContext,

@@ -12,7 +12,7 @@ import { gzipSync } from 'node:zlib';
 import type { Case, Op, Value } from './cases.js';
 import { MEMORY_MB, SLOW_MS, type CaseResult, type Outcome } from './outcomes.js';
 
-/* eslint-disable @typescript-eslint/no-explicit-any -- the packages under test are loaded by name, any version */
+// biome-ignore lint/suspicious/noExplicitAny: the packages under test are loaded by name, any version
 type Any = any;
 
 const tf: Any = await import('@tensorflow/tfjs');
@@ -275,11 +275,11 @@ async function runSparse(c: Case, base: SparseBase, dir: string): Promise<{ outc
   const crafted = c.ops.some((o) => o.op === 'reseal') && typeof layers.sparseChecksum === 'function';
   if (c.via === 'load') {
     writeSparseDir(dir, json, data);
-    const escape = c.ops.find((o) => o.op === 'escape');
-    if (escape && escape.op === 'escape') {
-      const target = escape.kind === 'absolute' ? secret : escape.kind === 'parent' ? '../secret.bin' : 'link.bin';
-      if (escape.kind === 'symlink') symlinkSync(secret, join(dir, 'link.bin'));
-      if (escape.kind === 'parent') writeFileSync(join(dir, '..', 'secret.bin'), new Uint8Array(SECRET_BYTES));
+    const escapeOp = c.ops.find((o) => o.op === 'escape');
+    if (escapeOp && escapeOp.op === 'escape') {
+      const target = escapeOp.kind === 'absolute' ? secret : escapeOp.kind === 'parent' ? '../secret.bin' : 'link.bin';
+      if (escapeOp.kind === 'symlink') symlinkSync(secret, join(dir, 'link.bin'));
+      if (escapeOp.kind === 'parent') writeFileSync(join(dir, '..', 'secret.bin'), new Uint8Array(SECRET_BYTES));
       json.weightsPath = target;
       writeFileSync(join(dir, 'model.sparse.json'), JSON.stringify(json));
     }

@@ -143,8 +143,6 @@ function readKnownResults(out: string): Map<string, QueueJobResult> {
   return known;
 }
 
-const isDone = (s: JobState) => s.state === 'completed' || s.state === 'failed';
-
 function duration(ms: number): string {
   const s = Math.round(ms / 1000);
   return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
