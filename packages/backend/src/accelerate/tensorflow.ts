@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { groupLayout, kthSmallest, MOMENTUM_UPDATE_KERNEL, PASS_KERNELS } from '@sparsify/core';
+import { groupLayout, kthSmallest, LAYER_KERNELS, MOMENTUM_UPDATE_KERNEL, PASS_KERNELS } from '@sparsify/core';
 import { groupValueAndFactors, haloFromSums, PENALTY_KERNEL_NAMES, ratio, upstream, type GroupAttrs, type HaloTermAttrs } from './penalty-kernels.js';
 
 /**
@@ -22,12 +22,14 @@ interface Binding {
   readonly TF_ATTR_TYPE: number;
   readonly TF_ATTR_BOOL: number;
   readonly TF_ATTR_INT: number;
+  readonly TF_ATTR_FLOAT: number;
+  readonly TF_ATTR_STRING: number;
 }
 
 interface OpAttr {
   name: string;
   type: number;
-  value: number | boolean;
+  value: number | boolean | string;
 }
 
 /** What these kernels use of tfjs-node's backend object. */
@@ -116,6 +118,42 @@ class Graph {
     return this.run('ConcatV2', [...flat.map((x) => x.id), axis], attrs)[0];
   }
 
+  /**
+   * FusedBatchNormV3 in training mode (statistics of the batch) on x [.., C] as NHWC: [y, mean,
+   * variance], the variance biased (its `reserve_space_2`; its `batch_variance` is Bessel-corrected).
+   */
+  fusedBatchNorm(x: Handle, gamma: Handle, beta: Handle, epsilon: number): [Handle, Handle, Handle] {
+    const x4 = this.nhwc(x);
+    const none = this.constant([], [0]);
+    const attrs = [...this.batchNormAttrs(epsilon), { name: 'exponential_avg_factor', type: this.b.TF_ATTR_FLOAT, value: 1 }];
+    const [y, , , mean, variance] = this.run('FusedBatchNormV3', [x4.id, gamma.id, beta.id, none.id, none.id], attrs, 6);
+    return [x4 === x ? y : this.reshape(y, x.shape), mean, variance];
+  }
+
+  /** FusedBatchNormGradV3 of `fusedBatchNorm` (training mode): [dx, dγ, dβ]. */
+  fusedBatchNormGrad(dy: Handle, x: Handle, gamma: Handle, mean: Handle, variance: Handle, epsilon: number): [Handle, Handle, Handle] {
+    const none = this.constant([], [0]);
+    const [dx, dGamma, dBeta] = this.run('FusedBatchNormGradV3', [this.nhwc(dy).id, this.nhwc(x).id, gamma.id, mean.id, variance.id, none.id], this.batchNormAttrs(epsilon), 5);
+    return [x.shape.length === 4 ? dx : this.reshape(dx, x.shape), dGamma, dBeta];
+  }
+
+  private batchNormAttrs(epsilon: number): OpAttr[] {
+    return [
+      this.type(),
+      this.type('U'),
+      { name: 'epsilon', type: this.b.TF_ATTR_FLOAT, value: epsilon },
+      { name: 'data_format', type: this.b.TF_ATTR_STRING, value: 'NHWC' },
+      { name: 'is_training', type: this.b.TF_ATTR_BOOL, value: true },
+    ];
+  }
+
+  /** x as rank 4 for the NHWC batch-norm ops: as is, or [1, rows, 1, C]. */
+  private nhwc(x: Handle): Handle {
+    if (x.shape.length === 4) return x;
+    const C = x.shape[x.shape.length - 1];
+    return this.reshape(x, [1, x.shape.reduce((p, d) => p * d, 1) / C, 1, C]);
+  }
+
   read(x: Handle): Float32Array {
     return this.b.tensorDataSync(x.id);
   }
@@ -163,6 +201,12 @@ const plusZero = (g: Graph, x: Handle) => g.add(x, g.constant([0]));
 const KERNELS: Record<string, TfKernel> = {
   [PASS_KERNELS.absAndSquareSums]: (g, [x]) => [g.output(g.sum(g.abs(x))), g.output(g.sum(g.square(x)))],
   [PASS_KERNELS.absSum]: (g, [x]) => [g.output(g.sum(g.abs(x)))],
+
+  [LAYER_KERNELS.batchNormTraining]: (g, [x, gamma, beta], { epsilon }) => g.fusedBatchNorm(x, gamma, beta, epsilon as number).map((h) => g.output(h)),
+  [LAYER_KERNELS.batchNormTrainingGrad]: (g, [dy, x, gamma, mean, variance], { epsilon }) =>
+    g.fusedBatchNormGrad(dy, x, gamma, mean, variance, epsilon as number).map((h) => g.output(h)),
+  // dy·[y > 0], TensorFlow's own ReLU gradient.
+  [LAYER_KERNELS.reluGrad]: (g, [dy, y]) => [g.output(g.op('ReluGrad', dy, y))],
 
   // c·(a·sign(x) + b·x) + 0; with b and c left out, a·sign(x) + 0.
   [PASS_KERNELS.signLinear]: (g, [x, a, b, c]) => {
