@@ -15,7 +15,6 @@ export { registerTensorflowTrainingKernels, TENSORFLOW_TRAINING_KERNELS } from '
 export { MAX_WASM_THREADS } from './wasm-threads.js';
 export {
   SPARSIFY_KERNELS,
-  TENSORFLOW_OP_KERNELS,
   loopKernelImplementation,
   registerLoopKernels,
   registerSparsifyKernels,

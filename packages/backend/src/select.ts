@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { registerSparsifyKernels } from './accelerate/index.js';
+import { registerSparsifyKernels, unregisterSparsifyKernels } from './accelerate/index.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
 import { loadNative, type NativeRuntime } from './native.js';
 import { autoWasmThreads, MAX_WASM_THREADS, startWasmWithThreads, wasmThreadsUnsupported, type WasmThreadsModule } from './wasm-threads.js';
@@ -219,6 +219,8 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
       const { backend, wasmThreads: threads, wasmThreadsNote, native } = await activate(candidate, importModule, options.trainingKernels ?? true, wasmThreads, env);
       await tf.ready();
       silenceInstallHint();
+      // Tensors on a GPU: the host loops' copies would cost more than the plain ops there.
+      if (native?.devices.some((d) => d.startsWith('GPU'))) unregisterSparsifyKernels('tensorflow');
       tried.push({ candidate, ok: true, detail: 'active' });
       const skipped = tried.filter((t) => !t.ok).map((t) => `${t.candidate}: ${t.detail}`);
       const why =

@@ -97,3 +97,17 @@ describe(`core's ops with the accelerator's kernels on ${process.env.SPARSIFY_TE
   }
 });
 
+describe.runIf(process.env.SPARSIFY_TEST_BACKEND === 'tensorflow')('host loops on tensorflow', () => {
+  it('copy a tensor once for the kernels called on it one after another', async () => {
+    const { hostCopies } = await import('../src/accelerate/host-loops.js');
+    const x = tf.tensor(values(4096, 11), [64, 64]);
+    const before = hostCopies();
+    tf.tidy(() => void [absSum(x), signLinear(x, tf.scalar(0.5)), ...absAndSquareSums(x)]);
+    // x once; the scalar a once.
+    expect(hostCopies() - before).toBe(2);
+    const y = tf.add(x, 1);
+    tf.tidy(() => void absSum(y));
+    expect(hostCopies() - before).toBe(3);
+    tf.dispose([x, y]);
+  });
+});

@@ -1,14 +1,15 @@
-import { LAYER_LOOP_KERNELS, registerReluKernels, unregisterReluKernels } from './layer-kernels.js';
+import * as tf from '@tensorflow/tfjs';
 import { LAYER_KERNELS } from '@sparsify/core';
-import { registerLoopKernels, unregisterLoopKernels } from './loop-kernels.js';
-import { PASS_LOOP_KERNELS } from './passes.js';
+import { hostKernelExports, registerHostLoopKernels, unregisterHostLoopKernels } from './host-loops.js';
+import { LAYER_LOOP_KERNELS, registerReluKernels, unregisterReluKernels } from './layer-kernels.js';
+import { loopKernelSimdEnabled, registeredLoopKernel, registerLoopKernels, unregisterLoopKernels, wasmKernelExports } from './loop-kernels.js';
+import { MOMENTUM_UPDATE, PASS_LOOP_KERNELS } from './passes.js';
 import { PENALTY_LOOP_KERNELS } from './penalty-kernels.js';
-import { registerTensorflowOpKernels, TENSORFLOW_OP_KERNELS, unregisterTensorflowOpKernels } from './tensorflow.js';
+import { registerTensorflowOpKernels, unregisterTensorflowOpKernels } from './tensorflow-ops.js';
 
 export { setHelperThreadEnabled } from './helper-thread.js';
 export {
   LOOP_KERNEL_BACKENDS,
-  loopKernelImplementation,
   registerLoopKernels,
   setLoopKernelSimd,
   unregisterLoopKernels,
@@ -21,25 +22,49 @@ export {
 
 const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS, ...LAYER_LOOP_KERNELS];
 
-/** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; most for tensorflow too). */
+/**
+ * The kernels run as host loops on tensorflow: the passes and penalties but the momentum update, one
+ * pass that reads four tensors and writes two, which TensorFlow's own ops do as fast as copies to the
+ * host and back. The layer ops run there as TensorFlow's fused ops instead (tensorflow-ops.ts).
+ */
+const ON_TENSORFLOW = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS].filter((k) => k !== MOMENTUM_UPDATE);
+
+/** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; for tensorflow all but the momentum update). */
 export const SPARSIFY_KERNELS: readonly string[] = [...ALL.map((k) => k.name), LAYER_KERNELS.relu];
-export { TENSORFLOW_OP_KERNELS };
 
 /**
  * Registers kernels for the ops of `@sparsify/core` (the shared passes, the momentum update, the layer
- * ops BatchNormalization and ReLU train through) and of the built-in penalty packages, with the same results as their plain tfjs versions to float32
- * rounding: on cpu and wasm one loop per op (WebAssembly SIMD on wasm), on tensorflow (tfjs-node) a few
- * TensorFlow ops issued without the tfjs engine's per-op cost. Idempotent; `selectBackend` calls it.
+ * ops BatchNormalization and ReLU train through) and of the built-in penalty packages, with the same
+ * results as their plain tfjs versions to float32 rounding: one loop per op, WebAssembly SIMD on wasm
+ * and, over copies in host memory, on tensorflow (tfjs-node), where the layer ops run as TensorFlow's
+ * fused ops. Idempotent; `selectBackend` calls it, and leaves tensorflow's out when TensorFlow runs on
+ * a GPU (`unregisterSparsifyKernels('tensorflow')`).
  */
 export function registerSparsifyKernels(): string[] {
+  registerHostLoopKernels(ON_TENSORFLOW);
   registerTensorflowOpKernels();
   registerReluKernels();
   return [...registerLoopKernels(ALL), LAYER_KERNELS.relu];
 }
 
-/** Removes them: every op runs its plain tfjs version (comparisons, tests). */
-export function unregisterSparsifyKernels(): void {
-  unregisterLoopKernels(ALL);
-  unregisterReluKernels();
+/** Removes them (on `backend` only, or everywhere): the ops then run their plain tfjs versions. */
+export function unregisterSparsifyKernels(backend?: 'tensorflow'): void {
+  unregisterHostLoopKernels(ON_TENSORFLOW);
   unregisterTensorflowOpKernels();
+  unregisterReluKernels(backend);
+  if (backend !== 'tensorflow') unregisterLoopKernels(ALL);
+}
+
+/**
+ * What a registered loop kernel runs on the active backend: 'simd', 'js', or 'none' (not registered
+ * here). On tensorflow the loops run over copies in host memory.
+ */
+export function loopKernelImplementation(name: string): 'simd' | 'js' | 'none' {
+  const backendName = tf.getBackend();
+  const kernel = registeredLoopKernel(name);
+  if (!kernel || !tf.getKernel(name, backendName)) return 'none';
+  if (!loopKernelSimdEnabled() || !kernel.simd) return 'js';
+  if (backendName === 'wasm') return wasmKernelExports(tf.backend(), kernel.simd.code) ? 'simd' : 'js';
+  if (backendName === 'tensorflow') return hostKernelExports(kernel.simd.code) ? 'simd' : 'js';
+  return 'js';
 }

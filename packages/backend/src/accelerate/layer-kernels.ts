@@ -192,7 +192,7 @@ export const LAYER_LOOP_KERNELS: readonly LoopKernel<object>[] = [
   RELU_GRAD as LoopKernel<object>,
 ];
 
-/** The backends the `relu` op's forward kernel is registered for (its gradient kernel: RELU_GRAD, or tensorflow.ts). */
+/** The backends the `relu` op's forward kernel is registered for (its gradient kernel: RELU_GRAD, or tensorflow-ops.ts). */
 export const RELU_BACKENDS = ['cpu', 'wasm', 'tensorflow'] as const;
 
 /**
@@ -214,6 +214,7 @@ export function registerReluKernels(): void {
   }
 }
 
-export function unregisterReluKernels(): void {
-  for (const backendName of RELU_BACKENDS) if (tf.getKernel(LAYER_KERNELS.relu, backendName)) tf.unregisterKernel(LAYER_KERNELS.relu, backendName);
+/** Removes them (for `backend` only, or for all). */
+export function unregisterReluKernels(backend?: (typeof RELU_BACKENDS)[number]): void {
+  for (const backendName of backend ? [backend] : RELU_BACKENDS) if (tf.getKernel(LAYER_KERNELS.relu, backendName)) tf.unregisterKernel(LAYER_KERNELS.relu, backendName);
 }

@@ -101,9 +101,12 @@ export function backendMemory(wasm: WasmLike): WebAssembly.Memory | null {
  * the backend has no accessible memory or the module does not instantiate (e.g. no wasm SIMD).
  */
 export function wasmKernelExports(backend: tf.KernelBackend, code: WasmKernelCode): WasmKernelExports | null {
-  const wasm = backend as unknown as WasmLike;
-  const memory = backendMemory(wasm);
-  if (!memory) return null;
+  const memory = backendMemory(backend as unknown as WasmLike);
+  return memory ? exportsOn(memory, code) : null;
+}
+
+/** The exports of `code` instantiated on `memory` (cached per memory), or null where it does not instantiate. */
+export function exportsOn(memory: WebAssembly.Memory, code: WasmKernelCode): WasmKernelExports | null {
   let byCode = instances.get(memory);
   if (!byCode) instances.set(memory, (byCode = new Map()));
   if (!byCode.has(code.name)) {
@@ -132,16 +135,9 @@ export function setLoopKernelSimd(on: boolean): void {
   simdEnabled = on;
 }
 
-/** What a registered loop kernel runs on the active backend: 'simd', 'js', or 'none' (not registered here). */
-export function loopKernelImplementation(name: string): 'simd' | 'js' | 'none' {
-  const backendName = tf.getBackend();
-  const kernel = registered.get(name);
-  if (!kernel || !tf.getKernel(name, backendName)) return 'none';
-  if (backendName === 'wasm' && simdEnabled && kernel.simd && wasmKernelExports(tf.backend(), kernel.simd.code)) return 'simd';
-  return 'js';
-}
+export const loopKernelSimdEnabled = (): boolean => simdEnabled;
 
-function orderedInputs(inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
+export function orderedInputs(inputs: tf.NamedTensorInfoMap): tf.TensorInfo[] {
   return Object.keys(inputs)
     .sort((a, b) => Number(a.slice(1)) - Number(b.slice(1)))
     .map((k) => inputs[k] as tf.TensorInfo);
@@ -213,8 +209,10 @@ function kernelFunc<A extends object>(kernel: LoopKernel<A>, backendName: LoopBa
   };
 }
 
-/** The loop kernels registered through `registerLoopKernels`, by name (for `loopKernelImplementation`). */
+/** The loop kernels registered through `registerLoopKernels`, by name. */
 const registered = new Map<string, LoopKernel<object>>();
+
+export const registeredLoopKernel = (name: string): LoopKernel<object> | undefined => registered.get(name);
 
 /**
  * Registers each kernel under its name for cpu and wasm (replacing an earlier registration of the same

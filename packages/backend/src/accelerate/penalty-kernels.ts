@@ -31,7 +31,7 @@ interface RatioAttrs {
 }
 
 /** From A = Σ|w| and Q = Σw²: [value, c0, c1] with ∂value/∂w = c0·sign(w) + c1·w (0 where the floor is active). */
-export function ratio(A: number, Q: number, square: boolean, delta: number): [number, number, number] {
+function ratio(A: number, Q: number, square: boolean, delta: number): [number, number, number] {
   const D = square ? Q : Math.sqrt(Q);
   const d = Math.max(D, delta);
   const live = D >= delta ? 1 : 0;
@@ -58,7 +58,7 @@ const HOYER_RATIO_STEP: LoopKernel<RatioAttrs> = {
   },
 };
 
-export interface GroupAttrs {
+interface GroupAttrs {
   rhoIn: number;
   rhoOut: number;
   delta: number;
@@ -69,7 +69,7 @@ export interface GroupAttrs {
  * factors at upstream dy; returns the value. The norms and [N, d, live, S_in, S_out] are rounded to
  * float32 on the way, as the op's tensors hold them.
  */
-export function groupValueAndFactors(rows: Float32Array, cols: Float32Array, dy: number, { rhoIn, rhoOut, delta }: GroupAttrs): number {
+function groupValueAndFactors(rows: Float32Array, cols: Float32Array, dy: number, { rhoIn, rhoOut, delta }: GroupAttrs): number {
   const [nIn, nOut] = [new Float32Array(rows.length), new Float32Array(cols.length)];
   let [Q, sIn, sOut] = [0, 0, 0];
   for (let i = 0; i < rows.length; i++) {
@@ -128,7 +128,7 @@ const GROUP_HOYER_SQUARE_STEP: LoopKernel<GroupAttrs> = {
 // ---------------------------------------------------------------------------------------------------
 // HALO (@sparsify/halo, ops.ts): r = 1/(λ² + m²), m = minLambda
 
-export interface HaloTermAttrs {
+interface HaloTermAttrs {
   minLambdaSquared: number;
   xi: number;
   psi: number;
@@ -137,7 +137,7 @@ export interface HaloTermAttrs {
 }
 
 /** [value, slope] from W = Σ|w|·r and L = Σ|λ| (float64): ξ·W + ψ·R(L − p) and ψ·R'(L − p). */
-export function haloFromSums(weighted: number, lambdaL1: number, { xi, psi, budget, l1 }: HaloTermAttrs): [number, number] {
+function haloFromSums(weighted: number, lambdaL1: number, { xi, psi, budget, l1 }: HaloTermAttrs): [number, number] {
   const excess = lambdaL1 - budget;
   return [xi * weighted + psi * (l1 ? Math.abs(excess) : excess * excess), psi * (l1 ? Math.sign(excess) : 2 * excess)];
 }
@@ -181,7 +181,7 @@ interface HaloGradientAttrs {
 }
 
 /** g = dy·ξ and h = dy·slope, each rounded to float32 as a tfjs Mul rounds it. */
-export function upstream(dy: number, slope: number, xi: number): [number, number] {
+function upstream(dy: number, slope: number, xi: number): [number, number] {
   return [Math.fround(dy * Math.fround(xi)), Math.fround(dy * slope)];
 }
 
