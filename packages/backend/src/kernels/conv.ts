@@ -160,9 +160,10 @@ function filterGradIm2col(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): 
 
 let filterGradMethod: 'auto' | 'conv' | 'im2col' | 'direct' = 'auto';
 /**
- * For benchmarks: how Conv2DBackpropFilter is computed. `auto`: im2col when the patch matrix is at
- * most twice the size of dy (few input channels, e.g. a first layer on grey images, where the conv
- * spends its time copying dy three times), else the conv.
+ * For benchmarks: how Conv2DBackpropFilter is computed. `auto`: the direct loop (filter-grad.wat) where
+ * it applies (co a multiple of 8; faster than both others on every CIFAR layer shape, docs/performance.md),
+ * else im2col when the patch matrix is at most twice the size of dy (few input channels, e.g. a first
+ * layer on grey images, where the conv spends its time copying dy three times), else the conv.
  */
 export function setConvFilterGradMethod(method: 'auto' | 'conv' | 'im2col' | 'direct'): void {
   filterGradMethod = method;
@@ -192,8 +193,8 @@ export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
       false,
       'channelsLast',
     );
-    if (filterGradMethod === 'direct') return filterGradDirect(s, xh, dyh, info) ?? filterGradNHWC(s, xh, dyh, info);
-    return (useIm2col(info) ? filterGradIm2col(s, xh, dyh, info) : null) ?? filterGradNHWC(s, xh, dyh, info);
+    const direct = filterGradMethod === 'direct' || filterGradMethod === 'auto' ? filterGradDirect(s, xh, dyh, info) : null;
+    return direct ?? (useIm2col(info) ? filterGradIm2col(s, xh, dyh, info) : null) ?? filterGradNHWC(s, xh, dyh, info);
   });
 }
 
@@ -311,8 +312,9 @@ function inputGradDirect(s: KernelScope, dy: Info, filter: Info, info: Conv2DInf
 
 let inputGradMethod: 'auto' | 'col2im' | 'conv' | 'direct' = 'auto';
 /**
- * For benchmarks: how Conv2DBackpropInput is computed. `auto`: GEMM + col2im where the conv of the
- * padded dy would waste work, i.e. with fewer than 8 input channels (a conv with 1–7 output channels
+ * For benchmarks: how Conv2DBackpropInput is computed. `auto`: the direct loop where it applies (stride
+ * 1, ci a multiple of 8; at least as fast as the others on CIFAR layer shapes), else GEMM + col2im where
+ * the conv of the padded dy would waste work, i.e. with fewer than 8 input channels (a conv with 1–7 output channels
  * wastes most of XNNPACK's vector lanes) or where dx is at least 1.5× the area of dy (`valid` padding
  * with a large filter, strides > 1: the conv also runs over the padding and the zeros between dy's
  * values), and the column matrix stays within 2²⁴ values (64 MB); else the conv (the choice as measured
