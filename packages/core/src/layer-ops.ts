@@ -101,7 +101,9 @@ export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tenso
 export function relu(x: tf.Tensor): tf.Tensor {
   if (!hasKernel(LAYER_KERNELS.relu) || x.dtype !== 'float32') return tf.relu(x);
   registerGradients();
-  return tf.engine().runKernel(LAYER_KERNELS.relu, { x0: x }, {}) as tf.Tensor;
+  // A kernel may return its one output alone or as a one-element array.
+  const out = tf.engine().runKernel(LAYER_KERNELS.relu, { x0: x }, {}) as tf.Tensor | tf.Tensor[];
+  return Array.isArray(out) ? out[0] : out;
 }
 
 /** The plain ops, for tests and kernel authors: what each kernel must equal to float32 rounding. */

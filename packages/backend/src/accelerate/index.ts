@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { LAYER_KERNELS } from '@sparsify/core';
 import { hostKernelExports, registerHostLoopKernels, unregisterHostLoopKernels } from './host-loops.js';
-import { LAYER_LOOP_KERNELS, registerReluKernels, unregisterReluKernels } from './layer-kernels.js';
+import { LAYER_LOOP_KERNELS } from './layer-kernels.js';
 import { loopKernelSimdEnabled, registeredLoopKernel, registerLoopKernels, unregisterLoopKernels, wasmKernelExports } from './loop-kernels.js';
 import { MOMENTUM_UPDATE, PASS_LOOP_KERNELS } from './passes.js';
 import { PENALTY_LOOP_KERNELS } from './penalty-kernels.js';
@@ -30,7 +29,7 @@ const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS, ...LAYER_LOOP_KERNEL
 const ON_TENSORFLOW = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS].filter((k) => k !== MOMENTUM_UPDATE);
 
 /** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; for tensorflow all but the momentum update). */
-export const SPARSIFY_KERNELS: readonly string[] = [...ALL.map((k) => k.name), LAYER_KERNELS.relu];
+export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
 
 /**
  * Registers kernels for the ops of `@sparsify/core` (the shared passes, the momentum update, the layer
@@ -43,15 +42,13 @@ export const SPARSIFY_KERNELS: readonly string[] = [...ALL.map((k) => k.name), L
 export function registerSparsifyKernels(): string[] {
   registerHostLoopKernels(ON_TENSORFLOW);
   registerTensorflowOpKernels();
-  registerReluKernels();
-  return [...registerLoopKernels(ALL), LAYER_KERNELS.relu];
+  return registerLoopKernels(ALL);
 }
 
 /** Removes them (on `backend` only, or everywhere): the ops then run their plain tfjs versions. */
 export function unregisterSparsifyKernels(backend?: 'tensorflow'): void {
   unregisterHostLoopKernels(ON_TENSORFLOW);
   unregisterTensorflowOpKernels();
-  unregisterReluKernels(backend);
   if (backend !== 'tensorflow') unregisterLoopKernels(ALL);
 }
 

@@ -1,5 +1,5 @@
 ;; WebAssembly SIMD loops of the layer kernels in layer-kernels.ts (batch normalization in training mode,
-;; ReLU's gradient), over the tfjs wasm backend's own memory (imported), on tensors addressed by byte
+;; ReLU and its gradient), over the tfjs wasm backend's own memory (imported), on tensors addressed by byte
 ;; offset. Compiled by tools/scripts/compile-wat.mjs into layers.wasm.ts; edit this file, then run
 ;; `npm run compile-wat`. Tensors are [rows, C] (channels last) with C a multiple of 4 (the caller
 ;; checks); per-channel vectors ([C] f32, or f64 where named so) are read from and written to memory.
@@ -118,6 +118,26 @@
         (local.set $dy (i32.add (local.get $dy) (local.get $cb)))
         (local.set $out (i32.add (local.get $out) (local.get $cb)))
         (br $row))))
+
+  ;; out = max(x, 0) over n values, as Math.max(0, x): NaN stays NaN, −0 gives +0 (f32x4.max's rules).
+  (func (export "relu") (param $x i32) (param $n i32) (param $out i32)
+    (local $end i32) (local $zero v128)
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (v128.store (local.get $out) (f32x4.max (v128.load (local.get $x)) (local.get $zero)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (local.set $out (i32.add (local.get $out) (i32.const 16)))
+        (br $next)))
+    (local.set $end (i32.add (local.get $end) (i32.shl (i32.and (local.get $n) (i32.const 3)) (i32.const 2))))
+    (block $done
+      (loop $next
+        (br_if $done (i32.ge_u (local.get $x) (local.get $end)))
+        (f32.store (local.get $out) (f32.max (f32.load (local.get $x)) (f32.const 0)))
+        (local.set $x (i32.add (local.get $x) (i32.const 4)))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (br $next))))
 
   ;; out = dy·[y > 0] over n values (a product, so NaN or ±∞ in dy stays NaN where y ≤ 0, as TensorFlow's
   ;; ReluGrad computes it).

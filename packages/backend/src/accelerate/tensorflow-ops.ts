@@ -7,7 +7,7 @@ import { outputHandle, type NodeBackend, type OpAttr } from './tfjs-node.js';
  * Core's layer ops on the tensorflow backend (tfjs-node) as TensorFlow's own fused ops, issued through
  * the binding: a training-mode BatchNormalization as FusedBatchNormV3 / FusedBatchNormGradV3 (one
  * multi-threaded op each way, on the tensors where they live, where tfjs-layers issues ≈ 30 tfjs ops),
- * ReLU's gradient as ReluGrad. Unlike the penalties' passes (host-loops.ts) these read whole activations,
+ * ReLU as Relu and its gradient as ReluGrad. Unlike the penalties' passes (host-loops.ts) these read whole activations,
  * so copying them to the host and back would cost more than the op. Results equal the plain ops' to
  * float32 rounding (op-kernels test on the tensorflow leg).
  */
@@ -107,6 +107,9 @@ const KERNELS: Record<string, OpsKernel> = {
     const [dx, dGamma, dBeta] = g.run('FusedBatchNormGradV3', [g.nhwc(dy), g.nhwc(x), gamma, mean, variance, g.none()], g.batchNormAttrs(epsilon!), 5);
     return [g.output(dx, x.shape), g.output(dGamma), g.output(dBeta)];
   },
+  // TensorFlow's Relu, as tfjs-node's own kernel runs it: the op needs a kernel name of its own to carry
+  // its gradient.
+  [LAYER_KERNELS.relu]: (g, [x]) => [g.output(g.run('Relu', [x])[0])],
   // dy·[y > 0]
   [LAYER_KERNELS.reluGrad]: (g, [dy, y]) => [g.output(g.run('ReluGrad', [dy, y])[0])],
 };
