@@ -102,7 +102,7 @@ describe('TrainStep', () => {
     }
     // Every weight, the moving mean and variance included, to float32 rounding.
     fast.weights.forEach((w, i) => {
-      const [got, want] = [w.read().dataSync(), plain.weights[i].read().dataSync()];
+      const [got, want] = [Array.from(w.read().dataSync()), Array.from(plain.weights[i].read().dataSync())];
       const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       got.forEach((v, j) => expect(Math.abs(v - want[j]), `${w.name}[${j}]`).toBeLessThanOrEqual(1e-5 * scale));
     });
