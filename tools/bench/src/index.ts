@@ -23,6 +23,8 @@ const USAGE = `npm run bench [-- options]
   --only <sections>  comma-separated: throughput,engines,threads,penalties,memory,export,avenues,parallel (default: all)
   --no-cpu-conv      skip the cpu backend on LeNet-5 and the CIFAR models (naive conv backprop: seconds to minutes per step)
   --workloads <list> the engines section's workloads (default: lenet-300-100,lenet-5-caffe,resnet-20,resnet-32,vgg-small)
+  --penalty-workloads <list>
+                     the penalties section on these workloads instead, on wasm (threaded) and tensorflow only
   --help             this text
 
 The engines and threads sections also time PyTorch's step alongside (pytorch/step.py) with the python
@@ -38,6 +40,7 @@ interface Args {
   only: Set<string>;
   cpuConv: boolean;
   workloads?: WorkloadName[];
+  penaltyWorkloads?: WorkloadName[];
 }
 
 const SECTIONS = ['throughput', 'engines', 'profile', 'threads', 'penalties', 'memory', 'export', 'avenues', 'parallel'];
@@ -50,10 +53,11 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--out') args.out = argv[++i];
     else if (a === '--only') args.only = new Set(argv[++i].split(','));
     else if (a === '--no-cpu-conv') args.cpuConv = false;
-    else if (a === '--workloads') {
+    else if (a === '--workloads' || a === '--penalty-workloads') {
       const names = argv[++i].split(',');
-      for (const n of names) if (!(n in WORKLOADS)) throw new Error(`--workloads: unknown workload ${n}; valid: ${Object.keys(WORKLOADS).join(', ')}`);
-      args.workloads = names as WorkloadName[];
+      for (const n of names) if (!(n in WORKLOADS)) throw new Error(`${a}: unknown workload ${n}; valid: ${Object.keys(WORKLOADS).join(', ')}`);
+      if (a === '--workloads') args.workloads = names as WorkloadName[];
+      else args.penaltyWorkloads = names as WorkloadName[];
     }
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
@@ -306,15 +310,18 @@ async function main(): Promise<void> {
     for (const [id, why] of skipped) console.log(`  skipped ${id}: ${why}`);
     results.penaltyNotes = Object.fromEntries(skipped);
     const rows: PenaltyOverheadRow[] = [];
-    const plans: [Workload, Config, number][] = [
-      // Overheads are small next to a step, on a machine whose speed drifts: enough rounds for a median
-      // that repeats within a few points (sizes and durations: docs/performance.md).
-      [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 200],
-      [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 10],
-      [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 48],
-    ];
+    const plans: [Workload, Config, number][] = args.penaltyWorkloads
+      ? // Seconds per step: a few rounds, in the engine children only (no single-threaded in-process run).
+        args.penaltyWorkloads.map((name) => [WORKLOADS[name], CONFIGS.wasm, q ? 2 : 5])
+      : [
+          // Overheads are small next to a step, on a machine whose speed drifts: enough rounds for a median
+          // that repeats within a few points (sizes and durations: docs/performance.md).
+          [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 200],
+          [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 10],
+          [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 48],
+        ];
     if (available.size > 0) {
-      for (const [w, c, steps] of plans) {
+      for (const [w, c, steps] of args.penaltyWorkloads ? [] : plans) {
         log(`measuring penalty overhead: ${w.label} on ${c.label}…`);
         rows.push(...measurePenaltyOverhead(w, c, steps, available, 'cpu', c.id === 'wasm' ? 'wasm + sparsify, 1 thread' : c.id));
       }
