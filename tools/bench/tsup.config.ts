@@ -7,7 +7,7 @@ import { defineConfig } from 'tsup';
  * compared in one process whatever @sparsify/backend currently re-exports.
  */
 export default defineConfig({
-  entry: ['src/index.ts'],
+  entry: ['src/index.ts', 'src/compare.ts'],
   format: ['esm'],
   target: 'node20',
   platform: 'node',

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { registerSparsifyKernels } from '@sparsify/backend';
+import { registerSparsifyKernels } from '../../../packages/backend/src/accelerate/index.js';
 import { selectBackend } from '../../../packages/backend/src/select.js';
 import { startWasmWithThreads } from '../../../packages/backend/src/wasm-threads.js';
 import { CONFIGS, type Config } from './configs.js';
@@ -64,8 +64,7 @@ async function startEngine(engine: string): Promise<{ config: Config; label: str
     };
     if (threads > 1) await startWasmWithThreads(wasm, threads, start);
     else await start();
-    // As selectBackend does for the other engines: the accelerator's kernels for core's ops.
-    registerSparsifyKernels();
+    registerSparsifyKernels(); // what selectBackend does; the penalties' ops otherwise run as plain tfjs
     return { config: CONFIGS.wasm, label: `wasm + sparsify, ${threads} thread${threads > 1 ? 's' : ''}` };
   }
   if (engine === 'tensorflow') {

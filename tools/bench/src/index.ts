@@ -5,6 +5,7 @@ import { dirname, resolve } from 'node:path';
 import { measureAvenues, type AvenueRow } from './avenues.js';
 import { CONFIGS, loadWasm, type Config } from './configs.js';
 import { exportSizes, type ExportResult } from './export-size.js';
+import { captureSections, writeDocs } from './docs.js';
 import { fmt, table } from './measure.js';
 import { longRun, type MemoryResult } from './memory.js';
 import { WORKLOADS, type Workload, type WorkloadName } from './models.js';
@@ -25,6 +26,7 @@ const USAGE = `npm run bench [-- options]
   --workloads <list> the engines section's workloads (default: lenet-300-100,lenet-5-caffe,resnet-20,resnet-32,vgg-small)
   --penalty-workloads <list>
                      the penalties section on these workloads instead, on wasm (threaded) and tensorflow only
+  --write-docs       put each section's output into docs/performance.md (between <!-- bench:<section> --> markers)
   --help             this text
 
 The engines and threads sections also time PyTorch's step alongside (pytorch/step.py) with the python
@@ -41,12 +43,13 @@ interface Args {
   cpuConv: boolean;
   workloads?: WorkloadName[];
   penaltyWorkloads?: WorkloadName[];
+  writeDocs: boolean;
 }
 
 const SECTIONS = ['throughput', 'engines', 'profile', 'threads', 'penalties', 'memory', 'export', 'avenues', 'parallel'];
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true };
+  const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true, writeDocs: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
@@ -59,6 +62,7 @@ function parseArgs(argv: string[]): Args {
       if (a === '--workloads') args.workloads = names as WorkloadName[];
       else args.penaltyWorkloads = names as WorkloadName[];
     }
+    else if (a === '--write-docs') args.writeDocs = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
       process.exit(0);
@@ -150,6 +154,7 @@ async function main(): Promise<void> {
   console.log(`node ${meta.node}, tfjs ${meta.tfjs}, ${meta.platform}, ${meta.cores}× ${meta.cpu}`);
   console.log(`backends: cpu; wasm (SIMD ${meta.wasmSimd ? 'on' : 'off'}, threads ${meta.wasmThreads ? 'on' : 'off'})`);
   console.log(`load average at start: ${meta.loadAverageAtStart.join(' ')} (timings are per step; cpu ms = process CPU time, robust to other load)\n`);
+  const capture = args.writeDocs ? captureSections() : undefined;
 
   const results: {
     meta: typeof meta;
@@ -449,6 +454,12 @@ async function main(): Promise<void> {
     console.log(`Wall-clock only (the work is spread over threads); load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`);
   }
 
+  if (capture) {
+    const load = loadavg().map((v) => v.toFixed(1)).join(' ');
+    const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
+    writeDocs(resolve('docs', 'performance.md'), capture.stop(), { date: meta.date.slice(0, 10), cores: meta.cores, node: meta.node, load, command });
+    console.log(`sections written into ${resolve('docs', 'performance.md')}`);
+  }
   results.durationSec = (Date.now() - started.getTime()) / 1000;
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const file = resolve('bench-results', `${stamp}.json`);
