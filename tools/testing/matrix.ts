@@ -31,6 +31,8 @@ export const MATRIX_SUITES: readonly string[] = [
   'packages/cli/test/integration.test.ts',
   'packages/layers/test/fit.test.ts',
   'packages/layers/test/sparse.test.ts',
+  'packages/layers/test/sparse-matmul.test.ts',
+  'packages/layers/test/sparse-execution.test.ts',
   'packages/cli/test/backends.test.ts',
 ];
 

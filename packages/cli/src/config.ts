@@ -41,16 +41,30 @@ export interface RunConfig {
 }
 
 /**
- * Options filled in when not given, so that the default `sparsify train` runs as it is. HALO: ξ = ψ =
- * 1e-5 with weight decay 3e-3 on λ, tuned for the default job (LeNet-300-100, 10 epochs of 80 steps on
- * the bundled digits). The reference setting ξ = ψ = 1e-8, λ decay 1e-4 is for 160 CIFAR epochs of 782
- * steps: λ needs ~80 such epochs to settle (packages/halo/README.md, "What drives λ"), so on the default
- * job it barely moves and HALO gains little over magnitude pruning (docs/results.md). Pass --set
- * xi=1e-8 --set psi=1e-8 --set lambdaWeightDecay=1e-4 for it.
- * Other penalties' required options must be given.
+ * The options a method runs with when they are not given (`--set`, `--config` and sweep entries
+ * override them), so that every penalty runs with no flags. Chosen for the default job (LeNet-300-100,
+ * 10 epochs + 2 of fine-tuning, momentum SGD at lr 0.1, batch 100) on validation splits — never the
+ * test set — of the bundled digits and Fashion-MNIST at 95% and 98% sparsity: docs/defaults.md has the
+ * grid, the results and the range to sweep for other models and datasets. A penalty's strength scales
+ * with the number of weights it sums over, so other models need their own sweep.
+ *
+ * HALO's reference setting ξ = ψ = 1e-8 with λ decay 1e-4 is for 160 CIFAR epochs of 782 steps: λ
+ * needs ~80 such epochs to settle (packages/halo/README.md, "What drives λ"), so on this job it barely
+ * moves and HALO gains little over magnitude pruning (docs/results.md). HyperSparse's ART grows α from 5e-6 by η = 1.05 per epoch
+ * in the paper (CIFAR, hundreds of epochs): here η = 1.3 and a cap of 25 ART epochs keep the whole run
+ * within 10 + 25 + 2 = 37 epochs (ART stopped by itself after 15–20 ART epochs in the grid).
  */
 export const METHOD_PRESETS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
-  halo: { xi: 1e-5, psi: 1e-5, lambdaWeightDecay: 3e-3 },
+  halo: { xi: 3e-6, psi: 3e-6, lambdaWeightDecay: 3e-3 },
+  sws: { xi: 1e-4, psi: 1e-4 },
+  lasso: { strength: 3e-5 },
+  'adaptive-lasso': { strength: 1e-6 },
+  'reweighted-l1': { strength: 1e-6 },
+  'log-penalty': { strength: 3e-6 },
+  hoyer: { strength: 1e-3 },
+  'hoyer-square': { strength: 1e-5 },
+  'group-hoyer-square': { strength: 1e-4 },
+  hypersparse: { alphaInit: 5e-6, growth: 1.3, maxEpochs: 25 },
 };
 
 export const TRAIN_DEFAULTS = {
@@ -68,6 +82,11 @@ export const TRAIN_DEFAULTS = {
   backend: 'auto' as const,
   sparsity: 0.95,
 };
+
+/** Names a run config field in messages: as its flag (`--finetune-epochs`), or as `where: key` for a config file. */
+function fieldName(key: string, where?: string): string {
+  return where === undefined ? `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}` : `${where}: ${key}`;
+}
 
 function oneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): T {
   if (!allowed.includes(value as T)) throw new UsageError(`${what} must be one of ${allowed.join(', ')}; got ${show(value)}`);
@@ -89,38 +108,45 @@ function nonNegative(what: string, value: unknown): number {
   return value;
 }
 
-/** Checks a run config's fields (types and ranges; names are checked against the registries later). */
-export function validateRunConfig(c: RunConfig): RunConfig {
-  if (!c || typeof c !== 'object') throw new UsageError(`run config must be an object; got ${show(c)}`);
-  if (c.version !== 1) throw new UsageError(`run config version must be 1; got ${show(c.version)}`);
+/**
+ * Checks a run config's fields (types and ranges; names are checked against the registries later).
+ * Messages name flags (`--epochs`), or `where: key` when the values come from a file (`where` says
+ * which: `runs/a/run.json`, `sweep config methods[1]`).
+ */
+export function validateRunConfig(c: RunConfig, where?: string): RunConfig {
+  const name = (key: string) => fieldName(key, where);
+  const prefix = where === undefined ? '' : `${where}: `;
+  if (!c || typeof c !== 'object') throw new UsageError(`${prefix}run config must be an object; got ${show(c)}`);
+  if (c.version !== 1) throw new UsageError(`${prefix}run config version must be 1; got ${show(c.version)}`);
   for (const key of ['model', 'dataset', 'method'] as const) {
-    if (typeof c[key] !== 'string' || c[key].length === 0) throw new UsageError(`${key} must be a non-empty string; got ${show(c[key])}`);
+    if (typeof c[key] !== 'string' || c[key].length === 0) throw new UsageError(`${prefix}${key} must be a non-empty string; got ${show(c[key])}`);
   }
   if (typeof c.sparsity !== 'number' || !(c.sparsity >= 0 && c.sparsity < 1)) {
-    throw new UsageError(`--sparsity must be a fraction in [0, 1) (e.g. 0.95 keeps 5% of the weights); got ${show(c.sparsity)}`);
+    throw new UsageError(`${name('sparsity')} must be a fraction in [0, 1) (e.g. 0.95 keeps 5% of the weights); got ${show(c.sparsity)}`);
   }
-  int('--epochs', c.epochs, 0);
-  int('--finetune-epochs', c.finetuneEpochs, 0);
-  int('--batch-size', c.batchSize, 1);
-  int('--seed', c.seed, 0);
-  oneOf('--optimizer', c.optimizer, OPTIMIZERS);
-  positive('--lr', c.lr);
-  if (c.finetuneLr !== undefined) positive('--finetune-lr', c.finetuneLr);
-  if (typeof c.momentum !== 'number' || !(c.momentum >= 0 && c.momentum < 1)) throw new UsageError(`--momentum must be in [0, 1); got ${show(c.momentum)}`);
-  nonNegative('--weight-decay', c.weightDecay);
-  oneOf('--backend', c.backend, BACKENDS);
-  if (c.pruneRule !== undefined) oneOf('--prune-rule', c.pruneRule, PRUNE_RULES);
-  if (c.pruneScope !== undefined) oneOf('--prune-scope', c.pruneScope, PRUNE_SCOPES);
-  if (c.limit !== undefined) int('--limit', c.limit, 1);
-  if (c.validation !== undefined) positive('--validation', c.validation);
-  if (!c.options || typeof c.options !== 'object' || Array.isArray(c.options)) throw new UsageError(`options must be an object; got ${show(c.options)}`);
+  int(name('epochs'), c.epochs, 0);
+  int(name('finetuneEpochs'), c.finetuneEpochs, 0);
+  int(name('batchSize'), c.batchSize, 1);
+  int(name('seed'), c.seed, 0);
+  oneOf(name('optimizer'), c.optimizer, OPTIMIZERS);
+  positive(name('lr'), c.lr);
+  if (c.finetuneLr !== undefined) positive(name('finetuneLr'), c.finetuneLr);
+  if (typeof c.momentum !== 'number' || !(c.momentum >= 0 && c.momentum < 1)) throw new UsageError(`${name('momentum')} must be in [0, 1); got ${show(c.momentum)}`);
+  nonNegative(name('weightDecay'), c.weightDecay);
+  oneOf(name('backend'), c.backend, BACKENDS);
+  if (c.pruneRule !== undefined) oneOf(name('pruneRule'), c.pruneRule, PRUNE_RULES);
+  if (c.pruneScope !== undefined) oneOf(name('pruneScope'), c.pruneScope, PRUNE_SCOPES);
+  if (c.limit !== undefined) int(name('limit'), c.limit, 1);
+  if (c.validation !== undefined) positive(name('validation'), c.validation);
+  if (!c.options || typeof c.options !== 'object' || Array.isArray(c.options)) throw new UsageError(`${prefix}options must be an object; got ${show(c.options)}`);
+  const penalty = where === undefined ? '--penalty' : `${where}: method`;
   if (c.method === 'none' && c.sparsity > 0) {
     throw new UsageError(
-      `--penalty none trains dense and prunes nothing, so --sparsity must be 0; got ${c.sparsity}. For magnitude pruning use --penalty magnitude (one-shot) or gmp (gradual)`,
+      `${penalty} none trains dense and prunes nothing, so ${name('sparsity')} must be 0; got ${c.sparsity}. For magnitude pruning use ${penalty} magnitude (one-shot) or gmp (gradual)`,
     );
   }
   if (c.method !== 'none' && c.sparsity === 0 && BASELINES.includes(c.method as never)) {
-    throw new UsageError(`--penalty ${c.method} prunes to --sparsity, which must be > 0; got 0 (use --penalty none to train dense)`);
+    throw new UsageError(`${penalty} ${c.method} prunes to ${name('sparsity')}, which must be > 0; got 0 (use ${penalty} none to train dense)`);
   }
   return c;
 }

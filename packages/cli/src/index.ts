@@ -1,4 +1,4 @@
-export { main, trainConfigFromFlags, COMMANDS } from './main.js';
+export { main, trainConfigFromFlags, COMMANDS, type MainOptions } from './main.js';
 export { UsageError } from './errors.js';
 export { TRAIN_DEFAULTS, METHOD_PRESETS, BASELINES, BACKENDS, parseSet, validateRunConfig, type RunConfig } from './config.js';
 export { registerPlugins, methodNames, BUILTIN_PLUGINS, PLUGIN_KEYWORD, type DiscoveredPlugin } from './plugins.js';

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { BACKENDS, METHOD_PRESETS, OPTIMIZERS, PRUNE_RULES, PRUNE_SCOPES, TRAIN_DEFAULTS, parseSet, validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, isUsageLike, show } from './errors.js';
@@ -9,6 +9,7 @@ import type { ProgressMode } from './progress.js';
 import { sweepCommand } from './sweep.js';
 import { hasRun, readStoredRun, trainCommand } from './train-command.js';
 import type { BackendPreference } from '@sparsify/backend';
+import { readRegularFile } from '@sparsify/train';
 
 export const COMMANDS = ['train', 'sweep', 'report', 'export', 'penalties', 'help'] as const;
 
@@ -20,7 +21,8 @@ Usage:
   sparsify sweep <config.json>        methods × sparsities × seeds in parallel worker processes
   sparsify report <run dir>           validate and re-render report.json / report.md / report.html
   sparsify export <run dir> --out D   the pruned model in TF.js layers format (model.json + weights.bin);
-                                      --format sparse for the compressed sparse format of @sparsify/layers
+                                      --format sparse for the compressed sparse format of @sparsify/layers;
+                                      --shrink removes the neurons and channels structured sparsity left dead
   sparsify penalties                  installed penalties and baselines with their options
 
 train options:
@@ -28,7 +30,8 @@ train options:
   --dataset SPEC         mnist (bundled digits, default) | fashion-mnist | idx:<dir> | cifar10:<dir> | cifar100:<dir> | synthetic
   --data-dir DIR         directory for mnist (full IDX files) / fashion-mnist (default /usr/share/datasets/fashion-mnist)
   --penalty NAME         none | magnitude | gmp | a registered penalty (halo, hoyer-square, hypersparse, …; default halo)
-  --set KEY=VALUE        a penalty option (repeatable), e.g. --set xi=1e-8 --set psi=1e-8 (halo defaults: xi=psi=1e-5, lambdaWeightDecay=3e-3)
+  --set KEY=VALUE        a penalty option (repeatable), e.g. --set strength=1e-4; every penalty has defaults for the
+                         default job (sparsify penalties lists them; docs/defaults.md: how chosen, what to sweep)
   --sparsity S           target sparsity in [0, 1) (default 0.95; 0 with --penalty none)
   --epochs N             training epochs (hypersparse: dense warm-up epochs before ART) (default 10)
   --finetune-epochs N    fine-tuning epochs with fixed masks, penalty off, new optimizer (default 2; 0 with none)
@@ -125,12 +128,18 @@ export function trainConfigFromFlags(values: Record<string, unknown>): RunConfig
   let base: Partial<RunConfig> = {};
   if (typeof v.config === 'string') {
     if (!existsSync(v.config)) throw new UsageError(`--config ${v.config} does not exist`);
+    let parsed;
     try {
-      const parsed = JSON.parse(readFileSync(v.config, 'utf8'));
-      base = parsed && parsed.config && parsed.inputShape ? parsed.config : parsed;
+      parsed = JSON.parse(readRegularFile(v.config, 2 ** 20).toString('utf8'));
     } catch (error) {
+      if ((error as Error).name === 'RunDirectoryError') throw error;
       throw new UsageError(`--config ${v.config} is not valid JSON: ${(error as Error).message}`);
     }
+    base = parsed && parsed.config && parsed.inputShape ? parsed.config : parsed;
+    if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new UsageError(`--config ${v.config} must hold a run config object; got ${show(base)}`);
+    // The file's own values are checked as the file's (flags given with it are checked as flags below).
+    const method = base.method ?? TRAIN_DEFAULTS.method;
+    validateRunConfig({ ...TRAIN_DEFAULTS, sparsity: method === 'none' ? 0 : TRAIN_DEFAULTS.sparsity, options: {}, ...base, version: 1 } as RunConfig, v.config);
   }
   const method = (v.penalty as string | undefined) ?? base.method ?? TRAIN_DEFAULTS.method;
   const options: Record<string, unknown> = { ...(METHOD_PRESETS[method] ?? {}), ...(base.options ?? {}) };
@@ -172,7 +181,7 @@ export function trainConfigFromFlags(values: Record<string, unknown>): RunConfig
 
 const TRAIN_FLAGS_ALLOWED_WITH_RESUME = ['resume', 'json', 'backend', 'help'];
 
-async function train(args: string[], io: IO): Promise<number> {
+async function train(args: string[], io: IO, signal?: AbortSignal): Promise<number> {
   const { values } = parse(args, TRAIN_FLAGS as unknown as Flags, 0, 'train');
   if (values.help) {
     io.out(`${HELP}\n`);
@@ -187,17 +196,27 @@ async function train(args: string[], io: IO): Promise<number> {
     const dir = String(values.resume);
     const stored = readStoredRun(dir);
     const backend = choice('backend', values.backend as string | undefined, BACKENDS) as BackendPreference | undefined;
-    const outcome = await trainCommand(stored.config, { out: dir, resume: true, mode, io, backend });
+    const outcome = await trainCommand(stored.config, { out: dir, resume: true, mode, io, backend, signal });
     return outcome.code;
   }
   const config = trainConfigFromFlags(values);
   const out = (values.out as string | undefined) ?? defaultOut(config);
-  const outcome = await trainCommand(config, { out, resume: false, mode, io });
+  const outcome = await trainCommand(config, { out, resume: false, mode, io, signal });
   return outcome.code;
 }
 
+export interface MainOptions {
+  /** Aborted on SIGINT / SIGTERM (reason: the signal's name): train and sweep stop at the next step, resumably. */
+  signal?: AbortSignal;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name === 'Error' ? '' : `${error.name}: `}${error.message}`;
+  return show(error);
+}
+
 /** Runs the CLI with `argv` (without node and script); returns the exit code. Never calls process.exit. */
-export async function main(argv: string[], io: IO = processIO): Promise<number> {
+export async function main(argv: string[], io: IO = processIO, options: MainOptions = {}): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
@@ -208,11 +227,17 @@ export async function main(argv: string[], io: IO = processIO): Promise<number> 
         io.out(`${HELP}\n`);
         return command === undefined ? 2 : 0;
       case 'train':
-        return await train(rest, io);
+        return await train(rest, io, options.signal);
       case 'sweep': {
         const { values, positionals } = parse(rest, { jobs: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' } }, 1, 'sweep');
         if (!positionals[0]) throw new UsageError('sparsify sweep needs a config file: sparsify sweep <config.json>');
-        return await sweepCommand(positionals[0], { io, json: Boolean(values.json), jobs: num('jobs', values.jobs as string | undefined, true), out: values.out as string | undefined });
+        return await sweepCommand(positionals[0], {
+          io,
+          json: Boolean(values.json),
+          jobs: num('jobs', values.jobs as string | undefined, true),
+          out: values.out as string | undefined,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
       }
       case 'report': {
         const { values, positionals } = parse(rest, { json: { type: 'boolean' } }, 1, 'report');
@@ -220,15 +245,30 @@ export async function main(argv: string[], io: IO = processIO): Promise<number> 
         return reportCommand(positionals[0], io, Boolean(values.json));
       }
       case 'export': {
-        const { values, positionals } = parse(rest, { out: { type: 'string' }, format: { type: 'string' }, unfinished: { type: 'boolean' }, backend: { type: 'string' } }, 1, 'export');
+        const { values, positionals } = parse(
+          rest,
+          { out: { type: 'string' }, format: { type: 'string' }, unfinished: { type: 'boolean' }, shrink: { type: 'boolean' }, backend: { type: 'string' } },
+          1,
+          'export',
+        );
         if (!positionals[0]) throw new UsageError('sparsify export needs a run directory: sparsify export <run dir> --out <dir>');
         if (!values.out) throw new UsageError('sparsify export needs --out <dir> for the model files');
         const { activateBackend } = await import('./train-command.js');
         await activateBackend((choice('backend', values.backend as string | undefined, BACKENDS) ?? 'cpu') as BackendPreference);
         const format = choice('format', values.format as string | undefined, ['dense', 'sparse'] as const) ?? 'dense';
-        const r = await exportCommand(positionals[0], String(values.out), { allowUnfinished: Boolean(values.unfinished), format });
+        const r = await exportCommand(positionals[0], String(values.out), {
+          allowUnfinished: Boolean(values.unfinished),
+          format,
+          shrink: Boolean(values.shrink),
+          warn: (m) => io.err(`sparsify: warning: ${m}\n`),
+        });
         const size = r.bytes !== undefined ? `, ${r.bytes.toLocaleString('en-US')} bytes vs ${r.denseBytes!.toLocaleString('en-US')} dense` : '';
         const loader = format === 'sparse' ? 'loadSparse from @sparsify/layers' : 'tf.loadLayersModel';
+        if (r.shrunk) {
+          const kept = r.shrunk.layers.map((l) => `${l.name} ${l.kept}/${l.total}`).join(', ');
+          io.out(`shrunk: ${kept} ${r.shrunk.layers.every((l) => l.unit === 'neurons') ? 'neurons' : 'neurons or channels'}; ${r.shrunk.parameters.after.toLocaleString('en-US')} of ${r.shrunk.parameters.before.toLocaleString('en-US')} parameters\n`);
+          for (const u of r.shrunk.unsupported) io.out(`shrink kept ${u.name} whole: ${u.reason}\n`);
+        }
         io.out(`exported ${r.files.join(' + ')} to ${r.dir} (sparsity ${(r.sparsity * 100).toFixed(2)}%${size}${r.finished ? '' : ', unfinished run'}); load with ${loader}\n`);
         return 0;
       }
@@ -244,7 +284,9 @@ export async function main(argv: string[], io: IO = processIO): Promise<number> 
       io.err(`sparsify: ${(error as Error).message}\n`);
       return 2;
     }
-    io.err(`sparsify: ${(error as Error)?.stack ?? String(error)}\n`);
+    // A failure, not a bad value: the message, and the stack trace only when asked for.
+    const debug = process.env.SPARSIFY_DEBUG === '1';
+    io.err(`sparsify: ${debug ? ((error as Error)?.stack ?? String(error)) : describeError(error)}\n${debug ? '' : 'sparsify: (SPARSIFY_DEBUG=1 prints the stack trace)\n'}`);
     return 1;
   }
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeOptions, getPenaltyDefinition, listPenalties } from '@sparsify/core';
 import { readReport, writeReport } from '@sparsify/reporting';
+import { METHOD_PRESETS } from './config.js';
 import { UsageError } from './errors.js';
 import type { IO } from './io.js';
 import { hasRun } from './train-command.js';
@@ -22,7 +23,7 @@ export async function penaltiesCommand(io: IO, json: boolean): Promise<number> {
       `${JSON.stringify(
         {
           baselines: Object.entries(BASELINE_DESCRIPTIONS).map(([name, description]) => ({ name, description })),
-          penalties: defs.map((d) => ({ name: d.name, package: d.package, description: d.description, options: describeOptions(d.schema) })),
+          penalties: defs.map((d) => ({ name: d.name, package: d.package, description: d.description, options: describeOptions(d.schema), trainDefaults: METHOD_PRESETS[d.name] ?? {} })),
           plugins: discovered,
         },
         null,
@@ -42,6 +43,9 @@ export async function penaltiesCommand(io: IO, json: boolean): Promise<number> {
         .join(', ');
       io.out(`${' '.repeat(25)}${key} (${flags}): ${info.description}\n`);
     }
+    const preset = Object.entries(METHOD_PRESETS[d.name] ?? {});
+    const shown = (v: unknown) => (typeof v === 'number' && v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : JSON.stringify(v));
+    if (preset.length) io.out(`${' '.repeat(23)}sparsify train defaults: ${preset.map(([k, v]) => `${k}=${shown(v)}`).join(' ')} (docs/defaults.md)\n`);
   }
   if (getPenaltyDefinition('hypersparse')) {
     io.out(`\n  hypersparse also takes the ART options alphaInit, growth, window, maxEpochs (--epochs is the dense warm-up).\n`);

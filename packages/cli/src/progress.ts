@@ -40,6 +40,15 @@ export class Progress {
     if (this.mode === 'json') this.io.out(`${JSON.stringify({ event: name, ...data }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
   }
 
+  /** A warning: on stderr for humans, a `warning` event in JSON mode. */
+  warning(text: string): void {
+    if (this.mode === 'json') this.event('warning', { message: text });
+    else {
+      this.clearBar();
+      this.io.err(`sparsify: warning: ${text}\n`);
+    }
+  }
+
   /** A human line (not in JSON mode, where `event` carries it). */
   line(text: string): void {
     if (this.mode === 'json') return;

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { createPenalty, getPenaltyDefinition, listPenalties, type Penalty, type SelectOptions } from '@sparsify/core';
+import { createPenalty, getPenaltyDefinition, listPenalties, selectParams, type Penalty, type SelectOptions } from '@sparsify/core';
 import { loadDataset, type LoadedDataset } from '@sparsify/datasets';
 import { createModel, MODEL_NAMES } from '@sparsify/models';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
@@ -26,30 +26,52 @@ export interface RunSetup {
   dispose(): void;
 }
 
-function checkKeys(method: string, options: Record<string, unknown>, allowed: readonly string[]): void {
+function checkKeys(method: string, options: Record<string, unknown>, allowed: readonly string[], where?: string): void {
   const bad = Object.keys(options).filter((k) => !allowed.includes(k));
   if (bad.length) {
     throw new UsageError(
-      `--penalty ${method}: unknown option ${bad.map((k) => show(k)).join(', ')}; valid: ${allowed.length ? allowed.join(', ') : 'none'}`,
+      `${where === undefined ? '--penalty' : `${where}: method`} ${method}: unknown option ${bad.map((k) => show(k)).join(', ')}; valid: ${allowed.length ? allowed.join(', ') : 'none'}`,
     );
   }
 }
 
-/** Checks the names in a config against the registries (model, method, options) before anything runs. */
-export function checkNames(config: RunConfig): void {
+/**
+ * Checks the names in a config against the registries (model, method, options) before anything runs.
+ * Messages name flags, or `where: key` for values from a file (see `validateRunConfig`).
+ */
+export function checkNames(config: RunConfig, where?: string): void {
+  const name = (flag: string, key: string) => (where === undefined ? `--${flag}` : `${where}: ${key}`);
   if (!MODEL_NAMES.includes(config.model) && !/^resnet-\d+(x\d+)?$/.test(config.model)) {
-    throw new UsageError(`--model must be one of ${MODEL_NAMES.join(', ')}; got ${show(config.model)}`);
+    throw new UsageError(`${name('model', 'model')} must be one of ${MODEL_NAMES.join(', ')}; got ${show(config.model)}`);
   }
   const methods = [...BASELINES, ...listPenalties().map((p) => p.name)];
   if (!methods.includes(config.method)) {
-    throw new UsageError(`--penalty must be one of ${methods.join(', ')}; got ${show(config.method)} (sparsify penalties lists the installed ones)`);
+    throw new UsageError(`${name('penalty', 'method')} must be one of ${methods.join(', ')}; got ${show(config.method)} (sparsify penalties lists the installed ones)`);
   }
-  if (config.method === 'none' || config.method === 'magnitude') checkKeys(config.method, config.options, []);
-  else if (config.method === 'gmp') checkKeys('gmp', config.options, GMP_KEYS);
+  if (config.method === 'none' || config.method === 'magnitude') checkKeys(config.method, config.options, [], where);
+  else if (config.method === 'gmp') checkKeys('gmp', config.options, GMP_KEYS, where);
   else {
     const def = getPenaltyDefinition(config.method)!;
     const extra = config.method === 'hypersparse' ? ART_KEYS : [];
-    checkKeys(config.method, config.options, [...Object.keys(def.schema), ...extra]);
+    checkKeys(config.method, config.options, [...Object.keys(def.schema), ...extra], where);
+  }
+}
+
+/**
+ * A target sparsity must leave at least one weight to keep, in the whole model (global scope) or in
+ * every pruned layer (layer scope): 0.999999 of LeNet-300-100's 266,200 weights keeps none.
+ */
+function checkKeepsWeights(config: RunConfig, model: tf.LayersModel, scope: 'global' | 'layer'): void {
+  if (config.sparsity === 0) return;
+  const params = selectParams(model);
+  const groups = scope === 'global' ? [{ name: config.model, size: params.reduce((n, p) => n + p.size, 0) }] : params.map((p) => ({ name: p.name, size: p.size }));
+  for (const g of groups) {
+    if (Math.floor((1 - config.sparsity) * g.size) < 1) {
+      throw new UsageError(
+        `--sparsity ${config.sparsity} keeps none of the ${g.size.toLocaleString('en-US')} prunable weights of ${g.name}${scope === 'layer' ? ' (layer scope)' : ''}; ` +
+          `it must be below 1 − 1/${g.size} = ${1 - 1 / g.size} to keep any`,
+      );
+    }
   }
 }
 
@@ -75,8 +97,8 @@ export function stepsPerEpoch(size: number, batchSize: number): number {
  * the `train` options. Throws (UsageError, SparsifyConfigError, DatasetError, ModelConfigError) on any
  * bad value; nothing is written here.
  */
-export function buildRun(config: RunConfig): RunSetup {
-  checkNames(config);
+export function buildRun(config: RunConfig, where?: string): RunSetup {
+  checkNames(config, where);
   const data = loadDataset(config.dataset, {
     dataDir: config.dataDir,
     seed: config.seed,
@@ -87,6 +109,7 @@ export function buildRun(config: RunConfig): RunSetup {
   const penalties: Penalty[] = [];
   let pruner: Pruner | null = null;
   try {
+    checkKeepsWeights(config, model, config.method === 'gmp' ? ((config.options.scope as 'global' | 'layer' | undefined) ?? 'layer') : (config.pruneScope ?? 'global'));
     const optimizer = optimizerOf(config, config.lr);
     const finetune: FinetuneOptions | undefined =
       config.finetuneEpochs > 0 ? { epochs: config.finetuneEpochs, optimizer: optimizerOf(config, config.finetuneLr ?? config.lr) } : undefined;

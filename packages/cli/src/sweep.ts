@@ -1,16 +1,17 @@
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_WASM_THREADS, WASM_THREADS_ENV_VAR } from '@sparsify/backend';
 import { readReport, renderSweepText, writeFileAtomic, writeSweepReport, type SweepRow } from '@sparsify/reporting';
-import { TRAIN_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
+import { METHOD_PRESETS, TRAIN_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
 import type { IO } from './io.js';
 import { registerPlugins } from './plugins.js';
 import { checkNames } from './setup.js';
-import { hasRun } from './train-command.js';
+import { hasRun, signalExitCode } from './train-command.js';
+import { makeDirectory, readRegularFile } from '@sparsify/train';
 
 /** Per-method entry of a sweep: a name, or an object with `set` options and per-method overrides. */
 export type SweepMethod = string | ({ name: string; set?: Record<string, unknown>; label?: string } & Partial<Omit<RunConfig, 'version' | 'method' | 'options' | 'sparsity' | 'seed'>>);
@@ -66,6 +67,7 @@ export function expandSweep(sweep: SweepConfig, out: string): SweepJob[] {
     const sparsities = entry.name === 'none' ? [0] : sweep.sparsities;
     for (const sparsity of sparsities) {
       for (const seed of seeds) {
+        const where = `sweep config methods[${i}] (${entry.name}, sparsity ${sparsity}, seed ${seed})`;
         const config: RunConfig = validateRunConfig({
           version: 1,
           ...base,
@@ -73,11 +75,12 @@ export function expandSweep(sweep: SweepConfig, out: string): SweepJob[] {
           ...(entry.name === 'none' ? { finetuneEpochs: 0 } : {}),
           ...overrides,
           method: entry.name,
-          options: { ...(entry.set ?? {}) },
+          // The same defaults as sparsify train: the method's preset, then what the entry sets.
+          options: { ...(METHOD_PRESETS[entry.name] ?? {}), ...(entry.set ?? {}) },
           sparsity,
           seed,
-        } as RunConfig);
-        checkNames(config);
+        } as RunConfig, where);
+        checkNames(config, where);
         const name = `${label}-${pctName(sparsity)}-seed${seed}`;
         if (names.has(name)) throw new UsageError(`sweep config: two jobs are named ${show(name)}; give one of the methods a "label"`);
         names.add(name);
@@ -91,8 +94,9 @@ export function expandSweep(sweep: SweepConfig, out: string): SweepJob[] {
 export function readSweepConfig(path: string): SweepConfig {
   if (!existsSync(path)) throw new UsageError(`sweep config ${path} does not exist`);
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as SweepConfig;
+    return JSON.parse(readRegularFile(path, 2 ** 20).toString('utf8')) as SweepConfig;
   } catch (error) {
+    if ((error as Error).name === 'RunDirectoryError') throw error;
     throw new UsageError(`sweep config ${path} is not valid JSON: ${(error as Error).message}`);
   }
 }
@@ -121,22 +125,49 @@ export function sweepJobEnv(jobs: number, env: NodeJS.ProcessEnv = process.env, 
   return { ...env, [WASM_THREADS_ENV_VAR]: env[WASM_THREADS_ENV_VAR] ?? String(share) };
 }
 
-export async function sweepCommand(configPath: string, o: { io: IO; json: boolean; jobs?: number; out?: string; bin?: string }): Promise<number> {
+/** A worker's last line: `done` only for a completed run; a stopped one (signal, divergence) is no result. */
+export function runEndLine(name: string, ev: Record<string, unknown>): string {
+  const acc = ev.accuracy as { final: number };
+  const verb = ev.status === 'completed' ? 'done' : `stopped (${String(ev.status)})`;
+  return `[${name}] ${verb}: final ${(acc.final * 100).toFixed(2)}%, sparsity ${((ev.sparsity as number) * 100).toFixed(2)}%`;
+}
+
+/**
+ * Worker processes for `requested` parallel jobs: no more than the grid has runs or the machine has
+ * cores (more would only share the same cores and multiply memory); `note` says when it is fewer.
+ */
+export function workerCount(requested: number, runs: number, cores = availableParallelism()): { workers: number; note?: string } {
+  const workers = Math.max(1, Math.min(requested, runs, cores));
+  if (workers === requested) return { workers };
+  const why = requested > cores && cores < runs ? `this machine has ${cores} cores` : `the grid has ${runs} runs`;
+  return { workers, note: `jobs ${requested}: running ${workers} at a time, as ${why}` };
+}
+
+export async function sweepCommand(configPath: string, o: { io: IO; json: boolean; jobs?: number; out?: string; bin?: string; signal?: AbortSignal }): Promise<number> {
   const sweep = readSweepConfig(configPath);
   await registerPlugins();
   const out = resolve(o.out ?? sweep.out ?? join(dirname(configPath), configPath.split(/[\\/]/).pop()!.replace(/\.json$/, '')));
   const jobsCount = o.jobs ?? sweep.jobs ?? 1;
-  if (!Number.isInteger(jobsCount) || jobsCount < 1) throw new UsageError(`--jobs must be an integer ≥ 1; got ${show(jobsCount)}`);
+  if (!Number.isInteger(jobsCount) || jobsCount < 1) throw new UsageError(`${o.jobs !== undefined ? '--jobs' : `sweep config ${configPath}: jobs`} must be an integer ≥ 1; got ${show(jobsCount)}`);
   const jobs = expandSweep(sweep, out);
   const bin = o.bin ?? binPath();
-  mkdirSync(join(out, '.jobs'), { recursive: true });
+  makeDirectory(join(out, '.jobs'));
+  const { workers: workerTotal, note } = workerCount(jobsCount, jobs.length);
   const say = (text: string, event?: Record<string, unknown>) => {
     if (o.json) {
       if (event) o.io.out(`${JSON.stringify(event)}\n`);
     } else o.io.out(`${text}\n`);
   };
-  say(`sweep: ${jobs.length} runs, ${jobsCount} in parallel, into ${out}`, { event: 'sweep', runs: jobs.length, jobs: jobsCount, out });
-  const childEnv = sweepJobEnv(jobsCount);
+  say(`sweep: ${jobs.length} runs, ${workerTotal} in parallel, into ${out}`, { event: 'sweep', runs: jobs.length, jobs: workerTotal, out });
+  if (note) say(`sweep: ${note}`, { event: 'note', message: note });
+  const childEnv = sweepJobEnv(workerTotal);
+  // On SIGINT / SIGTERM: no new runs; the running ones get the signal, checkpoint and stop (resumable).
+  const children = new Set<ChildProcess>();
+  const stop = () => {
+    queue.length = 0;
+    for (const child of children) child.kill(typeof o.signal?.reason === 'string' ? (o.signal.reason as NodeJS.Signals) : 'SIGTERM');
+  };
+  o.signal?.addEventListener('abort', stop, { once: true });
   const queue = jobs.slice();
   const outcomes: JobOutcome[] = [];
   const runOne = async (job: SweepJob): Promise<JobOutcome> => {
@@ -163,6 +194,8 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
     }
     return new Promise((done) => {
       const child = fork(bin, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env: childEnv });
+      children.add(child);
+      if (o.json) o.io.out(`${JSON.stringify({ event: 'worker', run: job.name, pid: child.pid })}\n`);
       let buffer = '';
       let stderr = '';
       child.stdout!.on('data', (chunk: Buffer) => {
@@ -182,8 +215,7 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
             const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '—');
             o.io.out(`[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${(ev.epoch as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`);
           } else if (ev.event === 'done') {
-            const acc = ev.accuracy as { final: number };
-            o.io.out(`[${job.name}] done: final ${(acc.final * 100).toFixed(2)}%, sparsity ${((ev.sparsity as number) * 100).toFixed(2)}%\n`);
+            o.io.out(`${runEndLine(job.name, ev)}\n`);
           }
         }
       });
@@ -191,7 +223,13 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
         stderr += chunk.toString('utf8');
       });
       child.on('exit', (code, signal) => {
+        children.delete(child);
         const c = code ?? (signal ? 1 : 0);
+        if (o.signal?.aborted && c !== 0) {
+          say(`[${job.name}] interrupted: it resumes when the sweep runs again`, { event: 'interrupted', run: job.name });
+          done({ job, code: c, skipped: false });
+          return;
+        }
         if (c !== 0) {
           const last = stderr.trim().split('\n').filter((l) => !/TensorFlow.js in Node.js|tfjs-node|====|^Hi,/.test(l)).slice(-3).join(' | ');
           say(`[${job.name}] failed (exit ${code ?? signal}): ${last}`, { event: 'failed', run: job.name, code, signal, stderr: last });
@@ -200,13 +238,21 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
       });
     });
   };
-  const workers = Array.from({ length: Math.min(jobsCount, jobs.length) }, async () => {
-    while (queue.length) {
+  const workers = Array.from({ length: workerTotal }, async () => {
+    while (queue.length && !o.signal?.aborted) {
       const job = queue.shift()!;
       outcomes.push(await runOne(job));
     }
   });
-  await Promise.all(workers);
+  try {
+    await Promise.all(workers);
+  } finally {
+    o.signal?.removeEventListener('abort', stop);
+  }
+  if (o.signal?.aborted) {
+    say(`sweep: interrupted; run sparsify sweep ${configPath} again to finish it (finished runs are skipped, interrupted ones resume)`, { event: 'sweep-interrupted' });
+    return signalExitCode(o.signal);
+  }
   const rows: SweepRow[] = [];
   let backend: string | undefined;
   for (const job of jobs) {

@@ -1,15 +1,17 @@
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels, selectBackend, type BackendPreference, type BackendSelection } from '@sparsify/backend';
+import { planShrink } from '@sparsify/layers';
 import { writeFileAtomic, writeReport, type ReportInput } from '@sparsify/reporting';
-import { CHECKPOINT_FILE, evaluate, train, type TrainResult } from '@sparsify/train';
+import { evaluate, hasCheckpoint, lockRunDirectory, makeDirectory, readRegularFile, readRunCheckpoint, train, type RunLock, type TrainResult } from '@sparsify/train';
 import { validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
 import type { IO } from './io.js';
 import { registerPlugins } from './plugins.js';
 import { Progress, type ProgressMode } from './progress.js';
-import { buildRun, stepsPerEpoch } from './setup.js';
+import { buildRun, stepsPerEpoch, type RunSetup } from './setup.js';
 
 export const RUN_CONFIG_FILE = 'run.json';
 
@@ -21,22 +23,35 @@ export interface StoredRun {
   createdAt: string;
 }
 
+/** Read (at most 1 MiB, a regular file) and checked, with messages that name the file and the key. */
 export function readStoredRun(dir: string): StoredRun {
   const file = join(dir, RUN_CONFIG_FILE);
   if (!existsSync(file)) throw new UsageError(`${dir} is not a sparsify run directory: it has no ${RUN_CONFIG_FILE}`);
   let stored: StoredRun;
   try {
-    stored = JSON.parse(readFileSync(file, 'utf8')) as StoredRun;
+    stored = JSON.parse(readRegularFile(file, 2 ** 20).toString('utf8')) as StoredRun;
   } catch (error) {
+    if ((error as Error).name === 'RunDirectoryError') throw error;
     throw new UsageError(`${file} is not valid JSON: ${(error as Error).message}`);
   }
-  validateRunConfig(stored?.config);
+  if (typeof stored !== 'object' || stored === null) throw new UsageError(`${file} must hold an object { config, inputShape, numClasses }; got ${show(stored)}`);
+  validateRunConfig(stored.config, `${file} config`);
+  if (!Array.isArray(stored.inputShape) || !stored.inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) {
+    throw new UsageError(`${file}: inputShape must be a list of integers > 0; got ${show(stored.inputShape)}`);
+  }
+  if (!Number.isSafeInteger(stored.numClasses) || stored.numClasses < 2) throw new UsageError(`${file}: numClasses must be an integer ≥ 2; got ${show(stored.numClasses)}`);
   return stored;
 }
 
 /** True when `dir` holds a run (its config or a checkpoint). */
 export function hasRun(dir: string): boolean {
-  return existsSync(join(dir, RUN_CONFIG_FILE)) || existsSync(join(dir, CHECKPOINT_FILE));
+  return existsSync(join(dir, RUN_CONFIG_FILE)) || hasCheckpoint(dir);
+}
+
+/** The exit code of a run stopped by a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM). */
+export function signalExitCode(signal: AbortSignal | undefined): number {
+  const name = typeof signal?.reason === 'string' ? signal.reason : 'SIGINT';
+  return 128 + ((constants.signals as Record<string, number>)[name] ?? constants.signals.SIGINT);
 }
 
 export interface TrainCommandOptions {
@@ -46,6 +61,8 @@ export interface TrainCommandOptions {
   io: IO;
   /** Backend override on resume (the stored one otherwise). */
   backend?: BackendPreference;
+  /** Aborted on SIGINT / SIGTERM: the run stops at the next step with a checkpoint (reason: the signal's name). */
+  signal?: AbortSignal;
 }
 
 export interface TrainOutcome {
@@ -71,26 +88,49 @@ function runtimeInfo(selection: BackendSelection): ReportInput['runtime'] {
 }
 
 /**
- * `sparsify train`: validates everything and builds the run first (a bad value is an error before
- * any file is written), then writes run.json, trains with epoch-end checkpoints, and writes the
- * report. Exit code 0 (done), 1 (stopped on NaN/Inf or failed).
+ * `sparsify train`: takes the run directory's lock first (a second run into it fails at once), then
+ * validates everything and builds the run (a bad value is an error before any file is written),
+ * writes run.json, trains with epoch-end checkpoints, and writes the report. A run that fails before
+ * its first checkpoint leaves nothing behind (not even the directory, if it made it). Exit code 0
+ * (done), 1 (stopped on NaN/Inf or failed), 130 / 143 (interrupted by SIGINT / SIGTERM: resumable).
  */
 export async function trainCommand(config: RunConfig, o: TrainCommandOptions): Promise<TrainOutcome> {
-  validateRunConfig(config);
-  if (!o.resume && hasRun(o.out)) {
-    throw new UsageError(`--out ${o.out} already holds a run; continue it with --resume ${o.out}, or choose another --out`);
+  validateRunConfig(config, o.resume ? `${join(o.out, RUN_CONFIG_FILE)} config` : undefined);
+  const created = makeDirectory(o.out);
+  const lock = lockRunDirectory(o.out);
+  const configFile = join(o.out, RUN_CONFIG_FILE);
+  let wroteConfig = false;
+  try {
+    if (!o.resume && hasRun(o.out)) {
+      throw new UsageError(`--out ${o.out} already holds a run; continue it with --resume ${o.out}, or choose another --out`);
+    }
+    const selection = await activateBackend(o.backend ?? config.backend);
+    await registerPlugins();
+    const setup = buildRun(config, o.resume ? `${configFile} config` : undefined);
+    try {
+      if (!o.resume) {
+        const stored: StoredRun = { config, inputShape: setup.data.sampleShape, numClasses: setup.data.numClasses, createdAt: new Date().toISOString() };
+        writeFileAtomic(configFile, `${JSON.stringify(stored, null, 2)}\n`);
+        wroteConfig = true;
+      }
+      return await runAndReport(config, setup, selection, lock, o);
+    } finally {
+      setup.dispose();
+    }
+  } catch (error) {
+    // A new run that failed before its first checkpoint: remove what it wrote, so that --out is free again.
+    if (wroteConfig && !hasCheckpoint(o.out)) unlinkSync(configFile);
+    throw error;
+  } finally {
+    lock.release();
+    if (created && readdirSync(o.out).length === 0) rmdirSync(o.out);
   }
-  const selection = await activateBackend(o.backend ?? config.backend);
-  await registerPlugins();
-  const setup = buildRun(config);
+}
+
+async function runAndReport(config: RunConfig, setup: RunSetup, selection: BackendSelection, lock: RunLock, o: TrainCommandOptions): Promise<TrainOutcome> {
   const progress = new Progress(o.io, o.mode, config.method === 'hypersparse');
   try {
     const backend = tf.getBackend();
-    if (!o.resume) {
-      mkdirSync(o.out, { recursive: true });
-      const stored: StoredRun = { config, inputShape: setup.data.sampleShape, numClasses: setup.data.numClasses, createdAt: new Date().toISOString() };
-      writeFileAtomic(join(o.out, RUN_CONFIG_FILE), `${JSON.stringify(stored, null, 2)}\n`);
-    }
     const params = setup.model.countParams();
     progress.event('start', { config, out: o.out, resume: o.resume, backend, backendReason: selection.reason, dataset: setup.data.source, params });
     progress.line(selection.reason);
@@ -104,11 +144,14 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
       ...setup.options,
       runDir: o.out,
       resume: o.resume,
+      lock,
+      ...(o.signal ? { signal: o.signal } : {}),
       callbacks: {
         onPhaseStart: (info) => progress.phaseStart(info),
         onBatchEnd: (info) => progress.batch(info),
         onEpochEnd: (m) => progress.epoch(m),
         onPrune: (info) => progress.prune(info),
+        onWarning: (message) => progress.warning(message),
       },
     });
     progress.finish();
@@ -140,6 +183,7 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
         final,
         ...(result.accuracy.best ? { best: result.accuracy.best } : {}),
       },
+      ...structureOf(setup.model),
       timing: {
         samplesPerSecond: result.timing.samplesPerSecond,
         seconds: result.timing.seconds,
@@ -171,12 +215,46 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
       `${result.status === 'completed' ? 'done' : `stopped (${result.status})`}: accuracy dense ${p(a.dense)}, pruned ${p(a.pruned)}, final ${p(a.final)}; ` +
         `sparsity ${p(report.sparsity.global)} (target ${p(config.sparsity)}); ${Math.round(report.timing.samplesPerSecond)} samples/s on ${backend}; ${result.timing.seconds.toFixed(1)} s`,
     );
-    if (result.status === 'nonFinite') progress.line(`${result.message}\nThe last good checkpoint is in ${o.out}.`);
+    if (result.status === 'nonFinite') progress.line(`${result.message}\n${divergenceAdvice(o.out, config)}`);
+    if (result.status === 'interrupted') {
+      const at = readRunCheckpoint(o.out)?.value;
+      const where = at ? `epoch ${at.epoch + 1}${at.progress ? `, batch ${at.progress.batch}` : ''}` : 'the start';
+      progress.line(`interrupted (${String(o.signal?.reason ?? 'signal')}) at ${where}: checkpoint written; continue with sparsify train --resume ${o.out}`);
+    }
     progress.line(`report: ${files.html}`);
-    return { code: result.status === 'completed' ? 0 : 1, result, reportPath: files.html };
+    const code = result.status === 'completed' ? 0 : result.status === 'interrupted' ? signalExitCode(o.signal) : 1;
+    return { code, result, reportPath: files.html };
   } finally {
     progress.finish();
-    setup.dispose();
+  }
+}
+
+/** What to do after a run stopped on a non-finite loss: where its last good state is, and how to go on. */
+function divergenceAdvice(out: string, config: RunConfig): string {
+  const last = readRunCheckpoint(out)?.value;
+  const again = `sparsify train --config ${join(out, RUN_CONFIG_FILE)} --lr ${Number((config.lr / 10).toPrecision(3))} --out <new dir> (or a lower penalty strength with --set)`;
+  if (!last) return `It diverged before the first epoch ended, so there is no checkpoint to go back to. Start again with a lower learning rate: ${again}`;
+  return (
+    `${out} keeps the checkpoint of the last good epoch (${last.epoch}); a run resumes with the settings it started with, ` +
+    `so to change them start a new run from its configuration: ${again}`
+  );
+}
+
+/**
+ * The neurons or channels a shrink keeps per layer, for the report. An optional block: a model the
+ * analysis cannot read must not cost the run its report, so a failure leaves the block out.
+ */
+function structureOf(model: tf.LayersModel): Pick<ReportInput, 'structure'> {
+  try {
+    const plan = planShrink(model);
+    return {
+      structure: {
+        layers: plan.layers.map(({ name, unit, total, kept, inputs, inputsRead }) => ({ name, unit, total, kept, inputs, inputsRead })),
+        parameters: { ...plan.parameters },
+      },
+    };
+  } catch {
+    return {};
   }
 }
 

@@ -1,41 +1,17 @@
-import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadSparse } from '@sparsify/layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, tempDir, TINY } from './helpers.js';
+import { BIN as bin, cleanup, ensureBin, runBin, tempDir, TINY } from './helpers.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const bin = join(root, 'packages', 'cli', 'dist', 'bin.js');
-
-/** Runs the built bin; resolves with exit code and output. */
-function run(args: string[], cwd: string, onLine?: (line: string, kill: () => void) => void): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let pending = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-      pending += c.toString();
-      let nl: number;
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl);
-        pending = pending.slice(nl + 1);
-        onLine?.(line, () => child.kill('SIGKILL'));
-      }
-    });
-    child.stderr.on('data', (c: Buffer) => void (stderr += c.toString()));
-    child.on('exit', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+/** Runs the built bin; `onLine(line, kill)` may SIGKILL it. */
+function run(args: string[], cwd: string, onLine?: (line: string, kill: () => void) => void) {
+  return runBin(args, cwd, onLine && ((line, child) => onLine(line, () => child.kill('SIGKILL'))));
 }
 
 beforeAll(() => {
-  if (!existsSync(bin)) {
-    execFileSync('npx', ['nx', 'run', '@sparsify/cli:build', '--output-style=static'], { cwd: root, stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false' } });
-  }
+  ensureBin();
 }, 600_000);
 afterAll(cleanup);
 
@@ -47,7 +23,7 @@ describe('the sparsify bin', () => {
   it('trains, prunes and fine-tunes end to end, writes the report, reports and exports', async () => {
     const cwd = tempDir();
     const r = await run(['train', ...TINY, '--penalty', 'hoyer-square', '--set', 'strength=2e-4', '--sparsity', '0.9', '--epochs', '2', '--finetune-epochs', '1', '--lr', '0.05', '--out', 'runs/hs'], cwd);
-    expect(r.stderr.replace(/=+\nHi, looks like[\s\S]*?=+\n/, '').trim()).toBe('');
+    expect(r.stderr.trim()).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^epoch 1\/3 .*loss/m);
     expect(r.stdout).toMatch(/^fine-tune 3\/3 /m);
@@ -92,6 +68,32 @@ describe('the sparsify bin', () => {
     const plain = (t: tf.Tensor) => Array.from(t.dataSync(), (v) => v + 0);
     loaded.weights.forEach((w, i) => expect(plain(w.read())).toEqual(plain(model.weights[i].read())));
     loaded.dispose();
+
+    // The report counts what a shrink keeps; export --shrink writes that smaller model, same outputs.
+    expect(report.structure.layers.map((l: { name: string; unit: string; total: number }) => [l.name, l.unit, l.total])).toEqual([
+      ['fc1', 'neurons', 300],
+      ['fc2', 'neurons', 100],
+      ['fc3', 'neurons', 10],
+    ]);
+    const shrunk = await run(['export', 'runs/hs', '--out', 'shrunk', '--shrink'], cwd);
+    expect(shrunk.code).toBe(0);
+    const kept = report.structure.layers.map((l: { name: string; kept: number; total: number }) => `${l.name} ${l.kept}/${l.total}`).join(', ');
+    expect(shrunk.stdout).toContain(`shrunk: ${kept} neurons; ${report.structure.parameters.after.toLocaleString('en-US')} of`);
+    const shrunkJson = JSON.parse(readFileSync(join(cwd, 'shrunk/model.json'), 'utf8'));
+    const shrunkWeights = readFileSync(join(cwd, 'shrunk/weights.bin'));
+    const small = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: shrunkJson.modelTopology,
+        weightSpecs: shrunkJson.weightsManifest[0].weights,
+        weightData: shrunkWeights.buffer.slice(shrunkWeights.byteOffset, shrunkWeights.byteOffset + shrunkWeights.byteLength),
+      }),
+    );
+    expect(small.countParams()).toBe(report.structure.parameters.after);
+    const x = tf.randomNormal([8, ...(model.inputs[0].shape.slice(1) as number[])], 0, 1, 'float32', 3);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(small.predict(x) as tf.Tensor, model.predict(x) as tf.Tensor))).dataSync()[0]);
+    expect(diff).toBeLessThanOrEqual(1e-5);
+    x.dispose();
+    small.dispose();
     model.dispose();
   });
 

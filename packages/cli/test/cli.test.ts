@@ -2,9 +2,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listPenalties } from '@sparsify/core';
-import { main, registerPlugins, trainConfigFromFlags } from '../src/index.js';
-import { sweepJobEnv } from '../src/sweep.js';
+import { describeOptions, listPenalties } from '@sparsify/core';
+import { METHOD_PRESETS, buildRun, expandSweep, main, registerPlugins, trainConfigFromFlags } from '../src/index.js';
+import { runEndLine, sweepJobEnv, workerCount } from '../src/sweep.js';
 import { cleanup, memoryIO, tempDir, TINY } from './helpers.js';
 
 beforeAll(async () => {
@@ -30,7 +30,7 @@ describe('bad flags and values', () => {
     [['--dataset', 'cifar10:/nonexistent/dir'], /nonexistent/],
     [['--penalty', 'none', '--sparsity', '0.9'], /--penalty none trains dense .*--sparsity must be 0; got 0.9/],
     [['--penalty', 'magnitude', '--sparsity', '0'], /--penalty magnitude prunes to --sparsity, which must be > 0/],
-    [['--penalty', 'hoyer-square', '--limit', '100'], /strength/],
+    [['--penalty', 'hoyer-square', '--set', 'strength=-1', '--limit', '100'], /strength/],
     [['--resume', '/nonexistent/run'], /not a sparsify run directory/],
   ];
   for (const [flags, message] of cases) {
@@ -96,7 +96,7 @@ describe('sparsify penalties', () => {
     writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@acme/sparsify-l0', version: '1.0.0', type: 'module', main: 'index.js', keywords: ['sparsify-plugin'] }));
     writeFileSync(
       join(pkg, 'index.js'),
-      `export const plugin = { package: '@acme/sparsify-l0', penalties: [{ name: 'acme-l0', package: '@acme/sparsify-l0', description: 'test plugin', options: { strength: { type: 'number', description: 's' } }, create: () => { throw new Error('not in this test'); } }] };\n`,
+      `export const plugin = { package: '@acme/sparsify-l0', penalties: [{ name: 'acme-l0', package: '@acme/sparsify-l0', description: 'test plugin', schema: { strength: { type: 'number', description: 's', parse: (v) => v } }, create: () => { throw new Error('not in this test'); } }] };\n`,
     );
     const other = join(root, 'node_modules', 'unrelated');
     mkdirSync(other, { recursive: true });
@@ -115,8 +115,8 @@ describe('run configs from flags', () => {
     expect(c.options).toEqual({ xi: 1e-8, psi: 1e-8, lambdaWeightDecay: 3e-3, hyperPrior: 'l2', lambdaOptimizer: { className: 'Momentum' } });
     expect(trainConfigFromFlags({ penalty: 'none' })).toMatchObject({ sparsity: 0, finetuneEpochs: 0 });
     // HALO's preset for the default job fills in when not given, so that a bare `sparsify train` runs.
-    expect(trainConfigFromFlags({}).options).toEqual({ xi: 1e-5, psi: 1e-5, lambdaWeightDecay: 3e-3 });
-    expect(trainConfigFromFlags({ set: ['xi=1e-7'] }).options).toEqual({ xi: 1e-7, psi: 1e-5, lambdaWeightDecay: 3e-3 });
+    expect(trainConfigFromFlags({}).options).toEqual({ xi: 3e-6, psi: 3e-6, lambdaWeightDecay: 3e-3 });
+    expect(trainConfigFromFlags({ set: ['xi=1e-7'] }).options).toEqual({ xi: 1e-7, psi: 3e-6, lambdaWeightDecay: 3e-3 });
   });
 
   it('draws a progress bar on a terminal', async () => {
@@ -128,6 +128,46 @@ describe('run configs from flags', () => {
   });
 });
 
+describe('defaults that work with no flags', () => {
+  it('every built-in penalty builds a run from its defaults alone (docs/defaults.md)', async () => {
+    await registerPlugins();
+    const builtIn = listPenalties().filter((d) => d.package.startsWith('@sparsify/'));
+    expect(builtIn.length).toBeGreaterThanOrEqual(10);
+    for (const def of builtIn) {
+      const config = trainConfigFromFlags({ penalty: def.name, dataset: 'synthetic:64', limit: '64', backend: 'cpu' });
+      expect(config.options, def.name).toEqual(METHOD_PRESETS[def.name] ?? {});
+      const required = Object.entries(describeOptions(def.schema)).filter(([, o]) => o.required && o.default === undefined).map(([k]) => k);
+      const missing = required.filter((k) => !(k in config.options) && !(def.name === 'hypersparse' && k === 'sparsity'));
+      expect(missing, `${def.name} needs ${missing.join(', ')}`).toEqual([]);
+      buildRun(config).dispose();
+    }
+  });
+
+  it('HyperSparse plans at most 37 epochs of LeNet-300-100 (ART capped at 25), not 10 + 200', async () => {
+    await registerPlugins();
+    const setup = buildRun(trainConfigFromFlags({ penalty: 'hypersparse', dataset: 'synthetic:64', limit: '64', backend: 'cpu' }));
+    const { warmupEpochs, maxEpochs } = setup.options.art!.controller;
+    expect(warmupEpochs + maxEpochs + setup.options.finetune!.epochs).toBe(37);
+    setup.dispose();
+  });
+
+  it('sparsify penalties shows the defaults, and sweeps use them too', async () => {
+    const io = memoryIO();
+    expect(await main(['penalties'], io)).toBe(0);
+    expect(io.stdout).toMatch(/sparsify train defaults: strength=3e-5 \(docs\/defaults.md\)/);
+    const [job] = expandSweep({ dataset: 'synthetic:64', methods: ['lasso'], sparsities: [0.9] }, tempDir());
+    expect(job.config.options).toEqual(METHOD_PRESETS.lasso);
+  });
+});
+
+describe('sweep progress lines', () => {
+  it('say done only for a completed run', () => {
+    const ev = { accuracy: { final: 0.955 }, sparsity: 0.95 };
+    expect(runEndLine('a', { ...ev, status: 'completed' })).toBe('[a] done: final 95.50%, sparsity 95.00%');
+    expect(runEndLine('a', { ...ev, sparsity: 0, status: 'interrupted' })).toBe('[a] stopped (interrupted): final 95.50%, sparsity 0.00%');
+  });
+});
+
 describe('sweep worker environment', () => {
   it('gives each parallel run its share of wasm threads (1 to 8), unless SPARSIFY_WASM_THREADS is set', () => {
     expect(sweepJobEnv(2, {}, 2).SPARSIFY_WASM_THREADS).toBe('1');
@@ -135,5 +175,85 @@ describe('sweep worker environment', () => {
     expect(sweepJobEnv(2, {}, 8).SPARSIFY_WASM_THREADS).toBe('4');
     expect(sweepJobEnv(1, {}, 64).SPARSIFY_WASM_THREADS).toBe('8');
     expect(sweepJobEnv(2, { SPARSIFY_WASM_THREADS: 'auto', HOME: '/h' }, 2)).toEqual({ SPARSIFY_WASM_THREADS: 'auto', HOME: '/h' });
+  });
+});
+
+describe('wrong without a word, no more', () => {
+  it('a zero-image dataset exits 2 and leaves nothing behind, not a run.json that blocks --out', async () => {
+    const data = tempDir();
+    const idx = (dims: number[], bytes: number) => {
+      const header = Buffer.alloc(4 + 4 * dims.length);
+      header.writeUInt32BE(0x800 | dims.length, 0);
+      dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+      return Buffer.concat([header, Buffer.alloc(bytes)]);
+    };
+    writeFileSync(join(data, 'train-images-idx3-ubyte'), idx([0, 4, 4], 0));
+    writeFileSync(join(data, 'train-labels-idx1-ubyte'), idx([0], 0));
+    writeFileSync(join(data, 't10k-images-idx3-ubyte'), idx([2, 4, 4], 32));
+    writeFileSync(join(data, 't10k-labels-idx1-ubyte'), idx([2], 2));
+    const parent = tempDir();
+    const io = memoryIO();
+    expect(await main(['train', '--dataset', `idx:${data}`, '--backend', 'cpu', '--penalty', 'none', '--out', join(parent, 'run')], io)).toBe(2);
+    expect(io.stderr).toMatch(/train-images-idx3-ubyte: header: the file holds no images/);
+    expect(readdirSync(parent)).toEqual([]);
+  });
+
+  it('divergence in the first epoch says there is no checkpoint, and how to start over', async () => {
+    const out = join(tempDir(), 'run');
+    const io = memoryIO();
+    expect(await main(['train', ...TINY, '--penalty', 'none', '--epochs', '1', '--lr', '1e30', '--out', out], io)).toBe(1);
+    expect(io.stdout).toMatch(/diverged before the first epoch ended, so there is no checkpoint to go back to/);
+    expect(io.stdout).toMatch(new RegExp(`sparsify train --config ${out}/run.json --lr 1e\\+29 --out <new dir>`));
+    expect(io.stdout).not.toMatch(/--resume/);
+  });
+
+  it('names run.json, --config files and sweep configs as files, not as flags', async () => {
+    const dir = tempDir();
+    const run = join(dir, 'run');
+    mkdirSync(run);
+    const config = { version: 1, model: 'lenet-300-100', dataset: 'synthetic:64', method: 'none', options: {}, sparsity: 0, epochs: -1, finetuneEpochs: 0, batchSize: 64, optimizer: 'sgd', lr: 0.1, momentum: 0, weightDecay: 0, seed: 0, backend: 'cpu' };
+    writeFileSync(join(run, 'run.json'), JSON.stringify({ config, inputShape: [64], numClasses: 10, createdAt: '' }));
+    let io = memoryIO();
+    expect(await main(['train', '--resume', run], io)).toBe(2);
+    expect(io.stderr).toMatch(new RegExp(`${run}/run.json config: epochs must be an integer ≥ 0; got -1`));
+    writeFileSync(join(dir, 'c.json'), JSON.stringify({ ...config, epochs: 1, lr: 'fast' }));
+    io = memoryIO();
+    expect(await main(['train', '--config', join(dir, 'c.json'), '--out', join(dir, 'x')], io)).toBe(2);
+    expect(io.stderr).toMatch(/c.json: lr must be a number > 0; got "fast"/);
+    writeFileSync(join(dir, 'grid.json'), JSON.stringify({ dataset: 'synthetic:64', methods: [{ name: 'magnitude', momentum: 2 }], sparsities: [0.8] }));
+    io = memoryIO();
+    expect(await main(['sweep', join(dir, 'grid.json')], io)).toBe(2);
+    expect(io.stderr).toMatch(/sweep config methods\[0\] \(magnitude, sparsity 0.8, seed 0\): momentum must be in \[0, 1\); got 2/);
+  });
+
+  it('refuses a --sparsity that keeps no weight', async () => {
+    const out = join(tempDir(), 'run');
+    const io = memoryIO();
+    expect(await main(['train', ...TINY, '--penalty', 'magnitude', '--sparsity', '0.999999', '--out', out], io)).toBe(2);
+    expect(io.stderr).toMatch(/--sparsity 0.999999 keeps none of the 50,200 prunable weights of lenet-300-100; it must be below 1 − 1\/50200/);
+  });
+
+  it('runs no more sweep workers than cores or runs, and says so', () => {
+    expect(workerCount(1000, 12, 2)).toEqual({ workers: 2, note: 'jobs 1000: running 2 at a time, as this machine has 2 cores' });
+    expect(workerCount(8, 3, 16)).toEqual({ workers: 3, note: 'jobs 8: running 3 at a time, as the grid has 3 runs' });
+    expect(workerCount(2, 6, 2)).toEqual({ workers: 2 });
+  });
+
+  it('--out under /proc is an error at once, not an endless mkdir', async () => {
+    const io = memoryIO();
+    const t0 = Date.now();
+    expect(await main(['train', ...TINY, '--penalty', 'none', '--epochs', '1', '--out', '/proc/sparsify-run/x'], io)).toBe(2);
+    expect(io.stderr).toMatch(/cannot create directory \/proc\/sparsify-run\/x: \/proc\/sparsify-run could not be made \(ENOENT\)/);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('prints failures without a stack trace (SPARSIFY_DEBUG=1 shows it)', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'file'), 'x');
+    const io = memoryIO();
+    // A run directory under a file: neither a usage error nor a crash with a trace.
+    expect(await main(['train', ...TINY, '--penalty', 'none', '--epochs', '1', '--out', join(dir, 'file', 'run')], io)).toBe(2);
+    expect(io.stderr).toMatch(/cannot create directory .*file\/run: .*file exists and is not a directory/);
+    expect(io.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -104,7 +104,7 @@ export class NonFiniteLossError extends Error {
   ) {
     super(
       `loss is not finite at step ${step} (task loss ${taskLoss}, penalty ${penaltyLoss}); the update was not applied. ` +
-        'Lower the learning rate or the penalty strength, and resume from the last good checkpoint.',
+        'Lower the learning rate or the penalty strength.',
     );
   }
 }

@@ -1,7 +1,8 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dataset } from './dataset.js';
 import { check, DatasetError } from './errors.js';
+import { probeFile, readDatasetFile } from './files.js';
 
 /** Pixels per CIFAR image: 32×32×3. */
 export const CIFAR_IMAGE_BYTES = 3072;
@@ -41,17 +42,10 @@ function recordCount(file: string, bytes: number, format: Format): number {
       `${file}: ${bytes} bytes is not a whole, non-zero number of ${record}-byte ${format.label} records (${layout}); ` +
         `the file is truncated or not a ${format.label} binary file (a full 10000-image batch is ${10000 * record} bytes)`,
       file,
+      '(length)',
     );
   }
   return bytes / record;
-}
-
-function fileSize(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch (err) {
-    throw new DatasetError(`${file}: cannot read (${(err as Error).message})`, file);
-  }
 }
 
 /**
@@ -59,26 +53,24 @@ function fileSize(file: string): number {
  * into one HWC uint8 array, validating record lengths and label ranges.
  */
 function readCifarFiles(files: readonly string[], format: Format): { pixels: Uint8Array; labels: Uint8Array } {
-  const counts = files.map((f) => recordCount(f, fileSize(f), format));
+  const contents = files.map((f) => readDatasetFile(f));
+  const counts = contents.map((bytes, f) => recordCount(files[f], bytes.length, format));
   const total = counts.reduce((a, b) => a + b, 0);
   const pixels = new Uint8Array(total * CIFAR_IMAGE_BYTES);
   const labels = new Uint8Array(total);
   const record = format.labelBytes + CIFAR_IMAGE_BYTES;
   let n = 0;
   files.forEach((file, f) => {
-    const bytes = readFileSync(file);
-    if (bytes.length !== counts[f] * record) {
-      throw new DatasetError(`${file}: changed while being read (${bytes.length} bytes, expected ${counts[f] * record})`, file);
-    }
+    const bytes = contents[f];
     for (let r = 0; r < counts[f]; r++, n++) {
       const at = r * record;
       const label = bytes[at + format.labelOffset];
       if (label >= format.numClasses) {
         const which = format.labelBytes === 2 ? (format.labelOffset === 1 ? 'fine ' : 'coarse ') : '';
-        throw new DatasetError(`${file}: record ${r} has ${which}label ${label}, not below ${format.numClasses}; not a ${format.label} file`, file);
+        throw new DatasetError(`${file}: record ${r} has ${which}label ${label}, not below ${format.numClasses}; not a ${format.label} file`, file, `record ${r} label`);
       }
       if (format.otherLimit !== undefined && bytes[at + 1 - format.labelOffset] >= format.otherLimit) {
-        throw new DatasetError(`${file}: record ${r} has label byte ${bytes[at + 1 - format.labelOffset]} out of range; not a ${format.label} file`, file);
+        throw new DatasetError(`${file}: record ${r} has label byte ${bytes[at + 1 - format.labelOffset]} out of range; not a ${format.label} file`, file, `record ${r} label`);
       }
       labels[n] = label;
       const src = at + format.labelBytes;
@@ -118,8 +110,9 @@ function resolveDir(dir: string, sub: string, marker: string, label: string): st
 }
 
 function readNames(file: string, count: number): string[] | undefined {
-  if (!existsSync(file)) return undefined;
-  const names = readFileSync(file, 'utf8')
+  if (probeFile(file) === 'missing') return undefined;
+  const names = new TextDecoder()
+    .decode(readDatasetFile(file, 2 ** 20))
     .split(/\r?\n/)
     .map((s) => s.trim())
     .filter((s) => s.length > 0);
@@ -128,8 +121,12 @@ function readNames(file: string, count: number): string[] | undefined {
 
 function requireFiles(dir: string, names: readonly string[], label: string): string[] {
   const paths = names.map((n) => join(dir, n));
-  const missing = paths.filter((p) => !existsSync(p));
-  if (missing.length > 0) throw new DatasetError(`${dir}: ${label} is incomplete: missing ${missing.join(', ')}`, missing[0]);
+  for (const path of paths) {
+    const found = probeFile(path);
+    if (typeof found === 'object') throw new DatasetError(`${path}: ${found.problem}`, path, '(file)');
+  }
+  const missing = paths.filter((p) => probeFile(p) === 'missing');
+  if (missing.length > 0) throw new DatasetError(`${dir}: ${label} is incomplete: missing ${missing.join(', ')}`, missing[0], '(file)');
   return paths;
 }
 

@@ -7,10 +7,13 @@ export class DatasetError extends Error {
   override readonly name = 'DatasetError';
   /** The file at fault, if any. */
   readonly file?: string;
+  /** Where in the file (`magic`, `header`, `data`, `labels[17]`, `record 3 label`, `(file)`), when a file is at fault. */
+  readonly field?: string;
 
-  constructor(message: string, file?: string) {
+  constructor(message: string, file?: string, field?: string) {
     super(message);
     if (file !== undefined) this.file = file;
+    if (field !== undefined) this.field = field;
   }
 }
 

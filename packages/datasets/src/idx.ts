@@ -1,8 +1,9 @@
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { Dataset } from './dataset.js';
 import { DatasetError } from './errors.js';
+import { MAX_DATASET_FILE_BYTES, probeFile, readDatasetFile } from './files.js';
 
 /** IDX magic for unsigned-byte 3-D arrays (images): 0x00000803. */
 export const IDX_IMAGES_MAGIC = 0x00000803;
@@ -18,19 +19,22 @@ export interface IdxArray {
 
 const hex = (n: number) => `0x${(n >>> 0).toString(16).padStart(8, '0')}`;
 
-/** Reads a file, gunzipping it when it starts with the gzip magic (whatever its name). */
+/**
+ * Reads a file (see `readDatasetFile`), gunzipping it when it starts with the gzip magic (whatever its
+ * name), to at most `MAX_DATASET_FILE_BYTES` either way.
+ */
 export function readMaybeGzip(file: string): Uint8Array {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(file);
-  } catch (err) {
-    throw new DatasetError(`${file}: cannot read (${(err as Error).message})`, file);
-  }
+  const bytes = readDatasetFile(file);
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      return gunzipSync(bytes);
+      return gunzipSync(bytes, { maxOutputLength: MAX_DATASET_FILE_BYTES });
     } catch (err) {
-      throw new DatasetError(`${file}: not a valid gzip stream, probably truncated (${(err as Error).message})`, file);
+      const tooLarge = (err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE';
+      throw new DatasetError(
+        `${file}: ${tooLarge ? `decompresses to more than ${MAX_DATASET_FILE_BYTES} bytes` : 'not a valid gzip stream, probably truncated'} (${(err as Error).message})`,
+        file,
+        'gzip',
+      );
     }
   }
   return bytes;
@@ -44,7 +48,7 @@ export function readMaybeGzip(file: string): Uint8Array {
 export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number): IdxArray {
   const what = expectedMagic === IDX_IMAGES_MAGIC ? 'IDX images (magic 0x00000803)' : expectedMagic === IDX_LABELS_MAGIC ? 'IDX labels (magic 0x00000801)' : `IDX (magic ${hex(expectedMagic)})`;
   if (bytes.length < 4) {
-    throw new DatasetError(`${file}: ${bytes.length} bytes is too short for ${what}`, file);
+    throw new DatasetError(`${file}: ${bytes.length} bytes is too short for ${what}`, file, 'header');
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const magic = view.getUint32(0, false);
@@ -52,12 +56,12 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number)
     const rank = magic & 0xff;
     const isIdx = (magic >>> 16) === 0 && ((magic >>> 8) & 0xff) === 0x08;
     const hint = isIdx ? ` (an unsigned-byte IDX file of rank ${rank})` : ' (not an unsigned-byte IDX file)';
-    throw new DatasetError(`${file}: expected ${what}, found magic ${hex(magic)}${hint}`, file);
+    throw new DatasetError(`${file}: expected ${what}, found magic ${hex(magic)}${hint}`, file, 'magic');
   }
   const rank = magic & 0xff;
   const headerBytes = 4 + 4 * rank;
   if (bytes.length < headerBytes) {
-    throw new DatasetError(`${file}: truncated header: ${what} needs ${headerBytes} header bytes, file has ${bytes.length}`, file);
+    throw new DatasetError(`${file}: truncated header: ${what} needs ${headerBytes} header bytes, file has ${bytes.length}`, file, 'header');
   }
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
@@ -68,6 +72,7 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number)
     throw new DatasetError(
       `${file}: ${kind}: header says ${dims.join('×')} = ${expected} data bytes, found ${actual}`,
       file,
+      'data',
     );
   }
   // A plain Uint8Array view (not a Buffer: Buffer#slice does not copy).
@@ -78,7 +83,8 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number)
 export function readIdxImages(file: string): { count: number; rows: number; cols: number; pixels: Uint8Array } {
   const { dims, data } = parseIdx(readMaybeGzip(file), file, IDX_IMAGES_MAGIC);
   const [count, rows, cols] = dims;
-  if (rows === 0 || cols === 0) throw new DatasetError(`${file}: images of ${rows}×${cols} pixels`, file);
+  if (rows === 0 || cols === 0) throw new DatasetError(`${file}: header: images of ${rows}×${cols} pixels`, file, 'header');
+  if (count === 0) throw new DatasetError(`${file}: header: the file holds no images (count 0)`, file, 'header');
   return { count, rows, cols, pixels: data };
 }
 
@@ -99,20 +105,25 @@ function candidates(split: IdxSplit, kind: 'images' | 'labels'): string[] {
 /** Finds a split's images or labels file in `dir` (`train-images-idx3-ubyte[.gz]` and the `.idx3-ubyte` spelling). */
 export function findIdxFile(dir: string, split: IdxSplit, kind: 'images' | 'labels'): string {
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-    throw new DatasetError(`${dir}: no such directory (expected IDX files such as ${candidates(split, kind)[1]})`, dir);
+    throw new DatasetError(`${dir}: no such directory (expected IDX files such as ${candidates(split, kind)[1]})`, dir, '(directory)');
   }
   const names = candidates(split, kind);
   for (const name of names) {
     const path = join(dir, name);
-    if (existsSync(path)) return path;
+    const found = probeFile(path);
+    if (found === 'file') return path;
+    if (found !== 'missing') throw new DatasetError(`${path}: ${found.problem}`, path, '(file)');
   }
-  throw new DatasetError(`${dir}: no ${split === 'train' ? 'training' : 'test'} ${kind} file; looked for ${names.join(', ')}`, dir);
+  throw new DatasetError(`${dir}: no ${split === 'train' ? 'training' : 'test'} ${kind} file; looked for ${names.join(', ')}`, dir, '(directory)');
 }
 
 export interface IdxDatasetOptions {
   /** Name prefix for the datasets (default `"idx"`). */
   name?: string;
-  /** Number of classes (default: the largest label in train and test + 1, at least 10). */
+  /**
+   * Number of classes. Default: the largest label + 1 (at least 10), and then every class below it
+   * must have training examples: a label past a gap (0–9 and 200) is a damaged file, not 191 classes.
+   */
   numClasses?: number;
   classNames?: readonly string[];
 }
@@ -130,7 +141,7 @@ export function loadIdxDirectory(dir: string, options: IdxDatasetOptions = {}): 
     const images = readIdxImages(imagesFile);
     const labels = readIdxLabels(labelsFile);
     if (labels.length !== images.count) {
-      throw new DatasetError(`${labelsFile}: ${labels.length} labels, but ${imagesFile} has ${images.count} images`, labelsFile);
+      throw new DatasetError(`${labelsFile}: ${labels.length} labels, but ${imagesFile} has ${images.count} images`, labelsFile, 'header');
     }
     return { split, images, labels, labelsFile };
   });
@@ -146,7 +157,22 @@ export function loadIdxDirectory(dir: string, options: IdxDatasetOptions = {}): 
   const numClasses = options.numClasses ?? Math.max(10, maxLabel + 1);
   for (const p of parts) {
     const bad = p.labels.findIndex((l) => l >= numClasses);
-    if (bad >= 0) throw new DatasetError(`${p.labelsFile}: label ${p.labels[bad]} at ${bad} is not below numClasses ${numClasses}`, p.labelsFile);
+    if (bad >= 0) throw new DatasetError(`${p.labelsFile}: labels[${bad}] is ${p.labels[bad]}, not below numClasses ${numClasses}`, p.labelsFile, `labels[${bad}]`);
+  }
+  if (options.numClasses === undefined && numClasses > 10) {
+    const present = new Uint8Array(numClasses);
+    for (const l of train.labels) present[l] = 1;
+    const absent = present.indexOf(0);
+    if (absent >= 0) {
+      const p = parts.find((q) => q.labels.includes(maxLabel))!;
+      const at = p.labels.indexOf(maxLabel);
+      throw new DatasetError(
+        `${p.labelsFile}: labels[${at}] is ${maxLabel}, which would make ${numClasses} classes, but class ${absent} has no training example: ` +
+          'a damaged label rather than a class. Labels must be 0…K−1 with every class in the training set (or give numClasses)',
+        p.labelsFile,
+        `labels[${at}]`,
+      );
+    }
   }
   const make = (p: (typeof parts)[number], suffix: string) =>
     Dataset.fromArrays({

@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -107,8 +108,52 @@ describe('IDX readers', () => {
     writeFileSync(join(d, 't10k-labels-idx1-ubyte'), idxBytes([2], Uint8Array.from([1, 2])));
     expect(() => loadIdxDirectory(d)).toThrow(/t10k-labels-idx1-ubyte: 2 labels, but .*t10k-images-idx3-ubyte has 3 images/);
     writeFileSync(join(d, 't10k-labels-idx1-ubyte'), idxBytes([3], Uint8Array.from([1, 2, 11])));
-    expect(() => loadIdxDirectory(d, { numClasses: 10 })).toThrow(/label 11 at 2 is not below numClasses 10/);
-    expect(loadIdxDirectory(d).train.numClasses).toBe(12);
+    expect(() => loadIdxDirectory(d, { numClasses: 10 })).toThrow(/labels\[2\] is 11, not below numClasses 10/);
+    expect(loadIdxDirectory(d, { numClasses: 12 }).train.numClasses).toBe(12);
+    // Inferred, 11 would make 12 classes with classes missing from the training set: a damaged label.
+    expect(() => loadIdxDirectory(d)).toThrow(/t10k-labels-idx1-ubyte: labels\[2\] is 11, which would make 12 classes, but class \d+ has no training example/);
     expect(() => loadDataset('idx')).toThrow('dataset "idx" needs a directory: write idx:<dir> or pass dataDir');
+  });
+});
+
+describe('untrusted dataset directories', () => {
+  it('a label of 200 among 0–9 is a damaged file, not a 201-class dataset, under every spec', () => {
+    const d = dir();
+    writeIdxSplit(d, 'train', 30);
+    writeIdxSplit(d, 't10k', 10);
+    const labels = Uint8Array.from({ length: 30 }, (_, n) => n % 10);
+    labels[17] = 200;
+    writeFileSync(join(d, 'train-labels-idx1-ubyte'), idxBytes([30], labels));
+    const message = /train-labels-idx1-ubyte: labels\[17\] is 200, which would make 201 classes, but class 10 has no training example/;
+    expect(() => loadDataset(`idx:${d}`)).toThrow(message);
+    expect(() => loadDataset('mnist', { dataDir: d })).toThrow(/labels\[17\] is 200, not below numClasses 10/);
+    const error = (() => {
+      try {
+        loadDataset(`idx:${d}`);
+      } catch (e) {
+        return e as DatasetError;
+      }
+    })()!;
+    expect([error.file, error.field]).toEqual([join(d, 'train-labels-idx1-ubyte'), 'labels[17]']);
+  });
+
+  it('a file of zero images is an error, not an empty dataset', () => {
+    const d = dir();
+    writeIdxSplit(d, 'train', 0);
+    writeIdxSplit(d, 't10k', 3);
+    expect(() => loadDataset(`idx:${d}`)).toThrow(/train-images-idx3-ubyte: header: the file holds no images \(count 0\)/);
+  });
+
+  it('a FIFO is refused instead of waited on, and a symbolic link loop is named as such', () => {
+    const d = dir();
+    writeIdxSplit(d, 't10k', 3);
+    writeIdxSplit(d, 'train', 3);
+    rmSync(join(d, 'train-images-idx3-ubyte'));
+    execFileSync('mkfifo', [join(d, 'train-images-idx3-ubyte')]);
+    expect(() => loadDataset(`idx:${d}`)).toThrow(/train-images-idx3-ubyte: is not a regular file/);
+    rmSync(join(d, 'train-images-idx3-ubyte'));
+    symlinkSync(join(d, 'loop-b'), join(d, 'train-images-idx3-ubyte'));
+    symlinkSync(join(d, 'train-images-idx3-ubyte'), join(d, 'loop-b'));
+    expect(() => loadDataset(`idx:${d}`)).toThrow(/train-images-idx3-ubyte: is a symbolic link loop/);
   });
 });

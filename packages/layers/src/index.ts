@@ -25,7 +25,9 @@ export {
   modelJsonFor,
   writeDirectoryAtomic,
 } from './io.js';
+export { ModelFileError } from './errors.js';
 export {
+  DEFAULT_MAX_DECODED_BYTES,
   SPARSE_ENCODINGS,
   SPARSE_FORMAT,
   SPARSE_FORMAT_VERSION,
@@ -36,8 +38,11 @@ export {
   encodeSparse,
   loadSparse,
   saveSparse,
+  sparseChecksum,
   sparseLoadHandler,
   sparseSaveHandler,
+  type LoadSparseOptions,
+  type SparseDecodeOptions,
   type SparseEncoding,
   type SparseModelJSON,
   type SparseSaveOptions,
@@ -46,3 +51,24 @@ export {
   type ValueQuantization,
 } from './sparse.js';
 export { FLOAT16_MAX, fromFloat16Bits, toFloat16Bits } from './float16.js';
+export { planShrink, shrink, type ShrinkLayerPlan, type ShrinkOptions, type ShrinkPlan } from './shrink.js';
+export {
+  INDEX_BIAS,
+  SPARSE_MATMUL_KERNEL,
+  csrArrays,
+  csrMatrix,
+  sparseMatMul,
+  type CsrMatrix,
+  type FusedActivation,
+  type SparseMatMulAttrs,
+} from './sparse-matmul.js';
+export {
+  DEFAULT_MIN_SPARSITY,
+  SparseDense,
+  SparseModel,
+  registerSparseLayers,
+  sparseModelFromArtifacts,
+  toSparseModel,
+  type SparseExecutionOptions,
+  type SparseLayerInfo,
+} from './sparse-model.js';

@@ -1,14 +1,18 @@
 import * as tf from '@tensorflow/tfjs';
 import { SparsifyConfigError, check, checkOneOf } from '@sparsify/core';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { crc32 } from './crc32.js';
+import { ModelFileError } from './errors.js';
 import { FLOAT16_MAX, fromFloat16Bits, toFloat16Bits } from './float16.js';
-import { captureArtifacts, writeDirectoryAtomic } from './io.js';
+import { captureArtifacts, checkPlainFileName, readModelFile, writeDirectoryAtomic } from './io.js';
+import { checkExecutionOptions, sparseModelFromArtifacts, type SparseExecutionOptions, type SparseModel } from './sparse-model.js';
+import { checkTopology } from './topology.js';
 
 export const SPARSE_MODEL_JSON = 'model.sparse.json';
 export const SPARSE_WEIGHTS_BIN = 'weights.sparse.bin';
 export const SPARSE_FORMAT = 'sparsify-sparse';
-export const SPARSE_FORMAT_VERSION = 1;
+/** 2: with CRC-32 checksums of the manifest and of the weights file (1 had none and is not read). */
+export const SPARSE_FORMAT_VERSION = 2;
 
 /** How the zeros of a float32 weight are skipped. */
 export type SparseEncoding = 'bitmask' | 'csr';
@@ -64,6 +68,8 @@ export interface SparseModelJSON {
   readonly weightsPath: string;
   readonly weightsByteLength: number;
   readonly weights: SparseWeightEntry[];
+  /** CRC-32 of `JSON.stringify([modelTopology, weights])` (UTF-8) and of the weights file. */
+  readonly checksum: { algorithm: 'crc32'; manifest: number; weights: number };
 }
 
 const BYTES: Partial<Record<tf.DataType, number>> = { float32: 4, int32: 4, bool: 1 };
@@ -131,14 +137,6 @@ function encodeValues(values: Float32Array, q: ValueQuantization | null, name: s
   return { bytes: leBytes(values) };
 }
 
-function decodeValues(view: DataView, offset: number, count: number, entry: SparseWeightEntry): Float32Array {
-  const out = new Float32Array(count);
-  if (entry.values === 'float16') for (let i = 0; i < count; i++) out[i] = fromFloat16Bits(view.getUint16(offset + 2 * i, true));
-  else if (entry.values === 'int8') for (let i = 0; i < count; i++) out[i] = view.getInt8(offset + i) * entry.scale!;
-  else for (let i = 0; i < count; i++) out[i] = view.getFloat32(offset + 4 * i, true);
-  return out;
-}
-
 function csrLayout(shape: readonly number[], size: number): { rows: number; cols: number } {
   const cols = shape.length >= 1 ? shape[shape.length - 1] : 1;
   return { rows: cols === 0 ? 0 : size / cols, cols };
@@ -179,7 +177,10 @@ export function encodeSparse(artifacts: tf.io.ModelArtifacts, options: SparseSav
       continue;
     }
     const values = new Float32Array(size);
-    for (let i = 0; i < size; i++) values[i] = input.getFloat32(offset + 4 * i, true);
+    for (let i = 0; i < size; i++) {
+      values[i] = input.getFloat32(offset + 4 * i, true);
+      if (!Number.isFinite(values[i])) throw new SparsifyConfigError(`weight ${JSON.stringify(spec.name)} has the value ${values[i]} at ${i}; only finite weights can be saved`);
+    }
     offset += byteLength;
     let nnz = 0;
     for (let i = 0; i < size; i++) if (values[i] !== 0) nnz++;
@@ -269,6 +270,7 @@ export function encodeSparse(artifacts: tf.io.ModelArtifacts, options: SparseSav
     weightsPath: SPARSE_WEIGHTS_BIN,
     weightsByteLength: data.byteLength,
     weights: entries,
+    checksum: sparseChecksum({ modelTopology: artifacts.modelTopology as object, weights: entries }, data),
   };
   return { json, data };
 }
@@ -277,55 +279,245 @@ function readUint(view: DataView, offset: number, kind: 'uint8' | 'uint16' | 'ui
   return kind === 'uint8' ? view.getUint8(offset) : kind === 'uint16' ? view.getUint16(offset, true) : view.getUint32(offset, true);
 }
 
-/** Dense tfjs model artifacts from a sparse model: load them with `tf.loadLayersModel(tf.io.fromMemory(artifacts))`. */
-export function decodeSparse(json: SparseModelJSON, data: ArrayBuffer | Uint8Array): tf.io.ModelArtifacts {
-  check(json?.format === SPARSE_FORMAT, 'sparse model format', json?.format, JSON.stringify(SPARSE_FORMAT));
-  check(json.formatVersion === SPARSE_FORMAT_VERSION, 'sparse model formatVersion', json.formatVersion, String(SPARSE_FORMAT_VERSION));
-  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
-  check(bytes.byteLength === json.weightsByteLength, 'sparse weights file length', bytes.byteLength, `${json.weightsByteLength} (as recorded in the manifest)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const parts: Uint8Array[] = [];
-  const specs: tf.io.WeightsManifestEntry[] = [];
-  for (const e of json.weights) {
-    const size = e.shape.reduce((a, b) => a * b, 1);
-    check(e.byteOffset + e.byteLength <= bytes.byteLength, `byte range of weight ${JSON.stringify(e.name)}`, [e.byteOffset, e.byteLength], `within the ${bytes.byteLength}-byte weights file`);
-    specs.push({ name: e.name, shape: e.shape, dtype: e.dtype as tf.io.WeightsManifestEntry['dtype'], ...(e.group ? { group: e.group } : {}) });
-    if (e.values === 'raw') {
-      parts.push(bytes.slice(e.byteOffset, e.byteOffset + e.byteLength));
-      continue;
+/** Bytes of decoded (dense) weights `decodeSparse` refuses to exceed by default: 256 MiB. */
+export const DEFAULT_MAX_DECODED_BYTES = 256 * 2 ** 20;
+/** The largest `model.sparse.json` `loadSparse` reads: 64 MiB. */
+export const MAX_SPARSE_JSON_BYTES = 64 * 2 ** 20;
+
+/** What `loadSparse` and `sparseLoadHandler` take besides the directory. */
+export type LoadSparseOptions = Omit<SparseDecodeOptions, 'files'>;
+
+export interface SparseDecodeOptions {
+  /** How errors name the two files (default `model.sparse.json` and the manifest's `weightsPath`). */
+  files?: { json?: string; weights?: string };
+  /** Refuse a model whose dense weights would take more bytes (default `DEFAULT_MAX_DECODED_BYTES`). */
+  maxDecodedBytes?: number;
+}
+
+/** The manifest's checksum input: the topology and the weights list, as JSON. */
+function manifestChecksum(json: Pick<SparseModelJSON, 'modelTopology' | 'weights'>): number {
+  return crc32(new TextEncoder().encode(JSON.stringify([json.modelTopology, json.weights])));
+}
+
+/**
+ * The `checksum` field for a sparse model's manifest and weights file: what `encodeSparse` writes, and
+ * what a tool that edits a model on purpose writes back (the decoder refuses a file whose checksums do
+ * not match, as damaged).
+ */
+export function sparseChecksum(json: Pick<SparseModelJSON, 'modelTopology' | 'weights'>, data: Uint8Array): SparseModelJSON['checksum'] {
+  return { algorithm: 'crc32', manifest: manifestChecksum(json), weights: crc32(data) };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const showValue = (v: unknown) => (typeof v === 'number' ? String(v) : (JSON.stringify(v) ?? String(v)).slice(0, 80));
+
+/** One manifest entry, checked against the weights file (see `checkEntry`). */
+interface CheckedEntry {
+  entry: SparseWeightEntry;
+  size: number;
+  field: string;
+}
+
+/**
+ * Checks a sparse model completely before anything proportional to the claimed shapes is allocated:
+ * the manifest fields and their consistency, that the entries tile the weights file exactly, the
+ * checksums, and then the bytes: csr row pointers and column indices, bitmask population, finite
+ * stored values (none of them zero in a sparse encoding). Throws a ModelFileError naming the file and
+ * the field.
+ */
+function checkSparseModel(json: unknown, bytes: Uint8Array, options: SparseDecodeOptions): CheckedEntry[] {
+  const jsonFile = options.files?.json ?? SPARSE_MODEL_JSON;
+  const fail = (field: string, problem: string): never => {
+    throw new ModelFileError(jsonFile, field, problem);
+  };
+  if (!isObject(json)) return fail('(root)', `must be a JSON object; got ${showValue(json)}`);
+  if (json.format !== SPARSE_FORMAT) fail('format', `must be ${JSON.stringify(SPARSE_FORMAT)}; got ${showValue(json.format)}`);
+  if (json.formatVersion === 1) {
+    fail('formatVersion', 'is 1: files of that version carry no checksum and are not read; export the model again (saveSparse, or sparsify export <run> --format sparse)');
+  }
+  if (json.formatVersion !== SPARSE_FORMAT_VERSION) fail('formatVersion', `must be ${SPARSE_FORMAT_VERSION}; got ${showValue(json.formatVersion)}`);
+  const weightsFile = options.files?.weights ?? (typeof json.weightsPath === 'string' ? json.weightsPath : SPARSE_WEIGHTS_BIN);
+  checkPlainFileName(json.weightsPath, jsonFile, 'weightsPath');
+  checkTopology(json.modelTopology, jsonFile);
+  const artifacts = json.artifacts;
+  if (artifacts !== undefined) {
+    if (!isObject(artifacts)) fail('artifacts', 'must be an object');
+    const a = artifacts as Record<string, unknown>;
+    for (const key of ['format', 'generatedBy']) if (a[key] !== undefined && typeof a[key] !== 'string') fail(`artifacts.${key}`, 'must be a string');
+    if (a.convertedBy != null && typeof a.convertedBy !== 'string') fail('artifacts.convertedBy', 'must be a string or null');
+    for (const key of ['trainingConfig', 'userDefinedMetadata']) if (a[key] !== undefined && !isObject(a[key])) fail(`artifacts.${key}`, 'must be an object');
+  }
+  if (!isCount(json.weightsByteLength)) fail('weightsByteLength', `must be an integer ≥ 0; got ${showValue(json.weightsByteLength)}`);
+  if (json.weightsByteLength !== bytes.byteLength) {
+    throw new ModelFileError(weightsFile, '(length)', `is ${bytes.byteLength} bytes; ${jsonFile} (weightsByteLength) says ${json.weightsByteLength as number}`);
+  }
+  const checksum = json.checksum;
+  if (!isObject(checksum) || checksum.algorithm !== 'crc32' || !isCount(checksum.manifest) || !isCount(checksum.weights)) {
+    fail('checksum', `must be { algorithm: "crc32", manifest, weights } (CRC-32 values); got ${showValue(checksum)}`);
+  }
+  if (!Array.isArray(json.weights)) fail('weights', 'must be an array of weight entries');
+  const c = checksum as { manifest: number; weights: number };
+  if (manifestChecksum(json as unknown as SparseModelJSON) !== c.manifest) {
+    fail('checksum.manifest', 'does not match modelTopology and weights: the file was changed or damaged after it was written');
+  }
+  if (crc32(bytes) !== c.weights) {
+    throw new ModelFileError(weightsFile, '(checksum)', `does not match ${jsonFile} (checksum.weights): the weights file was changed or damaged after it was written`);
+  }
+  const maxDecoded = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
+  const names = new Set<string>();
+  let offset = 0;
+  let decoded = 0;
+  const checked = (json.weights as unknown[]).map((e, i) => {
+    const field = `weights[${i}]`;
+    if (!isObject(e)) return fail(field, 'must be an object');
+    const entry = e as unknown as SparseWeightEntry;
+    if (typeof entry.name !== 'string' || entry.name.length === 0) fail(`${field}.name`, `must be a non-empty string; got ${showValue(entry.name)}`);
+    if (names.has(entry.name)) fail(`${field}.name`, `repeats ${JSON.stringify(entry.name)}`);
+    names.add(entry.name);
+    const size = checkEntry(entry, field, fail);
+    decoded += size * BYTES[entry.dtype]!;
+    if (decoded > maxDecoded) {
+      fail(`${field}.shape`, `${JSON.stringify(entry.shape)} takes the decoded weights past ${maxDecoded} bytes (maxDecodedBytes); a larger model needs a larger limit`);
     }
-    let dense: Float32Array;
-    if (e.encoding === 'dense') {
-      dense = decodeValues(view, e.byteOffset, size, e);
+    if (entry.byteOffset !== offset) fail(`${field}.byteOffset`, `must be ${offset} (where the previous weight ends); got ${showValue(entry.byteOffset)}`);
+    offset += entry.byteLength;
+    if (offset > bytes.byteLength) fail(`${field}.byteLength`, `${entry.byteLength} runs past the end of the ${bytes.byteLength}-byte weights file`);
+    return { entry, size, field };
+  });
+  if (offset !== bytes.byteLength) fail('weights', `cover ${offset} of the ${bytes.byteLength} bytes of the weights file`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (const item of checked) checkEntryBytes(item, bytes, view, weightsFile);
+  return checked;
+}
+
+/** The fields of one entry and their consistency; returns the weight's element count. */
+function checkEntry(e: SparseWeightEntry, field: string, fail: (field: string, problem: string) => never): number {
+  if (!Array.isArray(e.shape) || e.shape.length > 8 || !e.shape.every(isCount)) fail(`${field}.shape`, `must be an array of at most 8 integers ≥ 0; got ${showValue(e.shape)}`);
+  const size = e.shape.reduce((a, b) => a * b, 1);
+  if (!Number.isSafeInteger(size)) fail(`${field}.shape`, `${JSON.stringify(e.shape)} has too many elements`);
+  if (!Object.hasOwn(BYTES, e.dtype)) fail(`${field}.dtype`, `must be one of float32, int32, bool; got ${showValue(e.dtype)}`);
+  if (e.group !== undefined && typeof e.group !== 'string') fail(`${field}.group`, 'must be a string');
+  if (!['dense', ...SPARSE_ENCODINGS].includes(e.encoding)) fail(`${field}.encoding`, `must be one of dense, ${SPARSE_ENCODINGS.join(', ')}; got ${showValue(e.encoding)}`);
+  const valueKinds = e.dtype === 'float32' ? ['float32', ...VALUE_QUANTIZATIONS] : ['raw'];
+  if (!valueKinds.includes(e.values)) fail(`${field}.values`, `must be one of ${valueKinds.join(', ')} for a ${e.dtype} weight; got ${showValue(e.values)}`);
+  if (e.values === 'raw' && e.encoding !== 'dense') fail(`${field}.encoding`, `must be dense for ${e.dtype} weights; got ${showValue(e.encoding)}`);
+  if (e.values === 'int8') {
+    if (typeof e.scale !== 'number' || !Number.isFinite(e.scale) || e.scale <= 0) fail(`${field}.scale`, `must be a finite number > 0 for int8 values; got ${showValue(e.scale)}`);
+  } else if (e.scale !== undefined) fail(`${field}.scale`, `is only for int8 values; got ${showValue(e.scale)} with ${e.values}`);
+  if (!isCount(e.count)) fail(`${field}.count`, `must be an integer ≥ 0; got ${showValue(e.count)}`);
+  if (e.encoding === 'dense' ? e.count !== size : e.count > size) {
+    fail(`${field}.count`, `${e.count} does not fit a ${e.encoding} weight of ${size} elements`);
+  }
+  if (!isCount(e.byteOffset)) fail(`${field}.byteOffset`, `must be an integer ≥ 0; got ${showValue(e.byteOffset)}`);
+  if (!isCount(e.byteLength)) fail(`${field}.byteLength`, `must be an integer ≥ 0; got ${showValue(e.byteLength)}`);
+  const vb = e.values === 'raw' ? BYTES[e.dtype]! : bytesPerValue(e.values === 'float32' ? null : e.values);
+  let expected: number;
+  if (e.encoding === 'dense') expected = size * vb;
+  else if (e.encoding === 'bitmask') expected = Math.ceil(size / 8) + e.count * vb;
+  else {
+    const { rows, cols } = csrLayout(e.shape, size);
+    if (e.cols !== cols || e.rows !== rows) fail(`${field}.rows`, `rows × cols must be ${rows} × ${cols} (cols = the last dimension); got ${showValue(e.rows)} × ${showValue(e.cols)}`);
+    if (e.rowPtr !== 'uint16' && e.rowPtr !== 'uint32') fail(`${field}.rowPtr`, `must be uint16 or uint32; got ${showValue(e.rowPtr)}`);
+    if (!Object.hasOwn(UINT_BYTES, e.colIndex as string)) fail(`${field}.colIndex`, `must be uint8, uint16 or uint32; got ${showValue(e.colIndex)}`);
+    expected = (rows + 1) * UINT_BYTES[e.rowPtr!] + e.count * (UINT_BYTES[e.colIndex!] + vb);
+  }
+  if (e.byteLength !== expected) fail(`${field}.byteLength`, `must be ${expected} for ${e.encoding} ${e.values} values of shape ${JSON.stringify(e.shape)} with count ${e.count}; got ${e.byteLength}`);
+  return size;
+}
+
+/** Stored value `i` of an entry whose values start at `offset`. */
+function valueAt(view: DataView, offset: number, i: number, e: SparseWeightEntry): number {
+  if (e.values === 'float16') return fromFloat16Bits(view.getUint16(offset + 2 * i, true));
+  if (e.values === 'int8') return view.getInt8(offset + i) * e.scale!;
+  return view.getFloat32(offset + 4 * i, true);
+}
+
+/** The bytes of one (already consistent) entry: indices, bitmask population, values. */
+function checkEntryBytes({ entry: e, size, field }: CheckedEntry, bytes: Uint8Array, view: DataView, file: string): void {
+  const where = `${field} (${JSON.stringify(e.name)})`;
+  const fail = (region: string, problem: string): never => {
+    throw new ModelFileError(file, `${where}.${region}`, problem);
+  };
+  let valuesAt = e.byteOffset;
+  if (e.values === 'raw') {
+    if (e.dtype === 'bool') for (let i = 0; i < size; i++) if (bytes[e.byteOffset + i] > 1) fail('values', `bool value ${bytes[e.byteOffset + i]} at ${i} is not 0 or 1`);
+    return;
+  }
+  if (e.encoding === 'bitmask') {
+    const maskBytes = Math.ceil(size / 8);
+    let ones = 0;
+    for (let i = 0; i < maskBytes; i++) {
+      let b = bytes[e.byteOffset + i];
+      if (i === maskBytes - 1 && size % 8 !== 0 && b >> size % 8 !== 0) fail('bitmask', `has bits set past the ${size} elements of the weight`);
+      for (; b; b &= b - 1) ones++;
+    }
+    if (ones !== e.count) fail('bitmask', `marks ${ones} non-zeros; count says ${e.count}`);
+    valuesAt += maskBytes;
+  } else if (e.encoding === 'csr') {
+    const rows = e.rows!;
+    const cols = e.cols!;
+    const rb = UINT_BYTES[e.rowPtr!];
+    const cb = UINT_BYTES[e.colIndex!];
+    const idxAt = e.byteOffset + (rows + 1) * rb;
+    let previous = readUint(view, e.byteOffset, e.rowPtr!);
+    if (previous !== 0) fail('rowPtr', `must start at 0; got ${previous}`);
+    for (let r = 0; r < rows; r++) {
+      const next = readUint(view, e.byteOffset + (r + 1) * rb, e.rowPtr!);
+      if (next < previous || next > e.count) fail('rowPtr', `entry ${r + 1} is ${next}: row pointers must not decrease and stay within count ${e.count}`);
+      for (let k = previous; k < next; k++) {
+        const col = readUint(view, idxAt + k * cb, e.colIndex!);
+        if (col >= cols) fail('colIndex', `value ${col} at non-zero ${k} (row ${r}) is not below cols ${cols}`);
+        if (k > previous && col <= readUint(view, idxAt + (k - 1) * cb, e.colIndex!)) fail('colIndex', `value ${col} at non-zero ${k} (row ${r}) does not increase along the row`);
+      }
+      previous = next;
+    }
+    if (previous !== e.count) fail('rowPtr', `ends at ${previous}; count says ${e.count}`);
+    valuesAt = idxAt + e.count * cb;
+  }
+  for (let i = 0; i < e.count; i++) {
+    const v = valueAt(view, valuesAt, i, e);
+    if (!Number.isFinite(v)) fail('values', `value ${i} is ${v}; weights must be finite`);
+    if (v === 0 && e.encoding !== 'dense') fail('values', `value ${i} is 0, but a ${e.encoding} weight stores only non-zeros`);
+  }
+}
+
+/**
+ * Dense tfjs model artifacts from a sparse model: load them with
+ * `tf.loadLayersModel(tf.io.fromMemory(artifacts))`. Everything is checked first (see
+ * `checkSparseModel`): a damaged or hostile file is a ModelFileError naming the file and the field,
+ * never different weights, a hang, or an allocation beyond `maxDecodedBytes`.
+ */
+export function decodeSparse(json: SparseModelJSON, data: ArrayBuffer | Uint8Array, options: SparseDecodeOptions = {}): tf.io.ModelArtifacts {
+  const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
+  const checked = checkSparseModel(json, bytes, options);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const weightData = new Uint8Array(checked.reduce((n, { entry, size }) => n + size * BYTES[entry.dtype]!, 0));
+  const out = new DataView(weightData.buffer);
+  const specs: tf.io.WeightsManifestEntry[] = [];
+  let at = 0;
+  for (const { entry: e, size } of checked) {
+    specs.push({ name: e.name, shape: e.shape.slice(), dtype: e.dtype as tf.io.WeightsManifestEntry['dtype'], ...(e.group ? { group: e.group } : {}) });
+    if (e.values === 'raw') {
+      weightData.set(bytes.subarray(e.byteOffset, e.byteOffset + e.byteLength), at);
+    } else if (e.encoding === 'dense') {
+      for (let i = 0; i < size; i++) out.setFloat32(at + 4 * i, valueAt(view, e.byteOffset, i, e), true);
     } else if (e.encoding === 'bitmask') {
-      const maskBytes = Math.ceil(size / 8);
-      const nz = decodeValues(view, e.byteOffset + maskBytes, e.count, e);
-      dense = new Float32Array(size);
-      for (let i = 0, k = 0; i < size; i++) if (bytes[e.byteOffset + (i >>> 3)] & (1 << (i & 7))) dense[i] = nz[k++];
-    } else if (e.encoding === 'csr') {
-      const rows = e.rows!;
-      const cols = e.cols!;
+      const valuesAt = e.byteOffset + Math.ceil(size / 8);
+      for (let i = 0, k = 0; i < size; i++) if (bytes[e.byteOffset + (i >>> 3)] & (1 << (i & 7))) out.setFloat32(at + 4 * i, valueAt(view, valuesAt, k++, e), true);
+    } else {
       const rb = UINT_BYTES[e.rowPtr!];
       const cb = UINT_BYTES[e.colIndex!];
-      const ptrAt = e.byteOffset;
-      const idxAt = ptrAt + (rows + 1) * rb;
-      const nz = decodeValues(view, idxAt + e.count * cb, e.count, e);
-      dense = new Float32Array(size);
-      for (let r = 0; r < rows; r++) {
-        const from = readUint(view, ptrAt + r * rb, e.rowPtr!);
-        const to = readUint(view, ptrAt + (r + 1) * rb, e.rowPtr!);
-        for (let k = from; k < to; k++) dense[r * cols + readUint(view, idxAt + k * cb, e.colIndex!)] = nz[k];
+      const idxAt = e.byteOffset + (e.rows! + 1) * rb;
+      const valuesAt = idxAt + e.count * cb;
+      for (let r = 0; r < e.rows!; r++) {
+        const to = readUint(view, e.byteOffset + (r + 1) * rb, e.rowPtr!);
+        for (let k = readUint(view, e.byteOffset + r * rb, e.rowPtr!); k < to; k++) {
+          out.setFloat32(at + 4 * (r * e.cols! + readUint(view, idxAt + k * cb, e.colIndex!)), valueAt(view, valuesAt, k, e), true);
+        }
       }
-    } else {
-      throw new SparsifyConfigError(`weight ${JSON.stringify(e.name)} has an unknown encoding ${JSON.stringify(e.encoding)}`);
     }
-    parts.push(leBytes(dense));
-  }
-  const weightData = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
-  let at = 0;
-  for (const p of parts) {
-    weightData.set(p, at);
-    at += p.byteLength;
+    at += size * BYTES[e.dtype]!;
   }
   const artifacts: tf.io.ModelArtifacts = {
     modelTopology: json.modelTopology,
@@ -362,16 +554,35 @@ export function sparseSaveHandler(dir: string, options: SparseSaveOptions = {}):
   };
 }
 
-/** A tf.io load handler for the sparse format: `tf.loadLayersModel(sparseLoadHandler(dir))`. */
-export function sparseLoadHandler(dir: string): tf.io.IOHandler {
+/** Reads and decodes a sparse model directory (see `decodeSparse`; the files are read as `readModelFile` does). */
+async function readSparseModel(dir: string, options: SparseDecodeOptions): Promise<{ artifacts: tf.io.ModelArtifacts; jsonFile: string }> {
+  const jsonFile = join(dir, SPARSE_MODEL_JSON);
+  const text = await readModelFile(dir, SPARSE_MODEL_JSON, { file: jsonFile, field: '(file)', maxBytes: MAX_SPARSE_JSON_BYTES });
+  let json: SparseModelJSON;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(text)) as SparseModelJSON;
+  } catch (error) {
+    throw new ModelFileError(jsonFile, '(JSON)', `is not valid UTF-8 JSON (${(error as Error).message})`);
+  }
+  const weightsName = checkPlainFileName((json as Partial<SparseModelJSON> | null)?.weightsPath, jsonFile, 'weightsPath');
+  const expectedBytes = json.weightsByteLength;
+  if (!isCount(expectedBytes)) throw new ModelFileError(jsonFile, 'weightsByteLength', `must be an integer ≥ 0; got ${showValue(expectedBytes)}`);
+  const data = await readModelFile(dir, weightsName, {
+    file: jsonFile,
+    field: 'weightsPath',
+    maxBytes: options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES,
+    expectedBytes,
+  });
+  return { artifacts: decodeSparse(json, data, { ...options, files: { json: jsonFile, weights: join(dir, weightsName) } }), jsonFile };
+}
+
+/**
+ * A tf.io load handler for the sparse format: `tf.loadLayersModel(sparseLoadHandler(dir))`. The files
+ * are read from `dir` only (regular files, no links out of it) and checked completely (`decodeSparse`).
+ */
+export function sparseLoadHandler(dir: string, options: LoadSparseOptions = {}): tf.io.IOHandler {
   check(typeof dir === 'string' && dir.length > 0, 'sparseLoadHandler directory', dir, 'a non-empty path');
-  return {
-    load: async () => {
-      const json = JSON.parse(await readFile(join(dir, SPARSE_MODEL_JSON), 'utf8')) as SparseModelJSON;
-      const data = await readFile(join(dir, json.weightsPath ?? SPARSE_WEIGHTS_BIN));
-      return decodeSparse(json, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-    },
-  };
+  return { load: async () => (await readSparseModel(dir, options)).artifacts };
 }
 
 export interface SparseSaveResult {
@@ -407,7 +618,26 @@ export async function saveSparse(model: tf.LayersModel, dir: string, options: Sp
   return { dir: target, bytes, denseBytes, ratio: denseBytes / bytes, weights: json.weights };
 }
 
-/** Loads a model saved by `saveSparse` as a plain (uncompiled) tfjs LayersModel. */
-export async function loadSparse(dir: string): Promise<tf.LayersModel> {
-  return tf.loadLayersModel(sparseLoadHandler(dir));
+/**
+/**
+ * Loads a model saved by `saveSparse` as a plain (uncompiled) tfjs LayersModel; with `{ execute:
+ * 'sparse' }` as a `SparseModel`, whose sparse Dense and 1×1 conv layers run as sparse × dense products.
+ * A damaged or hostile directory is a ModelFileError naming the file and the field, including a
+ * topology that does not build or does not match the weights (the half-built model's variables are freed).
+ */
+export async function loadSparse(dir: string, options?: LoadSparseOptions): Promise<tf.LayersModel>;
+export async function loadSparse(dir: string, options: LoadSparseOptions & SparseExecutionOptions): Promise<SparseModel>;
+export async function loadSparse(dir: string, options: LoadSparseOptions & Partial<SparseExecutionOptions> = {}): Promise<tf.LayersModel | SparseModel> {
+  check(typeof dir === 'string' && dir.length > 0, 'loadSparse directory', dir, 'a non-empty path');
+  const { execute, minSparsity, ...decode } = options;
+  const execution = execute === undefined && minSparsity === undefined ? undefined : { execute: execute as 'sparse', minSparsity };
+  if (execution) checkExecutionOptions(execution);
+  const { artifacts, jsonFile } = await readSparseModel(dir, decode);
+  const before = new Set(Object.keys(tf.engine().state.registeredVariables));
+  try {
+    return execution ? await sparseModelFromArtifacts(artifacts, execution) : await tf.loadLayersModel(tf.io.fromMemory(artifacts));
+  } catch (error) {
+    for (const [name, variable] of Object.entries(tf.engine().state.registeredVariables)) if (!before.has(name)) variable.dispose();
+    throw new ModelFileError(jsonFile, 'modelTopology', `does not build a model that takes these weights: ${(error as Error).message}`);
+  }
 }

@@ -165,7 +165,7 @@ describe('sparse export (saveSparse / loadSparse)', () => {
     expect(() => encodeSparse(artifacts, { encoding: 'coo' as never })).toThrow(/encoding must be one of "bitmask", "csr"; got "coo"/);
     expect(() => sparseSaveHandler(join(dir, 'x'), { quantize: 'int4' as never })).toThrow(/quantize must be one of "float16", "int8"; got "int4"/);
     const { json, data } = encodeSparse(artifacts);
-    expect(() => decodeSparse(json, data.slice(1))).toThrow(/sparse weights file length must be/);
+    expect(() => decodeSparse(json, data.slice(1))).toThrow(/weights.sparse.bin: \(length\) is \d+ bytes; model.sparse.json \(weightsByteLength\) says/);
     for (const m of [model, stripped, viaHandler]) m.dispose();
   });
 });

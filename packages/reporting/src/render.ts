@@ -49,6 +49,19 @@ function summaryRows(r: RunReport): [string, string][] {
   return rows;
 }
 
+const STRUCTURE_HEAD = ['layer', 'kept', 'of', 'inputs read'];
+
+/** One row per layer with units: what `shrink` keeps. */
+function structureRows(r: RunReport): string[][] {
+  return r.structure!.layers.map((l) => [l.name, String(l.kept), `${l.total} ${l.unit}`, `${l.inputsRead} of ${l.inputs}`]);
+}
+
+function structureNote(r: RunReport): string {
+  const { before, after } = r.structure!.parameters;
+  const kept = r.structure!.layers.map((l) => l.kept).join('-');
+  return `Neurons and channels that are neither constant nor unread (${kept}); a shrunk model keeps ${after.toLocaleString('en-US')} of ${before.toLocaleString('en-US')} parameters (sparsify export --shrink).`;
+}
+
 const mdTable = (head: string[], rows: string[][]) =>
   [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`)].join('\n');
 
@@ -63,6 +76,7 @@ export function renderMarkdown(r: RunReport): string {
     ),
     '',
   );
+  if (r.structure) out.push('## Neurons or channels kept', '', structureNote(r), '', mdTable(STRUCTURE_HEAD, structureRows(r)), '');
   const diag = Object.entries(r.diagnostics ?? {}).filter(([, d]) => Object.keys(d).length);
   if (diag.length) {
     out.push('## Penalty diagnostics', '');
@@ -111,6 +125,7 @@ export function renderHtml(r: RunReport): string {
     r.sparsity.layers.map((l) => [l.name, `[${l.shape.join(', ')}]`, l.total.toLocaleString('en-US'), l.zeros.toLocaleString('en-US'), pct(l.total ? l.zeros / l.total : 0)]),
     [2, 3, 4],
   );
+  if (r.structure) body += `<h2>Neurons or channels kept</h2><p>${esc(structureNote(r))}</p>` + htmlTable(STRUCTURE_HEAD, structureRows(r), [1, 2, 3]);
   const hs = r.histograms ?? {};
   const hists = [
     hs.beforePrune && { label: 'before pruning', ...hs.beforePrune },

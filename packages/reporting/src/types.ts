@@ -9,6 +9,21 @@ export interface LayerRow {
   nearZeros?: number;
 }
 
+/**
+ * What structured sparsity left of one layer with units (Dense, Conv2D, DepthwiseConv2D), as
+ * `@sparsify/layers`' `planShrink` counts it: the neurons or channels that are neither constant nor
+ * unread, and the inputs still read through a non-zero weight.
+ */
+export interface StructureRow {
+  name: string;
+  /** `neurons` (Dense) or `channels` (convolutions). */
+  unit: 'neurons' | 'channels';
+  total: number;
+  kept: number;
+  inputs: number;
+  inputsRead: number;
+}
+
 /** Histogram of log10|w| with exact zeros apart (as `@sparsify/train` makes them). */
 export interface Histogram {
   edges: number[];
@@ -84,6 +99,8 @@ export interface RunReport {
     layers: LayerRow[];
   };
   accuracy: AccuracyBlock;
+  /** Neurons or channels kept per layer, and the parameters a `shrink` keeps (DeepHoyer's structure). */
+  structure?: { layers: StructureRow[]; parameters: { before: number; after: number } };
   timing: { samplesPerSecond: number; seconds?: number; trainSeconds?: number; samples?: number };
   /** Whatever each penalty's `diagnostics()` returned at the end, by penalty name. */
   diagnostics?: Record<string, Record<string, number | number[]>>;

@@ -84,6 +84,22 @@ export function createReport(input: ReportInput): RunReport {
     frac('accuracy.best.value', acc.best?.value);
     if (!isCount(acc.best.epoch)) fail('accuracy.best.epoch', acc.best.epoch, 'an integer ≥ 0');
   }
+  if (input.structure !== undefined) {
+    const st = input.structure;
+    if (!st || typeof st !== 'object' || !Array.isArray(st.layers)) fail('structure', st, 'an object { layers, parameters }');
+    st.layers.forEach((l, i) => {
+      str(`structure.layers[${i}].name`, l?.name);
+      if (l.unit !== 'neurons' && l.unit !== 'channels') fail(`structure.layers[${i}].unit`, l.unit, '"neurons" or "channels"');
+      if (!isCount(l.total)) fail(`structure.layers[${i}].total`, l.total, 'an integer ≥ 0');
+      if (!isCount(l.kept) || l.kept > l.total) fail(`structure.layers[${i}].kept`, l.kept, `an integer in [0, ${l.total}]`);
+      if (!isCount(l.inputs)) fail(`structure.layers[${i}].inputs`, l.inputs, 'an integer ≥ 0');
+      if (!isCount(l.inputsRead) || l.inputsRead > l.inputs) fail(`structure.layers[${i}].inputsRead`, l.inputsRead, `an integer in [0, ${l.inputs}]`);
+    });
+    const pm = st.parameters;
+    if (!pm || !isCount(pm.before) || !isCount(pm.after) || pm.after > pm.before) {
+      fail('structure.parameters', pm, 'an object { before, after } of integers with after ≤ before');
+    }
+  }
   if (!input.timing || !isNum(input.timing.samplesPerSecond) || input.timing.samplesPerSecond < 0) {
     fail('timing.samplesPerSecond', input.timing?.samplesPerSecond, 'a finite number ≥ 0');
   }

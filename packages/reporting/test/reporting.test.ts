@@ -113,6 +113,27 @@ describe('run report', () => {
     expect(html).toContain('Accuracy and sparsity per epoch');
   });
 
+  it('shows the neurons or channels kept per layer when the run counted them', () => {
+    const dir = temp();
+    const structure = {
+      layers: [
+        { name: 'fc1', unit: 'neurons' as const, total: 300, kept: 41, inputs: 784, inputsRead: 402 },
+        { name: 'fc2', unit: 'neurons' as const, total: 100, kept: 19, inputs: 300, inputsRead: 41 },
+        { name: 'fc3', unit: 'neurons' as const, total: 10, kept: 10, inputs: 100, inputsRead: 19 },
+      ],
+      parameters: { before: 266610, after: 17477 },
+    };
+    const { files } = writeReport(dir, { ...input(), structure });
+    expect(readReport(dir).structure).toEqual(structure);
+    const md = readFileSync(files.markdown, 'utf8');
+    expect(md).toContain('## Neurons or channels kept');
+    expect(md).toContain('| fc1 | 41 | 300 neurons | 402 of 784 |');
+    expect(md).toContain('(41-19-10); a shrunk model keeps 17,477 of 266,610 parameters');
+    expect(readFileSync(files.html, 'utf8')).toContain('<td>fc2</td><td class="n">19</td>');
+    const bad = { ...structure, layers: [{ ...structure.layers[0], kept: 301 }] };
+    expect(() => writeReport(join(temp(), 'out'), { ...input(), structure: bad })).toThrow(/structure.layers\[0\].kept must be an integer in \[0, 300\]; got 301/);
+  });
+
   it('rejects invalid input with a message naming the field, before writing anything', () => {
     const cases: [(i: ReportInput) => void, RegExp][] = [
       [(i) => void (i.sparsity.target = 1), /sparsity.target must be a fraction in \[0, 1\); got 1/],

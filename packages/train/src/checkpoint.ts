@@ -1,18 +1,27 @@
-import { closeSync, existsSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { SparsifyConfigError } from '@sparsify/core';
+import { crc32 } from 'node:zlib';
+import { readRegularFile } from './run-dir.js';
 
 /**
- * Checkpoint files: one file, written atomically (temp file in the same directory, fsync, rename,
- * fsync of the directory), so a crash at any point leaves either the previous checkpoint or the new
- * one, never a partial file.
+ * Checkpoint files: written atomically (temp file in the same directory, fsync, rename, fsync of the
+ * directory), so a crash at any point leaves either the previous checkpoint or the new one, never a
+ * partial file. The one before is kept as `checkpoint.prev.bin`: a checkpoint damaged on disk later
+ * is found by its checksum, and the run goes on from the previous one.
  *
- * Format: `SPARSIFY-CKPT 1\n`, a uint32 (LE) header length, a JSON header, then the binary blobs, each
- * 8-byte aligned. Typed arrays anywhere in the stored value are moved to blobs and replaced by
- * `{ "$blob": i }`.
+ * Format 2: `SPARSIFY-CKPT 2\n`, a uint32 (LE) header length, a JSON header, the binary blobs (each
+ * 8-byte aligned), then the CRC-32 (uint32 LE) of everything before it. Typed arrays anywhere in the
+ * stored value are moved to blobs and replaced by `{ "$blob": i }`. Format 1 (no checksum) is not read.
  */
 export const CHECKPOINT_FILE = 'checkpoint.bin';
-const MAGIC = 'SPARSIFY-CKPT 1\n';
+/** The checkpoint before the last one. */
+export const PREVIOUS_CHECKPOINT_FILE = 'checkpoint.prev.bin';
+/** Where a damaged `checkpoint.bin` is moved when a run resumes from the previous one. */
+export const CORRUPT_CHECKPOINT_FILE = 'checkpoint.corrupt.bin';
+const MAGIC = 'SPARSIFY-CKPT 2\n';
+const MAGIC_V1 = 'SPARSIFY-CKPT 1\n';
+/** Larger checkpoint files are refused unread (VGG-19 with Adam state is ≈ 0.5 GB). */
+export const MAX_CHECKPOINT_BYTES = 2 ** 32;
 
 type Typed = Float32Array | Int32Array | Uint8Array | Float64Array;
 const DTYPES = { float32: Float32Array, int32: Int32Array, uint8: Uint8Array, float64: Float64Array } as const;
@@ -25,11 +34,23 @@ function dtypeOf(a: Typed): DtypeName {
   return 'float64';
 }
 
+/**
+ * A checkpoint that cannot be used: damaged, of another format, or not from this run. `file` is the
+ * checkpoint (or run directory) and `field` where in it (`checksum`, `header`, `phase`, `model[2]`…).
+ */
 export class CheckpointError extends Error {
   override readonly name = 'CheckpointError';
+  readonly file: string;
+  readonly field: string;
+
+  constructor(message: string, where: { file?: string; field?: string } = {}) {
+    super(message);
+    this.file = where.file ?? '';
+    this.field = where.field ?? '';
+  }
 }
 
-/** Encodes a JSON-like value whose leaves may be typed arrays. */
+/** Encodes a JSON-like value whose leaves may be typed arrays (format 2, checksummed). */
 export function encodeCheckpoint(value: unknown): Buffer {
   const blobs: Typed[] = [];
   const blobMeta: { dtype: DtypeName; length: number; offset: number }[] = [];
@@ -48,57 +69,83 @@ export function encodeCheckpoint(value: unknown): Buffer {
   });
   const headerBytes = Buffer.from(JSON.stringify({ blobs: blobMeta, value: JSON.parse(header) }), 'utf8');
   const magic = Buffer.from(MAGIC, 'utf8');
-  const lengthBytes = Buffer.alloc(4);
-  lengthBytes.writeUInt32LE(headerBytes.length, 0);
   const prefix = magic.length + 4 + headerBytes.length;
   const dataStart = Math.ceil(prefix / 8) * 8;
-  const out = Buffer.alloc(dataStart + offset);
+  const out = Buffer.alloc(dataStart + offset + 4);
   magic.copy(out, 0);
-  lengthBytes.copy(out, magic.length);
+  out.writeUInt32LE(headerBytes.length, magic.length);
   headerBytes.copy(out, magic.length + 4);
   blobs.forEach((b, i) => {
     Buffer.from(b.buffer, b.byteOffset, b.byteLength).copy(out, dataStart + blobMeta[i].offset);
   });
+  out.writeUInt32LE(crc32(out.subarray(0, out.length - 4)), out.length - 4);
   return out;
 }
 
-/** Decodes `encodeCheckpoint` output; typed arrays come back as copies. */
+const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * Decodes `encodeCheckpoint` output; typed arrays come back as copies. The checksum is verified
+ * before anything else is read; every blob must lie inside the data and every `$blob` reference
+ * must exist. Errors are CheckpointErrors naming `source` and the field.
+ */
 export function decodeCheckpoint(bytes: Buffer, source = 'checkpoint'): unknown {
+  const fail = (field: string, problem: string): never => {
+    throw new CheckpointError(`${source}: ${field} ${problem}`, { file: source, field });
+  };
   const magic = Buffer.from(MAGIC, 'utf8');
-  if (bytes.length < magic.length + 4 || !bytes.subarray(0, magic.length).equals(magic)) {
-    throw new CheckpointError(`${source} is not a sparsify checkpoint (expected it to start with ${JSON.stringify(MAGIC.trim())})`);
+  if (bytes.length >= magic.length && bytes.subarray(0, magic.length).equals(Buffer.from(MAGIC_V1, 'utf8'))) {
+    fail('(format)', 'is checkpoint format 1, written before checkpoints had checksums, and is not read: start the run again (its run.json holds the configuration)');
+  }
+  if (bytes.length < magic.length + 8 || !bytes.subarray(0, magic.length).equals(magic)) {
+    fail('(format)', `is not a sparsify checkpoint (expected it to start with ${JSON.stringify(MAGIC.trim())})`);
+  }
+  if (crc32(bytes.subarray(0, bytes.length - 4)) !== bytes.readUInt32LE(bytes.length - 4)) {
+    fail('(checksum)', 'does not match: the file is damaged or truncated');
   }
   const headerLength = bytes.readUInt32LE(magic.length);
   const headerEnd = magic.length + 4 + headerLength;
-  if (headerEnd > bytes.length) throw new CheckpointError(`${source} is truncated: header needs ${headerEnd} bytes, file has ${bytes.length}`);
-  const { blobs, value } = JSON.parse(bytes.subarray(magic.length + 4, headerEnd).toString('utf8')) as {
-    blobs: { dtype: DtypeName; length: number; offset: number }[];
-    value: unknown;
-  };
   const dataStart = Math.ceil(headerEnd / 8) * 8;
-  const arrays = blobs.map(({ dtype, length, offset }) => {
-    const Ctor = DTYPES[dtype];
-    if (!Ctor) throw new CheckpointError(`${source}: unknown blob dtype ${JSON.stringify(dtype)}`);
-    const byteLength = length * Ctor.BYTES_PER_ELEMENT;
-    const start = dataStart + offset;
-    if (start + byteLength > bytes.length) {
-      throw new CheckpointError(`${source} is truncated: a blob ends at byte ${start + byteLength}, file has ${bytes.length}`);
-    }
+  const dataEnd = bytes.length - 4;
+  if (dataStart > dataEnd) fail('(header length)', `${headerLength} runs past the end of the ${bytes.length}-byte file`);
+  let header: { blobs?: unknown; value?: unknown };
+  try {
+    header = JSON.parse(bytes.subarray(magic.length + 4, headerEnd).toString('utf8'));
+  } catch (error) {
+    return fail('(header)', `is not valid JSON (${(error as Error).message})`);
+  }
+  if (typeof header !== 'object' || header === null || !Array.isArray(header.blobs) || !('value' in header)) fail('(header)', 'must be { blobs, value }');
+  const arrays = (header.blobs as unknown[]).map((meta, i) => {
+    const { dtype, length, offset } = (meta ?? {}) as { dtype?: unknown; length?: unknown; offset?: unknown };
+    const Ctor = DTYPES[dtype as DtypeName];
+    if (!Object.hasOwn(DTYPES, dtype as string)) fail(`(header) blobs[${i}].dtype`, `must be one of ${Object.keys(DTYPES).join(', ')}; got ${JSON.stringify(dtype)}`);
+    if (!isIndex(length) || !isIndex(offset) || offset % 8 !== 0) fail(`(header) blobs[${i}]`, 'must have an integer length and an 8-aligned integer offset');
+    const byteLength = (length as number) * Ctor.BYTES_PER_ELEMENT;
+    const start = dataStart + (offset as number);
+    if (start + byteLength > dataEnd) fail(`(header) blobs[${i}]`, `ends at byte ${start + byteLength}, past the data (which ends at ${dataEnd})`);
     const copy = new Uint8Array(byteLength);
     copy.set(bytes.subarray(start, start + byteLength));
     return new Ctor(copy.buffer);
   });
-  const revive = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(revive);
+  const revive = (v: unknown, path: string, depth: number): unknown => {
+    if (depth > 64) fail(path, 'nests deeper than 64 levels');
+    if (Array.isArray(v)) return v.map((x, i) => revive(x, `${path}[${i}]`, depth + 1));
     if (v && typeof v === 'object') {
       const o = v as Record<string, unknown>;
-      if (typeof o.$blob === 'number' && Object.keys(o).length === 1) return arrays[o.$blob];
-      if (typeof o.$number === 'string' && Object.keys(o).length === 1) return Number(o.$number);
-      return Object.fromEntries(Object.entries(o).map(([k, x]) => [k, revive(x)]));
+      const keys = Object.keys(o);
+      if (keys.length === 1 && '$blob' in o) {
+        if (!isIndex(o.$blob) || o.$blob >= arrays.length) fail(path, `refers to blob ${JSON.stringify(o.$blob)}; the file has ${arrays.length}`);
+        return arrays[o.$blob as number];
+      }
+      if (keys.length === 1 && '$number' in o) {
+        if (!['NaN', 'Infinity', '-Infinity'].includes(o.$number as string)) fail(path, `must be NaN, Infinity or -Infinity; got ${JSON.stringify(o.$number)}`);
+        return Number(o.$number);
+      }
+      return Object.fromEntries(keys.map((k) => [k, revive(o[k], path ? `${path}.${k}` : k, depth + 1)]));
     }
     return v;
   };
-  return revive(value);
+  return revive(header.value, '', 0);
 }
 
 /**
@@ -144,38 +191,104 @@ export function writeFileAtomic(path: string, data: Buffer | string): void {
   }
 }
 
+/**
+ * Writes a checkpoint atomically, keeping the one it replaces as `checkpoint.prev.bin` (a hard link,
+ * or a copy where links are not supported): `checkpoint.bin` exists at every moment once written.
+ */
 export function writeCheckpoint(runDir: string, value: unknown): string {
   const path = join(runDir, CHECKPOINT_FILE);
-  writeFileAtomic(path, encodeCheckpoint(value));
+  const bytes = encodeCheckpoint(value);
+  if (existsSync(path)) {
+    const previous = join(runDir, PREVIOUS_CHECKPOINT_FILE);
+    const tmp = `${previous}.tmp-${process.pid}`;
+    try {
+      linkSync(path, tmp);
+    } catch {
+      copyFileSync(path, tmp);
+    }
+    renameSync(tmp, previous);
+  }
+  writeFileAtomic(path, bytes);
   return path;
 }
 
+/** A checkpoint as read, and whether the previous one had to stand in for a damaged or missing last one. */
+export interface LoadedCheckpoint<T> {
+  value: T;
+  /** The file it came from. */
+  file: string;
+  /** Set when `checkpoint.bin` could not be used and `checkpoint.prev.bin` was: what was wrong with it. */
+  fallback?: { file: string; problem: string };
+}
+
+function readOne<T>(file: string, validate: (value: unknown, file: string) => T): T {
+  let bytes: Buffer;
+  try {
+    bytes = readRegularFile(file, MAX_CHECKPOINT_BYTES);
+  } catch (error) {
+    if (error instanceof Error && error.name === 'RunDirectoryError') throw new CheckpointError(error.message, { file, field: '(file)' });
+    throw error;
+  }
+  return validate(decodeCheckpoint(bytes, file), file);
+}
+
+/**
+ * Reads the run's checkpoint (`validate` checks what it holds, throwing CheckpointErrors). When
+ * `checkpoint.bin` is damaged, missing or invalid, `checkpoint.prev.bin` is used if it is sound and
+ * `fallback` says why; when both fail, the error names both. Null when the run has no checkpoint.
+ */
+export function loadCheckpoint<T = unknown>(runDir: string, validate: (value: unknown, file: string) => T = (v) => v as T): LoadedCheckpoint<T> | null {
+  const last = join(runDir, CHECKPOINT_FILE);
+  const previous = join(runDir, PREVIOUS_CHECKPOINT_FILE);
+  let problem: CheckpointError;
+  try {
+    return { value: readOne(last, validate), file: last };
+  } catch (error) {
+    const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
+    if (!(error instanceof CheckpointError) && !missing) throw error;
+    problem = missing ? new CheckpointError(`${last} is missing`, { file: last, field: '(file)' }) : error as CheckpointError;
+  }
+  try {
+    return { value: readOne(previous, validate), file: previous, fallback: { file: last, problem: problem.message } };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (problem.field === '(file)' && !existsSync(last)) return null;
+      throw problem;
+    }
+    if (!(error instanceof CheckpointError)) throw error;
+    throw new CheckpointError(`${problem.message}; and the previous checkpoint cannot stand in: ${error.message}`, { file: problem.file, field: problem.field });
+  }
+}
+
+/** The raw value of the run's checkpoint (the previous one if the last is damaged), or null. */
 export function readCheckpoint(runDir: string): unknown | null {
-  const path = join(runDir, CHECKPOINT_FILE);
-  if (!existsSync(path)) return null;
-  return decodeCheckpoint(readFileSync(path), path);
+  return loadCheckpoint(runDir)?.value ?? null;
+}
+
+/**
+ * Moves a damaged `checkpoint.bin` to `checkpoint.corrupt.bin` (kept for inspection) once a run
+ * resumes from the previous one, so that the next checkpoint does not replace the previous with it.
+ */
+export function setAsideCorruptCheckpoint(runDir: string): string | null {
+  const last = join(runDir, CHECKPOINT_FILE);
+  if (!existsSync(last)) return null;
+  const aside = join(runDir, CORRUPT_CHECKPOINT_FILE);
+  renameSync(last, aside);
+  return aside;
 }
 
 export function hasCheckpoint(runDir: string): boolean {
-  return existsSync(join(runDir, CHECKPOINT_FILE));
-}
-
-export function requireCheckpoint(runDir: string): unknown {
-  const value = readCheckpoint(runDir);
-  if (value === null) {
-    throw new SparsifyConfigError(`resume needs a run directory with ${CHECKPOINT_FILE}; ${runDir} has none`);
-  }
-  return value;
+  return existsSync(join(runDir, CHECKPOINT_FILE)) || existsSync(join(runDir, PREVIOUS_CHECKPOINT_FILE));
 }
 
 /**
  * Removes temp files a killed process left behind while writing a checkpoint
- * (`.checkpoint.bin.tmp-<pid>-<time>`); the checkpoint itself is never touched. Returns their names.
+ * (`.checkpoint.bin.tmp-<pid>-<time>`, `checkpoint.prev.bin.tmp-<pid>`); checkpoints are never
+ * touched. Returns their names.
  */
 export function removeStaleTempFiles(runDir: string): string[] {
   if (!existsSync(runDir)) return [];
-  const prefix = `.${CHECKPOINT_FILE}.tmp-`;
-  const stale = readdirSync(runDir).filter((f) => f.startsWith(prefix));
+  const stale = readdirSync(runDir).filter((f) => f.startsWith(`.${CHECKPOINT_FILE}.tmp-`) || f.startsWith(`${PREVIOUS_CHECKPOINT_FILE}.tmp-`));
   for (const f of stale) {
     try {
       unlinkSync(join(runDir, f));

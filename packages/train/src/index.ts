@@ -6,14 +6,29 @@ export { magnitudeHistogram } from './histogram.js';
 export { deriveSeed, SeededRandom, shuffledIndices } from './rng.js';
 export {
   CHECKPOINT_FILE,
+  CORRUPT_CHECKPOINT_FILE,
+  PREVIOUS_CHECKPOINT_FILE,
   CheckpointError,
   decodeCheckpoint,
   encodeCheckpoint,
   hasCheckpoint,
+  loadCheckpoint,
   readCheckpoint,
   removeStaleTempFiles,
+  writeCheckpoint,
   writeFileAtomic,
+  type LoadedCheckpoint,
 } from './checkpoint.js';
+export { checkLoopCheckpoint, readRunCheckpoint, type LoopCheckpoint } from './loop-checkpoint.js';
+export {
+  RUN_LOCK_FILE,
+  RunDirectoryError,
+  lockRunDirectory,
+  makeDirectory,
+  readRegularFile,
+  type RunLock,
+  type RunLockOwner,
+} from './run-dir.js';
 export type {
   ArtControllerLike,
   ArtObservation,

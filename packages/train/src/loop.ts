@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import {
   NonFiniteLossError,
@@ -18,9 +19,10 @@ import {
   type Param,
   type Penalty,
   type PenaltyDiagnostics,
-  type PenaltyState,
 } from '@sparsify/core';
-import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, readCheckpoint, removeStaleTempFiles, writeCheckpoint } from './checkpoint.js';
+import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, removeStaleTempFiles, setAsideCorruptCheckpoint, writeCheckpoint } from './checkpoint.js';
+import { LOOP_CHECKPOINT_VERSION, readRunCheckpoint, type EpochProgress, type LoopCheckpoint, type LoopState } from './loop-checkpoint.js';
+import { RUN_LOCK_FILE, lockRunDirectory, type RunLock } from './run-dir.js';
 import { disposeBatch, iterateBatches } from './data.js';
 import { evaluate } from './evaluate.js';
 import { magnitudeHistogram } from './histogram.js';
@@ -51,41 +53,12 @@ import type {
 } from './types.js';
 
 export const DEFAULT_OPTIMIZER: OptimizerConfig = { className: 'Momentum', config: { learningRate: 0.01, momentum: 0.9 } };
-const CHECKPOINT_VERSION = 1;
 
-/** What a checkpoint holds (typed arrays are stored as binary blobs). */
-interface LoopState {
-  version: number;
-  /** Phase of the next epoch; `done` once the run has finished. */
-  phase: Phase | 'done';
-  /** Next global epoch. */
-  epoch: number;
-  /** Next epoch within `phase`. */
-  phaseEpoch: number;
-  step: number;
-  seed: number;
-  history: EpochMetrics[];
-  accuracy: { dense?: number; pruned?: number };
-  prune?: PruneInfo;
-  histograms: TrainResult['histograms'];
-  trainSeconds: number;
-  samples: number;
-  art?: { stopped: boolean; reason?: string; artEpochs: number; selectedArtEpoch?: number };
-  fingerprint: { weights: string[]; shapes: number[][]; penalties: string[]; pruned: string[] };
-}
+/** Thrown inside an epoch when `signal` aborts: the loop has written its checkpoint and returns `interrupted`. */
+class Interrupted extends Error {}
 
-interface Checkpoint extends LoopState {
-  model: (Float32Array | Int32Array)[];
-  optimizer: StoredOptimizer;
-  penaltyVariables: (Float32Array | Int32Array)[][];
-  penaltyOptimizers: StoredOptimizer[];
-  penaltyState: (PenaltyState | null)[];
-  masks: Uint8Array[] | null;
-  pruner: unknown;
-  artController: unknown;
-  /** The ART snapshots the controller still holds (window and best), by ART epoch. */
-  artSnapshots: { epoch: number; weights: (Float32Array | Int32Array)[]; masks: Uint8Array[] }[];
-}
+/** How often, at most, a run with a `signal` lets the event loop run (so that the signal can arrive). */
+const YIELD_EVERY_MS = 50;
 
 function validate(options: TrainOptions): void {
   if (!options || typeof options !== 'object') throw new SparsifyConfigError('train needs an options object');
@@ -129,6 +102,7 @@ function validate(options: TrainOptions): void {
     validateLrDecay(options.finetune.lrDecay, ftOpt, 'finetune.lrDecay');
   }
   if (options.stopAfterEpochs !== undefined) checkInteger('stopAfterEpochs', options.stopAfterEpochs, 1);
+  if (options.signal !== undefined) check(typeof options.signal?.aborted === 'boolean', 'signal', typeof options.signal, 'an AbortSignal');
   for (const p of options.penalties ?? []) {
     if (!p || typeof p.loss !== 'function' || typeof p.bind !== 'function') {
       throw new SparsifyConfigError(`penalties must be Penalty objects (see @sparsify/core); got ${JSON.stringify(p)}`);
@@ -143,22 +117,34 @@ function validate(options: TrainOptions): void {
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   validate(options);
-  if (options.runDir) {
-    if (hasCheckpoint(options.runDir) && !options.resume) {
-      throw new SparsifyConfigError(
-        `run directory ${options.runDir} already has ${CHECKPOINT_FILE}; pass resume: true to continue it, or choose a new directory`,
-      );
-    }
-    mkdirSync(options.runDir, { recursive: true });
-    removeStaleTempFiles(options.runDir);
-  } else if (options.resume) {
-    throw new SparsifyConfigError('resume: true needs runDir (the directory holding the checkpoint)');
-  }
-  const run = new Run(options);
+  if (options.resume && !options.runDir) throw new SparsifyConfigError('resume: true needs runDir (the directory holding the checkpoint)');
+  // Held for the whole run: a second run into the same directory fails here instead of mixing files.
+  const own = options.runDir !== undefined && options.lock === undefined;
+  if (options.lock !== undefined && options.runDir !== undefined) checkLockOf(options.lock, options.runDir);
+  const lock = own ? lockRunDirectory(options.runDir!) : null;
   try {
-    return await run.execute();
+    if (options.runDir) {
+      if (hasCheckpoint(options.runDir) && !options.resume) {
+        throw new SparsifyConfigError(
+          `run directory ${options.runDir} already has ${CHECKPOINT_FILE}; pass resume: true to continue it, or choose a new directory`,
+        );
+      }
+      removeStaleTempFiles(options.runDir);
+    }
+    const run = new Run(options);
+    try {
+      return await run.execute();
+    } finally {
+      run.dispose();
+    }
   } finally {
-    run.dispose();
+    lock?.release();
+  }
+}
+
+function checkLockOf(lock: RunLock, runDir: string): void {
+  if (typeof lock?.release !== 'function' || lock.file !== join(realpathSync(runDir), RUN_LOCK_FILE)) {
+    throw new SparsifyConfigError(`lock must be the lock of runDir ${runDir} (from lockRunDirectory(runDir)); got one of ${String(lock?.dir)}`);
   }
 }
 
@@ -201,12 +187,13 @@ class Run {
     this.epochSplit = validation ?? test;
     this.evalName = test ? 'test' : validation ? 'validation' : 'none';
     this.state = {
-      version: CHECKPOINT_VERSION,
+      version: LOOP_CHECKPOINT_VERSION,
       phase: 'train',
       epoch: 0,
       phaseEpoch: 0,
       step: 0,
       seed: this.seed,
+      progress: null,
       history: [],
       accuracy: {},
       histograms: {},
@@ -270,10 +257,20 @@ class Run {
 
   async execute(): Promise<TrainResult> {
     const o = this.o;
-    let checkpoint: Checkpoint | null = null;
+    let checkpoint: LoopCheckpoint | null = null;
     if (o.resume && o.runDir) {
-      checkpoint = readCheckpoint(o.runDir) as Checkpoint | null;
-      if (checkpoint) this.checkFingerprint(checkpoint);
+      const loaded = readRunCheckpoint(o.runDir);
+      if (loaded) {
+        this.checkFingerprint(loaded.value, loaded.file);
+        checkpoint = loaded.value;
+        if (loaded.fallback) {
+          const aside = setAsideCorruptCheckpoint(o.runDir);
+          await o.callbacks?.onWarning?.(
+            `checkpoint corrupt: ${loaded.fallback.problem}. Resuming from the previous checkpoint ${loaded.file} (epoch ${checkpoint.epoch}); ` +
+              (aside ? `the damaged file is kept as ${aside}.` : 'the run redoes the epochs after it.'),
+          );
+        }
+      }
     }
     if (checkpoint) {
       await this.restore(checkpoint);
@@ -282,7 +279,7 @@ class Run {
       if (this.state.phase === 'train') this.buildMainStep();
     }
     let epochsThisCall = 0;
-    const interrupted = () => o.stopAfterEpochs !== undefined && epochsThisCall >= o.stopAfterEpochs;
+    const interrupted = () => (o.stopAfterEpochs !== undefined && epochsThisCall >= o.stopAfterEpochs) || o.signal?.aborted === true;
 
     try {
       // Main phase.
@@ -317,6 +314,7 @@ class Run {
       }
       return this.result('completed');
     } catch (error) {
+      if (error instanceof Interrupted) return this.result('interrupted');
       if (error instanceof NonFiniteLossError) {
         // Back to the last good epoch end (the checkpoint on disk is that one, untouched).
         if (this.lastGood) assignTensors(modelVariables(this.model), this.lastGood, 'last good weights');
@@ -335,18 +333,23 @@ class Run {
     setLearningRate(this.optimizer!, lr);
     step.setContext({ step: this.state.step, epoch: this.state.epoch });
     const ctx = step.context;
-    const strengths: Record<string, number> = {};
-    if (phase === 'train') for (const p of this.penalties) strengths[p.name] = p.strengthAt(ctx);
+    // An epoch interrupted at a step boundary goes on from there, with its sums so far.
+    const resumed = this.state.progress;
+    this.state.progress = null;
+    const strengths: Record<string, number> = resumed?.strengths ?? {};
+    if (phase === 'train' && !resumed) for (const p of this.penalties) strengths[p.name] = p.strengthAt(ctx);
     const batches = Math.ceil(o.data.train.size / o.batchSize);
-    let loss = 0;
-    let taskLoss = 0;
-    let penaltyLoss = 0;
-    let seen = 0;
-    let batch = 0;
-    let correct = 0;
-    let counted = 0;
-    const t0 = performance.now();
+    const sums: EpochProgress = resumed ? { ...resumed } : { batch: 0, loss: 0, taskLoss: 0, penaltyLoss: 0, seen: 0, correct: 0, counted: 0, seconds: 0, strengths };
+    const skip = sums.batch;
+    let skipped = 0;
+    const t0 = performance.now() - sums.seconds * 1000;
+    let lastYield = performance.now();
     for await (const b of iterateBatches(o.data.train, o.batchSize, { shuffle: true, seed: this.seed, epoch: this.state.epoch })) {
+      if (skipped < skip) {
+        skipped++;
+        disposeBatch(b);
+        continue;
+      }
       if (phase === 'train' && o.pruning) {
         const masks = o.pruning.update(step.context);
         if (masks) step.setMasks(masks);
@@ -354,22 +357,22 @@ class Run {
       let r;
       try {
         r = step.run(b.x, b.y);
-        seen += b.x.shape[0];
+        sums.seen += b.x.shape[0];
       } finally {
         disposeBatch(b);
       }
       if (r.accuracy !== undefined) {
-        correct += r.accuracy * b.x.shape[0];
-        counted += b.x.shape[0];
+        sums.correct += r.accuracy * b.x.shape[0];
+        sums.counted += b.x.shape[0];
       }
-      loss += r.loss;
-      taskLoss += r.taskLoss;
-      penaltyLoss += r.penaltyLoss;
-      batch++;
+      sums.loss += r.loss;
+      sums.taskLoss += r.taskLoss;
+      sums.penaltyLoss += r.penaltyLoss;
+      sums.batch++;
       await o.callbacks?.onBatchEnd?.({
         phase,
         epoch: this.state.epoch,
-        batch,
+        batch: sums.batch,
         batches,
         step: step.context.step,
         loss: r.loss,
@@ -377,16 +380,35 @@ class Run {
         penaltyLoss: r.penaltyLoss,
         ...(r.accuracy !== undefined ? { accuracy: r.accuracy } : {}),
       });
+      if (o.signal) {
+        // Let the event loop run now and then, so that a signal (SIGINT, SIGTERM) can abort.
+        if (performance.now() - lastYield >= YIELD_EVERY_MS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
+        if (o.signal.aborted) {
+          sums.seconds = (performance.now() - t0) / 1000;
+          this.state.progress = sums;
+          this.state.step = step.context.step;
+          this.state.trainSeconds += sums.seconds - (resumed?.seconds ?? 0);
+          this.state.samples += sums.seen - (resumed?.seen ?? 0);
+          await this.saveCheckpoint();
+          throw new Interrupted();
+        }
+      }
     }
+    const { loss, taskLoss, penaltyLoss, seen, correct, counted } = sums;
+    const batch = sums.batch;
     const seconds = (performance.now() - t0) / 1000;
+    const newSeconds = seconds - (resumed ? resumed.seconds : 0);
     const diagnostics: Record<string, PenaltyDiagnostics> = {};
     if (phase === 'train') {
       for (const p of this.penalties) if (p.diagnostics) diagnostics[p.name] = p.diagnostics(step.context);
     }
     step.endEpoch();
     this.state.step = step.context.step;
-    this.state.trainSeconds += seconds;
-    this.state.samples += seen;
+    this.state.trainSeconds += newSeconds;
+    this.state.samples += seen - (resumed ? resumed.seen : 0);
     const sparsity = measureSparsity(this.pruneParams);
     const metrics: EpochMetrics = {
       phase,
@@ -527,6 +549,7 @@ class Run {
   }
 
   private async saveCheckpoint(): Promise<void> {
+    // Between epochs nothing is in progress; inside one (an interruption), `progress` says where.
     const variables = modelVariables(this.model);
     const weights = readTensors(variables);
     this.lastGood = weights;
@@ -539,7 +562,7 @@ class Run {
       for (const { optimizer } of step.penaltyOptimizers()) penaltyOptimizers.push(await readOptimizer(optimizer));
     }
     const masks = this.ownMasks ?? (this.o.pruning && this.state.phase === 'train' ? [...this.o.pruning.masks()] : null);
-    const checkpoint: Checkpoint = {
+    const checkpoint: LoopCheckpoint = {
       ...this.state,
       model: weights,
       optimizer: step && this.optimizer ? await readOptimizer(this.optimizer) : { names: [], shapes: [], dtypes: [], values: [] },
@@ -555,26 +578,27 @@ class Run {
     await this.o.callbacks?.onCheckpoint?.({ path, epoch: this.state.epoch });
   }
 
-  private checkFingerprint(c: Checkpoint): void {
-    if (c.version !== CHECKPOINT_VERSION) {
-      throw new CheckpointError(`checkpoint version ${c.version} is not supported (expected ${CHECKPOINT_VERSION})`);
-    }
+  private checkFingerprint(c: LoopCheckpoint, file: string): void {
+    const fail = (field: string, problem: string): never => {
+      throw new CheckpointError(`${file}: ${field} ${problem}`, { file, field });
+    };
     const here = this.state.fingerprint;
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     if (!same(c.fingerprint.shapes, here.shapes)) {
-      throw new CheckpointError(
-        `the checkpoint's model has weight shapes ${JSON.stringify(c.fingerprint.shapes)}, this model ${JSON.stringify(here.shapes)}; resume with the same model`,
-      );
+      fail('fingerprint.shapes', `are ${JSON.stringify(c.fingerprint.shapes)}, this model's ${JSON.stringify(here.shapes)}; resume with the same model`);
     }
     if (!same(c.fingerprint.penalties, here.penalties)) {
-      throw new CheckpointError(
-        `the checkpoint was trained with penalties [${c.fingerprint.penalties.join(', ')}], this run has [${here.penalties.join(', ')}]`,
-      );
+      fail('fingerprint.penalties', `are [${c.fingerprint.penalties.join(', ')}], this run has [${here.penalties.join(', ')}]`);
     }
-    if (c.seed !== this.seed) throw new CheckpointError(`the checkpoint's seed is ${c.seed}, this run's ${this.seed}`);
+    if (c.seed !== this.seed) fail('seed', `is ${c.seed}, this run's ${this.seed}`);
+    const epochs = c.phase === 'train' ? this.mainEpochs : c.phase === 'finetune' ? this.finetuneEpochs : Infinity;
+    if (c.phaseEpoch > epochs || (c.phaseEpoch === epochs && c.progress)) fail('phaseEpoch', `is ${c.phaseEpoch}, past the ${epochs} epochs of phase ${c.phase}`);
+    if (c.phase !== 'train' && c.masks && c.masks.length !== this.pruneParams.length) {
+      fail('masks', `has ${c.masks.length} masks; this run prunes ${this.pruneParams.length} tensors`);
+    }
   }
 
-  private async restore(c: Checkpoint): Promise<void> {
+  private async restore(c: LoopCheckpoint): Promise<void> {
     const { model, optimizer, penaltyVariables, penaltyOptimizers, penaltyState, masks, pruner, artController, artSnapshots, ...state } = c;
     this.state = { ...state, fingerprint: this.state.fingerprint };
     this.resumedFrom = state.epoch;

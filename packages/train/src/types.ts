@@ -1,4 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
+import type { RunLock } from './run-dir.js';
 import type {
   Mask,
   OptimizerConfig,
@@ -210,6 +211,8 @@ export interface TrainCallbacks {
   onPrune?(info: PruneInfo): void | Promise<void>;
   /** After a checkpoint was written. */
   onCheckpoint?(info: { path: string; epoch: number }): void | Promise<void>;
+  /** Something the user should know that does not stop the run (e.g. resuming from the previous checkpoint). */
+  onWarning?(message: string): void | Promise<void>;
 }
 
 export interface PruneInfo {
@@ -260,10 +263,21 @@ export interface TrainOptions {
   runDir?: string;
   /** Continue from `runDir`'s checkpoint when there is one (default false: an existing one is an error). */
   resume?: boolean;
+  /**
+   * `runDir`'s lock when the caller holds it already (`lockRunDirectory`, e.g. taken before writing
+   * files of its own into the directory); otherwise `train` takes it for the run and releases it.
+   */
+  lock?: RunLock;
   /** Evaluate every epoch (default true); the final accuracies are measured either way. */
   evaluateEachEpoch?: boolean;
   /** Stop after this many epochs in this call (a deliberate interruption, for tests and time limits). */
   stopAfterEpochs?: number;
+  /**
+   * Stops the run at the next step boundary once aborted (e.g. on SIGINT): with `runDir` a checkpoint
+   * of that very step is written first, so `resume` goes on from there exactly as an uninterrupted run
+   * would have. The result's status is then `interrupted`.
+   */
+  signal?: AbortSignal;
 }
 
 export interface BestAccuracy {

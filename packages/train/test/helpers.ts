@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BasePenalty, safeAbs, safeL1, type Mask, type Param, type TrainingContext, type Penalty } from '@sparsify/core';
 import { tensorData, type DataSplit, type PrunerLike } from '../src/index.js';
@@ -109,3 +112,14 @@ export function weightsOf(model: tf.LayersModel): Float32Array[] {
 }
 
 export type { Penalty };
+
+const dirs: string[] = [];
+/** A fresh temp directory, removed by `removeTempDirs` (call it in afterEach). */
+export function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), 'sparsify-train-'));
+  dirs.push(d);
+  return d;
+}
+export function removeTempDirs(): void {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}

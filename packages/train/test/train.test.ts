@@ -7,6 +7,7 @@ import { SparsifyConfigError, selectParams } from '@sparsify/core';
 import {
   CHECKPOINT_FILE,
   CheckpointError,
+  PREVIOUS_CHECKPOINT_FILE,
   decodeCheckpoint,
   encodeCheckpoint,
   readCheckpoint,
@@ -304,8 +305,10 @@ describe('checkpoint files', () => {
   it('rejects truncated and foreign files with a clear error', () => {
     const bytes = encodeCheckpoint({ w: new Float32Array(100) });
     expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 10), 'x.bin')).toThrow(CheckpointError);
-    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 10), 'x.bin')).toThrow(/x.bin is truncated/);
-    expect(() => decodeCheckpoint(Buffer.from('{"json": true}'), 'y.bin')).toThrow(/y.bin is not a sparsify checkpoint/);
+    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 10), 'x.bin')).toThrow(/x.bin: \(checksum\) does not match: the file is damaged or truncated/);
+    expect(() => decodeCheckpoint(Buffer.from('{"json": true}'), 'y.bin')).toThrow(/y.bin: \(format\) is not a sparsify checkpoint/);
+    const v1 = Buffer.concat([Buffer.from('SPARSIFY-CKPT 1\n'), bytes.subarray(16)]);
+    expect(() => decodeCheckpoint(v1, 'z.bin')).toThrow(/z.bin: \(format\) is checkpoint format 1, written before checkpoints had checksums, and is not read/);
   });
 
   it('writes atomically: a failed write leaves the old file and no temp files', () => {
@@ -339,14 +342,14 @@ describe('checkpoint files', () => {
         },
       }),
     ).rejects.toThrow('killed');
-    expect(readdirSync(dir)).toEqual([CHECKPOINT_FILE]);
+    expect(readdirSync(dir).sort()).toEqual([CHECKPOINT_FILE]);
     // A process killed while writing leaves a temp file: resume removes it, never the checkpoint.
     writeFileSync(join(dir, `.${CHECKPOINT_FILE}.tmp-123-456`), 'partial');
     expect((readCheckpoint(dir) as { epoch: number }).epoch).toBe(1);
     const resumed = await resume(dir, { model, data, epochs: 3, batchSize: 16 });
     expect(resumed.resumedFrom).toBe(1);
     expect(resumed.history.map((m) => m.epoch)).toEqual([0, 1, 2]);
-    expect(readdirSync(dir)).toEqual([CHECKPOINT_FILE]);
+    expect(readdirSync(dir).sort()).toEqual([CHECKPOINT_FILE, PREVIOUS_CHECKPOINT_FILE]);
     model.dispose();
     data.dispose();
   });

@@ -91,6 +91,12 @@ export function pair(before: readonly Map<string, number>[], after: readonly Map
   return keys.map((k) => [k, side(before, k), side(after, k)]);
 }
 
+/** A checkout as the table names it: its commit where git knows it, else its path. */
+function describeCheckout(dir: string): string {
+  const rev = spawnSync('git', ['-C', dir, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' });
+  return rev.status === 0 && rev.stdout.trim() ? `${rev.stdout.trim().slice(0, 60)}` : dir;
+}
+
 function runBench(dir: string, args: Args, out: string): RunFigures {
   const script = join(dir, 'tools/bench/dist/index.js');
   const argv = [script, '--only', args.only, '--out', out, ...(args.quick ? ['--quick'] : [])];
@@ -120,7 +126,9 @@ function main(): void {
   }
 
   const capture = args.writeDocs ? captureSections() : undefined;
-  console.log(`== Before and after (before: ${args.baseline}, after: ${here}; medians of ${args.rounds} rounds, alternating) ==`);
+  console.log(`== Before and after (medians of ${args.rounds} rounds, alternating) ==`);
+  console.log(`before: ${describeCheckout(args.baseline)}`);
+  console.log(`after:  ${describeCheckout(here)}`);
   const throughput = pair(
     runs.before.map((r) => r.throughput),
     runs.after.map((r) => r.throughput),
@@ -142,7 +150,7 @@ function main(): void {
     const load = loadavg()
       .map((v) => v.toFixed(1))
       .join(' ');
-    const command = `npm run bench:compare -- ${process.argv.slice(2).join(' ')}`;
+    const command = `npm run bench:compare -- --baseline <worktree> ${process.argv.slice(2).filter((a, i, all) => a !== '--baseline' && all[i - 1] !== '--baseline').join(' ')}`;
     writeDocs(resolve('docs', 'performance.md'), capture.stop(), { date: new Date().toISOString().slice(0, 10), cores: cpus().length, node: process.versions.node, load, command });
   }
 }

@@ -14,6 +14,7 @@ export const SECTION_HEADERS: Record<string, string> = {
   penalties: '== Penalty overhead',
   memory: '== Memory over a long run',
   export: '== Export size',
+  inference: '== Inference',
   avenues: '== Avenues',
   parallel: '== Data-parallel',
   compare: '== Before and after',

@@ -6,6 +6,7 @@ import { measureAvenues, type AvenueRow } from './avenues.js';
 import { CONFIGS, loadWasm, type Config } from './configs.js';
 import { exportSizes, type ExportResult } from './export-size.js';
 import { captureSections, writeDocs } from './docs.js';
+import { VARIANTS, measureInference, type InferenceResult } from './inference.js';
 import { fmt, table } from './measure.js';
 import { longRun, type MemoryResult } from './memory.js';
 import { WORKLOADS, type Workload, type WorkloadName } from './models.js';
@@ -21,7 +22,9 @@ const USAGE = `npm run bench [-- options]
 
   --quick            short run (few steps; about 2 minutes, most of it the cpu LeNet-5 step)
   --out <file>       also write the JSON results to <file>
-  --only <sections>  comma-separated: throughput,engines,threads,penalties,memory,export,avenues,parallel (default: all)
+  --only <sections>  comma-separated: throughput,engines,profile,threads,penalties,memory,export,inference,avenues,parallel (default: all)
+  --trained <dir>    inference: also measure this model (model.json + weights.bin, e.g. sparsify export) as it is;
+                     repeatable
   --no-cpu-conv      skip the cpu backend on LeNet-5 and the CIFAR models (naive conv backprop: seconds to minutes per step)
   --workloads <list> the engines section's workloads (default: lenet-300-100,lenet-5-caffe,resnet-20,resnet-32,vgg-small)
   --penalty-workloads <list>
@@ -43,13 +46,14 @@ interface Args {
   cpuConv: boolean;
   workloads?: WorkloadName[];
   penaltyWorkloads?: WorkloadName[];
+  trained: string[];
   writeDocs: boolean;
 }
 
-const SECTIONS = ['throughput', 'engines', 'profile', 'threads', 'penalties', 'memory', 'export', 'avenues', 'parallel'];
+const SECTIONS = ['throughput', 'engines', 'profile', 'threads', 'penalties', 'memory', 'export', 'inference', 'avenues', 'parallel'];
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true, writeDocs: false };
+  const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true, trained: [], writeDocs: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
@@ -62,6 +66,7 @@ function parseArgs(argv: string[]): Args {
       if (a === '--workloads') args.workloads = names as WorkloadName[];
       else args.penaltyWorkloads = names as WorkloadName[];
     }
+    else if (a === '--trained') args.trained.push(argv[++i]);
     else if (a === '--write-docs') args.writeDocs = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
@@ -166,6 +171,7 @@ async function main(): Promise<void> {
     penaltyNotes?: Record<string, string>;
     memory?: MemoryResult[];
     export?: ExportResult;
+    inference?: InferenceResult;
     avenues?: { rows: AvenueRow[]; ops: Record<string, unknown> };
     parallel?: ParallelResult[];
     durationSec?: number;
@@ -416,6 +422,49 @@ async function main(): Promise<void> {
       ),
     );
     console.log('Target (issue 6): sparse export ≥ 10× smaller than dense at 95%.\n');
+  }
+
+  if (args.only.has('inference')) {
+    console.log('== Inference: dense vs sparse (CSR sparse × dense) vs shrunk (dead units removed), per predict call ==');
+    await loadWasm();
+    const inf = await measureInference({
+      workloads: [
+        { workload: WORKLOADS['lenet-300-100'], batches: [1, 32] },
+        { workload: WORKLOADS['lenet-5-caffe'], batches: [1] },
+        ...(q ? [] : [{ workload: WORKLOADS['vgg-small'], batches: [1] }]),
+      ],
+      sparsities: q ? [0.95] : [0.9, 0.95, 0.98, 0.99],
+      backends: ['wasm', 'cpu'],
+      trained: args.trained,
+      budgetMs: q ? 300 : 1500,
+      log,
+    });
+    results.inference = inf;
+    await selectBackend({ prefer: 'cpu' });
+    const groups = new Map<string, typeof inf.rows>();
+    for (const r of inf.rows) {
+      const key = `${r.model}|${r.batch}|${r.sparsity}|${r.backend}`;
+      groups.set(key, [...(groups.get(key) ?? []), r]);
+    }
+    const kb = (b: number) => fmt(b / 1024);
+    console.log(
+      table(
+        ['model', 'batch', 'sparsity', 'backend', 'dense ms', 'lean', 'sparse ms', '× dense', '× lean', 'shrunk ms', '× dense', 'lean shrunk', '× lean', 'dense KB', 'sparse KB', 'shrunk KB'],
+        [...groups.values()].map((g) => {
+          const [d, dl, s, k, kl] = VARIANTS.map((v) => g.find((r) => r.variant === v)!);
+          const x = (a: typeof d, b: typeof d) => `${fmt(a.minMs / b.minMs, 3)}×`;
+          return [d.model, String(d.batch), `${fmt(d.sparsity * 100, 4)}%`, d.backend, fmt(d.minMs, 3), fmt(dl.minMs, 3), fmt(s.minMs, 3), x(d, s), x(dl, s), fmt(k.minMs, 3), x(d, k), fmt(kl.minMs, 3), x(dl, kl), kb(d.bytes), kb(s.bytes), kb(k.bytes)];
+        }),
+      ),
+    );
+    const kept = new Map(inf.rows.filter((r) => r.kept).map((r) => [`${r.model} ${fmt(r.sparsity * 100, 4)}%`, r.kept!]));
+    for (const [k, v] of kept) console.log(`  shrunk ${k}: ${v}`);
+    for (const n of inf.notes) console.log(`  note: ${n}`);
+    console.log('  Min over 20 interleaved rounds. Dense and sparse: per-layer unstructured magnitude pruning; shrunk: whole neurons/filters');
+    console.log('  pruned by L2 norm to the same weight count (a trained model: the same weights throughout). × dense: speed-up over');
+    console.log('  LayersModel.predict of the dense model; lean: the model run by SparseModel\'s runner (no predict bookkeeping), × lean: over lean dense.');
+    console.log('  webgl needs a browser (docs/examples/shrink-in-the-browser.md); not measured here.');
+    console.log('Targets (issue 21): 95%, LeNet-300-100 on wasm: sparse ≥ 4× at batch 1, ≥ 2× at batch 32; Group-HS shrunk ≥ 3× on every backend.\n');
   }
 
   if (args.only.has('avenues') && !q) {
