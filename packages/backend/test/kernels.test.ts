@@ -4,6 +4,7 @@ import {
   registerWasmTrainingKernels,
   setConvFilterGradMethod,
   setConvInputGradMethod,
+  setConvMethod,
   setMatMulLayout,
   setWasmHeapLoops,
   unregisterWasmTrainingKernels,
@@ -109,6 +110,12 @@ const CONV_CASES: { x: number[]; f: number[]; s: number | [number, number]; p: P
   { x: [4, 28, 28, 1], f: [5, 5, 1, 6], s: 1, p: 'valid' }, // LeNet-5 conv1
   { x: [4, 12, 12, 6], f: [5, 5, 6, 16], s: 1, p: 'valid' }, // LeNet-5 conv2
   { x: [2, 6, 6, 3], f: [1, 1, 3, 8], s: 2, p: 'valid' }, // ResNet projection shortcut
+  // CIFAR ResNet / VGG shapes, where the direct loops apply (co, and for dx ci, multiples of 8); widths
+  // that are not a multiple of the loops' 4-position blocks.
+  { x: [2, 8, 8, 8], f: [3, 3, 8, 16], s: 1, p: 'same' },
+  { x: [2, 9, 7, 16], f: [3, 3, 16, 8], s: 2, p: 'same' },
+  { x: [3, 7, 5, 8], f: [3, 3, 8, 8], s: 1, p: 'valid' },
+  { x: [2, 6, 6, 16], f: [1, 1, 16, 24], s: 2, p: 'valid' },
 ];
 
 const errors: Record<string, number> = {};
@@ -166,7 +173,7 @@ const withLoops = <M extends string>(methods: readonly M[], heapMethod: M) =>
   methods.flatMap((method) => (method === heapMethod ? (['simd', 'js'] as const).map((loops) => ({ method, loops })) : [{ method, loops: 'simd' as const }]));
 
 describe('Conv2DBackpropFilter', () => {
-  for (const { method, loops } of withLoops(['auto', 'conv', 'im2col'] as const, 'im2col')) {
+  for (const { method, loops } of withLoops(['auto', 'conv', 'im2col', 'direct'] as const, 'im2col')) {
     for (const c of CONV_CASES) {
       it(`${method} (${loops}): x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
         setConvFilterGradMethod(method);
@@ -196,7 +203,7 @@ describe('Conv2DBackpropFilter', () => {
 });
 
 describe('Conv2DBackpropInput (replaces the stock scalar loop)', () => {
-  for (const { method, loops } of withLoops(['auto', 'col2im', 'conv'] as const, 'col2im')) {
+  for (const { method, loops } of withLoops(['auto', 'col2im', 'conv', 'direct'] as const, 'col2im')) {
     for (const c of CONV_CASES) {
       it(`${method} (${loops}): x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}`, async () => {
         setConvInputGradMethod(method);
@@ -214,6 +221,39 @@ describe('Conv2DBackpropInput (replaces the stock scalar loop)', () => {
   }
   it('conv2dTranspose with NCHW-free explicit call', async () => {
     const r = await compare(() => tf.conv2dTranspose(normal([2, 5, 5, 4], 1) as tf.Tensor4D, normal([3, 3, 2, 4], 2) as tf.Tensor4D, [2, 10, 10, 2], 2, 'same'));
+    expectClose(r);
+  });
+});
+
+describe('Conv2D and FusedConv2D (the direct loop where co is a multiple of 8, else XNNPACK)', () => {
+  for (const method of ['direct', 'xnnpack'] as const) {
+    for (const c of CONV_CASES) {
+      it(`${method}: x ${c.x} filter ${c.f} stride ${c.s} pad ${JSON.stringify(c.p)}, with and without bias`, async () => {
+        setConvMethod(method);
+        try {
+          const conv = () => tf.conv2d(normal(c.x, 1) as tf.Tensor4D, normal(c.f, 2) as tf.Tensor4D, c.s, c.p);
+          const fused = () =>
+            tf.fused.conv2d({ x: normal(c.x, 1) as tf.Tensor4D, filter: normal(c.f, 2) as tf.Tensor4D, strides: c.s, pad: c.p, bias: normal([c.f[3]], 3) });
+          for (const f of [conv, fused]) {
+            const r = await compare(f);
+            record('Conv2D', r);
+            expectClose(r);
+          }
+        } finally {
+          setConvMethod('direct');
+        }
+      });
+    }
+  }
+  it('dilation 2', async () => {
+    const r = await compare(() => tf.conv2d(normal([2, 9, 9, 8], 1) as tf.Tensor4D, normal([3, 3, 8, 8], 2) as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+    record('Conv2D', r);
+    expectClose(r);
+  });
+  it('an activation other than linear goes to the stock kernel, with the same result', async () => {
+    const r = await compare(() =>
+      tf.fused.conv2d({ x: normal([2, 6, 6, 8], 1) as tf.Tensor4D, filter: normal([3, 3, 8, 8], 2) as tf.Tensor4D, strides: 1, pad: 'same', activation: 'relu' }),
+    );
     expectClose(r);
   });
 });

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { absAndSquareSums, absSum, groupScale, groupSquareSums, kthSmallestMagnitude, momentumUpdate, signLinear } from '@sparsify/core';
+import { absAndSquareSums, absSum, batchNormTraining, groupScale, groupSquareSums, kthSmallestMagnitude, momentumUpdate, relu, signLinear } from '@sparsify/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestBackend } from '../../../tools/testing/backends.js';
 import { registerSparsifyKernels, unregisterSparsifyKernels } from '../src/index.js';
@@ -68,6 +68,33 @@ describe(`core's ops with the accelerator's kernels on ${process.env.SPARSIFY_TE
     registerSparsifyKernels();
     x.dispose();
   });
+
+  // Channel counts with and without whole SIMD vectors; more rows than one 64-row block of the SIMD sums.
+  const LAYER_SHAPES = [[5, 3], [130, 4], [4, 6, 6, 8], [2, 3, 3, 12], [1, 2, 2, 5]];
+  for (const shape of LAYER_SHAPES) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const C = shape[shape.length - 1];
+    it(`batchNormTraining and relu equal the plain ops, values and gradients, on shape [${shape}]`, () => {
+      const [fast, plain] = both(() => {
+        // An offset per channel, so that centring matters; γ with a zero and a negative entry.
+        const x = tf.add(tf.tensor(values(n, 11), shape), tf.tensor1d(values(C, 12).map((v, c) => 3 * v + c)));
+        const gamma = tf.tensor1d(values(C, 13).map((v, c) => (c === 1 ? 0 : c === 2 ? -1.5 : 1 + v)));
+        const beta = tf.tensor1d(values(C, 14));
+        const dy = tf.tensor(values(n, 15), shape);
+        const { y, mean, variance } = batchNormTraining(x, gamma, beta, 1e-3);
+        const loss = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(relu(batchNormTraining(a, g, b, 1e-3).y), dy));
+        const [dx, dGamma, dBeta] = tf.grads(loss)([x, gamma, beta]);
+        const dRelu = tf.grad((a: tf.Tensor) => tf.sum(tf.mul(relu(a), dy)))(x);
+        return [y, mean, variance, relu(y), dx, dGamma, dBeta, dRelu];
+      });
+      const what = ['y', 'mean', 'variance', 'relu', 'dx', 'dγ', 'dβ', 'relu dx'];
+      // Sums in another order (float64, blocks of float32): statistics and the gradients built from them
+      // to 1e-5 of their largest magnitude; dx sums three terms that nearly cancel: 1e-4.
+      const tolerance = [1e-5, 1e-5, 1e-5, 1e-5, 1e-4, 1e-5, 1e-5, 0];
+      // The sign of a zero gradient is read by nothing (a zero γ gives ±0 in dx).
+      fast.forEach((got, k) => expectClose(got, plain[k], tolerance[k], what[k], true));
+    });
+  }
 });
 
 describe.runIf(process.env.SPARSIFY_TEST_BACKEND === 'tensorflow')('host loops on tensorflow', () => {

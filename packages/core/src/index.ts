@@ -23,6 +23,7 @@ export {
   signLinear,
   type PlainOp,
 } from './passes.js';
+export { LAYER_KERNELS, PLAIN_LAYER_OPS, batchNormTraining, relu } from './layer-ops.js';
 export { MOMENTUM_UPDATE_KERNEL, applyGradients, momentumUpdate, type GradientParts } from './optimizer-update.js';
 export {
   cloneOptimizer,

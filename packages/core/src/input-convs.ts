@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { withLayerCalls, type LayerCall } from './layer-calls.js';
 
 /**
  * While training, tfjs runs a Conv2D layer without activation through `tf.fused.conv2d` (its
@@ -58,24 +59,16 @@ function unfusedCall(conv: ConvLayerInternals): ConvLayerInternals['call'] {
     });
 }
 
+/** The Conv2D layers fed by the model's input, each with its `conv2d` + bias call. */
+export function inputConvCalls(model: tf.LayersModel): LayerCall[] {
+  return inputConvs(model).map((layer) => ({ layer, call: unfusedCall(layer) }));
+}
+
 /**
  * Runs `forward` (a training forward pass of `model`) with the Conv2D layers that take the model's
  * input computed as `conv2d` + bias, so that the backward pass skips the input's gradient. Layers are
  * restored afterwards, even if `forward` throws.
  */
 export function withUnfusedInputConvs<T>(model: tf.LayersModel, forward: () => T): T {
-  const layers = inputConvs(model);
-  if (layers.length === 0) return forward();
-  // An own property shadows the class's call for this instance only.
-  const own = layers.map((layer) => Object.getOwnPropertyDescriptor(layer, 'call'));
-  for (const layer of layers) layer.call = unfusedCall(layer);
-  try {
-    return forward();
-  } finally {
-    layers.forEach((layer, i) => {
-      const descriptor = own[i];
-      if (descriptor) Object.defineProperty(layer, 'call', descriptor);
-      else delete (layer as Partial<ConvLayerInternals>).call;
-    });
-  }
+  return withLayerCalls(inputConvCalls(model), forward);
 }

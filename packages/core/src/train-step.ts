@@ -1,12 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainingContext } from './context.js';
 import { checkNonNegative, SparsifyConfigError } from './errors.js';
-import { withUnfusedInputConvs } from './input-convs.js';
+import { inputConvCalls } from './input-convs.js';
+import { withLayerCalls } from './layer-calls.js';
 import { applyMasks, type Mask } from './masks.js';
 import { applyGradients } from './optimizer-update.js';
 import { cloneOptimizer, disposeOptimizer } from './optimizers.js';
 import { selectParams, type Param, type SelectOptions } from './params.js';
 import type { Penalty } from './penalty.js';
+import { layerOpCalls } from './training-layers.js';
 
 /** Task loss from labels and model outputs. */
 export type TaskLoss = (labels: tf.Tensor, outputs: tf.Tensor) => tf.Scalar;
@@ -45,9 +47,18 @@ export interface TrainStepOptions {
   /**
    * With `model`: run the Conv2D layers fed by the model's input as `conv2d` + bias while training, so
    * that the backward pass does not compute the gradient of the input batch (default true). tfjs's
-   * fused conv computes it, unused (its cost: docs/performance.md). false: exactly `model.apply`.
+   * fused conv computes it, unused (its cost: docs/performance.md). false: tfjs's fused conv.
    */
   skipInputGradients?: boolean;
+  /**
+   * With `model`: run BatchNormalization layers (over the last axis) and ReLU layers as sparsify's layer
+   * ops, `batchNormTraining` and `relu`, while training (default true): one kernel each way where an
+   * accelerator registers them for the backend (tfjs-layers' training-mode BatchNormalization is ≈ 30
+   * small ops), the same values to float32 rounding; elsewhere the same tfjs ops as the layers. Moving
+   * averages are updated as the layer does. With this and `skipInputGradients` false: exactly
+   * `model.apply`.
+   */
+  layerOps?: boolean;
 }
 
 export interface StepResult {
@@ -132,8 +143,8 @@ export class TrainStep {
       throw new SparsifyConfigError('TrainStep needs either `model`, or both `forward` and `variables`');
     }
     const apply = (x: tf.Tensor) => model!.apply(x, { training: true }) as tf.Tensor;
-    this.forward =
-      options.forward ?? (options.skipInputGradients === false ? apply : (x) => withUnfusedInputConvs(model!, () => apply(x)));
+    const calls = () => [...(options.skipInputGradients === false ? [] : inputConvCalls(model!)), ...(options.layerOps === false ? [] : layerOpCalls(model!))];
+    this.forward = options.forward ?? ((x) => withLayerCalls(calls(), () => apply(x)));
     this.variables = (options.variables ?? model!.trainableWeights.map((w) => w.read() as tf.Variable)).slice();
     this.lossFn = options.loss ?? softmaxCrossEntropy;
     this.optimizer = options.optimizer;

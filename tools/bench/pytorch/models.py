@@ -3,14 +3,14 @@
 - LeNet-300-100: 784-300-100-10, ReLU.
 - LeNet-5-Caffe: conv 20@5x5 -> max-pool 2 -> conv 50@5x5 -> max-pool 2 -> fc 500 (ReLU) -> fc 10, no
   activation after the convs (Caffe's LeNet).
-- CIFAR ResNet-20 (packages/models/src/resnet.ts): stem conv3x3(16, no bias) + BN + ReLU; three stages of
-  3 BasicBlocks at widths 16/32/64, strides 1/2/2; a block is conv3x3(stride)-BN-ReLU-conv3x3-BN plus the
+- CIFAR ResNet-20 and ResNet-32 (packages/models/src/resnet.ts): stem conv3x3(16, no bias) + BN + ReLU; three stages of
+  3 (ResNet-32: 5) BasicBlocks at widths 16/32/64, strides 1/2/2; a block is conv3x3(stride)-BN-ReLU-conv3x3-BN plus the
   shortcut, then ReLU; the shortcut is the identity, or a projection (conv1x1(stride), no bias, + BN) where
   the shape changes (the first block of stages 2 and 3); global average pooling; Linear(64, 10).
 - CIFAR VGG-small (packages/models/src/vgg.ts): two conv3x3 (with bias) + BN + ReLU per stage at widths
   32/64/128, a 2x2 max-pool between stages, global average pooling, Linear(128, 10).
 
-Trainable parameter counts equal the tfjs models' (the bench checks: ResNet-20 272,474; VGG-small 289,194).
+Trainable parameter counts equal the tfjs models' (the bench checks: ResNet-20 272,474; ResNet-32 466,906; VGG-small 289,194).
 BatchNorm here uses PyTorch's defaults (momentum 0.1, eps 1e-5), @sparsify/models' init 'pytorch' settings.
 """
 
@@ -75,6 +75,7 @@ WORKLOADS = {
     "lenet-300-100": (lenet_300_100, (128, 784)),
     "lenet-5-caffe": (lenet_5_caffe, (64, 1, 28, 28)),
     "resnet-20": (cifar_resnet, (128, 3, 32, 32)),
+    "resnet-32": (lambda: cifar_resnet(depth=32), (128, 3, 32, 32)),
     "vgg-small": (vgg_small, (128, 3, 32, 32)),
 }
 

@@ -2,14 +2,16 @@
 
 Run by tools/bench (src/pytorch.ts) as a child process speaking JSON lines: it prints
 {"ready": true, "torch": version, "threads": n} (or {"error": ...} when torch cannot be imported), then
-answers each {"workload", "warmup", "steps"} with {"wallMs": [...]} (one wall-clock time per step).
+answers each {"workload", "warmup", "steps"} with {"wallMs": [...], "maxRssMB": peak} (one wall-clock time per
+step; the process's peak resident memory so far).
 The models (models.py) and batch sizes are the bench's own (models.ts): LeNet-300-100 at b=128,
-LeNet-5-Caffe at b=64, CIFAR ResNet-20 and VGG-small at b=128; softmax cross-entropy, SGD with momentum
+LeNet-5-Caffe at b=64, CIFAR ResNet-20, ResNet-32 and VGG-small at b=128; softmax cross-entropy, SGD with momentum
 0.9, a fixed random batch. The ready line also gives each model's trainable parameter count.
 """
 
 import json
 import os
+import resource
 import sys
 import time
 
@@ -67,6 +69,7 @@ for line in sys.stdin:
             start = time.perf_counter()
             step()
             times.append((time.perf_counter() - start) * 1000)
-        reply({"wallMs": times})
+        # ru_maxrss is in KiB on Linux
+        reply({"wallMs": times, "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
     except Exception as e:
         reply({"error": f"{type(e).__name__}: {e}"})

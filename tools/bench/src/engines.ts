@@ -9,6 +9,7 @@ import { stats, type Stats } from './measure.js';
 import { WORKLOADS, type WorkloadName } from './models.js';
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
 import type { BlockReply, BlockRequest, PyTorchChild } from './pytorch.js';
+import { profileSteps, type StepProfile } from './profile.js';
 import { Runner } from './runner.js';
 
 /**
@@ -25,11 +26,12 @@ export type EngineName = `wasm:${number}` | 'tensorflow' | 'cpu';
 const CHILD_ENV = 'SPARSIFY_BENCH_ENGINE';
 const SETTLE_MS = 100;
 
-/** A block of training steps, or (`penalties`) a whole penalty-overhead measurement. */
+/** A block of training steps, (`penalties`) a whole penalty-overhead measurement, or (`profile`) a kernel profile. */
 interface Request extends BlockRequest {
   penalties?: boolean;
+  profile?: boolean;
 }
-type Reply = BlockReply | { rows: PenaltyOverheadRow[] };
+type Reply = BlockReply | { rows: PenaltyOverheadRow[] } | { profile: StepProfile };
 type Hello = { ready: true; label: string } | { ready: false; error: string };
 
 export interface EngineResult {
@@ -41,6 +43,8 @@ export interface EngineResult {
   steps: number;
   wallMs: Stats;
   samplesPerSec: number;
+  /** The engine process's peak resident memory (its own process, fresh for the workload), MB. */
+  peakRssMB: number;
   error?: string;
 }
 
@@ -87,7 +91,7 @@ export async function runEngineChild(): Promise<void> {
   const { config, label } = started;
   const runners = new Map<WorkloadName, Runner>();
   const { available } = await loadPenalties();
-  process.on('message', (request: Request) => {
+  process.on('message', async (request: Request) => {
     let reply: Reply;
     try {
       if (request.penalties) {
@@ -100,9 +104,13 @@ export async function runEngineChild(): Promise<void> {
       let runner = runners.get(request.workload);
       if (!runner) runners.set(request.workload, (runner = new Runner(WORKLOADS[request.workload], config)));
       for (let i = 0; i < request.warmup; i++) runner.step(false);
+      if (request.profile) {
+        process.send!({ profile: await profileSteps(runner, request.steps) } satisfies Reply);
+        return;
+      }
       runner.samples.length = 0;
       for (let i = 0; i < request.steps; i++) runner.step();
-      reply = runner.error ? { error: runner.error } : { wallMs: runner.samples.map((s) => s.wallMs) };
+      reply = runner.error ? { error: runner.error } : { wallMs: runner.samples.map((s) => s.wallMs), maxRssMB: process.resourceUsage().maxRSS / 1024 };
     } catch (e) {
       reply = { error: e instanceof Error ? e.message : String(e) };
     }
@@ -181,12 +189,15 @@ export interface EngineMeasurement {
   rows: EngineResult[];
   /** Engines that could not start, and engines left out of a workload: why. */
   skipped: { engine: string; workload?: WorkloadName; why: string }[];
+  /** Trainable parameters of PyTorch's models, where PyTorch ran (to check that they mirror the tfjs ones). */
+  pytorchParams?: PyTorchChild['params'];
 }
 
 /**
  * Each engine on each workload: one warm-up block, then `blocks` recorded blocks (or fewer, where the
  * plan says) of the plan's steps, blocks alternated between the engines, order rotated every block.
- * The engine children are closed at the end; `pytorch` is left to the caller.
+ * Every workload gets fresh processes (engine children, and PyTorch from `pytorch` where given), so
+ * that each row's peak memory is that workload's; they are closed when its blocks are done.
  */
 export async function measureEngines(
   workloads: WorkloadName[],
@@ -194,22 +205,28 @@ export async function measureEngines(
   blocks: number,
   plan: BlockPlan,
   log: (s: string) => void,
-  pytorch?: PyTorchChild,
+  pytorch?: () => Promise<PyTorchChild | { error: string }>,
 ): Promise<EngineMeasurement> {
   const skipped: EngineMeasurement['skipped'] = [];
-  const runners: BlockRunner[] = [];
-  for (const started of await Promise.all(engines.map(forkEngine))) {
-    if ('error' in started) skipped.push({ engine: started.engine, why: started.error });
-    else runners.push(started);
-  }
-  // The caller owns the PyTorch child (one serves several sections): not closed here.
-  if (pytorch) runners.push({ kind: 'pytorch', engine: pytorch.label, threads: pytorch.threads, ask: pytorch.ask, close: () => {} });
   const rows: EngineResult[] = [];
-  try {
-    for (const workload of workloads) {
+  let pytorchParams: PyTorchChild['params'] | undefined;
+  for (const workload of workloads) {
+    const runners: BlockRunner[] = [];
+    const [forked, torch] = await Promise.all([Promise.all(engines.map(forkEngine)), pytorch?.()]);
+    for (const started of forked) {
+      if ('error' in started) skipped.push({ engine: started.engine, workload, why: started.error });
+      else runners.push(started);
+    }
+    if (torch && 'error' in torch) skipped.push({ engine: 'PyTorch', workload, why: torch.error });
+    else if (torch) {
+      pytorchParams = torch.params;
+      runners.push({ kind: 'pytorch', engine: torch.label, threads: torch.threads, ask: torch.ask, close: torch.close });
+    }
+    try {
       const planned = runners.map((r) => plan(workload, r.kind));
       planned.forEach((p, i) => typeof p === 'string' && skipped.push({ engine: runners[i].engine, workload, why: p }));
       const times = runners.map(() => [] as number[]);
+      const peakRss = runners.map(() => NaN);
       const errors: (string | undefined)[] = runners.map(() => undefined);
       for (let b = 0; b <= blocks; b++) {
         for (let j = 0; j < runners.length; j++) {
@@ -221,7 +238,10 @@ export async function measureEngines(
           // Block 0 warms up (JIT, graph caches, the pool's first wake-up) and is not recorded.
           const reply = await runners[i].ask({ workload, warmup: b === 0 ? 1 : 0, steps: b === 0 ? 1 : p.steps });
           if ('error' in reply) errors[i] = reply.error;
-          else if (b > 0 && 'wallMs' in reply) times[i].push(...reply.wallMs);
+          else if ('wallMs' in reply) {
+            if (b > 0) times[i].push(...reply.wallMs);
+            if (reply.maxRssMB !== undefined) peakRss[i] = reply.maxRssMB;
+          }
         }
         if (b > 0) log(`  ${WORKLOADS[workload].label}: ${b}/${blocks} blocks`);
       }
@@ -236,12 +256,47 @@ export async function measureEngines(
           steps: times[i].length,
           wallMs,
           samplesPerSec: (WORKLOADS[workload].batch / wallMs.median) * 1000,
+          peakRssMB: peakRss[i],
           ...(errors[i] ? { error: errors[i] } : {}),
         });
       });
+    } finally {
+      for (const r of runners) r.close();
     }
-  } finally {
-    for (const r of runners) r.close();
   }
-  return { rows, skipped };
+  return { rows, skipped, ...(pytorchParams ? { pytorchParams } : {}) };
+}
+
+export interface EngineProfile {
+  engine: string;
+  workload: WorkloadName;
+  /** The median step without the profiler, in the same child. */
+  plainStepMs: number;
+  profile: StepProfile;
+}
+
+/** A kernel profile of `workload` in each engine's child (one at a time: nothing else runs meanwhile). */
+export async function profileEngines(workload: WorkloadName, engines: EngineName[], steps: number, log: (s: string) => void): Promise<(EngineProfile | { engine: string; error: string })[]> {
+  const out: (EngineProfile | { engine: string; error: string })[] = [];
+  for (const engine of engines) {
+    const runner = await forkEngine(engine);
+    if ('error' in runner) {
+      out.push({ engine, error: runner.error });
+      continue;
+    }
+    try {
+      log(`  profiling ${WORKLOADS[workload].label} on ${runner.engine}…`);
+      const plain = await runner.ask({ workload, warmup: 2, steps });
+      if ('error' in plain) throw new Error(plain.error);
+      const profiled = await runner.ask({ workload, warmup: 0, steps, profile: true });
+      if ('error' in profiled) throw new Error(profiled.error);
+      if (!('profile' in profiled) || !('wallMs' in plain)) throw new Error('unexpected reply');
+      out.push({ engine: runner.engine, workload, plainStepMs: stats(plain.wallMs).median, profile: profiled.profile });
+    } catch (e) {
+      out.push({ engine: runner.engine, error: e instanceof Error ? e.message : String(e) });
+    } finally {
+      runner.close();
+    }
+  }
+  return out;
 }

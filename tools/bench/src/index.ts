@@ -14,18 +14,21 @@ import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResu
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
 import { selectBackend } from '../../../packages/backend/src/select.js';
 import { autoWasmThreads } from '../../../packages/backend/src/wasm-threads.js';
-import { isEngineChild, measureEnginePenaltyOverhead, measureEngines, runEngineChild, type EngineMeasurement, type EngineName, type EngineResult } from './engines.js';
-import { startPyTorch, type PyTorchChild } from './pytorch.js';
+import { isEngineChild, measureEnginePenaltyOverhead, measureEngines, profileEngines, runEngineChild, type EngineProfile, type EngineMeasurement, type EngineName, type EngineResult } from './engines.js';
+import { startPyTorch } from './pytorch.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
 const USAGE = `npm run bench [-- options]
 
   --quick            short run (few steps; about 2 minutes, most of it the cpu LeNet-5 step)
   --out <file>       also write the JSON results to <file>
-  --only <sections>  comma-separated: throughput,engines,threads,penalties,memory,export,inference,avenues,parallel (default: all)
+  --only <sections>  comma-separated: throughput,engines,profile,threads,penalties,memory,export,inference,avenues,parallel (default: all)
   --trained <dir>    inference: also measure this model (model.json + weights.bin, e.g. sparsify export) as it is;
                      repeatable
-  --no-cpu-conv      skip the cpu backend on LeNet-5 (its conv backprop takes tens of seconds per step)
+  --no-cpu-conv      skip the cpu backend on LeNet-5 and the CIFAR models (naive conv backprop: seconds to minutes per step)
+  --workloads <list> the engines section's workloads (default: lenet-300-100,lenet-5-caffe,resnet-20,resnet-32,vgg-small)
+  --penalty-workloads <list>
+                     the penalties section on these workloads instead, on wasm (threaded) and tensorflow only
   --write-docs       put each section's output into docs/performance.md (between <!-- bench:<section> --> markers)
   --help             this text
 
@@ -41,11 +44,13 @@ interface Args {
   out?: string;
   only: Set<string>;
   cpuConv: boolean;
+  workloads?: WorkloadName[];
+  penaltyWorkloads?: WorkloadName[];
   trained: string[];
   writeDocs: boolean;
 }
 
-const SECTIONS = ['throughput', 'engines', 'threads', 'penalties', 'memory', 'export', 'inference', 'avenues', 'parallel'];
+const SECTIONS = ['throughput', 'engines', 'profile', 'threads', 'penalties', 'memory', 'export', 'inference', 'avenues', 'parallel'];
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true, trained: [], writeDocs: false };
@@ -55,6 +60,12 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--out') args.out = argv[++i];
     else if (a === '--only') args.only = new Set(argv[++i].split(','));
     else if (a === '--no-cpu-conv') args.cpuConv = false;
+    else if (a === '--workloads' || a === '--penalty-workloads') {
+      const names = argv[++i].split(',');
+      for (const n of names) if (!(n in WORKLOADS)) throw new Error(`${a}: unknown workload ${n}; valid: ${Object.keys(WORKLOADS).join(', ')}`);
+      if (a === '--workloads') args.workloads = names as WorkloadName[];
+      else args.penaltyWorkloads = names as WorkloadName[];
+    }
     else if (a === '--trained') args.trained.push(argv[++i]);
     else if (a === '--write-docs') args.writeDocs = true;
     else if (a === '--help' || a === '-h') {
@@ -75,25 +86,26 @@ const ms = (v: number | undefined) => fmt(v, 3);
 const overhead = (ratio: number) => `${((ratio - 1) * 100).toFixed(1)}%`;
 
 /** The engines table: each engine's median step per workload, with ratios to PyTorch and to wasm. */
-function printEngineTable(m: EngineMeasurement, pytorch?: PyTorchChild): void {
+function printEngineTable(m: EngineMeasurement): void {
   const find = (r: EngineResult, kind: EngineResult['kind']) => m.rows.find((o) => o.workload === r.workload && o.kind === kind && !o.error);
   console.log(
     table(
-      ['workload', 'engine', 'steps', 'wall ms', 'samples/s', '× PyTorch', '× wasm'],
+      ['workload', 'engine', 'steps', 'wall ms', 'samples/s', '× PyTorch', '× wasm', 'peak RSS MB'],
       m.rows.map((r) => {
         const w = WORKLOADS[r.workload];
-        if (r.error) return [w.label, r.engine, '—', '—', `fails: ${r.error}`, '—', '—'];
+        if (r.error) return [w.label, r.engine, '—', '—', `fails: ${r.error}`, '—', '—', ms(r.peakRssMB)];
         const torch = find(r, 'pytorch');
         const wasm = find(r, 'wasm');
         const ratio = (o?: EngineResult) => (o && o !== r ? `${fmt(r.samplesPerSec / o.samplesPerSec, 3)}×` : '—');
-        return [w.label, r.engine, String(r.steps), ms(r.wallMs.median), ms(r.samplesPerSec), ratio(torch), ratio(wasm)];
+        return [w.label, r.engine, String(r.steps), ms(r.wallMs.median), ms(r.samplesPerSec), ratio(torch), ratio(wasm), fmt(r.peakRssMB, 4)];
       }),
     ),
   );
   for (const s of m.skipped) console.log(`  ${s.engine}${s.workload ? ` on ${WORKLOADS[s.workload].label}` : ''}: ${s.why}`);
-  if (pytorch) {
+  const params = m.pytorchParams;
+  if (params) {
     const mismatched = m.rows.filter((r) => r.kind === 'pytorch').flatMap((r) => {
-      const theirs = pytorch.params[r.workload];
+      const theirs = params[r.workload];
       const model = WORKLOADS[r.workload].build(1);
       const ours = model.trainableWeights.reduce((n, v) => n + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
       model.dispose();
@@ -153,6 +165,7 @@ async function main(): Promise<void> {
     meta: typeof meta;
     throughput?: ThroughputResult[];
     engines?: EngineMeasurement;
+    profile?: (EngineProfile | { engine: string; error: string })[];
     threads?: EngineMeasurement;
     penalties?: unknown[];
     penaltyNotes?: Record<string, string>;
@@ -206,49 +219,69 @@ async function main(): Promise<void> {
     );
   }
 
-  // One PyTorch child serves the engines and threads sections.
-  let pytorch: PyTorchChild | { error: string } | undefined;
-  const torch = async () => (pytorch ??= await startPyTorch());
-  const torchNote = (p: PyTorchChild | { error: string }) => ('error' in p ? `PyTorch skipped: ${p.error}` : `${p.label} on ${p.threads} threads alongside`);
-
   if (args.only.has('engines')) {
-    const p = await torch();
     const threads = autoWasmThreads();
     const engines: EngineName[] = [`wasm:${threads}`, 'tensorflow', 'cpu'];
-    console.log(`== Engines side by side (one process each, blocks alternated, wall clock; ${torchNote(p)}) ==`);
+    console.log('== Engines side by side (one process each, fresh per workload, blocks alternated, wall clock; PyTorch alongside) ==');
     const lenet5Cpu = args.cpuConv && !q;
     const m = await measureEngines(
-      ['lenet-300-100', 'lenet-5-caffe', 'resnet-20', 'vgg-small'],
+      args.workloads ?? ['lenet-300-100', 'lenet-5-caffe', 'resnet-20', 'resnet-32', 'vgg-small'],
       engines,
       q ? 1 : 3,
       (workload, kind) => {
-        const cifar = workload === 'resnet-20' || workload === 'vgg-small';
-        if (kind === 'cpu' && cifar) return 'not run: the cpu backend takes minutes per step here (naive conv backprop)';
+        const cifar = workload !== 'lenet-300-100' && workload !== 'lenet-5-caffe';
+        const slowCpu = args.cpuConv && !q;
+        if (kind === 'cpu' && cifar) return slowCpu ? { steps: 1, blocks: 1 } : 'not run (--no-cpu-conv or --quick): minutes per step (naive conv backprop)';
         if (kind === 'cpu' && workload === 'lenet-5-caffe') return lenet5Cpu ? { steps: 1, blocks: 1 } : 'not run (--no-cpu-conv or --quick): ≈ 30 s per step';
         if (kind === 'cpu') return { steps: q ? 2 : 4 };
         return { steps: cifar ? (q ? 1 : 2) : q ? 3 : 8 };
       },
       log,
-      'error' in p ? undefined : p,
+      () => startPyTorch(),
     );
     results.engines = m;
-    printEngineTable(m, 'error' in p ? undefined : p);
+    printEngineTable(m);
     console.log(
-      `Wall clock, median step. × PyTorch and × wasm: samples/s relative to those engines' in the same blocks. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
+      `Wall clock, median step. × PyTorch and × wasm: samples/s relative to those engines' in the same blocks. Peak RSS: each engine's own process, started for that workload. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
     );
+  }
+
+  if (args.only.has('profile')) {
+    const threads = autoWasmThreads();
+    const engines: EngineName[] = [`wasm:${threads}`, 'tensorflow'];
+    console.log('== Where a CIFAR ResNet-20 b=128 training step goes, per kernel (tf.profile; one engine at a time) ==');
+    const profiles = await profileEngines('resnet-20', engines, q ? 2 : 4, log);
+    results.profile = profiles;
+    for (const p of profiles) {
+      if ('error' in p) {
+        console.log(`  ${p.engine}: ${p.error}`);
+        continue;
+      }
+      const { profile: pr, plainStepMs } = p;
+      console.log(`${p.engine}: step ${ms(plainStepMs)} ms (${ms(pr.stepMs)} ms profiled), kernels ${ms(pr.kernelMs)} ms, outside kernels ${ms(pr.stepMs - pr.kernelMs)} ms; ${fmt(pr.kernels.reduce((n, k) => n + k.calls, 0), 4)} kernel calls per step`);
+      const top = pr.kernels.filter((k) => k.ms >= 0.005 * pr.kernelMs);
+      const rest = pr.kernels.filter((k) => !top.includes(k));
+      const rows = top.map((k) => [k.name, fmt(k.calls, 4), ms(k.ms), `${fmt((100 * k.ms) / pr.stepMs, 2)}%`]);
+      if (rest.length) {
+        const restMs = rest.reduce((s, k) => s + k.ms, 0);
+        rows.push([`${rest.length} others`, fmt(rest.reduce((n, k) => n + k.calls, 0), 4), ms(restMs), `${fmt((100 * restMs) / pr.stepMs, 2)}%`]);
+      }
+      rows.push(['(outside kernels)', '', ms(pr.stepMs - pr.kernelMs), `${fmt((100 * (pr.stepMs - pr.kernelMs)) / pr.stepMs, 2)}%`]);
+      console.log(table(['kernel', 'calls/step', 'ms/step', 'of step'], rows));
+      console.log('');
+    }
   }
 
   if (args.only.has('threads')) {
     const counts = [1, autoWasmThreads()].filter((t, i, all) => all.indexOf(t) === i);
-    const p = await torch();
-    console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated; ${torchNote(p)}) ==`);
+    console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated; PyTorch alongside) ==`);
     const m = await measureEngines(
       ['lenet-300-100', 'lenet-5-caffe'],
       counts.map((t): EngineName => `wasm:${t}`),
       q ? 3 : 8,
       () => ({ steps: q ? 3 : 5 }),
       log,
-      'error' in p ? undefined : p,
+      () => startPyTorch(),
     );
     results.threads = m;
     const rows = m.rows;
@@ -288,15 +321,18 @@ async function main(): Promise<void> {
     for (const [id, why] of skipped) console.log(`  skipped ${id}: ${why}`);
     results.penaltyNotes = Object.fromEntries(skipped);
     const rows: PenaltyOverheadRow[] = [];
-    const plans: [Workload, Config, number][] = [
-      // Overheads are small next to a step, on a machine whose speed drifts: enough rounds for a median
-      // that repeats within a few points (sizes and durations: docs/performance.md).
-      [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 200],
-      [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 10],
-      [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 48],
-    ];
+    const plans: [Workload, Config, number][] = args.penaltyWorkloads
+      ? // Seconds per step: a few rounds, in the engine children only (no single-threaded in-process run).
+        args.penaltyWorkloads.map((name) => [WORKLOADS[name], CONFIGS.wasm, q ? 2 : 5])
+      : [
+          // Overheads are small next to a step, on a machine whose speed drifts: enough rounds for a median
+          // that repeats within a few points (sizes and durations: docs/performance.md).
+          [WORKLOADS['lenet-300-100'], CONFIGS.wasm, q ? 5 : 200],
+          [WORKLOADS['lenet-300-100'], CONFIGS.cpu, q ? 3 : 10],
+          [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 48],
+        ];
     if (available.size > 0) {
-      for (const [w, c, steps] of plans) {
+      for (const [w, c, steps] of args.penaltyWorkloads ? [] : plans) {
         log(`measuring penalty overhead: ${w.label} on ${c.label}…`);
         rows.push(...measurePenaltyOverhead(w, c, steps, available, 'cpu', c.id === 'wasm' ? 'wasm + sparsify, 1 thread' : c.id));
       }
@@ -467,7 +503,6 @@ async function main(): Promise<void> {
     console.log(`Wall-clock only (the work is spread over threads); load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`);
   }
 
-  if (pytorch && !('error' in pytorch)) pytorch.close();
   if (capture) {
     const load = loadavg().map((v) => v.toFixed(1)).join(' ');
     const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createModel } from '@sparsify/models';
 
-export type WorkloadName = 'lenet-300-100' | 'lenet-5-caffe' | 'resnet-20' | 'vgg-small';
+export type WorkloadName = 'lenet-300-100' | 'lenet-5-caffe' | 'resnet-20' | 'resnet-32' | 'vgg-small';
 
 export interface Workload {
   readonly name: WorkloadName;
@@ -61,6 +61,13 @@ export const WORKLOADS: Record<WorkloadName, Workload> = {
     batch: 128,
     inputShape: [32, 32, 3],
     build: (seed) => createModel('resnet-20', { seed }),
+  },
+  'resnet-32': {
+    name: 'resnet-32',
+    label: 'CIFAR ResNet-32 b=128',
+    batch: 128,
+    inputShape: [32, 32, 3],
+    build: (seed) => createModel('resnet-32', { seed }),
   },
   'vgg-small': {
     name: 'vgg-small',

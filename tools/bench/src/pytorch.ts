@@ -19,7 +19,8 @@ export interface BlockRequest {
   warmup: number;
   steps: number;
 }
-export type BlockReply = { wallMs: number[] } | { error: string };
+/** `maxRssMB`: the process's peak resident memory so far (a fresh process per workload: that workload's peak). */
+export type BlockReply = { wallMs: number[]; maxRssMB?: number } | { error: string };
 
 export interface PyTorchChild {
   /** e.g. `PyTorch 2.13.0+cpu` */

@@ -153,8 +153,8 @@ export function runOnHelper(
   pendingCount += outputIds.length;
 }
 
-/** Waits until the job writing `id` is done; throws (once) what it failed with. */
-function settle(id: tf.DataId): void {
+/** Waits until the job writing `id` is done (if one is); throws (once) what it failed with. */
+export function settle(id: tf.DataId): void {
   const entry = pending.get(id);
   if (!entry) return;
   pending.delete(id);

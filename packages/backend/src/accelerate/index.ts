@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostKernelExports, registerHostLoopKernels, unregisterHostLoopKernels } from './host-loops.js';
+import { LAYER_LOOP_KERNELS } from './layer-kernels.js';
 import { loopKernelSimdEnabled, registeredLoopKernel, type LoopKernel, registerLoopKernels, unregisterLoopKernels, wasmKernelExports } from './loop-kernels.js';
 import { MOMENTUM_UPDATE, PASS_LOOP_KERNELS } from './passes.js';
 import { PENALTY_LOOP_KERNELS } from './penalty-kernels.js';
 import { SPARSE_MATMUL } from './sparse-matmul.js';
+import { registerTensorflowOpKernels, unregisterTensorflowOpKernels } from './tensorflow-ops.js';
 
 export { setHelperThreadEnabled } from './helper-thread.js';
 export {
@@ -18,33 +20,38 @@ export {
   type WasmKernelExports,
 } from './loop-kernels.js';
 
-const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS, SPARSE_MATMUL as LoopKernel<object>];
+const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS, SPARSE_MATMUL as LoopKernel<object>, ...LAYER_LOOP_KERNELS];
 
 /**
- * The kernels run as host loops on tensorflow: all but the momentum update, one pass that reads four
- * tensors and writes two, which TensorFlow's own ops do as fast as copies to the host and back, and the
- * sparse × dense product, whose plain version is TensorFlow's own matMul.
+ * The kernels run as host loops on tensorflow: the passes and penalties but the momentum update, one
+ * pass that reads four tensors and writes two, which TensorFlow's own ops do as fast as copies to the
+ * host and back. Neither the sparse × dense product, whose plain version is TensorFlow's own matMul,
+ * nor the layer ops, which run there as TensorFlow's fused ops (tensorflow-ops.ts).
  */
-const ON_TENSORFLOW = ALL.filter((k) => k !== MOMENTUM_UPDATE && k !== (SPARSE_MATMUL as LoopKernel<object>));
+const ON_TENSORFLOW = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS].filter((k) => k !== MOMENTUM_UPDATE);
 
-/** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; all but the momentum update for tensorflow). */
+/** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; for tensorflow all but the momentum update and the sparse × dense product). */
 export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
 
 /**
- * Registers kernels for the ops of `@sparsify/core` (the shared passes and the momentum update), of
- * the built-in penalty packages and of `@sparsify/layers` (the sparse × dense product), with the same results as their plain tfjs versions to float32
- * rounding: one loop per op, WebAssembly SIMD on wasm and, over copies in host memory, on tensorflow
- * (tfjs-node). Idempotent; `selectBackend` calls it, and leaves tensorflow's out when TensorFlow runs
- * on a GPU (`unregisterSparsifyKernels('tensorflow')`).
+ * Registers kernels for the ops of `@sparsify/core` (the shared passes, the momentum update, the layer
+ * ops BatchNormalization and ReLU train through), of the built-in penalty packages and of
+ * `@sparsify/layers` (the sparse × dense product), with the same results as their plain tfjs versions
+ * to float32 rounding: one loop per op, WebAssembly SIMD on wasm and, over copies in host memory, on
+ * tensorflow (tfjs-node), where the layer ops run as TensorFlow's fused ops. Idempotent;
+ * `selectBackend` calls it, and leaves tensorflow's out when TensorFlow runs on a GPU
+ * (`unregisterSparsifyKernels('tensorflow')`).
  */
 export function registerSparsifyKernels(): string[] {
   registerHostLoopKernels(ON_TENSORFLOW);
+  registerTensorflowOpKernels();
   return registerLoopKernels(ALL);
 }
 
 /** Removes them (on `backend` only, or everywhere): the ops then run their plain tfjs versions. */
 export function unregisterSparsifyKernels(backend?: 'tensorflow'): void {
   unregisterHostLoopKernels(ON_TENSORFLOW);
+  unregisterTensorflowOpKernels();
   if (backend !== 'tensorflow') unregisterLoopKernels(ALL);
 }
 

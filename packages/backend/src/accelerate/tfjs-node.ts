@@ -1,10 +1,24 @@
 import type * as tf from '@tensorflow/tfjs';
 
-/** What host loops use of tfjs-node's binding (`backend.binding`). */
+/** An attribute of a TensorFlow op run through the binding. */
+export interface OpAttr {
+  name: string;
+  type: number;
+  value: number | boolean | string;
+}
+
+/** What host loops and TensorFlow-op kernels use of tfjs-node's binding (`backend.binding`). */
 interface Binding {
-  createTensor(shape: number[], dtype: number, values: Float32Array): number;
+  createTensor(shape: number[], dtype: number, values: Float32Array | Int32Array): number;
   tensorDataSync(id: number): Float32Array;
+  executeOp(name: string, attrs: OpAttr[], inputs: number[], outputs: number): { id: number; shape: number[]; dtype: number }[];
+  deleteTensor(id: number): void;
   readonly TF_FLOAT: number;
+  readonly TF_INT32: number;
+  readonly TF_ATTR_TYPE: number;
+  readonly TF_ATTR_BOOL: number;
+  readonly TF_ATTR_FLOAT: number;
+  readonly TF_ATTR_STRING: number;
 }
 
 /** A tensor's entry in tfjs-node's map: a TensorFlow handle `id`, or `values` not yet written to one. */
@@ -32,8 +46,12 @@ export function readValues(backend: NodeBackend, info: tf.TensorInfo): Float32Ar
 
 /** A new float32 TensorFlow tensor holding a copy of `values`, as a kernel output (the engine owns it). */
 export function writeOutput(backend: NodeBackend, values: Float32Array, shape: number[]): tf.TensorInfo {
+  return outputHandle(backend, backend.binding.createTensor(shape, backend.binding.TF_FLOAT, values), shape);
+}
+
+/** The float32 TensorFlow tensor `id` as a kernel output (the engine owns it from here). */
+export function outputHandle(backend: NodeBackend, id: number, shape: number[]): tf.TensorInfo {
   const dataId = {};
-  const id = backend.binding.createTensor(shape, backend.binding.TF_FLOAT, values);
   backend.tensorMap.set(dataId, { shape, dtype: backend.binding.TF_FLOAT, id, values: null, refCount: 1 });
   return { dataId, shape, dtype: 'float32' };
 }

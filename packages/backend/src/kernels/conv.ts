@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+import { convDirect, filterGradDirect } from './conv-direct.js';
 import { heapLoops } from './loops.js';
 import { batchMatMul } from './matmul.js';
-import { heapViews, type Info, type KernelScope, type WasmBackendLike, withScope } from './scope.js';
+import { baseKernel, heapViews, type Info, type KernelScope, type WasmBackendLike, withScope } from './scope.js';
 
 type Pair = [number, number];
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
@@ -157,13 +158,14 @@ function filterGradIm2col(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): 
   return s.reshape(grad, [fh, fw, ci, co]);
 }
 
-let filterGradMethod: 'auto' | 'conv' | 'im2col' = 'auto';
+let filterGradMethod: 'auto' | 'conv' | 'im2col' | 'direct' = 'auto';
 /**
- * For benchmarks: how Conv2DBackpropFilter is computed. `auto`: im2col when the patch matrix is at
- * most twice the size of dy (few input channels, e.g. a first layer on grey images, where the conv
- * spends its time copying dy three times), else the conv.
+ * For benchmarks: how Conv2DBackpropFilter is computed. `auto`: the direct loop (filter-grad.wat) where
+ * it applies (co a multiple of 8; faster than both others on every CIFAR layer shape, docs/performance.md),
+ * else im2col when the patch matrix is at most twice the size of dy (few input channels, e.g. a first
+ * layer on grey images, where the conv spends its time copying dy three times), else the conv.
  */
-export function setConvFilterGradMethod(method: 'auto' | 'conv' | 'im2col'): void {
+export function setConvFilterGradMethod(method: 'auto' | 'conv' | 'im2col' | 'direct'): void {
   filterGradMethod = method;
 }
 
@@ -191,7 +193,8 @@ export function conv2dBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
       false,
       'channelsLast',
     );
-    return (useIm2col(info) ? filterGradIm2col(s, xh, dyh, info) : null) ?? filterGradNHWC(s, xh, dyh, info);
+    const direct = filterGradMethod === 'direct' || filterGradMethod === 'auto' ? filterGradDirect(s, xh, dyh, info) : null;
+    return direct ?? (useIm2col(info) ? filterGradIm2col(s, xh, dyh, info) : null) ?? filterGradNHWC(s, xh, dyh, info);
   });
 }
 
@@ -284,23 +287,47 @@ function inputGradCol2im(s: KernelScope, dy: Info, filter: Info, info: Conv2DInf
   return out;
 }
 
-let inputGradMethod: 'auto' | 'col2im' | 'conv' = 'auto';
 /**
- * For benchmarks: how Conv2DBackpropInput is computed. `auto`: GEMM + col2im where the conv of the
- * padded dy would waste work, i.e. with fewer than 8 input channels (a conv with 1–7 output channels
+ * dx of a stride-1 conv as `convDirect` of dy with the flipped filter (in/out channels swapped): dy's
+ * rows outside [0, oh) read as 0, so no padded copy of dy is made. null where it does not apply
+ * (strides, ci not a multiple of 8).
+ */
+function inputGradDirect(s: KernelScope, dy: Info, filter: Info, info: Conv2DInfo): Info | null {
+  const { strideHeight, strideWidth, inChannels, filterHeight: fh, filterWidth: fw, dilationHeight: dh, dilationWidth: dw, padInfo } = info;
+  if (strideHeight !== 1 || strideWidth !== 1 || inChannels % 8 !== 0) return null;
+  const flipped = s.transpose(s.run('Reverse', { x: filter }, { dims: [0, 1] }), [0, 1, 3, 2]);
+  const backward: Conv2DInfo = {
+    ...info,
+    inHeight: info.outHeight,
+    inWidth: info.outWidth,
+    inChannels: info.outChannels,
+    outHeight: info.inHeight,
+    outWidth: info.inWidth,
+    outChannels: inChannels,
+    padInfo: { ...padInfo, top: (fh - 1) * dh - padInfo.top, left: (fw - 1) * dw - padInfo.left },
+  };
+  const out = convDirect(s.backend, dy, flipped, undefined, backward);
+  return out && s.track(out);
+}
+
+let inputGradMethod: 'auto' | 'col2im' | 'conv' | 'direct' = 'auto';
+/**
+ * For benchmarks: how Conv2DBackpropInput is computed. `auto`: the direct loop where it applies (stride
+ * 1, ci a multiple of 8; at least as fast as the others on CIFAR layer shapes), else GEMM + col2im where
+ * the conv of the padded dy would waste work, i.e. with fewer than 8 input channels (a conv with 1–7 output channels
  * wastes most of XNNPACK's vector lanes) or where dx is at least 1.5× the area of dy (`valid` padding
  * with a large filter, strides > 1: the conv also runs over the padding and the zeros between dy's
  * values), and the column matrix stays within 2²⁴ values (64 MB); else the conv (the choice as measured
  * on LeNet-5: docs/performance.md).
  */
-export function setConvInputGradMethod(method: 'auto' | 'col2im' | 'conv'): void {
+export function setConvInputGradMethod(method: 'auto' | 'col2im' | 'conv' | 'direct'): void {
   inputGradMethod = method;
 }
 
 const MAX_COL2IM_VALUES = 2 ** 24;
 
 function useCol2im(info: Conv2DInfo): boolean {
-  if (inputGradMethod !== 'auto') return inputGradMethod === 'col2im';
+  if (inputGradMethod === 'col2im' || inputGradMethod === 'conv') return inputGradMethod === 'col2im';
   const { batchSize: b, inHeight: h, inWidth: w, inChannels: ci, outHeight: oh, outWidth: ow } = info;
   if (b * oh * ow * info.filterHeight * info.filterWidth * ci > MAX_COL2IM_VALUES) return false;
   return ci < 8 || h * w >= 1.5 * oh * ow;
@@ -326,7 +353,8 @@ export function conv2dBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
       false,
       'channelsLast',
     );
-    const dx = (useCol2im(info) ? inputGradCol2im(s, dyh, filter, info) : null) ?? inputGradNHWC(s, dyh, filter, info);
+    const direct = inputGradMethod === 'direct' || inputGradMethod === 'auto' ? inputGradDirect(s, dyh, filter, info) : null;
+    const dx = direct ?? (useCol2im(info) ? inputGradCol2im(s, dyh, filter, info) : null) ?? inputGradNHWC(s, dyh, filter, info);
     return nchw ? s.transpose(dx, toNCHW) : dx;
   });
 }
@@ -415,3 +443,43 @@ export function depthwiseConv2dNativeBackpropInput(args: {
     return s.sum(s.reshape(out, [b, h, w, c, m]), [4]);
   });
 }
+
+interface Conv2DAttrs extends ConvAttrs {
+  activation?: string;
+}
+
+/**
+ * Conv2D and FusedConv2D (bias, no activation) for wasm by `convDirect`, where it applies (NHWC, float32,
+ * co a multiple of 8); everything else goes to the stock kernel (XNNPACK).
+ */
+function directConvKernel(name: 'Conv2D' | 'FusedConv2D') {
+  return (args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): Info => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as { x: Info; filter: Info; bias?: Info; preluActivationWeights?: Info };
+    const attrs = args.attrs as unknown as Conv2DAttrs;
+    const backend = args.backend as WasmBackendLike;
+    const plain = (attrs.activation ?? 'linear') === 'linear' && !preluActivationWeights && (attrs.dataFormat ?? 'NHWC') === 'NHWC';
+    const floats = x.dtype === 'float32' && filter.dtype === 'float32' && (!bias || (bias.dtype === 'float32' && bias.shape.length === 1));
+    if (convMethod === 'direct' && plain && floats) {
+      const info = tf.backend_util.computeConv2DInfo(
+        x.shape as [number, number, number, number],
+        filter.shape as [number, number, number, number],
+        attrs.strides,
+        attrs.dilations ?? 1,
+        attrs.pad,
+        attrs.dimRoundingMode,
+      );
+      const out = convDirect(backend, x, filter, bias, info);
+      if (out) return out;
+    }
+    return baseKernel(name).kernelFunc(args as never) as Info;
+  };
+}
+
+let convMethod: 'direct' | 'xnnpack' = 'direct';
+/** For benchmarks: the forward conv by conv2d.wat's loop (`direct`, where it applies) or the stock XNNPACK kernel. */
+export function setConvMethod(method: 'direct' | 'xnnpack'): void {
+  convMethod = method;
+}
+
+export const conv2d = directConvKernel('Conv2D');
+export const fusedConv2d = directConvKernel('FusedConv2D');

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 import {
+  conv2d,
   conv2dBackpropFilter,
   conv2dBackpropInput,
   depthwiseConv2dNativeBackpropFilter,
   depthwiseConv2dNativeBackpropInput,
+  fusedConv2d,
 } from './conv.js';
 import { elementwiseKernels } from './elementwise.js';
 import { batchMatMul, fusedMatMul } from './matmul.js';
@@ -14,7 +16,7 @@ import { unsortedSegmentSum } from './segment.js';
 import { identity, sign } from './unary.js';
 
 export { setMatMulLayout, type MatMulLayout } from './matmul.js';
-export { setConvFilterGradMethod, setConvInputGradMethod } from './conv.js';
+export { setConvFilterGradMethod, setConvInputGradMethod, setConvMethod } from './conv.js';
 export { setWasmHeapLoops } from './loops.js';
 
 const MARK = Symbol.for('sparsify.wasm.kernel');
@@ -35,6 +37,8 @@ const SPECS: readonly KernelSpec[] = [
   { name: 'DepthwiseConv2dNativeBackpropInput', kernelFunc: depthwiseConv2dNativeBackpropInput, kind: 'add' },
   { name: 'UnsortedSegmentSum', kernelFunc: unsortedSegmentSum, kind: 'add' },
   { name: 'Conv2DBackpropInput', kernelFunc: conv2dBackpropInput, kind: 'replace' },
+  { name: 'Conv2D', kernelFunc: conv2d, kind: 'replace' },
+  { name: 'FusedConv2D', kernelFunc: fusedConv2d, kind: 'replace' },
   { name: 'BatchMatMul', kernelFunc: batchMatMul, kind: 'replace' },
   { name: '_FusedMatMul', kernelFunc: fusedMatMul, kind: 'replace' },
   { name: 'MaxPoolGrad', kernelFunc: maxPoolGrad, kind: 'replace' },
