@@ -97,9 +97,11 @@ function plainSparseMatMul([x, values, columns, rowStarts, bias]: tf.Tensor[], {
   if (nnz === 0) {
     dense = tf.zeros([rows, cols]);
   } else {
-    // The row of non-zero k: the last r with rowStarts[r] ≤ k.
-    const positions = tf.range(INDEX_BIAS, INDEX_BIAS + nnz, 1, 'float32');
-    const rowOf = tf.sub(tf.reshape(tf.upperBound(rowStarts, positions), [nnz]), tf.scalar(1, 'int32'));
+    // The row of non-zero k: how many of rowStarts[1 … rows] are ≤ k, a running sum of marks at each
+    // row's start (tf.upperBound would say it directly, but tfjs-node 4.22 has no SearchSorted kernel).
+    const starts = tf.cast(tf.sub(tf.slice(rowStarts, [1], [rows]), INDEX_BIAS), 'int32');
+    const marks = tf.scatterND(tf.reshape(starts, [rows, 1]), tf.ones([rows]), [nnz + 1]);
+    const rowOf = tf.cast(tf.cumsum(tf.slice(marks, [0], [nnz])), 'int32');
     const columnOf = tf.cast(tf.sub(columns, INDEX_BIAS), 'int32');
     dense = tf.scatterND(tf.stack([rowOf, columnOf], 1), values, [rows, cols]);
   }
