@@ -4,15 +4,11 @@ import { defineConfig } from 'vitest/config';
 import { MATRIX_SUITES, TEST_BACKEND_ENV, testBackends } from './tools/testing/matrix.js';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
-const packages = readdirSync(`${root}packages`).filter((dir) =>
-  existsSync(`${root}packages/${dir}/package.json`),
-);
+const packages = readdirSync(`${root}packages`).filter((dir) => existsSync(`${root}packages/${dir}/package.json`));
 
 // Tests run on source: each @sparsify/<name> resolves to packages/<name>/src, so no build is needed
 // for a package's own tests (tRPC-style aliases; the published exports map points at dist/).
-const alias = Object.fromEntries(
-  packages.map((dir) => [`@sparsify/${dir}`, `${root}packages/${dir}/src/index.ts`]),
-);
+const alias = Object.fromEntries(packages.map((dir) => [`@sparsify/${dir}`, `${root}packages/${dir}/src/index.ts`]));
 
 // SPARSIFY_TEST_BACKENDS (default cpu,wasm) lists the legs: cpu is every package's own project (its
 // matrix suites run on cpu there), each other backend a project of its name running MATRIX_SUITES on it.

@@ -66,13 +66,18 @@ console.log(`accuracy: dense ${(100 * (await accuracy(dense))).toFixed(2)}%, shr
 let maxDiff = 0;
 let n = 0;
 for await (const { x, y } of iterateBatches(setup.data.test, 256, { shuffle: false, seed: 0, epoch: 0 })) {
-  maxDiff = Math.max(maxDiff, tf.tidy(() => tf.max(tf.abs(tf.sub(dense.predict(x), shrunk.predict(x)))).dataSync()[0]));
+  maxDiff = Math.max(
+    maxDiff,
+    tf.tidy(() => tf.max(tf.abs(tf.sub(dense.predict(x), shrunk.predict(x)))).dataSync()[0]),
+  );
   n += x.shape[0];
   tf.dispose([x, y]);
 }
 console.log(`max |dense − shrunk| over ${n} test samples: ${maxDiff.toExponential(2)}`);
 const kb = (dir) => (statSync(join(dir, 'weights.bin')).size / 1024).toFixed(1);
-console.log(`weights.bin: dense ${kb(denseDir)} KB, shrunk ${kb(shrunkDir)} KB; parameters ${dense.countParams()} → ${shrunk.countParams()}`);
+console.log(
+  `weights.bin: dense ${kb(denseDir)} KB, shrunk ${kb(shrunkDir)} KB; parameters ${dense.countParams()} → ${shrunk.countParams()}`,
+);
 
 for (const backend of ['wasm', 'cpu']) {
   await tf.setBackend(backend);

@@ -18,7 +18,12 @@ const check = process.argv.includes('--check');
 const wabt = await createWabt();
 const sources = readdirSync('packages').flatMap((pkg) => {
   const dir = join('packages', pkg, 'src');
-  return existsSync(dir) ? readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.wat')).sort().map((f) => join(dir, f)) : [];
+  return existsSync(dir)
+    ? readdirSync(dir, { recursive: true })
+        .filter((f) => f.endsWith('.wat'))
+        .sort()
+        .map((f) => join(dir, f))
+    : [];
 });
 
 // Browsers compile at most 4 KB synchronously on the main thread (loop kernels instantiate on first use).

@@ -57,9 +57,18 @@ function packageFiles(name, description, deps, options) {
 
 /** A penalty package: `name` is the registry name; the penalty is λ·Σ|w| until its author changes it. */
 function penaltyFiles(name, description) {
-  const [factory, Class, OPTIONS] = [camel(name), `${pascal(name)}Penalty`, `${camel(name).replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}_OPTIONS`];
+  const [factory, Class, OPTIONS] = [
+    camel(name),
+    `${pascal(name)}Penalty`,
+    `${camel(name)
+      .replace(/[A-Z]/g, (c) => `_${c}`)
+      .toUpperCase()}_OPTIONS`,
+  ];
   return {
-    ...packageFiles(name, description, ['core'], { devDeps: ['backend', 'conformance'], keywords: ['sparsify', 'sparsify-plugin', 'sparsity', 'tensorflowjs'] }),
+    ...packageFiles(name, description, ['core'], {
+      devDeps: ['backend', 'conformance'],
+      keywords: ['sparsify', 'sparsify-plugin', 'sparsity', 'tensorflowjs'],
+    }),
     'src/index.ts': `export { ${Class}, ${OPTIONS}, PACKAGE_NAME, ${factory}, type ${pascal(name)}Options } from './${name}.js';\nexport { plugin } from './plugin.js';\n`,
     [`src/${name}.ts`]: `import * as tf from '@tensorflow/tfjs';
 import { BasePenalty, option, safeL1, signLinear, type OptionsOf, type PenaltyGradients, type TrainingContext } from '@sparsify/core';
@@ -183,7 +192,10 @@ if (penalty) {
   write(dir, penaltyFiles(name, description));
 } else {
   const deps = (option('--deps') ?? '').split(',').filter(Boolean);
-  write(dir, { ...packageFiles(name, description, deps, { sideEffects: rest.includes('--side-effects') }), 'README.md': `# @sparsify/${name}\n\n${description}\n` });
+  write(dir, {
+    ...packageFiles(name, description, deps, { sideEffects: rest.includes('--side-effects') }),
+    'README.md': `# @sparsify/${name}\n\n${description}\n`,
+  });
   mkdirSync(join(dir, 'src'), { recursive: true });
   mkdirSync(join(dir, 'test'), { recursive: true });
 }

@@ -13,7 +13,19 @@
 // Every run ends by loading the backend in a fresh process (tf.getBackend() === 'tensorflow', an op and a
 // gradient). On failure it exits 1 and says which step failed and why.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, lstatSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  lstatSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -71,12 +83,17 @@ function parseArgs(argv) {
       process.exit(0);
     } else throw new StepError(`unknown option ${JSON.stringify(a)}`, USAGE);
   }
-  if (!['auto', 'official', 'wheel'].includes(args.from)) throw new StepError(`--from must be auto, official or wheel; got ${JSON.stringify(args.from)}`);
+  if (!['auto', 'official', 'wheel'].includes(args.from))
+    throw new StepError(`--from must be auto, official or wheel; got ${JSON.stringify(args.from)}`);
   if (args.tensorflow && !/^(==|>=|<=|~=|!=|<|>)?\s*[0-9][0-9a-z.*]*$/i.test(args.tensorflow)) {
     throw new StepError(`--tensorflow must be a pip version spec such as ==2.21.0; got ${JSON.stringify(args.tensorflow)}`);
   }
   if (args.tensorflow && /^[0-9]/.test(args.tensorflow)) args.tensorflow = `==${args.tensorflow}`;
-  args.cache = resolve(args.cache || process.env.SPARSIFY_TFJS_NODE_CACHE || join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'sparsify', 'tfjs-node'));
+  args.cache = resolve(
+    args.cache ||
+      process.env.SPARSIFY_TFJS_NODE_CACHE ||
+      join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'sparsify', 'tfjs-node'),
+  );
   return args;
 }
 
@@ -129,7 +146,10 @@ function checkProject(args) {
   try {
     createRequire(join(root, 'package.json')).resolve('@tensorflow/tfjs');
   } catch {
-    throw new StepError(`@tensorflow/tfjs does not resolve from ${root}`, 'install @tensorflow/tfjs 4.22.0 there first (npm ci, or npm install @tensorflow/tfjs@4.22.0)');
+    throw new StepError(
+      `@tensorflow/tfjs does not resolve from ${root}`,
+      'install @tensorflow/tfjs 4.22.0 there first (npm ci, or npm install @tensorflow/tfjs@4.22.0)',
+    );
   }
   return root;
 }
@@ -137,10 +157,16 @@ function checkProject(args) {
 function checkPlatform(args) {
   const major = Number(process.versions.node.split('.')[0]);
   if (major >= 23) {
-    throw new StepError(`Node ${process.versions.node}: ${PACKAGE} ${VERSION} fails at run time on Node ≥ 23 (util.isNullOrUndefined was removed)`, 'use Node 20 or 22');
+    throw new StepError(
+      `Node ${process.versions.node}: ${PACKAGE} ${VERSION} fails at run time on Node ≥ 23 (util.isNullOrUndefined was removed)`,
+      'use Node 20 or 22',
+    );
   }
   if (args.from !== 'official' && !(process.platform === 'linux' && process.arch === 'x64')) {
-    throw new StepError(`the wheel path builds for Linux x64 only; this is ${process.platform} ${process.arch}`, 'use --from official, or the wasm backend');
+    throw new StepError(
+      `the wheel path builds for Linux x64 only; this is ${process.platform} ${process.arch}`,
+      'use --from official, or the wasm backend',
+    );
   }
   return `Node ${process.versions.node}, ${process.platform} ${process.arch}`;
 }
@@ -155,13 +181,15 @@ function installedVersion() {
 
 /** npm install --no-save --ignore-scripts: the package and its JS dependencies, no download of libtensorflow. */
 function installPackage() {
-  const present = installedVersion() === VERSION && (() => {
-    try {
-      return createRequire(join(packageDir, 'package.json')).resolve('@mapbox/node-pre-gyp') !== undefined;
-    } catch {
-      return false;
-    }
-  })();
+  const present =
+    installedVersion() === VERSION &&
+    (() => {
+      try {
+        return createRequire(join(packageDir, 'package.json')).resolve('@mapbox/node-pre-gyp') !== undefined;
+      } catch {
+        return false;
+      }
+    })();
   if (present) return `${PACKAGE} ${VERSION} already in node_modules`;
   const npm = process.env.npm_execpath ? [process.execPath, [process.env.npm_execpath]] : ['npm', []];
   run(npm[0], [...npm[1], 'install', '--no-save', '--ignore-scripts', '--no-audit', '--no-fund', `${PACKAGE}@${VERSION}`], { cwd: root });
@@ -171,8 +199,13 @@ function installPackage() {
 
 /** The URL the package's install script downloads libtensorflow from (same environment variables). */
 function officialUrl() {
-  const host = process.env.TFJS_NODE_CDN_STORAGE || process.env.npm_config_TFJS_NODE_CDN_STORAGE || process.env.CDN_STORAGE || 'https://storage.googleapis.com/';
-  const base = process.env.TFJS_NODE_BASE_URI || process.env.npm_config_TFJS_NODE_BASE_URI || `${host}tensorflow/libtensorflow/libtensorflow-`;
+  const host =
+    process.env.TFJS_NODE_CDN_STORAGE ||
+    process.env.npm_config_TFJS_NODE_CDN_STORAGE ||
+    process.env.CDN_STORAGE ||
+    'https://storage.googleapis.com/';
+  const base =
+    process.env.TFJS_NODE_BASE_URI || process.env.npm_config_TFJS_NODE_BASE_URI || `${host}tensorflow/libtensorflow/libtensorflow-`;
   return `${base}cpu-linux-x86_64-${PINNED_LIBTENSORFLOW}.tar.gz`;
 }
 
@@ -200,7 +233,10 @@ function findPython() {
     const probe = spawnSync(candidate, ['-m', 'pip', '--version'], { encoding: 'utf8' });
     if (probe.status === 0) return candidate;
   }
-  throw new StepError('no python with pip found (tried $SPARSIFY_PYTHON, python3, python)', 'install python3 and pip, or point SPARSIFY_PYTHON at one');
+  throw new StepError(
+    'no python with pip found (tried $SPARSIFY_PYTHON, python3, python)',
+    'install python3 and pip, or point SPARSIFY_PYTHON at one',
+  );
 }
 
 const wheelVersion = (file) => /^tensorflow_cpu-([^-]+)-/.exec(file)?.[1];
@@ -225,7 +261,17 @@ function ensureWheel(args) {
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   try {
-    run(python, ['-m', 'pip', 'download', '--no-deps', '--only-binary=:all:', '--disable-pip-version-check', '-d', tmp, `tensorflow-cpu${args.tensorflow}`]);
+    run(python, [
+      '-m',
+      'pip',
+      'download',
+      '--no-deps',
+      '--only-binary=:all:',
+      '--disable-pip-version-check',
+      '-d',
+      tmp,
+      `tensorflow-cpu${args.tensorflow}`,
+    ]);
     const got = readdirSync(tmp).find((f) => f.startsWith('tensorflow_cpu-') && f.endsWith('.whl'));
     if (!got) throw new StepError(`pip download finished without a tensorflow_cpu wheel in ${tmp}`);
     mkdirSync(dir, { recursive: true });
@@ -265,7 +311,8 @@ if missing:
 function ensureLibrary(args, wheel) {
   const version = wheelVersion(wheel.split('/').pop());
   const dest = join(args.cache, `libtensorflow-${version}`);
-  const complete = () => WHEEL_LIBRARIES.every((l) => existsSync(join(dest, 'lib', l))) && existsSync(join(dest, 'include', 'tensorflow', 'c', 'c_api.h'));
+  const complete = () =>
+    WHEEL_LIBRARIES.every((l) => existsSync(join(dest, 'lib', l))) && existsSync(join(dest, 'include', 'tensorflow', 'c', 'c_api.h'));
   if (!args.force && complete()) return { dir: dest, version, note: `cached ${dest}` };
   atomicDir(dest, (tmp) => run(findPython(), ['-c', EXTRACT_PY, wheel, tmp, WHEEL_LIBRARIES.join(','), WHEEL_HEADER_DIRS.join(',')]));
   return { dir: dest, version, note: `extracted ${WHEEL_LIBRARIES.join(', ')} and the C API headers to ${dest}` };
@@ -293,7 +340,8 @@ function linkDeps(library) {
   const cc = join(library.dir, 'lib', 'libtensorflow_cc.so.2');
   const framework = join(library.dir, 'lib', 'libtensorflow_framework.so.2');
   for (const name of ['libtensorflow.so', 'libtensorflow_cc.so.2', `libtensorflow.so.${PINNED_LIBTENSORFLOW}`]) link(cc, join(lib, name));
-  for (const name of ['libtensorflow_framework.so', 'libtensorflow_framework.so.2', `libtensorflow_framework.so.${PINNED_LIBTENSORFLOW}`]) link(framework, join(lib, name));
+  for (const name of ['libtensorflow_framework.so', 'libtensorflow_framework.so.2', `libtensorflow_framework.so.${PINNED_LIBTENSORFLOW}`])
+    link(framework, join(lib, name));
   link(join(library.dir, 'include'), join(packageDir, 'deps', 'include'));
   writeFileSync(join(packageDir, 'deps', 'SOURCE'), `tensorflow-cpu ${library.version} wheel (sparsify setup:tfjs-node)\n`);
   return `deps/ → ${library.dir}`;
@@ -312,14 +360,21 @@ function nodeGyp() {
     join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'),
   ].filter(Boolean);
   const found = candidates.find((c) => existsSync(c));
-  if (!found) throw new StepError(`node-gyp not found (looked at ${candidates.join(', ')})`, 'npm ships node-gyp; run this through npm run setup:tfjs-node, or set npm_config_node_gyp');
+  if (!found)
+    throw new StepError(
+      `node-gyp not found (looked at ${candidates.join(', ')})`,
+      'npm ships node-gyp; run this through npm run setup:tfjs-node, or set npm_config_node_gyp',
+    );
   return found;
 }
 
 function nodeDir() {
   const dir = process.env.npm_config_nodedir || resolve(dirname(process.execPath), '..');
   if (!existsSync(join(dir, 'include', 'node', 'node_api.h'))) {
-    throw new StepError(`the Node headers are not under ${dir}/include/node (node-gyp must not download them)`, 'install the Node development headers, or set npm_config_nodedir to a Node prefix that has them');
+    throw new StepError(
+      `the Node headers are not under ${dir}/include/node (node-gyp must not download them)`,
+      'install the Node development headers, or set npm_config_nodedir to a Node prefix that has them',
+    );
   }
   return dir;
 }
@@ -329,25 +384,35 @@ function ensureAddon(args, library) {
   const target = addonPath();
   const napi = /napi-v(\d+)/.exec(target)?.[1];
   if (!napi) throw new StepError(`node-pre-gyp's addon path ${target} names no N-API version`);
-  const cached = join(args.cache, 'addon', `tfjs-node-${VERSION}-tf-${library.version}-napi-v${napi}-${process.platform}-${process.arch}`, 'tfjs_binding.node');
+  const cached = join(
+    args.cache,
+    'addon',
+    `tfjs-node-${VERSION}-tf-${library.version}-napi-v${napi}-${process.platform}-${process.arch}`,
+    'tfjs_binding.node',
+  );
   mkdirSync(dirname(target), { recursive: true });
   if (!args.force && existsSync(cached)) {
     copyFileSync(cached, target);
     return `cached build → ${target}`;
   }
   for (const tool of ['make', 'c++']) {
-    if (spawnSync(tool, ['--version'], { encoding: 'utf8' }).status !== 0) throw new StepError(`${tool} not found`, 'install a C++ toolchain (Debian: apt-get install build-essential)');
+    if (spawnSync(tool, ['--version'], { encoding: 'utf8' }).status !== 0)
+      throw new StepError(`${tool} not found`, 'install a C++ toolchain (Debian: apt-get install build-essential)');
   }
-  run(process.execPath, [
-    nodeGyp(),
-    'rebuild',
-    `--nodedir=${nodeDir()}`,
-    `--napi_build_version=${napi}`,
-    '--module_name=tfjs_binding',
-    `--module_path=${dirname(target)}`,
-    `-j`,
-    String(Math.max(1, availableParallelism())),
-  ], { cwd: packageDir });
+  run(
+    process.execPath,
+    [
+      nodeGyp(),
+      'rebuild',
+      `--nodedir=${nodeDir()}`,
+      `--napi_build_version=${napi}`,
+      '--module_name=tfjs_binding',
+      `--module_path=${dirname(target)}`,
+      `-j`,
+      String(Math.max(1, availableParallelism())),
+    ],
+    { cwd: packageDir },
+  );
   if (!existsSync(target)) throw new StepError(`node-gyp finished but ${target} is missing`);
   atomicDir(dirname(cached), (tmp) => copyFileSync(target, join(tmp, 'tfjs_binding.node')));
   rmSync(join(packageDir, 'build'), { recursive: true, force: true });
@@ -367,7 +432,11 @@ console.log(JSON.stringify({ libtensorflow: tf.backend().binding.TF_Version, gpu
 `;
 
 function verify() {
-  const result = spawnSync(process.execPath, ['-e', VERIFY_JS], { cwd: root, encoding: 'utf8', env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  const result = spawnSync(process.execPath, ['-e', VERIFY_JS], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+  });
   const last = (result.stdout ?? '').trim().split('\n').pop() ?? '';
   let report;
   try {
@@ -429,7 +498,9 @@ async function main() {
     report = verify();
     return `tf.getBackend() === 'tensorflow', matMul and a gradient correct`;
   });
-  say(`ok: ${PACKAGE} ${VERSION} on libtensorflow ${report.libtensorflow}${report.gpu ? ' (GPU)' : ''}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  say(
+    `ok: ${PACKAGE} ${VERSION} on libtensorflow ${report.libtensorflow}${report.gpu ? ' (GPU)' : ''}, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 main().catch((error) => {

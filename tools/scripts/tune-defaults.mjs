@@ -19,8 +19,16 @@ if (!gridFile || !resultsFile) {
   process.exit(2);
 }
 const grid = JSON.parse(readFileSync(gridFile, 'utf8'));
-const key = (job) => JSON.stringify([grid.dataset, job.penalty, job.set ?? [], job.sparsity, job.epochs ?? null, job.finetuneEpochs ?? null]);
-const done = new Set(existsSync(resultsFile) ? readFileSync(resultsFile, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l).key) : []);
+const key = (job) =>
+  JSON.stringify([grid.dataset, job.penalty, job.set ?? [], job.sparsity, job.epochs ?? null, job.finetuneEpochs ?? null]);
+const done = new Set(
+  existsSync(resultsFile)
+    ? readFileSync(resultsFile, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l).key)
+    : [],
+);
 
 const selection = await selectBackend({ prefer: grid.backend ?? 'wasm' });
 if (selection.backend === 'wasm') registerWasmTrainingKernels();
@@ -60,7 +68,9 @@ for (const job of grid.jobs) {
       seconds: (performance.now() - t0) / 1000,
     };
     appendFileSync(resultsFile, `${JSON.stringify(record)}\n`);
-    console.log(`${job.penalty} ${(job.set ?? []).join(' ')} s=${job.sparsity}: validation ${(100 * (record.validation ?? NaN)).toFixed(2)}% in ${record.epochs} epochs, ${record.seconds.toFixed(0)} s`);
+    console.log(
+      `${job.penalty} ${(job.set ?? []).join(' ')} s=${job.sparsity}: validation ${(100 * (record.validation ?? NaN)).toFixed(2)}% in ${record.epochs} epochs, ${record.seconds.toFixed(0)} s`,
+    );
   } finally {
     setup.dispose();
   }

@@ -7,7 +7,12 @@ import { afterAll, beforeAll, describe, expect } from 'vitest';
  * 'simd' on wasm (or `wasm`, for kernels without SIMD) and 'js' on cpu, and with the ops' plain tfjs
  * versions; compares every output within `relative` of its largest magnitude. Where the plain result is +0, the kernel's must be +0 too (not −0).
  */
-export function expectKernelMatchesPlain(name: string, f: () => tf.Tensor[], relative = 2e-6, wasm: 'simd' | 'js' = 'simd'): Float32Array[] {
+export function expectKernelMatchesPlain(
+  name: string,
+  f: () => tf.Tensor[],
+  relative = 2e-6,
+  wasm: 'simd' | 'js' = 'simd',
+): Float32Array[] {
   registerSparsifyKernels();
   expect(loopKernelImplementation(name), name).toBe(tf.getBackend() === 'wasm' ? wasm : 'js');
   const run = () => tf.tidy(() => f().map((t) => t.dataSync() as Float32Array));

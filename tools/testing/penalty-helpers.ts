@@ -34,12 +34,7 @@ export function values(n: number, seed: number, lo: number, hi: number, zeros = 
 
 let counter = 0;
 /** A Param around a fresh variable (the caller disposes `variable`). */
-export function makeParam(
-  data: ArrayLike<number>,
-  shape: number[],
-  layout: ParamLayout = 'dense',
-  role: Param['role'] = 'kernel',
-): Param {
+export function makeParam(data: ArrayLike<number>, shape: number[], layout: ParamLayout = 'dense', role: Param['role'] = 'kernel'): Param {
   const name = `penalty_test_${++counter}/${role}`;
   const variable = tf.tidy(() => tf.variable(tf.tensor(Array.from(data), shape, 'float32'), true, name));
   const layerClass = layout === 'conv2d' ? 'Conv2D' : layout === 'depthwiseConv2d' ? 'DepthwiseConv2D' : 'Dense';

@@ -68,13 +68,21 @@ const EPSILON_OPTIONS = {
     exclusiveMin: true,
     description: `relative ε = epsilonRel·mean|w| per tensor (default ${DEFAULT_EPSILON_REL}), used when no absolute ε is given`,
   }),
-  epsilonMin: option.number({ min: 0, exclusiveMin: true, description: `floor of a relative ε, for all-zero tensors (default ${DEFAULT_EPSILON_MIN})` }),
+  epsilonMin: option.number({
+    min: 0,
+    exclusiveMin: true,
+    description: `floor of a relative ε, for all-zero tensors (default ${DEFAULT_EPSILON_MIN})`,
+  }),
 };
 
 /** The hierarchical adaptive lasso prior: scale a + 1 and an absolute ε b. */
 const HIERARCHICAL_OPTIONS = {
   a: option.number({ min: 0, description: 'hierarchical adaptive lasso shape a ≥ 0: scale a + 1 (default scale 1)' }),
-  b: option.number({ min: 0, exclusiveMin: true, description: 'hierarchical adaptive lasso scale b > 0: an absolute ε (alias of epsilon)' }),
+  b: option.number({
+    min: 0,
+    exclusiveMin: true,
+    description: 'hierarchical adaptive lasso scale b > 0: an absolute ε (alias of epsilon)',
+  }),
 };
 
 export const LASSO_OPTIONS = { strength: strength('Sweep 1e-5 to 1e-3 (1e-3 is strong on LeNet-300-100 with Adam).') };
@@ -97,7 +105,11 @@ export const ADAPTIVE_LASSO_OPTIONS = {
     integer: true,
     description: 'dense epochs before the snapshot (penalty 0 until the end of epoch warmupEpochs − 1)',
   }),
-  refreshEvery: option.number({ min: 1, integer: true, description: 're-estimate ŵ from the current weights every this many epochs (default never)' }),
+  refreshEvery: option.number({
+    min: 1,
+    integer: true,
+    description: 're-estimate ŵ from the current weights every this many epochs (default never)',
+  }),
 };
 
 export const REWEIGHTED_L1_OPTIONS = {
@@ -105,7 +117,11 @@ export const REWEIGHTED_L1_OPTIONS = {
   ...HIERARCHICAL_OPTIONS,
   ...EPSILON_OPTIONS,
   every: option.number({ min: 1, integer: true, description: 'refresh v every this many optimizer steps (instead of everyEpochs)' }),
-  everyEpochs: option.number({ min: 1, integer: true, description: 'refresh v every this many epochs (default 1 when every is not given)' }),
+  everyEpochs: option.number({
+    min: 1,
+    integer: true,
+    description: 'refresh v every this many epochs (default 1 when every is not given)',
+  }),
 };
 
 export const LOG_PENALTY_OPTIONS = {
@@ -123,11 +139,25 @@ export type LogPenaltyOptions = OptionsOf<typeof LOG_PENALTY_OPTIONS>;
  * A config with the ε options as the rule resolved them ({epsilon} or {b}, or {epsilonRel, epsilonMin})
  * and any `extra`, its options in the order of `schema`.
  */
-function withEpsilon(config: PenaltyConfig, schema: OptionSchema, rule: EpsilonRule, viaB: boolean, extra: Record<string, unknown> = {}): PenaltyConfig {
+function withEpsilon(
+  config: PenaltyConfig,
+  schema: OptionSchema,
+  rule: EpsilonRule,
+  viaB: boolean,
+  extra: Record<string, unknown> = {},
+): PenaltyConfig {
   const { epsilon: _e, epsilonRel: _r, epsilonMin: _m, b: _b, ...given } = config.options;
-  const epsilon = rule.kind === 'absolute' ? (viaB ? { b: rule.value } : { epsilon: rule.value }) : { epsilonRel: rule.rel, epsilonMin: rule.min };
+  const epsilon =
+    rule.kind === 'absolute' ? (viaB ? { b: rule.value } : { epsilon: rule.value }) : { epsilonRel: rule.rel, epsilonMin: rule.min };
   const options: Record<string, unknown> = { ...given, ...epsilon, ...extra };
-  return { ...config, options: Object.fromEntries(Object.keys(schema).filter((k) => k in options).map((k) => [k, options[k]])) };
+  return {
+    ...config,
+    options: Object.fromEntries(
+      Object.keys(schema)
+        .filter((k) => k in options)
+        .map((k) => [k, options[k]]),
+    ),
+  };
 }
 
 /** Lasso (L1): `λ·Σ|w|`, gradient λ·sign(w) with sign(0) = 0. */
@@ -238,7 +268,12 @@ function parseEstimate(what: string, estimate: EstimateOption | undefined): Esti
       );
     }
   }
-  check(Array.isArray(list) && list.length > 0, `${what}`, estimate, '"snapshot", or a non-empty array with one tensor per bound parameter');
+  check(
+    Array.isArray(list) && list.length > 0,
+    `${what}`,
+    estimate,
+    '"snapshot", or a non-empty array with one tensor per bound parameter',
+  );
   return (list as unknown[]).map((item, i) => {
     if (item instanceof tf.Tensor) {
       check(!item.isDisposed, `${what}[${i}]`, 'a disposed tensor', 'a live tensor');
@@ -254,7 +289,12 @@ function parseEstimate(what: string, estimate: EstimateOption | undefined): Esti
     const shape = e!.shape!;
     shape.forEach((d, k) => checkInteger(`${what}[${i}].shape[${k}]`, d, 1));
     const size = shape.reduce((a, b) => a * b, 1);
-    check(e!.values!.length === size, `${what}[${i}].values.length`, e!.values!.length, `${size} (the size of shape [${shape.join(', ')}])`);
+    check(
+      e!.values!.length === size,
+      `${what}[${i}].values.length`,
+      e!.values!.length,
+      `${size} (the size of shape [${shape.join(', ')}])`,
+    );
     e!.values!.forEach((v, k) => check(typeof v === 'number' && Number.isFinite(v), `${what}[${i}].values[${k}]`, v, 'a finite number'));
     return { shape: shape.slice(), values: Float32Array.from(e!.values!) };
   });
@@ -450,7 +490,13 @@ export class ReweightedL1Penalty extends WeightedL1Penalty<typeof REWEIGHTED_L1_
 
   /** The options, with the ε rule and the refresh interval as resolved (defaults included). */
   override getConfig(): PenaltyConfig {
-    return withEpsilon(super.getConfig(), this.schema, this.epsilonRule, this.viaB, this.everyEpochs !== undefined ? { everyEpochs: this.everyEpochs } : {});
+    return withEpsilon(
+      super.getConfig(),
+      this.schema,
+      this.epsilonRule,
+      this.viaB,
+      this.everyEpochs !== undefined ? { everyEpochs: this.everyEpochs } : {},
+    );
   }
 }
 

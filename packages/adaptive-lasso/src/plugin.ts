@@ -29,14 +29,16 @@ export const plugin: SparsifyPlugin = {
     {
       name: 'adaptive-lasso',
       package: PACKAGE_NAME,
-      description: 'adaptive lasso (Zou 2006) λ·Σ v|w|, v = (|ŵ| + ε)^(−γ) from an initial estimate ŵ (snapshot after a dense warm-up, or given)',
+      description:
+        'adaptive lasso (Zou 2006) λ·Σ v|w|, v = (|ŵ| + ε)^(−γ) from an initial estimate ŵ (snapshot after a dense warm-up, or given)',
       schema: ADAPTIVE_LASSO_OPTIONS,
       create: (options) => adaptiveLasso(options as AdaptiveLassoOptions),
     },
     {
       name: 'reweighted-l1',
       package: PACKAGE_NAME,
-      description: 'reweighted L1 (Candès, Wakin, Boyd): λ·Σ v|w|, v = (a+1)/(|w| + ε) refreshed from the detached weights every K steps or epochs',
+      description:
+        'reweighted L1 (Candès, Wakin, Boyd): λ·Σ v|w|, v = (a+1)/(|w| + ε) refreshed from the detached weights every K steps or epochs',
       schema: REWEIGHTED_L1_OPTIONS,
       create: (options) => reweightedL1(options as ReweightedL1Options),
     },

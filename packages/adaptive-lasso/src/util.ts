@@ -12,7 +12,9 @@ export const DEFAULT_EPSILON_REL = 1e-2;
 export const DEFAULT_EPSILON_MIN = 1e-8;
 
 /** How ε is chosen: an absolute value for every tensor, or relative to each tensor's mean |w|. */
-export type EpsilonRule = { readonly kind: 'absolute'; readonly value: number } | { readonly kind: 'relative'; readonly rel: number; readonly min: number };
+export type EpsilonRule =
+  | { readonly kind: 'absolute'; readonly value: number }
+  | { readonly kind: 'relative'; readonly rel: number; readonly min: number };
 
 /** Validates `epsilon` / `epsilonRel` / `epsilonMin` (and the alias `b` for an absolute ε). */
 export function epsilonRule(
@@ -102,10 +104,20 @@ export function tensorState(tensor: tf.Tensor): TensorState {
  * values; throws a SparsifyConfigError naming the first bad entry. Creates no tensors.
  */
 export function checkTensorStates(what: string, value: unknown, params: readonly Param[]): { shape: number[]; values: Float32Array }[] {
-  check(Array.isArray(value) && value.length === params.length, what, Array.isArray(value) ? `an array of length ${value.length}` : value, `an array with one {shape, values} per bound parameter (${params.length})`);
+  check(
+    Array.isArray(value) && value.length === params.length,
+    what,
+    Array.isArray(value) ? `an array of length ${value.length}` : value,
+    `an array with one {shape, values} per bound parameter (${params.length})`,
+  );
   return (value as unknown[]).map((item, i) => {
     const e = item as Partial<TensorState> | null;
-    check(typeof e === 'object' && e !== null && Array.isArray(e.shape) && Array.isArray(e.values), `${what}[${i}]`, item, '{shape: number[], values: number[]}');
+    check(
+      typeof e === 'object' && e !== null && Array.isArray(e.shape) && Array.isArray(e.values),
+      `${what}[${i}]`,
+      item,
+      '{shape: number[], values: number[]}',
+    );
     const shape = e!.shape!;
     const p = params[i];
     if (shape.length !== p.shape.length || shape.some((d, k) => d !== p.shape[k])) {

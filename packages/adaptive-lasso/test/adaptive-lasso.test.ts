@@ -7,7 +7,9 @@ import {
   registerPlugin,
   SparsifyConfigError,
   type Param,
-  type Penalty, describeOptions } from '@sparsify/core';
+  type Penalty,
+  describeOptions,
+} from '@sparsify/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   adaptiveLasso,
@@ -49,11 +51,19 @@ const lossOf = (penalty: Penalty, ctx = ctx0) => tf.tidy(() => penalty.loss(ctx)
 /** Checks value λ·Σ v|w| and gradient λ·v·sign(w) (0 at w = 0) against host float64 v's. */
 function expectWeightedL1(penalty: Penalty, ps: Param[], strength: number, v: Float64Array[], ctx = ctx0): void {
   const ws = ps.map((p) => host(p.variable));
-  const { value, grads } = gradsOf(() => penalty.loss(ctx), ps.map((p) => p.variable));
+  const { value, grads } = gradsOf(
+    () => penalty.loss(ctx),
+    ps.map((p) => p.variable),
+  );
   const expected = strength * ws.reduce((s, w, t) => s + w.reduce((a, x, j) => a + v[t][j] * Math.abs(x), 0), 0);
   expect(Math.abs(value - expected) / expected).toBeLessThan(1e-5);
   ws.forEach((w, t) => {
-    expect(relErr(grads[t], w.map((x, j) => strength * v[t][j] * sign(x)))).toBeLessThan(1e-5);
+    expect(
+      relErr(
+        grads[t],
+        w.map((x, j) => strength * v[t][j] * sign(x)),
+      ),
+    ).toBeLessThan(1e-5);
     w.forEach((x, j) => x === 0 && expect(grads[t][j]).toBe(0));
   });
 }
@@ -64,7 +74,12 @@ describe('lasso', () => {
     expect(ps.flatMap((p) => Array.from(host(p.variable))).filter((x) => x === 0).length).toBeGreaterThan(0);
     const penalty = track(lasso({ strength: 0.3 }));
     penalty.bind(ps);
-    expectWeightedL1(penalty, ps, 0.3, ps.map((p) => new Float64Array(p.size).fill(1)));
+    expectWeightedL1(
+      penalty,
+      ps,
+      0.3,
+      ps.map((p) => new Float64Array(p.size).fill(1)),
+    );
   });
 
   it('exact zeros stay exactly zero under training with the penalty alone', () => {
@@ -175,7 +190,12 @@ describe('adaptive lasso', () => {
     expect(penalty.estimateEpoch).toBe(1);
     const now = ps.map((p) => host(p.variable));
     penalty.weights!.forEach((v, i) =>
-      expect(relErr(host(v), now[i].map((x) => 1 / (Math.abs(x) + 1e-2 * meanAbs(now[i]))))).toBeLessThan(1e-6),
+      expect(
+        relErr(
+          host(v),
+          now[i].map((x) => 1 / (Math.abs(x) + 1e-2 * meanAbs(now[i]))),
+        ),
+      ).toBeLessThan(1e-6),
     );
     expect(tf.memory().numTensors).toBe(tensors);
     expect(penalty.diagnostics(ctx0).updates).toBe(2);
@@ -211,8 +231,12 @@ describe('adaptive lasso', () => {
     expect(() => adaptiveLasso({ strength: 1, estimate: [{ shape: [2, 2], values: [1, 2, 3] }] })).toThrow(
       /adaptiveLasso estimate\[0\]\.values\.length must be 4 \(the size of shape \[2, 2\]\); got 3/,
     );
-    expect(() => adaptiveLasso({ strength: 1, estimate: 'first' })).toThrow(/estimate must be "snapshot", or one tensor per bound parameter/);
-    expect(() => adaptiveLasso({ strength: 1, estimate: given, warmupEpochs: 2 })).toThrow(/warmupEpochs \(2\) applies to estimate "snapshot" only/);
+    expect(() => adaptiveLasso({ strength: 1, estimate: 'first' })).toThrow(
+      /estimate must be "snapshot", or one tensor per bound parameter/,
+    );
+    expect(() => adaptiveLasso({ strength: 1, estimate: given, warmupEpochs: 2 })).toThrow(
+      /warmupEpochs \(2\) applies to estimate "snapshot" only/,
+    );
   });
 });
 
@@ -223,7 +247,12 @@ describe('reweighted L1 and the log penalty', () => {
     const eps = w0.map((w) => 1e-2 * meanAbs(w));
     const penalty = track(reweightedL1({ strength: 0.05, every: 3 }));
     penalty.bind(ps);
-    expectWeightedL1(penalty, ps, 0.05, w0.map((w, t) => w.map((x) => 1 / (Math.abs(x) + eps[t]))));
+    expectWeightedL1(
+      penalty,
+      ps,
+      0.05,
+      w0.map((w, t) => w.map((x) => 1 / (Math.abs(x) + eps[t]))),
+    );
     const optimizer = tf.train.sgd(0.01);
     const step = createTrainStep({
       forward: (x) => x,
@@ -241,7 +270,12 @@ describe('reweighted L1 and the log penalty', () => {
     expect(relErr(w3[0], w0[0])).toBeGreaterThan(1e-4);
     expect(penalty.diagnostics(ctx0).updates).toBe(2);
     expect(penalty.diagnostics(ctx0).epsilon).toEqual(eps.map((e) => expect.closeTo(e, 9))); // ε frozen
-    expectWeightedL1(penalty, ps, 0.05, w3.map((w, t) => w.map((x) => 1 / (Math.abs(x) + eps[t]))));
+    expectWeightedL1(
+      penalty,
+      ps,
+      0.05,
+      w3.map((w, t) => w.map((x) => 1 / (Math.abs(x) + eps[t]))),
+    );
     step.dispose();
     disposeOptimizer(optimizer);
   });
@@ -267,7 +301,12 @@ describe('reweighted L1 and the log penalty', () => {
     reweighted.bind(ps);
     log.bind(ps);
     const ws = ps.map((p) => host(p.variable));
-    expectWeightedL1(reweighted, ps, 0.1, ws.map((w) => w.map((x) => (a + 1) / (b + Math.abs(x)))));
+    expectWeightedL1(
+      reweighted,
+      ps,
+      0.1,
+      ws.map((w) => w.map((x) => (a + 1) / (b + Math.abs(x)))),
+    );
     const vars = ps.map((p) => p.variable);
     const gr = gradsOf(() => reweighted.loss(ctx0), vars).grads;
     const gl = gradsOf(() => log.loss(ctx0), vars).grads;
@@ -283,11 +322,19 @@ describe('reweighted L1 and the log penalty', () => {
     ps.forEach((p, i) => setValues(p, values(p.size, 60 + i, 0.001, 3, 2)));
     expect(penalty.epsilon).toEqual(eps.map((e) => expect.closeTo(e, 9)));
     const ws = ps.map((p) => host(p.variable));
-    const { value, grads } = gradsOf(() => penalty.loss(ctx0), ps.map((p) => p.variable));
+    const { value, grads } = gradsOf(
+      () => penalty.loss(ctx0),
+      ps.map((p) => p.variable),
+    );
     const expected = 0.3 * ws.reduce((s, w, t) => s + w.reduce((acc, x) => acc + Math.log1p(Math.abs(x) / eps[t]), 0), 0);
     expect(Math.abs(value - expected) / expected).toBeLessThan(1e-5);
     ws.forEach((w, t) => {
-      expect(relErr(grads[t], w.map((x) => (0.3 * sign(x)) / (eps[t] + Math.abs(x))))).toBeLessThan(1e-5);
+      expect(
+        relErr(
+          grads[t],
+          w.map((x) => (0.3 * sign(x)) / (eps[t] + Math.abs(x))),
+        ),
+      ).toBeLessThan(1e-5);
       w.forEach((x, j) => x === 0 && expect(grads[t][j]).toBe(0));
     });
   });
@@ -303,7 +350,10 @@ describe('options, configs, plugin', () => {
       [() => adaptiveLasso({ strength: 1, epsilonRel: -1 }), /adaptiveLasso epsilonRel must be a finite number > 0; got -1/],
       [() => adaptiveLasso({ strength: 1, warmupEpochs: 1.5 }), /adaptiveLasso warmupEpochs must be an integer ≥ 0; got 1.5/],
       [() => adaptiveLasso({ strength: 1, refreshEvery: 0 }), /adaptiveLasso refreshEvery must be an integer ≥ 1; got 0/],
-      [() => adaptiveLasso({ strength: 1, normalize: 'yes' } as unknown as AdaptiveLassoOptions), /normalize must be true or false; got "yes"/],
+      [
+        () => adaptiveLasso({ strength: 1, normalize: 'yes' } as unknown as AdaptiveLassoOptions),
+        /normalize must be true or false; got "yes"/,
+      ],
       [() => adaptiveLasso({ strength: 1, epsilon: 0.1, epsilonRel: 0.1 }), /options "epsilon" and "epsilonRel" both set ε/],
       [() => reweightedL1({ strength: 1, b: 0.1, epsilon: 0.1 }), /options "epsilon" and "b" both set ε/],
       [() => reweightedL1({ strength: 1, b: 0 }), /reweightedL1 b must be a finite number > 0; got 0/],
@@ -358,7 +408,9 @@ describe('options, configs, plugin', () => {
     expect(Object.keys(byName.lasso)).toEqual(['strength']);
     expect(byName['adaptive-lasso'].gamma.default).toBe(1);
     expect(byName['adaptive-lasso'].epsilonRel.description).toMatch(/default 0\.01/);
-    expect(Object.keys(byName['reweighted-l1'])).toEqual(expect.arrayContaining(['a', 'b', 'epsilon', 'epsilonRel', 'every', 'everyEpochs']));
+    expect(Object.keys(byName['reweighted-l1'])).toEqual(
+      expect.arrayContaining(['a', 'b', 'epsilon', 'epsilonRel', 'every', 'everyEpochs']),
+    );
     expect(Object.keys(byName['log-penalty'])).toEqual(expect.arrayContaining(['a', 'b', 'epsilon', 'epsilonRel']));
   });
 });
@@ -373,7 +425,10 @@ describe('memory', () => {
       ],
     });
     const x = tf.randomNormal([16, 6], 0, 1, 'float32', 3);
-    const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32');
+    const y = tf.tensor1d(
+      Array.from({ length: 16 }, (_, i) => i % 3),
+      'int32',
+    );
     const penalties: Penalty[] = [
       lasso({ strength: 1e-4 }),
       adaptiveLasso({ strength: 1e-4, warmupEpochs: 1, refreshEvery: 1 }),

@@ -23,7 +23,10 @@ function perturb(ps: readonly Param[], seed: number): void {
 }
 
 function lossAndGrads(penalty: Penalty, ps: readonly Param[], ctx: TrainingContext): { value: number; grads: Float64Array[] } {
-  return gradsOf(() => penalty.loss(ctx), ps.map((p) => p.variable));
+  return gradsOf(
+    () => penalty.loss(ctx),
+    ps.map((p) => p.variable),
+  );
 }
 
 function expectClose(a: { value: number; grads: Float64Array[] }, b: { value: number; grads: Float64Array[] }): void {

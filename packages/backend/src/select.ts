@@ -139,7 +139,8 @@ async function startWasm(wasm: WasmThreadsModule, request: ThreadsRequest): Prom
     try {
       await startWasmWithThreads(wasm, wanted, startPlain);
     } catch (error) {
-      if (!request.auto) throw new WasmThreadsError(`${wanted} wasm threads were asked for but the threaded build failed to start: ${describeError(error)}`);
+      if (!request.auto)
+        throw new WasmThreadsError(`${wanted} wasm threads were asked for but the threaded build failed to start: ${describeError(error)}`);
       note = `the threaded build failed to start: ${describeError(error)}`;
     }
   }
@@ -162,7 +163,11 @@ async function activate(
   switch (candidate) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
-      const native = await loadNative(candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node', importModule, env);
+      const native = await loadNative(
+        candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node',
+        importModule,
+        env,
+      );
       return { backend: 'tensorflow', native };
     }
     case 'wasm': {
@@ -205,9 +210,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const prefer = options.prefer ?? ((fromEnv as BackendPreference | undefined) || 'auto');
   if (!BACKEND_PREFERENCES.includes(prefer)) {
     const source = options.prefer !== undefined ? 'prefer' : BACKEND_ENV_VAR;
-    throw new BackendSelectionError(
-      `${source} must be one of ${BACKEND_PREFERENCES.join(', ')}; got ${JSON.stringify(prefer)}`,
-    );
+    throw new BackendSelectionError(`${source} must be one of ${BACKEND_PREFERENCES.join(', ')}; got ${JSON.stringify(prefer)}`);
   }
   const wasmThreads = parseWasmThreads(options, env);
   const importModule = options.importModule ?? defaultImport;
@@ -216,7 +219,12 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
   const tried: BackendAttempt[] = [];
   for (const candidate of candidates) {
     try {
-      const { backend, wasmThreads: threads, wasmThreadsNote, native } = await activate(candidate, importModule, options.trainingKernels ?? true, wasmThreads, env);
+      const {
+        backend,
+        wasmThreads: threads,
+        wasmThreadsNote,
+        native,
+      } = await activate(candidate, importModule, options.trainingKernels ?? true, wasmThreads, env);
       await tf.ready();
       silenceInstallHint();
       // Tensors on a GPU: the host loops' copies would cost more than the plain ops there.

@@ -39,7 +39,7 @@ export function expectClose(got: Float32Array, want: Float32Array, relative = 2e
 /** Seeded values with exact ±0s and a wide range of magnitudes, length `n`. */
 export function values(n: number, seed = 1): number[] {
   let state = seed;
-  const next = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
   return Array.from({ length: n }, (_, i) => (i % 7 === 3 ? 0 : i % 11 === 5 ? -0 : (next() - 0.5) * 10 ** (Math.floor(next() * 6) - 3)));
 }
 

@@ -90,7 +90,14 @@ function convInputGrad(xShape: number[], filterShape: number[], strides: number 
   };
 }
 
-function depthwiseGrad(which: 'filter' | 'input', xShape: number[], filterShape: number[], strides: number | [number, number], pad: 'valid' | 'same', dilations: number | [number, number] = 1) {
+function depthwiseGrad(
+  which: 'filter' | 'input',
+  xShape: number[],
+  filterShape: number[],
+  strides: number | [number, number],
+  pad: 'valid' | 'same',
+  dilations: number | [number, number] = 1,
+) {
   return () => {
     const x0 = normal(xShape, 7) as tf.Tensor4D;
     const w0 = normal(filterShape, 8) as tf.Tensor4D;
@@ -106,7 +113,17 @@ const CONV_CASES: { x: number[]; f: number[]; s: number | [number, number]; p: P
   { x: [2, 9, 9, 3], f: [3, 3, 3, 4], s: 2, p: 'same' },
   { x: [2, 9, 9, 3], f: [3, 3, 3, 4], s: 2, p: 'valid' },
   { x: [3, 10, 7, 2], f: [4, 2, 2, 5], s: [3, 2], p: 'same' },
-  { x: [2, 8, 8, 3], f: [3, 3, 3, 4], s: 1, p: [[0, 0], [1, 2], [2, 0], [0, 0]] },
+  {
+    x: [2, 8, 8, 3],
+    f: [3, 3, 3, 4],
+    s: 1,
+    p: [
+      [0, 0],
+      [1, 2],
+      [2, 0],
+      [0, 0],
+    ],
+  },
   { x: [4, 28, 28, 1], f: [5, 5, 1, 6], s: 1, p: 'valid' }, // LeNet-5 conv1
   { x: [4, 12, 12, 6], f: [5, 5, 6, 16], s: 1, p: 'valid' }, // LeNet-5 conv2
   { x: [2, 6, 6, 3], f: [1, 1, 3, 8], s: 2, p: 'valid' }, // ResNet projection shortcut
@@ -170,7 +187,9 @@ describe('registerWasmTrainingKernels', () => {
 
 /** The methods to check: the heap loops (im2col, col2im) both as WebAssembly SIMD and as JS. */
 const withLoops = <M extends string>(methods: readonly M[], heapMethod: M) =>
-  methods.flatMap((method) => (method === heapMethod ? (['simd', 'js'] as const).map((loops) => ({ method, loops })) : [{ method, loops: 'simd' as const }]));
+  methods.flatMap((method) =>
+    method === heapMethod ? (['simd', 'js'] as const).map((loops) => ({ method, loops })) : [{ method, loops: 'simd' as const }],
+  );
 
 describe('Conv2DBackpropFilter', () => {
   for (const { method, loops } of withLoops(['auto', 'conv', 'im2col', 'direct'] as const, 'im2col')) {
@@ -190,12 +209,15 @@ describe('Conv2DBackpropFilter', () => {
     }
   }
   it('NCHW data format', async () => {
-    const r = await compare(() =>
-      tf.engine().runKernel(
-        'Conv2DBackpropFilter',
-        { x: normal([2, 3, 9, 9], 1), dy: normal([2, 4, 5, 5], 2) },
-        { strides: 2, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] },
-      ) as tf.Tensor,
+    const r = await compare(
+      () =>
+        tf
+          .engine()
+          .runKernel(
+            'Conv2DBackpropFilter',
+            { x: normal([2, 3, 9, 9], 1), dy: normal([2, 4, 5, 5], 2) },
+            { strides: 2, pad: 'same', dataFormat: 'NCHW', filterShape: [3, 3, 3, 4] },
+          ) as tf.Tensor,
     );
     record('Conv2DBackpropFilter', r);
     expectClose(r);
@@ -220,7 +242,9 @@ describe('Conv2DBackpropInput (replaces the stock scalar loop)', () => {
     }
   }
   it('conv2dTranspose with NCHW-free explicit call', async () => {
-    const r = await compare(() => tf.conv2dTranspose(normal([2, 5, 5, 4], 1) as tf.Tensor4D, normal([3, 3, 2, 4], 2) as tf.Tensor4D, [2, 10, 10, 2], 2, 'same'));
+    const r = await compare(() =>
+      tf.conv2dTranspose(normal([2, 5, 5, 4], 1) as tf.Tensor4D, normal([3, 3, 2, 4], 2) as tf.Tensor4D, [2, 10, 10, 2], 2, 'same'),
+    );
     expectClose(r);
   });
 });
@@ -233,7 +257,13 @@ describe('Conv2D and FusedConv2D (the direct loop where co is a multiple of 8, e
         try {
           const conv = () => tf.conv2d(normal(c.x, 1) as tf.Tensor4D, normal(c.f, 2) as tf.Tensor4D, c.s, c.p);
           const fused = () =>
-            tf.fused.conv2d({ x: normal(c.x, 1) as tf.Tensor4D, filter: normal(c.f, 2) as tf.Tensor4D, strides: c.s, pad: c.p, bias: normal([c.f[3]], 3) });
+            tf.fused.conv2d({
+              x: normal(c.x, 1) as tf.Tensor4D,
+              filter: normal(c.f, 2) as tf.Tensor4D,
+              strides: c.s,
+              pad: c.p,
+              bias: normal([c.f[3]], 3),
+            });
           for (const f of [conv, fused]) {
             const r = await compare(f);
             record('Conv2D', r);
@@ -246,13 +276,21 @@ describe('Conv2D and FusedConv2D (the direct loop where co is a multiple of 8, e
     }
   }
   it('dilation 2', async () => {
-    const r = await compare(() => tf.conv2d(normal([2, 9, 9, 8], 1) as tf.Tensor4D, normal([3, 3, 8, 8], 2) as tf.Tensor4D, 1, 'same', 'NHWC', 2));
+    const r = await compare(() =>
+      tf.conv2d(normal([2, 9, 9, 8], 1) as tf.Tensor4D, normal([3, 3, 8, 8], 2) as tf.Tensor4D, 1, 'same', 'NHWC', 2),
+    );
     record('Conv2D', r);
     expectClose(r);
   });
   it('an activation other than linear goes to the stock kernel, with the same result', async () => {
     const r = await compare(() =>
-      tf.fused.conv2d({ x: normal([2, 6, 6, 8], 1) as tf.Tensor4D, filter: normal([3, 3, 8, 8], 2) as tf.Tensor4D, strides: 1, pad: 'same', activation: 'relu' }),
+      tf.fused.conv2d({
+        x: normal([2, 6, 6, 8], 1) as tf.Tensor4D,
+        filter: normal([3, 3, 8, 8], 2) as tf.Tensor4D,
+        strides: 1,
+        pad: 'same',
+        activation: 'relu',
+      }),
     );
     expectClose(r);
   });
@@ -281,7 +319,18 @@ describe('DepthwiseConv2dNativeBackpropFilter / BackpropInput', () => {
     const dyShape = [2, 10, 10, c * m];
     const attrs = { strides: 1, pad: 'same', dilations: 2 };
     // The dilated 3×3 filter as a 5×5 filter with zeros between taps.
-    const expand = (w: tf.Tensor) => tf.reshape(tf.pad(tf.reshape(w, [fh, 1, fw, 1, c, m]), [[0, 0], [0, 1], [0, 0], [0, 1], [0, 0], [0, 0]]), [2 * fh, 2 * fw, c, m]);
+    const expand = (w: tf.Tensor) =>
+      tf.reshape(
+        tf.pad(tf.reshape(w, [fh, 1, fw, 1, c, m]), [
+          [0, 0],
+          [0, 1],
+          [0, 0],
+          [0, 1],
+          [0, 0],
+          [0, 0],
+        ]),
+        [2 * fh, 2 * fw, c, m],
+      );
     const dense = (w: tf.Tensor) => tf.slice(expand(w), [0, 0, 0, 0], [2 * fh - 1, 2 * fw - 1, c, m]) as tf.Tensor4D;
     await tf.setBackend('cpu');
     const x = normal(xShape, 1) as tf.Tensor4D;
@@ -295,8 +344,12 @@ describe('DepthwiseConv2dNativeBackpropFilter / BackpropInput', () => {
     const expected = { filter: await refFilter.data(), input: await refInput.data() };
     await tf.setBackend('wasm');
     const got = {
-      filter: await (tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: [fh, fw, c, m] }) as tf.Tensor).data(),
-      input: await (tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...attrs, inputShape: xShape }) as tf.Tensor).data(),
+      filter: await (
+        tf.engine().runKernel('DepthwiseConv2dNativeBackpropFilter', { x, dy }, { ...attrs, filterShape: [fh, fw, c, m] }) as tf.Tensor
+      ).data(),
+      input: await (
+        tf.engine().runKernel('DepthwiseConv2dNativeBackpropInput', { dy, filter: w }, { ...attrs, inputShape: xShape }) as tf.Tensor
+      ).data(),
     };
     for (const k of ['filter', 'input'] as const) {
       expect(got[k].length).toBe(expected[k].length);
@@ -325,7 +378,14 @@ describe('UnsortedSegmentSum (gradient of gather)', () => {
   it('gather along axis 1 with a rank-2 index tensor', async () => {
     const r = await compare(() => {
       const p = normal([3, 6, 2], 3);
-      const ids = tf.tensor2d([[0, 5], [5, 2]], [2, 2], 'int32');
+      const ids = tf.tensor2d(
+        [
+          [0, 5],
+          [5, 2],
+        ],
+        [2, 2],
+        'int32',
+      );
       return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids, 1), normal([3, 2, 2, 2], 4))))(p);
     });
     expectClose(r);
@@ -358,11 +418,26 @@ describe('MaxPoolGrad (replaces the stock kernel)', () => {
     // One image of 2×4 windows, one channel: −∞ only; NaN then numbers; NaN only; a tie at the max;
     // +0 before −0; +∞ twice; a negative window; −∞ beside a number. dy = 1…8 in window order.
     const windows = [
-      [-inf, -inf, -inf, -inf], [NaN, 1, 3, 3], [NaN, NaN, NaN, NaN], [2, 5, 5, 1],
-      [0, -0, -1, -2], [inf, 1, inf, 2], [-3, -2, -2.5, -4], [-inf, -inf, -7, -inf],
+      [-inf, -inf, -inf, -inf],
+      [NaN, 1, 3, 3],
+      [NaN, NaN, NaN, NaN],
+      [2, 5, 5, 1],
+      [0, -0, -1, -2],
+      [inf, 1, inf, 2],
+      [-3, -2, -2.5, -4],
+      [-inf, -inf, -7, -inf],
     ];
     // The gradient each window passes, by position within the window: the first strict maximum.
-    const expectedByWindow = [[0, 0, 0, 0], [0, 0, 2, 0], [0, 0, 0, 0], [0, 4, 0, 0], [5, 0, 0, 0], [6, 0, 0, 0], [0, 7, 0, 0], [0, 0, 8, 0]];
+    const expectedByWindow = [
+      [0, 0, 0, 0],
+      [0, 0, 2, 0],
+      [0, 0, 0, 0],
+      [0, 4, 0, 0],
+      [5, 0, 0, 0],
+      [6, 0, 0, 0],
+      [0, 7, 0, 0],
+      [0, 0, 8, 0],
+    ];
     const layout = (perWindow: number[][]) => {
       const out: number[] = [];
       for (let r = 0; r < 4; r++) for (let col = 0; col < 8; col++) out.push(perWindow[(r >> 1) * 4 + (col >> 1)][(r & 1) * 2 + (col & 1)]);
@@ -383,7 +458,10 @@ describe('MaxPoolGrad (replaces the stock kernel)', () => {
     const rotated = (c: number) => windows.map((_, k) => windows[(k + c) % windows.length]);
     const g = () => {
       const perChannel = Array.from({ length: channels }, (_, c) => layout(rotated(c)));
-      const x = tf.tensor4d(perChannel[0].flatMap((_, i) => perChannel.map((v) => v[i])), [1, 4, 8, channels]);
+      const x = tf.tensor4d(
+        perChannel[0].flatMap((_, i) => perChannel.map((v) => v[i])),
+        [1, 4, 8, channels],
+      );
       const dy = normal([1, 2, 4, channels], 21);
       return grad4((v) => tf.sum(tf.mul(tf.maxPool(v, 2, 2, 'valid'), dy)))(x);
     };
@@ -429,7 +507,12 @@ describe('BatchMatMul / _FusedMatMul on the fast path', () => {
         try {
           const a = (batch: number[]) => normal([...batch, ...(tA ? [70, 50] : [50, 70])], 1);
           const b = (batch: number[]) => normal([...batch, ...(tB ? [30, 70] : [70, 30])], 2);
-          for (const [ba, bb] of [[[], []], [[3], [3]], [[2, 3], [1]], [[1], [4]]] as number[][][]) {
+          for (const [ba, bb] of [
+            [[], []],
+            [[3], [3]],
+            [[2, 3], [1]],
+            [[1], [4]],
+          ] as number[][][]) {
             const r = await compare(() => tf.matMul(a(ba), b(bb), tA, tB));
             record('BatchMatMul', r);
             expectClose(r);
@@ -473,14 +556,32 @@ describe('broadcasting comparisons and Maximum/Minimum', () => {
     ['Minimum', tf.minimum],
   ];
   const shapes: [number[], number[]][] = [
-    [[1, 30], [20, 30]],
-    [[20, 1], [20, 30]],
+    [
+      [1, 30],
+      [20, 30],
+    ],
+    [
+      [20, 1],
+      [20, 30],
+    ],
     [[20, 30], [30]],
-    [[2, 1, 4, 1], [3, 1, 5]],
-    [[4, 1, 6], [4, 5, 1]],
-    [[20, 30], [20, 30]],
+    [
+      [2, 1, 4, 1],
+      [3, 1, 5],
+    ],
+    [
+      [4, 1, 6],
+      [4, 5, 1],
+    ],
+    [
+      [20, 30],
+      [20, 30],
+    ],
     [[], [20, 30]],
-    [[1, 1], [5, 6]],
+    [
+      [1, 1],
+      [5, 6],
+    ],
   ];
   // Rounded values so that equal pairs occur; NaN and ±∞ where the semantics differ most easily.
   const data = (shape: number[], seed: number, dtype: 'float32' | 'int32') =>

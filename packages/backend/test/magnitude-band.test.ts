@@ -61,7 +61,12 @@ for (const backend of ['cpu', 'wasm'] as const) {
       let t = kthSmallestMagnitude(vars, Math.floor(0.9 * total));
       let hits = 0;
       for (let step = 0; step < 10; step++) {
-        tf.tidy(() => applyGradients(optimizer, Object.fromEntries(vars.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 0.02, 'float32', 100 * step + i)]))));
+        tf.tidy(() =>
+          applyGradients(
+            optimizer,
+            Object.fromEntries(vars.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 0.02, 'float32', 100 * step + i)])),
+          ),
+        );
         // k moves too (as with a changing sparsity), mostly within the band, once far outside it.
         const k = Math.floor((step === 5 ? 0.5 : 0.9 - 0.0002 * step) * total);
         const passes = await kthPasses(() => {
@@ -84,7 +89,9 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('a band that overflows its capacity falls back to the passes, then gets more room', async () => {
       // 5000 magnitudes within ±1e-4 of 0.5: every one of them is in the band.
-      const values = tf.tidy(() => tf.mul(tf.sign(tf.randomNormal([5000], 0, 1, 'float32', 9)), tf.add(0.5, tf.randomUniform([5000], -5e-5, 5e-5, 'float32', 10))));
+      const values = tf.tidy(() =>
+        tf.mul(tf.sign(tf.randomNormal([5000], 0, 1, 'float32', 9)), tf.add(0.5, tf.randomUniform([5000], -5e-5, 5e-5, 'float32', 10))),
+      );
       const v = tf.variable(values, true, `band_overflow_${backend}_${counter++}`);
       values.dispose();
       const optimizer = tf.train.momentum(1e-6, 0.5);
@@ -104,7 +111,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
     it('one update serves a request: the one after (no threshold asked since) collects nothing', async () => {
       const v = tf.variable(tf.randomNormal([500], 0, 1, 'float32', 12), true, `band_once_${backend}_${counter++}`);
       const optimizer = tf.train.momentum(0.01, 0.9);
-      const step = (seed: number) => tf.tidy(() => applyGradients(optimizer, { [v.name]: tf.randomNormal([500], 0, 0.01, 'float32', seed) }));
+      const step = (seed: number) =>
+        tf.tidy(() => applyGradients(optimizer, { [v.name]: tf.randomNormal([500], 0, 0.01, 'float32', seed) }));
       let t = kthSmallestMagnitude([v], 400, 1);
       step(13);
       expect(await kthPasses(() => void (t = kthSmallestMagnitude([v], 400, t)))).toBe(0);

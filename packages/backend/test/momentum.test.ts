@@ -7,7 +7,9 @@ import { useBackend } from './helpers.js';
 
 /** Variables of odd sizes (SIMD tails) with seeded values; the same names suffixed per copy. */
 function makeVariables(suffix: string): tf.Variable[] {
-  return [[7, 9], [13], [300, 10], [1]].map((shape, i) => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 10 + i), true, `opt_${i}_${suffix}`));
+  return [[7, 9], [13], [300, 10], [1]].map((shape, i) =>
+    tf.variable(tf.randomNormal(shape, 0, 1, 'float32', 10 + i), true, `opt_${i}_${suffix}`),
+  );
 }
 
 async function stateOf(optimizer: tf.Optimizer, variables: tf.Variable[]): Promise<number[][]> {
@@ -33,7 +35,8 @@ for (const backend of ['cpu', 'wasm'] as const) {
         for (let step = 0; step < 6; step++) {
           if (step === 3) [a, b].forEach((o) => (o as tf.SGDOptimizer).setLearningRate(0.01));
           tf.tidy(() => {
-            const grads = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
+            const grads = (vs: tf.Variable[]): tf.NamedTensorMap =>
+              Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
             applyGradients(a, grads(ours));
             b.applyGradients(grads(theirs));
           });
@@ -58,7 +61,10 @@ for (const backend of ['cpu', 'wasm'] as const) {
         it(`a penalty's gradient (${form}) as the addend${wd ? ', and coupled decay' : ''}: bit-identical to tfjs's update of the summed gradient${nesterov ? ' (Nesterov)' : ''}`, async () => {
           const run = counter++;
           // exact zeros in the weights: sign(0) = 0
-          const withZeros = (vs: tf.Variable[]) => vs.forEach((v) => v.assign(tf.tidy(() => tf.mul(v, tf.cast(tf.notEqual(tf.mod(tf.range(0, v.size), 5), 0), 'float32').reshape(v.shape)))));
+          const withZeros = (vs: tf.Variable[]) =>
+            vs.forEach((v) =>
+              v.assign(tf.tidy(() => tf.mul(v, tf.cast(tf.notEqual(tf.mod(tf.range(0, v.size), 5), 0), 'float32').reshape(v.shape)))),
+            );
           const ours = makeVariables(`form${run}`);
           const theirs = makeVariables(`formRef${run}`);
           withZeros(ours);
@@ -66,10 +72,13 @@ for (const backend of ['cpu', 'wasm'] as const) {
           const a = tf.train.momentum(0.05, 0.9, nesterov);
           const b: tf.Optimizer = tf.train.momentum(0.05, 0.9, nesterov);
           const penaltyGradient = (v: tf.Variable, i: number, step: number): tf.Tensor =>
-            form === 'signLinear' ? signLinear(v, tf.scalar(0.003 * (i + 1)), tf.scalar(-0.02 * step)) : tf.randomNormal(v.shape, 0, 1, 'float32', 5000 + 100 * step + i);
+            form === 'signLinear'
+              ? signLinear(v, tf.scalar(0.003 * (i + 1)), tf.scalar(-0.02 * step))
+              : tf.randomNormal(v.shape, 0, 1, 'float32', 5000 + 100 * step + i);
           for (let step = 0; step < 4; step++) {
             tf.tidy(() => {
-              const grads = (vs: tf.Variable[]): tf.NamedTensorMap => Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
+              const grads = (vs: tf.Variable[]): tf.NamedTensorMap =>
+                Object.fromEntries(vs.map((v, i) => [v.name, tf.randomNormal(v.shape, 0, 1, 'float32', 1000 + 100 * step + i)]));
               // every variable but the last gets a penalty part; every one but the first decays
               const addends = Object.fromEntries(ours.slice(0, -1).map((v, i) => [v.name, penaltyGradient(v, i, step)]));
               const decay = Object.fromEntries(ours.slice(1).map((v) => [v.name, wd]));

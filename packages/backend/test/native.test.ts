@@ -68,12 +68,14 @@ describe('what tfjs-node runs on', () => {
   });
 
   it('describes the library and devices in the selection line', () => {
-    expect(describeNative({ package: '@tensorflow/tfjs-node', libtensorflow: '2.21.0', devices: ['CPU'] })).toBe('libtensorflow 2.21.0; CPU');
-    expect(describeNative({ package: '@tensorflow/tfjs-node-gpu', libtensorflow: '2.9.1', devices: ['CPU', 'GPU NVIDIA H100 80GB HBM3'] })).toBe(
-      'tfjs-node-gpu, libtensorflow 2.9.1; CPU, GPU NVIDIA H100 80GB HBM3',
+    expect(describeNative({ package: '@tensorflow/tfjs-node', libtensorflow: '2.21.0', devices: ['CPU'] })).toBe(
+      'libtensorflow 2.21.0; CPU',
     );
-    expect(describeNative({ package: '@tensorflow/tfjs-node-gpu', libtensorflow: '2.9.1', devices: ['CPU'], note: 'no GPU in use: x' })).toBe(
-      'tfjs-node-gpu, libtensorflow 2.9.1; CPU; no GPU in use: x',
-    );
+    expect(
+      describeNative({ package: '@tensorflow/tfjs-node-gpu', libtensorflow: '2.9.1', devices: ['CPU', 'GPU NVIDIA H100 80GB HBM3'] }),
+    ).toBe('tfjs-node-gpu, libtensorflow 2.9.1; CPU, GPU NVIDIA H100 80GB HBM3');
+    expect(
+      describeNative({ package: '@tensorflow/tfjs-node-gpu', libtensorflow: '2.9.1', devices: ['CPU'], note: 'no GPU in use: x' }),
+    ).toBe('tfjs-node-gpu, libtensorflow 2.9.1; CPU; no GPU in use: x');
   });
 });

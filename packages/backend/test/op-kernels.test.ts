@@ -1,5 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import { absAndSquareSums, absSum, batchNormTraining, groupScale, groupSquareSums, kthSmallestMagnitude, momentumUpdate, relu, signLinear } from '@sparsify/core';
+import {
+  absAndSquareSums,
+  absSum,
+  batchNormTraining,
+  groupScale,
+  groupSquareSums,
+  kthSmallestMagnitude,
+  momentumUpdate,
+  relu,
+  signLinear,
+} from '@sparsify/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useTestBackend } from '../../../tools/testing/backends.js';
 import { registerSparsifyKernels, unregisterSparsifyKernels } from '../src/index.js';
@@ -62,7 +72,8 @@ describe(`core's ops with the accelerator's kernels on ${process.env.SPARSIFY_TE
     for (const fast of [true, false]) {
       if (!fast) unregisterSparsifyKernels();
       const before = tf.memory().numTensors;
-      for (let i = 0; i < 5; i++) tf.tidy(() => void [absSum(x), signLinear(x, tf.scalar(1)), ...groupSquareSums(x), kthSmallestMagnitude([x], 100)]);
+      for (let i = 0; i < 5; i++)
+        tf.tidy(() => void [absSum(x), signLinear(x, tf.scalar(1)), ...groupSquareSums(x), kthSmallestMagnitude([x], 100)]);
       expect(tf.memory().numTensors).toBe(before);
     }
     registerSparsifyKernels();
@@ -70,7 +81,13 @@ describe(`core's ops with the accelerator's kernels on ${process.env.SPARSIFY_TE
   });
 
   // Channel counts with and without whole SIMD vectors; more rows than one 64-row block of the SIMD sums.
-  const LAYER_SHAPES = [[5, 3], [130, 4], [4, 6, 6, 8], [2, 3, 3, 12], [1, 2, 2, 5]];
+  const LAYER_SHAPES = [
+    [5, 3],
+    [130, 4],
+    [4, 6, 6, 8],
+    [2, 3, 3, 12],
+    [1, 2, 2, 5],
+  ];
   for (const shape of LAYER_SHAPES) {
     const n = shape.reduce((a, b) => a * b, 1);
     const C = shape[shape.length - 1];

@@ -50,8 +50,14 @@ for (const backend of ['cpu', 'wasm'] as const) {
 
     it('give +0, never −0, where the input is ±0 (a zero weight’s gradient)', () => {
       const x = tf.tensor1d([0, -0, 0, -0, 0, -0, 2]);
-      const got = tf.tidy(() => [signLinear(x, tf.scalar(-3), tf.scalar(-1)), groupScale(tf.reshape(x, [1, 7]), tf.tensor1d([-2]), tf.fill([7], -1) as tf.Tensor1D)].map((t) => Array.from(t.dataSync())));
-      for (const out of got) out.slice(0, 6).forEach((v, i) => expect(Object.is(v, 0), `element ${i} is ${Object.is(v, -0) ? '−0' : v}`).toBe(true));
+      const got = tf.tidy(() =>
+        [
+          signLinear(x, tf.scalar(-3), tf.scalar(-1)),
+          groupScale(tf.reshape(x, [1, 7]), tf.tensor1d([-2]), tf.fill([7], -1) as tf.Tensor1D),
+        ].map((t) => Array.from(t.dataSync())),
+      );
+      for (const out of got)
+        out.slice(0, 6).forEach((v, i) => expect(Object.is(v, 0), `element ${i} is ${Object.is(v, -0) ? '−0' : v}`).toBe(true));
       expect(got[0][6]).toBe(-3 - 2);
       x.dispose();
     });

@@ -68,7 +68,7 @@ function separable(): tf.Sequential {
       padding: 'same',
       inputShape: [14, 14, 3],
       depthwiseInitializer: tf.initializers.glorotNormal({ seed: 14 }),
-    })
+    }),
   );
   m.add(
     tf.layers.separableConv2d({
@@ -77,7 +77,7 @@ function separable(): tf.Sequential {
       activation: 'relu',
       depthwiseInitializer: tf.initializers.glorotNormal({ seed: 15 }),
       pointwiseInitializer: tf.initializers.glorotNormal({ seed: 16 }),
-    })
+    }),
   );
   m.add(tf.layers.flatten());
   m.add(tf.layers.dense({ units: 10, ...seed(17) }));
@@ -87,7 +87,7 @@ function separable(): tf.Sequential {
 function embedding(): tf.Sequential {
   const m = tf.sequential();
   m.add(
-    tf.layers.embedding({ inputDim: 50, outputDim: 8, inputLength: 6, embeddingsInitializer: tf.initializers.randomNormal({ seed: 18 }) })
+    tf.layers.embedding({ inputDim: 50, outputDim: 8, inputLength: 6, embeddingsInitializer: tf.initializers.randomNormal({ seed: 18 }) }),
   );
   m.add(tf.layers.flatten());
   m.add(tf.layers.dense({ units: 10, ...seed(19) }));
@@ -189,7 +189,12 @@ export function trainingSuite(backend: string, title: string, start: () => Promi
       await tf.setBackend('cpu');
       const x = tf.variable(tf.randomNormal([2, 9, 9, 3], 0, 1, 'float32', 41), true, 'explicit_x');
       const filter = tf.variable(tf.randomNormal([3, 3, 3, 4], 0, 1, 'float32', 42), true, 'explicit_filter');
-      const pad: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 2], [2, 0], [0, 0]];
+      const pad: [[number, number], [number, number], [number, number], [number, number]] = [
+        [0, 0],
+        [1, 2],
+        [2, 0],
+        [0, 0],
+      ];
       const loss = () => tf.sum(tf.square(tf.conv2d(x as tf.Tensor4D, filter as tf.Tensor4D, 2, pad))) as tf.Scalar;
       await expectGradientsMatchCpu(backend, 'explicit padding', loss, [x, filter]);
       tf.dispose([x, filter]);

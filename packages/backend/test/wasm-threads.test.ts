@@ -52,11 +52,17 @@ describe('wasmThreads: 2', () => {
 
   it("runs sparsify's WebAssembly SIMD loop kernels on the threaded build's shared memory", async () => {
     await tf.setBackend('wasm');
-    const x = () => tf.tensor2d(Array.from({ length: 7 * 9 }, (_, i) => (i % 5 === 0 ? 0 : Math.sin(i))), [7, 9]);
+    const x = () =>
+      tf.tensor2d(
+        Array.from({ length: 7 * 9 }, (_, i) => (i % 5 === 0 ? 0 : Math.sin(i))),
+        [7, 9],
+      );
     expectKernelMatchesPlain(PASS_KERNELS.absAndSquareSums, () => absAndSquareSums(x()), 2e-5);
     expectKernelMatchesPlain(PASS_KERNELS.signLinear, () => [signLinear(x(), tf.scalar(-0.5), tf.scalar(2), tf.scalar(0.25))]);
     expectKernelMatchesPlain(PASS_KERNELS.groupSquareSums, () => groupSquareSums(x()), 2e-5);
-    expectKernelMatchesPlain(PASS_KERNELS.groupScale, () => [groupScale(x(), tf.linspace(-1, 1, 7) as tf.Tensor1D, tf.linspace(0, 2, 9) as tf.Tensor1D)]);
+    expectKernelMatchesPlain(PASS_KERNELS.groupScale, () => [
+      groupScale(x(), tf.linspace(-1, 1, 7) as tf.Tensor1D, tf.linspace(0, 2, 9) as tf.Tensor1D),
+    ]);
     await tf.setBackend('cpu');
   });
 
@@ -64,12 +70,18 @@ describe('wasmThreads: 2', () => {
     const run = async (backend: string) => {
       await tf.setBackend(backend);
       const shape = [37, 29]; // 1073 values: one whole block of 1024, then vectors, then a tail of 1
-      const [v, w] = [3, 4].map((seed) => tf.variable(tf.randomNormal(shape, 0, 1, 'float32', seed), true, `threads_momentum_${backend}_${seed}`));
+      const [v, w] = [3, 4].map((seed) =>
+        tf.variable(tf.randomNormal(shape, 0, 1, 'float32', seed), true, `threads_momentum_${backend}_${seed}`),
+      );
       const optimizer = tf.train.momentum(0.1, 0.9, true);
       for (let i = 0; i < 3; i++) {
         tf.tidy(() => {
           const g = (seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
-          applyGradients(optimizer, { [v.name]: g(10 + i), [w.name]: g(20 + i) }, { addends: { [w.name]: g(30 + i) }, decay: { [v.name]: 1e-3, [w.name]: 2e-4 } });
+          applyGradients(
+            optimizer,
+            { [v.name]: g(10 + i), [w.name]: g(20 + i) },
+            { addends: { [w.name]: g(30 + i) }, decay: { [v.name]: 1e-3, [w.name]: 2e-4 } },
+          );
         });
       }
       const out = [v, w].map((x) => Array.from(new Int32Array((x.dataSync() as Float32Array).slice().buffer)));
@@ -102,17 +114,27 @@ describe('wasmThreads: 2', () => {
 });
 
 describe('the helper thread on the shared memory', () => {
-  const x = () => tf.tensor2d(Array.from({ length: 7 * 9 }, (_, i) => (i % 5 === 0 ? 0 : Math.sin(i))), [7, 9]);
+  const x = () =>
+    tf.tensor2d(
+      Array.from({ length: 7 * 9 }, (_, i) => (i % 5 === 0 ? 0 : Math.sin(i))),
+      [7, 9],
+    );
   const bits = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
   const signLinearKernel = PASS_LOOP_KERNELS.find((k) => k.name === PASS_KERNELS.signLinear)!;
   /** signLinear as a kernel that may run off the main thread. */
-  const offThread = (call = signLinearKernel.simd!.call): LoopKernel<object> => ({ ...signLinearKernel, simd: { ...signLinearKernel.simd!, call, offThread: true } });
+  const offThread = (call = signLinearKernel.simd!.call): LoopKernel<object> => ({
+    ...signLinearKernel,
+    simd: { ...signLinearKernel.simd!, call, offThread: true },
+  });
   const afterwards = () => registerLoopKernels([signLinearKernel]);
 
   it('runs a kernel on the worker: the same bits as in place, two jobs started before either is read', async () => {
     await tf.setBackend('wasm');
     const inputs = [x(), tf.scalar(-0.5), tf.scalar(2), tf.scalar(0.25)];
-    const reference = [bits(signLinear(inputs[0], inputs[1], inputs[2], inputs[3])), bits(signLinear(tf.neg(inputs[0]), inputs[1], inputs[2], inputs[3]))];
+    const reference = [
+      bits(signLinear(inputs[0], inputs[1], inputs[2], inputs[3])),
+      bits(signLinear(tf.neg(inputs[0]), inputs[1], inputs[2], inputs[3])),
+    ];
     registerLoopKernels([offThread()]);
     try {
       const first = signLinear(inputs[0], inputs[1], inputs[2], inputs[3]);
@@ -132,7 +154,9 @@ describe('the helper thread on the shared memory', () => {
     registerLoopKernels([offThread((e) => void e.noSuchExport(1))]);
     try {
       const out = signLinear(inputs[0], inputs[1], inputs[2], inputs[3]);
-      expect(() => out.dataSync()).toThrow(/^SparsifySignLinear failed on the helper thread: Error: packages\/backend\/src\/accelerate\/passes.wat has no export noSuchExport/);
+      expect(() => out.dataSync()).toThrow(
+        /^SparsifySignLinear failed on the helper thread: Error: packages\/backend\/src\/accelerate\/passes.wat has no export noSuchExport/,
+      );
       out.dispose();
       registerLoopKernels([offThread()]);
       expect(bits(tf.tidy(() => signLinear(inputs[0], inputs[1], inputs[2], inputs[3])))).toEqual(reference);

@@ -99,12 +99,14 @@ function int(what: string, value: unknown, min: number): number {
 }
 
 function positive(what: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw new UsageError(`${what} must be a number > 0; got ${show(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new UsageError(`${what} must be a number > 0; got ${show(value)}`);
   return value;
 }
 
 function nonNegative(what: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new UsageError(`${what} must be a number ≥ 0; got ${show(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new UsageError(`${what} must be a number ≥ 0; got ${show(value)}`);
   return value;
 }
 
@@ -119,7 +121,8 @@ export function validateRunConfig(c: RunConfig, where?: string): RunConfig {
   if (!c || typeof c !== 'object') throw new UsageError(`${prefix}run config must be an object; got ${show(c)}`);
   if (c.version !== 1) throw new UsageError(`${prefix}run config version must be 1; got ${show(c.version)}`);
   for (const key of ['model', 'dataset', 'method'] as const) {
-    if (typeof c[key] !== 'string' || c[key].length === 0) throw new UsageError(`${prefix}${key} must be a non-empty string; got ${show(c[key])}`);
+    if (typeof c[key] !== 'string' || c[key].length === 0)
+      throw new UsageError(`${prefix}${key} must be a non-empty string; got ${show(c[key])}`);
   }
   if (typeof c.sparsity !== 'number' || !(c.sparsity >= 0 && c.sparsity < 1)) {
     throw new UsageError(`${name('sparsity')} must be a fraction in [0, 1) (e.g. 0.95 keeps 5% of the weights); got ${show(c.sparsity)}`);
@@ -131,14 +134,16 @@ export function validateRunConfig(c: RunConfig, where?: string): RunConfig {
   oneOf(name('optimizer'), c.optimizer, OPTIMIZERS);
   positive(name('lr'), c.lr);
   if (c.finetuneLr !== undefined) positive(name('finetuneLr'), c.finetuneLr);
-  if (typeof c.momentum !== 'number' || !(c.momentum >= 0 && c.momentum < 1)) throw new UsageError(`${name('momentum')} must be in [0, 1); got ${show(c.momentum)}`);
+  if (typeof c.momentum !== 'number' || !(c.momentum >= 0 && c.momentum < 1))
+    throw new UsageError(`${name('momentum')} must be in [0, 1); got ${show(c.momentum)}`);
   nonNegative(name('weightDecay'), c.weightDecay);
   oneOf(name('backend'), c.backend, BACKENDS);
   if (c.pruneRule !== undefined) oneOf(name('pruneRule'), c.pruneRule, PRUNE_RULES);
   if (c.pruneScope !== undefined) oneOf(name('pruneScope'), c.pruneScope, PRUNE_SCOPES);
   if (c.limit !== undefined) int(name('limit'), c.limit, 1);
   if (c.validation !== undefined) positive(name('validation'), c.validation);
-  if (!c.options || typeof c.options !== 'object' || Array.isArray(c.options)) throw new UsageError(`${prefix}options must be an object; got ${show(c.options)}`);
+  if (!c.options || typeof c.options !== 'object' || Array.isArray(c.options))
+    throw new UsageError(`${prefix}options must be an object; got ${show(c.options)}`);
   const penalty = where === undefined ? '--penalty' : `${where}: method`;
   if (c.method === 'none' && c.sparsity > 0) {
     throw new UsageError(
@@ -146,7 +151,9 @@ export function validateRunConfig(c: RunConfig, where?: string): RunConfig {
     );
   }
   if (c.method !== 'none' && c.sparsity === 0 && BASELINES.includes(c.method as never)) {
-    throw new UsageError(`${penalty} ${c.method} prunes to ${name('sparsity')}, which must be > 0; got 0 (use ${penalty} none to train dense)`);
+    throw new UsageError(
+      `${penalty} ${c.method} prunes to ${name('sparsity')}, which must be > 0; got 0 (use ${penalty} none to train dense)`,
+    );
   }
   return c;
 }

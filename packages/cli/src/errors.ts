@@ -16,7 +16,14 @@ export function show(value: unknown): string {
 export function isUsageLike(error: unknown): boolean {
   if (error instanceof UsageError) return true;
   const name = (error as { name?: string } | null)?.name;
-  return ['SparsifyConfigError', 'DatasetError', 'ModelConfigError', 'BackendSelectionError', 'ReportError', 'CheckpointError', 'ModelFileError', 'RunDirectoryError'].includes(
-    name ?? '',
-  );
+  return [
+    'SparsifyConfigError',
+    'DatasetError',
+    'ModelConfigError',
+    'BackendSelectionError',
+    'ReportError',
+    'CheckpointError',
+    'ModelFileError',
+    'RunDirectoryError',
+  ].includes(name ?? '');
 }

@@ -3,7 +3,17 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { measureSparsity, selectParams } from '@sparsify/core';
 import { createModel } from '@sparsify/models';
-import { MODEL_JSON, SPARSE_MODEL_JSON, SPARSE_WEIGHTS_BIN, WEIGHTS_BIN, fileSystemSaveHandler, planShrink, saveSparse, shrink, type ShrinkPlan } from '@sparsify/layers';
+import {
+  MODEL_JSON,
+  SPARSE_MODEL_JSON,
+  SPARSE_WEIGHTS_BIN,
+  WEIGHTS_BIN,
+  fileSystemSaveHandler,
+  planShrink,
+  saveSparse,
+  shrink,
+  type ShrinkPlan,
+} from '@sparsify/layers';
 import { readRunCheckpoint } from '@sparsify/train';
 import { UsageError } from './errors.js';
 import { readStoredRun } from './train-command.js';
@@ -17,7 +27,10 @@ function checkExportTarget(outDir: string): void {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw error;
   }
-  if (!info.isDirectory()) throw new UsageError(`--out ${outDir} is ${info.isSymbolicLink() ? 'a symbolic link' : 'a file'}, not a directory; it was left as it is: choose a new path for the model directory`);
+  if (!info.isDirectory())
+    throw new UsageError(
+      `--out ${outDir} is ${info.isSymbolicLink() ? 'a symbolic link' : 'a file'}, not a directory; it was left as it is: choose a new path for the model directory`,
+    );
   if (readdirSync(outDir).length > 0) throw new UsageError(`--out ${outDir} is not empty; choose a new directory`);
 }
 
@@ -50,10 +63,15 @@ export async function exportCommand(
   const loaded = readRunCheckpoint(runDir);
   if (!loaded) throw new UsageError(`${runDir} has no checkpoint yet: nothing to export`);
   const checkpoint = loaded.value;
-  if (loaded.fallback) options.warn?.(`checkpoint corrupt: ${loaded.fallback.problem}. Exporting the previous checkpoint ${loaded.file} (epoch ${checkpoint.epoch}) instead`);
+  if (loaded.fallback)
+    options.warn?.(
+      `checkpoint corrupt: ${loaded.fallback.problem}. Exporting the previous checkpoint ${loaded.file} (epoch ${checkpoint.epoch}) instead`,
+    );
   const finished = checkpoint.phase === 'done';
   if (!finished && !options.allowUnfinished) {
-    throw new UsageError(`the run in ${runDir} is not finished (next epoch ${checkpoint.epoch}); resume it with sparsify train --resume ${runDir}, or export anyway with --unfinished`);
+    throw new UsageError(
+      `the run in ${runDir} is not finished (next epoch ${checkpoint.epoch}); resume it with sparsify train --resume ${runDir}, or export anyway with --unfinished`,
+    );
   }
   checkExportTarget(outDir);
   const { config } = stored;
@@ -61,7 +79,9 @@ export async function exportCommand(
   try {
     const shapes = model.weights.map((w) => w.shape);
     if (JSON.stringify(shapes) !== JSON.stringify(checkpoint.fingerprint.shapes)) {
-      throw new UsageError(`${loaded.file}: its weights have shapes ${JSON.stringify(checkpoint.fingerprint.shapes)}; ${config.model} of ${join(runDir, 'run.json')} has ${JSON.stringify(shapes)}`);
+      throw new UsageError(
+        `${loaded.file}: its weights have shapes ${JSON.stringify(checkpoint.fingerprint.shapes)}; ${config.model} of ${join(runDir, 'run.json')} has ${JSON.stringify(shapes)}`,
+      );
     }
     tf.tidy(() => {
       model.weights.forEach((w, i) => {

@@ -1,6 +1,16 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BACKENDS, METHOD_PRESETS, OPTIMIZERS, PRUNE_RULES, PRUNE_SCOPES, TRAIN_DEFAULTS, parseSet, validateRunConfig, type RunConfig } from './config.js';
+import {
+  BACKENDS,
+  METHOD_PRESETS,
+  OPTIMIZERS,
+  PRUNE_RULES,
+  PRUNE_SCOPES,
+  TRAIN_DEFAULTS,
+  parseSet,
+  validateRunConfig,
+  type RunConfig,
+} from './config.js';
 import { UsageError, isUsageLike, show } from './errors.js';
 import { exportCommand } from './export-command.js';
 import { processIO, type IO } from './io.js';
@@ -165,10 +175,14 @@ export function trainConfigFromFlags(values: Record<string, unknown>): RunConfig
       throw new UsageError(`--config ${v.config} is not valid JSON: ${(error as Error).message}`);
     }
     base = (parsed?.config && parsed.inputShape ? parsed.config : parsed) as Partial<RunConfig>;
-    if (typeof base !== 'object' || base === null || Array.isArray(base)) throw new UsageError(`--config ${v.config} must hold a run config object; got ${show(base)}`);
+    if (typeof base !== 'object' || base === null || Array.isArray(base))
+      throw new UsageError(`--config ${v.config} must hold a run config object; got ${show(base)}`);
     // The file's own values are checked as the file's (flags given with it are checked as flags below).
     const method = base.method ?? TRAIN_DEFAULTS.method;
-    validateRunConfig({ ...TRAIN_DEFAULTS, sparsity: method === 'none' ? 0 : TRAIN_DEFAULTS.sparsity, options: {}, ...base, version: 1 } as RunConfig, v.config);
+    validateRunConfig(
+      { ...TRAIN_DEFAULTS, sparsity: method === 'none' ? 0 : TRAIN_DEFAULTS.sparsity, options: {}, ...base, version: 1 } as RunConfig,
+      v.config,
+    );
   }
   const method = (v.penalty as string | undefined) ?? base.method ?? TRAIN_DEFAULTS.method;
   const options: Record<string, unknown> = { ...(METHOD_PRESETS[method] ?? {}), ...(base.options ?? {}) };
@@ -186,7 +200,9 @@ export function trainConfigFromFlags(values: Record<string, unknown>): RunConfig
     sparsity: explicitSparsity ?? base.sparsity ?? (method === 'none' ? 0 : TRAIN_DEFAULTS.sparsity),
     epochs: num('epochs', v.epochs as string | undefined, true) ?? base.epochs ?? TRAIN_DEFAULTS.epochs,
     finetuneEpochs:
-      num('finetune-epochs', v['finetune-epochs'] as string | undefined, true) ?? base.finetuneEpochs ?? (method === 'none' ? 0 : TRAIN_DEFAULTS.finetuneEpochs),
+      num('finetune-epochs', v['finetune-epochs'] as string | undefined, true) ??
+      base.finetuneEpochs ??
+      (method === 'none' ? 0 : TRAIN_DEFAULTS.finetuneEpochs),
     batchSize: num('batch-size', v['batch-size'] as string | undefined, true) ?? base.batchSize ?? TRAIN_DEFAULTS.batchSize,
     optimizer: choice('optimizer', v.optimizer as string | undefined, OPTIMIZERS) ?? base.optimizer ?? TRAIN_DEFAULTS.optimizer,
     lr: num('lr', v.lr as string | undefined) ?? base.lr ?? TRAIN_DEFAULTS.lr,
@@ -220,7 +236,9 @@ async function train(args: string[], io: IO, signal?: AbortSignal): Promise<numb
   if (values.resume !== undefined) {
     const extra = Object.keys(values).filter((k) => !TRAIN_FLAGS_ALLOWED_WITH_RESUME.includes(k));
     if (extra.length) {
-      throw new UsageError(`--resume continues a run with the configuration stored in it; it takes only --json and --backend, not ${extra.map((k) => `--${k}`).join(', ')}`);
+      throw new UsageError(
+        `--resume continues a run with the configuration stored in it; it takes only --json and --backend, not ${extra.map((k) => `--${k}`).join(', ')}`,
+      );
     }
     const dir = String(values.resume);
     const stored = readStoredRun(dir);
@@ -271,7 +289,8 @@ export async function main(argv: string[], io: IO = processIO, options: MainOpti
             ...(options.signal ? { signal: options.signal } : {}),
           });
         }
-        if (values.jobs !== undefined) throw new UsageError('--jobs is for a local sweep; with --queue, start workers with sparsify worker --concurrency N');
+        if (values.jobs !== undefined)
+          throw new UsageError('--jobs is for a local sweep; with --queue, start workers with sparsify worker --concurrency N');
         // Loaded only here: a local sweep never loads BullMQ.
         const { queueSweepCommand } = await import('./queue/submit.js');
         return await queueSweepCommand(positionals[0], {
@@ -308,7 +327,13 @@ export async function main(argv: string[], io: IO = processIO, options: MainOpti
       case 'export': {
         const { values, positionals } = parse(
           rest,
-          { out: { type: 'string' }, format: { type: 'string' }, unfinished: { type: 'boolean' }, shrink: { type: 'boolean' }, backend: { type: 'string' } },
+          {
+            out: { type: 'string' },
+            format: { type: 'string' },
+            unfinished: { type: 'boolean' },
+            shrink: { type: 'boolean' },
+            backend: { type: 'string' },
+          },
           1,
           'export',
         );
@@ -323,14 +348,19 @@ export async function main(argv: string[], io: IO = processIO, options: MainOpti
           shrink: Boolean(values.shrink),
           warn: (m) => io.err(`sparsify: warning: ${m}\n`),
         });
-        const size = r.bytes !== undefined ? `, ${r.bytes.toLocaleString('en-US')} bytes vs ${r.denseBytes!.toLocaleString('en-US')} dense` : '';
+        const size =
+          r.bytes !== undefined ? `, ${r.bytes.toLocaleString('en-US')} bytes vs ${r.denseBytes!.toLocaleString('en-US')} dense` : '';
         const loader = format === 'sparse' ? 'loadSparse from @sparsify/layers' : 'tf.loadLayersModel';
         if (r.shrunk) {
           const kept = r.shrunk.layers.map((l) => `${l.name} ${l.kept}/${l.total}`).join(', ');
-          io.out(`shrunk: ${kept} ${r.shrunk.layers.every((l) => l.unit === 'neurons') ? 'neurons' : 'neurons or channels'}; ${r.shrunk.parameters.after.toLocaleString('en-US')} of ${r.shrunk.parameters.before.toLocaleString('en-US')} parameters\n`);
+          io.out(
+            `shrunk: ${kept} ${r.shrunk.layers.every((l) => l.unit === 'neurons') ? 'neurons' : 'neurons or channels'}; ${r.shrunk.parameters.after.toLocaleString('en-US')} of ${r.shrunk.parameters.before.toLocaleString('en-US')} parameters\n`,
+          );
           for (const u of r.shrunk.unsupported) io.out(`shrink kept ${u.name} whole: ${u.reason}\n`);
         }
-        io.out(`exported ${r.files.join(' + ')} to ${r.dir} (sparsity ${(r.sparsity * 100).toFixed(2)}%${size}${r.finished ? '' : ', unfinished run'}); load with ${loader}\n`);
+        io.out(
+          `exported ${r.files.join(' + ')} to ${r.dir} (sparsity ${(r.sparsity * 100).toFixed(2)}%${size}${r.finished ? '' : ', unfinished run'}); load with ${loader}\n`,
+        );
         return 0;
       }
       case 'penalties': {
@@ -347,7 +377,9 @@ export async function main(argv: string[], io: IO = processIO, options: MainOpti
     }
     // A failure, not a bad value: the message, and the stack trace only when asked for.
     const debug = process.env.SPARSIFY_DEBUG === '1';
-    io.err(`sparsify: ${debug ? ((error as Error)?.stack ?? String(error)) : describeError(error)}\n${debug ? '' : 'sparsify: (SPARSIFY_DEBUG=1 prints the stack trace)\n'}`);
+    io.err(
+      `sparsify: ${debug ? ((error as Error)?.stack ?? String(error)) : describeError(error)}\n${debug ? '' : 'sparsify: (SPARSIFY_DEBUG=1 prints the stack trace)\n'}`,
+    );
     return 1;
   }
 }

@@ -10,7 +10,8 @@ import { registerPlugins, type DiscoveredPlugin } from './plugins.js';
 
 export const BASELINE_DESCRIPTIONS: Record<string, string> = {
   none: 'no penalty, no pruning: the dense reference (use --sparsity 0)',
-  magnitude: 'train without a penalty, one-shot global magnitude pruning at the end (strict quantile rule), optional fine-tuning (--finetune-epochs)',
+  magnitude:
+    'train without a penalty, one-shot global magnitude pruning at the end (strict quantile rule), optional fine-tuning (--finetune-epochs)',
   gmp: 'gradual magnitude pruning (Zhu & Gupta; tfmot polynomialDecay, power 3): --set begin=0 end=0.75 (fractions of training), frequency=<steps>, scope=layer|global',
 };
 
@@ -23,7 +24,13 @@ export async function penaltiesCommand(io: IO, json: boolean): Promise<number> {
       `${JSON.stringify(
         {
           baselines: Object.entries(BASELINE_DESCRIPTIONS).map(([name, description]) => ({ name, description })),
-          penalties: defs.map((d) => ({ name: d.name, package: d.package, description: d.description, options: describeOptions(d.schema), trainDefaults: METHOD_PRESETS[d.name] ?? {} })),
+          penalties: defs.map((d) => ({
+            name: d.name,
+            package: d.package,
+            description: d.description,
+            options: describeOptions(d.schema),
+            trainDefaults: METHOD_PRESETS[d.name] ?? {},
+          })),
           plugins: discovered,
         },
         null,
@@ -38,14 +45,20 @@ export async function penaltiesCommand(io: IO, json: boolean): Promise<number> {
   for (const d of defs) {
     io.out(`  ${d.name.padEnd(20)} ${d.description}\n${' '.repeat(23)}from ${d.package}\n`);
     for (const [key, info] of Object.entries(describeOptions(d.schema))) {
-      const flags = [info.type, info.required ? 'required' : undefined, info.default !== undefined ? `default ${JSON.stringify(info.default)}` : undefined, info.values ? `one of ${info.values.join('|')}` : undefined]
+      const flags = [
+        info.type,
+        info.required ? 'required' : undefined,
+        info.default !== undefined ? `default ${JSON.stringify(info.default)}` : undefined,
+        info.values ? `one of ${info.values.join('|')}` : undefined,
+      ]
         .filter(Boolean)
         .join(', ');
       io.out(`${' '.repeat(25)}${key} (${flags}): ${info.description}\n`);
     }
     const preset = Object.entries(METHOD_PRESETS[d.name] ?? {});
     const shown = (v: unknown) => (typeof v === 'number' && v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential() : JSON.stringify(v));
-    if (preset.length) io.out(`${' '.repeat(23)}sparsify train defaults: ${preset.map(([k, v]) => `${k}=${shown(v)}`).join(' ')} (docs/defaults.md)\n`);
+    if (preset.length)
+      io.out(`${' '.repeat(23)}sparsify train defaults: ${preset.map(([k, v]) => `${k}=${shown(v)}`).join(' ')} (docs/defaults.md)\n`);
   }
   if (getPenaltyDefinition('hypersparse')) {
     io.out(`\n  hypersparse also takes the ART options alphaInit, growth, window, maxEpochs (--epochs is the dense warm-up).\n`);
@@ -65,7 +78,9 @@ export function reportCommand(runDir: string, io: IO, json: boolean): number {
   const report = readReport(runDir);
   const { files } = writeReport(runDir, report);
   if (json) {
-    io.out(`${JSON.stringify({ report: files.json, html: files.html, markdown: files.markdown, accuracy: report.accuracy, sparsity: report.sparsity.global })}\n`);
+    io.out(
+      `${JSON.stringify({ report: files.json, html: files.html, markdown: files.markdown, accuracy: report.accuracy, sparsity: report.sparsity.global })}\n`,
+    );
     return 0;
   }
   const p = (v?: number) => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);

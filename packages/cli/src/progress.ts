@@ -35,7 +35,8 @@ export class Progress {
   ) {}
 
   event(name: string, data: Record<string, unknown>): void {
-    if (this.mode === 'json') this.io.out(`${JSON.stringify({ event: name, ...data }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
+    if (this.mode === 'json')
+      this.io.out(`${JSON.stringify({ event: name, ...data }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v))}\n`);
   }
 
   /** A warning: on stderr for humans, a `warning` event in JSON mode. */
@@ -62,7 +63,9 @@ export class Progress {
   phaseStart(info: { phase: Phase; epochs: number; startEpoch: number }): void {
     this.phase = info.phase;
     this.event('phase', info);
-    this.line(`${info.phase === 'train' ? 'training' : 'fine-tuning'}: ${info.epochs} epoch${info.epochs === 1 ? '' : 's'}${info.startEpoch ? ` (from epoch ${info.startEpoch})` : ''}`);
+    this.line(
+      `${info.phase === 'train' ? 'training' : 'fine-tuning'}: ${info.epochs} epoch${info.epochs === 1 ? '' : 's'}${info.startEpoch ? ` (from epoch ${info.startEpoch})` : ''}`,
+    );
   }
 
   batch(info: BatchEndInfo): void {
@@ -90,7 +93,9 @@ export class Progress {
     this.epochSeconds.push(m.seconds);
     this.lastMetrics = m;
     this.event('epoch', { ...m });
-    const art = m.art ? `  probe ${pct(m.art.prunedAccuracy)} vs dense ${pct(m.art.denseAccuracy)}${m.art.stop ? ` → stop (${m.art.reason ?? 'selected'})` : ''}` : '';
+    const art = m.art
+      ? `  probe ${pct(m.art.prunedAccuracy)} vs dense ${pct(m.art.denseAccuracy)}${m.art.stop ? ` → stop (${m.art.reason ?? 'selected'})` : ''}`
+      : '';
     const strengths = Object.entries(m.strengths)
       .filter(([, v]) => v !== 1)
       .map(([k, v]) => `${k} ${v.toExponential(2)}`)

@@ -46,7 +46,9 @@ export function checkNames(config: RunConfig, where?: string): void {
   }
   const methods = [...BASELINES, ...listPenalties().map((p) => p.name)];
   if (!methods.includes(config.method)) {
-    throw new UsageError(`${name('penalty', 'method')} must be one of ${methods.join(', ')}; got ${show(config.method)} (sparsify penalties lists the installed ones)`);
+    throw new UsageError(
+      `${name('penalty', 'method')} must be one of ${methods.join(', ')}; got ${show(config.method)} (sparsify penalties lists the installed ones)`,
+    );
   }
   if (config.method === 'none' || config.method === 'magnitude') checkKeys(config.method, config.options, [], where);
   else if (config.method === 'gmp') checkKeys('gmp', config.options, GMP_KEYS, where);
@@ -64,7 +66,10 @@ export function checkNames(config: RunConfig, where?: string): void {
 function checkKeepsWeights(config: RunConfig, model: tf.LayersModel, scope: 'global' | 'layer'): void {
   if (config.sparsity === 0) return;
   const params = selectParams(model);
-  const groups = scope === 'global' ? [{ name: config.model, size: params.reduce((n, p) => n + p.size, 0) }] : params.map((p) => ({ name: p.name, size: p.size }));
+  const groups =
+    scope === 'global'
+      ? [{ name: config.model, size: params.reduce((n, p) => n + p.size, 0) }]
+      : params.map((p) => ({ name: p.name, size: p.size }));
   for (const g of groups) {
     if (Math.floor((1 - config.sparsity) * g.size) < 1) {
       throw new UsageError(
@@ -109,10 +114,16 @@ export function buildRun(config: RunConfig, where?: string): RunSetup {
   const penalties: Penalty[] = [];
   let pruner: Pruner | null = null;
   try {
-    checkKeepsWeights(config, model, config.method === 'gmp' ? ((config.options.scope as 'global' | 'layer' | undefined) ?? 'layer') : (config.pruneScope ?? 'global'));
+    checkKeepsWeights(
+      config,
+      model,
+      config.method === 'gmp' ? ((config.options.scope as 'global' | 'layer' | undefined) ?? 'layer') : (config.pruneScope ?? 'global'),
+    );
     const optimizer = optimizerOf(config, config.lr);
     const finetune: FinetuneOptions | undefined =
-      config.finetuneEpochs > 0 ? { epochs: config.finetuneEpochs, optimizer: optimizerOf(config, config.finetuneLr ?? config.lr) } : undefined;
+      config.finetuneEpochs > 0
+        ? { epochs: config.finetuneEpochs, optimizer: optimizerOf(config, config.finetuneLr ?? config.lr) }
+        : undefined;
     const penaltySelection: SelectOptions | undefined = config.penalizeBiases ? { biases: true } : undefined;
     let prune: OneShotPruning | undefined;
     let pruning: PrunerLike | undefined;
@@ -141,7 +152,14 @@ export function buildRun(config: RunConfig, where?: string): RunSetup {
       const frequency = o.frequency ?? Math.max(1, Math.min(100, Math.floor((end - begin) / 10)));
       const gmpScope = (o.scope ?? 'layer') as 'global' | 'layer';
       if (!['global', 'layer'].includes(gmpScope)) throw new UsageError(`--set scope must be "global" or "layer"; got ${show(o.scope)}`);
-      const schedule = polynomialDecay({ initialSparsity: 0, finalSparsity: config.sparsity, beginStep: begin, endStep: end, frequency, power: o.power ?? 3 });
+      const schedule = polynomialDecay({
+        initialSparsity: 0,
+        finalSparsity: config.sparsity,
+        beginStep: begin,
+        endStep: end,
+        frequency,
+        power: o.power ?? 3,
+      });
       pruner = new Pruner(model, { schedule, scope: gmpScope });
       pruning = pruner;
       pruningInfo = { kind: 'gmp', schedule: schedule.getConfig(), scope: gmpScope, rule: 'exactCount' };
@@ -154,7 +172,15 @@ export function buildRun(config: RunConfig, where?: string): RunSetup {
       penalties.push(penalty);
       artOptions = { controller, sparsity: config.sparsity };
       epochs = config.epochs;
-      pruningInfo = { kind: 'art', sparsity: config.sparsity, warmupEpochs: config.epochs, maxEpochs: controller.maxEpochs, alphaInit: controller.alphaInit, growth: controller.growth, window: controller.window };
+      pruningInfo = {
+        kind: 'art',
+        sparsity: config.sparsity,
+        warmupEpochs: config.epochs,
+        maxEpochs: controller.maxEpochs,
+        alphaInit: controller.alphaInit,
+        growth: controller.growth,
+        window: controller.window,
+      };
       penaltyConfig = { name: 'hypersparse', config: { ...penalty.getConfig().options, ...artOpts } };
     } else {
       const penalty = createPenalty(config.method, config.options);

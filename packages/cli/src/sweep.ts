@@ -4,7 +4,14 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_WASM_THREADS, WASM_THREADS_ENV_VAR } from '@sparsify/backend';
-import { readReport, renderSweepText, writeFileAtomic, writeSweepReport, type RunReport as Report, type SweepRow } from '@sparsify/reporting';
+import {
+  readReport,
+  renderSweepText,
+  writeFileAtomic,
+  writeSweepReport,
+  type RunReport as Report,
+  type SweepRow,
+} from '@sparsify/reporting';
 import { METHOD_PRESETS, TRAIN_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
 import type { IO } from './io.js';
@@ -14,7 +21,11 @@ import { hasRun, signalExitCode } from './train-command.js';
 import { makeDirectory, readRegularFile } from '@sparsify/train';
 
 /** Per-method entry of a sweep: a name, or an object with `set` options and per-method overrides. */
-export type SweepMethod = string | ({ name: string; set?: Record<string, unknown>; label?: string } & Partial<Omit<RunConfig, 'version' | 'method' | 'options' | 'sparsity' | 'seed'>>);
+export type SweepMethod =
+  | string
+  | ({ name: string; set?: Record<string, unknown>; label?: string } & Partial<
+      Omit<RunConfig, 'version' | 'method' | 'options' | 'sparsity' | 'seed'>
+    >);
 
 export interface SweepConfig extends Partial<Omit<RunConfig, 'version' | 'method' | 'options' | 'sparsity' | 'seed'>> {
   methods: SweepMethod[];
@@ -33,7 +44,25 @@ export interface SweepJob {
   config: RunConfig;
 }
 
-const RUN_KEYS = ['model', 'dataset', 'dataDir', 'limit', 'validation', 'epochs', 'finetuneEpochs', 'batchSize', 'optimizer', 'lr', 'momentum', 'weightDecay', 'finetuneLr', 'pruneRule', 'pruneScope', 'penalizeBiases', 'backend'] as const;
+const RUN_KEYS = [
+  'model',
+  'dataset',
+  'dataDir',
+  'limit',
+  'validation',
+  'epochs',
+  'finetuneEpochs',
+  'batchSize',
+  'optimizer',
+  'lr',
+  'momentum',
+  'weightDecay',
+  'finetuneLr',
+  'pruneRule',
+  'pruneScope',
+  'penalizeBiases',
+  'backend',
+] as const;
 
 function pick(source: Record<string, unknown>, where: string): Partial<RunConfig> {
   const out: Record<string, unknown> = {};
@@ -51,35 +80,42 @@ const pctName = (s: number) => `s${Math.round(s * 1000) / 10}`.replace('.', '_')
 /** The grid: methods × sparsities × seeds (`none` once per seed, at sparsity 0). Validates every job. */
 export function expandSweep(sweep: SweepConfig, out: string): SweepJob[] {
   if (!sweep || typeof sweep !== 'object') throw new UsageError(`sweep config must be a JSON object; got ${show(sweep)}`);
-  if (!Array.isArray(sweep.methods) || sweep.methods.length === 0) throw new UsageError(`sweep config "methods" must be a non-empty array; got ${show(sweep.methods)}`);
-  if (!Array.isArray(sweep.sparsities) || sweep.sparsities.length === 0) throw new UsageError(`sweep config "sparsities" must be a non-empty array of fractions in [0, 1); got ${show(sweep.sparsities)}`);
+  if (!Array.isArray(sweep.methods) || sweep.methods.length === 0)
+    throw new UsageError(`sweep config "methods" must be a non-empty array; got ${show(sweep.methods)}`);
+  if (!Array.isArray(sweep.sparsities) || sweep.sparsities.length === 0)
+    throw new UsageError(`sweep config "sparsities" must be a non-empty array of fractions in [0, 1); got ${show(sweep.sparsities)}`);
   const seeds = sweep.seeds ?? [0];
-  if (!Array.isArray(seeds) || seeds.length === 0) throw new UsageError(`sweep config "seeds" must be a non-empty array of integers; got ${show(sweep.seeds)}`);
+  if (!Array.isArray(seeds) || seeds.length === 0)
+    throw new UsageError(`sweep config "seeds" must be a non-empty array of integers; got ${show(sweep.seeds)}`);
   const { method: _m, sparsity: _s, seed: _seed, ...defaults } = TRAIN_DEFAULTS;
   const base = { ...defaults, ...pick(sweep as unknown as Record<string, unknown>, 'sweep config') };
   const jobs: SweepJob[] = [];
   const names = new Set<string>();
   sweep.methods.forEach((m, i) => {
     const entry = typeof m === 'string' ? { name: m } : m;
-    if (!entry || typeof entry.name !== 'string') throw new UsageError(`sweep config methods[${i}] must be a name or { name, set?, ... }; got ${show(m)}`);
+    if (!entry || typeof entry.name !== 'string')
+      throw new UsageError(`sweep config methods[${i}] must be a name or { name, set?, ... }; got ${show(m)}`);
     const overrides = pick(entry as Record<string, unknown>, `methods[${i}]`);
     const label = entry.label ?? entry.name;
     const sparsities = entry.name === 'none' ? [0] : sweep.sparsities;
     for (const sparsity of sparsities) {
       for (const seed of seeds) {
         const where = `sweep config methods[${i}] (${entry.name}, sparsity ${sparsity}, seed ${seed})`;
-        const config: RunConfig = validateRunConfig({
-          version: 1,
-          ...base,
-          // Fine-tuning a dense model changes nothing that is measured: none trains only.
-          ...(entry.name === 'none' ? { finetuneEpochs: 0 } : {}),
-          ...overrides,
-          method: entry.name,
-          // The same defaults as sparsify train: the method's preset, then what the entry sets.
-          options: { ...(METHOD_PRESETS[entry.name] ?? {}), ...(entry.set ?? {}) },
-          sparsity,
-          seed,
-        } as RunConfig, where);
+        const config: RunConfig = validateRunConfig(
+          {
+            version: 1,
+            ...base,
+            // Fine-tuning a dense model changes nothing that is measured: none trains only.
+            ...(entry.name === 'none' ? { finetuneEpochs: 0 } : {}),
+            ...overrides,
+            method: entry.name,
+            // The same defaults as sparsify train: the method's preset, then what the entry sets.
+            options: { ...(METHOD_PRESETS[entry.name] ?? {}), ...(entry.set ?? {}) },
+            sparsity,
+            seed,
+          } as RunConfig,
+          where,
+        );
         checkNames(config, where);
         const name = `${label}-${pctName(sparsity)}-seed${seed}`;
         if (names.has(name)) throw new UsageError(`sweep config: two jobs are named ${show(name)}; give one of the methods a "label"`);
@@ -240,7 +276,9 @@ export async function runSweepJob(job: SweepJob, c: SweepJobContext): Promise<Jo
         if (c.json) c.io.out(`${JSON.stringify({ run: job.name, ...ev })}\n`);
         else if (ev.event === 'epoch') {
           const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '—');
-          c.io.out(`[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${(ev.epoch as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`);
+          c.io.out(
+            `[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${(ev.epoch as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`,
+          );
         } else if (ev.event === 'done') {
           const resumed = typeof ev.resumedFrom === 'number' ? ` (resumed from the checkpoint at epoch ${ev.resumedFrom})` : '';
           c.io.out(`${runEndLine(job.name, ev)}${resumed}\n`);
@@ -262,9 +300,20 @@ export async function runSweepJob(job: SweepJob, c: SweepJobContext): Promise<Jo
         done({ job, code, skipped: false });
         return;
       }
-      const last = stderr.trim().split('\n').filter((l) => !/TensorFlow.js in Node.js|tfjs-node|====|^Hi,|SPARSIFY_DEBUG/.test(l)).slice(-3).join(' | ');
+      const last = stderr
+        .trim()
+        .split('\n')
+        .filter((l) => !/TensorFlow.js in Node.js|tfjs-node|====|^Hi,|SPARSIFY_DEBUG/.test(l))
+        .slice(-3)
+        .join(' | ');
       const message = signal ? `killed by ${signal}${last ? `: ${last}` : ''}` : last;
-      say(`[${job.name}] failed (exit ${exitCode ?? signal}): ${message}`, { event: 'failed', run: job.name, code: exitCode, signal, stderr: message });
+      say(`[${job.name}] failed (exit ${exitCode ?? signal}): ${message}`, {
+        event: 'failed',
+        run: job.name,
+        code: exitCode,
+        signal,
+        stderr: message,
+      });
       done({ job, code, skipped: false, message });
     });
   });
@@ -299,12 +348,28 @@ export function workerCount(requested: number, runs: number, cores = availablePa
   return { workers, note: `jobs ${requested}: running ${workers} at a time, as ${why}` };
 }
 
-export async function sweepCommand(configPath: string, o: { io: IO; json: boolean; jobs?: number; out?: string; bin?: string; signal?: AbortSignal }): Promise<number> {
+export async function sweepCommand(
+  configPath: string,
+  o: { io: IO; json: boolean; jobs?: number; out?: string; bin?: string; signal?: AbortSignal },
+): Promise<number> {
   const sweep = readSweepConfig(configPath);
   await registerPlugins();
-  const out = resolve(o.out ?? sweep.out ?? join(dirname(configPath), configPath.split(/[\\/]/).pop()!.replace(/\.json$/, '')));
+  const out = resolve(
+    o.out ??
+      sweep.out ??
+      join(
+        dirname(configPath),
+        configPath
+          .split(/[\\/]/)
+          .pop()!
+          .replace(/\.json$/, ''),
+      ),
+  );
   const jobsCount = o.jobs ?? sweep.jobs ?? 1;
-  if (!Number.isInteger(jobsCount) || jobsCount < 1) throw new UsageError(`${o.jobs !== undefined ? '--jobs' : `sweep config ${configPath}: jobs`} must be an integer ≥ 1; got ${show(jobsCount)}`);
+  if (!Number.isInteger(jobsCount) || jobsCount < 1)
+    throw new UsageError(
+      `${o.jobs !== undefined ? '--jobs' : `sweep config ${configPath}: jobs`} must be an integer ≥ 1; got ${show(jobsCount)}`,
+    );
   const jobs = expandSweep(sweep, out);
   const bin = o.bin ?? binPath();
   makeDirectory(join(out, '.jobs'));
@@ -322,7 +387,16 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
   o.signal?.addEventListener('abort', stop, { once: true });
   const queue = jobs.slice();
   const outcomes: JobOutcome[] = [];
-  const context: SweepJobContext = { out, bin, env: childEnv, io: o.io, json: o.json, children, say, ...(o.signal ? { signal: o.signal } : {}) };
+  const context: SweepJobContext = {
+    out,
+    bin,
+    env: childEnv,
+    io: o.io,
+    json: o.json,
+    children,
+    say,
+    ...(o.signal ? { signal: o.signal } : {}),
+  };
   const workers = Array.from({ length: workerTotal }, async () => {
     while (queue.length && !o.signal?.aborted) {
       const job = queue.shift()!;
@@ -335,7 +409,9 @@ export async function sweepCommand(configPath: string, o: { io: IO; json: boolea
     o.signal?.removeEventListener('abort', stop);
   }
   if (o.signal?.aborted) {
-    say(`sweep: interrupted; run sparsify sweep ${configPath} again to finish it (finished runs are skipped, interrupted ones resume)`, { event: 'sweep-interrupted' });
+    say(`sweep: interrupted; run sparsify sweep ${configPath} again to finish it (finished runs are skipped, interrupted ones resume)`, {
+      event: 'sweep-interrupted',
+    });
     return signalExitCode(o.signal);
   }
   const rows: SweepRow[] = [];

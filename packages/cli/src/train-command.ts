@@ -5,7 +5,17 @@ import * as tf from '@tensorflow/tfjs';
 import { registerWasmTrainingKernels, selectBackend, type BackendPreference, type BackendSelection } from '@sparsify/backend';
 import { planShrink } from '@sparsify/layers';
 import { writeFileAtomic, writeReport, type ReportInput } from '@sparsify/reporting';
-import { evaluate, hasCheckpoint, lockRunDirectory, makeDirectory, readRegularFile, readRunCheckpoint, train, type RunLock, type TrainResult } from '@sparsify/train';
+import {
+  evaluate,
+  hasCheckpoint,
+  lockRunDirectory,
+  makeDirectory,
+  readRegularFile,
+  readRunCheckpoint,
+  train,
+  type RunLock,
+  type TrainResult,
+} from '@sparsify/train';
 import { validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
 import type { IO } from './io.js';
@@ -34,12 +44,14 @@ export function readStoredRun(dir: string): StoredRun {
     if ((error as Error).name === 'RunDirectoryError') throw error;
     throw new UsageError(`${file} is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof stored !== 'object' || stored === null) throw new UsageError(`${file} must hold an object { config, inputShape, numClasses }; got ${show(stored)}`);
+  if (typeof stored !== 'object' || stored === null)
+    throw new UsageError(`${file} must hold an object { config, inputShape, numClasses }; got ${show(stored)}`);
   validateRunConfig(stored.config, `${file} config`);
   if (!Array.isArray(stored.inputShape) || !stored.inputShape.every((d) => Number.isSafeInteger(d) && d > 0)) {
     throw new UsageError(`${file}: inputShape must be a list of integers > 0; got ${show(stored.inputShape)}`);
   }
-  if (!Number.isSafeInteger(stored.numClasses) || stored.numClasses < 2) throw new UsageError(`${file}: numClasses must be an integer ≥ 2; got ${show(stored.numClasses)}`);
+  if (!Number.isSafeInteger(stored.numClasses) || stored.numClasses < 2)
+    throw new UsageError(`${file}: numClasses must be an integer ≥ 2; got ${show(stored.numClasses)}`);
   return stored;
 }
 
@@ -109,7 +121,12 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
     const setup = buildRun(config, o.resume ? `${configFile} config` : undefined);
     try {
       if (!o.resume) {
-        const stored: StoredRun = { config, inputShape: setup.data.sampleShape, numClasses: setup.data.numClasses, createdAt: new Date().toISOString() };
+        const stored: StoredRun = {
+          config,
+          inputShape: setup.data.sampleShape,
+          numClasses: setup.data.numClasses,
+          createdAt: new Date().toISOString(),
+        };
         writeFileAtomic(configFile, `${JSON.stringify(stored, null, 2)}\n`);
         wroteConfig = true;
       }
@@ -127,18 +144,36 @@ export async function trainCommand(config: RunConfig, o: TrainCommandOptions): P
   }
 }
 
-async function runAndReport(config: RunConfig, setup: RunSetup, selection: BackendSelection, lock: RunLock, o: TrainCommandOptions): Promise<TrainOutcome> {
+async function runAndReport(
+  config: RunConfig,
+  setup: RunSetup,
+  selection: BackendSelection,
+  lock: RunLock,
+  o: TrainCommandOptions,
+): Promise<TrainOutcome> {
   const progress = new Progress(o.io, o.mode, config.method === 'hypersparse');
   try {
     const backend = tf.getBackend();
     const params = setup.model.countParams();
-    progress.event('start', { config, out: o.out, resume: o.resume, backend, backendReason: selection.reason, dataset: setup.data.source, params });
+    progress.event('start', {
+      config,
+      out: o.out,
+      resume: o.resume,
+      backend,
+      backendReason: selection.reason,
+      dataset: setup.data.source,
+      params,
+    });
     progress.line(selection.reason);
     progress.line(
       `${config.model} (${params.toLocaleString('en-US')} parameters) on ${config.dataset}: ${setup.data.train.size} train / ${setup.data.test.size} test samples (${setup.data.source})`,
     );
-    progress.line(`method ${config.method}${Object.keys(setup.penaltyConfig.config).length ? ` ${JSON.stringify(setup.penaltyConfig.config)}` : ''}, target sparsity ${(config.sparsity * 100).toFixed(1)}%, seed ${config.seed}, run directory ${o.out}`);
-    const mainEpochs = setup.options.art ? setup.options.art.controller.warmupEpochs + setup.options.art.controller.maxEpochs : config.epochs;
+    progress.line(
+      `method ${config.method}${Object.keys(setup.penaltyConfig.config).length ? ` ${JSON.stringify(setup.penaltyConfig.config)}` : ''}, target sparsity ${(config.sparsity * 100).toFixed(1)}%, seed ${config.seed}, run directory ${o.out}`,
+    );
+    const mainEpochs = setup.options.art
+      ? setup.options.art.controller.warmupEpochs + setup.options.art.controller.maxEpochs
+      : config.epochs;
     progress.plan(mainEpochs + config.finetuneEpochs);
     const result = await train({
       ...setup.options,
@@ -174,7 +209,13 @@ async function runAndReport(config: RunConfig, setup: RunSetup, selection: Backe
       ...(result.message ? { message: result.message } : {}),
       sparsity: {
         target: config.sparsity,
-        layers: result.sparsity.layers.map((l) => ({ name: l.name, shape: l.shape.slice(), total: l.total, zeros: l.zeros, nearZeros: l.nearZeros })),
+        layers: result.sparsity.layers.map((l) => ({
+          name: l.name,
+          shape: l.shape.slice(),
+          total: l.total,
+          zeros: l.zeros,
+          nearZeros: l.nearZeros,
+        })),
       },
       accuracy: {
         split: result.evalSplit === 'none' ? 'test' : result.evalSplit,
@@ -207,7 +248,15 @@ async function runAndReport(config: RunConfig, setup: RunSetup, selection: Backe
       ...(result.art ? { art: { ...result.art } } : {}),
     };
     const { report, files } = writeReport(o.out, input);
-    progress.event('done', { status: result.status, report: files.json, html: files.html, accuracy: report.accuracy, sparsity: report.sparsity.global, samplesPerSecond: report.timing.samplesPerSecond, resumedFrom: result.resumedFrom ?? null });
+    progress.event('done', {
+      status: result.status,
+      report: files.json,
+      html: files.html,
+      accuracy: report.accuracy,
+      sparsity: report.sparsity.global,
+      samplesPerSecond: report.timing.samplesPerSecond,
+      resumedFrom: result.resumedFrom ?? null,
+    });
     const a = report.accuracy;
     const p = (v?: number) => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
     progress.line('');
@@ -219,7 +268,9 @@ async function runAndReport(config: RunConfig, setup: RunSetup, selection: Backe
     if (result.status === 'interrupted') {
       const at = readRunCheckpoint(o.out)?.value;
       const where = at ? `epoch ${at.epoch + 1}${at.progress ? `, batch ${at.progress.batch}` : ''}` : 'the start';
-      progress.line(`interrupted (${String(o.signal?.reason ?? 'signal')}) at ${where}: checkpoint written; continue with sparsify train --resume ${o.out}`);
+      progress.line(
+        `interrupted (${String(o.signal?.reason ?? 'signal')}) at ${where}: checkpoint written; continue with sparsify train --resume ${o.out}`,
+      );
     }
     progress.line(`report: ${files.html}`);
     const code = result.status === 'completed' ? 0 : result.status === 'interrupted' ? signalExitCode(o.signal) : 1;
@@ -233,7 +284,8 @@ async function runAndReport(config: RunConfig, setup: RunSetup, selection: Backe
 function divergenceAdvice(out: string, config: RunConfig): string {
   const last = readRunCheckpoint(out)?.value;
   const again = `sparsify train --config ${join(out, RUN_CONFIG_FILE)} --lr ${Number((config.lr / 10).toPrecision(3))} --out <new dir> (or a lower penalty strength with --set)`;
-  if (!last) return `It diverged before the first epoch ended, so there is no checkpoint to go back to. Start again with a lower learning rate: ${again}`;
+  if (!last)
+    return `It diverged before the first epoch ended, so there is no checkpoint to go back to. Start again with a lower learning rate: ${again}`;
   return (
     `${out} keeps the checkpoint of the last good epoch (${last.epoch}); a run resumes with the settings it started with, ` +
     `so to change them start a new run from its configuration: ${again}`

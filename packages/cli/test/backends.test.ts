@@ -17,7 +17,11 @@ const backend = testBackend();
 
 beforeAll(() => {
   if (!existsSync(bin)) {
-    execFileSync('npx', ['nx', 'run', '@sparsify/cli:build', '--output-style=static'], { cwd: root, stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false' } });
+    execFileSync('npx', ['nx', 'run', '@sparsify/cli:build', '--output-style=static'], {
+      cwd: root,
+      stdio: 'ignore',
+      env: { ...process.env, NX_DAEMON: 'false' },
+    });
   }
 }, 600_000);
 afterAll(cleanup);
@@ -43,11 +47,28 @@ describe(`sparsify train on ${backend}, one run per penalty family`, () => {
     it(`${penalty}: exits 0, says which backend it got, prints nothing on stderr`, () => {
       const cwd = tempDir();
       const sparsity = penalty === 'none' ? '0' : '0.8';
-      const args = ['train', '--dataset', 'synthetic:64', '--limit', '256', '--batch-size', '64', '--epochs', '1', '--finetune-epochs', penalty === 'none' ? '0' : '1'];
+      const args = [
+        'train',
+        '--dataset',
+        'synthetic:64',
+        '--limit',
+        '256',
+        '--batch-size',
+        '64',
+        '--epochs',
+        '1',
+        '--finetune-epochs',
+        penalty === 'none' ? '0' : '1',
+      ];
       args.push('--penalty', penalty, ...options, '--sparsity', sparsity, '--backend', backend, '--out', 'run');
       const errFile = join(cwd, 'stderr.txt');
       const errFd = openSync(errFile, 'w');
-      const r = spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', errFd], env: { ...process.env, SPARSIFY_WASM_THREADS: '1' } });
+      const r = spawnSync(process.execPath, [bin, ...args], {
+        cwd,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', errFd],
+        env: { ...process.env, SPARSIFY_WASM_THREADS: '1' },
+      });
       closeSync(errFd);
       expect(readFileSync(errFile, 'utf8')).toBe('');
       expect(r.status).toBe(0);
@@ -56,7 +77,8 @@ describe(`sparsify train on ${backend}, one run per penalty family`, () => {
       const report = JSON.parse(readFileSync(join(cwd, 'run', 'report.json'), 'utf8'));
       expect(report.backend).toBe(backend);
       expect(report.runtime.reason).toBe(first);
-      if (backend === 'tensorflow') expect(report.runtime).toMatchObject({ libtensorflow: expect.stringMatching(/^\d+\.\d+\.\d+$/), devices: ['CPU'] });
+      if (backend === 'tensorflow')
+        expect(report.runtime).toMatchObject({ libtensorflow: expect.stringMatching(/^\d+\.\d+\.\d+$/), devices: ['CPU'] });
       if (penalty !== 'none') expect(report.sparsity.global).toBeGreaterThanOrEqual(0.8);
       for (const epoch of report.history) expect(Number.isFinite(epoch.loss)).toBe(true);
     });

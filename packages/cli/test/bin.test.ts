@@ -22,14 +22,41 @@ describe('the sparsify bin', () => {
 
   it('trains, prunes and fine-tunes end to end, writes the report, reports and exports', async () => {
     const cwd = tempDir();
-    const r = await run(['train', ...TINY, '--penalty', 'hoyer-square', '--set', 'strength=2e-4', '--sparsity', '0.9', '--epochs', '2', '--finetune-epochs', '1', '--lr', '0.05', '--out', 'runs/hs'], cwd);
+    const r = await run(
+      [
+        'train',
+        ...TINY,
+        '--penalty',
+        'hoyer-square',
+        '--set',
+        'strength=2e-4',
+        '--sparsity',
+        '0.9',
+        '--epochs',
+        '2',
+        '--finetune-epochs',
+        '1',
+        '--lr',
+        '0.05',
+        '--out',
+        'runs/hs',
+      ],
+      cwd,
+    );
     expect(r.stderr.trim()).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^epoch 1\/3 .*loss/m);
     expect(r.stdout).toMatch(/^fine-tune 3\/3 /m);
     expect(r.stdout).toMatch(/report: runs\/hs\/report.html/);
     const report = JSON.parse(readFileSync(join(cwd, 'runs/hs/report.json'), 'utf8'));
-    expect(report).toMatchObject({ model: 'lenet-300-100', dataset: 'synthetic:64', method: 'hoyer-square', seed: 0, epochs: 2, backend: 'cpu' });
+    expect(report).toMatchObject({
+      model: 'lenet-300-100',
+      dataset: 'synthetic:64',
+      method: 'hoyer-square',
+      seed: 0,
+      epochs: 2,
+      backend: 'cpu',
+    });
     expect(report.penalty.name).toBe('hoyer-square');
     expect(report.sparsity.target).toBe(0.9);
     expect(report.sparsity.global).toBeGreaterThanOrEqual(0.9);
@@ -48,7 +75,11 @@ describe('the sparsify bin', () => {
     const weights = readFileSync(join(cwd, 'model/weights.bin'));
     await tf.setBackend('cpu');
     const model = await tf.loadLayersModel(
-      tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) }),
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: modelJson.weightsManifest[0].weights,
+        weightData: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+      }),
     );
     const kernels = model.weights.filter((w) => w.name.endsWith('kernel'));
     let zeros = 0;
@@ -77,7 +108,9 @@ describe('the sparsify bin', () => {
     ]);
     const shrunk = await run(['export', 'runs/hs', '--out', 'shrunk', '--shrink'], cwd);
     expect(shrunk.code).toBe(0);
-    const kept = report.structure.layers.map((l: { name: string; kept: number; total: number }) => `${l.name} ${l.kept}/${l.total}`).join(', ');
+    const kept = report.structure.layers
+      .map((l: { name: string; kept: number; total: number }) => `${l.name} ${l.kept}/${l.total}`)
+      .join(', ');
     expect(shrunk.stdout).toContain(`shrunk: ${kept} neurons; ${report.structure.parameters.after.toLocaleString('en-US')} of`);
     const shrunkJson = JSON.parse(readFileSync(join(cwd, 'shrunk/model.json'), 'utf8'));
     const shrunkWeights = readFileSync(join(cwd, 'shrunk/weights.bin'));
@@ -100,14 +133,35 @@ describe('the sparsify bin', () => {
   it('is killed mid-epoch and resumes from the last epoch-end checkpoint', async () => {
     const cwd = tempDir();
     let epochs = 0;
-    const first = await run(['train', ...TINY, '--penalty', 'magnitude', '--sparsity', '0.8', '--epochs', '3', '--finetune-epochs', '0', '--json', '--out', 'runs/k'], cwd, (line, kill) => {
-      if (line.includes('"event":"epoch"') && ++epochs === 1) setTimeout(kill, 150);
-    });
+    const first = await run(
+      [
+        'train',
+        ...TINY,
+        '--penalty',
+        'magnitude',
+        '--sparsity',
+        '0.8',
+        '--epochs',
+        '3',
+        '--finetune-epochs',
+        '0',
+        '--json',
+        '--out',
+        'runs/k',
+      ],
+      cwd,
+      (line, kill) => {
+        if (line.includes('"event":"epoch"') && ++epochs === 1) setTimeout(kill, 150);
+      },
+    );
     expect(first.signal).toBe('SIGKILL');
     expect(existsSync(join(cwd, 'runs/k/report.json'))).toBe(false);
     const second = await run(['train', '--resume', 'runs/k', '--json'], cwd);
     expect(second.code).toBe(0);
-    const events = second.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const events = second.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const done = events.find((e) => e.event === 'done');
     expect(done.resumedFrom).toBe(1);
     expect(events.filter((e) => e.event === 'epoch').map((e) => e.epoch)).toEqual([1, 2]);

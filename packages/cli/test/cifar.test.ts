@@ -33,7 +33,10 @@ describe('sparsify train on CIFAR-10 binary files', () => {
     const out = join(tempDir(), 'run');
     const io = memoryIO();
     const args = ['train', '--model', 'resnet-20', '--dataset', `cifar10:${data}`, '--penalty', 'magnitude', '--sparsity', '0.5'];
-    const code = await main([...args, '--epochs', '1', '--finetune-epochs', '1', '--batch-size', '10', '--backend', 'wasm', '--out', out, '--json'], io);
+    const code = await main(
+      [...args, '--epochs', '1', '--finetune-epochs', '1', '--batch-size', '10', '--backend', 'wasm', '--out', out, '--json'],
+      io,
+    );
     expect(io.stderr).toBe('');
     expect(code).toBe(0);
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8'));

@@ -23,7 +23,10 @@ describe('bad flags and values', () => {
     [['--epochs=-1'], /--epochs must be an integer ≥ 0; got -1/],
     [['--epochs', '2.5'], /--epochs must be an integer; got "2.5"/],
     [['--set', 'xi'], /--set takes key=value .*; got "xi"/],
-    [['--penalty', 'halo', '--set', 'xi=1e-8', '--set', 'psi=1e-8', '--set', 'colour=3'], /--penalty halo: unknown option "colour"; valid: xi, psi/],
+    [
+      ['--penalty', 'halo', '--set', 'xi=1e-8', '--set', 'psi=1e-8', '--set', 'colour=3'],
+      /--penalty halo: unknown option "colour"; valid: xi, psi/,
+    ],
     [['--backend', 'gpu'], /--backend must be one of auto, cpu, wasm, tensorflow, tensorflow-gpu; got "gpu"/],
     [['--optimizer', 'rmsprop'], /--optimizer must be one of sgd, momentum, adam; got "rmsprop"/],
     [['--dataset', 'imagenet'], /unknown dataset "imagenet"; valid: mnist, fashion-mnist/],
@@ -93,7 +96,10 @@ describe('sparsify penalties', () => {
     const root = tempDir();
     const pkg = join(root, 'node_modules', '@acme', 'sparsify-l0');
     mkdirSync(pkg, { recursive: true });
-    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@acme/sparsify-l0', version: '1.0.0', type: 'module', main: 'index.js', keywords: ['sparsify-plugin'] }));
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: '@acme/sparsify-l0', version: '1.0.0', type: 'module', main: 'index.js', keywords: ['sparsify-plugin'] }),
+    );
     writeFileSync(
       join(pkg, 'index.js'),
       `export const plugin = { package: '@acme/sparsify-l0', penalties: [{ name: 'acme-l0', package: '@acme/sparsify-l0', description: 'test plugin', schema: { strength: { type: 'number', description: 's', parse: (v) => v } }, create: () => { throw new Error('not in this test'); } }] };\n`,
@@ -110,9 +116,27 @@ describe('sparsify penalties', () => {
 describe('run configs from flags', () => {
   it('fills the defaults and parses --set values', async () => {
     await registerPlugins();
-    const c = trainConfigFromFlags({ penalty: 'halo', set: ['xi=1e-8', 'psi=1e-8', 'hyperPrior=l2', 'lambdaOptimizer={"className":"Momentum"}'] });
-    expect(c).toMatchObject({ model: 'lenet-300-100', dataset: 'mnist', method: 'halo', sparsity: 0.95, epochs: 10, finetuneEpochs: 2, seed: 0, backend: 'auto' });
-    expect(c.options).toEqual({ xi: 1e-8, psi: 1e-8, lambdaWeightDecay: 3e-3, hyperPrior: 'l2', lambdaOptimizer: { className: 'Momentum' } });
+    const c = trainConfigFromFlags({
+      penalty: 'halo',
+      set: ['xi=1e-8', 'psi=1e-8', 'hyperPrior=l2', 'lambdaOptimizer={"className":"Momentum"}'],
+    });
+    expect(c).toMatchObject({
+      model: 'lenet-300-100',
+      dataset: 'mnist',
+      method: 'halo',
+      sparsity: 0.95,
+      epochs: 10,
+      finetuneEpochs: 2,
+      seed: 0,
+      backend: 'auto',
+    });
+    expect(c.options).toEqual({
+      xi: 1e-8,
+      psi: 1e-8,
+      lambdaWeightDecay: 3e-3,
+      hyperPrior: 'l2',
+      lambdaOptimizer: { className: 'Momentum' },
+    });
     expect(trainConfigFromFlags({ penalty: 'none' })).toMatchObject({ sparsity: 0, finetuneEpochs: 0 });
     // HALO's preset for the default job fills in when not given, so that a bare `sparsify train` runs.
     expect(trainConfigFromFlags({}).options).toEqual({ xi: 3e-6, psi: 3e-6, lambdaWeightDecay: 3e-3 });
@@ -136,7 +160,9 @@ describe('defaults that work with no flags', () => {
     for (const def of builtIn) {
       const config = trainConfigFromFlags({ penalty: def.name, dataset: 'synthetic:64', limit: '64', backend: 'cpu' });
       expect(config.options, def.name).toEqual(METHOD_PRESETS[def.name] ?? {});
-      const required = Object.entries(describeOptions(def.schema)).filter(([, o]) => o.required && o.default === undefined).map(([k]) => k);
+      const required = Object.entries(describeOptions(def.schema))
+        .filter(([, o]) => o.required && o.default === undefined)
+        .map(([k]) => k);
       const missing = required.filter((k) => !(k in config.options) && !(def.name === 'hypersparse' && k === 'sparsity'));
       expect(missing, `${def.name} needs ${missing.join(', ')}`).toEqual([]);
       buildRun(config).dispose();
@@ -193,7 +219,9 @@ describe('wrong without a word, no more', () => {
     writeFileSync(join(data, 't10k-labels-idx1-ubyte'), idx([2], 2));
     const parent = tempDir();
     const io = memoryIO();
-    expect(await main(['train', '--dataset', `idx:${data}`, '--backend', 'cpu', '--penalty', 'none', '--out', join(parent, 'run')], io)).toBe(2);
+    expect(
+      await main(['train', '--dataset', `idx:${data}`, '--backend', 'cpu', '--penalty', 'none', '--out', join(parent, 'run')], io),
+    ).toBe(2);
     expect(io.stderr).toMatch(/train-images-idx3-ubyte: header: the file holds no images/);
     expect(readdirSync(parent)).toEqual([]);
   });
@@ -211,7 +239,23 @@ describe('wrong without a word, no more', () => {
     const dir = tempDir();
     const run = join(dir, 'run');
     mkdirSync(run);
-    const config = { version: 1, model: 'lenet-300-100', dataset: 'synthetic:64', method: 'none', options: {}, sparsity: 0, epochs: -1, finetuneEpochs: 0, batchSize: 64, optimizer: 'sgd', lr: 0.1, momentum: 0, weightDecay: 0, seed: 0, backend: 'cpu' };
+    const config = {
+      version: 1,
+      model: 'lenet-300-100',
+      dataset: 'synthetic:64',
+      method: 'none',
+      options: {},
+      sparsity: 0,
+      epochs: -1,
+      finetuneEpochs: 0,
+      batchSize: 64,
+      optimizer: 'sgd',
+      lr: 0.1,
+      momentum: 0,
+      weightDecay: 0,
+      seed: 0,
+      backend: 'cpu',
+    };
     writeFileSync(join(run, 'run.json'), JSON.stringify({ config, inputShape: [64], numClasses: 10, createdAt: '' }));
     let io = memoryIO();
     expect(await main(['train', '--resume', run], io)).toBe(2);
@@ -220,7 +264,10 @@ describe('wrong without a word, no more', () => {
     io = memoryIO();
     expect(await main(['train', '--config', join(dir, 'c.json'), '--out', join(dir, 'x')], io)).toBe(2);
     expect(io.stderr).toMatch(/c.json: lr must be a number > 0; got "fast"/);
-    writeFileSync(join(dir, 'grid.json'), JSON.stringify({ dataset: 'synthetic:64', methods: [{ name: 'magnitude', momentum: 2 }], sparsities: [0.8] }));
+    writeFileSync(
+      join(dir, 'grid.json'),
+      JSON.stringify({ dataset: 'synthetic:64', methods: [{ name: 'magnitude', momentum: 2 }], sparsities: [0.8] }),
+    );
     io = memoryIO();
     expect(await main(['sweep', join(dir, 'grid.json')], io)).toBe(2);
     expect(io.stderr).toMatch(/sweep config methods\[0\] \(magnitude, sparsity 0.8, seed 0\): momentum must be in \[0, 1\); got 2/);
@@ -230,7 +277,9 @@ describe('wrong without a word, no more', () => {
     const out = join(tempDir(), 'run');
     const io = memoryIO();
     expect(await main(['train', ...TINY, '--penalty', 'magnitude', '--sparsity', '0.999999', '--out', out], io)).toBe(2);
-    expect(io.stderr).toMatch(/--sparsity 0.999999 keeps none of the 50,200 prunable weights of lenet-300-100; it must be below 1 − 1\/50200/);
+    expect(io.stderr).toMatch(
+      /--sparsity 0.999999 keeps none of the 50,200 prunable weights of lenet-300-100; it must be below 1 − 1\/50200/,
+    );
   });
 
   it('runs no more sweep workers than cores or runs, and says so', () => {

@@ -41,7 +41,11 @@ export const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', '
 export function ensureBin(): void {
   if (existsSync(BIN)) return;
   const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-  execFileSync('npx', ['nx', 'run', '@sparsify/cli:build', '--output-style=static'], { cwd: root, stdio: 'ignore', env: { ...process.env, NX_DAEMON: 'false' } });
+  execFileSync('npx', ['nx', 'run', '@sparsify/cli:build', '--output-style=static'], {
+    cwd: root,
+    stdio: 'ignore',
+    env: { ...process.env, NX_DAEMON: 'false' },
+  });
 }
 
 export interface BinRun {

@@ -31,7 +31,10 @@ describe('queue sweep: ids and URLs', () => {
       [['sweep', grid, '--queue', 'redis://127.0.0.1:1', '--attempts', '0'], /--attempts must be an integer ≥ 1; got 0/],
       [['worker'], /sparsify worker needs --queue/],
       [['worker', '--queue', 'redis://127.0.0.1:1', '--concurrency', '0'], /--concurrency must be an integer ≥ 1; got 0/],
-      [['worker', '--queue', 'redis://127.0.0.1:1', '--lock-duration', '10'], /--lock-duration must be an integer number of milliseconds ≥ 1000; got 10/],
+      [
+        ['worker', '--queue', 'redis://127.0.0.1:1', '--lock-duration', '10'],
+        /--lock-duration must be an integer number of milliseconds ≥ 1000; got 10/,
+      ],
     ];
     for (const [args, message] of cases) {
       const io = memoryIO();
@@ -53,8 +56,12 @@ describe('queue sweep: ids and URLs', () => {
   });
 
   it('refuses job data that would leave the runs dir or is not a run', () => {
-    expect(() => readJobData({ version: 1, sweep: '..', name: 'a', label: 'a', config: {} }, '1')).toThrow(/sweep must be a directory name; got "\.\."/);
-    expect(() => readJobData({ version: 1, sweep: 's', name: '../a', label: 'a', config: {} }, '1')).toThrow(/run name "\.\.\/a" cannot be a directory name/);
+    expect(() => readJobData({ version: 1, sweep: '..', name: 'a', label: 'a', config: {} }, '1')).toThrow(
+      /sweep must be a directory name; got "\.\."/,
+    );
+    expect(() => readJobData({ version: 1, sweep: 's', name: '../a', label: 'a', config: {} }, '1')).toThrow(
+      /run name "\.\.\/a" cannot be a directory name/,
+    );
     expect(() => readJobData({ version: 2 }, '1')).toThrow(/not a sparsify sweep job/);
   });
 
@@ -111,11 +118,13 @@ function start(args: string[], cwd: string): Proc {
         const hit = out.split('\n').find((l) => pattern.test(l));
         if (hit) return resolve(hit);
         const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms; output:\n${out}`)), timeoutMs);
-        waiters.push({ pattern, resolve: (l) => {
-          clearTimeout(timer);
-          resolve(l);
-        },
-      });
+        waiters.push({
+          pattern,
+          resolve: (l) => {
+            clearTimeout(timer);
+            resolve(l);
+          },
+        });
       }),
     exited: new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal }))),
   };
@@ -191,8 +200,22 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     const runs = new Map<string, { history: { loss: number }[] }>();
     for (const name of ['magnitude-s80-seed0', 'magnitude-s80-seed1', 'gmp-s80-seed0', 'gmp-s80-seed1']) {
       expect((a.out() + b.out()).match(new RegExp(`\\[${name}\\] completed`, 'g'))?.length, name).toBe(1);
-      const report = JSON.parse(readFileSync(join(cwd, 'shared-runs', readFileSync(join(cwd, 'queued', 'queue.json'), 'utf8').match(/"sweep": "([^"]+)"/)![1], name, 'report.json'), 'utf8'));
-      expect(report.history.map((h: { epoch: number }) => h.epoch), name).toEqual([0, 1, 2, 3]);
+      const report = JSON.parse(
+        readFileSync(
+          join(
+            cwd,
+            'shared-runs',
+            readFileSync(join(cwd, 'queued', 'queue.json'), 'utf8').match(/"sweep": "([^"]+)"/)![1],
+            name,
+            'report.json',
+          ),
+          'utf8',
+        ),
+      );
+      expect(
+        report.history.map((h: { epoch: number }) => h.epoch),
+        name,
+      ).toEqual([0, 1, 2, 3]);
       runs.set(name, report);
     }
 
@@ -212,7 +235,10 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     // To the bit, the killed-and-resumed run included: every epoch's loss equals the local run's.
     for (const [name, report] of runs) {
       const localReport = JSON.parse(readFileSync(join(cwd, 'local', name, 'report.json'), 'utf8'));
-      expect(report.history.map((h) => h.loss), name).toEqual(localReport.history.map((h: { loss: number }) => h.loss));
+      expect(
+        report.history.map((h) => h.loss),
+        name,
+      ).toEqual(localReport.history.map((h: { loss: number }) => h.loss));
     }
 
     // Redis restarts (append-only file): the finished results are still there.
@@ -245,13 +271,20 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     expect(status.stdout).toMatch(/magnitude-s80-seed7\s+waiting/);
     // As if a worker on a lost machine still held the run directory: b waits for its heartbeat to go stale, then takes it over.
     const [sweepDir] = readdirSync(join(cwd, 'shared-runs'));
-    writeFileSync(join(cwd, 'shared-runs', sweepDir, 'magnitude-s80-seed7', '.sparsify.lock'), JSON.stringify({ pid: 4242, host: 'lost-machine', startedAt: new Date().toISOString() }));
+    writeFileSync(
+      join(cwd, 'shared-runs', sweepDir, 'magnitude-s80-seed7', '.sparsify.lock'),
+      JSON.stringify({ pid: 4242, host: 'lost-machine', startedAt: new Date().toISOString() }),
+    );
     const b = worker(cwd);
     const follow = await runBin(['sweep', 'one.json', '--queue', redis.url], cwd);
     expect(follow.code).toBe(0);
     console.log(`--- SIGTERM: worker a ---\n${a.out()}--- worker b ---\n${b.out()}`);
-    expect(b.out()).toMatch(/\[magnitude-s80-seed7\] run directory held by lost-machine:4242 \(touched \d+ s ago\): back in the queue for \d+ s/);
-    expect(b.out()).toMatch(/\[magnitude-s80-seed7\] took over the run directory from lost worker lost-machine:4242 \(silent for [6-9] s\)/);
+    expect(b.out()).toMatch(
+      /\[magnitude-s80-seed7\] run directory held by lost-machine:4242 \(touched \d+ s ago\): back in the queue for \d+ s/,
+    );
+    expect(b.out()).toMatch(
+      /\[magnitude-s80-seed7\] took over the run directory from lost worker lost-machine:4242 \(silent for [6-9] s\)/,
+    );
     expect(b.out()).toContain('[magnitude-s80-seed7] resuming');
     expect(b.out()).toMatch(/attempt 1 of 3/);
     b.child.kill('SIGTERM');
@@ -284,7 +317,17 @@ describe.skipIf(!binary)('queue sweep on a real Redis', () => {
     const cwd = tempDir();
     writeFileSync(
       join(cwd, 'bad.json'),
-      JSON.stringify({ ...GRID, epochs: 1, finetuneEpochs: 0, methods: ['none', { name: 'magnitude', label: 'broken', dataDir: join(cwd, 'no-such-dir'), dataset: 'mnist' }, { name: 'magnitude', label: 'diverged', lr: 1e12 }], seeds: [0] }),
+      JSON.stringify({
+        ...GRID,
+        epochs: 1,
+        finetuneEpochs: 0,
+        methods: [
+          'none',
+          { name: 'magnitude', label: 'broken', dataDir: join(cwd, 'no-such-dir'), dataset: 'mnist' },
+          { name: 'magnitude', label: 'diverged', lr: 1e12 },
+        ],
+        seeds: [0],
+      }),
     );
     const w = worker(cwd);
     const r = await runBin(['sweep', 'bad.json', '--queue', redis.url, '--attempts', '3', '--backoff', '100'], cwd);

@@ -7,7 +7,28 @@ import { cleanup, ensureBin, runBin, tempDir } from './helpers.js';
 const run = runBin;
 
 /** Long enough (4 epochs of 64 steps) that a signal lands inside the run; small enough to take a few seconds. */
-const JOB = ['--dataset', 'synthetic:64', '--limit', '1024', '--model', 'lenet-300-100', '--backend', 'cpu', '--batch-size', '16', '--penalty', 'magnitude', '--sparsity', '0.8', '--epochs', '3', '--finetune-epochs', '1', '--lr', '0.05'];
+const JOB = [
+  '--dataset',
+  'synthetic:64',
+  '--limit',
+  '1024',
+  '--model',
+  'lenet-300-100',
+  '--backend',
+  'cpu',
+  '--batch-size',
+  '16',
+  '--penalty',
+  'magnitude',
+  '--sparsity',
+  '0.8',
+  '--epochs',
+  '3',
+  '--finetune-epochs',
+  '1',
+  '--lr',
+  '0.05',
+];
 
 const finalWeights = (dir: string) => {
   const c = readRunCheckpoint(dir)!.value;
@@ -60,12 +81,17 @@ describe('sparsify export never destroys a file', () => {
 describe('two runs into one --out', () => {
   it('one takes the directory, the other is refused before it writes anything', async () => {
     const cwd = tempDir();
-    const [a, b] = await Promise.all([run(['train', ...JOB, '--seed', '1', '--out', 'same'], cwd), run(['train', ...JOB, '--seed', '2', '--out', 'same'], cwd)]);
+    const [a, b] = await Promise.all([
+      run(['train', ...JOB, '--seed', '1', '--out', 'same'], cwd),
+      run(['train', ...JOB, '--seed', '2', '--out', 'same'], cwd),
+    ]);
     const codes = [a.code, b.code].sort();
     expect(codes).toEqual([0, 2]);
     const loser = a.code === 2 ? a : b;
-    expect(loser.stderr).toMatch(/run directory same is in use by process \d+ on .*; wait for it to finish, or choose another directory|--out same already holds a run/);
-    const seed = (a.code === 0 ? 1 : 2);
+    expect(loser.stderr).toMatch(
+      /run directory same is in use by process \d+ on .*; wait for it to finish, or choose another directory|--out same already holds a run/,
+    );
+    const seed = a.code === 0 ? 1 : 2;
     const dir = join(cwd, 'same');
     expect(JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')).config.seed).toBe(seed);
     expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).seed).toBe(seed);
@@ -75,7 +101,10 @@ describe('two runs into one --out', () => {
 });
 
 describe('SIGINT and SIGTERM', () => {
-  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+  for (const [signal, code] of [
+    ['SIGINT', 130],
+    ['SIGTERM', 143],
+  ] as const) {
     it(`${signal} stops at the next step with a checkpoint, marks the report interrupted, and resumes to the same model`, async () => {
       const cwd = tempDir();
       let sent = false;
@@ -99,7 +128,19 @@ describe('SIGINT and SIGTERM', () => {
 
   it('reaches the workers of a sweep: none is left training, and the sweep resumes them', async () => {
     const cwd = tempDir();
-    const grid = { model: 'lenet-300-100', dataset: 'synthetic:64', limit: 1024, backend: 'cpu', batchSize: 16, lr: 0.05, epochs: 3, finetuneEpochs: 0, methods: ['magnitude', 'gmp'], sparsities: [0.8], jobs: 2 };
+    const grid = {
+      model: 'lenet-300-100',
+      dataset: 'synthetic:64',
+      limit: 1024,
+      backend: 'cpu',
+      batchSize: 16,
+      lr: 0.05,
+      epochs: 3,
+      finetuneEpochs: 0,
+      methods: ['magnitude', 'gmp'],
+      sparsities: [0.8],
+      jobs: 2,
+    };
     writeFileSync(join(cwd, 'grid.json'), JSON.stringify(grid));
     const pids: number[] = [];
     let sent = false;
@@ -142,7 +183,8 @@ describe('kill, damage one file of the run directory, resume', () => {
       const r = await run(['train', '--resume', `k-${file}`, '--json'], cwd);
       if (r.code === 0) {
         expect(finalWeights(copy)).toEqual(baseline);
-        if (file === 'checkpoint.bin') expect(r.stdout).toMatch(/"event":"warning","message":"checkpoint corrupt: .*Resuming from the previous checkpoint/);
+        if (file === 'checkpoint.bin')
+          expect(r.stdout).toMatch(/"event":"warning","message":"checkpoint corrupt: .*Resuming from the previous checkpoint/);
       } else {
         expect(r.code).toBe(2);
         expect(r.stderr).toContain(file);

@@ -277,7 +277,10 @@ async function closedFormAgrees(options: ConformanceOptions): Promise<void> {
       const got = closed.gradients?.(ctx);
       if (!got) return undefined;
       const variables = [...closed.params.map((q) => q.variable), ...closed.trainableVariables()];
-      return { value: got.value.dataSync()[0], grads: variables.map((v) => (got.grads[v.name] ? Float32Array.from(got.grads[v.name].dataSync()) : new Float32Array(v.size))) };
+      return {
+        value: got.value.dataSync()[0],
+        grads: variables.map((v) => (got.grads[v.name] ? Float32Array.from(got.grads[v.name].dataSync()) : new Float32Array(v.size))),
+      };
     });
     // Not offered: nothing to check.
     if (!result) return;
@@ -296,7 +299,13 @@ async function closedFormAgrees(options: ConformanceOptions): Promise<void> {
       const { model, x, y } = fixtureModel(17);
       const penalty = options.create();
       const optimizer = tf.train.momentum(0.05, 0.9);
-      const step = createTrainStep({ model, optimizer, weightDecay, penalties: [tape ? onTheTape(penalty) : penalty], context: options.context });
+      const step = createTrainStep({
+        model,
+        optimizer,
+        weightDecay,
+        penalties: [tape ? onTheTape(penalty) : penalty],
+        context: options.context,
+      });
       for (let i = 0; i < 20; i++) step.run(x, y);
       const weights = model.getWeights().map((w) => Float32Array.from(w.dataSync()));
       step.dispose();
@@ -308,7 +317,8 @@ async function closedFormAgrees(options: ConformanceOptions): Promise<void> {
     });
     const error = relativeError(runs[0], runs[1]);
     const tolerance = options.bitIdentical ? 0 : 1e-5;
-    if (error > tolerance) fail(options, `training with gradients() differs from training on the tape (weight decay ${weightDecay}): relative error ${error}`);
+    if (error > tolerance)
+      fail(options, `training with gradients() differs from training on the tape (weight decay ${weightDecay}): relative error ${error}`);
   }
 }
 

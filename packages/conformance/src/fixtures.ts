@@ -32,7 +32,19 @@ let fixtureCounter = 0;
 function param(name: string, shape: number[], role: ParamRole, layout: ParamLayout, layerClass: string, seed: number): Param {
   const unique = `conformance_${++fixtureCounter}/${name}`;
   // In tidy: tf.variable shares the initial tensor's data; the wrapper tensor itself must be freed.
-  const variable = tf.tidy(() => tf.variable(tf.tensor(fixtureValues(shape.reduce((a, b) => a * b, 1), seed), shape), true, unique));
+  const variable = tf.tidy(() =>
+    tf.variable(
+      tf.tensor(
+        fixtureValues(
+          shape.reduce((a, b) => a * b, 1),
+          seed,
+        ),
+        shape,
+      ),
+      true,
+      unique,
+    ),
+  );
   return { name: unique, layerName: unique.split('/')[0], layerClass, role, layout, shape, size: variable.size, variable };
 }
 
@@ -62,9 +74,14 @@ export function disposeParams(params: readonly Param[]): void {
 /** A tiny seeded MLP (8 → 12 → 4, logits) and a batch for training-loop checks. */
 export function fixtureModel(seed = 1): { model: tf.LayersModel; x: tf.Tensor; y: tf.Tensor } {
   const model = tf.sequential();
-  model.add(tf.layers.dense({ inputShape: [8], units: 12, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }));
+  model.add(
+    tf.layers.dense({ inputShape: [8], units: 12, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed }) }),
+  );
   model.add(tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }) }));
   const x = tf.tensor2d(fixtureValues(16 * 8, seed + 2), [16, 8]);
-  const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 4), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 16 }, (_, i) => i % 4),
+    'int32',
+  );
   return { model, x, y };
 }

@@ -36,12 +36,7 @@ export function checkInteger(what: string, value: unknown, min = 0): void {
 
 /** Sparsity targets live in [0, 1): 1 would prune everything. */
 export function checkSparsity(what: string, value: unknown): void {
-  check(
-    typeof value === 'number' && Number.isFinite(value) && value >= 0 && value < 1,
-    what,
-    value,
-    'a fraction in [0, 1)',
-  );
+  check(typeof value === 'number' && Number.isFinite(value) && value >= 0 && value < 1, what, value, 'a fraction in [0, 1)');
 }
 
 export function checkOneOf<T extends string>(what: string, value: unknown, allowed: readonly T[]): void {

@@ -54,7 +54,14 @@ function unfusedCall(conv: ConvLayerInternals): ConvLayerInternals['call'] {
     tf.tidy(() => {
       const x = (Array.isArray(inputs) ? inputs[0] : inputs) as tf.Tensor4D;
       const dilations = conv.dilationRate as number | [number, number];
-      const y = tf.conv2d(x, conv.kernel.read() as tf.Tensor4D, conv.strides as [number, number], conv.padding as 'valid' | 'same', 'NHWC', dilations);
+      const y = tf.conv2d(
+        x,
+        conv.kernel.read() as tf.Tensor4D,
+        conv.strides as [number, number],
+        conv.padding as 'valid' | 'same',
+        'NHWC',
+        dilations,
+      );
       return conv.useBias && conv.bias ? tf.add(y, conv.bias.read()) : y;
     });
 }

@@ -64,7 +64,12 @@ function registerGradients(): void {
     gradFunc: (dys, saved, attrs) => {
       const dy = Array.isArray(dys) ? dys[0] : dys;
       const [x, gamma, mean, variance] = saved;
-      const [dx, dGamma, dBeta] = runOp(LAYER_KERNELS.batchNormTrainingGrad, [dy, x, gamma, mean, variance], attrs as unknown as EpsilonAttrs, plainBatchNormGrad);
+      const [dx, dGamma, dBeta] = runOp(
+        LAYER_KERNELS.batchNormTrainingGrad,
+        [dy, x, gamma, mean, variance],
+        attrs as unknown as EpsilonAttrs,
+        plainBatchNormGrad,
+      );
       return { x0: () => dx, x1: () => dGamma, x2: () => dBeta };
     },
   });
@@ -82,14 +87,21 @@ function registerGradients(): void {
  * backend has the `batchNormTraining` kernel, one kernel forward and one backward; there no gradient
  * flows through the returned statistics (differentiate through y). Elsewhere, tfjs's ops.
  */
-export function batchNormTraining(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, epsilon: number): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
+export function batchNormTraining(
+  x: tf.Tensor,
+  gamma: tf.Tensor,
+  beta: tf.Tensor,
+  epsilon: number,
+): { y: tf.Tensor; mean: tf.Tensor; variance: tf.Tensor } {
   const fused = hasKernel(LAYER_KERNELS.batchNormTraining) && [x, gamma, beta].every((t) => t.dtype === 'float32') && x.rank >= 2;
   if (!fused) {
     const [y, mean, variance] = plainBatchNorm([x, gamma, beta], { epsilon });
     return { y, mean, variance };
   }
   registerGradients();
-  const [y, mean, variance] = tf.engine().runKernel(LAYER_KERNELS.batchNormTraining, { x0: x, x1: gamma, x2: beta }, { epsilon }) as tf.Tensor[];
+  const [y, mean, variance] = tf
+    .engine()
+    .runKernel(LAYER_KERNELS.batchNormTraining, { x0: x, x1: gamma, x2: beta }, { epsilon }) as tf.Tensor[];
   return { y, mean, variance };
 }
 

@@ -81,7 +81,7 @@ function quickselect(values: Float32Array | number[], k: number): number {
     const a = values[lo];
     const b = values[mid];
     const c = values[hi];
-    const pivot = a < b ? (b < c ? b : Math.max(a , c)) : a < c ? a : Math.max(b , c);
+    const pivot = a < b ? (b < c ? b : Math.max(a, c)) : a < c ? a : Math.max(b, c);
     let i = lo;
     let j = hi;
     while (i <= j) {
@@ -103,11 +103,7 @@ function quickselect(values: Float32Array | number[], k: number): number {
 }
 
 /** Threshold for `sparsity` over magnitudes (non-negative values). Reorders `magnitudes` in place. */
-export function thresholdForSparsity(
-  magnitudes: Float32Array,
-  sparsity: number,
-  rule: ThresholdRule = 'quantile',
-): MagnitudeThreshold {
+export function thresholdForSparsity(magnitudes: Float32Array, sparsity: number, rule: ThresholdRule = 'quantile'): MagnitudeThreshold {
   checkSparsity('sparsity', sparsity);
   check(THRESHOLD_RULES.includes(rule), 'threshold rule', rule, THRESHOLD_RULES.join(' | '));
   const n = magnitudes.length;

@@ -34,7 +34,8 @@ interface MomentumInternals {
 function momentumWithKernel(optimizer: tf.Optimizer): MomentumInternals | null {
   if (Object.getPrototypeOf(optimizer) !== tf.MomentumOptimizer.prototype || !hasKernel(MOMENTUM_UPDATE_KERNEL)) return null;
   const o = optimizer as unknown as Partial<MomentumInternals>;
-  const ok = Array.isArray(o.accumulations) && o.m instanceof tf.Tensor && o.c instanceof tf.Tensor && typeof o.incrementIterations === 'function';
+  const ok =
+    Array.isArray(o.accumulations) && o.m instanceof tf.Tensor && o.c instanceof tf.Tensor && typeof o.incrementIterations === 'function';
   return ok ? (o as MomentumInternals) : null;
 }
 

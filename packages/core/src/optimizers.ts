@@ -62,7 +62,10 @@ const OPTIMIZERS: Readonly<Record<string, OptimizerFactory>> = {
   },
 };
 
-type Registered = [tf.serialization.SerializableConstructor<tf.serialization.Serializable>, tf.serialization.FromConfigMethod<tf.serialization.Serializable>];
+type Registered = [
+  tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+  tf.serialization.FromConfigMethod<tf.serialization.Serializable>,
+];
 
 /** A tf.Optimizer subclass registered with tfjs serialization under `className`, if any. */
 function registeredOptimizer(className: string): Registered | undefined {

@@ -51,10 +51,16 @@ interface Common<T> {
   required?: boolean;
 }
 
-type Spec<I, O, C extends Common<I>> = OptionSpec<I, O> & (C extends { required: true } ? { readonly required: true } : unknown) &
+type Spec<I, O, C extends Common<I>> = OptionSpec<I, O> &
+  (C extends { required: true } ? { readonly required: true } : unknown) &
   (C extends { default: unknown } ? { readonly default: I } : unknown);
 
-function spec<I, O, C extends Common<I>>(type: OptionSpec<I, O>['type'], common: C, parse: (value: unknown, what: string) => O, extra: Partial<OptionSpec<I, O>> = {}): Spec<I, O, C> {
+function spec<I, O, C extends Common<I>>(
+  type: OptionSpec<I, O>['type'],
+  common: C,
+  parse: (value: unknown, what: string) => O,
+  extra: Partial<OptionSpec<I, O>> = {},
+): Spec<I, O, C> {
   return { type, ...common, ...extra, parse } as Spec<I, O, C>;
 }
 
@@ -109,10 +115,15 @@ export const option = {
   },
   /** A string from a fixed list. */
   oneOf<T extends string, C extends Common<T>>(values: readonly T[], c: C) {
-    return spec<T, T, C>('string', c, (v, what) => {
-      checkOneOf(what, v, values);
-      return v as T;
-    }, { values });
+    return spec<T, T, C>(
+      'string',
+      c,
+      (v, what) => {
+        checkOneOf(what, v, values);
+        return v as T;
+      },
+      { values },
+    );
   },
   /** A strength: a number ≥ 0, a schedule, or a schedule's config; parsed to a schedule. */
   strength<C extends Common<StrengthLike>>(c: C) {

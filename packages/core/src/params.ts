@@ -135,16 +135,12 @@ export function describeParams(source: ParamSource): Param[] {
     }
     return params;
   }
-  return (source as readonly (tf.Variable | Param)[]).map((item) =>
-    isParam(item) ? item : describeVariable(item, item.name, 'Variable'),
-  );
+  return (source as readonly (tf.Variable | Param)[]).map((item) => (isParam(item) ? item : describeVariable(item, item.name, 'Variable')));
 }
 
 function matches(patterns: readonly (string | RegExp)[], p: Param): boolean {
   return patterns.some((pattern) =>
-    typeof pattern === 'string'
-      ? pattern === p.name || pattern === p.layerName
-      : pattern.test(p.name) || pattern.test(p.layerName),
+    typeof pattern === 'string' ? pattern === p.name || pattern === p.layerName : pattern.test(p.name) || pattern.test(p.layerName),
   );
 }
 
@@ -171,9 +167,11 @@ export function selectParams(source: ParamSource, options: SelectOptions = {}): 
     throw new SparsifyConfigError(
       `selectParams selected no parameters with options ${JSON.stringify(options, (_k, v) =>
         v instanceof RegExp ? String(v) : v,
-      )}; the source has ${describeParams(source)
-        .map((p) => `${p.name} (${p.layerClass} ${p.role})`)
-        .join(', ') || 'no trainable parameters'}`,
+      )}; the source has ${
+        describeParams(source)
+          .map((p) => `${p.name} (${p.layerClass} ${p.role})`)
+          .join(', ') || 'no trainable parameters'
+      }`,
     );
   }
   return params;

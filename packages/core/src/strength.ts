@@ -51,12 +51,7 @@ export function exponentialWarmup(options: { value: number; initial: number; war
  * `initial · rate^(epoch − beginEpoch)` from `beginEpoch` on, 0 before it: the ART schedule
  * α_k = λ_init·η^k (see packages/hypersparse/README.md, "ART"). `max` caps it when given.
  */
-export function exponentialGrowth(options: {
-  initial: number;
-  rate: number;
-  beginEpoch?: number;
-  max?: number;
-}): StrengthSchedule {
+export function exponentialGrowth(options: { initial: number; rate: number; beginEpoch?: number; max?: number }): StrengthSchedule {
   const { initial, rate, beginEpoch = 0, max } = options;
   checkNonNegative('exponentialGrowth initial', initial);
   checkPositive('exponentialGrowth rate', rate);
@@ -77,9 +72,7 @@ export function stepStrength(options: { initial: number; factor: number; everyEp
   checkNonNegative('stepStrength initial', initial);
   checkPositive('stepStrength factor', factor);
   checkInteger('stepStrength everyEpochs', everyEpochs, 1);
-  return schedule({ kind: 'step', initial, factor, everyEpochs }, ({ epoch }) =>
-    initial * factor ** Math.floor(epoch / everyEpochs),
-  );
+  return schedule({ kind: 'step', initial, factor, everyEpochs }, ({ epoch }) => initial * factor ** Math.floor(epoch / everyEpochs));
 }
 
 /** Rebuilds a schedule from its config. */

@@ -143,7 +143,10 @@ export class TrainStep {
       throw new SparsifyConfigError('TrainStep needs either `model`, or both `forward` and `variables`');
     }
     const apply = (x: tf.Tensor) => model!.apply(x, { training: true }) as tf.Tensor;
-    const calls = () => [...(options.skipInputGradients === false ? [] : inputConvCalls(model!)), ...(options.layerOps === false ? [] : layerOpCalls(model!))];
+    const calls = () => [
+      ...(options.skipInputGradients === false ? [] : inputConvCalls(model!)),
+      ...(options.layerOps === false ? [] : layerOpCalls(model!)),
+    ];
     this.forward = options.forward ?? ((x) => withLayerCalls(calls(), () => apply(x)));
     this.variables = (options.variables ?? model!.trainableWeights.map((w) => w.read() as tf.Variable)).slice();
     this.lossFn = options.loss ?? softmaxCrossEntropy;
@@ -222,7 +225,7 @@ export class TrainStep {
       const parts = new Map<string, tf.Tensor[]>();
       const addPart = (name: string, g: tf.Tensor) => parts.set(name, [...(parts.get(name) ?? []), g]);
       for (const c of closed) for (const [name, g] of Object.entries(c?.grads ?? {})) addPart(name, g);
-      const taped = this.penalties.flatMap((p, i) => (closed[i] ? [] : [i]));
+      const taped = this.penalties.flatMap((_p, i) => (closed[i] ? [] : [i]));
       if (taped.length > 0) {
         const { grads } = gradientsByName(() => {
           const losses = taped.map((i) => this.penalties[i].loss(ctx));

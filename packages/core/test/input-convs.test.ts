@@ -7,7 +7,10 @@ beforeAll(() => useBackend('cpu'));
 
 /** conv (linear, fed by the input) → pool → conv (fed by a layer) → dense. */
 function convNet(seed: number, firstActivation: 'linear' | 'relu' = 'linear'): tf.LayersModel {
-  const init = (s: number) => ({ kernelInitializer: tf.initializers.glorotNormal({ seed: s }), biasInitializer: tf.initializers.randomNormal({ seed: s + 50, stddev: 0.1 }) });
+  const init = (s: number) => ({
+    kernelInitializer: tf.initializers.glorotNormal({ seed: s }),
+    biasInitializer: tf.initializers.randomNormal({ seed: s + 50, stddev: 0.1 }),
+  });
   const m = tf.sequential();
   m.add(tf.layers.conv2d({ filters: 3, kernelSize: 3, inputShape: [8, 8, 2], activation: firstActivation, ...init(seed) }));
   m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
@@ -33,7 +36,10 @@ async function inputGradKernels(skipInputGradients: boolean, model: tf.LayersMod
 describe('TrainStep skips the input gradient of convs fed by the model input', () => {
   it('trains as model.apply does (to float32 rounding of the bias add)', () => {
     const [fast, exact] = [convNet(1), convNet(1)];
-    const steps = [createTrainStep({ model: fast, optimizer: tf.train.momentum(0.1, 0.9) }), createTrainStep({ model: exact, optimizer: tf.train.momentum(0.1, 0.9), skipInputGradients: false })];
+    const steps = [
+      createTrainStep({ model: fast, optimizer: tf.train.momentum(0.1, 0.9) }),
+      createTrainStep({ model: exact, optimizer: tf.train.momentum(0.1, 0.9), skipInputGradients: false }),
+    ];
     const { x, y } = batch();
     for (let i = 0; i < 5; i++) {
       const [a, b] = steps.map((s) => s.run(x, y));
@@ -61,7 +67,13 @@ describe('TrainStep skips the input gradient of convs fed by the model input', (
     createTrainStep({ model, optimizer: tf.train.sgd(0) }).run(x, y);
     expect(Object.hasOwn(model.layers[0], 'call')).toBe(false);
     const out = model.predict(x) as tf.Tensor;
-    const fused = tf.fused.conv2d({ x: x as tf.Tensor4D, filter: model.layers[0].getWeights()[0] as tf.Tensor4D, strides: 1, pad: 'valid', bias: model.layers[0].getWeights()[1] });
+    const fused = tf.fused.conv2d({
+      x: x as tf.Tensor4D,
+      filter: model.layers[0].getWeights()[0] as tf.Tensor4D,
+      strides: 1,
+      pad: 'valid',
+      bias: model.layers[0].getWeights()[1],
+    });
     const again = model.layers.slice(1).reduce((h, l) => l.apply(h) as tf.Tensor, fused as tf.Tensor);
     expect(Array.from(out.dataSync())).toEqual(Array.from(again.dataSync()));
     tf.dispose([x, y, out, fused, again]);

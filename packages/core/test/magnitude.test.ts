@@ -29,7 +29,12 @@ const countPruned = (values: Float32Array, s: number, rule?: 'quantile' | 'quant
 
 describe('kthSmallest', () => {
   it('agrees with a sort on random, sorted, reversed and constant inputs', () => {
-    const inputs = [seeded(1001, 1), Float32Array.from({ length: 500 }, (_, i) => i), Float32Array.from({ length: 500 }, (_, i) => -i), new Float32Array(300).fill(2)];
+    const inputs = [
+      seeded(1001, 1),
+      Float32Array.from({ length: 500 }, (_, i) => i),
+      Float32Array.from({ length: 500 }, (_, i) => -i),
+      new Float32Array(300).fill(2),
+    ];
     for (const input of inputs) {
       const sorted = Array.from(input).sort((a, b) => a - b);
       for (const k of [0, 1, Math.floor(input.length / 2), input.length - 1]) {
@@ -63,7 +68,8 @@ describe('magnitude thresholds (docs/conventions.md)', () => {
     for (const s of [0.1, 0.5, 0.9, 0.95, 0.999]) expect(countPruned(values, s)).toBe(Math.floor(s * 1000) + 1);
   });
   it('exactCount keeps max(round(N(1−s)), 1) weights', () => {
-    for (const s of [0.1, 0.5, 0.95, 0.9999]) expect(1000 - countPruned(values, s, 'exactCount')).toBe(Math.max(Math.round(1000 * (1 - s)), 1));
+    for (const s of [0.1, 0.5, 0.95, 0.9999])
+      expect(1000 - countPruned(values, s, 'exactCount')).toBe(Math.max(Math.round(1000 * (1 - s)), 1));
   });
   it('ties: strict > prunes every tie at the threshold; exactCount keeps them', () => {
     const tied = Float32Array.from([0.1, 0.2, 0.2, 0.2, 0.5, 0.6]);
@@ -121,7 +127,9 @@ describe('masks and sparsity', () => {
   it('importance scores replace |w| (here: keep the most negative weights)', () => {
     const params = selectParams(tinyModel(13));
     const before = params.map((p) => Array.from(p.variable.dataSync()));
-    pruneByMagnitude(params, { sparsity: 0.5, scope: 'layer', rule: 'exactCount', importance: (w) => tf.neg(w) }).forEach((m) => m.mask.dispose());
+    pruneByMagnitude(params, { sparsity: 0.5, scope: 'layer', rule: 'exactCount', importance: (w) => tf.neg(w) }).forEach((m) =>
+      m.mask.dispose(),
+    );
     params.forEach((p, i) => {
       const kept = before[i].filter((_, j) => p.variable.dataSync()[j] !== 0);
       const sorted = before[i].slice().sort((a, b) => a - b);

@@ -109,7 +109,10 @@ class FastL1 extends BasePenalty {
   protected override closedForm(_ctx: TrainingContext, strength: tf.Scalar): PenaltyGradients {
     this.strengths.push(strength);
     const zero = tf.scalar(0);
-    return { value: tf.mul(this.term(), strength) as tf.Scalar, grads: Object.fromEntries(this.params.map((p) => [p.name, signLinear(p.variable, strength, zero)])) };
+    return {
+      value: tf.mul(this.term(), strength) as tf.Scalar,
+      grads: Object.fromEntries(this.params.map((p) => [p.name, signLinear(p.variable, strength, zero)])),
+    };
   }
 }
 
@@ -159,16 +162,32 @@ describe('BasePenalty and the registry', () => {
   it('registers plugins, creates by name, validates options, round-trips configs', () => {
     const plugin: SparsifyPlugin = {
       package: 'core-test',
-      penalties: [{ name: 'core-test-quadratic', package: 'core-test', description: 'Σw²', schema: STRENGTH_OPTIONS, create: (o) => new Quadratic(o as OptionsOf<typeof STRENGTH_OPTIONS>) }],
+      penalties: [
+        {
+          name: 'core-test-quadratic',
+          package: 'core-test',
+          description: 'Σw²',
+          schema: STRENGTH_OPTIONS,
+          create: (o) => new Quadratic(o as OptionsOf<typeof STRENGTH_OPTIONS>),
+        },
+      ],
     };
     registerPlugin(plugin);
     expect(listPenalties().map((d) => d.name)).toContain('core-test-quadratic');
     const p = createPenalty('core-test-quadratic', { strength: 0.25 });
-    expect(p.getConfig()).toEqual({ name: 'core-test-quadratic', package: 'core-test', options: { strength: { kind: 'constant', value: 0.25 } } });
+    expect(p.getConfig()).toEqual({
+      name: 'core-test-quadratic',
+      package: 'core-test',
+      options: { strength: { kind: 'constant', value: 0.25 } },
+    });
     expect(penaltyFromConfig(JSON.parse(JSON.stringify(p.getConfig()))).getConfig()).toEqual(p.getConfig());
     expect(() => createPenalty('no-such')).toThrow(/unknown penalty "no-such"; registered: .*core-test-quadratic/);
-    expect(() => createPenalty('core-test-quadratic', { strenght: 1 })).toThrow('Quadratic: unknown option "strenght"; valid options: strength');
-    expect(() => registerPlugin({ ...plugin, package: 'other', penalties: [{ ...plugin.penalties[0], package: 'other' }] })).toThrow(/already registered by core-test/);
+    expect(() => createPenalty('core-test-quadratic', { strenght: 1 })).toThrow(
+      'Quadratic: unknown option "strenght"; valid options: strength',
+    );
+    expect(() => registerPlugin({ ...plugin, package: 'other', penalties: [{ ...plugin.penalties[0], package: 'other' }] })).toThrow(
+      /already registered by core-test/,
+    );
   });
 });
 
@@ -204,13 +223,17 @@ describe('TrainStep with several penalties and penalty variables', () => {
     const w = Math.abs(penalty.params[0].variable.dataSync()[0]);
     const lambda = Math.abs(penalty.trainableVariables()[0].dataSync()[0]);
     // Stationary point of |w|/λ² + λ² with gradient + wd·λ: −2|w|/λ³ + 2λ + 0.5λ = 0 → λ⁴ = 2|w|/2.5.
-    expect(lambda).toBeCloseTo((2 * w / 2.5) ** 0.25, 3);
+    expect(lambda).toBeCloseTo(((2 * w) / 2.5) ** 0.25, 3);
   });
 
   it('stops on a non-finite loss before applying the update', () => {
     const model = tinyModel(51);
     const params = selectParams(model);
-    const step = createTrainStep({ model, optimizer: tf.train.sgd(0.1), loss: (_labels, outputs) => tf.mul(tf.sum(outputs), tf.scalar(Number.NaN)) as tf.Scalar });
+    const step = createTrainStep({
+      model,
+      optimizer: tf.train.sgd(0.1),
+      loss: (_labels, outputs) => tf.mul(tf.sum(outputs), tf.scalar(Number.NaN)) as tf.Scalar,
+    });
     const before = params.map((p) => Array.from(p.variable.dataSync()));
     const { x, y } = tinyBatch(52);
     expect(() => step.run(x, y)).toThrow(NonFiniteLossError);
@@ -224,7 +247,12 @@ describe('TrainStep with several penalties and penalty variables', () => {
     const step = createTrainStep({ model, optimizer: tf.train.momentum(0.05, 0.9), weightDecay: 1e-3 });
     const { x, y } = tinyBatch(62);
     for (let i = 0; i < 20; i++) step.run(x, y);
-    const { masks } = { masks: params.map((p) => ({ variable: p.variable, mask: tf.tidy(() => tf.cast(tf.greater(tf.abs(p.variable), tf.scalar(0.3)), 'float32')) })) };
+    const { masks } = {
+      masks: params.map((p) => ({
+        variable: p.variable,
+        mask: tf.tidy(() => tf.cast(tf.greater(tf.abs(p.variable), tf.scalar(0.3)), 'float32')),
+      })),
+    };
     step.setMasks(masks);
     step.setOptimizer(tf.train.momentum(0.05, 0.9));
     for (let i = 0; i < 50; i++) step.run(x, y);

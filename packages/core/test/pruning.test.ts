@@ -26,7 +26,16 @@ beforeAll(() => useTestBackend());
 /** A Param over a fresh variable with seeded values. */
 function param(name: string, shape: number[], layout: Param['layout'], seed = 1, values?: number[]): Param {
   const variable = tf.variable(values ? tf.tensor(values, shape) : tf.randomNormal(shape, 0, 1, 'float32', seed), true, name);
-  return { name, layerName: name, layerClass: 'Test', role: layout === 'vector' ? 'bias' : 'kernel', layout, shape, size: variable.size, variable };
+  return {
+    name,
+    layerName: name,
+    layerClass: 'Test',
+    role: layout === 'vector' ? 'bias' : 'kernel',
+    layout,
+    shape,
+    size: variable.size,
+    variable,
+  };
 }
 
 function host(t: tf.Tensor): number[] {
@@ -41,7 +50,8 @@ function free(...ps: Param[]): void {
 function denseNorms(w: number[], rows: number, cols: number, axis: 'input' | 'output', order = 2): number[] {
   const n = axis === 'output' ? cols : rows;
   return Array.from({ length: n }, (_, g) => {
-    const vals = axis === 'output' ? Array.from({ length: rows }, (_, r) => w[r * cols + g]) : Array.from({ length: cols }, (_, c) => w[g * cols + c]);
+    const vals =
+      axis === 'output' ? Array.from({ length: rows }, (_, r) => w[r * cols + g]) : Array.from({ length: cols }, (_, c) => w[g * cols + c]);
     if (order === Infinity) return Math.max(...vals.map(Math.abs));
     return vals.reduce((s, v) => s + Math.abs(v) ** order, 0) ** (1 / order);
   });
@@ -139,7 +149,13 @@ describe('blockMasks', () => {
       [2, 2, 2, 3, 3, 3],
       [2, 2, 2, 3, 3, 3],
     ].flat();
-    const p = param('d', [4, 6], 'dense', 1, vals.map((v, i) => (i % 2 ? -v : v)));
+    const p = param(
+      'd',
+      [4, 6],
+      'dense',
+      1,
+      vals.map((v, i) => (i % 2 ? -v : v)),
+    );
     const { masks, thresholds } = blockMasks([p], { sparsity: 0.5, blockSize: [2, 3] });
     expect(host(masks[0].mask)).toEqual(vals.map((v) => (v >= 3 ? 1 : 0)));
     expect(thresholds[0]).toEqual({ value: 3, inclusive: true });
@@ -164,7 +180,9 @@ describe('blockMasks', () => {
     const d = param('d', [4, 4], 'dense');
     expect(() => blockMasks([c], { sparsity: 0.5, blockSize: [2, 2] })).toThrow(/rank of param "c" must be 2.*got 4/);
     expect(() => blockMasks([d], { sparsity: 0.5, blockSize: [0, 2] as never })).toThrow(/blockSize must be a pair.*got \[0,2\]/);
-    expect(() => blockMasks([d], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'sum' as never })).toThrow(/blockPooling must be one of "avg", "max"; got "sum"/);
+    expect(() => blockMasks([d], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'sum' as never })).toThrow(
+      /blockPooling must be one of "avg", "max"; got "sum"/,
+    );
     free(c, d);
   });
 });
@@ -264,13 +282,20 @@ describe('customFromMask and computePruningMasks', () => {
 
   it('passes importance scores and gradients to every method', () => {
     const p = param('d', [4, 2], 'dense', 1, [1, 1, 2, 2, 3, 3, 4, 4]);
-    const g = tf.tensor([[4, 4], [3, 3], [0.1, 0.1], [0.1, 0.1]]);
+    const g = tf.tensor([
+      [4, 4],
+      [3, 3],
+      [0.1, 0.1],
+      [0.1, 0.1],
+    ]);
     const taylor = (w: tf.Tensor, grad?: tf.Tensor) => tf.abs(tf.mul(w, grad!));
     const byW = computePruningMasks([p], 0.5, { kind: 'lnStructured', axis: 'input' });
     const byTaylor = computePruningMasks([p], 0.5, { kind: 'lnStructured', axis: 'input' }, { importance: taylor, gradients: [g] });
     expect(host(byW.masks[0].mask)).toEqual([0, 0, 0, 0, 1, 1, 1, 1]);
     expect(host(byTaylor.masks[0].mask)).toEqual([1, 1, 1, 1, 0, 0, 0, 0]);
-    expect(() => computePruningMasks([p], 0.5, { kind: 'block', blockSize: [2, 2] }, { gradients: [] })).toThrow(/gradients.length must be 1/);
+    expect(() => computePruningMasks([p], 0.5, { kind: 'block', blockSize: [2, 2] }, { gradients: [] })).toThrow(
+      /gradients.length must be 1/,
+    );
     disposeMasks([...byW.masks, ...byTaylor.masks]);
     g.dispose();
     free(p);
@@ -279,7 +304,9 @@ describe('customFromMask and computePruningMasks', () => {
   it('validates the method and a custom method result', () => {
     const p = param('d', [4, 4], 'dense');
     expect(() => computePruningMasks([p], 0.5, { kind: 'random' } as never)).toThrow(/pruning method kind must be one of .*got "random"/);
-    expect(() => computePruningMasks([p], 0.5, { kind: 'magnitude', scope: 'everywhere' } as never)).toThrow(/scope must be one of "layer", "global"; got "everywhere"/);
+    expect(() => computePruningMasks([p], 0.5, { kind: 'magnitude', scope: 'everywhere' } as never)).toThrow(
+      /scope must be one of "layer", "global"; got "everywhere"/,
+    );
     const bad = { kind: 'custom' as const, name: 'none', computeMasks: () => [] };
     expect(() => computePruningMasks([p], 0.5, bad)).toThrow(/custom pruning method "none" result/);
     const keepFirstRow = {

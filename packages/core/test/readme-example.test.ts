@@ -40,13 +40,22 @@ describe('the README penalty example (elastic net)', () => {
     expect(() => new ElasticNet({ strength: 1, l1Ratio: 2 })).toThrow('elasticNet l1Ratio must be a finite number in [0, 1]; got 2');
     registerPlugin(plugin);
     const penalty = createPenalty('elastic-net', { strength: 0.3, l1Ratio: 0.25 });
-    expect(penalty.getConfig()).toEqual({ name: 'elastic-net', package: 'my-elastic-net', options: { strength: { kind: 'constant', value: 0.3 }, l1Ratio: 0.25 } });
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 4, kernelInitializer: tf.initializers.glorotNormal({ seed: 3 }) })] });
+    expect(penalty.getConfig()).toEqual({
+      name: 'elastic-net',
+      package: 'my-elastic-net',
+      options: { strength: { kind: 'constant', value: 0.3 }, l1Ratio: 0.25 },
+    });
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [5], units: 4, kernelInitializer: tf.initializers.glorotNormal({ seed: 3 }) })],
+    });
     const params = selectParams(model);
     penalty.bind(params);
     const ctx = { step: 0, epoch: 0 };
     tf.tidy(() => {
-      const tape = tf.variableGrads(() => penalty.loss(ctx), params.map((p) => p.variable));
+      const tape = tf.variableGrads(
+        () => penalty.loss(ctx),
+        params.map((p) => p.variable),
+      );
       const closed = penalty.gradients!(ctx)!;
       expect(closed.value.dataSync()[0]).toBeCloseTo(tape.value.dataSync()[0], 6);
       for (const p of params) {

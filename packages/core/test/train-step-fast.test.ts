@@ -54,7 +54,10 @@ class GroupQuadratic extends BasePenalty {
   });
   private factors(w: tf.Tensor, dy: tf.Tensor): [tf.Tensor1D, tf.Tensor1D] {
     const [I, O] = w.shape;
-    return [tf.mul(tf.mul(tf.range(1, I + 1), tf.scalar(0.01)), dy) as tf.Tensor1D, tf.mul(tf.mul(tf.range(0, O), tf.scalar(-0.005)), dy) as tf.Tensor1D];
+    return [
+      tf.mul(tf.mul(tf.range(1, I + 1), tf.scalar(0.01)), dy) as tf.Tensor1D,
+      tf.mul(tf.mul(tf.range(0, O), tf.scalar(-0.005)), dy) as tf.Tensor1D,
+    ];
   }
   private kernels(): tf.Variable[] {
     return this.params.map((p) => p.variable).filter((v) => v.rank === 2);
@@ -71,7 +74,11 @@ class GroupQuadratic extends BasePenalty {
 /** The penalty as a training step sees one without `gradients`. */
 const onTheTape = (p: Penalty): Penalty => new Proxy(p, { get: (t, k) => (k === 'gradients' ? undefined : Reflect.get(t, k)) });
 
-function train(make: () => Penalty[], tape: boolean, options: { weightDecay: number; masked: boolean }): { weights: number[][]; losses: number[] } {
+function train(
+  make: () => Penalty[],
+  tape: boolean,
+  options: { weightDecay: number; masked: boolean },
+): { weights: number[][]; losses: number[] } {
   const model = tinyModel(5);
   const { x, y } = tinyBatch(6);
   const penalties = make();
@@ -80,7 +87,13 @@ function train(make: () => Penalty[], tape: boolean, options: { weightDecay: num
   const first = params[0].variable;
   const masks = options.masked ? [{ variable: first, mask: tf.tidy(() => tf.cast(tf.greater(tf.abs(first), 0.2), 'float32')) }] : undefined;
   const optimizer = tf.train.momentum(0.05, 0.9);
-  const step = createTrainStep({ model, optimizer, weightDecay: options.weightDecay, penalties: tape ? penalties.map(onTheTape) : penalties, masks });
+  const step = createTrainStep({
+    model,
+    optimizer,
+    weightDecay: options.weightDecay,
+    penalties: tape ? penalties.map(onTheTape) : penalties,
+    masks,
+  });
   const losses: number[] = [];
   for (let i = 0; i < 12; i++) losses.push(step.run(x, y).loss);
   const weights = model.getWeights().map((w) => Array.from(w.dataSync()));
@@ -100,7 +113,11 @@ describe('the training step with closed-form penalty gradients', () => {
     ['two penalties on the same weights', () => [new L1L2({ strength: 3e-3 }), new GroupQuadratic({ strength: 0.2 })]],
   ];
   for (const [form, make] of cases) {
-    for (const options of [{ weightDecay: 0, masked: false }, { weightDecay: 1e-3, masked: false }, { weightDecay: 0, masked: true }]) {
+    for (const options of [
+      { weightDecay: 0, masked: false },
+      { weightDecay: 1e-3, masked: false },
+      { weightDecay: 0, masked: true },
+    ]) {
       it(`${form} (decay ${options.weightDecay}${options.masked ? ', masked' : ''}): the same weights and losses as the tape, bit for bit`, () => {
         const before = tf.memory().numTensors;
         const closed = train(make, false, options);
@@ -132,7 +149,12 @@ describe('the training step with closed-form penalty gradients', () => {
       events.push('forward');
       return model.apply(inputs, { training: true }) as tf.Tensor;
     };
-    const step = createTrainStep({ forward, variables: model.trainableWeights.map((w) => w.read() as tf.Variable), optimizer, penalties: [penalty] });
+    const step = createTrainStep({
+      forward,
+      variables: model.trainableWeights.map((w) => w.read() as tf.Variable),
+      optimizer,
+      penalties: [penalty],
+    });
     step.run(x, y);
     step.run(x, y);
     expect(events).toEqual(['gradients 0', 'forward', 'end 0', 'gradients 1', 'forward', 'end 1']);

@@ -69,7 +69,12 @@ describe('TrainStep', () => {
 
   it('does not grow the tensor count over 500 steps', () => {
     const model = tinyModel(5);
-    const step = createTrainStep({ model, optimizer: tf.train.momentum(0.01, 0.9), weightDecay: 1e-4, penalties: [new TestL1({ strength: 1e-4 })] });
+    const step = createTrainStep({
+      model,
+      optimizer: tf.train.momentum(0.01, 0.9),
+      weightDecay: 1e-4,
+      penalties: [new TestL1({ strength: 1e-4 })],
+    });
     const { x, y } = tinyBatch(7);
     for (let i = 0; i < 5; i++) step.run(x, y); // optimizer slots are created lazily
     const before = tf.memory().numTensors;
@@ -81,7 +86,9 @@ describe('TrainStep', () => {
   function bnModel(seed: number): tf.LayersModel {
     const init = (s: number) => tf.initializers.glorotUniform({ seed: seed + s });
     const model = tf.sequential();
-    model.add(tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 4, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: init(1) }));
+    model.add(
+      tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 4, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: init(1) }),
+    );
     model.add(tf.layers.batchNormalization({ momentum: 0.9, epsilon: 1e-3 }));
     model.add(tf.layers.reLU());
     model.add(tf.layers.flatten());
@@ -89,12 +96,16 @@ describe('TrainStep', () => {
     return model;
   }
 
-  it('runs BatchNormalization and ReLU layers as core\'s layer ops (layerOps), with the same updates and moving statistics as the layers', () => {
+  it("runs BatchNormalization and ReLU layers as core's layer ops (layerOps), with the same updates and moving statistics as the layers", () => {
     const [fast, plain] = [bnModel(21), bnModel(21)];
     const x = tf.randomNormal([5, 6, 6, 2], 0.5, 2, 'float32', 22);
     const y = tf.tensor1d([0, 1, 2, 1, 0]);
     const steps = [fast, plain].map((model, i) =>
-      createTrainStep({ model, optimizer: tf.train.momentum(0.05, 0.9), ...(i === 1 ? { layerOps: false, skipInputGradients: false } : {}) }),
+      createTrainStep({
+        model,
+        optimizer: tf.train.momentum(0.05, 0.9),
+        ...(i === 1 ? { layerOps: false, skipInputGradients: false } : {}),
+      }),
     );
     for (let i = 0; i < 5; i++) {
       const [a, b] = steps.map((s) => s.run(x, y).loss);
@@ -107,7 +118,7 @@ describe('TrainStep', () => {
       got.forEach((v, j) => expect(Math.abs(v - want[j]), `${w.name}[${j}]`).toBeLessThanOrEqual(1e-5 * scale));
     });
     // The layers' own calls are back: inference runs the stored statistics.
-    expect(Object.prototype.hasOwnProperty.call(fast.layers[1], 'call')).toBe(false);
+    expect(Object.hasOwn(fast.layers[1], 'call')).toBe(false);
     const before = tf.memory().numTensors;
     for (let i = 0; i < 20; i++) steps[0].run(x, y);
     expect(tf.memory().numTensors).toBe(before);

@@ -9,7 +9,13 @@ export const CIFAR_IMAGE_BYTES = 3072;
 const SIDE = 32;
 const PLANE = SIDE * SIDE;
 
-export const CIFAR10_TRAIN_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin'] as const;
+export const CIFAR10_TRAIN_FILES = [
+  'data_batch_1.bin',
+  'data_batch_2.bin',
+  'data_batch_3.bin',
+  'data_batch_4.bin',
+  'data_batch_5.bin',
+] as const;
 export const CIFAR10_TEST_FILE = 'test_batch.bin';
 export const CIFAR100_TRAIN_FILE = 'train.bin';
 export const CIFAR100_TEST_FILE = 'test.bin';
@@ -67,10 +73,18 @@ function readCifarFiles(files: readonly string[], format: Format): { pixels: Uin
       const label = bytes[at + format.labelOffset];
       if (label >= format.numClasses) {
         const which = format.labelBytes === 2 ? (format.labelOffset === 1 ? 'fine ' : 'coarse ') : '';
-        throw new DatasetError(`${file}: record ${r} has ${which}label ${label}, not below ${format.numClasses}; not a ${format.label} file`, file, `record ${r} label`);
+        throw new DatasetError(
+          `${file}: record ${r} has ${which}label ${label}, not below ${format.numClasses}; not a ${format.label} file`,
+          file,
+          `record ${r} label`,
+        );
       }
       if (format.otherLimit !== undefined && bytes[at + 1 - format.labelOffset] >= format.otherLimit) {
-        throw new DatasetError(`${file}: record ${r} has label byte ${bytes[at + 1 - format.labelOffset]} out of range; not a ${format.label} file`, file, `record ${r} label`);
+        throw new DatasetError(
+          `${file}: record ${r} has label byte ${bytes[at + 1 - format.labelOffset]} out of range; not a ${format.label} file`,
+          file,
+          `record ${r} label`,
+        );
       }
       labels[n] = label;
       const src = at + format.labelBytes;

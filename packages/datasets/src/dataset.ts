@@ -144,7 +144,12 @@ export class Dataset {
   /** Wraps compact arrays (not copied) after validating shapes and labels. */
   static fromArrays(init: DatasetInit): Dataset {
     check(typeof init.name === 'string' && init.name.length > 0, 'name', init.name, 'a non-empty string');
-    check(init.x instanceof Uint8Array || init.x instanceof Float32Array, `${init.name}: x`, typeName(init.x), 'a Uint8Array or Float32Array');
+    check(
+      init.x instanceof Uint8Array || init.x instanceof Float32Array,
+      `${init.name}: x`,
+      typeName(init.x),
+      'a Uint8Array or Float32Array',
+    );
     check(init.y instanceof Uint8Array || init.y instanceof Int32Array, `${init.name}: y`, typeName(init.y), 'a Uint8Array or Int32Array');
     check(
       Array.isArray(init.sampleShape) && init.sampleShape.length > 0 && init.sampleShape.every((d) => Number.isSafeInteger(d) && d > 0),
@@ -169,7 +174,12 @@ export class Dataset {
     const scale = init.scale ?? (init.x instanceof Uint8Array ? 255 : 1);
     check(Number.isFinite(scale) && scale > 0, `${init.name}: scale`, scale, 'a finite number > 0');
     if (init.classNames != null) {
-      check(init.classNames.length === init.numClasses, `${init.name}: classNames`, init.classNames.length, `${init.numClasses} names (numClasses)`);
+      check(
+        init.classNames.length === init.numClasses,
+        `${init.name}: classNames`,
+        init.classNames.length,
+        `${init.numClasses} names (numClasses)`,
+      );
     }
     const state: ViewState = {
       name: init.name,
@@ -288,7 +298,9 @@ export class Dataset {
     else if (Number.isSafeInteger(validation) && validation >= 1) count = validation;
     else throw new DatasetError(`${this.name}: validation must be a fraction in (0, 1) or a count ≥ 1; got ${show(validation)}`);
     if (count < 1 || count >= n) {
-      throw new DatasetError(`${this.name}: a validation split of ${show(validation)} leaves ${count} of ${n} samples for validation; need between 1 and ${n - 1}`);
+      throw new DatasetError(
+        `${this.name}: a validation split of ${show(validation)} leaves ${count} of ${n} samples for validation; need between 1 and ${n - 1}`,
+      );
     }
     const perm = permutation(n, seed);
     const valPositions = perm.slice(0, count).sort();
@@ -496,8 +508,18 @@ function validateNormalization(norm: Normalization | null, state: ViewState): No
   if (norm == null) return null;
   const last = state.sampleShape[state.sampleShape.length - 1];
   const okLength = (a: unknown): a is number[] => Array.isArray(a) && (a.length === 1 || a.length === last);
-  check(okLength(norm.mean) && norm.mean.every(Number.isFinite), `${state.name}: normalization.mean`, norm.mean, `1 or ${last} finite numbers`);
-  check(okLength(norm.std) && norm.std.every((s) => Number.isFinite(s) && s > 0), `${state.name}: normalization.std`, norm.std, `1 or ${last} finite numbers > 0`);
+  check(
+    okLength(norm.mean) && norm.mean.every(Number.isFinite),
+    `${state.name}: normalization.mean`,
+    norm.mean,
+    `1 or ${last} finite numbers`,
+  );
+  check(
+    okLength(norm.std) && norm.std.every((s) => Number.isFinite(s) && s > 0),
+    `${state.name}: normalization.std`,
+    norm.std,
+    `1 or ${last} finite numbers > 0`,
+  );
   return Object.freeze({ mean: Object.freeze(norm.mean.slice()), std: Object.freeze(norm.std.slice()) });
 }
 
@@ -506,7 +528,12 @@ function validateAugmentation(aug: Augmentation | null, state: ViewState): Augme
   check(typeof aug === 'object', `${state.name}: augmentation`, aug, 'an object { padCrop?, horizontalFlip? } or null');
   const pad = aug.padCrop ?? 0;
   checkInteger(`${state.name}: augmentation.padCrop`, pad, 0);
-  check(aug.horizontalFlip === undefined || typeof aug.horizontalFlip === 'boolean', `${state.name}: augmentation.horizontalFlip`, aug.horizontalFlip, 'a boolean');
+  check(
+    aug.horizontalFlip === undefined || typeof aug.horizontalFlip === 'boolean',
+    `${state.name}: augmentation.horizontalFlip`,
+    aug.horizontalFlip,
+    'a boolean',
+  );
   if (state.sampleShape.length !== 3) {
     throw new DatasetError(`${state.name}: augmentation needs [H, W, C] image samples; sampleShape is ${show(state.sampleShape)}`);
   }

@@ -28,12 +28,17 @@ export function readDatasetFile(file: string, maxBytes = MAX_DATASET_FILE_BYTES)
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     const probe = probeFile(file);
-    throw new DatasetError(`${file}: ${typeof probe === 'object' ? probe.problem : `cannot read (${(error as Error).message})`}`, file, '(file)');
+    throw new DatasetError(
+      `${file}: ${typeof probe === 'object' ? probe.problem : `cannot read (${(error as Error).message})`}`,
+      file,
+      '(file)',
+    );
   }
   try {
     const info = fstatSync(fd);
     if (!info.isFile()) throw new DatasetError(`${file}: is not a regular file`, file, '(file)');
-    if (info.size > maxBytes) throw new DatasetError(`${file}: ${info.size} bytes is more than the ${maxBytes} a dataset file may have`, file, '(length)');
+    if (info.size > maxBytes)
+      throw new DatasetError(`${file}: ${info.size} bytes is more than the ${maxBytes} a dataset file may have`, file, '(length)');
     const bytes = new Uint8Array(info.size);
     let at = 0;
     while (at < bytes.length) {

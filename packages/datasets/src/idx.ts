@@ -46,7 +46,12 @@ export function readMaybeGzip(file: string): Uint8Array {
  * the data length must match the header exactly: a truncated file or one with trailing bytes is an error.
  */
 export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number): IdxArray {
-  const what = expectedMagic === IDX_IMAGES_MAGIC ? 'IDX images (magic 0x00000803)' : expectedMagic === IDX_LABELS_MAGIC ? 'IDX labels (magic 0x00000801)' : `IDX (magic ${hex(expectedMagic)})`;
+  const what =
+    expectedMagic === IDX_IMAGES_MAGIC
+      ? 'IDX images (magic 0x00000803)'
+      : expectedMagic === IDX_LABELS_MAGIC
+        ? 'IDX labels (magic 0x00000801)'
+        : `IDX (magic ${hex(expectedMagic)})`;
   if (bytes.length < 4) {
     throw new DatasetError(`${file}: ${bytes.length} bytes is too short for ${what}`, file, 'header');
   }
@@ -54,14 +59,18 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number)
   const magic = view.getUint32(0, false);
   if (magic !== expectedMagic) {
     const rank = magic & 0xff;
-    const isIdx = (magic >>> 16) === 0 && ((magic >>> 8) & 0xff) === 0x08;
+    const isIdx = magic >>> 16 === 0 && ((magic >>> 8) & 0xff) === 0x08;
     const hint = isIdx ? ` (an unsigned-byte IDX file of rank ${rank})` : ' (not an unsigned-byte IDX file)';
     throw new DatasetError(`${file}: expected ${what}, found magic ${hex(magic)}${hint}`, file, 'magic');
   }
   const rank = magic & 0xff;
   const headerBytes = 4 + 4 * rank;
   if (bytes.length < headerBytes) {
-    throw new DatasetError(`${file}: truncated header: ${what} needs ${headerBytes} header bytes, file has ${bytes.length}`, file, 'header');
+    throw new DatasetError(
+      `${file}: truncated header: ${what} needs ${headerBytes} header bytes, file has ${bytes.length}`,
+      file,
+      'header',
+    );
   }
   const dims: number[] = [];
   for (let i = 0; i < rank; i++) dims.push(view.getUint32(4 + 4 * i, false));
@@ -69,11 +78,7 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number)
   const actual = bytes.length - headerBytes;
   if (actual !== expected) {
     const kind = actual < expected ? 'truncated' : 'has trailing bytes';
-    throw new DatasetError(
-      `${file}: ${kind}: header says ${dims.join('×')} = ${expected} data bytes, found ${actual}`,
-      file,
-      'data',
-    );
+    throw new DatasetError(`${file}: ${kind}: header says ${dims.join('×')} = ${expected} data bytes, found ${actual}`, file, 'data');
   }
   // A plain Uint8Array view (not a Buffer: Buffer#slice does not copy).
   return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, actual) };
@@ -114,7 +119,11 @@ export function findIdxFile(dir: string, split: IdxSplit, kind: 'images' | 'labe
     if (found === 'file') return path;
     if (found !== 'missing') throw new DatasetError(`${path}: ${found.problem}`, path, '(file)');
   }
-  throw new DatasetError(`${dir}: no ${split === 'train' ? 'training' : 'test'} ${kind} file; looked for ${names.join(', ')}`, dir, '(directory)');
+  throw new DatasetError(
+    `${dir}: no ${split === 'train' ? 'training' : 'test'} ${kind} file; looked for ${names.join(', ')}`,
+    dir,
+    '(directory)',
+  );
 }
 
 export interface IdxDatasetOptions {
@@ -157,7 +166,12 @@ export function loadIdxDirectory(dir: string, options: IdxDatasetOptions = {}): 
   const numClasses = options.numClasses ?? Math.max(10, maxLabel + 1);
   for (const p of parts) {
     const bad = p.labels.findIndex((l) => l >= numClasses);
-    if (bad >= 0) throw new DatasetError(`${p.labelsFile}: labels[${bad}] is ${p.labels[bad]}, not below numClasses ${numClasses}`, p.labelsFile, `labels[${bad}]`);
+    if (bad >= 0)
+      throw new DatasetError(
+        `${p.labelsFile}: labels[${bad}] is ${p.labels[bad]}, not below numClasses ${numClasses}`,
+        p.labelsFile,
+        `labels[${bad}]`,
+      );
   }
   if (options.numClasses === undefined && numClasses > 10) {
     const present = new Uint8Array(numClasses);

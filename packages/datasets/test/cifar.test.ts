@@ -31,7 +31,9 @@ afterEach(() => {
 const px = (r: number, i: number, j: number, c: number) => (r + 10 * c + 3 * i + j) % 256;
 
 function writeCifar10(root: string, perBatch = 2): void {
-  CIFAR10_TRAIN_FILES.forEach((f, b) => writeFileSync(join(root, f), cifarBytes(Array.from({ length: perBatch }, (_, r) => [(b * perBatch + r) % 10]))));
+  CIFAR10_TRAIN_FILES.forEach((f, b) =>
+    writeFileSync(join(root, f), cifarBytes(Array.from({ length: perBatch }, (_, r) => [(b * perBatch + r) % 10]))),
+  );
   writeFileSync(join(root, 'test_batch.bin'), cifarBytes([[3], [9], [0]]));
 }
 
@@ -43,7 +45,12 @@ describe('CIFAR readers', () => {
     const { count, pixels, labels } = readCifar10Batch(file);
     expect(count).toBe(2);
     expect(Array.from(labels)).toEqual([7, 2]);
-    for (const [r, i, j, c] of [[0, 0, 0, 0], [0, 0, 0, 2], [1, 5, 31, 1], [1, 31, 7, 2]]) {
+    for (const [r, i, j, c] of [
+      [0, 0, 0, 0],
+      [0, 0, 0, 2],
+      [1, 5, 31, 1],
+      [1, 31, 7, 2],
+    ]) {
       expect(pixels[r * 3072 + (i * 32 + j) * 3 + c]).toBe(px(r, i, j, c));
     }
   });
@@ -106,13 +113,22 @@ describe('CIFAR readers', () => {
     writeFileSync(join(empty, 'test_batch.bin'), cifarBytes([[1]]));
     writeFileSync(join(empty, 'data_batch_1.bin'), cifarBytes([[1]]));
     expect(() => loadCifar10Directory(empty)).toThrow(/CIFAR-10 is incomplete: missing .*data_batch_2\.bin, .*data_batch_5\.bin/);
-    expect(() => loadCifar10Directory(join(empty, 'none'))).toThrow(/no CIFAR-10 binary files: looked for .*test_batch\.bin and .*cifar-10-batches-bin\/test_batch\.bin \(extract/);
+    expect(() => loadCifar10Directory(join(empty, 'none'))).toThrow(
+      /no CIFAR-10 binary files: looked for .*test_batch\.bin and .*cifar-10-batches-bin\/test_batch\.bin \(extract/,
+    );
     expect(() => loadDataset('cifar10')).toThrow(/needs a directory/);
   });
 
   it('reads CIFAR-100 with fine or coarse labels and validates both label bytes', () => {
     const d = dir();
-    writeFileSync(join(d, 'train.bin'), cifarBytes([[3, 77], [19, 99], [0, 0]]));
+    writeFileSync(
+      join(d, 'train.bin'),
+      cifarBytes([
+        [3, 77],
+        [19, 99],
+        [0, 0],
+      ]),
+    );
     writeFileSync(join(d, 'test.bin'), cifarBytes([[5, 42]]));
     const fine = loadCifar100Directory(d);
     expect(fine.train.numClasses).toBe(100);
@@ -129,7 +145,9 @@ describe('CIFAR readers', () => {
     writeFileSync(file, cifarBytes([[1, 100]]));
     expect(() => readCifar100File(file)).toThrow(/record 0 has fine label 100, not below 100/);
     writeFileSync(file, cifarBytes([[1], [2]]));
-    expect(() => readCifar100File(file)).toThrow(/6146 bytes is not a whole, non-zero number of 3074-byte CIFAR-100 records \(2 label bytes/);
+    expect(() => readCifar100File(file)).toThrow(
+      /6146 bytes is not a whole, non-zero number of 3074-byte CIFAR-100 records \(2 label bytes/,
+    );
     expect(() => loadCifar100Directory(d, 'middle' as never)).toThrow('cifar100 labels must be "fine" or "coarse"; got "middle"');
   });
 

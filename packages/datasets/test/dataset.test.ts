@@ -32,10 +32,16 @@ describe('Dataset', () => {
     expect(() => Dataset.fromArrays({ name: 't', x: [1, 2] as never, y: new Uint8Array(1), sampleShape: [2], numClasses: 2 })).toThrow(
       't: x must be a Uint8Array or Float32Array; got "Array"',
     );
-    expect(() => Dataset.fromArrays({ name: 't', x, y: new Uint8Array(3), sampleShape: [4, 0], numClasses: 2 })).toThrow(/sampleShape must be/);
-    expect(() => toy().withNormalization({ mean: [0.5, 0.5, 0.5], std: [1] })).toThrow('toy: normalization.mean must be 1 or 2 finite numbers; got [0.5,0.5,0.5]');
+    expect(() => Dataset.fromArrays({ name: 't', x, y: new Uint8Array(3), sampleShape: [4, 0], numClasses: 2 })).toThrow(
+      /sampleShape must be/,
+    );
+    expect(() => toy().withNormalization({ mean: [0.5, 0.5, 0.5], std: [1] })).toThrow(
+      'toy: normalization.mean must be 1 or 2 finite numbers; got [0.5,0.5,0.5]',
+    );
     expect(() => toy().withNormalization({ mean: [0], std: [0] })).toThrow(/normalization.std must be 1 or 2 finite numbers > 0/);
-    expect(() => toy(4, [8]).withAugmentation({ horizontalFlip: true })).toThrow('toy: augmentation needs [H, W, C] image samples; sampleShape is [8]');
+    expect(() => toy(4, [8]).withAugmentation({ horizontalFlip: true })).toThrow(
+      'toy: augmentation needs [H, W, C] image samples; sampleShape is [8]',
+    );
     expect(() => toy().label(50)).toThrow('toy: sample index must be an integer in [0, 50); got 50');
     expect(() => toy().numBatches(0)).toThrow(DatasetError);
   });
@@ -57,10 +63,12 @@ describe('Dataset', () => {
     expect(Math.min(...all)).toBe(0);
     expect(Math.max(...all)).toBeCloseTo(49 / 255, 6);
     batches.forEach((bb) => bb.dispose());
-    expect([...ds.batches(16, { dropRemainder: true })].map((bb) => {
-      bb.dispose();
-      return bb.size;
-    })).toEqual([16, 16, 16]);
+    expect(
+      [...ds.batches(16, { dropRemainder: true })].map((bb) => {
+        bb.dispose();
+        return bb.size;
+      }),
+    ).toEqual([16, 16, 16]);
     expect(ds.numBatches(16)).toBe(4);
     expect(ds.numBatches(16, true)).toBe(3);
   });
@@ -84,11 +92,12 @@ describe('Dataset', () => {
 
   it('seeded shuffling: the same order for the same (seed, epoch), a new order each epoch, every sample once', () => {
     const ds = toy(50);
-    const epoch = (seed: number, e: number) => [...ds.batches(8, { shuffle: true, seed, epoch: e })].flatMap((b) => {
-      const out = ids(b, 32);
-      b.dispose();
-      return out;
-    });
+    const epoch = (seed: number, e: number) =>
+      [...ds.batches(8, { shuffle: true, seed, epoch: e })].flatMap((b) => {
+        const out = ids(b, 32);
+        b.dispose();
+        return out;
+      });
     const a = epoch(1, 0);
     expect(a.slice().sort((p, q) => p - q)).toEqual(Array.from({ length: 50 }, (_, i) => i));
     expect(epoch(1, 0)).toEqual(a);
@@ -125,7 +134,9 @@ describe('Dataset', () => {
     expect(seen(ds.split(0.2, { seed: 5 }).validation)).not.toEqual(v);
     expect(ds.split(7).validation.size).toBe(7);
     expect(validation.name).toBe('toy/validation');
-    const augmented = toy(20, [4, 4, 2]).withNormalization({ mean: [0.5], std: [0.5] }).withAugmentation({ horizontalFlip: true });
+    const augmented = toy(20, [4, 4, 2])
+      .withNormalization({ mean: [0.5], std: [0.5] })
+      .withAugmentation({ horizontalFlip: true });
     const parts = augmented.split(0.25);
     expect(parts.train.augmentation).toEqual({ padCrop: 0, horizontalFlip: true });
     expect(parts.validation.augmentation).toBeNull();
@@ -141,7 +152,14 @@ describe('Dataset', () => {
   it('augmentation: zero-padded random crops and flips, seeded, of the stored pixels', () => {
     // One 3×3 grey image with distinct pixels 1..9; pad 1: every output is a shifted (maybe flipped) copy.
     const x = Uint8Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9]);
-    const ds = Dataset.fromArrays({ name: 'one', x, y: new Uint8Array(1), sampleShape: [3, 3, 1], numClasses: 1, scale: 1 }).withAugmentation({
+    const ds = Dataset.fromArrays({
+      name: 'one',
+      x,
+      y: new Uint8Array(1),
+      sampleShape: [3, 3, 1],
+      numClasses: 1,
+      scale: 1,
+    }).withAugmentation({
       padCrop: 1,
       horizontalFlip: true,
     });

@@ -111,7 +111,9 @@ describe('IDX readers', () => {
     expect(() => loadIdxDirectory(d, { numClasses: 10 })).toThrow(/labels\[2\] is 11, not below numClasses 10/);
     expect(loadIdxDirectory(d, { numClasses: 12 }).train.numClasses).toBe(12);
     // Inferred, 11 would make 12 classes with classes missing from the training set: a damaged label.
-    expect(() => loadIdxDirectory(d)).toThrow(/t10k-labels-idx1-ubyte: labels\[2\] is 11, which would make 12 classes, but class \d+ has no training example/);
+    expect(() => loadIdxDirectory(d)).toThrow(
+      /t10k-labels-idx1-ubyte: labels\[2\] is 11, which would make 12 classes, but class \d+ has no training example/,
+    );
     expect(() => loadDataset('idx')).toThrow('dataset "idx" needs a directory: write idx:<dir> or pass dataDir');
   });
 });

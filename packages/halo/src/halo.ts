@@ -43,7 +43,8 @@ export const SWS_OPTIONS = {
   }),
   psi: option.strength({
     required: true,
-    description: 'ψ ≥ 0, coefficient of the hyperprior on λ (number, schedule or schedule config; the reference\'s ψ scheduler): 1e-8 in the README setting',
+    description:
+      "ψ ≥ 0, coefficient of the hyperprior on λ (number, schedule or schedule config; the reference's ψ scheduler): 1e-8 in the README setting",
   }),
   lambdaInit: option.number({ default: 1, min: 0, exclusiveMin: true, description: 'initial λ (> 0), 1 as the reference' }),
   lambdaWeightDecay: option.number({
@@ -215,14 +216,16 @@ export class HaloPenalty extends ScalePenalty<typeof HALO_OPTIONS> {
     const weights = this.params.map((p) => p.variable);
     const [value, slope] = haloTerm(weights, this.lambdas, this.termAttrs(this.psiAt(ctx)));
     const grads = haloGradients(weights, this.lambdas, strength, slope, this.gradientAttrs());
-    return { value: tf.mul(value, strength) as tf.Scalar, grads: Object.fromEntries([...weights, ...this.lambdas].map((v, j) => [v.name, grads[j]])) };
+    return {
+      value: tf.mul(value, strength) as tf.Scalar,
+      grads: Object.fromEntries([...weights, ...this.lambdas].map((v, j) => [v.name, grads[j]])),
+    };
   }
 
   diagnostics(ctx: TrainingContext): PenaltyDiagnostics {
     this.requireBound();
     return this.lambdaDiagnostics(ctx);
   }
-
 }
 
 /**
@@ -261,7 +264,6 @@ export class SwsPenalty extends ScalePenalty<typeof SWS_OPTIONS> {
       psi: this.psiAt(ctx),
     };
   }
-
 }
 
 /** HALO: `halo({ xi: 1e-8, psi: 1e-8 })` with the model's weight decay on λ (see the README). */
@@ -273,4 +275,3 @@ export function halo(options: HaloOptions): HaloPenalty {
 export function sws(options: SwsOptions): SwsPenalty {
   return new SwsPenalty(options);
 }
-

@@ -32,7 +32,11 @@ export interface HaloTermAttrs {
  * HALO's term over all weights w₁…wₙ and their λ's: [value, slope] with W = Σ|w|·r, L = Σ|λ|,
  * value = ξ·W + ψ·R(L − p) and slope = ψ·R'(L − p), R' = sign (0 at 0) for 'l1', 2(L − p) for 'l2'.
  */
-export function haloTerm(weights: readonly tf.Tensor[], lambdas: readonly tf.Tensor[], attrs: HaloTermAttrs): [value: tf.Scalar, slope: tf.Scalar] {
+export function haloTerm(
+  weights: readonly tf.Tensor[],
+  lambdas: readonly tf.Tensor[],
+  attrs: HaloTermAttrs,
+): [value: tf.Scalar, slope: tf.Scalar] {
   const [value, slope] = runOp(HALO_KERNELS.term, [...weights, ...lambdas], attrs, (inputs, { minLambdaSquared, xi, psi, budget, l1 }) => {
     const [ws, ls] = split(inputs, inputs.length / 2);
     const weighted = tf.addN(ws.map((w, j) => tf.sum(tf.mul(tf.abs(w), inverseSquare(ls[j], minLambdaSquared)))));
@@ -52,7 +56,13 @@ export interface HaloGradientAttrs {
  * The gradients of `haloTerm` at upstream dy, given its slope: [dw₁…dwₙ, dλ₁…dλₙ] with g = dy·ξ,
  * h = dy·slope, dw = g·sign(w)·r and dλ = −2g·|w|·λ·r² + h·sign(λ) (+0, not −0, at zeros).
  */
-export function haloGradients(weights: readonly tf.Tensor[], lambdas: readonly tf.Tensor[], dy: tf.Tensor, slope: tf.Tensor, attrs: HaloGradientAttrs): tf.Tensor[] {
+export function haloGradients(
+  weights: readonly tf.Tensor[],
+  lambdas: readonly tf.Tensor[],
+  dy: tf.Tensor,
+  slope: tf.Tensor,
+  attrs: HaloGradientAttrs,
+): tf.Tensor[] {
   return runOp(HALO_KERNELS.gradients, [...weights, ...lambdas, dy, slope], attrs, (inputs, { minLambdaSquared, xi }) => {
     const n = (inputs.length - 2) / 2;
     const [ws, ls] = split(inputs, n);
@@ -61,7 +71,10 @@ export function haloGradients(weights: readonly tf.Tensor[], lambdas: readonly t
     const dws = ws.map((w, j) => tf.add(tf.mul(tf.mul(tf.sign(w), inverseSquare(ls[j], minLambdaSquared)), g), zero));
     const dls = ws.map((w, j) => {
       const [lambda, r] = [ls[j], inverseSquare(ls[j], minLambdaSquared)];
-      return tf.add(tf.add(tf.mul(tf.mul(tf.mul(tf.abs(w), lambda), tf.square(r)), tf.mul(g, tf.scalar(-2))), tf.mul(tf.sign(lambda), h)), zero);
+      return tf.add(
+        tf.add(tf.mul(tf.mul(tf.mul(tf.abs(w), lambda), tf.square(r)), tf.mul(g, tf.scalar(-2))), tf.mul(tf.sign(lambda), h)),
+        zero,
+      );
     });
     return [...dws, ...dls];
   });

@@ -11,7 +11,10 @@ export interface LambdaOptimizer {
 export const lambdaOptimizerOption = option.custom<OptimizerLike, LambdaOptimizer, { description: string }>({
   description:
     'optimizer for λ: default a fresh copy of the model optimizer; in a config {className, config} as tfjs serialises optimizers (or that JSON text), e.g. {"className":"Momentum","config":{"learningRate":0.1,"momentum":0.9}}',
-  parse: (value, what) => ({ config: optimizerConfig(what, value as OptimizerLike), ...(value instanceof tf.Optimizer ? { instance: value } : {}) }),
+  parse: (value, what) => ({
+    config: optimizerConfig(what, value as OptimizerLike),
+    ...(value instanceof tf.Optimizer ? { instance: value } : {}),
+  }),
   toConfig: (value) => value.config,
 });
 

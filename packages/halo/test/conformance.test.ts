@@ -10,11 +10,15 @@ beforeAll(() => useTestBackend());
 // steps (λ optimizers included), getConfig round trip through the registry, dispose frees the λ variables,
 // same value and gradient on cpu and wasm with loop kernels on and off. Coefficients are large enough that the λ-gradient is visible
 // next to float32 finite differences.
-describeConformance({ describe, it }, { kernels: sparsifyKernels, bitIdentical: true, name: 'halo', plugin, create: () => halo({ xi: 0.05, psi: 0.01 }) });
+describeConformance(
+  { describe, it },
+  { kernels: sparsifyKernels, bitIdentical: true, name: 'halo', plugin, create: () => halo({ xi: 0.05, psi: 0.01 }) },
+);
 describeConformance(
   { describe, it },
   {
-    kernels: sparsifyKernels, bitIdentical: true,
+    kernels: sparsifyKernels,
+    bitIdentical: true,
     name: 'halo (l2 hyperprior, budget, strength, λ optimizer spec, with a bias)',
     plugin,
     bindTo: 'all',
@@ -31,4 +35,7 @@ describeConformance(
       }),
   },
 );
-describeConformance({ describe, it }, { kernels: sparsifyKernels, bitIdentical: true, name: 'sws', plugin, create: () => sws({ xi: 0.05, psi: 0.01 }) });
+describeConformance(
+  { describe, it },
+  { kernels: sparsifyKernels, bitIdentical: true, name: 'sws', plugin, create: () => sws({ xi: 0.05, psi: 0.01 }) },
+);

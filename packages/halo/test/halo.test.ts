@@ -7,7 +7,9 @@ import {
   registerPlugin,
   SparsifyConfigError,
   stepStrength,
-  type Param, describeOptions } from '@sparsify/core';
+  type Param,
+  describeOptions,
+} from '@sparsify/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MIN_LAMBDA, halo, HaloPenalty, plugin, sws, type HaloOptions } from '../src/index.js';
 import { frozenWeights, gradsOf, host, makeParam, relErr, useCpu, values } from './helpers.js';
@@ -98,7 +100,14 @@ describe('HALO value and gradients against the closed forms (float64 host refere
     const variables = [...ps.map((p) => p.variable), ...penalty.trainableVariables()];
     const { value, grads } = gradsOf(() => penalty.loss({ step: 0, epoch: 0 }), variables);
     expect(Math.abs(value - s * ((xi * S) / d + psi * l * l)) / value).toBeLessThan(1e-6);
-    ws.forEach((w, i) => expect(relErr(grads[i], w.map((v) => (s * xi * sign(v)) / d))).toBeLessThan(1e-6));
+    ws.forEach((w, i) =>
+      expect(
+        relErr(
+          grads[i],
+          w.map((v) => (s * xi * sign(v)) / d),
+        ),
+      ).toBeLessThan(1e-6),
+    );
     expect(Math.abs(grads[2][0] - s * ((-2 * xi * S * l) / (d * d) + 2 * psi * l)) / Math.abs(grads[2][0])).toBeLessThan(1e-5);
   });
 
@@ -256,7 +265,9 @@ describe('λ optimizer and weight decay', () => {
     penalty.dispose();
     expect(tf.memory().numTensors).toBe(before);
     expect(penalty.variableOptions.optimizer).toBeUndefined();
-    expect(halo({ xi: 1, psi: 1, lambdaOptimizer: '{"className":"Adam","config":{"learningRate":0.01}}' }).getConfig().options.lambdaOptimizer).toEqual({
+    expect(
+      halo({ xi: 1, psi: 1, lambdaOptimizer: '{"className":"Adam","config":{"learningRate":0.01}}' }).getConfig().options.lambdaOptimizer,
+    ).toEqual({
       className: 'Adam',
       config: { learningRate: 0.01 },
     });
@@ -372,7 +383,7 @@ describe('diagnostics', () => {
     expect((d.coefficientP50 as number) / c(51)).toBeCloseTo(1, 6);
     expect((d.coefficientP05 as number) / c(96)).toBeCloseTo(1, 6);
     expect((d.coefficientMin as number) / c(101)).toBeCloseTo(1, 6);
-    expect(d.lambdaL1).toBeCloseTo(0.01 * (101 * 102) / 2, 3);
+    expect(d.lambdaL1).toBeCloseTo((0.01 * (101 * 102)) / 2, 3);
     expect(d.psi).toBe(0.5);
   });
 
@@ -413,7 +424,10 @@ describe('variables and memory', () => {
       ],
     });
     const x = tf.randomNormal([16, 6], 0, 1, 'float32', 3);
-    const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), 'int32');
+    const y = tf.tensor1d(
+      Array.from({ length: 16 }, (_, i) => i % 3),
+      'int32',
+    );
     const penalties = [
       halo({ xi: 1e-4, psi: 1e-6, hyperPrior: 'l2', budget: 10 }),
       sws({ xi: 1e-4, psi: 1e-3, lambdaOptimizer: { className: 'Adam', config: { learningRate: 1e-3 } } }),

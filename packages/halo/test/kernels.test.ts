@@ -22,10 +22,16 @@ describeOnLoopBackends(
         const lambda = () => tf.tensor1d(values(n, 4, -1.5, 1.5, Math.ceil(n / 9)));
         for (const l1 of [true, false]) {
           for (const budget of [0, 0.5 * n]) {
-            expectKernelMatchesPlain(HALO_KERNELS.term, () => term([w()], [lambda()], { minLambdaSquared: 1e-4, xi: 1.5, psi: 0.25, budget, l1 }), 2e-5);
+            expectKernelMatchesPlain(
+              HALO_KERNELS.term,
+              () => term([w()], [lambda()], { minLambdaSquared: 1e-4, xi: 1.5, psi: 0.25, budget, l1 }),
+              2e-5,
+            );
           }
         }
-        expectKernelMatchesPlain(HALO_KERNELS.gradients, () => haloGradients([w()], [lambda()], tf.scalar(0.7), tf.scalar(-0.2), { minLambdaSquared: 1e-4, xi: 1.5 }));
+        expectKernelMatchesPlain(HALO_KERNELS.gradients, () =>
+          haloGradients([w()], [lambda()], tf.scalar(0.7), tf.scalar(-0.2), { minLambdaSquared: 1e-4, xi: 1.5 }),
+        );
       });
     }
 
@@ -40,14 +46,21 @@ describeOnLoopBackends(
       ]) {
         const k = attrs.psi === 0 ? 0 : 1;
         const all = expectKernelMatchesPlain(HALO_KERNELS.term, () => term(ws(), lambdas(), attrs), 2e-5)[k][0];
-        const sum = sizes.reduce((s, _, j) => s + expectKernelMatchesPlain(HALO_KERNELS.term, () => term([ws()[j]], [lambdas()[j]], attrs), 2e-5)[k][0], 0);
+        const sum = sizes.reduce(
+          (s, _, j) => s + expectKernelMatchesPlain(HALO_KERNELS.term, () => term([ws()[j]], [lambdas()[j]], attrs), 2e-5)[k][0],
+          0,
+        );
         expect(Math.abs(all - sum), `output ${k}`).toBeLessThanOrEqual(1e-6 * sum);
       }
       const attrs = { minLambdaSquared: 1e-4, xi: 1.5 };
-      const grads = expectKernelMatchesPlain(HALO_KERNELS.gradients, () => haloGradients(ws(), lambdas(), tf.scalar(0.7), tf.scalar(-0.2), attrs));
+      const grads = expectKernelMatchesPlain(HALO_KERNELS.gradients, () =>
+        haloGradients(ws(), lambdas(), tf.scalar(0.7), tf.scalar(-0.2), attrs),
+      );
       expect(grads.map((g) => g.length)).toEqual([...sizes, ...sizes]);
       sizes.forEach((_, j) => {
-        const [dw, dLambda] = expectKernelMatchesPlain(HALO_KERNELS.gradients, () => haloGradients([ws()[j]], [lambdas()[j]], tf.scalar(0.7), tf.scalar(-0.2), attrs));
+        const [dw, dLambda] = expectKernelMatchesPlain(HALO_KERNELS.gradients, () =>
+          haloGradients([ws()[j]], [lambdas()[j]], tf.scalar(0.7), tf.scalar(-0.2), attrs),
+        );
         expect(grads[j]).toEqual(dw);
         expect(grads[sizes.length + j]).toEqual(dLambda);
       });

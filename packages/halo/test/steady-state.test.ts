@@ -43,7 +43,11 @@ let psiOnlySigns: number[];
 
 beforeAll(async () => {
   await useCpu();
-  const p = makeParam(W.map((w, i) => (i % 2 ? -w : w)), [W.length], 'other');
+  const p = makeParam(
+    W.map((w, i) => (i % 2 ? -w : w)),
+    [W.length],
+    'other',
+  );
   const penalties: HaloPenalty[] = [
     halo({ xi: XI, psi: 0, lambdaWeightDecay: WD }), // weight decay drives λ
     halo({ xi: XI, psi: 1e-8, lambdaWeightDecay: 0 }), // the authors' README ξ = ψ = 1e-8 without weight decay

@@ -39,7 +39,10 @@ export const GROUP_HOYER_SQUARE_OPTIONS = {
     description:
       'auto: input and output groups for dense/conv2d kernels, Hoyer-Square elsewhere; both|input|output: that grouping (error for kernels without groups)',
   }),
-  outputRatio: option.number({ min: 0, description: 'weight ρ of the output-group term with groups both/auto (default 1, as the reference)' }),
+  outputRatio: option.number({
+    min: 0,
+    description: 'weight ρ of the output-group term with groups both/auto (default 1, as the reference)',
+  }),
 };
 
 export type HoyerOptions = OptionsOf<typeof HOYER_OPTIONS>;
@@ -69,11 +72,16 @@ function evaluate(ws: readonly tf.Tensor[], terms: Terms, dy: tf.Tensor, gradien
   if (kernels.length > 0) {
     const [value, ...factors] = groupStep(kernels, dy, terms.group!);
     values.push(value);
-    if (gradients) index(true).forEach((j, k) => (grads[j] = groupScale(ws[j], factors[2 * k] as tf.Tensor1D, factors[2 * k + 1] as tf.Tensor1D)));
+    if (gradients)
+      index(true).forEach((j, k) => (grads[j] = groupScale(ws[j], factors[2 * k] as tf.Tensor1D, factors[2 * k + 1] as tf.Tensor1D)));
   }
   const others = pick(ws, terms.grouped, false);
   if (others.length > 0) {
-    const [value, ...ab] = ratioStep(others.flatMap((w) => absAndSquareSums(w)), dy, { square: terms.square, delta: HOYER_DELTA });
+    const [value, ...ab] = ratioStep(
+      others.flatMap((w) => absAndSquareSums(w)),
+      dy,
+      { square: terms.square, delta: HOYER_DELTA },
+    );
     values.push(value);
     if (gradients) index(false).forEach((j, k) => (grads[j] = signLinear(ws[j], ab[2 * k], ab[2 * k + 1])));
   }

@@ -7,7 +7,9 @@ import {
   penaltyFromConfig,
   registerPlugin,
   SparsifyConfigError,
-  type Param, describeOptions } from '@sparsify/core';
+  type Param,
+  describeOptions,
+} from '@sparsify/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   groupHoyerSquare,
@@ -192,8 +194,18 @@ describe('gradients against the closed forms (float64 host references)', () => {
     penalty.bind([p1, p2]);
     const { value, grads } = gradsOf(() => penalty.loss(ctx), [p1, p2]);
     expect(Math.abs(value / (0.01 * (hsRef(w1).value + hsRef(w2).value)) - 1)).toBeLessThan(1e-5);
-    expect(relErr(grads[0], hsRef(w1).grad.map((g) => 0.01 * g))).toBeLessThan(1e-4);
-    expect(relErr(grads[1], hsRef(w2).grad.map((g) => 0.01 * g))).toBeLessThan(1e-4);
+    expect(
+      relErr(
+        grads[0],
+        hsRef(w1).grad.map((g) => 0.01 * g),
+      ),
+    ).toBeLessThan(1e-4);
+    expect(
+      relErr(
+        grads[1],
+        hsRef(w2).grad.map((g) => 0.01 * g),
+      ),
+    ).toBeLessThan(1e-4);
     penalty.dispose();
   });
 });
@@ -269,7 +281,14 @@ describe('Group-HS structure', () => {
     penalty.dispose();
     expect(scalarOf(() => groupHoyerSquareTerm(pc.variable, groupAxes(pc), 'both'))).toBeCloseTo(2, 5);
     // Any other kernel gives more than 2.
-    const pr = param(gaussian(sh.reduce((a, b) => a * b), 44), sh, 'conv2d');
+    const pr = param(
+      gaussian(
+        sh.reduce((a, b) => a * b),
+        44,
+      ),
+      sh,
+      'conv2d',
+    );
     expect(scalarOf(() => groupHoyerSquareTerm(pr.variable, groupAxes(pr), 'both'))).toBeGreaterThan(2);
   });
 
@@ -401,7 +420,13 @@ describe('memory', () => {
   it('tf.memory().numTensors is constant over many training steps with all three penalties', () => {
     const model = tf.sequential({
       layers: [
-        tf.layers.conv2d({ inputShape: [6, 6, 2], filters: 3, kernelSize: 3, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
+        tf.layers.conv2d({
+          inputShape: [6, 6, 2],
+          filters: 3,
+          kernelSize: 3,
+          activation: 'relu',
+          kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }),
+        }),
         tf.layers.flatten(),
         tf.layers.dense({ units: 4, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
       ],

@@ -35,7 +35,16 @@ describeOnLoopBackends(
     ]) {
       it(`agrees with the plain tfjs ops (ρ_in ${rhoIn}, ρ_out ${rhoOut}), an all-zero group included`, () => {
         const params = kernels(11);
-        expectKernelMatchesPlain(HOYER_KERNELS.groupStep, () => groupStep(params.map((p) => p.variable), tf.scalar(2), { rhoIn, rhoOut, delta: HOYER_DELTA }), 2e-5);
+        expectKernelMatchesPlain(
+          HOYER_KERNELS.groupStep,
+          () =>
+            groupStep(
+              params.map((p) => p.variable),
+              tf.scalar(2),
+              { rhoIn, rhoOut, delta: HOYER_DELTA },
+            ),
+          2e-5,
+        );
       });
     }
 
@@ -65,7 +74,12 @@ describeOnLoopBackends(
         // A JS loop on both backends: a few numbers per tensor.
         const [, ...ab] = expectKernelMatchesPlain(
           HOYER_KERNELS.ratioStep,
-          () => ratioStep(params.flatMap((p) => absAndSquareSums(p.variable)), tf.scalar(0.37), { square, delta: HOYER_DELTA }),
+          () =>
+            ratioStep(
+              params.flatMap((p) => absAndSquareSums(p.variable)),
+              tf.scalar(0.37),
+              { square, delta: HOYER_DELTA },
+            ),
           2e-6,
           'js',
         );
@@ -76,7 +90,12 @@ describeOnLoopBackends(
 
     it('agrees with the plain ops on hand-picked sums', () => {
       const sums = () => [3, 2.5, 0.5, 0.125, 7.25, 1e-3].map((x) => tf.scalar(x));
-      expectKernelMatchesPlain(HOYER_KERNELS.ratioStep, () => ratioStep(sums(), tf.scalar(-1.5), { square: true, delta: HOYER_DELTA }), 2e-6, 'js');
+      expectKernelMatchesPlain(
+        HOYER_KERNELS.ratioStep,
+        () => ratioStep(sums(), tf.scalar(-1.5), { square: true, delta: HOYER_DELTA }),
+        2e-6,
+        'js',
+      );
     });
   },
 );

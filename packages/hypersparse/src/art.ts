@@ -117,11 +117,18 @@ export class ArtController<S = unknown> {
     const known = ['alphaInit', 'growth', 'window', 'maxEpochs', 'warmupEpochs', 'onDiscard'];
     const unknown = Object.keys(options).filter((k) => !known.includes(k));
     if (unknown.length > 0) {
-      throw new SparsifyConfigError(`art: unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options: ${known.join(', ')}`);
+      throw new SparsifyConfigError(
+        `art: unknown option ${unknown.map((k) => JSON.stringify(k)).join(', ')}; valid options: ${known.join(', ')}`,
+      );
     }
     const { alphaInit = ART_ALPHA_INIT, growth = ART_GROWTH, window = 3, maxEpochs = 200, warmupEpochs = 0 } = options;
     checkPositive('art alphaInit', alphaInit);
-    check(typeof growth === 'number' && Number.isFinite(growth) && growth >= 1, 'art growth', growth, 'a finite number ≥ 1 (η; the reference uses 1.05)');
+    check(
+      typeof growth === 'number' && Number.isFinite(growth) && growth >= 1,
+      'art growth',
+      growth,
+      'a finite number ≥ 1 (η; the reference uses 1.05)',
+    );
     check(Number.isInteger(window) && window >= 1 && window % 2 === 1, 'art window', window, 'an odd integer ≥ 1 (2B+1)');
     checkInteger('art maxEpochs', maxEpochs, 1);
     checkInteger('art warmupEpochs', warmupEpochs, 0);
@@ -169,7 +176,12 @@ export class ArtController<S = unknown> {
     }
     check(typeof observation === 'object' && observation !== null, 'art observation', observation, 'an object');
     const { epoch, denseAccuracy, prunedAccuracy } = observation;
-    check(epoch === this.next, 'art observation epoch', epoch, `the next ART epoch, ${this.next} (ART epochs are observed in order, from 0)`);
+    check(
+      epoch === this.next,
+      'art observation epoch',
+      epoch,
+      `the next ART epoch, ${this.next} (ART epochs are observed in order, from 0)`,
+    );
     checkFinite('art observation denseAccuracy', denseAccuracy);
     checkFinite('art observation prunedAccuracy', prunedAccuracy);
     checkNonNegative('art observation prunedAccuracy', prunedAccuracy);
@@ -233,10 +245,25 @@ export class ArtController<S = unknown> {
   setState(state: ArtState, snapshotOf?: (epoch: number) => S | undefined): S[] {
     check(typeof state === 'object' && state !== null && state.version === 1, 'art state', state, 'an object from getState() (version 1)');
     checkInteger('art state nextEpoch', state.nextEpoch, 0);
-    check(Array.isArray(state.window) && state.window.length <= this.window, 'art state window', state.window, `an array of at most ${this.window} probes`);
-    check(state.stopped === null || state.stopped === 'crossed' || state.stopped === 'cap', 'art state stopped', state.stopped, 'null, "crossed" or "cap"');
+    check(
+      Array.isArray(state.window) && state.window.length <= this.window,
+      'art state window',
+      state.window,
+      `an array of at most ${this.window} probes`,
+    );
+    check(
+      state.stopped === null || state.stopped === 'crossed' || state.stopped === 'cap',
+      'art state stopped',
+      state.stopped,
+      'null, "crossed" or "cap"',
+    );
     for (const w of state.window) {
-      check(Number.isInteger(w?.epoch) && w.epoch < state.nextEpoch && Number.isFinite(w.prunedAccuracy), 'art state window entry', w, `{ epoch < ${state.nextEpoch}, prunedAccuracy }`);
+      check(
+        Number.isInteger(w?.epoch) && w.epoch < state.nextEpoch && Number.isFinite(w.prunedAccuracy),
+        'art state window entry',
+        w,
+        `{ epoch < ${state.nextEpoch}, prunedAccuracy }`,
+      );
     }
     if (state.best !== null) {
       const b = state.best;
@@ -255,8 +282,11 @@ export class ArtController<S = unknown> {
     this.bestMean = 0;
     if (state.best) {
       const b = state.best;
-      this.bestEntry =
-        this.entries.find((e) => e.epoch === b.epoch) ?? { epoch: b.epoch, prunedAccuracy: b.prunedAccuracy, snapshot: snapshotOf?.(b.epoch) };
+      this.bestEntry = this.entries.find((e) => e.epoch === b.epoch) ?? {
+        epoch: b.epoch,
+        prunedAccuracy: b.prunedAccuracy,
+        snapshot: snapshotOf?.(b.epoch),
+      };
       this.bestMean = b.windowMean;
     }
     this.next = state.nextEpoch;

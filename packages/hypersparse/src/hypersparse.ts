@@ -134,10 +134,7 @@ export class HyperSparsePenalty extends BasePenalty<typeof HYPERSPARSE_OPTIONS> 
 
   /** t = a(⌊κN⌋) over all bound weights: a radix select over the weights in place (core's kthSmallestMagnitude), hinted with the last t. */
   private threshold(ctx: TrainingContext, variables: tf.Variable[]): number {
-    const due =
-      this.thresholdStep === undefined ||
-      ctx.step < this.thresholdStep ||
-      ctx.step - this.thresholdStep >= this.thresholdEvery;
+    const due = this.thresholdStep === undefined || ctx.step < this.thresholdStep || ctx.step - this.thresholdStep >= this.thresholdEvery;
     if (!due) return this.t;
     const total = variables.reduce((n, v) => n + v.size, 0);
     // The last threshold as a hint: weights move little per step, so the new one is usually near it.
@@ -173,7 +170,6 @@ export class HyperSparsePenalty extends BasePenalty<typeof HYPERSPARSE_OPTIONS> 
     if (this.cValue === undefined) this.cValue = this.stats ? this.stats.dataSync()[0] : 0;
     return { alpha: this.strengthAt(ctx), t: this.t, s: this.s, c: this.cValue, kappa: this.sparsity };
   }
-
 }
 
 /** The HyperSparse penalty over all bound weights (see `HyperSparsePenalty`). */

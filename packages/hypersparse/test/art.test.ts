@@ -160,10 +160,23 @@ describe('ART controller on scripted accuracies', () => {
     expect(() => controller.observe({ epoch: 1, denseAccuracy: 1, prunedAccuracy: 1 })).toThrow(
       'art observation epoch must be the next ART epoch, 0 (ART epochs are observed in order, from 0); got 1',
     );
-    expect(() => controller.observe({ epoch: 0, denseAccuracy: NaN, prunedAccuracy: 1 })).toThrow(/denseAccuracy must be a finite number; got NaN/);
-    expect(() => controller.setState({ version: 1, nextEpoch: 2, window: [{ epoch: 0, prunedAccuracy: 1 }, { epoch: 1, prunedAccuracy: 1 }, { epoch: 1, prunedAccuracy: 1 }, { epoch: 1, prunedAccuracy: 1 }], best: null, stopped: null })).toThrow(
-      /art state window must be an array of at most 3 probes/,
+    expect(() => controller.observe({ epoch: 0, denseAccuracy: NaN, prunedAccuracy: 1 })).toThrow(
+      /denseAccuracy must be a finite number; got NaN/,
     );
+    expect(() =>
+      controller.setState({
+        version: 1,
+        nextEpoch: 2,
+        window: [
+          { epoch: 0, prunedAccuracy: 1 },
+          { epoch: 1, prunedAccuracy: 1 },
+          { epoch: 1, prunedAccuracy: 1 },
+          { epoch: 1, prunedAccuracy: 1 },
+        ],
+        best: null,
+        stopped: null,
+      }),
+    ).toThrow(/art state window must be an array of at most 3 probes/);
   });
 });
 
@@ -207,7 +220,14 @@ describe('probePrunedAccuracy', () => {
     live.push(makeParam(w, [5, 10], 'dense'));
     const before = tf.memory().numTensors;
     await expect(
-      probePrunedAccuracy({ params: live, sparsity: 0.5, keepPruned: true, evaluate: () => { throw new Error('boom'); } }),
+      probePrunedAccuracy({
+        params: live,
+        sparsity: 0.5,
+        keepPruned: true,
+        evaluate: () => {
+          throw new Error('boom');
+        },
+      }),
     ).rejects.toThrow('boom');
     expect(Array.from(live[0].variable.dataSync())).toEqual(Array.from(w));
     expect(tf.memory().numTensors).toBe(before);

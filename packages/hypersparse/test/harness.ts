@@ -84,8 +84,15 @@ export async function artRun(options: {
       keepPruned: true,
       evaluate: () => accuracy(model, xTrain, yTrain),
     });
-    const decision = controller.observe({ epoch: k, denseAccuracy: correct / seen, prunedAccuracy: probe.accuracy, snapshot: probe.pruned });
-    trace.push(`k=${k} α=${alpha.toExponential(2)} c=${c.toFixed(3)} dense=${(correct / seen).toFixed(3)} pruned=${probe.accuracy.toFixed(3)}`);
+    const decision = controller.observe({
+      epoch: k,
+      denseAccuracy: correct / seen,
+      prunedAccuracy: probe.accuracy,
+      snapshot: probe.pruned,
+    });
+    trace.push(
+      `k=${k} α=${alpha.toExponential(2)} c=${c.toFixed(3)} dense=${(correct / seen).toFixed(3)} pruned=${probe.accuracy.toFixed(3)}`,
+    );
     if (decision.stop) {
       selected = decision.selected;
       reason = decision.reason;
@@ -116,7 +123,18 @@ export async function artRun(options: {
   model.dispose();
   batches.flat().forEach((t) => t.dispose());
   [xTrain, yTrain, xTest, yTest].forEach((t) => t.dispose());
-  return { epochs: controller.warmupEpochs + artEpochs, artEpochs, reason, selectedEpoch: selected?.epoch, pruned, finetuned, sparsity, alpha, c, trace };
+  return {
+    epochs: controller.warmupEpochs + artEpochs,
+    artEpochs,
+    reason,
+    selectedEpoch: selected?.epoch,
+    pruned,
+    finetuned,
+    sparsity,
+    alpha,
+    c,
+    trace,
+  };
 }
 
 /** The baseline with the same budget: dense for `epochs`, one-shot global pruning to κ, the same fine-tuning. */

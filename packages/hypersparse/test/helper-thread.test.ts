@@ -33,7 +33,10 @@ function train(helper: boolean, steps: number, options: { thresholdEvery?: numbe
   });
   model.add(tf.layers.dense({ units: 3, ...init(3) }));
   const x = tf.randomNormal([32, 12], 0, 1, 'float32', 4);
-  const y = tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 3), 'int32');
+  const y = tf.tensor1d(
+    Array.from({ length: 32 }, (_, i) => i % 3),
+    'int32',
+  );
   const penalty = hyperSparse({ sparsity: 0.8, strength: 0.05, ...options });
   const optimizer = tf.train.momentum(0.05, 0.9);
   const step = createTrainStep({ model, optimizer, weightDecay: 1e-4, penalties: [penalty] });

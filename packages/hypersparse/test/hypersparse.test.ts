@@ -8,7 +8,9 @@ import {
   registerPlugin,
   SparsifyConfigError,
   type Param,
-  type TrainingContext, describeOptions } from '@sparsify/core';
+  type TrainingContext,
+  describeOptions,
+} from '@sparsify/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HYPERSPARSE_C, hyperSparse, plugin, sech2 } from '../src/index.js';
 import { gaussian, gradsOf, hyperSparseRef, makeParam, relErr, seeded, useCpu } from './helpers.js';
@@ -38,7 +40,15 @@ function bound(values: Float32Array[], shapes: number[][], kappa: number, streng
 describe('value and gradient', () => {
   it('the value is exactly 0 for every configuration', () => {
     for (const kappa of [0, 0.3, 0.9, 0.99]) {
-      const { penalty } = bound([gaussian(300, 1), gaussian(72, 2)], [[20, 15], [3, 3, 2, 4]], kappa, 0.7);
+      const { penalty } = bound(
+        [gaussian(300, 1), gaussian(72, 2)],
+        [
+          [20, 15],
+          [3, 3, 2, 4],
+        ],
+        kappa,
+        0.7,
+      );
       expect(tf.tidy(() => penalty.loss(ctx).dataSync()[0])).toBe(0);
       const { value } = gradsOf(() => penalty.loss(ctx), penalty.params);
       expect(value).toBe(0);
@@ -51,7 +61,15 @@ describe('value and gradient', () => {
     const w2 = gaussian(90, 4, 0.3);
     w1[5] = 0;
     for (const kappa of [0.5, 0.9, 0.98]) {
-      const { params, penalty } = bound([w1, w2], [[20, 20], [3, 3, 2, 5]], kappa, 0.25);
+      const { params, penalty } = bound(
+        [w1, w2],
+        [
+          [20, 20],
+          [3, 3, 2, 5],
+        ],
+        kappa,
+        0.25,
+      );
       const { grads } = gradsOf(() => penalty.loss(ctx), params);
       const ref = hyperSparseRef([w1, w2], kappa, 0.25);
       expect(relErr([...grads[0], ...grads[1]], [...ref.grads[0], ...ref.grads[1]])).toBeLessThan(1e-4);
@@ -235,10 +253,17 @@ describe('guards', () => {
 describe('threshold', () => {
   it('is the global quantile a(⌊κN⌋) over all bound tensors, the same as core’s global magnitude threshold', () => {
     const ws = [gaussian(300, 12), gaussian(54, 13, 3), gaussian(20, 14, 0.01)];
-    const shapes = [[20, 15], [3, 3, 2, 3], [4, 5]];
+    const shapes = [
+      [20, 15],
+      [3, 3, 2, 3],
+      [4, 5],
+    ];
     const { params, penalty } = bound(ws, shapes, 0.7);
     penalty.loss(ctx).dispose();
-    const core = globalMagnitudeThreshold(params.map((p) => p.variable), 0.7);
+    const core = globalMagnitudeThreshold(
+      params.map((p) => p.variable),
+      0.7,
+    );
     expect(penalty.diagnostics(ctx).t).toBe(core.value);
     penalty.dispose();
   });
@@ -282,7 +307,9 @@ describe('strength, options and the registry', () => {
     expect(() => hyperSparse({ sparsity: 0.9, C: 0 })).toThrow('hyperSparse C must be a finite number > 0; got 0');
     expect(() => hyperSparse({ sparsity: 0.9, thresholdEvery: 0.5 })).toThrow('hyperSparse thresholdEvery must be an integer ≥ 1; got 0.5');
     expect(() => hyperSparse({ sparsity: 0.9, strength: -1 })).toThrow(/strength must be a finite number ≥ 0; got -1/);
-    expect(() => hyperSparse({ sparsity: 0.9, kappa: 0.9 } as never)).toThrow(/unknown option "kappa"; valid options: sparsity, strength, C, thresholdEvery/);
+    expect(() => hyperSparse({ sparsity: 0.9, kappa: 0.9 } as never)).toThrow(
+      /unknown option "kappa"; valid options: sparsity, strength, C, thresholdEvery/,
+    );
   });
 
   it('registers "hypersparse"; the config is JSON with every default and round-trips', () => {
@@ -315,7 +342,10 @@ describe('memory', () => {
       ],
     });
     const x = tf.randomNormal([16, 8], 0, 1, 'float32', 3);
-    const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 4), 'int32');
+    const y = tf.tensor1d(
+      Array.from({ length: 16 }, (_, i) => i % 4),
+      'int32',
+    );
     const penalty = hyperSparse({ sparsity: 0.9, strength: 1e-2 });
     const optimizer = tf.train.momentum(0.05, 0.9);
     const step = createTrainStep({ model, optimizer, weightDecay: 1e-4, penalties: [penalty] });

@@ -6,7 +6,7 @@ import { HYPERSPARSE_KERNEL, hyperSparseGradients } from '../src/index.js';
 
 /** w with exact zeros and s|w| from 0 to 60 (e^(−2s|w|) from 1 down past float32's range). */
 function weights(n: number): Float32Array {
-  return Float32Array.from({ length: n }, (_, i) => (i % 6 === 2 ? 0 : (i % 2 ? -1 : 1) * (60 * i) / n));
+  return Float32Array.from({ length: n }, (_, i) => (i % 6 === 2 ? 0 : ((i % 2 ? -1 : 1) * (60 * i)) / n));
 }
 
 it('the accelerator has a kernel for HyperSparse’s op', () => {
@@ -29,7 +29,15 @@ describeOnLoopBackends(
       const parts = [weights(301), weights(7).map((w) => w / 3), weights(1026).map((w) => -w / 7)];
       const s = 0.8;
       const alpha = 1.05e-4;
-      const [stats, ...gs] = expectKernelMatchesPlain(HYPERSPARSE_KERNEL, () => hyperSparseGradients(parts.map((p) => tf.tensor1d(p)), { s, alpha }), 2e-5);
+      const [stats, ...gs] = expectKernelMatchesPlain(
+        HYPERSPARSE_KERNEL,
+        () =>
+          hyperSparseGradients(
+            parts.map((p) => tf.tensor1d(p)),
+            { s, alpha },
+          ),
+        2e-5,
+      );
       const all = parts.flatMap((p) => Array.from(p));
       const A = all.reduce((sum, w) => sum + Math.abs(w), 0);
       const T = all.reduce((sum, w) => sum + Math.tanh(s * Math.abs(w)), 0);
@@ -38,7 +46,12 @@ describeOnLoopBackends(
       expect(stats[1]).toBe(tf.tidy(() => tf.mul(tf.scalar(alpha), tf.scalar(stats[0])).dataSync()[0]));
       expect(gs.map((g) => g.length)).toEqual(parts.map((p) => p.length));
       // The module's running sums start from 0 again: the same call gives the same c.
-      const again = tf.tidy(() => hyperSparseGradients(parts.map((p) => tf.tensor1d(p)), { s, alpha })[0].dataSync());
+      const again = tf.tidy(() =>
+        hyperSparseGradients(
+          parts.map((p) => tf.tensor1d(p)),
+          { s, alpha },
+        )[0].dataSync(),
+      );
       expect(again[0]).toBe(stats[0]);
     });
 

@@ -23,7 +23,8 @@ export async function makeDirectory(dir: string): Promise<void> {
   let at = resolve(dir);
   for (;;) {
     try {
-      if (!(await stat(at)).isDirectory()) throw new SparsifyConfigError(`cannot create directory ${dir}: ${at} exists and is not a directory`);
+      if (!(await stat(at)).isDirectory())
+        throw new SparsifyConfigError(`cannot create directory ${dir}: ${at} exists and is not a directory`);
       break;
     } catch (error) {
       if (errorCode(error) !== 'ENOENT' && errorCode(error) !== 'ENOTDIR') throw error;
@@ -57,10 +58,14 @@ async function replaceableTarget(target: string, replaceable: readonly string[])
     throw error;
   }
   if (info.isSymbolicLink()) throw new ModelFileError(target, '(path)', 'is a symbolic link; write the model to a new directory');
-  if (!info.isDirectory()) throw new ModelFileError(target, '(path)', 'is a file, not a directory; it was left as it is: write the model to a new directory');
+  if (!info.isDirectory())
+    throw new ModelFileError(target, '(path)', 'is a file, not a directory; it was left as it is: write the model to a new directory');
   const foreign = (await readdir(target)).filter((name) => !replaceable.includes(name));
   if (foreign.length > 0) {
-    const shown = foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ');
+    const shown = foreign
+      .slice(0, 3)
+      .map((n) => JSON.stringify(n))
+      .join(', ');
     throw new ModelFileError(
       target,
       '(directory)',
@@ -124,7 +129,11 @@ export async function writeDirectoryAtomic(
  */
 export function checkPlainFileName(name: unknown, file: string, field: string): string {
   if (typeof name !== 'string' || name.length === 0 || name.length > 255 || /[\\/\0]/.test(name) || name === '.' || name === '..') {
-    throw new ModelFileError(file, field, `must be a file name in the model's directory (no "/", "\\", "..", or absolute path); got ${JSON.stringify(name)}`);
+    throw new ModelFileError(
+      file,
+      field,
+      `must be a file name in the model's directory (no "/", "\\", "..", or absolute path); got ${JSON.stringify(name)}`,
+    );
   }
   return name;
 }
@@ -146,7 +155,8 @@ export async function readModelFile(
   try {
     const [realDir, realFile] = await Promise.all([realpath(dir), realpath(path)]);
     real = realFile;
-    if (dirname(realFile) !== realDir) throw new ModelFileError(o.file, o.field, `names ${JSON.stringify(name)}, which links outside the model's directory`);
+    if (dirname(realFile) !== realDir)
+      throw new ModelFileError(o.file, o.field, `names ${JSON.stringify(name)}, which links outside the model's directory`);
   } catch (error) {
     if (error instanceof ModelFileError) throw error;
     throw new ModelFileError(path, '(file)', `cannot be opened (${errorCode(error) ?? (error as Error).message})`);
@@ -159,7 +169,8 @@ export async function readModelFile(
     if (o.expectedBytes !== undefined && info.size !== o.expectedBytes) {
       throw new ModelFileError(path, '(length)', `is ${info.size} bytes; ${o.file} says ${o.expectedBytes}`);
     }
-    if (info.size > o.maxBytes) throw new ModelFileError(path, '(length)', `is ${info.size} bytes, above the ${o.maxBytes}-byte limit for this file`);
+    if (info.size > o.maxBytes)
+      throw new ModelFileError(path, '(length)', `is ${info.size} bytes, above the ${o.maxBytes}-byte limit for this file`);
     const bytes = new Uint8Array(info.size);
     let at = 0;
     while (at < bytes.length) {
@@ -247,10 +258,15 @@ export function fileSystemLoadHandler(dir: string): tf.io.IOHandler {
         const buffers: Uint8Array[] = [];
         let total = 0;
         for (const [g, group] of manifest.entries()) {
-          if (!Array.isArray(group?.paths) || !Array.isArray(group.weights)) throw new ModelFileError(file, `weightsManifest[${g}]`, 'must be { paths: [...], weights: [...] }');
+          if (!Array.isArray(group?.paths) || !Array.isArray(group.weights))
+            throw new ModelFileError(file, `weightsManifest[${g}]`, 'must be { paths: [...], weights: [...] }');
           specs.push(...group.weights);
           for (const [p, path] of group.paths.entries()) {
-            const bytes = await readModelFile(dir, path, { file, field: `weightsManifest[${g}].paths[${p}]`, maxBytes: MAX_WEIGHTS_BYTES - total });
+            const bytes = await readModelFile(dir, path, {
+              file,
+              field: `weightsManifest[${g}].paths[${p}]`,
+              maxBytes: MAX_WEIGHTS_BYTES - total,
+            });
             total += bytes.byteLength;
             buffers.push(bytes);
           }

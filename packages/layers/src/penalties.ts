@@ -56,7 +56,11 @@ function isHooked(optimizer: tf.Optimizer): boolean {
 export function isPruner(x: unknown): x is Pruner {
   if (x instanceof Pruner) return true;
   const p = x as Partial<Record<keyof Pruner, unknown>> | null;
-  return typeof p === 'object' && p !== null && ['onStep', 'masks', 'finish', 'apply', 'summary', 'getState'].every((k) => typeof p[k as keyof Pruner] === 'function');
+  return (
+    typeof p === 'object' &&
+    p !== null &&
+    ['onStep', 'masks', 'finish', 'apply', 'summary', 'getState'].every((k) => typeof p[k as keyof Pruner] === 'function')
+  );
 }
 
 /**
@@ -257,14 +261,24 @@ type AnyCallback = FitCallbacks extends (infer C)[] ? C : never;
 type FitCallbackObject = Parameters<tf.CallbackList['append']>[0];
 
 function isCallbackInstance(c: unknown): boolean {
-  return typeof c === 'object' && c !== null && typeof (c as { setModel?: unknown }).setModel === 'function' && typeof (c as { setParams?: unknown }).setParams === 'function';
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    typeof (c as { setModel?: unknown }).setModel === 'function' &&
+    typeof (c as { setParams?: unknown }).setParams === 'function'
+  );
 }
 
 /** The user's callbacks as callback objects (tfjs assumes all-or-nothing when the first one is an object). */
-export function normalizeCallbacks(callbacks: tf.ModelFitArgs['callbacks'], yieldEvery?: tf.ModelFitArgs['yieldEvery']): FitCallbackObject[] {
+export function normalizeCallbacks(
+  callbacks: tf.ModelFitArgs['callbacks'],
+  yieldEvery?: tf.ModelFitArgs['yieldEvery'],
+): FitCallbackObject[] {
   if (callbacks == null) return [];
   const list = (Array.isArray(callbacks) ? callbacks : [callbacks]) as AnyCallback[];
-  return list.map((c) => (isCallbackInstance(c) ? c : new tf.CustomCallback(c as tf.CustomCallbackArgs, yieldEvery))) as FitCallbackObject[];
+  return list.map((c) =>
+    isCallbackInstance(c) ? c : new tf.CustomCallback(c as tf.CustomCallbackArgs, yieldEvery),
+  ) as FitCallbackObject[];
 }
 
 /** `model.fit` arguments plus the sparsify options. */

@@ -1,19 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  SparsifyConfigError,
-  check,
-  checkPruningMethod,
-  measureSparsity,
-  selectParams,
-  type SelectOptions,
-} from '@sparsify/core';
+import { SparsifyConfigError, check, checkPruningMethod, measureSparsity, selectParams, type SelectOptions } from '@sparsify/core';
 import { isPruner } from './penalties.js';
-import {
-  Pruner,
-  resolvePruningSchedule,
-  type PrunedParamSummary,
-  type PrunerOptions,
-} from '@sparsify/schedules';
+import { Pruner, resolvePruningSchedule, type PrunedParamSummary, type PrunerOptions } from '@sparsify/schedules';
 
 export type UpdatePruningStepOptions = PrunerOptions | { pruner: Pruner };
 
@@ -133,8 +121,15 @@ export class PruningSummaries extends tf.Callback {
   constructor(options: PruningSummariesOptions = {}) {
     super();
     check(typeof options === 'object' && options !== null, 'pruningSummaries options', options, 'an object');
-    if (options.log !== undefined && options.log !== false) check(typeof options.log === 'function', 'pruningSummaries log', options.log, 'a function or false');
-    if (options.logKey !== undefined && options.logKey !== false) check(typeof options.logKey === 'string' && options.logKey.length > 0, 'pruningSummaries logKey', options.logKey, 'a non-empty string or false');
+    if (options.log !== undefined && options.log !== false)
+      check(typeof options.log === 'function', 'pruningSummaries log', options.log, 'a function or false');
+    if (options.logKey !== undefined && options.logKey !== false)
+      check(
+        typeof options.logKey === 'string' && options.logKey.length > 0,
+        'pruningSummaries logKey',
+        options.logKey,
+        'a non-empty string or false',
+      );
     this.options = options;
   }
 
@@ -144,7 +139,16 @@ export class PruningSummaries extends tf.Callback {
     const pruner = isPruner(source) ? source : (source?.pruner ?? null);
     if (pruner) {
       const s = pruner.summary();
-      return { epoch, step: s.step, lastPruneStep: s.lastPruneStep, targetSparsity: s.targetSparsity, sparsity: s.sparsity, total: s.total, zeros: s.zeros, layers: s.layers };
+      return {
+        epoch,
+        step: s.step,
+        lastPruneStep: s.lastPruneStep,
+        targetSparsity: s.targetSparsity,
+        sparsity: s.sparsity,
+        total: s.total,
+        zeros: s.zeros,
+        layers: s.layers,
+      };
     }
     if (!this.model) throw new SparsifyConfigError('pruningSummaries needs a source pruner or a model being trained');
     const params = selectParams(this.model, this.options.selection);

@@ -294,12 +294,12 @@ function analyse(model: tf.LayersModel): Analysis {
           className === 'Add'
             ? cs.reduce((a, b) => a + b, 0)
             : className === 'Subtract'
-            ? cs[0] - cs[1]
-            : className === 'Average'
-            ? cs.reduce((a, b) => a + b, 0) / cs.length
-            : className === 'Maximum'
-            ? Math.max(...cs)
-            : Math.min(...cs);
+              ? cs[0] - cs[1]
+              : className === 'Average'
+                ? cs.reduce((a, b) => a + b, 0) / cs.length
+                : className === 'Maximum'
+                  ? Math.max(...cs)
+                  : Math.min(...cs);
       }
     } else if (className === 'Concatenate') {
       let at = 0;
@@ -491,7 +491,7 @@ type JsonLayer = { class_name: string; config: Record<string, unknown> };
 
 function topologyLayers(topology: { class_name: string; config: unknown }): JsonLayer[] {
   const config = topology.config as { layers?: JsonLayer[] } | JsonLayer[];
-  return Array.isArray(config) ? config : config.layers ?? [];
+  return Array.isArray(config) ? config : (config.layers ?? []);
 }
 
 /**

@@ -151,7 +151,10 @@ export class SparseModel {
   private readonly inputIds: readonly number[];
   private readonly outputIds: readonly number[];
 
-  constructor(readonly model: tf.LayersModel, layers: readonly SparseLayerInfo[]) {
+  constructor(
+    readonly model: tf.LayersModel,
+    layers: readonly SparseLayerInfo[],
+  ) {
     this.layers = layers;
     const graph = modelGraph(model);
     this.calls = graph.calls;
@@ -185,7 +188,7 @@ type JsonLayer = { class_name: string; name?: string; config: Record<string, unk
 
 function jsonLayers(topology: { config?: unknown }): JsonLayer[] {
   const config = topology.config as { layers?: JsonLayer[] } | JsonLayer[] | undefined;
-  return Array.isArray(config) ? config : config?.layers ?? [];
+  return Array.isArray(config) ? config : (config?.layers ?? []);
 }
 
 /** A float32 weight of the artifacts by name, with its place in the specs. */

@@ -119,7 +119,9 @@ function encodeValues(values: Float32Array, q: ValueQuantization | null, name: s
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
       if (!(Math.abs(v) <= FLOAT16_MAX)) {
-        throw new SparsifyConfigError(`quantize "float16": weight ${JSON.stringify(name)} has the value ${v}, outside ±${FLOAT16_MAX}; use no quantization or "int8"`);
+        throw new SparsifyConfigError(
+          `quantize "float16": weight ${JSON.stringify(name)} has the value ${v}, outside ±${FLOAT16_MAX}; use no quantization or "int8"`,
+        );
       }
       bits[i] = toFloat16Bits(v);
     }
@@ -147,7 +149,10 @@ function csrLayout(shape: readonly number[], size: number): { rows: number; cols
  * stored with `encoding` when that is smaller than dense, else dense; values optionally quantized.
  * Pure and synchronous; `decodeSparse` inverts it (exactly, without quantization).
  */
-export function encodeSparse(artifacts: tf.io.ModelArtifacts, options: SparseSaveOptions = {}): { json: SparseModelJSON; data: Uint8Array } {
+export function encodeSparse(
+  artifacts: tf.io.ModelArtifacts,
+  options: SparseSaveOptions = {},
+): { json: SparseModelJSON; data: Uint8Array } {
   const encoding = options.encoding ?? 'bitmask';
   const quantize = options.quantize ?? null;
   checkOneOf('encoding', encoding, SPARSE_ENCODINGS);
@@ -156,18 +161,27 @@ export function encodeSparse(artifacts: tf.io.ModelArtifacts, options: SparseSav
     throw new SparsifyConfigError('encodeSparse needs the JSON topology of a LayersModel (model.save artifacts)');
   }
   const specs = artifacts.weightSpecs ?? [];
-  const all = new Uint8Array(artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData));
+  const all = new Uint8Array(
+    artifacts.weightData === undefined ? new ArrayBuffer(0) : tf.io.CompositeArrayBuffer.join(artifacts.weightData),
+  );
   const input = new DataView(all.buffer, all.byteOffset, all.byteLength);
   const writer = new ByteWriter();
   const entries: SparseWeightEntry[] = [];
   let offset = 0;
   for (const spec of specs) {
-    if (spec.quantization) throw new SparsifyConfigError(`weight ${JSON.stringify(spec.name)} is already quantized; encodeSparse takes float weights`);
+    if (spec.quantization)
+      throw new SparsifyConfigError(`weight ${JSON.stringify(spec.name)} is already quantized; encodeSparse takes float weights`);
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const width = BYTES[spec.dtype];
-    if (width === undefined) throw new SparsifyConfigError(`weight ${JSON.stringify(spec.name)} has dtype ${spec.dtype}; supported: float32, int32, bool`);
+    if (width === undefined)
+      throw new SparsifyConfigError(`weight ${JSON.stringify(spec.name)} has dtype ${spec.dtype}; supported: float32, int32, bool`);
     const byteLength = size * width;
-    check(offset + byteLength <= all.byteLength, `weight data length (for ${JSON.stringify(spec.name)})`, all.byteLength, `≥ ${offset + byteLength}`);
+    check(
+      offset + byteLength <= all.byteLength,
+      `weight data length (for ${JSON.stringify(spec.name)})`,
+      all.byteLength,
+      `≥ ${offset + byteLength}`,
+    );
     const base = { name: spec.name, shape: spec.shape.slice(), dtype: spec.dtype, ...(spec.group ? { group: spec.group } : {}) };
     const start = writer.length;
     if (spec.dtype !== 'float32') {
@@ -179,7 +193,10 @@ export function encodeSparse(artifacts: tf.io.ModelArtifacts, options: SparseSav
     const values = new Float32Array(size);
     for (let i = 0; i < size; i++) {
       values[i] = input.getFloat32(offset + 4 * i, true);
-      if (!Number.isFinite(values[i])) throw new SparsifyConfigError(`weight ${JSON.stringify(spec.name)} has the value ${values[i]} at ${i}; only finite weights can be saved`);
+      if (!Number.isFinite(values[i]))
+        throw new SparsifyConfigError(
+          `weight ${JSON.stringify(spec.name)} has the value ${values[i]} at ${i}; only finite weights can be saved`,
+        );
     }
     offset += byteLength;
     let nnz = 0;
@@ -195,7 +212,15 @@ export function encodeSparse(artifacts: tf.io.ModelArtifacts, options: SparseSav
     if (sparseBytes >= denseBytes) {
       const { bytes, scale } = encodeValues(values, quantize, spec.name);
       writer.push(bytes);
-      entries.push({ ...base, encoding: 'dense', values: valueKind, ...(scale !== undefined ? { scale } : {}), count: size, byteOffset: start, byteLength: bytes.byteLength });
+      entries.push({
+        ...base,
+        encoding: 'dense',
+        values: valueKind,
+        ...(scale !== undefined ? { scale } : {}),
+        count: size,
+        byteOffset: start,
+        byteLength: bytes.byteLength,
+      });
       continue;
     }
     const nonZeros = new Float32Array(nnz);
@@ -334,9 +359,13 @@ function checkSparseModel(json: unknown, bytes: Uint8Array, options: SparseDecod
   if (!isObject(json)) return fail('(root)', `must be a JSON object; got ${showValue(json)}`);
   if (json.format !== SPARSE_FORMAT) fail('format', `must be ${JSON.stringify(SPARSE_FORMAT)}; got ${showValue(json.format)}`);
   if (json.formatVersion === 1) {
-    fail('formatVersion', 'is 1: files of that version carry no checksum and are not read; export the model again (saveSparse, or sparsify export <run> --format sparse)');
+    fail(
+      'formatVersion',
+      'is 1: files of that version carry no checksum and are not read; export the model again (saveSparse, or sparsify export <run> --format sparse)',
+    );
   }
-  if (json.formatVersion !== SPARSE_FORMAT_VERSION) fail('formatVersion', `must be ${SPARSE_FORMAT_VERSION}; got ${showValue(json.formatVersion)}`);
+  if (json.formatVersion !== SPARSE_FORMAT_VERSION)
+    fail('formatVersion', `must be ${SPARSE_FORMAT_VERSION}; got ${showValue(json.formatVersion)}`);
   const weightsFile = options.files?.weights ?? (typeof json.weightsPath === 'string' ? json.weightsPath : SPARSE_WEIGHTS_BIN);
   checkPlainFileName(json.weightsPath, jsonFile, 'weightsPath');
   checkTopology(json.modelTopology, jsonFile);
@@ -344,13 +373,19 @@ function checkSparseModel(json: unknown, bytes: Uint8Array, options: SparseDecod
   if (artifacts !== undefined) {
     if (!isObject(artifacts)) fail('artifacts', 'must be an object');
     const a = artifacts as Record<string, unknown>;
-    for (const key of ['format', 'generatedBy']) if (a[key] !== undefined && typeof a[key] !== 'string') fail(`artifacts.${key}`, 'must be a string');
+    for (const key of ['format', 'generatedBy'])
+      if (a[key] !== undefined && typeof a[key] !== 'string') fail(`artifacts.${key}`, 'must be a string');
     if (a.convertedBy != null && typeof a.convertedBy !== 'string') fail('artifacts.convertedBy', 'must be a string or null');
-    for (const key of ['trainingConfig', 'userDefinedMetadata']) if (a[key] !== undefined && !isObject(a[key])) fail(`artifacts.${key}`, 'must be an object');
+    for (const key of ['trainingConfig', 'userDefinedMetadata'])
+      if (a[key] !== undefined && !isObject(a[key])) fail(`artifacts.${key}`, 'must be an object');
   }
   if (!isCount(json.weightsByteLength)) fail('weightsByteLength', `must be an integer ≥ 0; got ${showValue(json.weightsByteLength)}`);
   if (json.weightsByteLength !== bytes.byteLength) {
-    throw new ModelFileError(weightsFile, '(length)', `is ${bytes.byteLength} bytes; ${jsonFile} (weightsByteLength) says ${json.weightsByteLength as number}`);
+    throw new ModelFileError(
+      weightsFile,
+      '(length)',
+      `is ${bytes.byteLength} bytes; ${jsonFile} (weightsByteLength) says ${json.weightsByteLength as number}`,
+    );
   }
   const checksum = json.checksum;
   if (!isObject(checksum) || checksum.algorithm !== 'crc32' || !isCount(checksum.manifest) || !isCount(checksum.weights)) {
@@ -362,7 +397,11 @@ function checkSparseModel(json: unknown, bytes: Uint8Array, options: SparseDecod
     fail('checksum.manifest', 'does not match modelTopology and weights: the file was changed or damaged after it was written');
   }
   if (crc32(bytes) !== c.weights) {
-    throw new ModelFileError(weightsFile, '(checksum)', `does not match ${jsonFile} (checksum.weights): the weights file was changed or damaged after it was written`);
+    throw new ModelFileError(
+      weightsFile,
+      '(checksum)',
+      `does not match ${jsonFile} (checksum.weights): the weights file was changed or damaged after it was written`,
+    );
   }
   const maxDecoded = options.maxDecodedBytes ?? DEFAULT_MAX_DECODED_BYTES;
   const names = new Set<string>();
@@ -372,17 +411,23 @@ function checkSparseModel(json: unknown, bytes: Uint8Array, options: SparseDecod
     const field = `weights[${i}]`;
     if (!isObject(e)) return fail(field, 'must be an object');
     const entry = e as unknown as SparseWeightEntry;
-    if (typeof entry.name !== 'string' || entry.name.length === 0) fail(`${field}.name`, `must be a non-empty string; got ${showValue(entry.name)}`);
+    if (typeof entry.name !== 'string' || entry.name.length === 0)
+      fail(`${field}.name`, `must be a non-empty string; got ${showValue(entry.name)}`);
     if (names.has(entry.name)) fail(`${field}.name`, `repeats ${JSON.stringify(entry.name)}`);
     names.add(entry.name);
     const size = checkEntry(entry, field, fail);
     decoded += size * BYTES[entry.dtype]!;
     if (decoded > maxDecoded) {
-      fail(`${field}.shape`, `${JSON.stringify(entry.shape)} takes the decoded weights past ${maxDecoded} bytes (maxDecodedBytes); a larger model needs a larger limit`);
+      fail(
+        `${field}.shape`,
+        `${JSON.stringify(entry.shape)} takes the decoded weights past ${maxDecoded} bytes (maxDecodedBytes); a larger model needs a larger limit`,
+      );
     }
-    if (entry.byteOffset !== offset) fail(`${field}.byteOffset`, `must be ${offset} (where the previous weight ends); got ${showValue(entry.byteOffset)}`);
+    if (entry.byteOffset !== offset)
+      fail(`${field}.byteOffset`, `must be ${offset} (where the previous weight ends); got ${showValue(entry.byteOffset)}`);
     offset += entry.byteLength;
-    if (offset > bytes.byteLength) fail(`${field}.byteLength`, `${entry.byteLength} runs past the end of the ${bytes.byteLength}-byte weights file`);
+    if (offset > bytes.byteLength)
+      fail(`${field}.byteLength`, `${entry.byteLength} runs past the end of the ${bytes.byteLength}-byte weights file`);
     return { entry, size, field };
   });
   if (offset !== bytes.byteLength) fail('weights', `cover ${offset} of the ${bytes.byteLength} bytes of the weights file`);
@@ -393,17 +438,22 @@ function checkSparseModel(json: unknown, bytes: Uint8Array, options: SparseDecod
 
 /** The fields of one entry and their consistency; returns the weight's element count. */
 function checkEntry(e: SparseWeightEntry, field: string, fail: (field: string, problem: string) => never): number {
-  if (!Array.isArray(e.shape) || e.shape.length > 8 || !e.shape.every(isCount)) fail(`${field}.shape`, `must be an array of at most 8 integers ≥ 0; got ${showValue(e.shape)}`);
+  if (!Array.isArray(e.shape) || e.shape.length > 8 || !e.shape.every(isCount))
+    fail(`${field}.shape`, `must be an array of at most 8 integers ≥ 0; got ${showValue(e.shape)}`);
   const size = e.shape.reduce((a, b) => a * b, 1);
   if (!Number.isSafeInteger(size)) fail(`${field}.shape`, `${JSON.stringify(e.shape)} has too many elements`);
   if (!Object.hasOwn(BYTES, e.dtype)) fail(`${field}.dtype`, `must be one of float32, int32, bool; got ${showValue(e.dtype)}`);
   if (e.group !== undefined && typeof e.group !== 'string') fail(`${field}.group`, 'must be a string');
-  if (!['dense', ...SPARSE_ENCODINGS].includes(e.encoding)) fail(`${field}.encoding`, `must be one of dense, ${SPARSE_ENCODINGS.join(', ')}; got ${showValue(e.encoding)}`);
+  if (!['dense', ...SPARSE_ENCODINGS].includes(e.encoding))
+    fail(`${field}.encoding`, `must be one of dense, ${SPARSE_ENCODINGS.join(', ')}; got ${showValue(e.encoding)}`);
   const valueKinds = e.dtype === 'float32' ? ['float32', ...VALUE_QUANTIZATIONS] : ['raw'];
-  if (!valueKinds.includes(e.values)) fail(`${field}.values`, `must be one of ${valueKinds.join(', ')} for a ${e.dtype} weight; got ${showValue(e.values)}`);
-  if (e.values === 'raw' && e.encoding !== 'dense') fail(`${field}.encoding`, `must be dense for ${e.dtype} weights; got ${showValue(e.encoding)}`);
+  if (!valueKinds.includes(e.values))
+    fail(`${field}.values`, `must be one of ${valueKinds.join(', ')} for a ${e.dtype} weight; got ${showValue(e.values)}`);
+  if (e.values === 'raw' && e.encoding !== 'dense')
+    fail(`${field}.encoding`, `must be dense for ${e.dtype} weights; got ${showValue(e.encoding)}`);
   if (e.values === 'int8') {
-    if (typeof e.scale !== 'number' || !Number.isFinite(e.scale) || e.scale <= 0) fail(`${field}.scale`, `must be a finite number > 0 for int8 values; got ${showValue(e.scale)}`);
+    if (typeof e.scale !== 'number' || !Number.isFinite(e.scale) || e.scale <= 0)
+      fail(`${field}.scale`, `must be a finite number > 0 for int8 values; got ${showValue(e.scale)}`);
   } else if (e.scale !== undefined) fail(`${field}.scale`, `is only for int8 values; got ${showValue(e.scale)} with ${e.values}`);
   if (!isCount(e.count)) fail(`${field}.count`, `must be an integer ≥ 0; got ${showValue(e.count)}`);
   if (e.encoding === 'dense' ? e.count !== size : e.count > size) {
@@ -417,12 +467,21 @@ function checkEntry(e: SparseWeightEntry, field: string, fail: (field: string, p
   else if (e.encoding === 'bitmask') expected = Math.ceil(size / 8) + e.count * vb;
   else {
     const { rows, cols } = csrLayout(e.shape, size);
-    if (e.cols !== cols || e.rows !== rows) fail(`${field}.rows`, `rows × cols must be ${rows} × ${cols} (cols = the last dimension); got ${showValue(e.rows)} × ${showValue(e.cols)}`);
+    if (e.cols !== cols || e.rows !== rows)
+      fail(
+        `${field}.rows`,
+        `rows × cols must be ${rows} × ${cols} (cols = the last dimension); got ${showValue(e.rows)} × ${showValue(e.cols)}`,
+      );
     if (e.rowPtr !== 'uint16' && e.rowPtr !== 'uint32') fail(`${field}.rowPtr`, `must be uint16 or uint32; got ${showValue(e.rowPtr)}`);
-    if (!Object.hasOwn(UINT_BYTES, e.colIndex as string)) fail(`${field}.colIndex`, `must be uint8, uint16 or uint32; got ${showValue(e.colIndex)}`);
+    if (!Object.hasOwn(UINT_BYTES, e.colIndex as string))
+      fail(`${field}.colIndex`, `must be uint8, uint16 or uint32; got ${showValue(e.colIndex)}`);
     expected = (rows + 1) * UINT_BYTES[e.rowPtr!] + e.count * (UINT_BYTES[e.colIndex!] + vb);
   }
-  if (e.byteLength !== expected) fail(`${field}.byteLength`, `must be ${expected} for ${e.encoding} ${e.values} values of shape ${JSON.stringify(e.shape)} with count ${e.count}; got ${e.byteLength}`);
+  if (e.byteLength !== expected)
+    fail(
+      `${field}.byteLength`,
+      `must be ${expected} for ${e.encoding} ${e.values} values of shape ${JSON.stringify(e.shape)} with count ${e.count}; got ${e.byteLength}`,
+    );
   return size;
 }
 
@@ -441,7 +500,9 @@ function checkEntryBytes({ entry: e, size, field }: CheckedEntry, bytes: Uint8Ar
   };
   let valuesAt = e.byteOffset;
   if (e.values === 'raw') {
-    if (e.dtype === 'bool') for (let i = 0; i < size; i++) if (bytes[e.byteOffset + i] > 1) fail('values', `bool value ${bytes[e.byteOffset + i]} at ${i} is not 0 or 1`);
+    if (e.dtype === 'bool')
+      for (let i = 0; i < size; i++)
+        if (bytes[e.byteOffset + i] > 1) fail('values', `bool value ${bytes[e.byteOffset + i]} at ${i} is not 0 or 1`);
     return;
   }
   if (e.encoding === 'bitmask') {
@@ -449,7 +510,8 @@ function checkEntryBytes({ entry: e, size, field }: CheckedEntry, bytes: Uint8Ar
     let ones = 0;
     for (let i = 0; i < maskBytes; i++) {
       let b = bytes[e.byteOffset + i];
-      if (i === maskBytes - 1 && size % 8 !== 0 && b >> size % 8 !== 0) fail('bitmask', `has bits set past the ${size} elements of the weight`);
+      if (i === maskBytes - 1 && size % 8 !== 0 && b >> (size % 8) !== 0)
+        fail('bitmask', `has bits set past the ${size} elements of the weight`);
       for (; b; b &= b - 1) ones++;
     }
     if (ones !== e.count) fail('bitmask', `marks ${ones} non-zeros; count says ${e.count}`);
@@ -464,11 +526,13 @@ function checkEntryBytes({ entry: e, size, field }: CheckedEntry, bytes: Uint8Ar
     if (previous !== 0) fail('rowPtr', `must start at 0; got ${previous}`);
     for (let r = 0; r < rows; r++) {
       const next = readUint(view, e.byteOffset + (r + 1) * rb, e.rowPtr!);
-      if (next < previous || next > e.count) fail('rowPtr', `entry ${r + 1} is ${next}: row pointers must not decrease and stay within count ${e.count}`);
+      if (next < previous || next > e.count)
+        fail('rowPtr', `entry ${r + 1} is ${next}: row pointers must not decrease and stay within count ${e.count}`);
       for (let k = previous; k < next; k++) {
         const col = readUint(view, idxAt + k * cb, e.colIndex!);
         if (col >= cols) fail('colIndex', `value ${col} at non-zero ${k} (row ${r}) is not below cols ${cols}`);
-        if (k > previous && col <= readUint(view, idxAt + (k - 1) * cb, e.colIndex!)) fail('colIndex', `value ${col} at non-zero ${k} (row ${r}) does not increase along the row`);
+        if (k > previous && col <= readUint(view, idxAt + (k - 1) * cb, e.colIndex!))
+          fail('colIndex', `value ${col} at non-zero ${k} (row ${r}) does not increase along the row`);
       }
       previous = next;
     }
@@ -488,7 +552,11 @@ function checkEntryBytes({ entry: e, size, field }: CheckedEntry, bytes: Uint8Ar
  * `checkSparseModel`): a damaged or hostile file is a ModelFileError naming the file and the field,
  * never different weights, a hang, or an allocation beyond `maxDecodedBytes`.
  */
-export function decodeSparse(json: SparseModelJSON, data: ArrayBuffer | Uint8Array, options: SparseDecodeOptions = {}): tf.io.ModelArtifacts {
+export function decodeSparse(
+  json: SparseModelJSON,
+  data: ArrayBuffer | Uint8Array,
+  options: SparseDecodeOptions = {},
+): tf.io.ModelArtifacts {
   const bytes = data instanceof Uint8Array ? data : new Uint8Array(data);
   const checked = checkSparseModel(json, bytes, options);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -497,14 +565,20 @@ export function decodeSparse(json: SparseModelJSON, data: ArrayBuffer | Uint8Arr
   const specs: tf.io.WeightsManifestEntry[] = [];
   let at = 0;
   for (const { entry: e, size } of checked) {
-    specs.push({ name: e.name, shape: e.shape.slice(), dtype: e.dtype as tf.io.WeightsManifestEntry['dtype'], ...(e.group ? { group: e.group } : {}) });
+    specs.push({
+      name: e.name,
+      shape: e.shape.slice(),
+      dtype: e.dtype as tf.io.WeightsManifestEntry['dtype'],
+      ...(e.group ? { group: e.group } : {}),
+    });
     if (e.values === 'raw') {
       weightData.set(bytes.subarray(e.byteOffset, e.byteOffset + e.byteLength), at);
     } else if (e.encoding === 'dense') {
       for (let i = 0; i < size; i++) out.setFloat32(at + 4 * i, valueAt(view, e.byteOffset, i, e), true);
     } else if (e.encoding === 'bitmask') {
       const valuesAt = e.byteOffset + Math.ceil(size / 8);
-      for (let i = 0, k = 0; i < size; i++) if (bytes[e.byteOffset + (i >>> 3)] & (1 << (i & 7))) out.setFloat32(at + 4 * i, valueAt(view, valuesAt, k++, e), true);
+      for (let i = 0, k = 0; i < size; i++)
+        if (bytes[e.byteOffset + (i >>> 3)] & (1 << (i & 7))) out.setFloat32(at + 4 * i, valueAt(view, valuesAt, k++, e), true);
     } else {
       const rb = UINT_BYTES[e.rowPtr!];
       const cb = UINT_BYTES[e.colIndex!];
@@ -528,7 +602,8 @@ export function decodeSparse(json: SparseModelJSON, data: ArrayBuffer | Uint8Arr
     convertedBy: json.artifacts?.convertedBy ?? null,
   };
   if (json.artifacts?.trainingConfig) artifacts.trainingConfig = json.artifacts.trainingConfig;
-  if (json.artifacts?.userDefinedMetadata) artifacts.userDefinedMetadata = json.artifacts.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']>;
+  if (json.artifacts?.userDefinedMetadata)
+    artifacts.userDefinedMetadata = json.artifacts.userDefinedMetadata as NonNullable<tf.io.ModelArtifacts['userDefinedMetadata']>;
   return artifacts;
 }
 
@@ -566,7 +641,8 @@ async function readSparseModel(dir: string, options: SparseDecodeOptions): Promi
   }
   const weightsName = checkPlainFileName((json as Partial<SparseModelJSON> | null)?.weightsPath, jsonFile, 'weightsPath');
   const expectedBytes = json.weightsByteLength;
-  if (!isCount(expectedBytes)) throw new ModelFileError(jsonFile, 'weightsByteLength', `must be an integer ≥ 0; got ${showValue(expectedBytes)}`);
+  if (!isCount(expectedBytes))
+    throw new ModelFileError(jsonFile, 'weightsByteLength', `must be an integer ≥ 0; got ${showValue(expectedBytes)}`);
   const data = await readModelFile(dir, weightsName, {
     file: jsonFile,
     field: 'weightsPath',
@@ -613,7 +689,8 @@ export async function saveSparse(model: tf.LayersModel, dir: string, options: Sp
     convertedBy: artifacts.convertedBy,
     weightsManifest: [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }],
   });
-  const denseBytes = Buffer.byteLength(denseJson) + (artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData).byteLength : 0);
+  const denseBytes =
+    Buffer.byteLength(denseJson) + (artifacts.weightData ? tf.io.CompositeArrayBuffer.join(artifacts.weightData).byteLength : 0);
   const bytes = Buffer.byteLength(text) + data.byteLength;
   return { dir: target, bytes, denseBytes, ratio: denseBytes / bytes, weights: json.weights };
 }
@@ -627,7 +704,10 @@ export async function saveSparse(model: tf.LayersModel, dir: string, options: Sp
  */
 export async function loadSparse(dir: string, options?: LoadSparseOptions): Promise<tf.LayersModel>;
 export async function loadSparse(dir: string, options: LoadSparseOptions & SparseExecutionOptions): Promise<SparseModel>;
-export async function loadSparse(dir: string, options: LoadSparseOptions & Partial<SparseExecutionOptions> = {}): Promise<tf.LayersModel | SparseModel> {
+export async function loadSparse(
+  dir: string,
+  options: LoadSparseOptions & Partial<SparseExecutionOptions> = {},
+): Promise<tf.LayersModel | SparseModel> {
   check(typeof dir === 'string' && dir.length > 0, 'loadSparse directory', dir, 'a non-empty path');
   const { execute, minSparsity, ...decode } = options;
   const execution = execute === undefined && minSparsity === undefined ? undefined : { execute: execute as 'sparse', minSparsity };

@@ -17,10 +17,14 @@ export async function stripPruning(model: tf.LayersModel, options: StripPruningO
   const known = new Set(model.weights.map((w) => w.read() as tf.Variable));
   for (const m of options.masks ?? []) {
     if (!known.has(m.variable)) {
-      throw new SparsifyConfigError(`stripPruning: mask for variable ${JSON.stringify(m.variable.name)} does not belong to model ${JSON.stringify(model.name)}`);
+      throw new SparsifyConfigError(
+        `stripPruning: mask for variable ${JSON.stringify(m.variable.name)} does not belong to model ${JSON.stringify(model.name)}`,
+      );
     }
     if (m.mask.size !== m.variable.size) {
-      throw new SparsifyConfigError(`stripPruning: mask for ${JSON.stringify(m.variable.name)} has ${m.mask.size} entries; the variable has ${m.variable.size}`);
+      throw new SparsifyConfigError(
+        `stripPruning: mask for ${JSON.stringify(m.variable.name)} has ${m.mask.size} entries; the variable has ${m.variable.size}`,
+      );
     }
     masks.set(m.variable, m.mask);
   }
@@ -35,7 +39,9 @@ export async function stripPruning(model: tf.LayersModel, options: StripPruningO
     }),
   );
   try {
-    const stripped = await tf.models.modelFromJSON({ modelTopology: model.toJSON(null, false) as tf.io.ModelJSON['modelTopology'] } as never);
+    const stripped = await tf.models.modelFromJSON({
+      modelTopology: model.toJSON(null, false) as tf.io.ModelJSON['modelTopology'],
+    } as never);
     stripped.setWeights(values);
     return stripped;
   } finally {

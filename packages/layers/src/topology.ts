@@ -13,9 +13,14 @@ const isIndex = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
 /** A layer reference in node data or input/output lists: [layer name, node index, tensor index, kwargs?]. */
 function checkReference(ref: unknown, file: string, field: string): [string, number] {
   if (!Array.isArray(ref) || ref.length < 3 || ref.length > 4 || typeof ref[0] !== 'string' || !isIndex(ref[1]) || !isIndex(ref[2])) {
-    throw new ModelFileError(file, field, `must be [layer name, node index, tensor index] (and optional kwargs); got ${JSON.stringify(ref)?.slice(0, 120)}`);
+    throw new ModelFileError(
+      file,
+      field,
+      `must be [layer name, node index, tensor index] (and optional kwargs); got ${JSON.stringify(ref)?.slice(0, 120)}`,
+    );
   }
-  if (ref.length === 4 && ref[3] != null && !isObject(ref[3])) throw new ModelFileError(file, `${field}[3]`, 'must be an object of call arguments');
+  if (ref.length === 4 && ref[3] != null && !isObject(ref[3]))
+    throw new ModelFileError(file, `${field}[3]`, 'must be an object of call arguments');
   return [ref[0], ref[1]];
 }
 
@@ -25,7 +30,11 @@ function checkContainer(container: unknown, file: string, field: string, depth: 
   if (!isObject(container)) throw new ModelFileError(file, field, 'must be an object ({ class_name, config })');
   const className = container.class_name;
   if (!CONTAINERS.includes(className as string)) {
-    throw new ModelFileError(file, `${field}.class_name`, `must be one of ${CONTAINERS.join(', ')} (a LayersModel); got ${JSON.stringify(className)}`);
+    throw new ModelFileError(
+      file,
+      `${field}.class_name`,
+      `must be one of ${CONTAINERS.join(', ')} (a LayersModel); got ${JSON.stringify(className)}`,
+    );
   }
   const config = container.config;
   const layersField = Array.isArray(config) ? `${field}.config` : `${field}.config.layers`;
@@ -42,9 +51,14 @@ function checkContainer(container: unknown, file: string, field: string, depth: 
     const name = layer.name;
     if (typeof name !== 'string' || name.length === 0) throw new ModelFileError(file, `${at}.name`, 'must be a non-empty string');
     if (layer.config.name !== undefined && layer.config.name !== name) {
-      throw new ModelFileError(file, `${at}.config.name`, `must equal the layer's name ${JSON.stringify(name)}; got ${JSON.stringify(layer.config.name)}`);
+      throw new ModelFileError(
+        file,
+        `${at}.config.name`,
+        `must equal the layer's name ${JSON.stringify(name)}; got ${JSON.stringify(layer.config.name)}`,
+      );
     }
-    if (names.has(name)) throw new ModelFileError(file, `${at}.name`, `repeats the name of layer ${names.get(name)} (${JSON.stringify(name)})`);
+    if (names.has(name))
+      throw new ModelFileError(file, `${at}.name`, `repeats the name of layer ${names.get(name)} (${JSON.stringify(name)})`);
     names.set(name, i);
   });
   if (className !== 'Sequential') checkGraph(config as Json, layers as Json[], names, file, `${field}.config`);
@@ -92,11 +106,18 @@ function checkGraph(config: Json, layers: Json[], names: Map<string, number>, fi
   }
   for (const key of ['input_layers', 'output_layers']) {
     const refs = config[key];
-    if (!Array.isArray(refs) || refs.length === 0) throw new ModelFileError(file, `${field}.${key}`, 'must be a non-empty array of layer references');
+    if (!Array.isArray(refs) || refs.length === 0)
+      throw new ModelFileError(file, `${field}.${key}`, 'must be a non-empty array of layer references');
     refs.forEach((ref, i) => {
       const [name, node] = checkReference(ref, file, `${field}.${key}[${i}]`);
-      if (!names.has(name)) throw new ModelFileError(file, `${field}.${key}[${i}]`, `refers to layer ${JSON.stringify(name)}, which is not in the model`);
-      if (node >= nodeCount[names.get(name)!]) throw new ModelFileError(file, `${field}.${key}[${i}]`, `refers to node ${node} of layer ${JSON.stringify(name)}, which has ${nodeCount[names.get(name)!]}`);
+      if (!names.has(name))
+        throw new ModelFileError(file, `${field}.${key}[${i}]`, `refers to layer ${JSON.stringify(name)}, which is not in the model`);
+      if (node >= nodeCount[names.get(name)!])
+        throw new ModelFileError(
+          file,
+          `${field}.${key}[${i}]`,
+          `refers to node ${node} of layer ${JSON.stringify(name)}, which has ${nodeCount[names.get(name)!]}`,
+        );
     });
   }
 }
@@ -109,5 +130,10 @@ function checkGraph(config: Json, layers: Json[], names: Map<string, number>, fi
 export function checkTopology(topology: unknown, file: string, field = 'modelTopology'): void {
   if (!isObject(topology)) throw new ModelFileError(file, field, 'must be an object (a LayersModel topology)');
   // model.json holds { class_name, config, keras_version, backend }; some writers nest it in model_config.
-  checkContainer(isObject(topology.model_config) ? topology.model_config : topology, file, isObject(topology.model_config) ? `${field}.model_config` : field, 0);
+  checkContainer(
+    isObject(topology.model_config) ? topology.model_config : topology,
+    file,
+    isObject(topology.model_config) ? `${field}.model_config` : field,
+    0,
+  );
 }

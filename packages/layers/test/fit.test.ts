@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { BasePenalty, NonFiniteLossError, SparsifyConfigError, createTrainStep, disposeOptimizer, selectParams, type TrainingContext } from '@sparsify/core';
+import {
+  BasePenalty,
+  NonFiniteLossError,
+  SparsifyConfigError,
+  createTrainStep,
+  disposeOptimizer,
+  selectParams,
+  type TrainingContext,
+} from '@sparsify/core';
 import { Pruner, constantSparsity, polynomialDecay } from '@sparsify/schedules';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,7 +43,14 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     const { x, y } = classes(3, 64);
     const a = compiledMlp(1);
     const penaltiesA = [new TestL1({ strength: 1e-3 }), new TestLearnedScale({ strength: 1e-3 }), new TestGradientOnly({ strength: 1e-2 })];
-    const history = await fitWithPenalties(a, x, y, { epochs: 3, batchSize: 64, shuffle: false, verbose: 0, penalties: penaltiesA, weightDecay: 1e-3 });
+    const history = await fitWithPenalties(a, x, y, {
+      epochs: 3,
+      batchSize: 64,
+      shuffle: false,
+      verbose: 0,
+      penalties: penaltiesA,
+      weightDecay: 1e-3,
+    });
 
     const b = compiledMlp(1);
     const optimizer = tf.train.momentum(0.05, 0.9);
@@ -59,7 +74,14 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
 
     // The gradient-only penalty changes training although its value is 0.
     const c = compiledMlp(1);
-    await fitWithPenalties(c, x, y, { epochs: 3, batchSize: 64, shuffle: false, verbose: 0, penalties: [new TestL1({ strength: 1e-3 }), new TestLearnedScale({ strength: 1e-3 })], weightDecay: 1e-3 });
+    await fitWithPenalties(c, x, y, {
+      epochs: 3,
+      batchSize: 64,
+      shuffle: false,
+      verbose: 0,
+      penalties: [new TestL1({ strength: 1e-3 }), new TestLearnedScale({ strength: 1e-3 })],
+      weightDecay: 1e-3,
+    });
     expect(maxAbsDiff(host(a.weights[0].read()), host(c.weights[0].read()))).toBeGreaterThan(1e-4);
 
     step.dispose();
@@ -75,7 +97,9 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     const model = compiledMlp(5, [16, 64, 4]);
     const l1 = new TestL1({ strength: 1e-4 });
     // 8 batches per epoch, 10 epochs = 80 steps: prune every 8 steps up to step 48, then fine-tune.
-    const pruner = new Pruner(model, { schedule: polynomialDecay({ initialSparsity: 0, finalSparsity: 0.9, beginStep: 0, endStep: 48, frequency: 8 }) });
+    const pruner = new Pruner(model, {
+      schedule: polynomialDecay({ initialSparsity: 0, finalSparsity: 0.9, beginStep: 0, endStep: 48, frequency: 8 }),
+    });
     const seenEpochs: number[] = [];
     const summaries: EpochPruningSummary[] = [];
     const early = tf.callbacks.earlyStopping({ monitor: 'val_loss', patience: 50 });
@@ -89,7 +113,11 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
       penalties: [l1],
       weightDecay: 1e-4,
       pruning: pruner,
-      callbacks: [early, pruningSummaries({ source: pruner, log: (s) => summaries.push(s) }), { onEpochEnd: async (epoch: number) => void seenEpochs.push(epoch) }],
+      callbacks: [
+        early,
+        pruningSummaries({ source: pruner, log: (s) => summaries.push(s) }),
+        { onEpochEnd: async (epoch: number) => void seenEpochs.push(epoch) },
+      ],
     }).finally(restoreRandom);
     expect(seenEpochs).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     expect(history.history.val_loss).toHaveLength(10);
@@ -100,7 +128,6 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     const predictions = model.predict(val.x) as tf.Tensor;
     const accuracy = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(predictions, 1), tf.argMax(val.y, 1)), 'float32')).dataSync()[0]);
     expect(accuracy).toBeGreaterThan(0.6); // 4 classes: chance is 0.25
-
 
     // Exact 90% per layer (exact-count rule), and the zeros are where the masks say.
     const masks = pruner.masks().map((m) => host(m.mask));
@@ -141,11 +168,23 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
 
   it('keeps a persistent callback’s counters across fit calls, leaves the optimizer as it was, and works with fitDataset', async () => {
     const { x, y } = classes(21, 96);
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [16], units: 4, activation: 'softmax', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) })] });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.dense({
+          inputShape: [16],
+          units: 4,
+          activation: 'softmax',
+          kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }),
+        }),
+      ],
+    });
     model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy' });
     const optimizer = model.optimizer as tf.SGDOptimizer;
     const l1 = new TestL1({ strength: 1e-3 });
-    const cb = penaltiesCallback({ penalties: [l1], pruning: { schedule: constantSparsity({ targetSparsity: 0.5, beginStep: 0, frequency: 3 }) } });
+    const cb = penaltiesCallback({
+      penalties: [l1],
+      pruning: { schedule: constantSparsity({ targetSparsity: 0.5, beginStep: 0, frequency: 3 }) },
+    });
     const hooked: boolean[] = [];
     let afterFirstEpoch: Float32Array | null = null;
     const probe = new tf.CustomCallback({
@@ -198,7 +237,9 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     expect(model.optimizer).toBe(optimizer);
     expect(Object.hasOwn(optimizer, 'minimize')).toBe(false);
     expect(maxAbsDiff(host(model.weights[0].read()), before)).toBe(0); // the update was not applied
-    await expect(fitWithPenalties(compiledMlp(9), x, y, { weightDecay: -1 })).rejects.toThrow(/weightDecay must be a finite number ≥ 0; got -1/);
+    await expect(fitWithPenalties(compiledMlp(9), x, y, { weightDecay: -1 })).rejects.toThrow(
+      /weightDecay must be a finite number ≥ 0; got -1/,
+    );
     const uncompiled = tf.sequential({ layers: [tf.layers.dense({ inputShape: [16], units: 4 })] });
     await expect(fitWithPenalties(uncompiled, x, y, {})).rejects.toThrow(SparsifyConfigError);
     nan.dispose();
@@ -234,7 +275,9 @@ describe('updatePruningStep and pruningSummaries under plain model.fit', () => {
   it('keeps the weights exactly masked after every batch, logs per-layer sparsity, and works with earlyStopping', async () => {
     const { x, y } = classes(41, 128);
     const model = compiledMlp(17);
-    const update = updatePruningStep({ schedule: polynomialDecay({ initialSparsity: 0.3, finalSparsity: 0.8, beginStep: 0, endStep: 12, frequency: 4 }) });
+    const update = updatePruningStep({
+      schedule: polynomialDecay({ initialSparsity: 0.3, finalSparsity: 0.8, beginStep: 0, endStep: 12, frequency: 4 }),
+    });
     const lines: EpochPruningSummary[] = [];
     const summaries = pruningSummaries({ source: update, log: (s) => lines.push(s) });
     let violations = 0;
@@ -299,11 +342,21 @@ describe('stripPruning', () => {
     pruner.onStep(0);
     const kernel = model.weights[0].read() as tf.Variable;
     tf.tidy(() => kernel.assign(tf.add(kernel, tf.scalar(1e-3)))); // weights drift off the mask
-    tf.tidy(() => kernel.assign(tf.where(tf.equal(tf.reshape(tf.range(0, kernel.size), kernel.shape), tf.scalar(1)), tf.fill(kernel.shape, -0), kernel as tf.Tensor)));
+    tf.tidy(() =>
+      kernel.assign(
+        tf.where(
+          tf.equal(tf.reshape(tf.range(0, kernel.size), kernel.shape), tf.scalar(1)),
+          tf.fill(kernel.shape, -0),
+          kernel as tf.Tensor,
+        ),
+      ),
+    );
     const stripped = await stripPruning(model, { masks: pruner.masks() });
     const mask = host(pruner.masks()[0].mask);
     const w = host(stripped.weights[0].read());
-    mask.forEach((m, j) => (m === 0 ? expect(Object.is(w[j], 0)).toBe(true) : expect(w[j]).toBe(host(kernel)[j] === 0 ? 0 : host(kernel)[j])));
+    mask.forEach((m, j) =>
+      m === 0 ? expect(Object.is(w[j], 0)).toBe(true) : expect(w[j]).toBe(host(kernel)[j] === 0 ? 0 : host(kernel)[j]),
+    );
     expect(host(kernel).some((v, j) => mask[j] === 0 && v !== 0)).toBe(true); // the original still drifts
     expect(stripped.weights[0].read()).not.toBe(kernel);
     const foreign = { variable: tf.variable(tf.zeros([2])), mask: tf.ones([2]) };
@@ -314,4 +367,3 @@ describe('stripPruning', () => {
     stripped.dispose();
   });
 });
-

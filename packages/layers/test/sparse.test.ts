@@ -33,9 +33,30 @@ afterAll(async () => {
 /** LeNet-300-100 (docs/conventions.md, "Reference models"): 784-300-100-10, ReLU; 266,200 weights + 410 biases. */
 function lenet300100(seed = 1): tf.LayersModel {
   const model = tf.sequential();
-  model.add(tf.layers.dense({ inputShape: [784], units: 300, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.01, seed: seed + 10 }) }));
-  model.add(tf.layers.dense({ units: 100, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 1 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.01, seed: seed + 11 }) }));
-  model.add(tf.layers.dense({ units: 10, kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 2 }), biasInitializer: tf.initializers.randomNormal({ stddev: 0.01, seed: seed + 12 }) }));
+  model.add(
+    tf.layers.dense({
+      inputShape: [784],
+      units: 300,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotNormal({ seed }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.01, seed: seed + 10 }),
+    }),
+  );
+  model.add(
+    tf.layers.dense({
+      units: 100,
+      activation: 'relu',
+      kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 1 }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.01, seed: seed + 11 }),
+    }),
+  );
+  model.add(
+    tf.layers.dense({
+      units: 10,
+      kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 2 }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.01, seed: seed + 12 }),
+    }),
+  );
   return model;
 }
 
@@ -163,16 +184,22 @@ describe('sparse export (saveSparse / loadSparse)', () => {
     const viaHandler = await tf.loadLayersModel(sparseLoadHandler(join(dir, 'handler')));
     expect(viaHandler.weights.map((w) => w.shape)).toEqual(stripped.weights.map((w) => w.shape));
     expect(() => encodeSparse(artifacts, { encoding: 'coo' as never })).toThrow(/encoding must be one of "bitmask", "csr"; got "coo"/);
-    expect(() => sparseSaveHandler(join(dir, 'x'), { quantize: 'int4' as never })).toThrow(/quantize must be one of "float16", "int8"; got "int4"/);
+    expect(() => sparseSaveHandler(join(dir, 'x'), { quantize: 'int4' as never })).toThrow(
+      /quantize must be one of "float16", "int8"; got "int4"/,
+    );
     const { json, data } = encodeSparse(artifacts);
-    expect(() => decodeSparse(json, data.slice(1))).toThrow(/weights.sparse.bin: \(length\) is \d+ bytes; model.sparse.json \(weightsByteLength\) says/);
+    expect(() => decodeSparse(json, data.slice(1))).toThrow(
+      /weights.sparse.bin: \(length\) is \d+ bytes; model.sparse.json \(weightsByteLength\) says/,
+    );
     for (const m of [model, stripped, viaHandler]) m.dispose();
   });
 });
 
 describe('fileSystemSaveHandler', () => {
   it('writes the standard layout atomically, replaces an existing directory, and loads back', async () => {
-    const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 2, kernelInitializer: tf.initializers.glorotNormal({ seed: 8 }) })] });
+    const model = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [5], units: 2, kernelInitializer: tf.initializers.glorotNormal({ seed: 8 }) })],
+    });
     const target = join(dir, 'fs', 'model');
     await model.save(fileSystemSaveHandler(target));
     expect((await readdir(target)).sort()).toEqual(['model.json', 'weights.bin']);

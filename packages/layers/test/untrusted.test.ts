@@ -31,8 +31,12 @@ afterAll(async () => {
 /** A small functional model with a sparse kernel (so csr and bitmask entries both occur). */
 function smallModel(): tf.LayersModel {
   const input = tf.input({ shape: [12] });
-  const hidden = tf.layers.dense({ units: 10, activation: 'relu', name: 'fc1', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }).apply(input);
-  const output = tf.layers.dense({ units: 3, name: 'fc2', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }).apply(hidden) as tf.SymbolicTensor;
+  const hidden = tf.layers
+    .dense({ units: 10, activation: 'relu', name: 'fc1', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) })
+    .apply(input);
+  const output = tf.layers
+    .dense({ units: 3, name: 'fc2', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) })
+    .apply(hidden) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: output });
   tf.tidy(() => {
     for (const w of model.weights.filter((v) => v.originalName.endsWith('kernel'))) {
@@ -43,7 +47,10 @@ function smallModel(): tf.LayersModel {
   return model;
 }
 
-async function encoded(encoding: 'bitmask' | 'csr', quantize: 'int8' | null = null): Promise<{ json: SparseModelJSON; data: Uint8Array; original: Uint8Array }> {
+async function encoded(
+  encoding: 'bitmask' | 'csr',
+  quantize: 'int8' | null = null,
+): Promise<{ json: SparseModelJSON; data: Uint8Array; original: Uint8Array }> {
   const model = smallModel();
   const artifacts = await captureArtifacts(model);
   model.dispose();
@@ -72,7 +79,9 @@ describe('writeDirectoryAtomic never destroys what it did not write', () => {
   it('refuses an existing file, a symbolic link and a directory holding other files; replaces its own model', async () => {
     const file = join(dir, 'notes.txt');
     await writeFile(file, 'keep me');
-    await expect(writeDirectoryAtomic(file, { 'model.json': '{}' })).rejects.toThrow(/notes.txt: \(path\) is a file, not a directory; it was left as it is/);
+    await expect(writeDirectoryAtomic(file, { 'model.json': '{}' })).rejects.toThrow(
+      /notes.txt: \(path\) is a file, not a directory; it was left as it is/,
+    );
     expect(await readFile(file, 'utf8')).toBe('keep me');
     const link = join(dir, 'link');
     await symlink(dir, link);
@@ -81,7 +90,9 @@ describe('writeDirectoryAtomic never destroys what it did not write', () => {
     await mkdir(mixed);
     await writeFile(join(mixed, 'model.json'), 'old');
     await writeFile(join(mixed, 'data.csv'), 'precious');
-    await expect(writeDirectoryAtomic(mixed, { 'model.json': 'new' })).rejects.toThrow(/mixed: \(directory\) holds "data.csv", not only a saved model/);
+    await expect(writeDirectoryAtomic(mixed, { 'model.json': 'new' })).rejects.toThrow(
+      /mixed: \(directory\) holds "data.csv", not only a saved model/,
+    );
     expect((await readdir(mixed)).sort()).toEqual(['data.csv', 'model.json']);
     expect(await readFile(join(mixed, 'model.json'), 'utf8')).toBe('old');
     const own = join(dir, 'own');
@@ -106,10 +117,17 @@ describe('the sparse decoder checks everything before it allocates', () => {
     const bad = csr.data.slice();
     bad[entry.byteOffset + (entry.rows! + 1) * 2] = 250;
     expectModelFileError(() => decodeSparse(csr.json, bad), /weights.sparse.bin$/, /^\(checksum\)$/);
-    expectModelFileError(() => decodeSparse(resealed(csr.json, bad), bad), /weights.sparse.bin$/, /weights\[\d\] \("fc1\/kernel"\)\.colIndex/);
+    expectModelFileError(
+      () => decodeSparse(resealed(csr.json, bad), bad),
+      /weights.sparse.bin$/,
+      /weights\[\d\] \("fc1\/kernel"\)\.colIndex/,
+    );
 
     const bitmask = await encoded('bitmask');
-    const k = bitmask.json.weights.reduce((best, w, i, all) => (w.encoding === 'bitmask' && (best < 0 || w.count > all[best].count) ? i : best), -1);
+    const k = bitmask.json.weights.reduce(
+      (best, w, i, all) => (w.encoding === 'bitmask' && (best < 0 || w.count > all[best].count) ? i : best),
+      -1,
+    );
     const mask = bitmask.json.weights[k];
     // An extra bitmask bit (every later non-zero would shift by one).
     const extra = bitmask.data.slice();
@@ -121,7 +139,11 @@ describe('the sparse decoder checks everything before it allocates', () => {
     const fewer = structuredClone(bitmask.json);
     (fewer.weights[k] as { count: number }).count -= 5;
     expectModelFileError(() => decodeSparse(fewer, bitmask.data), /model.sparse.json$/, /^checksum.manifest$/);
-    expectModelFileError(() => decodeSparse(resealed(fewer, bitmask.data), bitmask.data), /model.sparse.json$/, /weights\[\d\]\.byteLength/);
+    expectModelFileError(
+      () => decodeSparse(resealed(fewer, bitmask.data), bitmask.data),
+      /model.sparse.json$/,
+      /weights\[\d\]\.byteLength/,
+    );
     // NaN in a stored value.
     const nan = bitmask.data.slice();
     new DataView(nan.buffer).setFloat32(mask.byteOffset + Math.ceil(mask.shape.reduce((a, b) => a * b, 1) / 8), NaN, true);
@@ -150,9 +172,39 @@ describe('the sparse decoder checks everything before it allocates', () => {
     for (let r = 1; r <= rows; r++) view.setUint32(r * 4, 1, true);
     view.setUint32((rows + 1) * 4, 7, true);
     view.setFloat32((rows + 1) * 4 + 4, 0.5, true);
-    const topology = { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { name: 'd', units: cols, use_bias: false, batch_input_shape: [null, rows] } }] } };
-    const weights = [{ name: 'd/kernel', shape: [rows, cols], dtype: 'float32', encoding: 'csr', values: 'float32', count: 1, rows, cols, rowPtr: 'uint32', colIndex: 'uint32', byteOffset: 0, byteLength: data.byteLength }];
-    const json = { format: 'sparsify-sparse', formatVersion: 2, generatedBy: 'x', modelTopology: topology, artifacts: {}, weightsPath: 'weights.sparse.bin', weightsByteLength: data.byteLength, weights } as unknown as SparseModelJSON;
+    const topology = {
+      class_name: 'Sequential',
+      config: {
+        name: 's',
+        layers: [{ class_name: 'Dense', config: { name: 'd', units: cols, use_bias: false, batch_input_shape: [null, rows] } }],
+      },
+    };
+    const weights = [
+      {
+        name: 'd/kernel',
+        shape: [rows, cols],
+        dtype: 'float32',
+        encoding: 'csr',
+        values: 'float32',
+        count: 1,
+        rows,
+        cols,
+        rowPtr: 'uint32',
+        colIndex: 'uint32',
+        byteOffset: 0,
+        byteLength: data.byteLength,
+      },
+    ];
+    const json = {
+      format: 'sparsify-sparse',
+      formatVersion: 2,
+      generatedBy: 'x',
+      modelTopology: topology,
+      artifacts: {},
+      weightsPath: 'weights.sparse.bin',
+      weightsByteLength: data.byteLength,
+      weights,
+    } as unknown as SparseModelJSON;
     const t0 = performance.now();
     expectModelFileError(() => decodeSparse(resealed(json, data), data), /model.sparse.json$/, /^weights\[0\]\.shape$/);
     expect(performance.now() - t0).toBeLessThan(1000);
@@ -163,12 +215,18 @@ describe('the sparse decoder checks everything before it allocates', () => {
     const topology = structuredClone(json.modelTopology) as { config: { layers: unknown[] } };
     topology.config.layers.splice(1, 1);
     const cut = { ...json, modelTopology: topology };
-    expectModelFileError(() => decodeSparse(resealed(cut, data), data), /model.sparse.json$/, /^modelTopology\.config\.layers\[1\]\.inbound_nodes\[0\]$/);
+    expectModelFileError(
+      () => decodeSparse(resealed(cut, data), data),
+      /model.sparse.json$/,
+      /^modelTopology\.config\.layers\[1\]\.inbound_nodes\[0\]$/,
+    );
   });
 
   it('refuses format version 1 (no checksums) with what to do', async () => {
     const { json, data } = await encoded('bitmask');
-    expect(() => decodeSparse({ ...json, formatVersion: 1 }, data)).toThrow(/formatVersion is 1: files of that version carry no checksum and are not read; export the model again/);
+    expect(() => decodeSparse({ ...json, formatVersion: 1 }, data)).toThrow(
+      /formatVersion is 1: files of that version carry no checksum and are not read; export the model again/,
+    );
   });
 });
 
@@ -182,7 +240,10 @@ describe('loadSparse stays inside the model directory', () => {
     const secret = join(dir, 'secret.bin');
     await writeFile(secret, new Uint8Array(12345));
     for (const weightsPath of ['../secret.bin', secret, 'sub/../../secret.bin']) {
-      await writeFile(join(target, 'model.sparse.json'), original.replace('"weightsPath":"weights.sparse.bin"', `"weightsPath":${JSON.stringify(weightsPath)}`));
+      await writeFile(
+        join(target, 'model.sparse.json'),
+        original.replace('"weightsPath":"weights.sparse.bin"', `"weightsPath":${JSON.stringify(weightsPath)}`),
+      );
       const error = await loadSparse(target).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(ModelFileError);
       expect((error as ModelFileError).field).toBe('weightsPath');
@@ -214,7 +275,9 @@ describe('loadSparse checks the topology against the weights', () => {
     const data = new Uint8Array(await readFile(join(target, good.weightsPath)));
     const renamed = structuredClone(good) as unknown as { weights: { name: string }[] };
     renamed.weights[0].name = 'fc9/kernel';
-    const resized = structuredClone(good) as unknown as { modelTopology: { config: { layers: { name: string; config: { units?: number } }[] } } };
+    const resized = structuredClone(good) as unknown as {
+      modelTopology: { config: { layers: { name: string; config: { units?: number } }[] } };
+    };
     resized.modelTopology.config.layers.find((l) => l.name === 'fc2')!.config.units = 4;
     const cases: [unknown, RegExp][] = [
       [renamed, /does not build a model that takes these weights: .*fc9\/kernel/],
@@ -242,10 +305,14 @@ describe('fileSystemLoadHandler', () => {
     const json = JSON.parse(await readFile(join(target, 'model.json'), 'utf8'));
     json.weightsManifest[0].paths = ['../secret.bin'];
     await writeFile(join(target, 'model.json'), JSON.stringify(json));
-    await expect(tf.loadLayersModel(fileSystemLoadHandler(target))).rejects.toThrow(/model.json: weightsManifest\[0\]\.paths\[0\] must be a file name/);
+    await expect(tf.loadLayersModel(fileSystemLoadHandler(target))).rejects.toThrow(
+      /model.json: weightsManifest\[0\]\.paths\[0\] must be a file name/,
+    );
     json.weightsManifest[0].paths = ['weights.bin'];
     json.modelTopology.config.layers.splice(1, 1); // fc1 removed: fc2's input never exists
     await writeFile(join(target, 'model.json'), JSON.stringify(json));
-    await expect(tf.loadLayersModel(fileSystemLoadHandler(target))).rejects.toThrow(/inbound_nodes\[0\] refers to layer "fc1", which is not in the model/);
+    await expect(tf.loadLayersModel(fileSystemLoadHandler(target))).rejects.toThrow(
+      /inbound_nodes\[0\] refers to layer "fc1", which is not in the model/,
+    );
   });
 });

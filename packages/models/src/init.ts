@@ -76,7 +76,11 @@ export class Initializers {
   heNormalConv(kernelSize: number, channels: number): WeightInit {
     if (this.scheme === 'tfjs') return this.tfjsDefault();
     return {
-      kernelInitializer: tf.initializers.randomNormal({ mean: 0, stddev: Math.sqrt(2 / (kernelSize * kernelSize * channels)), seed: this.nextSeed() }),
+      kernelInitializer: tf.initializers.randomNormal({
+        mean: 0,
+        stddev: Math.sqrt(2 / (kernelSize * kernelSize * channels)),
+        seed: this.nextSeed(),
+      }),
       biasInitializer: tf.initializers.zeros(),
     };
   }

@@ -7,16 +7,12 @@ const MNIST_SHAPE = [28, 28, 1];
 
 function dense(r: Resolved, x: T, units: number, name: string, relu: boolean): T {
   const fanIn = x.shape[x.shape.length - 1] as number;
-  return tf.layers
-    .dense({ units, activation: relu ? 'relu' : 'linear', name, ...r.inits.torchDefault(fanIn) })
-    .apply(x) as T;
+  return tf.layers.dense({ units, activation: relu ? 'relu' : 'linear', name, ...r.inits.torchDefault(fanIn) }).apply(x) as T;
 }
 
 function conv(r: Resolved, x: T, filters: number, padding: 'same' | 'valid', name: string): T {
   const fanIn = 5 * 5 * (x.shape[3] as number);
-  const y = tf.layers
-    .conv2d({ filters, kernelSize: 5, padding, activation: 'relu', name, ...r.inits.torchDefault(fanIn) })
-    .apply(x) as T;
+  const y = tf.layers.conv2d({ filters, kernelSize: 5, padding, activation: 'relu', name, ...r.inits.torchDefault(fanIn) }).apply(x) as T;
   return checkSpatial(r, y, name);
 }
 

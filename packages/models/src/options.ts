@@ -68,7 +68,12 @@ export function resolveOptions(
   const softmax = o.softmax ?? false;
   check(typeof softmax === 'boolean', `${model} softmax`, softmax, 'a boolean');
   const name = o.name ?? defaults.name;
-  check(typeof name === 'string' && /^[A-Za-z0-9][-A-Za-z0-9._]*$/.test(name), `${model} name`, name, 'a name of letters, digits, ".", "_" and "-"');
+  check(
+    typeof name === 'string' && /^[A-Za-z0-9][-A-Za-z0-9._]*$/.test(name),
+    `${model} name`,
+    name,
+    'a name of letters, digits, ".", "_" and "-"',
+  );
   return { model, inputShape, numClasses, seed, init, softmax, name, inits: new Initializers(init, seed) };
 }
 
@@ -76,7 +81,12 @@ export function resolveBatchNorm(r: Resolved, override: Partial<BatchNormSetting
   if (override !== undefined) {
     check(typeof override === 'object' && override !== null, `${r.model} batchNorm`, override, 'an object { momentum?, epsilon? }');
     if (override.momentum !== undefined) {
-      check(Number.isFinite(override.momentum) && override.momentum >= 0 && override.momentum < 1, `${r.model} batchNorm.momentum`, override.momentum, 'a number in [0, 1) (TF.js convention: 0.9 = PyTorch momentum 0.1)');
+      check(
+        Number.isFinite(override.momentum) && override.momentum >= 0 && override.momentum < 1,
+        `${r.model} batchNorm.momentum`,
+        override.momentum,
+        'a number in [0, 1) (TF.js convention: 0.9 = PyTorch momentum 0.1)',
+      );
     }
     if (override.epsilon !== undefined) {
       check(Number.isFinite(override.epsilon) && override.epsilon > 0, `${r.model} batchNorm.epsilon`, override.epsilon, 'a number > 0');

@@ -23,7 +23,16 @@ const size = (shape: readonly (number | null)[]) => shape.reduce<number>((a, b) 
 
 /** Parameter counts of a model by kind, from its layers' weights (no tensors are read). */
 export function parameterCounts(model: tf.LayersModel): ParameterCounts {
-  const c: ParameterCounts = { total: 0, trainable: 0, nonTrainable: 0, convKernels: 0, denseKernels: 0, kernels: 0, biases: 0, batchNorm: 0 };
+  const c: ParameterCounts = {
+    total: 0,
+    trainable: 0,
+    nonTrainable: 0,
+    convKernels: 0,
+    denseKernels: 0,
+    kernels: 0,
+    biases: 0,
+    batchNorm: 0,
+  };
   for (const layer of model.layers) {
     const cls = layer.getClassName();
     // By role, not by the layer's current `trainable` flag, so freezing a layer does not move its counts.

@@ -34,19 +34,63 @@ const resnet = (depth: number, k = 1): Entry => ({
   options: ['batchNorm'],
   build: (o) => {
     const { depth: d, widthMultiplier: w, ...rest } = o;
-    if (d !== undefined && d !== depth) throw new ModelConfigError(`resnet-${depth}${k > 1 ? `x${k}` : ''}: option depth ${show(d)} contradicts the name`);
-    if (w !== undefined && w !== k) throw new ModelConfigError(`resnet-${depth}${k > 1 ? `x${k}` : ''}: option widthMultiplier ${show(w)} contradicts the name`);
+    if (d !== undefined && d !== depth)
+      throw new ModelConfigError(`resnet-${depth}${k > 1 ? `x${k}` : ''}: option depth ${show(d)} contradicts the name`);
+    if (w !== undefined && w !== k)
+      throw new ModelConfigError(`resnet-${depth}${k > 1 ? `x${k}` : ''}: option widthMultiplier ${show(w)} contradicts the name`);
     return cifarResNet({ ...rest, depth, widthMultiplier: k });
   },
 });
 
 const ENTRIES: Entry[] = [
-  { name: 'lenet-300-100', description: 'MLP 784-300-100-10, ReLU (266,610 parameters)', inputShape: MNIST, family: 'mnist', options: [], build: lenet300100 },
-  { name: 'lenet-5', description: "LeNet-5 of HALO's MNIST code: conv 6/16, fc 400-120-84-10 (61,706 parameters)", inputShape: MNIST, family: 'mnist', options: [], build: lenet5 },
-  { name: 'lenet-5-caffe', description: 'LeNet-5-Caffe of DeepHoyer: conv 20/50, fc 800-500-10 (431,080 parameters)', inputShape: MNIST, family: 'mnist', options: [], build: lenet5Caffe },
-  { name: 'vgg-small', description: 'small CIFAR VGG: 2 × conv3×3-BN-ReLU at widths 32/64/128, GAP, one dense layer', inputShape: CIFAR, family: 'cifar', options: ['widths', 'convsPerStage', 'batchNorm'], build: vggSmall },
-  { name: 'vgg16', description: 'VGG-16-BN for CIFAR (config D, conv biases, GAP, Linear(512, C))', inputShape: CIFAR, family: 'cifar', options: ['batchNorm'], build: vgg16 },
-  { name: 'vgg19', description: 'VGG-19-BN for CIFAR (config E, conv biases, GAP, Linear(512, C))', inputShape: CIFAR, family: 'cifar', options: ['batchNorm'], build: vgg19 },
+  {
+    name: 'lenet-300-100',
+    description: 'MLP 784-300-100-10, ReLU (266,610 parameters)',
+    inputShape: MNIST,
+    family: 'mnist',
+    options: [],
+    build: lenet300100,
+  },
+  {
+    name: 'lenet-5',
+    description: "LeNet-5 of HALO's MNIST code: conv 6/16, fc 400-120-84-10 (61,706 parameters)",
+    inputShape: MNIST,
+    family: 'mnist',
+    options: [],
+    build: lenet5,
+  },
+  {
+    name: 'lenet-5-caffe',
+    description: 'LeNet-5-Caffe of DeepHoyer: conv 20/50, fc 800-500-10 (431,080 parameters)',
+    inputShape: MNIST,
+    family: 'mnist',
+    options: [],
+    build: lenet5Caffe,
+  },
+  {
+    name: 'vgg-small',
+    description: 'small CIFAR VGG: 2 × conv3×3-BN-ReLU at widths 32/64/128, GAP, one dense layer',
+    inputShape: CIFAR,
+    family: 'cifar',
+    options: ['widths', 'convsPerStage', 'batchNorm'],
+    build: vggSmall,
+  },
+  {
+    name: 'vgg16',
+    description: 'VGG-16-BN for CIFAR (config D, conv biases, GAP, Linear(512, C))',
+    inputShape: CIFAR,
+    family: 'cifar',
+    options: ['batchNorm'],
+    build: vgg16,
+  },
+  {
+    name: 'vgg19',
+    description: 'VGG-19-BN for CIFAR (config E, conv biases, GAP, Linear(512, C))',
+    inputShape: CIFAR,
+    family: 'cifar',
+    options: ['batchNorm'],
+    build: vgg19,
+  },
   resnet(20),
   resnet(32),
   resnet(32, 2),

@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { check } from './errors.js';
-import { checkSpatial, head, requireImage, resolveBatchNorm, resolveOptions, type BatchNormOptions, type ModelOptions, type Resolved } from './options.js';
+import {
+  checkSpatial,
+  head,
+  requireImage,
+  resolveBatchNorm,
+  resolveOptions,
+  type BatchNormOptions,
+  type ModelOptions,
+  type Resolved,
+} from './options.js';
 import type { BatchNormSettings } from './init.js';
 
 type T = tf.SymbolicTensor;
@@ -14,9 +23,26 @@ export interface ResNetOptions extends ModelOptions, BatchNormOptions {
 
 const CIFAR_SHAPE = [32, 32, 3];
 
-function convBn(r: Resolved, bn: BatchNormSettings, x: T, filters: number, kernelSize: number, strides: number, name: string, bnName: string): T {
+function convBn(
+  r: Resolved,
+  bn: BatchNormSettings,
+  x: T,
+  filters: number,
+  kernelSize: number,
+  strides: number,
+  name: string,
+  bnName: string,
+): T {
   const y = tf.layers
-    .conv2d({ filters, kernelSize, strides, padding: 'same', useBias: false, name, kernelInitializer: r.inits.heNormalConv(kernelSize, filters).kernelInitializer })
+    .conv2d({
+      filters,
+      kernelSize,
+      strides,
+      padding: 'same',
+      useBias: false,
+      name,
+      kernelInitializer: r.inits.heNormalConv(kernelSize, filters).kernelInitializer,
+    })
     .apply(x) as T;
   checkSpatial(r, y, name);
   return tf.layers.batchNormalization({ axis: -1, momentum: bn.momentum, epsilon: bn.epsilon, name: bnName }).apply(y) as T;
@@ -31,7 +57,8 @@ function basicBlock(r: Resolved, bn: BatchNormSettings, x: T, filters: number, s
   y = tf.layers.reLU({ name: `${prefix}.relu1` }).apply(y) as T;
   y = convBn(r, bn, y, filters, 3, 1, `${prefix}.conv2`, `${prefix}.bn2`);
   const cin = x.shape[3] as number;
-  const shortcut = strides !== 1 || cin !== filters ? convBn(r, bn, x, filters, 1, strides, `${prefix}.shortcut.conv`, `${prefix}.shortcut.bn`) : x;
+  const shortcut =
+    strides !== 1 || cin !== filters ? convBn(r, bn, x, filters, 1, strides, `${prefix}.shortcut.conv`, `${prefix}.shortcut.bn`) : x;
   const sum = tf.layers.add({ name: `${prefix}.add` }).apply([y, shortcut]) as T;
   return tf.layers.reLU({ name: `${prefix}.relu2` }).apply(sum) as T;
 }
@@ -48,7 +75,12 @@ export function cifarResNet(options: ResNetOptions = {}): tf.LayersModel {
   const o = options ?? {};
   const depth = o.depth ?? 20;
   const k = o.widthMultiplier ?? 1;
-  check(Number.isSafeInteger(depth) && depth >= 8 && (depth - 2) % 6 === 0, 'resnet depth', depth, 'a number 6n+2 with n ≥ 1 (20, 32, 44, 56, 110, …)');
+  check(
+    Number.isSafeInteger(depth) && depth >= 8 && (depth - 2) % 6 === 0,
+    'resnet depth',
+    depth,
+    'a number 6n+2 with n ≥ 1 (20, 32, 44, 56, 110, …)',
+  );
   check(Number.isSafeInteger(k) && k >= 1, 'resnet widthMultiplier', k, 'an integer ≥ 1');
   const defaultName = `resnet-${depth}${k > 1 ? `x${k}` : ''}`;
   const r = resolveOptions(defaultName, o, { inputShape: CIFAR_SHAPE, name: defaultName }, ['depth', 'widthMultiplier', 'batchNorm']);

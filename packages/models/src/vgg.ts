@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
 import { check, ModelConfigError } from './errors.js';
-import { checkSpatial, head, requireImage, resolveBatchNorm, resolveOptions, type BatchNormOptions, type ModelOptions, type Resolved } from './options.js';
+import {
+  checkSpatial,
+  head,
+  requireImage,
+  resolveBatchNorm,
+  resolveOptions,
+  type BatchNormOptions,
+  type ModelOptions,
+  type Resolved,
+} from './options.js';
 
 type T = tf.SymbolicTensor;
 
@@ -10,7 +19,28 @@ export type VggConfig = ReadonlyArray<number | 'M'>;
 /** Config D (VGG-16) as the CIFAR references use it: the last max-pool dropped (13 convs, 4 pools). */
 export const VGG16_CONFIG: VggConfig = Object.freeze([64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512]);
 /** Config E (VGG-19), same convention (16 convs, 4 pools). */
-export const VGG19_CONFIG: VggConfig = Object.freeze([64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512]);
+export const VGG19_CONFIG: VggConfig = Object.freeze([
+  64,
+  64,
+  'M',
+  128,
+  128,
+  'M',
+  256,
+  256,
+  256,
+  256,
+  'M',
+  512,
+  512,
+  512,
+  512,
+  'M',
+  512,
+  512,
+  512,
+  512,
+]);
 
 export interface VggOptions extends ModelOptions, BatchNormOptions {
   /** The feature configuration (required for `vgg`; `vgg16`/`vgg19` set it). */
@@ -30,7 +60,9 @@ const VGG_KEYS = ['config', 'batchNorm'] as const;
 function build(r: Resolved, config: VggConfig, bnOverride: VggOptions['batchNorm']): tf.LayersModel {
   requireImage(r);
   check(
-    Array.isArray(config) && config.some((c) => c !== 'M') && config.every((c) => c === 'M' || (Number.isSafeInteger(c) && (c as number) > 0)),
+    Array.isArray(config) &&
+      config.some((c) => c !== 'M') &&
+      config.every((c) => c === 'M' || (Number.isSafeInteger(c) && (c as number) > 0)),
     `${r.model} config`,
     config,
     'an array of positive conv widths and "M" (max-pool), with at least one conv',
@@ -86,7 +118,12 @@ export function vgg19(options: Omit<VggOptions, 'config'> = {}): tf.LayersModel 
 
 /** The config `vggSmall` builds from widths and convs per stage. */
 export function vggSmallConfig(widths: readonly number[] = [32, 64, 128], convsPerStage: number | readonly number[] = 2): VggConfig {
-  check(Array.isArray(widths) && widths.length > 0 && widths.every((w) => Number.isSafeInteger(w) && w > 0), 'vgg-small widths', widths, 'a non-empty array of positive integers');
+  check(
+    Array.isArray(widths) && widths.length > 0 && widths.every((w) => Number.isSafeInteger(w) && w > 0),
+    'vgg-small widths',
+    widths,
+    'a non-empty array of positive integers',
+  );
   const counts = typeof convsPerStage === 'number' ? widths.map(() => convsPerStage) : [...convsPerStage];
   check(
     counts.length === widths.length && counts.every((c) => Number.isSafeInteger(c) && c > 0),
@@ -110,4 +147,3 @@ export function vggSmall(options: VggSmallOptions = {}): tf.LayersModel {
   const r = resolveOptions('vgg-small', options, { inputShape: CIFAR_SHAPE, name: 'vgg-small' }, ['widths', 'convsPerStage', 'batchNorm']);
   return build(r, vggSmallConfig(options?.widths, options?.convsPerStage), options?.batchNorm);
 }
-

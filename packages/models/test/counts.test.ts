@@ -25,13 +25,11 @@ describe('parameter counts (docs/conventions.md, reference models)', () => {
     const m = keep(lenet5());
     const c = parameterCounts(m);
     expect([c.kernels, c.biases, c.total]).toEqual([61_470, 236, 61_706]);
-    expect(m.layers.filter((l) => l.getClassName() === 'Conv2D' || l.getClassName() === 'Dense').map((l) => (l.weights[0].shape as number[]).join('x'))).toEqual([
-      '5x5x1x6',
-      '5x5x6x16',
-      '400x120',
-      '120x84',
-      '84x10',
-    ]);
+    expect(
+      m.layers
+        .filter((l) => l.getClassName() === 'Conv2D' || l.getClassName() === 'Dense')
+        .map((l) => (l.weights[0].shape as number[]).join('x')),
+    ).toEqual(['5x5x1x6', '5x5x6x16', '400x120', '120x84', '84x10']);
   });
 
   it('LeNet-5-Caffe (DeepHoyer): 431,080 including biases, flatten 800', () => {

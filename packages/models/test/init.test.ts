@@ -28,7 +28,11 @@ describe("init: 'pytorch' (the default)", () => {
     expect(b.maxAbs).toBeGreaterThan(0.9 * bound);
     expect(stats(weight(mlp, 'fc3', 'bias')).maxAbs).toBeLessThanOrEqual(1 / Math.sqrt(100));
     const cnn = keep(lenet5());
-    for (const [layer, fanIn] of [['conv1', 25], ['conv2', 150], ['fc1', 400]] as const) {
+    for (const [layer, fanIn] of [
+      ['conv1', 25],
+      ['conv2', 150],
+      ['fc1', 400],
+    ] as const) {
       const s = stats(weight(cnn, layer, 'kernel'));
       expect(s.maxAbs, layer).toBeLessThanOrEqual(1 / Math.sqrt(fanIn));
       expect(s.maxAbs, layer).toBeGreaterThan(0.95 / Math.sqrt(fanIn));

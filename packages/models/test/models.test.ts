@@ -39,7 +39,10 @@ describe('outputs', () => {
       const y = forward(m, 2);
       expect(y.shape, name).toEqual([2, 7]);
       const rowSums = tf.tidy(() => tf.sum(y, 1).dataSync());
-      expect(Array.from(rowSums).some((s) => Math.abs(s - 1) > 1e-3), `${name} outputs logits`).toBe(true);
+      expect(
+        Array.from(rowSums).some((s) => Math.abs(s - 1) > 1e-3),
+        `${name} outputs logits`,
+      ).toBe(true);
       expect(m.layers[m.layers.length - 1].getClassName(), name).toBe('Dense');
       expect(m.name).toBe(name);
       y.dispose();
@@ -83,7 +86,9 @@ describe('outputs', () => {
     const m = keep(lenet5({ seed: 2 }));
     const x = tf.randomUniform([2, 28, 28, 1], 0, 1, 'float32', 5);
     const y = tf.tidy(() => tf.oneHot(tf.tensor1d([3, 8], 'int32'), 10));
-    const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar));
+    const { value, grads } = tf.variableGrads(() =>
+      tf.tidy(() => tf.losses.softmaxCrossEntropy(y, m.apply(x, { training: true }) as tf.Tensor) as tf.Scalar),
+    );
     expect(Number.isFinite(value.dataSync()[0])).toBe(true);
     expect(Object.keys(grads)).toHaveLength(m.trainableWeights.length);
     for (const [name, g] of Object.entries(grads)) {
@@ -117,10 +122,14 @@ describe('registry', () => {
   });
 
   it('bad options are clear errors', () => {
-    expect(() => createModel('lenet-5', { depth: 20 })).toThrow('lenet-5 has no option "depth"; valid: inputShape, numClasses, seed, init, softmax, name');
+    expect(() => createModel('lenet-5', { depth: 20 })).toThrow(
+      'lenet-5 has no option "depth"; valid: inputShape, numClasses, seed, init, softmax, name',
+    );
     expect(() => createModel('resnet-20', { depth: 32 })).toThrow('resnet-20: option depth 32 contradicts the name');
     expect(() => createModel('lenet-5', { inputShape: [784] })).toThrow('lenet-5 needs image input [H, W, C]; got inputShape [784]');
-    expect(() => createModel('lenet-5', { inputShape: [8, 8, 1] })).toThrow(/lenet-5: inputShape \[8,8,1\] is too small: the feature map after conv2 would be 0×0/);
+    expect(() => createModel('lenet-5', { inputShape: [8, 8, 1] })).toThrow(
+      /lenet-5: inputShape \[8,8,1\] is too small: the feature map after conv2 would be 0×0/,
+    );
     expect(() => createModel('lenet-5', { numClasses: 1 })).toThrow('lenet-5 numClasses must be an integer ≥ 2; got 1');
     expect(() => createModel('lenet-5', { init: 'kaiming' as never })).toThrow('lenet-5 init must be "pytorch" or "tfjs"; got "kaiming"');
     expect(() => createModel('lenet-5', { seed: 0.5 })).toThrow(/seed must be an integer/);

@@ -6,7 +6,8 @@ const num = (v: number | undefined, digits = 1) => (v === undefined ? '—' : v.
 const compression = (c: number) => (Number.isFinite(c) ? `${c.toFixed(2)}×` : '∞ (all zero)');
 
 function fmtDiag(v: number | number[]): string {
-  const one = (x: number) => (Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(3) : String(Math.round(x * 1e4) / 1e4));
+  const one = (x: number) =>
+    Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(3) : String(Math.round(x * 1e4) / 1e4);
   return Array.isArray(v) ? `[${v.map(one).join(', ')}]` : one(v);
 }
 
@@ -33,7 +34,10 @@ function summaryRows(r: RunReport): [string, string][] {
     ['method', r.method],
     ['penalty', `${r.penalty.name} ${JSON.stringify(r.penalty.config)}`],
     ['target sparsity', pct(r.sparsity.target)],
-    ['achieved sparsity (exact zeros)', `${pct(r.sparsity.global)} (${r.sparsity.zeros.toLocaleString('en-US')} of ${r.sparsity.total.toLocaleString('en-US')})`],
+    [
+      'achieved sparsity (exact zeros)',
+      `${pct(r.sparsity.global)} (${r.sparsity.zeros.toLocaleString('en-US')} of ${r.sparsity.total.toLocaleString('en-US')})`,
+    ],
     ['compression (total / non-zero)', compression(r.sparsity.compression)],
   ];
   if (r.sparsity.nearZeros !== undefined) rows.push(['near-zeros |w| ≤ 1e-5', pct(r.sparsity.nearZeros / r.sparsity.total)]);
@@ -63,7 +67,11 @@ function structureNote(r: RunReport): string {
 }
 
 const mdTable = (head: string[], rows: string[][]) =>
-  [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`)].join('\n');
+  [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+  ].join('\n');
 
 export function renderMarkdown(r: RunReport): string {
   const out: string[] = [`# sparsify run report${r.name ? `: ${r.name}` : ''}`, ''];
@@ -72,7 +80,13 @@ export function renderMarkdown(r: RunReport): string {
   out.push(
     mdTable(
       ['layer', 'shape', 'total', 'zeros', 'sparsity'],
-      r.sparsity.layers.map((l) => [l.name, `[${l.shape.join(', ')}]`, String(l.total), String(l.zeros), pct(l.total ? l.zeros / l.total : 0)]),
+      r.sparsity.layers.map((l) => [
+        l.name,
+        `[${l.shape.join(', ')}]`,
+        String(l.total),
+        String(l.zeros),
+        pct(l.total ? l.zeros / l.total : 0),
+      ]),
     ),
     '',
   );
@@ -81,7 +95,15 @@ export function renderMarkdown(r: RunReport): string {
   if (diag.length) {
     out.push('## Penalty diagnostics', '');
     for (const [name, d] of diag) {
-      out.push(`### ${name}`, '', mdTable(['quantity', 'value'], Object.entries(d).map(([k, v]) => [k, fmtDiag(v)])), '');
+      out.push(
+        `### ${name}`,
+        '',
+        mdTable(
+          ['quantity', 'value'],
+          Object.entries(d).map(([k, v]) => [k, fmtDiag(v)]),
+        ),
+        '',
+      );
     }
   }
   if (r.history?.length) {
@@ -89,7 +111,15 @@ export function renderMarkdown(r: RunReport): string {
     out.push(
       mdTable(
         ['epoch', 'phase', 'loss', 'train acc', 'eval acc', 'sparsity', 's'],
-        r.history.map((h) => [String(h.epoch), h.phase, h.loss === undefined ? '—' : h.loss.toFixed(4), pct(h.trainAccuracy), pct(h.accuracy), pct(h.sparsity), num(h.seconds, 1)]),
+        r.history.map((h) => [
+          String(h.epoch),
+          h.phase,
+          h.loss === undefined ? '—' : h.loss.toFixed(4),
+          pct(h.trainAccuracy),
+          pct(h.accuracy),
+          pct(h.sparsity),
+          num(h.seconds, 1),
+        ]),
       ),
       '',
     );
@@ -105,7 +135,9 @@ th{background:#f4f6f9}td.n{text-align:right;font-variant-numeric:tabular-nums}h1
 
 function htmlTable(head: string[] | null, rows: string[][], numeric: number[] = []): string {
   const h = head ? `<tr>${head.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>` : '';
-  const b = rows.map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="n"' : ''}>${esc(c)}</td>`).join('')}</tr>`).join('');
+  const b = rows
+    .map((r) => `<tr>${r.map((c, i) => `<td${numeric.includes(i) ? ' class="n"' : ''}>${esc(c)}</td>`).join('')}</tr>`)
+    .join('');
   return `<table>${h}${b}</table>`;
 }
 
@@ -122,21 +154,32 @@ export function renderHtml(r: RunReport): string {
   )}</div>`;
   body += htmlTable(
     ['layer', 'shape', 'total', 'zeros', 'sparsity'],
-    r.sparsity.layers.map((l) => [l.name, `[${l.shape.join(', ')}]`, l.total.toLocaleString('en-US'), l.zeros.toLocaleString('en-US'), pct(l.total ? l.zeros / l.total : 0)]),
+    r.sparsity.layers.map((l) => [
+      l.name,
+      `[${l.shape.join(', ')}]`,
+      l.total.toLocaleString('en-US'),
+      l.zeros.toLocaleString('en-US'),
+      pct(l.total ? l.zeros / l.total : 0),
+    ]),
     [2, 3, 4],
   );
-  if (r.structure) body += `<h2>Neurons or channels kept</h2><p>${esc(structureNote(r))}</p>${htmlTable(STRUCTURE_HEAD, structureRows(r), [1, 2, 3])}`;
+  if (r.structure)
+    body += `<h2>Neurons or channels kept</h2><p>${esc(structureNote(r))}</p>${htmlTable(STRUCTURE_HEAD, structureRows(r), [1, 2, 3])}`;
   const hs = r.histograms ?? {};
-  const hists = [
-    hs.beforePrune && { label: 'before pruning', ...hs.beforePrune },
-    hs.final && { label: 'final', ...hs.final },
-  ].filter(Boolean) as { label: string; edges: number[]; counts: number[]; zeros: number; total: number }[];
-  if (hists.length) body += `<h2>Weight magnitudes</h2><div class="chart">${histogramChart('Weight magnitudes of the pruned set', hists)}</div>`;
+  const hists = [hs.beforePrune && { label: 'before pruning', ...hs.beforePrune }, hs.final && { label: 'final', ...hs.final }].filter(
+    Boolean,
+  ) as { label: string; edges: number[]; counts: number[]; zeros: number; total: number }[];
+  if (hists.length)
+    body += `<h2>Weight magnitudes</h2><div class="chart">${histogramChart('Weight magnitudes of the pruned set', hists)}</div>`;
   const hist = r.history ?? [];
   if (hist.length) {
     const series: Series[] = [
       { label: 'eval accuracy', points: hist.filter((h) => h.accuracy !== undefined).map((h) => ({ x: h.epoch, y: h.accuracy! })) },
-      { label: 'train accuracy', points: hist.filter((h) => h.trainAccuracy !== undefined).map((h) => ({ x: h.epoch, y: h.trainAccuracy! })), dashed: true },
+      {
+        label: 'train accuracy',
+        points: hist.filter((h) => h.trainAccuracy !== undefined).map((h) => ({ x: h.epoch, y: h.trainAccuracy! })),
+        dashed: true,
+      },
       { label: 'sparsity', points: hist.map((h) => ({ x: h.epoch, y: h.sparsity })), color: PALETTE[3] },
     ].filter((s) => s.points.length > 0);
     const ft = hist.filter((h) => h.phase === 'finetune');
@@ -153,14 +196,26 @@ export function renderHtml(r: RunReport): string {
     })}</div>`;
     body += htmlTable(
       ['epoch', 'phase', 'loss', 'train acc', 'eval acc', 'sparsity', 's'],
-      hist.map((h) => [String(h.epoch), h.phase, h.loss === undefined ? '—' : h.loss.toFixed(4), pct(h.trainAccuracy), pct(h.accuracy), pct(h.sparsity), num(h.seconds, 1)]),
+      hist.map((h) => [
+        String(h.epoch),
+        h.phase,
+        h.loss === undefined ? '—' : h.loss.toFixed(4),
+        pct(h.trainAccuracy),
+        pct(h.accuracy),
+        pct(h.sparsity),
+        num(h.seconds, 1),
+      ]),
       [0, 2, 3, 4, 5, 6],
     );
   }
   const diag = Object.entries(r.diagnostics ?? {}).filter(([, d]) => Object.keys(d).length);
   if (diag.length) {
     body += '<h2>Penalty diagnostics</h2>';
-    for (const [name, d] of diag) body += `<h3>${esc(name)}</h3>${htmlTable(['quantity', 'value'], Object.entries(d).map(([k, v]) => [k, fmtDiag(v)]))}`;
+    for (const [name, d] of diag)
+      body += `<h3>${esc(name)}</h3>${htmlTable(
+        ['quantity', 'value'],
+        Object.entries(d).map(([k, v]) => [k, fmtDiag(v)]),
+      )}`;
   }
   if (r.art) body += `<h2>ART</h2><pre>${esc(JSON.stringify(r.art, null, 2))}</pre>`;
   return page(`sparsify report${r.name ? `: ${r.name}` : ''}`, body);
@@ -228,7 +283,17 @@ export function renderSweepMarkdown(s: SweepReport): string {
     '',
     mdTable(
       ['run', 'method', 'target', 'seed', 'achieved', 'final', 'samples/s', 's', 'status'],
-      s.rows.map((r) => [r.name, r.method, pct(r.target, 1), String(r.seed), pct(r.sparsity), pct(r.final), num(r.samplesPerSecond, 0), num(r.seconds, 0), r.status ?? 'completed']),
+      s.rows.map((r) => [
+        r.name,
+        r.method,
+        pct(r.target, 1),
+        String(r.seed),
+        pct(r.sparsity),
+        pct(r.final),
+        num(r.samplesPerSecond, 0),
+        num(r.seconds, 0),
+        r.status ?? 'completed',
+      ]),
     ),
     '',
   ].join('\n');
@@ -238,7 +303,9 @@ export function renderSweepMarkdown(s: SweepReport): string {
 export function renderSweepText(s: SweepReport): string {
   const rows = [SWEEP_HEAD, ...sweepTableRows(s)];
   const widths = SWEEP_HEAD.map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r, j) => r.map((c, i) => c.padEnd(widths[i])).join('  ') + (j === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : '')).join('\n');
+  return rows
+    .map((r, j) => r.map((c, i) => c.padEnd(widths[i])).join('  ') + (j === 0 ? `\n${widths.map((w) => '-'.repeat(w)).join('  ')}` : ''))
+    .join('\n');
 }
 
 export function renderSweepHtml(s: SweepReport): string {
@@ -247,7 +314,10 @@ export function renderSweepHtml(s: SweepReport): string {
   const series: Series[] = methods.map((m, i) => ({
     label: m,
     color: PALETTE[i % PALETTE.length],
-    points: aggs.filter((a) => a.method === m).map((a) => ({ x: a.sparsity, y: a.final })).sort((p, q) => p.x - q.x),
+    points: aggs
+      .filter((a) => a.method === m)
+      .map((a) => ({ x: a.sparsity, y: a.final }))
+      .sort((p, q) => p.x - q.x),
   }));
   let body = `<h1>sparsify sweep</h1><p>${esc(s.model)} on ${esc(s.dataset)}${s.backend ? `, backend ${esc(s.backend)}` : ''}. Final accuracy on the evaluation split against achieved sparsity; means over seeds.</p>`;
   body += `<div class="chart">${lineChart({
@@ -262,7 +332,17 @@ export function renderSweepHtml(s: SweepReport): string {
   body += '<h2>Runs</h2>';
   body += htmlTable(
     ['run', 'method', 'target', 'seed', 'achieved', 'final', 'samples/s', 's', 'status'],
-    s.rows.map((r) => [r.name, r.method, pct(r.target, 1), String(r.seed), pct(r.sparsity), pct(r.final), num(r.samplesPerSecond, 0), num(r.seconds, 0), r.status ?? 'completed']),
+    s.rows.map((r) => [
+      r.name,
+      r.method,
+      pct(r.target, 1),
+      String(r.seed),
+      pct(r.sparsity),
+      pct(r.final),
+      num(r.samplesPerSecond, 0),
+      num(r.seconds, 0),
+      r.status ?? 'completed',
+    ]),
     [2, 3, 4, 5, 6, 7],
   );
   return page('sparsify sweep', body);

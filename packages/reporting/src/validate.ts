@@ -46,7 +46,8 @@ export function createReport(input: ReportInput): RunReport {
     if (rt.devices !== undefined && !(Array.isArray(rt.devices) && rt.devices.every((d) => typeof d === 'string' && d.length > 0))) {
       fail('runtime.devices', rt.devices, 'an array of non-empty strings');
     }
-    if (rt.wasmThreads !== undefined && !(isCount(rt.wasmThreads) && rt.wasmThreads >= 1)) fail('runtime.wasmThreads', rt.wasmThreads, 'an integer ≥ 1');
+    if (rt.wasmThreads !== undefined && !(isCount(rt.wasmThreads) && rt.wasmThreads >= 1))
+      fail('runtime.wasmThreads', rt.wasmThreads, 'an integer ≥ 1');
   }
   if (!input.penalty || typeof input.penalty !== 'object') fail('penalty', input.penalty, 'an object { name, config }');
   str('penalty.name', input.penalty.name);
@@ -56,7 +57,8 @@ export function createReport(input: ReportInput): RunReport {
   const sp = input.sparsity;
   if (!sp || typeof sp !== 'object') fail('sparsity', sp, 'an object { target, layers }');
   if (!(isNum(sp.target) && sp.target >= 0 && sp.target < 1)) fail('sparsity.target', sp.target, 'a fraction in [0, 1)');
-  if (!Array.isArray(sp.layers) || sp.layers.length === 0) fail('sparsity.layers', sp.layers, 'a non-empty array of { name, shape, total, zeros }');
+  if (!Array.isArray(sp.layers) || sp.layers.length === 0)
+    fail('sparsity.layers', sp.layers, 'a non-empty array of { name, shape, total, zeros }');
   sp.layers.forEach((l, i) => {
     str(`sparsity.layers[${i}].name`, l?.name);
     if (!Array.isArray(l.shape) || !l.shape.every(isCount)) fail(`sparsity.layers[${i}].shape`, l.shape, 'an array of integers ≥ 0');
@@ -93,7 +95,8 @@ export function createReport(input: ReportInput): RunReport {
       if (!isCount(l.total)) fail(`structure.layers[${i}].total`, l.total, 'an integer ≥ 0');
       if (!isCount(l.kept) || l.kept > l.total) fail(`structure.layers[${i}].kept`, l.kept, `an integer in [0, ${l.total}]`);
       if (!isCount(l.inputs)) fail(`structure.layers[${i}].inputs`, l.inputs, 'an integer ≥ 0');
-      if (!isCount(l.inputsRead) || l.inputsRead > l.inputs) fail(`structure.layers[${i}].inputsRead`, l.inputsRead, `an integer in [0, ${l.inputs}]`);
+      if (!isCount(l.inputsRead) || l.inputsRead > l.inputs)
+        fail(`structure.layers[${i}].inputsRead`, l.inputsRead, `an integer in [0, ${l.inputs}]`);
     });
     const pm = st.parameters;
     if (!pm || !isCount(pm.before) || !isCount(pm.after) || pm.after > pm.before) {

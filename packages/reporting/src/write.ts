@@ -35,7 +35,10 @@ export const REPORT_FILES = { json: 'report.json', markdown: 'report.md', html: 
  * Validates `input`, renders everything, then writes report.json, report.md and report.html into
  * `dir`, each atomically. Invalid input throws a ReportError before any file is touched.
  */
-export function writeReport(dir: string, input: ReportInput | RunReport): { report: RunReport; files: { json: string; markdown: string; html: string } } {
+export function writeReport(
+  dir: string,
+  input: ReportInput | RunReport,
+): { report: RunReport; files: { json: string; markdown: string; html: string } } {
   const report = 'kind' in input ? validateReport(input) : createReport(input);
   const texts = { json: toJson(report), markdown: renderMarkdown(report), html: renderHtml(report) };
   mkdirSync(dir, { recursive: true });

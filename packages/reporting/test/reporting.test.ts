@@ -2,14 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  ReportError,
-  readReport,
-  renderSweepText,
-  writeReport,
-  writeSweepReport,
-  type ReportInput,
-} from '../src/index.js';
+import { ReportError, readReport, renderSweepText, writeReport, writeSweepReport, type ReportInput } from '../src/index.js';
 
 const dirs: string[] = [];
 const temp = () => {
@@ -131,7 +124,9 @@ describe('run report', () => {
     expect(md).toContain('(41-19-10); a shrunk model keeps 17,477 of 266,610 parameters');
     expect(readFileSync(files.html, 'utf8')).toContain('<td>fc2</td><td class="n">19</td>');
     const bad = { ...structure, layers: [{ ...structure.layers[0], kept: 301 }] };
-    expect(() => writeReport(join(temp(), 'out'), { ...input(), structure: bad })).toThrow(/structure.layers\[0\].kept must be an integer in \[0, 300\]; got 301/);
+    expect(() => writeReport(join(temp(), 'out'), { ...input(), structure: bad })).toThrow(
+      /structure.layers\[0\].kept must be an integer in \[0, 300\]; got 301/,
+    );
   });
 
   it('rejects invalid input with a message naming the field, before writing anything', () => {

@@ -119,15 +119,22 @@ export class Pruner {
   private disposed = false;
 
   constructor(source: ParamSource, options: PrunerOptions) {
-    check(typeof options === 'object' && options !== null, 'Pruner options', options, '{ schedule, method?, scope?, importance?, selection?, step? }');
+    check(
+      typeof options === 'object' && options !== null,
+      'Pruner options',
+      options,
+      '{ schedule, method?, scope?, importance?, selection?, step? }',
+    );
     this.schedule = resolvePruningSchedule(options.schedule);
     if (options.method !== undefined && options.scope !== undefined) {
       throw new SparsifyConfigError('Pruner: give either method or scope (a shorthand for the magnitude method), not both');
     }
-    this.method = options.method ?? (options.scope ? { kind: 'magnitude', scope: options.scope, rule: 'exactCount' } : DEFAULT_PRUNING_METHOD);
+    this.method =
+      options.method ?? (options.scope ? { kind: 'magnitude', scope: options.scope, rule: 'exactCount' } : DEFAULT_PRUNING_METHOD);
     checkPruningMethod(this.method);
     this.importance = options.importance;
-    if (this.importance !== undefined) check(typeof this.importance === 'function', 'Pruner importance', this.importance, 'a function (weight, gradient?) => scores');
+    if (this.importance !== undefined)
+      check(typeof this.importance === 'function', 'Pruner importance', this.importance, 'a function (weight, gradient?) => scores');
     this.params = isModel(source) || options.selection ? selectParams(source, options.selection) : describeParams(source);
     if (this.params.length === 0) throw new SparsifyConfigError('Pruner needs at least one param to prune; got none');
     const step = options.step ?? 0;
@@ -208,9 +215,7 @@ export class Pruner {
   /** Per-param sparsity (exact zeros now, and of the mask) and thresholds; one read-back per param. */
   summary(): PruningSummary {
     this.requireLive();
-    const maskZeros = this.current.map((m) =>
-      tf.tidy(() => tf.sub(tf.scalar(m.mask.size), tf.sum(m.mask)).dataSync()[0]),
-    );
+    const maskZeros = this.current.map((m) => tf.tidy(() => tf.sub(tf.scalar(m.mask.size), tf.sum(m.mask)).dataSync()[0]));
     const layers = this.params.map((p, i): PrunedParamSummary => {
       const data = p.variable.dataSync();
       let zeros = 0;
@@ -267,17 +272,37 @@ export class Pruner {
     if (state.sparsity !== null) checkSparsity('Pruner state sparsity', state.sparsity);
     let next: Mask[];
     if (masks && masks.length > 0) {
-      check(masks.length === this.params.length, 'Pruner.setState masks.length', masks.length, `${this.params.length} (one per pruned param)`);
+      check(
+        masks.length === this.params.length,
+        'Pruner.setState masks.length',
+        masks.length,
+        `${this.params.length} (one per pruned param)`,
+      );
       masks.forEach((m, i) =>
-        check(m.mask.size === this.params[i].size, `Pruner.setState mask size for ${JSON.stringify(this.params[i].name)}`, m.mask.size, String(this.params[i].size)),
+        check(
+          m.mask.size === this.params[i].size,
+          `Pruner.setState mask size for ${JSON.stringify(this.params[i].name)}`,
+          m.mask.size,
+          String(this.params[i].size),
+        ),
       );
       next = masks.map((m, i) => ({ variable: this.params[i].variable, mask: tf.keep(m.mask) }));
     } else if (state.masks) {
-      check(Array.isArray(state.masks) && state.masks.length === this.params.length, 'Pruner state masks.length', state.masks?.length, `${this.params.length} (one per pruned param)`);
+      check(
+        Array.isArray(state.masks) && state.masks.length === this.params.length,
+        'Pruner state masks.length',
+        state.masks?.length,
+        `${this.params.length} (one per pruned param)`,
+      );
       next = state.masks.map((m, i) => {
         const p = this.params[i];
         check(m.name === p.name, `Pruner state mask ${i} name`, m.name, JSON.stringify(p.name));
-        check(Array.isArray(m.values) && m.values.length === p.size, `Pruner state mask ${JSON.stringify(p.name)} length`, m.values?.length, String(p.size));
+        check(
+          Array.isArray(m.values) && m.values.length === p.size,
+          `Pruner state mask ${JSON.stringify(p.name)} length`,
+          m.values?.length,
+          String(p.size),
+        );
         for (let j = 0; j < m.values.length; j++) {
           const v = m.values[j];
           if (v !== 0 && v !== 1) check(false, `Pruner state mask ${JSON.stringify(p.name)} entry ${j}`, v, '0 or 1');

@@ -96,7 +96,12 @@ export function constantSparsity(options: {
   endStep?: number;
   frequency?: number;
 }): PruningSchedule {
-  check(typeof options === 'object' && options !== null, 'constantSparsity options', options, '{ targetSparsity, beginStep, endStep?, frequency? }');
+  check(
+    typeof options === 'object' && options !== null,
+    'constantSparsity options',
+    options,
+    '{ targetSparsity, beginStep, endStep?, frequency? }',
+  );
   const { targetSparsity, beginStep, endStep = -1, frequency = 100 } = options;
   checkSparsity('constantSparsity targetSparsity', targetSparsity);
   validateSteps('constantSparsity', beginStep, endStep, frequency, true);
@@ -189,7 +194,12 @@ export type PruningScheduleLike = PruningSchedule | PruningScheduleConfig | Tfmo
 
 export function resolvePruningSchedule(schedule: PruningScheduleLike): PruningSchedule {
   if (typeof schedule === 'function') {
-    check(typeof schedule.getConfig === 'function', 'pruning schedule', 'a function without getConfig', 'a schedule from oneShot, constantSparsity or polynomialDecay, or a config');
+    check(
+      typeof schedule.getConfig === 'function',
+      'pruning schedule',
+      'a function without getConfig',
+      'a schedule from oneShot, constantSparsity or polynomialDecay, or a config',
+    );
     return schedule;
   }
   return pruningScheduleFromConfig(schedule);

@@ -27,7 +27,9 @@ class TestL1 extends BasePenalty {
 
 function mlp(seed: number): tf.LayersModel {
   const model = tf.sequential();
-  model.add(tf.layers.dense({ inputShape: [12], units: 20, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed }) }));
+  model.add(
+    tf.layers.dense({ inputShape: [12], units: 20, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed }) }),
+  );
   model.add(tf.layers.dense({ units: 3, kernelInitializer: tf.initializers.glorotNormal({ seed: seed + 1 }) }));
   return model;
 }
@@ -165,13 +167,15 @@ describe('Pruner with a custom loop (TrainStep)', () => {
   it('rejects bad options', () => {
     const model = mlp(6);
     expect(() => new Pruner(model, {} as never)).toThrow(/pruning schedule config kind must be one of/);
-    expect(() => new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }), method: { kind: 'block', blockSize: [0, 1] } })).toThrow(
-      /blockSize must be a pair \[rows, cols\] of integers ≥ 1; got \[0,1\]/,
+    expect(
+      () => new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }), method: { kind: 'block', blockSize: [0, 1] } }),
+    ).toThrow(/blockSize must be a pair \[rows, cols\] of integers ≥ 1; got \[0,1\]/);
+    expect(
+      () => new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }), scope: 'global', method: { kind: 'magnitude' } }),
+    ).toThrow(/either method or scope/);
+    expect(() => new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }), selection: { names: ['nope'] } })).toThrow(
+      /selected no parameters/,
     );
-    expect(() => new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }), scope: 'global', method: { kind: 'magnitude' } })).toThrow(
-      /either method or scope/,
-    );
-    expect(() => new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }), selection: { names: ['nope'] } })).toThrow(/selected no parameters/);
     const p = new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }) });
     expect(() => p.onStep(-1)).toThrow(/Pruner.onStep step must be an integer ≥ 0; got -1/);
     p.dispose();

@@ -54,7 +54,9 @@ describe('polynomialDecay (tfmot PolynomialDecay)', () => {
     expect(linear(5).sparsity).toBeCloseTo(0.4, 14);
     expect(linear(2).sparsity).toBeCloseTo(0.16, 14);
     expect(schedule.getConfig()).toMatchObject({ power: 3, frequency: 100 });
-    expect(polynomialDecay({ initialSparsity: 0, finalSparsity: 0.5, beginStep: 0, endStep: 1000 }).getConfig()).toMatchObject({ frequency: 100 });
+    expect(polynomialDecay({ initialSparsity: 0, finalSparsity: 0.5, beginStep: 0, endStep: 1000 }).getConfig()).toMatchObject({
+      frequency: 100,
+    });
   });
 
   it('prunes every `frequency` steps from begin to end, both included', () => {
@@ -68,12 +70,16 @@ describe('polynomialDecay (tfmot PolynomialDecay)', () => {
   it('rejects bad options, naming the value and what is valid', () => {
     const base = { initialSparsity: 0, finalSparsity: 0.9, beginStep: 0, endStep: 100 };
     expect(() => polynomialDecay({ ...base, beginStep: -1 })).toThrow(/polynomialDecay beginStep must be an integer ≥ 0; got -1/);
-    expect(() => polynomialDecay({ ...base, beginStep: 10, endStep: 10 })).toThrow(/polynomialDecay endStep must be > beginStep \(10\); got 10/);
+    expect(() => polynomialDecay({ ...base, beginStep: 10, endStep: 10 })).toThrow(
+      /polynomialDecay endStep must be > beginStep \(10\); got 10/,
+    );
     expect(() => polynomialDecay({ ...base, beginStep: 10, endStep: 5 })).toThrow(/endStep must be > beginStep \(10\); got 5/);
     expect(() => polynomialDecay({ ...base, endStep: -1 })).toThrow(/polynomialDecay endStep must be an integer ≥ 0; got -1/);
     expect(() => polynomialDecay({ ...base, frequency: 0 })).toThrow(/polynomialDecay frequency must be an integer ≥ 1; got 0/);
     expect(() => polynomialDecay({ ...base, frequency: 2.5 })).toThrow(/frequency must be an integer ≥ 1; got 2.5/);
-    expect(() => polynomialDecay({ ...base, finalSparsity: 1 })).toThrow(/polynomialDecay finalSparsity must be a fraction in \[0, 1\); got 1/);
+    expect(() => polynomialDecay({ ...base, finalSparsity: 1 })).toThrow(
+      /polynomialDecay finalSparsity must be a fraction in \[0, 1\); got 1/,
+    );
     expect(() => polynomialDecay({ ...base, initialSparsity: -0.1 })).toThrow(/initialSparsity must be a fraction in \[0, 1\); got -0.1/);
     expect(() => polynomialDecay({ ...base, power: 0 })).toThrow(/polynomialDecay power must be a finite number > 0; got 0/);
     expect(() => polynomialDecay({ ...base, power: NaN })).toThrow(SparsifyConfigError);
@@ -103,7 +109,9 @@ describe('constantSparsity (tfmot ConstantSparsity)', () => {
     );
     expect(() => constantSparsity({ targetSparsity: 0.5, beginStep: 0, endStep: -2 })).toThrow(/got -2/);
     expect(() => constantSparsity({ targetSparsity: 1.2, beginStep: 0 })).toThrow(/targetSparsity must be a fraction in \[0, 1\); got 1.2/);
-    expect(() => constantSparsity({ targetSparsity: 0.5, beginStep: 0, frequency: -100 })).toThrow(/frequency must be an integer ≥ 1; got -100/);
+    expect(() => constantSparsity({ targetSparsity: 0.5, beginStep: 0, frequency: -100 })).toThrow(
+      /frequency must be an integer ≥ 1; got -100/,
+    );
     // endStep = beginStep is allowed (a single pruning step), as in tfmot
     expect(pruneSteps(constantSparsity({ targetSparsity: 0.5, beginStep: 7, endStep: 7, frequency: 3 }), 30)).toEqual([7]);
   });
@@ -126,7 +134,9 @@ describe('oneShot', () => {
 
   it('rejects bad options', () => {
     expect(() => oneShot({ sparsity: 0.9 } as never)).toThrow(/oneShot atStep must be an integer ≥ 0; got undefined/);
-    expect(() => oneShot({ sparsity: 0.9, atStep: 3, atEnd: true } as never)).toThrow(/oneShot atStep must be left out when atEnd is true; got 3/);
+    expect(() => oneShot({ sparsity: 0.9, atStep: 3, atEnd: true } as never)).toThrow(
+      /oneShot atStep must be left out when atEnd is true; got 3/,
+    );
     expect(() => oneShot({ sparsity: 0.9, atEnd: false } as never)).toThrow(/oneShot atEnd must be true/);
     expect(() => oneShot({ sparsity: 1, atStep: 0 })).toThrow(/oneShot sparsity must be a fraction in \[0, 1\); got 1/);
   });
@@ -154,14 +164,29 @@ describe('configs', () => {
       class_name: 'PolynomialDecay',
       config: { initial_sparsity: 0.5, final_sparsity: 0.8, begin_step: 0, end_step: 1000, power: 3, frequency: 100 },
     });
-    expect(s.getConfig()).toEqual({ kind: 'polynomialDecay', initialSparsity: 0.5, finalSparsity: 0.8, beginStep: 0, endStep: 1000, power: 3, frequency: 100 });
-    const c = pruningScheduleFromConfig({ class_name: 'ConstantSparsity', config: { target_sparsity: 0.5, begin_step: 0, end_step: -1, frequency: 100 } });
+    expect(s.getConfig()).toEqual({
+      kind: 'polynomialDecay',
+      initialSparsity: 0.5,
+      finalSparsity: 0.8,
+      beginStep: 0,
+      endStep: 1000,
+      power: 3,
+      frequency: 100,
+    });
+    const c = pruningScheduleFromConfig({
+      class_name: 'ConstantSparsity',
+      config: { target_sparsity: 0.5, begin_step: 0, end_step: -1, frequency: 100 },
+    });
     expect(c(200)).toEqual({ shouldPrune: true, sparsity: 0.5 });
   });
 
   it('reject unknown kinds and invalid configs', () => {
-    expect(() => pruningScheduleFromConfig({ kind: 'cubic' } as never)).toThrow(/kind must be one of "oneShot", "constantSparsity", "polynomialDecay".*got \{"kind":"cubic"\}/);
-    expect(() => pruningScheduleFromConfig({ ...schedules[3].getConfig(), endStep: 5 } as never)).toThrow(/endStep must be > beginStep \(5\); got 5/);
+    expect(() => pruningScheduleFromConfig({ kind: 'cubic' } as never)).toThrow(
+      /kind must be one of "oneShot", "constantSparsity", "polynomialDecay".*got \{"kind":"cubic"\}/,
+    );
+    expect(() => pruningScheduleFromConfig({ ...schedules[3].getConfig(), endStep: 5 } as never)).toThrow(
+      /endStep must be > beginStep \(5\); got 5/,
+    );
   });
 
   it('getConfig returns a copy', () => {

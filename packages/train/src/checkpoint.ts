@@ -1,4 +1,15 @@
-import { closeSync, copyFileSync, existsSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { readRegularFile } from './run-dir.js';
@@ -95,7 +106,10 @@ export function decodeCheckpoint(bytes: Buffer, source = 'checkpoint'): unknown 
   };
   const magic = Buffer.from(MAGIC, 'utf8');
   if (bytes.length >= magic.length && bytes.subarray(0, magic.length).equals(Buffer.from(MAGIC_V1, 'utf8'))) {
-    fail('(format)', 'is checkpoint format 1, written before checkpoints had checksums, and is not read: start the run again (its run.json holds the configuration)');
+    fail(
+      '(format)',
+      'is checkpoint format 1, written before checkpoints had checksums, and is not read: start the run again (its run.json holds the configuration)',
+    );
   }
   if (bytes.length < magic.length + 8 || !bytes.subarray(0, magic.length).equals(magic)) {
     fail('(format)', `is not a sparsify checkpoint (expected it to start with ${JSON.stringify(MAGIC.trim())})`);
@@ -114,15 +128,19 @@ export function decodeCheckpoint(bytes: Buffer, source = 'checkpoint'): unknown 
   } catch (error) {
     return fail('(header)', `is not valid JSON (${(error as Error).message})`);
   }
-  if (typeof header !== 'object' || header === null || !Array.isArray(header.blobs) || !('value' in header)) fail('(header)', 'must be { blobs, value }');
+  if (typeof header !== 'object' || header === null || !Array.isArray(header.blobs) || !('value' in header))
+    fail('(header)', 'must be { blobs, value }');
   const arrays = (header.blobs as unknown[]).map((meta, i) => {
     const { dtype, length, offset } = (meta ?? {}) as { dtype?: unknown; length?: unknown; offset?: unknown };
     const Ctor = DTYPES[dtype as DtypeName];
-    if (!Object.hasOwn(DTYPES, dtype as string)) fail(`(header) blobs[${i}].dtype`, `must be one of ${Object.keys(DTYPES).join(', ')}; got ${JSON.stringify(dtype)}`);
-    if (!isIndex(length) || !isIndex(offset) || offset % 8 !== 0) fail(`(header) blobs[${i}]`, 'must have an integer length and an 8-aligned integer offset');
+    if (!Object.hasOwn(DTYPES, dtype as string))
+      fail(`(header) blobs[${i}].dtype`, `must be one of ${Object.keys(DTYPES).join(', ')}; got ${JSON.stringify(dtype)}`);
+    if (!isIndex(length) || !isIndex(offset) || offset % 8 !== 0)
+      fail(`(header) blobs[${i}]`, 'must have an integer length and an 8-aligned integer offset');
     const byteLength = (length as number) * Ctor.BYTES_PER_ELEMENT;
     const start = dataStart + (offset as number);
-    if (start + byteLength > dataEnd) fail(`(header) blobs[${i}]`, `ends at byte ${start + byteLength}, past the data (which ends at ${dataEnd})`);
+    if (start + byteLength > dataEnd)
+      fail(`(header) blobs[${i}]`, `ends at byte ${start + byteLength}, past the data (which ends at ${dataEnd})`);
     const copy = new Uint8Array(byteLength);
     copy.set(bytes.subarray(start, start + byteLength));
     return new Ctor(copy.buffer);
@@ -134,11 +152,13 @@ export function decodeCheckpoint(bytes: Buffer, source = 'checkpoint'): unknown 
       const o = v as Record<string, unknown>;
       const keys = Object.keys(o);
       if (keys.length === 1 && '$blob' in o) {
-        if (!isIndex(o.$blob) || o.$blob >= arrays.length) fail(path, `refers to blob ${JSON.stringify(o.$blob)}; the file has ${arrays.length}`);
+        if (!isIndex(o.$blob) || o.$blob >= arrays.length)
+          fail(path, `refers to blob ${JSON.stringify(o.$blob)}; the file has ${arrays.length}`);
         return arrays[o.$blob as number];
       }
       if (keys.length === 1 && '$number' in o) {
-        if (!['NaN', 'Infinity', '-Infinity'].includes(o.$number as string)) fail(path, `must be NaN, Infinity or -Infinity; got ${JSON.stringify(o.$number)}`);
+        if (!['NaN', 'Infinity', '-Infinity'].includes(o.$number as string))
+          fail(path, `must be NaN, Infinity or -Infinity; got ${JSON.stringify(o.$number)}`);
         return Number(o.$number);
       }
       return Object.fromEntries(keys.map((k) => [k, revive(o[k], path ? `${path}.${k}` : k, depth + 1)]));
@@ -237,7 +257,10 @@ function readOne<T>(file: string, validate: (value: unknown, file: string) => T)
  * `checkpoint.bin` is damaged, missing or invalid, `checkpoint.prev.bin` is used if it is sound and
  * `fallback` says why; when both fail, the error names both. Null when the run has no checkpoint.
  */
-export function loadCheckpoint<T = unknown>(runDir: string, validate: (value: unknown, file: string) => T = (v) => v as T): LoadedCheckpoint<T> | null {
+export function loadCheckpoint<T = unknown>(
+  runDir: string,
+  validate: (value: unknown, file: string) => T = (v) => v as T,
+): LoadedCheckpoint<T> | null {
   const last = join(runDir, CHECKPOINT_FILE);
   const previous = join(runDir, PREVIOUS_CHECKPOINT_FILE);
   let problem: CheckpointError;
@@ -246,7 +269,7 @@ export function loadCheckpoint<T = unknown>(runDir: string, validate: (value: un
   } catch (error) {
     const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
     if (!(error instanceof CheckpointError) && !missing) throw error;
-    problem = missing ? new CheckpointError(`${last} is missing`, { file: last, field: '(file)' }) : error as CheckpointError;
+    problem = missing ? new CheckpointError(`${last} is missing`, { file: last, field: '(file)' }) : (error as CheckpointError);
   }
   try {
     return { value: readOne(previous, validate), file: previous, fallback: { file: last, problem: problem.message } };
@@ -256,7 +279,10 @@ export function loadCheckpoint<T = unknown>(runDir: string, validate: (value: un
       throw problem;
     }
     if (!(error instanceof CheckpointError)) throw error;
-    throw new CheckpointError(`${problem.message}; and the previous checkpoint cannot stand in: ${error.message}`, { file: problem.file, field: problem.field });
+    throw new CheckpointError(`${problem.message}; and the previous checkpoint cannot stand in: ${error.message}`, {
+      file: problem.file,
+      field: problem.field,
+    });
   }
 }
 
@@ -288,7 +314,9 @@ export function hasCheckpoint(runDir: string): boolean {
  */
 export function removeStaleTempFiles(runDir: string): string[] {
   if (!existsSync(runDir)) return [];
-  const stale = readdirSync(runDir).filter((f) => f.startsWith(`.${CHECKPOINT_FILE}.tmp-`) || f.startsWith(`${PREVIOUS_CHECKPOINT_FILE}.tmp-`));
+  const stale = readdirSync(runDir).filter(
+    (f) => f.startsWith(`.${CHECKPOINT_FILE}.tmp-`) || f.startsWith(`${PREVIOUS_CHECKPOINT_FILE}.tmp-`),
+  );
   for (const f of stale) {
     try {
       unlinkSync(join(runDir, f));

@@ -31,11 +31,7 @@ export function tensorData(xs: tf.Tensor, ys: tf.Tensor): DataSplit {
 }
 
 /** Iterates a split's batches whether they come sync or async. */
-export async function* iterateBatches(
-  split: DataSplit,
-  batchSize: number,
-  options: BatchOrder,
-): AsyncGenerator<Batch> {
+export async function* iterateBatches(split: DataSplit, batchSize: number, options: BatchOrder): AsyncGenerator<Batch> {
   const it = split.batches(batchSize, options);
   if (Symbol.asyncIterator in (it as object)) {
     yield* it as AsyncIterable<Batch>;

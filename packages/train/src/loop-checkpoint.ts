@@ -79,10 +79,17 @@ export function checkLoopCheckpoint(value: unknown, file: string): LoopCheckpoin
     need(a instanceof Float32Array || a instanceof Int32Array, field, 'float32 or int32 values', Object.prototype.toString.call(a));
     const values = a as Float32Array | Int32Array;
     if (length !== undefined && values.length !== length) fail(field, `has ${values.length} values; its shape needs ${length}`);
-    if (values instanceof Float32Array) for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) fail(field, `has the value ${values[i]} at ${i}; a checkpoint holds finite values only`);
+    if (values instanceof Float32Array)
+      for (let i = 0; i < values.length; i++)
+        if (!Number.isFinite(values[i])) fail(field, `has the value ${values[i]} at ${i}; a checkpoint holds finite values only`);
   };
   const checkValueList = (a: unknown, field: string, shapes?: number[][]): void => {
-    need(Array.isArray(a) && (shapes === undefined || a.length === shapes.length), field, `a list of ${shapes?.length ?? ''} tensors' values`.replace('  ', ' '), Array.isArray(a) ? `${a.length} entries` : a);
+    need(
+      Array.isArray(a) && (shapes === undefined || a.length === shapes.length),
+      field,
+      `a list of ${shapes?.length ?? ''} tensors' values`.replace('  ', ' '),
+      Array.isArray(a) ? `${a.length} entries` : a,
+    );
     (a as unknown[]).forEach((v, i) => checkValues(v, `${field}[${i}]`, shapes ? product(shapes[i]) : undefined));
   };
   const checkShapes = (a: unknown, field: string): number[][] => {
@@ -93,8 +100,18 @@ export function checkLoopCheckpoint(value: unknown, file: string): LoopCheckpoin
     need(isObject(o), field, '{ names, shapes, dtypes, values }', o);
     const { names, dtypes, values } = o as Json;
     const shapes = checkShapes((o as Json).shapes, `${field}.shapes`);
-    need(Array.isArray(names) && names.length === shapes.length && names.every((n) => typeof n === 'string'), `${field}.names`, `${shapes.length} names`, names);
-    need(Array.isArray(dtypes) && dtypes.length === shapes.length && dtypes.every((d) => d === 'float32' || d === 'int32'), `${field}.dtypes`, `${shapes.length} of float32, int32`, dtypes);
+    need(
+      Array.isArray(names) && names.length === shapes.length && names.every((n) => typeof n === 'string'),
+      `${field}.names`,
+      `${shapes.length} names`,
+      names,
+    );
+    need(
+      Array.isArray(dtypes) && dtypes.length === shapes.length && dtypes.every((d) => d === 'float32' || d === 'int32'),
+      `${field}.dtypes`,
+      `${shapes.length} of float32, int32`,
+      dtypes,
+    );
     checkValueList(values, `${field}.values`, shapes);
   };
   const checkMasks = (a: unknown, field: string): void => {
@@ -113,30 +130,65 @@ export function checkLoopCheckpoint(value: unknown, file: string): LoopCheckpoin
   need(isNumber(c.trainSeconds) && (c.trainSeconds as number) >= 0, 'trainSeconds', 'a number ≥ 0', c.trainSeconds);
   need((c.phaseEpoch as number) <= (c.epoch as number), 'phaseEpoch', `at most epoch (${c.epoch as number})`, c.phaseEpoch);
   need(Array.isArray(c.history) && c.history.every(isObject), 'history', 'a list of epoch metrics', typeof c.history);
-  need((c.history as unknown[]).length === c.epoch, 'history', `${c.epoch as number} epochs (one per epoch done)`, `${(c.history as unknown[]).length} entries`);
-  need(isObject(c.accuracy) && Object.values(c.accuracy).every((v) => v === undefined || isNumber(v)), 'accuracy', '{ dense?, pruned? } numbers', c.accuracy);
+  need(
+    (c.history as unknown[]).length === c.epoch,
+    'history',
+    `${c.epoch as number} epochs (one per epoch done)`,
+    `${(c.history as unknown[]).length} entries`,
+  );
+  need(
+    isObject(c.accuracy) && Object.values(c.accuracy).every((v) => v === undefined || isNumber(v)),
+    'accuracy',
+    '{ dense?, pruned? } numbers',
+    c.accuracy,
+  );
   need(isObject(c.histograms), 'histograms', 'an object', c.histograms);
   if (c.progress !== null) {
     need(isObject(c.progress), 'progress', 'null or the progress inside an epoch', c.progress);
     const p = c.progress as Json;
     need(c.phase === 'train' || c.phase === 'finetune', 'progress', 'null in phase "done"', p);
     need(isCount(p.batch) && (p.batch as number) >= 1, 'progress.batch', 'an integer ≥ 1', p.batch);
-    for (const key of ['loss', 'taskLoss', 'penaltyLoss', 'seen', 'correct', 'counted', 'seconds']) need(isNumber(p[key]), `progress.${key}`, 'a number', p[key]);
+    for (const key of ['loss', 'taskLoss', 'penaltyLoss', 'seen', 'correct', 'counted', 'seconds'])
+      need(isNumber(p[key]), `progress.${key}`, 'a number', p[key]);
     need(isObject(p.strengths) && Object.values(p.strengths).every(isNumber), 'progress.strengths', 'an object of numbers', p.strengths);
   }
-  if (c.art !== undefined) need(isObject(c.art) && typeof (c.art as Json).stopped === 'boolean' && isCount((c.art as Json).artEpochs), 'art', '{ stopped, artEpochs, … }', c.art);
+  if (c.art !== undefined)
+    need(
+      isObject(c.art) && typeof (c.art as Json).stopped === 'boolean' && isCount((c.art as Json).artEpochs),
+      'art',
+      '{ stopped, artEpochs, … }',
+      c.art,
+    );
   const f = c.fingerprint as Json;
   need(isObject(f), 'fingerprint', 'an object', f);
   const shapes = checkShapes(f.shapes, 'fingerprint.shapes');
-  for (const key of ['weights', 'penalties', 'pruned']) need(Array.isArray(f[key]) && (f[key] as unknown[]).every((n) => typeof n === 'string'), `fingerprint.${key}`, 'a list of names', f[key]);
+  for (const key of ['weights', 'penalties', 'pruned'])
+    need(
+      Array.isArray(f[key]) && (f[key] as unknown[]).every((n) => typeof n === 'string'),
+      `fingerprint.${key}`,
+      'a list of names',
+      f[key],
+    );
   need((f.weights as string[]).length === shapes.length, 'fingerprint.weights', `${shapes.length} names (one per shape)`, f.weights);
   checkValueList(c.model, 'model', shapes);
   checkOptimizer(c.optimizer, 'optimizer');
-  need(Array.isArray(c.penaltyVariables) && c.penaltyVariables.length === (f.penalties as string[]).length, 'penaltyVariables', `${(f.penalties as string[]).length} lists (one per penalty)`, c.penaltyVariables);
+  need(
+    Array.isArray(c.penaltyVariables) && c.penaltyVariables.length === (f.penalties as string[]).length,
+    'penaltyVariables',
+    `${(f.penalties as string[]).length} lists (one per penalty)`,
+    c.penaltyVariables,
+  );
   (c.penaltyVariables as unknown[]).forEach((list, i) => checkValueList(list, `penaltyVariables[${i}]`));
   need(Array.isArray(c.penaltyOptimizers), 'penaltyOptimizers', 'a list', c.penaltyOptimizers);
   (c.penaltyOptimizers as unknown[]).forEach((o, i) => checkOptimizer(o, `penaltyOptimizers[${i}]`));
-  need(Array.isArray(c.penaltyState) && c.penaltyState.length === (f.penalties as string[]).length && c.penaltyState.every((s) => s === null || isObject(s)), 'penaltyState', `${(f.penalties as string[]).length} states or nulls`, c.penaltyState);
+  need(
+    Array.isArray(c.penaltyState) &&
+      c.penaltyState.length === (f.penalties as string[]).length &&
+      c.penaltyState.every((s) => s === null || isObject(s)),
+    'penaltyState',
+    `${(f.penalties as string[]).length} states or nulls`,
+    c.penaltyState,
+  );
   if (c.masks !== null) {
     checkMasks(c.masks, 'masks');
     // After pruning the masks are the loop's own: one per pruned tensor, of its size.
@@ -146,7 +198,8 @@ export function checkLoopCheckpoint(value: unknown, file: string): LoopCheckpoin
       need(masks.length === pruned.length, 'masks', `${pruned.length} masks (one per pruned tensor)`, `${masks.length} masks`);
       pruned.forEach((name, i) => {
         const w = (f.weights as string[]).indexOf(name);
-        if (w >= 0 && masks[i].length !== product(shapes[w])) fail(`masks[${i}]`, `has ${masks[i].length} values; ${name} has ${product(shapes[w])}`);
+        if (w >= 0 && masks[i].length !== product(shapes[w]))
+          fail(`masks[${i}]`, `has ${masks[i].length} values; ${name} has ${product(shapes[w])}`);
       });
     }
   }

@@ -20,7 +20,14 @@ import {
   type Penalty,
   type PenaltyDiagnostics,
 } from '@sparsify/core';
-import { CHECKPOINT_FILE, CheckpointError, hasCheckpoint, removeStaleTempFiles, setAsideCorruptCheckpoint, writeCheckpoint } from './checkpoint.js';
+import {
+  CHECKPOINT_FILE,
+  CheckpointError,
+  hasCheckpoint,
+  removeStaleTempFiles,
+  setAsideCorruptCheckpoint,
+  writeCheckpoint,
+} from './checkpoint.js';
 import { LOOP_CHECKPOINT_VERSION, readRunCheckpoint, type EpochProgress, type LoopCheckpoint, type LoopState } from './loop-checkpoint.js';
 import { RUN_LOCK_FILE, lockRunDirectory, type RunLock } from './run-dir.js';
 import { disposeBatch, iterateBatches } from './data.js';
@@ -67,7 +74,9 @@ function validate(options: TrainOptions): void {
     throw new SparsifyConfigError(`model must be a tf.LayersModel; got ${model === undefined ? 'undefined' : typeof model}`);
   }
   if (!data?.train || typeof data.train.batches !== 'function') {
-    throw new SparsifyConfigError('data.train must be a DataSplit ({ size, batches(batchSize, { shuffle, seed, epoch }) }), e.g. a @sparsify/datasets Dataset or tensorData(x, y)');
+    throw new SparsifyConfigError(
+      'data.train must be a DataSplit ({ size, batches(batchSize, { shuffle, seed, epoch }) }), e.g. a @sparsify/datasets Dataset or tensorData(x, y)',
+    );
   }
   checkInteger('data.train.size', data.train.size, 1);
   checkInteger('epochs', options.epochs, 0);
@@ -78,7 +87,8 @@ function validate(options: TrainOptions): void {
   validateLrDecay(options.lrDecay, options.optimizer ?? DEFAULT_OPTIMIZER);
   if (options.prune) {
     checkSparsity('prune.sparsity', options.prune.sparsity);
-    if (options.prune.scope !== undefined) check(['global', 'layer'].includes(options.prune.scope), 'prune.scope', options.prune.scope, '"global" or "layer"');
+    if (options.prune.scope !== undefined)
+      check(['global', 'layer'].includes(options.prune.scope), 'prune.scope', options.prune.scope, '"global" or "layer"');
   }
   if (options.art) {
     checkSparsity('art.sparsity', options.art.sparsity);
@@ -144,7 +154,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
 
 function checkLockOf(lock: RunLock, runDir: string): void {
   if (typeof lock?.release !== 'function' || lock.file !== join(realpathSync(runDir), RUN_LOCK_FILE)) {
-    throw new SparsifyConfigError(`lock must be the lock of runDir ${runDir} (from lockRunDirectory(runDir)); got one of ${String(lock?.dir)}`);
+    throw new SparsifyConfigError(
+      `lock must be the lock of runDir ${runDir} (from lockRunDirectory(runDir)); got one of ${String(lock?.dir)}`,
+    );
   }
 }
 
@@ -339,7 +351,9 @@ class Run {
     const strengths: Record<string, number> = resumed?.strengths ?? {};
     if (phase === 'train' && !resumed) for (const p of this.penalties) strengths[p.name] = p.strengthAt(ctx);
     const batches = Math.ceil(o.data.train.size / o.batchSize);
-    const sums: EpochProgress = resumed ? { ...resumed } : { batch: 0, loss: 0, taskLoss: 0, penaltyLoss: 0, seen: 0, correct: 0, counted: 0, seconds: 0, strengths };
+    const sums: EpochProgress = resumed
+      ? { ...resumed }
+      : { batch: 0, loss: 0, taskLoss: 0, penaltyLoss: 0, seen: 0, correct: 0, counted: 0, seconds: 0, strengths };
     const skip = sums.batch;
     let skipped = 0;
     const t0 = performance.now() - sums.seconds * 1000;
@@ -449,7 +463,9 @@ class Run {
     const artEpoch = this.state.art!.artEpochs;
     const denseAccuracy = metrics.trainAccuracy;
     if (denseAccuracy === undefined) {
-      throw new SparsifyConfigError('ART needs the running training accuracy: the model must output [batch, classes] logits for class labels');
+      throw new SparsifyConfigError(
+        'ART needs the running training accuracy: the model must output [batch, classes] logits for class labels',
+      );
     }
     const variables = modelVariables(this.model);
     const live = readTensors(variables);
@@ -511,7 +527,11 @@ class Run {
       applyMasks(this.ownMasks);
       info = { method: 'art', target: o.art.sparsity, achieved: 0, epoch: this.state.epoch - 1 };
     } else if (o.prune) {
-      this.ownMasks = magnitudeMasks(this.pruneParams, { sparsity: o.prune.sparsity, scope: o.prune.scope ?? 'global', rule: o.prune.rule ?? 'quantile' }).masks;
+      this.ownMasks = magnitudeMasks(this.pruneParams, {
+        sparsity: o.prune.sparsity,
+        scope: o.prune.scope ?? 'global',
+        rule: o.prune.rule ?? 'quantile',
+      }).masks;
       applyMasks(this.ownMasks);
       info = { method: 'oneShot', target: o.prune.sparsity, achieved: 0, epoch: this.state.epoch - 1 };
     } else if (o.pruning) {
@@ -521,7 +541,12 @@ class Run {
         applyMasks(this.ownMasks);
       }
       const target = (o.pruning.getState?.() as { sparsity?: number } | undefined)?.sparsity;
-      info = { method: 'schedule', target: typeof target === 'number' ? target : measureSparsity(this.pruneParams).global, achieved: 0, epoch: this.state.epoch - 1 };
+      info = {
+        method: 'schedule',
+        target: typeof target === 'number' ? target : measureSparsity(this.pruneParams).global,
+        achieved: 0,
+        epoch: this.state.epoch - 1,
+      };
     }
     if (info) {
       info.achieved = measureSparsity(this.pruneParams).global;
@@ -585,14 +610,18 @@ class Run {
     const here = this.state.fingerprint;
     const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
     if (!same(c.fingerprint.shapes, here.shapes)) {
-      fail('fingerprint.shapes', `are ${JSON.stringify(c.fingerprint.shapes)}, this model's ${JSON.stringify(here.shapes)}; resume with the same model`);
+      fail(
+        'fingerprint.shapes',
+        `are ${JSON.stringify(c.fingerprint.shapes)}, this model's ${JSON.stringify(here.shapes)}; resume with the same model`,
+      );
     }
     if (!same(c.fingerprint.penalties, here.penalties)) {
       fail('fingerprint.penalties', `are [${c.fingerprint.penalties.join(', ')}], this run has [${here.penalties.join(', ')}]`);
     }
     if (c.seed !== this.seed) fail('seed', `is ${c.seed}, this run's ${this.seed}`);
     const epochs = c.phase === 'train' ? this.mainEpochs : c.phase === 'finetune' ? this.finetuneEpochs : Infinity;
-    if (c.phaseEpoch > epochs || (c.phaseEpoch === epochs && c.progress)) fail('phaseEpoch', `is ${c.phaseEpoch}, past the ${epochs} epochs of phase ${c.phase}`);
+    if (c.phaseEpoch > epochs || (c.phaseEpoch === epochs && c.progress))
+      fail('phaseEpoch', `is ${c.phaseEpoch}, past the ${epochs} epochs of phase ${c.phase}`);
     if (c.phase !== 'train' && c.masks && c.masks.length !== this.pruneParams.length) {
       fail('masks', `has ${c.masks.length} masks; this run prunes ${this.pruneParams.length} tensors`);
     }

@@ -24,7 +24,9 @@ export function validateLrDecay(decay: LearningRateDecay | undefined, config: Op
     throw new SparsifyConfigError(`${what}.milestones must be epoch numbers ≥ 1; got ${JSON.stringify(decay.milestones)}`);
   }
   if (!DECAYABLE.includes(config.className)) {
-    throw new SparsifyConfigError(`${what} needs an SGD or Momentum optimizer (TF.js ${config.className} cannot change its learning rate); got ${config.className}`);
+    throw new SparsifyConfigError(
+      `${what} needs an SGD or Momentum optimizer (TF.js ${config.className} cannot change its learning rate); got ${config.className}`,
+    );
   }
 }
 

@@ -1,4 +1,18 @@
-import { closeSync, constants, fstatSync, linkSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  linkSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -35,7 +49,8 @@ export function makeDirectory(dir: string): boolean {
       isDirectory = statSync(at).isDirectory();
     } catch (error) {
       // ENOTDIR: some parent is a file, found further up.
-      if (code(error) !== 'ENOENT' && code(error) !== 'ENOTDIR') throw new RunDirectoryError(`cannot create directory ${dir}: ${at} cannot be read (${code(error)})`, dir, '(path)');
+      if (code(error) !== 'ENOENT' && code(error) !== 'ENOTDIR')
+        throw new RunDirectoryError(`cannot create directory ${dir}: ${at} cannot be read (${code(error)})`, dir, '(path)');
       missing.push(at);
       if (dirname(at) === at) break;
       at = dirname(at);
@@ -49,7 +64,11 @@ export function makeDirectory(dir: string): boolean {
       mkdirSync(path);
     } catch (error) {
       if (code(error) === 'EEXIST' && statSync(path).isDirectory()) continue;
-      throw new RunDirectoryError(`cannot create directory ${dir}: ${path} could not be made (${code(error) ?? (error as Error).message})`, dir, '(path)');
+      throw new RunDirectoryError(
+        `cannot create directory ${dir}: ${path} could not be made (${code(error) ?? (error as Error).message})`,
+        dir,
+        '(path)',
+      );
     }
   }
   return missing.length > 0;
@@ -65,7 +84,8 @@ export function readRegularFile(file: string, maxBytes: number): Buffer {
   try {
     const info = fstatSync(fd);
     if (!info.isFile()) throw new RunDirectoryError(`${file} is not a regular file`, file, '(file)');
-    if (info.size > maxBytes) throw new RunDirectoryError(`${file} is ${info.size} bytes, more than the ${maxBytes} this file may have`, file, '(length)');
+    if (info.size > maxBytes)
+      throw new RunDirectoryError(`${file} is ${info.size} bytes, more than the ${maxBytes} this file may have`, file, '(length)');
     const bytes = Buffer.alloc(info.size);
     let at = 0;
     while (at < bytes.length) {
@@ -160,7 +180,10 @@ function breakStaleLock(file: string, stale: RunLockOwner | 'unreadable'): void 
     return; // someone else broke it first
   }
   const moved = readOwner(aside);
-  const same = stale === 'unreadable' ? moved === 'unreadable' : typeof moved === 'object' && moved.pid === stale.pid && moved.startedAt === stale.startedAt;
+  const same =
+    stale === 'unreadable'
+      ? moved === 'unreadable'
+      : typeof moved === 'object' && moved.pid === stale.pid && moved.startedAt === stale.startedAt;
   if (!same) {
     try {
       linkSync(aside, file);
@@ -188,7 +211,8 @@ export function lockRunDirectory(dir: string): RunLock {
     try {
       fd = openSync(file, 'wx');
     } catch (error) {
-      if (code(error) !== 'EEXIST') throw new RunDirectoryError(`cannot lock run directory ${dir}: ${code(error) ?? (error as Error).message}`, file, '(lock)');
+      if (code(error) !== 'EEXIST')
+        throw new RunDirectoryError(`cannot lock run directory ${dir}: ${code(error) ?? (error as Error).message}`, file, '(lock)');
       const other = readOwner(file);
       if (other === 'gone') {
         if (attempt < 10) continue;
@@ -196,7 +220,10 @@ export function lockRunDirectory(dir: string): RunLock {
         breakStaleLock(file, other);
         continue;
       }
-      const who = typeof other === 'object' ? `process ${other.pid} on ${other.host} since ${other.startedAt}` : 'another process (its lock file is being written)';
+      const who =
+        typeof other === 'object'
+          ? `process ${other.pid} on ${other.host} since ${other.startedAt}`
+          : 'another process (its lock file is being written)';
       throw new RunDirectoryError(
         `run directory ${dir} is in use by ${who}; wait for it to finish, or choose another directory. ` +
           `If no such run is going on (e.g. it ran on another host), remove ${file}`,

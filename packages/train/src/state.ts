@@ -6,7 +6,9 @@ type Values = Float32Array | Int32Array;
 
 /** Host copies of tensors' values. */
 export function readTensors(tensors: readonly tf.Tensor[]): Values[] {
-  return tensors.map((t) => (t.dtype === 'int32' ? Int32Array.from(t.dataSync() as Int32Array) : Float32Array.from(t.dataSync() as Float32Array)));
+  return tensors.map((t) =>
+    t.dtype === 'int32' ? Int32Array.from(t.dataSync() as Int32Array) : Float32Array.from(t.dataSync() as Float32Array),
+  );
 }
 
 /** Every model weight (trainable and not, e.g. BatchNorm statistics) in `model.weights` order. */

@@ -49,7 +49,6 @@ export interface TrainData {
   probe?: DataSplit;
 }
 
-
 export type { OptimizerConfig };
 
 /** Learning rate × gamma at each listed epoch of a phase (0-based; e.g. ART fine-tune: [80, 120], 0.1). */

@@ -55,7 +55,14 @@ export class TestScaled extends BasePenalty {
   }
   protected term(): tf.Scalar {
     return this.params.reduce(
-      (s, p, i) => tf.add(s, tf.add(tf.sum(tf.mul(safeAbs(this.scales[i]), safeAbs(p.variable))), tf.mul(tf.scalar(0.01), tf.sum(tf.square(tf.sub(this.scales[i], 1)))))),
+      (s, p, i) =>
+        tf.add(
+          s,
+          tf.add(
+            tf.sum(tf.mul(safeAbs(this.scales[i]), safeAbs(p.variable))),
+            tf.mul(tf.scalar(0.01), tf.sum(tf.square(tf.sub(this.scales[i], 1)))),
+          ),
+        ),
       tf.scalar(0),
     ) as tf.Scalar;
   }

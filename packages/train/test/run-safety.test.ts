@@ -76,7 +76,10 @@ describe('the run directory lock', () => {
   it('takes over the lock of a process that died, but not one of another host', async () => {
     const dir = tempDir();
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-    writeFileSync(join(dir, RUN_LOCK_FILE), JSON.stringify({ pid: dead, host: (await import('node:os')).hostname(), startedAt: '2020-01-01T00:00:00.000Z' }));
+    writeFileSync(
+      join(dir, RUN_LOCK_FILE),
+      JSON.stringify({ pid: dead, host: (await import('node:os')).hostname(), startedAt: '2020-01-01T00:00:00.000Z' }),
+    );
     expect((await job(dir, { epochs: 1, finetune: undefined })).result.status).toBe('completed');
     expect(existsSync(join(dir, RUN_LOCK_FILE))).toBe(false);
 
@@ -106,7 +109,9 @@ describe('checksummed checkpoints, the last two kept', () => {
     const warnings: string[] = [];
     const resumed = await job(dir, { callbacks: { onWarning: (m) => void warnings.push(m) } }, 'resume');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/^checkpoint corrupt: .*checkpoint\.bin: \(checksum\) does not match.*Resuming from the previous checkpoint .*checkpoint\.prev\.bin \(epoch 1\); the damaged file is kept as .*checkpoint\.corrupt\.bin/);
+    expect(warnings[0]).toMatch(
+      /^checkpoint corrupt: .*checkpoint\.bin: \(checksum\) does not match.*Resuming from the previous checkpoint .*checkpoint\.prev\.bin \(epoch 1\); the damaged file is kept as .*checkpoint\.corrupt\.bin/,
+    );
     expect(resumed.result.resumedFrom).toBe(1);
     resumed.weights.forEach((w, i) => expect(Array.from(w)).toEqual(Array.from(straight.weights[i])));
     expect(existsSync(join(dir, CORRUPT_CHECKPOINT_FILE))).toBe(true);
@@ -119,7 +124,13 @@ describe('checksummed checkpoints, the last two kept', () => {
     const good = readCheckpoint(dir) as Record<string, unknown>;
     const cases: [Record<string, unknown>, RegExp][] = [
       [{ ...good, phase: 'bogus' }, /checkpoint\.bin: phase must be one of train, finetune, done; got "bogus"/],
-      [{ ...good, model: (good.model as Float32Array[]).map((m, i) => (i === 0 ? Float32Array.from(m, (v, j) => (j === 3 ? NaN : v)) : m)) }, /model\[0\] has the value NaN at 3/],
+      [
+        {
+          ...good,
+          model: (good.model as Float32Array[]).map((m, i) => (i === 0 ? Float32Array.from(m, (v, j) => (j === 3 ? NaN : v)) : m)),
+        },
+        /model\[0\] has the value NaN at 3/,
+      ],
       [{ ...good, epoch: 7 }, /history must be 7 epochs/],
       [{ ...good, phaseEpoch: 9, epoch: 9, history: Array(9).fill({}) }, /phaseEpoch is 9, past the 3 epochs of phase train/],
       [{ ...good, masks: [new Uint8Array([0, 2])] }, /masks\[0\] has the value 2 at 1/],
@@ -133,7 +144,9 @@ describe('checksummed checkpoints, the last two kept', () => {
     }
     // Both checkpoints unusable: the error names both.
     writeFileSync(join(dir, PREVIOUS_CHECKPOINT_FILE), 'junk');
-    expect(() => readRunCheckpoint(dir)).toThrow(/and the previous checkpoint cannot stand in: .*checkpoint\.prev\.bin: \(format\) is not a sparsify checkpoint/);
+    expect(() => readRunCheckpoint(dir)).toThrow(
+      /and the previous checkpoint cannot stand in: .*checkpoint\.prev\.bin: \(format\) is not a sparsify checkpoint/,
+    );
   });
 });
 
@@ -141,7 +154,10 @@ describe('an abort signal stops at the next step boundary', () => {
   it('writes a checkpoint of that step, from which resume ends exactly as an uninterrupted run', async () => {
     const straight = await job(undefined);
     // One interruption in the main phase, one in fine-tuning (after pruning), each mid-epoch.
-    for (const [phase, epoch, batch] of [['train', 1, 2], ['finetune', 3, 4]] as const) {
+    for (const [phase, epoch, batch] of [
+      ['train', 1, 2],
+      ['finetune', 3, 4],
+    ] as const) {
       const dir = tempDir();
       const controller = new AbortController();
       const first = await job(dir, {

@@ -293,7 +293,13 @@ describe('train', () => {
 
 describe('checkpoint files', () => {
   it('round-trips values with typed arrays and non-finite numbers', () => {
-    const value = { a: 1, b: [new Float32Array([1.5, -2]), new Int32Array([3])], c: { d: new Uint8Array([0, 1, 1]) }, e: NaN, f: -Infinity };
+    const value = {
+      a: 1,
+      b: [new Float32Array([1.5, -2]), new Int32Array([3])],
+      c: { d: new Uint8Array([0, 1, 1]) },
+      e: NaN,
+      f: -Infinity,
+    };
     const back = decodeCheckpoint(encodeCheckpoint(value)) as typeof value;
     expect(Array.from(back.b[0])).toEqual([1.5, -2]);
     expect(back.b[1]).toBeInstanceOf(Int32Array);
@@ -305,10 +311,14 @@ describe('checkpoint files', () => {
   it('rejects truncated and foreign files with a clear error', () => {
     const bytes = encodeCheckpoint({ w: new Float32Array(100) });
     expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 10), 'x.bin')).toThrow(CheckpointError);
-    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 10), 'x.bin')).toThrow(/x.bin: \(checksum\) does not match: the file is damaged or truncated/);
+    expect(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 10), 'x.bin')).toThrow(
+      /x.bin: \(checksum\) does not match: the file is damaged or truncated/,
+    );
     expect(() => decodeCheckpoint(Buffer.from('{"json": true}'), 'y.bin')).toThrow(/y.bin: \(format\) is not a sparsify checkpoint/);
     const v1 = Buffer.concat([Buffer.from('SPARSIFY-CKPT 1\n'), bytes.subarray(16)]);
-    expect(() => decodeCheckpoint(v1, 'z.bin')).toThrow(/z.bin: \(format\) is checkpoint format 1, written before checkpoints had checksums, and is not read/);
+    expect(() => decodeCheckpoint(v1, 'z.bin')).toThrow(
+      /z.bin: \(format\) is checkpoint format 1, written before checkpoints had checksums, and is not read/,
+    );
   });
 
   it('writes atomically: a failed write leaves the old file and no temp files', () => {
@@ -362,7 +372,10 @@ describe('data', () => {
     const x = tf.tidy(() => tf.reshape(tf.range(0, 10), [10, 1]));
     const y = tf.range(0, 10);
     const seen: number[] = [];
-    for (const { x: xs, y: ys } of tensorData(x, y).batches(4, { shuffle: true, seed: 1, epoch: 0 }) as Iterable<{ x: tf.Tensor; y: tf.Tensor }>) {
+    for (const { x: xs, y: ys } of tensorData(x, y).batches(4, { shuffle: true, seed: 1, epoch: 0 }) as Iterable<{
+      x: tf.Tensor;
+      y: tf.Tensor;
+    }>) {
       seen.push(...Array.from(ys.dataSync()));
       expect(xs.shape[0]).toBe(ys.shape[0]);
       xs.dispose();

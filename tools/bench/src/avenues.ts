@@ -50,11 +50,13 @@ const denseRelu = tf.customGrad((...args: unknown[]) => {
   const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];
   // The kernel takes rank-3 operands (tf.fused.matMul reshapes before calling it; the stock wasm
   // kernel reads shape[2] unchecked).
-  const y3 = tf.engine().runKernel(
-    '_FusedMatMul',
-    { a: tf.reshape(x, [1, ...x.shape]), b: tf.reshape(w, [1, ...w.shape]), bias: b },
-    { transposeA: false, transposeB: false, activation: 'relu' },
-  ) as tf.Tensor3D;
+  const y3 = tf
+    .engine()
+    .runKernel(
+      '_FusedMatMul',
+      { a: tf.reshape(x, [1, ...x.shape]), b: tf.reshape(w, [1, ...w.shape]), bias: b },
+      { transposeA: false, transposeB: false, activation: 'relu' },
+    ) as tf.Tensor3D;
   const y = tf.reshape(y3, [x.shape[0], w.shape[1]]) as tf.Tensor2D;
   save([x, w, y]);
   return {
@@ -88,7 +90,12 @@ export async function opsPerStep(runner: Runner): Promise<{ kernels: number; new
  * Variants measured side by side on wasm with the sparsify kernels: each avenue's first variant is
  * the shipped default.
  */
-export async function measureAvenues(warmup: number, steps: number, convSteps: number, log: (s: string) => void): Promise<{ rows: AvenueRow[]; ops: Record<string, { kernels: number; newTensors: number }> }> {
+export async function measureAvenues(
+  warmup: number,
+  steps: number,
+  convSteps: number,
+  log: (s: string) => void,
+): Promise<{ rows: AvenueRow[]; ops: Record<string, { kernels: number; newTensors: number }> }> {
   const mlp = WORKLOADS['lenet-300-100'];
   const lenet5 = WORKLOADS['lenet-5-caffe'];
   const wasm = CONFIGS.wasm;
@@ -109,7 +116,10 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
     },
     {
       avenue: 'fewer tensors per step: layers apply vs functional forward',
-      runners: [new Runner(mlp, wasm, { label: 'model.apply' }), new Runner(mlp, wasm, { label: 'functional ops', forward: functionalMlp })],
+      runners: [
+        new Runner(mlp, wasm, { label: 'model.apply' }),
+        new Runner(mlp, wasm, { label: 'functional ops', forward: functionalMlp }),
+      ],
     },
     {
       avenue: 'optimizer update: the momentum kernel (one pass per variable) vs tfjs ops',
@@ -127,7 +137,7 @@ export async function measureAvenues(warmup: number, steps: number, convSteps: n
       ],
     },
     {
-      avenue: 'wasm kernels\' heap loops (im2col, col2im, Sum, MaxPoolGrad): WebAssembly SIMD vs JS',
+      avenue: "wasm kernels' heap loops (im2col, col2im, Sum, MaxPoolGrad): WebAssembly SIMD vs JS",
       convs: true,
       runners: (['simd', 'js'] as const).map(
         (loops) => new Runner(lenet5, wasm, { label: loops, beforeStep: () => setWasmHeapLoops(loops) }),

@@ -109,7 +109,8 @@ function main(): void {
   const args = parseArgs(process.argv.slice(2));
   const here = resolve('.');
   for (const dir of [args.baseline, here]) {
-    if (!existsSync(join(dir, 'tools/bench/dist/index.js'))) throw new Error(`${dir}: tools/bench/dist/index.js is missing (run npm run build there)`);
+    if (!existsSync(join(dir, 'tools/bench/dist/index.js')))
+      throw new Error(`${dir}: tools/bench/dist/index.js is missing (run npm run build there)`);
   }
   const tmp = mkdtempSync(join(tmpdir(), 'sparsify-compare-'));
   const runs = { before: [] as RunFigures[], after: [] as RunFigures[] };
@@ -135,7 +136,12 @@ function main(): void {
   );
   if (throughput.length) {
     console.log('Training step throughput, samples/s from process CPU time:');
-    console.log(table(['workload · engine', 'before', 'after', 'after / before'], throughput.map(([k, b, a]) => [k, fmt(b, 4), fmt(a, 4), `${fmt(a / b, 3)}×`])));
+    console.log(
+      table(
+        ['workload · engine', 'before', 'after', 'after / before'],
+        throughput.map(([k, b, a]) => [k, fmt(b, 4), fmt(a, 4), `${fmt(a / b, 3)}×`]),
+      ),
+    );
   }
   const penalties = pair(
     runs.before.map((r) => r.penalties),
@@ -144,14 +150,28 @@ function main(): void {
   if (penalties.length) {
     const pct = (ratio: number) => `${((ratio - 1) * 100).toFixed(1)}%`;
     console.log('Penalty overhead (step with penalty / without − 1):');
-    console.log(table(['workload · backend · penalty', 'before', 'after'], penalties.map(([k, b, a]) => [k, pct(b), pct(a)])));
+    console.log(
+      table(
+        ['workload · backend · penalty', 'before', 'after'],
+        penalties.map(([k, b, a]) => [k, pct(b), pct(a)]),
+      ),
+    );
   }
   if (capture) {
     const load = loadavg()
       .map((v) => v.toFixed(1))
       .join(' ');
-    const command = `npm run bench:compare -- --baseline <worktree> ${process.argv.slice(2).filter((a, i, all) => a !== '--baseline' && all[i - 1] !== '--baseline').join(' ')}`;
-    writeDocs(resolve('docs', 'performance.md'), capture.stop(), { date: new Date().toISOString().slice(0, 10), cores: cpus().length, node: process.versions.node, load, command });
+    const command = `npm run bench:compare -- --baseline <worktree> ${process.argv
+      .slice(2)
+      .filter((a, i, all) => a !== '--baseline' && all[i - 1] !== '--baseline')
+      .join(' ')}`;
+    writeDocs(resolve('docs', 'performance.md'), capture.stop(), {
+      date: new Date().toISOString().slice(0, 10),
+      cores: cpus().length,
+      node: process.versions.node,
+      load,
+      command,
+    });
   }
 }
 

@@ -110,7 +110,9 @@ export async function runEngineChild(): Promise<void> {
       }
       runner.samples.length = 0;
       for (let i = 0; i < request.steps; i++) runner.step();
-      reply = runner.error ? { error: runner.error } : { wallMs: runner.samples.map((s) => s.wallMs), maxRssMB: process.resourceUsage().maxRSS / 1024 };
+      reply = runner.error
+        ? { error: runner.error }
+        : { wallMs: runner.samples.map((s) => s.wallMs), maxRssMB: process.resourceUsage().maxRSS / 1024 };
     } catch (e) {
       reply = { error: e instanceof Error ? e.message : String(e) };
     }
@@ -166,7 +168,10 @@ async function forkEngine(engine: EngineName): Promise<BlockRunner | { engine: E
 }
 
 /** Penalty overhead measured inside one engine child (wall clock), `plans`: workload and recorded rounds. */
-export async function measureEnginePenaltyOverhead(engine: EngineName, plans: [WorkloadName, number][]): Promise<PenaltyOverheadRow[] | { error: string }> {
+export async function measureEnginePenaltyOverhead(
+  engine: EngineName,
+  plans: [WorkloadName, number][],
+): Promise<PenaltyOverheadRow[] | { error: string }> {
   const runner = await forkEngine(engine);
   if ('error' in runner) return { error: runner.error };
   const rows: PenaltyOverheadRow[] = [];
@@ -276,7 +281,12 @@ export interface EngineProfile {
 }
 
 /** A kernel profile of `workload` in each engine's child (one at a time: nothing else runs meanwhile). */
-export async function profileEngines(workload: WorkloadName, engines: EngineName[], steps: number, log: (s: string) => void): Promise<(EngineProfile | { engine: string; error: string })[]> {
+export async function profileEngines(
+  workload: WorkloadName,
+  engines: EngineName[],
+  steps: number,
+  log: (s: string) => void,
+): Promise<(EngineProfile | { engine: string; error: string })[]> {
   const out: (EngineProfile | { engine: string; error: string })[] = [];
   for (const engine of engines) {
     const runner = await forkEngine(engine);

@@ -14,7 +14,17 @@ import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResu
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
 import { selectBackend } from '../../../packages/backend/src/select.js';
 import { autoWasmThreads } from '../../../packages/backend/src/wasm-threads.js';
-import { isEngineChild, measureEnginePenaltyOverhead, measureEngines, profileEngines, runEngineChild, type EngineProfile, type EngineMeasurement, type EngineName, type EngineResult } from './engines.js';
+import {
+  isEngineChild,
+  measureEnginePenaltyOverhead,
+  measureEngines,
+  profileEngines,
+  runEngineChild,
+  type EngineProfile,
+  type EngineMeasurement,
+  type EngineName,
+  type EngineResult,
+} from './engines.js';
 import { startPyTorch } from './pytorch.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
@@ -62,11 +72,11 @@ function parseArgs(argv: string[]): Args {
     else if (a === '--no-cpu-conv') args.cpuConv = false;
     else if (a === '--workloads' || a === '--penalty-workloads') {
       const names = argv[++i].split(',');
-      for (const n of names) if (!(n in WORKLOADS)) throw new Error(`${a}: unknown workload ${n}; valid: ${Object.keys(WORKLOADS).join(', ')}`);
+      for (const n of names)
+        if (!(n in WORKLOADS)) throw new Error(`${a}: unknown workload ${n}; valid: ${Object.keys(WORKLOADS).join(', ')}`);
       if (a === '--workloads') args.workloads = names as WorkloadName[];
       else args.penaltyWorkloads = names as WorkloadName[];
-    }
-    else if (a === '--trained') args.trained.push(argv[++i]);
+    } else if (a === '--trained') args.trained.push(argv[++i]);
     else if (a === '--write-docs') args.writeDocs = true;
     else if (a === '--help' || a === '-h') {
       console.log(USAGE);
@@ -87,7 +97,8 @@ const overhead = (ratio: number) => `${((ratio - 1) * 100).toFixed(1)}%`;
 
 /** The engines table: each engine's median step per workload, with ratios to PyTorch and to wasm. */
 function printEngineTable(m: EngineMeasurement): void {
-  const find = (r: EngineResult, kind: EngineResult['kind']) => m.rows.find((o) => o.workload === r.workload && o.kind === kind && !o.error);
+  const find = (r: EngineResult, kind: EngineResult['kind']) =>
+    m.rows.find((o) => o.workload === r.workload && o.kind === kind && !o.error);
   console.log(
     table(
       ['workload', 'engine', 'steps', 'wall ms', 'samples/s', '× PyTorch', '× wasm', 'peak RSS MB'],
@@ -97,21 +108,36 @@ function printEngineTable(m: EngineMeasurement): void {
         const torch = find(r, 'pytorch');
         const wasm = find(r, 'wasm');
         const ratio = (o?: EngineResult) => (o && o !== r ? `${fmt(r.samplesPerSec / o.samplesPerSec, 3)}×` : '—');
-        return [w.label, r.engine, String(r.steps), ms(r.wallMs.median), ms(r.samplesPerSec), ratio(torch), ratio(wasm), fmt(r.peakRssMB, 4)];
+        return [
+          w.label,
+          r.engine,
+          String(r.steps),
+          ms(r.wallMs.median),
+          ms(r.samplesPerSec),
+          ratio(torch),
+          ratio(wasm),
+          fmt(r.peakRssMB, 4),
+        ];
       }),
     ),
   );
   for (const s of m.skipped) console.log(`  ${s.engine}${s.workload ? ` on ${WORKLOADS[s.workload].label}` : ''}: ${s.why}`);
   const params = m.pytorchParams;
   if (params) {
-    const mismatched = m.rows.filter((r) => r.kind === 'pytorch').flatMap((r) => {
-      const theirs = params[r.workload];
-      const model = WORKLOADS[r.workload].build(1);
-      const ours = model.trainableWeights.reduce((n, v) => n + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
-      model.dispose();
-      return theirs === ours ? [] : [`${r.workload}: PyTorch ${theirs ?? '?'} vs tfjs ${ours} trainable parameters`];
-    });
-    console.log(mismatched.length ? `  PyTorch models do not mirror the tfjs ones: ${mismatched.join('; ')}` : '  PyTorch models (pytorch/models.py) have the tfjs models\' trainable parameter counts.');
+    const mismatched = m.rows
+      .filter((r) => r.kind === 'pytorch')
+      .flatMap((r) => {
+        const theirs = params[r.workload];
+        const model = WORKLOADS[r.workload].build(1);
+        const ours = model.trainableWeights.reduce((n, v) => n + v.shape.reduce((a: number, b) => a * (b ?? 1), 1), 0);
+        model.dispose();
+        return theirs === ours ? [] : [`${r.workload}: PyTorch ${theirs ?? '?'} vs tfjs ${ours} trainable parameters`];
+      });
+    console.log(
+      mismatched.length
+        ? `  PyTorch models do not mirror the tfjs ones: ${mismatched.join('; ')}`
+        : "  PyTorch models (pytorch/models.py) have the tfjs models' trainable parameter counts.",
+    );
   }
 }
 
@@ -158,7 +184,9 @@ async function main(): Promise<void> {
   console.log(`sparsify bench — ${meta.date}`);
   console.log(`node ${meta.node}, tfjs ${meta.tfjs}, ${meta.platform}, ${meta.cores}× ${meta.cpu}`);
   console.log(`backends: cpu; wasm (SIMD ${meta.wasmSimd ? 'on' : 'off'}, threads ${meta.wasmThreads ? 'on' : 'off'})`);
-  console.log(`load average at start: ${meta.loadAverageAtStart.join(' ')} (timings are per step; cpu ms = process CPU time, robust to other load)\n`);
+  console.log(
+    `load average at start: ${meta.loadAverageAtStart.join(' ')} (timings are per step; cpu ms = process CPU time, robust to other load)\n`,
+  );
   const capture = args.writeDocs ? captureSections() : undefined;
 
   const results: {
@@ -185,7 +213,9 @@ async function main(): Promise<void> {
     const rows: ThroughputResult[] = [];
     for (const w of workloads) {
       const conv = w.name === 'lenet-5-caffe';
-      const configs: Config[] = [CONFIGS.cpu, CONFIGS['wasm-stock'], CONFIGS.wasm].filter((c) => !(conv && c.id === 'cpu' && !args.cpuConv));
+      const configs: Config[] = [CONFIGS.cpu, CONFIGS['wasm-stock'], CONFIGS.wasm].filter(
+        (c) => !(conv && c.id === 'cpu' && !args.cpuConv),
+      );
       log(`measuring ${w.label} on ${configs.map((c) => c.id).join(', ')}…`);
       rows.push(
         ...measureThroughput(
@@ -195,7 +225,11 @@ async function main(): Promise<void> {
             warmup: q ? 2 : 3,
             steps: q ? 5 : 20,
             stepsFor: (c) =>
-              c.id !== 'cpu' ? { warmup: q ? 2 : 3, steps: q ? 5 : 20 } : conv ? { warmup: 0, steps: q ? 1 : 2, separate: true } : { warmup: 1, steps: q ? 3 : 8 },
+              c.id !== 'cpu'
+                ? { warmup: q ? 2 : 3, steps: q ? 5 : 20 }
+                : conv
+                  ? { warmup: 0, steps: q ? 1 : 2, separate: true }
+                  : { warmup: 1, steps: q ? 3 : 8 },
           },
           log,
         ),
@@ -208,12 +242,23 @@ async function main(): Promise<void> {
       if (r.error) return [w.label, r.label, 'fails (below)', '—', '—', '—', '—', '—', '—'];
       const vsCpu = cpuRow?.timing ? cpuRow.timing.cpu.median / r.timing!.cpu.median : undefined;
       const torch = `${fmt(r.samplesPerSecCpu! / w.pytorch![1], 2)}–${fmt(r.samplesPerSecCpu! / w.pytorch![0], 2)}`;
-      return [w.label, r.label, String(r.steps), ms(r.timing!.wall.median), ms(r.timing!.cpu.median), ms(r.samplesPerSec), ms(r.samplesPerSecCpu), vsCpu ? `${fmt(vsCpu, 3)}×` : '—', torch];
+      return [
+        w.label,
+        r.label,
+        String(r.steps),
+        ms(r.timing!.wall.median),
+        ms(r.timing!.cpu.median),
+        ms(r.samplesPerSec),
+        ms(r.samplesPerSecCpu),
+        vsCpu ? `${fmt(vsCpu, 3)}×` : '—',
+        torch,
+      ];
     });
     console.log(
       table(['workload', 'backend', 'steps', 'wall ms', 'cpu ms', 'samples/s', 'samples/s (cpu)', 'vs cpu', '× PyTorch'], printRows),
     );
-    for (const r of rows.filter((o) => o.error)) console.log(`  ${WORKLOADS[r.workload as keyof typeof WORKLOADS].label} on ${r.label} fails: ${r.error}`);
+    for (const r of rows.filter((o) => o.error))
+      console.log(`  ${WORKLOADS[r.workload as keyof typeof WORKLOADS].label} on ${r.label} fails: ${r.error}`);
     console.log(
       `PyTorch 1.13 CPU on the 2-core development machine (docs/performance.md): LeNet-300-100 b=128 ${WORKLOADS['lenet-300-100'].pytorch!.join('–')} samples/s; LeNet-5-Caffe b=64 ${WORKLOADS['lenet-5-caffe'].pytorch!.join('–')} samples/s. Target: ≥ 0.5×.\n`,
     );
@@ -231,8 +276,10 @@ async function main(): Promise<void> {
       (workload, kind) => {
         const cifar = workload !== 'lenet-300-100' && workload !== 'lenet-5-caffe';
         const slowCpu = args.cpuConv && !q;
-        if (kind === 'cpu' && cifar) return slowCpu ? { steps: 1, blocks: 1 } : 'not run (--no-cpu-conv or --quick): minutes per step (naive conv backprop)';
-        if (kind === 'cpu' && workload === 'lenet-5-caffe') return lenet5Cpu ? { steps: 1, blocks: 1 } : 'not run (--no-cpu-conv or --quick): ≈ 30 s per step';
+        if (kind === 'cpu' && cifar)
+          return slowCpu ? { steps: 1, blocks: 1 } : 'not run (--no-cpu-conv or --quick): minutes per step (naive conv backprop)';
+        if (kind === 'cpu' && workload === 'lenet-5-caffe')
+          return lenet5Cpu ? { steps: 1, blocks: 1 } : 'not run (--no-cpu-conv or --quick): ≈ 30 s per step';
         if (kind === 'cpu') return { steps: q ? 2 : 4 };
         return { steps: cifar ? (q ? 1 : 2) : q ? 3 : 8 };
       },
@@ -242,7 +289,9 @@ async function main(): Promise<void> {
     results.engines = m;
     printEngineTable(m);
     console.log(
-      `Wall clock, median step. × PyTorch and × wasm: samples/s relative to those engines' in the same blocks. Peak RSS: each engine's own process, started for that workload. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
+      `Wall clock, median step. × PyTorch and × wasm: samples/s relative to those engines' in the same blocks. Peak RSS: each engine's own process, started for that workload. Load average now ${loadavg()
+        .map((v) => v.toFixed(1))
+        .join(' ')} on ${meta.cores} cores.\n`,
     );
   }
 
@@ -258,13 +307,26 @@ async function main(): Promise<void> {
         continue;
       }
       const { profile: pr, plainStepMs } = p;
-      console.log(`${p.engine}: step ${ms(plainStepMs)} ms (${ms(pr.stepMs)} ms profiled), kernels ${ms(pr.kernelMs)} ms, outside kernels ${ms(pr.stepMs - pr.kernelMs)} ms; ${fmt(pr.kernels.reduce((n, k) => n + k.calls, 0), 4)} kernel calls per step`);
+      console.log(
+        `${p.engine}: step ${ms(plainStepMs)} ms (${ms(pr.stepMs)} ms profiled), kernels ${ms(pr.kernelMs)} ms, outside kernels ${ms(pr.stepMs - pr.kernelMs)} ms; ${fmt(
+          pr.kernels.reduce((n, k) => n + k.calls, 0),
+          4,
+        )} kernel calls per step`,
+      );
       const top = pr.kernels.filter((k) => k.ms >= 0.005 * pr.kernelMs);
       const rest = pr.kernels.filter((k) => !top.includes(k));
       const rows = top.map((k) => [k.name, fmt(k.calls, 4), ms(k.ms), `${fmt((100 * k.ms) / pr.stepMs, 2)}%`]);
       if (rest.length) {
         const restMs = rest.reduce((s, k) => s + k.ms, 0);
-        rows.push([`${rest.length} others`, fmt(rest.reduce((n, k) => n + k.calls, 0), 4), ms(restMs), `${fmt((100 * restMs) / pr.stepMs, 2)}%`]);
+        rows.push([
+          `${rest.length} others`,
+          fmt(
+            rest.reduce((n, k) => n + k.calls, 0),
+            4,
+          ),
+          ms(restMs),
+          `${fmt((100 * restMs) / pr.stepMs, 2)}%`,
+        ]);
       }
       rows.push(['(outside kernels)', '', ms(pr.stepMs - pr.kernelMs), `${fmt((100 * (pr.stepMs - pr.kernelMs)) / pr.stepMs, 2)}%`]);
       console.log(table(['kernel', 'calls/step', 'ms/step', 'of step'], rows));
@@ -274,7 +336,9 @@ async function main(): Promise<void> {
 
   if (args.only.has('threads')) {
     const counts = [1, autoWasmThreads()].filter((t, i, all) => all.indexOf(t) === i);
-    console.log(`== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated; PyTorch alongside) ==`);
+    console.log(
+      `== wasm threads (threaded SIMD build in Node, wasm + sparsify kernels; ${counts.join(' vs ')} threads, one process each, blocks alternated; PyTorch alongside) ==`,
+    );
     const m = await measureEngines(
       ['lenet-300-100', 'lenet-5-caffe'],
       counts.map((t): EngineName => `wasm:${t}`),
@@ -287,7 +351,17 @@ async function main(): Promise<void> {
     const rows = m.rows;
     console.log(
       table(
-        ['workload', 'engine', 'threads', 'steps', 'wall ms', 'samples/s', 'vs 1 thread', '× PyTorch (this run)', '× PyTorch 1.13 (recorded)'],
+        [
+          'workload',
+          'engine',
+          'threads',
+          'steps',
+          'wall ms',
+          'samples/s',
+          'vs 1 thread',
+          '× PyTorch (this run)',
+          '× PyTorch 1.13 (recorded)',
+        ],
         rows.map((r) => {
           const w = WORKLOADS[r.workload];
           if (r.error) return [w.label, r.engine, String(r.threads ?? '—'), '—', '—', `fails: ${r.error}`, '—', '—', '—'];
@@ -311,7 +385,9 @@ async function main(): Promise<void> {
     );
     for (const s of m.skipped) console.log(`  ${s.engine} skipped: ${s.why}`);
     console.log(
-      `Wall clock (median step). × PyTorch (this run): against PyTorch's steps in the same blocks (pytorch/step.py; python: SPARSIFY_BENCH_PYTHON or python3); PyTorch 1.13 (recorded): against the figures above. Load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`,
+      `Wall clock (median step). × PyTorch (this run): against PyTorch's steps in the same blocks (pytorch/step.py; python: SPARSIFY_BENCH_PYTHON or python3); PyTorch 1.13 (recorded): against the figures above. Load average now ${loadavg()
+        .map((v) => v.toFixed(1))
+        .join(' ')} on ${meta.cores} cores.\n`,
     );
   }
 
@@ -365,9 +441,13 @@ async function main(): Promise<void> {
         ),
       );
       for (const r of rows.filter((o) => o.error)) console.log(`  ${r.penalty} on ${r.backend} fails: ${r.error}`);
-      console.log('ratio: the median of per-round ratios (with / without, steps of the same round), robust to the machine slowing down mid-run.');
+      console.log(
+        'ratio: the median of per-round ratios (with / without, steps of the same round), robust to the machine slowing down mid-run.',
+      );
       if (rows.some((r) => r.penalty.endsWith(', in place'))) {
-        console.log("', in place': the same penalty with the accelerator's helper thread off (its pass then runs in the step, not during the forward pass).");
+        console.log(
+          "', in place': the same penalty with the accelerator's helper thread off (its pass then runs in the step, not during the forward pass).",
+        );
       }
       console.log('Targets (issue 6): ≤ 10% for every penalty but HALO (≤ 25%). cpu LeNet-5 is skipped (seconds per step).\n');
       printOverheadPivot(rows);
@@ -388,7 +468,15 @@ async function main(): Promise<void> {
     results.memory = runs;
     console.log(
       table(
-        ['workload', 'steps', 'tensors start→end (peak)', 'RSS MB start→end (peak)', 'JS heap MB end (peak)', 'wasm heap MB end (peak)', 'tensor growth'],
+        [
+          'workload',
+          'steps',
+          'tensors start→end (peak)',
+          'RSS MB start→end (peak)',
+          'JS heap MB end (peak)',
+          'wasm heap MB end (peak)',
+          'tensor growth',
+        ],
         runs.map((r) => [
           WORKLOADS[r.workload as keyof typeof WORKLOADS].label,
           String(r.steps),
@@ -449,22 +537,62 @@ async function main(): Promise<void> {
     const kb = (b: number) => fmt(b / 1024);
     console.log(
       table(
-        ['model', 'batch', 'sparsity', 'backend', 'dense ms', 'lean', 'sparse ms', '× dense', '× lean', 'shrunk ms', '× dense', 'lean shrunk', '× lean', 'dense KB', 'sparse KB', 'shrunk KB'],
+        [
+          'model',
+          'batch',
+          'sparsity',
+          'backend',
+          'dense ms',
+          'lean',
+          'sparse ms',
+          '× dense',
+          '× lean',
+          'shrunk ms',
+          '× dense',
+          'lean shrunk',
+          '× lean',
+          'dense KB',
+          'sparse KB',
+          'shrunk KB',
+        ],
         [...groups.values()].map((g) => {
           const [d, dl, s, k, kl] = VARIANTS.map((v) => g.find((r) => r.variant === v)!);
           const x = (a: typeof d, b: typeof d) => `${fmt(a.minMs / b.minMs, 3)}×`;
-          return [d.model, String(d.batch), `${fmt(d.sparsity * 100, 4)}%`, d.backend, fmt(d.minMs, 3), fmt(dl.minMs, 3), fmt(s.minMs, 3), x(d, s), x(dl, s), fmt(k.minMs, 3), x(d, k), fmt(kl.minMs, 3), x(dl, kl), kb(d.bytes), kb(s.bytes), kb(k.bytes)];
+          return [
+            d.model,
+            String(d.batch),
+            `${fmt(d.sparsity * 100, 4)}%`,
+            d.backend,
+            fmt(d.minMs, 3),
+            fmt(dl.minMs, 3),
+            fmt(s.minMs, 3),
+            x(d, s),
+            x(dl, s),
+            fmt(k.minMs, 3),
+            x(d, k),
+            fmt(kl.minMs, 3),
+            x(dl, kl),
+            kb(d.bytes),
+            kb(s.bytes),
+            kb(k.bytes),
+          ];
         }),
       ),
     );
     const kept = new Map(inf.rows.filter((r) => r.kept).map((r) => [`${r.model} ${fmt(r.sparsity * 100, 4)}%`, r.kept!]));
     for (const [k, v] of kept) console.log(`  shrunk ${k}: ${v}`);
     for (const n of inf.notes) console.log(`  note: ${n}`);
-    console.log('  Min over 20 interleaved rounds. Dense and sparse: per-layer unstructured magnitude pruning; shrunk: whole neurons/filters');
+    console.log(
+      '  Min over 20 interleaved rounds. Dense and sparse: per-layer unstructured magnitude pruning; shrunk: whole neurons/filters',
+    );
     console.log('  pruned by L2 norm to the same weight count (a trained model: the same weights throughout). × dense: speed-up over');
-    console.log('  LayersModel.predict of the dense model; lean: the model run by SparseModel\'s runner (no predict bookkeeping), × lean: over lean dense.');
+    console.log(
+      "  LayersModel.predict of the dense model; lean: the model run by SparseModel's runner (no predict bookkeeping), × lean: over lean dense.",
+    );
     console.log('  webgl needs a browser (docs/examples/shrink-in-the-browser.md); not measured here.');
-    console.log('Targets (issue 21): 95%, LeNet-300-100 on wasm: sparse ≥ 4× at batch 1, ≥ 2× at batch 32; Group-HS shrunk ≥ 3× on every backend.\n');
+    console.log(
+      'Targets (issue 21): 95%, LeNet-300-100 on wasm: sparse ≥ 4× at batch 1, ≥ 2× at batch 32; Group-HS shrunk ≥ 3× on every backend.\n',
+    );
   }
 
   if (args.only.has('avenues') && !q) {
@@ -474,7 +602,14 @@ async function main(): Promise<void> {
     console.log(
       table(
         ['avenue', 'variant', 'cpu ms', 'wall ms', 'samples/s (cpu)', 'vs default'],
-        av.rows.map((r) => [r.avenue, r.variant, ms(r.timing?.cpu.median), ms(r.timing?.wall.median), ms(r.samplesPerSecCpu), r.ratio ? `${fmt(r.ratio, 3)}×` : r.error ?? '']),
+        av.rows.map((r) => [
+          r.avenue,
+          r.variant,
+          ms(r.timing?.cpu.median),
+          ms(r.timing?.wall.median),
+          ms(r.samplesPerSecCpu),
+          r.ratio ? `${fmt(r.ratio, 3)}×` : (r.error ?? ''),
+        ]),
       ),
     );
     for (const [k, v] of Object.entries(av.ops)) console.log(`  ops per LeNet-300-100 step, ${k}: ${JSON.stringify(v)}`);
@@ -496,17 +631,36 @@ async function main(): Promise<void> {
         ['workload', 'workers', 'steps', 'wall ms', 'samples/s', 'vs 1 worker'],
         rows.map((r) => {
           const one = rows.find((o) => o.workload === r.workload && o.workers === 1);
-          return [WORKLOADS[r.workload as keyof typeof WORKLOADS].label, String(r.workers), String(r.steps), ms(r.wallMs.median), r.error ? `fails: ${r.error}` : ms(r.samplesPerSec), one ? `${fmt(one.wallMs.median / r.wallMs.median, 3)}×` : ''];
+          return [
+            WORKLOADS[r.workload as keyof typeof WORKLOADS].label,
+            String(r.workers),
+            String(r.steps),
+            ms(r.wallMs.median),
+            r.error ? `fails: ${r.error}` : ms(r.samplesPerSec),
+            one ? `${fmt(one.wallMs.median / r.wallMs.median, 3)}×` : '',
+          ];
         }),
       ),
     );
-    console.log(`Wall-clock only (the work is spread over threads); load average now ${loadavg().map((v) => v.toFixed(1)).join(' ')} on ${meta.cores} cores.\n`);
+    console.log(
+      `Wall-clock only (the work is spread over threads); load average now ${loadavg()
+        .map((v) => v.toFixed(1))
+        .join(' ')} on ${meta.cores} cores.\n`,
+    );
   }
 
   if (capture) {
-    const load = loadavg().map((v) => v.toFixed(1)).join(' ');
+    const load = loadavg()
+      .map((v) => v.toFixed(1))
+      .join(' ');
     const command = `npm run bench -- ${process.argv.slice(2).join(' ')}`;
-    writeDocs(resolve('docs', 'performance.md'), capture.stop(), { date: meta.date.slice(0, 10), cores: meta.cores, node: meta.node, load, command });
+    writeDocs(resolve('docs', 'performance.md'), capture.stop(), {
+      date: meta.date.slice(0, 10),
+      cores: meta.cores,
+      node: meta.node,
+      load,
+      command,
+    });
     console.log(`sections written into ${resolve('docs', 'performance.md')}`);
   }
   results.durationSec = (Date.now() - started.getTime()) / 1000;

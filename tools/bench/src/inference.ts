@@ -75,7 +75,11 @@ function pruneStructured(model: tf.LayersModel, keep: number): void {
     const order = Array.from(norms.keys()).sort((a, b) => norms[b] - norms[a]);
     const dead = new Set(order.slice(Math.max(1, Math.round(keep * units))));
     values.forEach((_, i) => dead.has(i % units) && (values[i] = 0));
-    const zeroUnits = (t: tf.Tensor) => tf.tensor(Float32Array.from(t.dataSync(), (v, i) => (dead.has(i) ? 0 : v)), t.shape);
+    const zeroUnits = (t: tf.Tensor) =>
+      tf.tensor(
+        Float32Array.from(t.dataSync(), (v, i) => (dead.has(i) ? 0 : v)),
+        t.shape,
+      );
     const pruned = [tf.tensor(values, kernel.shape), ...rest.map(zeroUnits)];
     layer.setWeights(pruned);
     tf.dispose(pruned);
@@ -205,9 +209,24 @@ async function measureCase(L: Layers, c: Case, backend: string, budgetMs: number
     // Calls per round from a first timing, so that a round of all variants takes about budgetMs / ROUNDS.
     const [probe] = timeInterleaved([c.dense], x, 1, 1);
     const calls = Math.max(1, Math.min(200, Math.round(budgetMs / ROUNDS / variants.length / Math.max(probe.min, 0.01))));
-    const times = timeInterleaved(variants.map((v) => v[1]), x, ROUNDS, calls);
+    const times = timeInterleaved(
+      variants.map((v) => v[1]),
+      x,
+      ROUNDS,
+      calls,
+    );
     variants.forEach(([variant, , size], k) => {
-      rows.push({ model: c.model, batch, backend, sparsity: c.sparsity, variant, minMs: times[k].min, medianMs: times[k].median, ...size, ...(variant.startsWith('shrunk') ? { kept: keptText(plan) } : {}) });
+      rows.push({
+        model: c.model,
+        batch,
+        backend,
+        sparsity: c.sparsity,
+        variant,
+        minMs: times[k].min,
+        medianMs: times[k].median,
+        ...size,
+        ...(variant.startsWith('shrunk') ? { kept: keptText(plan) } : {}),
+      });
     });
     x.dispose();
   }
@@ -262,7 +281,14 @@ export async function measureInference(o: InferenceOptions): Promise<InferenceRe
         pruneUnstructured(dense, sparsity);
         const zeros = kernelsOf(dense).reduce((n, w) => n + Math.floor(sparsity * w.read().size), 0);
         const structured = structuredTwin(L, build, reference, countParams(dense) - zeros);
-        rows.push(...(await measureCase(L, { model: workload.name, batches, sparsity, dense, structured, inputShape: workload.inputShape }, backend, o.budgetMs)));
+        rows.push(
+          ...(await measureCase(
+            L,
+            { model: workload.name, batches, sparsity, dense, structured, inputShape: workload.inputShape },
+            backend,
+            o.budgetMs,
+          )),
+        );
         dense.dispose();
         structured.dispose();
       }
@@ -272,7 +298,14 @@ export async function measureInference(o: InferenceOptions): Promise<InferenceRe
       o.log(`inference: ${dir} on ${backend}…`);
       const model = await loadTrained(dir);
       const inputShape = model.inputs[0].shape.slice(1) as number[];
-      rows.push(...(await measureCase(L, { model: `trained: ${basename(dir)}`, batches: [1, 32], sparsity: kernelSparsity(model), dense: model, inputShape }, backend, o.budgetMs)));
+      rows.push(
+        ...(await measureCase(
+          L,
+          { model: `trained: ${basename(dir)}`, batches: [1, 32], sparsity: kernelSparsity(model), dense: model, inputShape },
+          backend,
+          o.budgetMs,
+        )),
+      );
       model.dispose();
     }
   }

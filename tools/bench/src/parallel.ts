@@ -115,7 +115,15 @@ export async function measureParallel(name: WorkloadName, workers: number, warmu
     { length: workers },
     (_, rank) =>
       new Worker(new URL(import.meta.url), {
-        workerData: { sparsifyBenchWorker: true, workload: name, rank, shard: workload.batch / workers, params: paramsBuf, grads: gradsBuf, control: controlBuf } satisfies WorkerInit,
+        workerData: {
+          sparsifyBenchWorker: true,
+          workload: name,
+          rank,
+          shard: workload.batch / workers,
+          params: paramsBuf,
+          grads: gradsBuf,
+          control: controlBuf,
+        } satisfies WorkerInit,
       }),
   );
   let failure: string | undefined;
@@ -160,5 +168,13 @@ export async function measureParallel(name: WorkloadName, workers: number, warmu
     await Promise.all(threads.map((t) => t.terminate()));
   }
   const wallMs = stats(times);
-  return { workload: name, workers, batch: workload.batch, steps: times.length, wallMs, samplesPerSec: (workload.batch / wallMs.median) * 1000, error: failure };
+  return {
+    workload: name,
+    workers,
+    batch: workload.batch,
+    steps: times.length,
+    wallMs,
+    samplesPerSec: (workload.batch / wallMs.median) * 1000,
+    error: failure,
+  };
 }

@@ -39,7 +39,12 @@ export async function loadPenalties(): Promise<{ available: Map<string, PenaltyF
         modules.set(spec.pkg, (await import(specifier)) as Record<string, unknown>);
       } catch (e) {
         const message = e instanceof Error ? e.message : String(e);
-        modules.set(spec.pkg, /Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(message) ? 'not built or not installed (npm run build)' : message.split('\n')[0]);
+        modules.set(
+          spec.pkg,
+          /Cannot find (module|package)|ERR_MODULE_NOT_FOUND/.test(message)
+            ? 'not built or not installed (npm run build)'
+            : message.split('\n')[0],
+        );
       }
     }
     const mod = modules.get(spec.pkg)!;
@@ -57,7 +62,10 @@ export async function loadPenalties(): Promise<{ available: Map<string, PenaltyF
       factory(spec.options).dispose();
       available.set(spec.id, () => factory(spec.options));
     } catch (e) {
-      skipped.set(spec.id, `${spec.pkg}.${name}(${JSON.stringify(spec.options)}) failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`);
+      skipped.set(
+        spec.id,
+        `${spec.pkg}.${name}(${JSON.stringify(spec.options)}) failed: ${(e instanceof Error ? e.message : String(e)).split('\n')[0]}`,
+      );
     }
   }
   return { available, skipped };
@@ -91,7 +99,16 @@ export function measurePenaltyOverhead(
   inPlace: readonly string[] = [],
 ): PenaltyOverheadRow[] {
   const rows: PenaltyOverheadRow[] = [];
-  const failed = (penalty: string, baseMs: number, error: string): PenaltyOverheadRow => ({ backend, workload: w.name, penalty, clock, baseMs, withMs: NaN, ratio: NaN, error });
+  const failed = (penalty: string, baseMs: number, error: string): PenaltyOverheadRow => ({
+    backend,
+    workload: w.name,
+    penalty,
+    clock,
+    baseMs,
+    withMs: NaN,
+    ratio: NaN,
+    error,
+  });
   // The switch is global: every runner sets it before its step.
   const helperOn = () => setHelperThreadEnabled(true);
   const base = new Runner(w, c, { label: 'none', beforeStep: helperOn });

@@ -54,7 +54,13 @@ export async function startPyTorch(python = benchPython()): Promise<PyTorchChild
       });
     });
   try {
-    const hello = JSON.parse(await next()) as { ready?: boolean; torch?: string; threads?: number; params?: PyTorchChild['params']; error?: string };
+    const hello = JSON.parse(await next()) as {
+      ready?: boolean;
+      torch?: string;
+      threads?: number;
+      params?: PyTorchChild['params'];
+      error?: string;
+    };
     if (!hello.ready) throw new Error(hello.error ?? 'no ready line');
     return {
       label: `PyTorch ${hello.torch}`,

@@ -32,7 +32,12 @@ export interface ThroughputPlan {
  * Runs the configurations side by side, interleaved step by step with the order rotated every round
  * (so load from other processes hits all of them alike), and returns one result per configuration.
  */
-export function measureThroughput(workload: Workload, configs: Config[], plan: ThroughputPlan, log: (s: string) => void): ThroughputResult[] {
+export function measureThroughput(
+  workload: Workload,
+  configs: Config[],
+  plan: ThroughputPlan,
+  log: (s: string) => void,
+): ThroughputResult[] {
   const runners = configs.map((c) => new Runner(workload, c));
   const budget = new Map(runners.map((r) => [r, plan.stepsFor?.(r.config, workload) ?? { warmup: plan.warmup, steps: plan.steps }]));
   const together = runners.filter((r) => !budget.get(r)!.separate);

@@ -42,8 +42,21 @@ describe('comparison figures', () => {
   });
 
   it('pairs the medians of rows present on both sides', () => {
-    const before = [new Map([['a', 1], ['b', 5]]), new Map([['a', 3]]), new Map([['a', 2]])];
-    const after = [new Map([['a', 4], ['c', 1]]), new Map([['a', 6]])];
+    const before = [
+      new Map([
+        ['a', 1],
+        ['b', 5],
+      ]),
+      new Map([['a', 3]]),
+      new Map([['a', 2]]),
+    ];
+    const after = [
+      new Map([
+        ['a', 4],
+        ['c', 1],
+      ]),
+      new Map([['a', 6]]),
+    ];
     expect(pair(before, after)).toEqual([['a', 2, 5]]);
   });
 });

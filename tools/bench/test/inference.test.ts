@@ -23,7 +23,14 @@ describe('measureInference', () => {
   it('times dense, lean, sparse and shrunk side by side, and shrinks the structured twin to the same weight count', async () => {
     await tf.setBackend('cpu');
     const before = tf.memory().numTensors;
-    const { rows, notes } = await measureInference({ workloads: [{ workload: tiny, batches: [1, 2] }], sparsities: [0.75], backends: ['cpu'], trained: [], budgetMs: 20, log: () => {} });
+    const { rows, notes } = await measureInference({
+      workloads: [{ workload: tiny, batches: [1, 2] }],
+      sparsities: [0.75],
+      backends: ['cpu'],
+      trained: [],
+      budgetMs: 20,
+      log: () => {},
+    });
     expect(notes).toEqual([]);
     expect(rows.map((r) => `${r.batch} ${r.variant}`)).toEqual([1, 2].flatMap((b) => VARIANTS.map((v) => `${b} ${v}`)));
     for (const r of rows) expect(r.minMs).toBeGreaterThan(0);

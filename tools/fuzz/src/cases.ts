@@ -76,16 +76,91 @@ export function rng(seed: number): () => number {
   };
 }
 
-const HOSTILE: Value[] = [-1, 0, 1, 2, 7, 255, 256, 65536, 20000, 2 ** 31, 2 ** 32 + 1, 1e15, 1.5, -0.5, '$NaN', '$Infinity', '$-Infinity', null, 'x', '', [], {}, true, [20000, 20000], [0], [3, 0], [-1, 10], 'float16', 'int8', 'raw', 'float32', 'csr', 'bitmask', 'dense', 'uint8', 'uint32', 'int32', 'bool'];
-const SPARSE_FIELDS = ['shape', 'dtype', 'encoding', 'values', 'scale', 'count', 'rows', 'cols', 'rowPtr', 'colIndex', 'byteOffset', 'byteLength', 'name'];
+const HOSTILE: Value[] = [
+  -1,
+  0,
+  1,
+  2,
+  7,
+  255,
+  256,
+  65536,
+  20000,
+  2 ** 31,
+  2 ** 32 + 1,
+  1e15,
+  1.5,
+  -0.5,
+  '$NaN',
+  '$Infinity',
+  '$-Infinity',
+  null,
+  'x',
+  '',
+  [],
+  {},
+  true,
+  [20000, 20000],
+  [0],
+  [3, 0],
+  [-1, 10],
+  'float16',
+  'int8',
+  'raw',
+  'float32',
+  'csr',
+  'bitmask',
+  'dense',
+  'uint8',
+  'uint32',
+  'int32',
+  'bool',
+];
+const SPARSE_FIELDS = [
+  'shape',
+  'dtype',
+  'encoding',
+  'values',
+  'scale',
+  'count',
+  'rows',
+  'cols',
+  'rowPtr',
+  'colIndex',
+  'byteOffset',
+  'byteLength',
+  'name',
+];
 const TOP_FIELDS = ['format', 'formatVersion', 'weightsPath', 'weightsByteLength', 'weights', 'modelTopology', 'artifacts', 'checksum'];
 /** Float32 bit patterns: NaN, ∞, −∞, 0, −0, the largest finite, a denormal. */
 const BITS = [0x7fc00000, 0x7f800000, 0xff800000, 0, 0x80000000, 0x7f7fffff, 1, 0x7e00, 0x7c00, 0xfc00];
 /** Checkpoint fields the loop reads, and a few inside them. */
 const CHECKPOINT_PATHS: (string | number)[][] = [
-  ['phase'], ['epoch'], ['phaseEpoch'], ['step'], ['seed'], ['version'], ['history'], ['progress'], ['samples'], ['trainSeconds'],
-  ['model'], ['model', 0], ['model', 1], ['optimizer'], ['optimizer', 'names'], ['optimizer', 'shapes'], ['optimizer', 'values', 0],
-  ['fingerprint'], ['fingerprint', 'shapes'], ['fingerprint', 'shapes', 0], ['penaltyVariables'], ['penaltyState'], ['masks'], ['artSnapshots'], ['accuracy'],
+  ['phase'],
+  ['epoch'],
+  ['phaseEpoch'],
+  ['step'],
+  ['seed'],
+  ['version'],
+  ['history'],
+  ['progress'],
+  ['samples'],
+  ['trainSeconds'],
+  ['model'],
+  ['model', 0],
+  ['model', 1],
+  ['optimizer'],
+  ['optimizer', 'names'],
+  ['optimizer', 'shapes'],
+  ['optimizer', 'values', 0],
+  ['fingerprint'],
+  ['fingerprint', 'shapes'],
+  ['fingerprint', 'shapes', 0],
+  ['penaltyVariables'],
+  ['penaltyState'],
+  ['masks'],
+  ['artSnapshots'],
+  ['accuracy'],
 ];
 
 /**
@@ -116,11 +191,22 @@ export function makeCase(seed: number, index: number): Case {
       const kind = int(10);
       if (kind <= 1) ops.push(damage(1));
       else if (kind <= 3) ops.push({ op: 'set', path: ['weights', u32(), pick(SPARSE_FIELDS)], value: pick(HOSTILE) });
-      else if (kind === 4) ops.push(r() < 0.5 ? { op: 'set', path: [pick(TOP_FIELDS)], value: pick(HOSTILE) } : { op: 'delete', path: r() < 0.5 ? [pick(TOP_FIELDS)] : ['weights', u32(), pick(SPARSE_FIELDS)] });
-      else if (kind === 5) ops.push({ op: 'topology', kind: pick(['remove-layer', 'missing-ref', 'node-index', 'cycle'] as const), layer: u32() });
+      else if (kind === 4)
+        ops.push(
+          r() < 0.5
+            ? { op: 'set', path: [pick(TOP_FIELDS)], value: pick(HOSTILE) }
+            : { op: 'delete', path: r() < 0.5 ? [pick(TOP_FIELDS)] : ['weights', u32(), pick(SPARSE_FIELDS)] },
+        );
+      else if (kind === 5)
+        ops.push({ op: 'topology', kind: pick(['remove-layer', 'missing-ref', 'node-index', 'cycle'] as const), layer: u32() });
       else if (kind === 6) ops.push({ op: 'weights', kind: pick(['drop', 'duplicate', 'swap'] as const), index: u32() });
       else if (kind === 7) ops.push({ op: 'value', weight: u32(), k: u32(), bits: pick(BITS) }, { op: 'reseal' });
-      else if (kind === 8) ops.push(r() < 0.5 ? { op: 'col-index', weight: u32(), k: u32(), value: pick([10, 11, 250, 255, 65535, 2 ** 31, u32() % 12]) } : { op: 'row-ptr', weight: u32(), row: u32(), value: pick([0, 1, 5, 1000, 65535, u32() % 40]) });
+      else if (kind === 8)
+        ops.push(
+          r() < 0.5
+            ? { op: 'col-index', weight: u32(), k: u32(), value: pick([10, 11, 250, 255, 65535, 2 ** 31, u32() % 12]) }
+            : { op: 'row-ptr', weight: u32(), row: u32(), value: pick([0, 1, 5, 1000, 65535, u32() % 40]) },
+        );
       else ops.push({ op: 'mask-bit', weight: u32(), bit: u32() });
     }
     if (via === 'load' && r() < 0.15) ops.push({ op: 'escape', kind: pick(['parent', 'absolute', 'symlink'] as const) });
@@ -144,7 +230,13 @@ export function makeCase(seed: number, index: number): Case {
   for (let i = 0; i < n; i++) {
     const kind = int(4);
     if (kind <= 1) ops.push(damage(target === 'idx' ? files : 6));
-    else if (kind === 2 && target === 'idx') ops.push({ op: 'idx-header', file: int(files), index: int(4), value: pick([0, 1, 3, 4, 20, 21, 2 ** 31, 0x803, 0x801, 0x80d, u32()]) });
+    else if (kind === 2 && target === 'idx')
+      ops.push({
+        op: 'idx-header',
+        file: int(files),
+        index: int(4),
+        value: pick([0, 1, 3, 4, 20, 21, 2 ** 31, 0x803, 0x801, 0x80d, u32()]),
+      });
     else ops.push({ op: 'label', file: int(target === 'idx' ? files : 6), index: u32(), value: pick([9, 10, 11, 99, 100, 200, 255]) });
   }
   return { name: `#${index}`, target, base: target === 'idx' ? pick(IDX_BASES) : 'cifar10', ops };

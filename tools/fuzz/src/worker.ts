@@ -95,7 +95,8 @@ function sameValue(a: unknown, b: unknown): boolean {
     return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   }
   if (typeof a === 'number' && typeof b === 'number') return Object.is(a, b) || a === b;
-  if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
+  if (Array.isArray(a) || Array.isArray(b))
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => sameValue(x, b[i]));
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     const ka = Object.keys(a).filter((k) => (a as Any)[k] !== undefined);
     const kb = Object.keys(b).filter((k) => (b as Any)[k] !== undefined);
@@ -108,9 +109,17 @@ function classifyError(error: unknown): { outcome: Outcome; detail: string } {
   const e = error as { name?: string; message?: string; file?: unknown; field?: unknown };
   const message = String(e?.message ?? error).slice(0, 300);
   if (message.includes(String(SECRET_BYTES))) return { outcome: 'leak', detail: message };
-  const named = typeof e?.file === 'string' && e.file.length > 0 && typeof e.field === 'string' && e.field.length > 0 && message.includes(basename(e.file));
+  const named =
+    typeof e?.file === 'string' &&
+    e.file.length > 0 &&
+    typeof e.field === 'string' &&
+    e.field.length > 0 &&
+    message.includes(basename(e.file));
   if (named) return { outcome: 'named', detail: message };
-  return { outcome: TYPED_NAMES.includes(e?.name ?? '') ? 'typed-unnamed' : 'context-free', detail: `${e?.name ?? typeof error}: ${message}` };
+  return {
+    outcome: TYPED_NAMES.includes(e?.name ?? '') ? 'typed-unnamed' : 'context-free',
+    detail: `${e?.name ?? typeof error}: ${message}`,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -128,8 +137,17 @@ interface SparseBase {
 
 async function sparseBases(): Promise<Record<string, SparseBase>> {
   const input = tf.input({ shape: [12] });
-  const hidden = tf.layers.dense({ units: 10, activation: 'relu', name: 'fc1', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }).apply(input);
-  const output = tf.layers.dense({ units: 3, name: 'fc2', kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }), biasInitializer: tf.initializers.randomNormal({ seed: 3 }) }).apply(hidden);
+  const hidden = tf.layers
+    .dense({ units: 10, activation: 'relu', name: 'fc1', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) })
+    .apply(input);
+  const output = tf.layers
+    .dense({
+      units: 3,
+      name: 'fc2',
+      kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }),
+      biasInitializer: tf.initializers.randomNormal({ seed: 3 }),
+    })
+    .apply(hidden);
   const model = tf.model({ inputs: input, outputs: output });
   tf.tidy(() => {
     for (const w of model.weights.filter((v: Any) => v.originalName.endsWith('kernel'))) {
@@ -158,7 +176,11 @@ async function sparseBases(): Promise<Record<string, SparseBase>> {
       json: plain,
       data: new Uint8Array(data),
       options,
-      reference: { specs: decoded.weightSpecs, weights: new Uint8Array(decoded.weightData), topology: JSON.stringify(decoded.modelTopology) },
+      reference: {
+        specs: decoded.weightSpecs,
+        weights: new Uint8Array(decoded.weightData),
+        topology: JSON.stringify(decoded.modelTopology),
+      },
       loaded,
     };
   }
@@ -249,8 +271,29 @@ function hugeCsr(json: Any, rows: number, cols: number): Uint8Array {
   for (let r = 1; r <= rows; r++) view.setUint32(r * 4, 1, true);
   view.setUint32((rows + 1) * 4, 7, true);
   view.setFloat32((rows + 1) * 4 + 4, 0.5, true);
-  json.modelTopology = { class_name: 'Sequential', config: { name: 's', layers: [{ class_name: 'Dense', config: { name: 'd', units: cols, use_bias: false, batch_input_shape: [null, rows] } }] } };
-  json.weights = [{ name: 'd/kernel', shape: [rows, cols], dtype: 'float32', encoding: 'csr', values: 'float32', count: 1, rows, cols, rowPtr: 'uint32', colIndex: 'uint32', byteOffset: 0, byteLength: data.byteLength }];
+  json.modelTopology = {
+    class_name: 'Sequential',
+    config: {
+      name: 's',
+      layers: [{ class_name: 'Dense', config: { name: 'd', units: cols, use_bias: false, batch_input_shape: [null, rows] } }],
+    },
+  };
+  json.weights = [
+    {
+      name: 'd/kernel',
+      shape: [rows, cols],
+      dtype: 'float32',
+      encoding: 'csr',
+      values: 'float32',
+      count: 1,
+      rows,
+      cols,
+      rowPtr: 'uint32',
+      colIndex: 'uint32',
+      byteOffset: 0,
+      byteLength: data.byteLength,
+    },
+  ];
   json.weightsByteLength = data.byteLength;
   return data;
 }
@@ -298,7 +341,8 @@ async function runSparse(c: Case, base: SparseBase, dir: string): Promise<{ outc
       const config = JSON.stringify(model.getConfig());
       const weights = modelBytes(model);
       if (config === base.loaded.config && Buffer.from(weights).equals(Buffer.from(base.loaded.weights))) return { outcome: 'original' };
-      if (!new Float32Array(weights.buffer, weights.byteOffset, weights.byteLength / 4).every(Number.isFinite)) return { outcome: 'accepted-non-finite' };
+      if (!new Float32Array(weights.buffer, weights.byteOffset, weights.byteLength / 4).every(Number.isFinite))
+        return { outcome: 'accepted-non-finite' };
       return { outcome: crafted ? 'crafted-valid' : 'accepted-different', detail: 'loaded a different model' };
     } finally {
       model.dispose();
@@ -311,10 +355,16 @@ async function runSparse(c: Case, base: SparseBase, dir: string): Promise<{ outc
     return classifyError(error);
   }
   const weights = new Uint8Array(result.weightData);
-  if (sameValue(result.weightSpecs, base.reference.specs) && Buffer.from(weights).equals(Buffer.from(base.reference.weights)) && JSON.stringify(result.modelTopology) === base.reference.topology) {
+  if (
+    sameValue(result.weightSpecs, base.reference.specs) &&
+    Buffer.from(weights).equals(Buffer.from(base.reference.weights)) &&
+    JSON.stringify(result.modelTopology) === base.reference.topology
+  ) {
     return { outcome: 'original' };
   }
-  const floats = result.weightSpecs.every((s: Any) => s.dtype === 'float32') ? new Float32Array(weights.buffer, weights.byteOffset, Math.floor(weights.byteLength / 4)) : null;
+  const floats = result.weightSpecs.every((s: Any) => s.dtype === 'float32')
+    ? new Float32Array(weights.buffer, weights.byteOffset, Math.floor(weights.byteLength / 4))
+    : null;
   if (floats && !floats.every(Number.isFinite)) return { outcome: 'accepted-non-finite', detail: 'decoded NaN/Inf' };
   if (!crafted) return { outcome: 'accepted-different', detail: 'decoded other weights' };
   // A crafted file is a valid file of other weights only if no stored value was lost or shifted out.
@@ -325,7 +375,8 @@ async function runSparse(c: Case, base: SparseBase, dir: string): Promise<{ outc
     if (spec.dtype === 'float32' && entry?.encoding !== 'dense') {
       const values = new Float32Array(weights.buffer.slice(weights.byteOffset + at, weights.byteOffset + at + 4 * size));
       const nonZeros = values.reduce((n, v) => n + (v !== 0 ? 1 : 0), 0);
-      if (nonZeros !== entry?.count) return { outcome: 'accepted-different', detail: `weight ${i} decodes to ${nonZeros} non-zeros; count says ${entry?.count}` };
+      if (nonZeros !== entry?.count)
+        return { outcome: 'accepted-different', detail: `weight ${i} decodes to ${nonZeros} non-zeros; count says ${entry?.count}` };
     }
     at += size * (spec.dtype === 'bool' ? 1 : 4);
   }
@@ -351,7 +402,15 @@ async function checkpointBase(): Promise<CheckpointBase> {
   const x = tf.randomNormal([64, 8], 0, 1, 'float32', 3);
   const y = tf.tidy(() => tf.argMax(tf.matMul(x, tf.randomNormal([8, 3], 0, 1, 'float32', 4)), 1));
   const split = train.tensorData(x, y);
-  await train.train({ model, data: { train: split, test: split }, epochs: 2, batchSize: 16, prune: { sparsity: 0.5 }, finetune: { epochs: 1 }, runDir: dir });
+  await train.train({
+    model,
+    data: { train: split, test: split },
+    epochs: 2,
+    batchSize: 16,
+    prune: { sparsity: 0.5 },
+    finetune: { epochs: 1 },
+    runDir: dir,
+  });
   tf.dispose([model, x, y]);
   const read = (d: string) => (typeof train.readRunCheckpoint === 'function' ? train.readRunCheckpoint(d)?.value : train.readCheckpoint(d));
   return { bytes: new Uint8Array(readFileSync(join(dir, 'checkpoint.bin'))), value: read(dir), read };
@@ -374,9 +433,11 @@ function runCheckpoint(c: Case, base: CheckpointBase, dir: string): { outcome: O
     return classifyError(error);
   }
   // The weights and masks are what matter; a crafted counter or timing that passes the checks is harmless.
-  if (sameValue((value as Any)?.model, (base.value as Any).model) && sameValue((value as Any)?.masks, (base.value as Any).masks)) return { outcome: 'original' };
+  if (sameValue((value as Any)?.model, (base.value as Any).model) && sameValue((value as Any)?.masks, (base.value as Any).masks))
+    return { outcome: 'original' };
   const model = (value as Any)?.model;
-  if (Array.isArray(model) && model.some((m: Any) => m instanceof Float32Array && !m.every(Number.isFinite))) return { outcome: 'accepted-non-finite' };
+  if (Array.isArray(model) && model.some((m: Any) => m instanceof Float32Array && !m.every(Number.isFinite)))
+    return { outcome: 'accepted-non-finite' };
   return { outcome: 'accepted-different', detail: 'read a checkpoint that differs from the one written' };
 }
 
@@ -425,7 +486,14 @@ function datasetBases(): Record<string, DatasetBase> {
     { name: 't10k-labels-idx1-ubyte', bytes: idxFile([10], labels(10)) },
   ];
   const record = (label: number, r: number) => Uint8Array.from({ length: 3073 }, (_, i) => (i === 0 ? label : (r * 13 + i) & 0xff));
-  const cifarFiles = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin'].map((name, f) => ({
+  const cifarFiles = [
+    'data_batch_1.bin',
+    'data_batch_2.bin',
+    'data_batch_3.bin',
+    'data_batch_4.bin',
+    'data_batch_5.bin',
+    'test_batch.bin',
+  ].map((name, f) => ({
     name,
     bytes: new Uint8Array(Buffer.concat([record((2 * f) % 10, 2 * f), record((2 * f + 1) % 10, 2 * f + 1)])),
   }));
@@ -437,7 +505,11 @@ function datasetBases(): Record<string, DatasetBase> {
   ] as const) {
     const dir = join(root, `base-${name}`);
     const base = { files: files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes) })), gzip, spec, summary: '', content: '' };
-    writeDataset(base, base.files.map((f) => f.bytes), dir);
+    writeDataset(
+      base,
+      base.files.map((f) => f.bytes),
+      dir,
+    );
     Object.assign(base, describe(datasets.loadDataset(spec(dir))));
     bases[name] = base;
   }
@@ -473,7 +545,8 @@ function runDataset(c: Case, base: DatasetBase, dir: string): { outcome: Outcome
     } else if (!base.gzip) contents[i] = applyBytes(contents[i], op);
   }
   const written = base.gzip ? contents.map((b) => new Uint8Array(gzipSync(b))) : contents;
-  if (base.gzip) for (const op of c.ops) if ('file' in op) written[op.file % written.length] = applyBytes(written[op.file % written.length], op);
+  if (base.gzip)
+    for (const op of c.ops) if ('file' in op) written[op.file % written.length] = applyBytes(written[op.file % written.length], op);
   const paths = writeDataset(base, written, dir);
   for (const op of c.ops) {
     if (op.op === 'fifo' || op.op === 'link-loop') {
@@ -496,7 +569,8 @@ function runDataset(c: Case, base: DatasetBase, dir: string): { outcome: Outcome
   // Without checksums, other bytes can be other data (CIFAR cut at a record boundary: fewer records);
   // but not classes without examples (a label of 200) or another sample shape.
   const structure = (s: string) => JSON.stringify({ ...JSON.parse(s), sizes: undefined });
-  if (structure(summary) !== structure(base.summary) && !everyClass) return { outcome: 'accepted-suspicious', detail: `${summary} instead of ${base.summary}` };
+  if (structure(summary) !== structure(base.summary) && !everyClass)
+    return { outcome: 'accepted-suspicious', detail: `${summary} instead of ${base.summary}` };
   return { outcome: summary === base.summary && content === base.content ? 'original' : 'valid-data' };
 }
 
@@ -528,7 +602,14 @@ for (const [i, c] of cases.entries()) {
   if (rssMB > MEMORY_MB) result = { outcome: 'memory', detail: `${rssMB.toFixed(0)} MB; ${result.outcome}: ${result.detail ?? ''}` };
   else if (ms > SLOW_MS) result = { outcome: 'slow', detail: `${ms.toFixed(0)} ms; ${result.outcome}: ${result.detail ?? ''}` };
   rmSync(join(root, `case-${i}`), { recursive: true, force: true });
-  const out: CaseResult = { name: c.name, target: c.target, outcome: result.outcome, ms, rssMB, ...(result.detail ? { detail: result.detail } : {}) };
+  const out: CaseResult = {
+    name: c.name,
+    target: c.target,
+    outcome: result.outcome,
+    ms,
+    rssMB,
+    ...(result.detail ? { detail: result.detail } : {}),
+  };
   port.postMessage({ type: 'result', index: i, result: out });
 }
 rmSync(root, { recursive: true, force: true });

@@ -14,7 +14,8 @@ describe('fuzzing the readers of untrusted files', () => {
     const total = Object.values(summary.counts).reduce((n, c) => n + Object.values(c).reduce((a, b) => a + (b ?? 0), 0), 0);
     expect(total).toBe(cases);
     // Every reader is reached, and most cases end in a named error.
-    for (const target of ['sparse', 'checkpoint', 'idx', 'cifar'] as const) expect(summary.counts[target].named ?? 0, target).toBeGreaterThan(100);
+    for (const target of ['sparse', 'checkpoint', 'idx', 'cifar'] as const)
+      expect(summary.counts[target].named ?? 0, target).toBeGreaterThan(100);
     expect(summary.findings).toEqual([]);
     const expected = corpus();
     expect(summary.corpus.map((r) => [r.name, r.outcome])).toEqual(expected.map((c) => [c.name, c.expected]));

@@ -18,7 +18,9 @@ describe('the backend test matrix', () => {
   });
 
   it('covers every penalty package’s conformance and training suites, and each suite runs on the matrix backend', () => {
-    const penaltyPackages = readdirSync(join(root, 'packages')).filter((d) => existsSync(join(root, 'packages', d, 'test', 'conformance.test.ts')) && d !== 'conformance');
+    const penaltyPackages = readdirSync(join(root, 'packages')).filter(
+      (d) => existsSync(join(root, 'packages', d, 'test', 'conformance.test.ts')) && d !== 'conformance',
+    );
     expect(penaltyPackages.length).toBeGreaterThanOrEqual(4);
     for (const dir of penaltyPackages) {
       expect(MATRIX_SUITES).toContain(`packages/${dir}/test/conformance.test.ts`);

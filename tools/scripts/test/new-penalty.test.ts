@@ -16,7 +16,10 @@ const parent = mkdtempSync(join(tmpdir(), 'sparsify-new-penalty-'));
 const dir = join(parent, 'packages', 'my-penalty');
 
 beforeAll(async () => {
-  execFileSync(process.execPath, ['tools/scripts/new-package.mjs', '--penalty', 'my-penalty', 'A test penalty.', '--dir', dir], { cwd: root, stdio: 'pipe' });
+  execFileSync(process.execPath, ['tools/scripts/new-package.mjs', '--penalty', 'my-penalty', 'A test penalty.', '--dir', dir], {
+    cwd: root,
+    stdio: 'pipe',
+  });
   copyFileSync(join(root, 'tsconfig.base.json'), join(parent, 'tsconfig.base.json'));
   await tf.setBackend('cpu');
   await tf.ready();
@@ -26,7 +29,9 @@ afterAll(() => rmSync(parent, { recursive: true, force: true }));
 
 describe('npm run new-penalty', () => {
   it('writes a package that type-checks against the workspace', () => {
-    const paths = Object.fromEntries(['core', 'backend', 'conformance'].map((p) => [`@sparsify/${p}`, [`${root}packages/${p}/src/index.ts`]]));
+    const paths = Object.fromEntries(
+      ['core', 'backend', 'conformance'].map((p) => [`@sparsify/${p}`, [`${root}packages/${p}/src/index.ts`]]),
+    );
     const program = ts.createProgram([join(dir, 'src/index.ts'), join(dir, 'test/conformance.test.ts')], {
       strict: true,
       noEmit: true,
@@ -58,7 +63,8 @@ describe('npm run new-penalty', () => {
   });
 
   it('refuses a bad name or an existing directory', () => {
-    const run = (...args: string[]) => execFileSync(process.execPath, ['tools/scripts/new-package.mjs', '--penalty', ...args], { cwd: root, stdio: 'pipe' });
+    const run = (...args: string[]) =>
+      execFileSync(process.execPath, ['tools/scripts/new-package.mjs', '--penalty', ...args], { cwd: root, stdio: 'pipe' });
     expect(() => run('My_Penalty')).toThrow(/must be lower-case letters, digits and '-'/);
     expect(() => run('my-penalty', 'x', '--dir', dir)).toThrow(/already exists/);
   });

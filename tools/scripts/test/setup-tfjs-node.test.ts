@@ -10,7 +10,11 @@ const scratch = mkdtempSync(join(tmpdir(), 'sparsify-setup-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 describe('npm run setup:tfjs-node', () => {
-  const run = (...args: string[]) => spawnSync(process.execPath, [installer, ...args], { encoding: 'utf8', env: { ...process.env, SPARSIFY_TFJS_NODE_CACHE: join(scratch, 'cache') } });
+  const run = (...args: string[]) =>
+    spawnSync(process.execPath, [installer, ...args], {
+      encoding: 'utf8',
+      env: { ...process.env, SPARSIFY_TFJS_NODE_CACHE: join(scratch, 'cache') },
+    });
 
   it('prints its usage', () => {
     const r = run('--help');
@@ -36,7 +40,9 @@ describe('npm run setup:tfjs-node', () => {
     mkdirSync(project, { recursive: true });
     writeFileSync(join(project, 'package.json'), '{"name":"p","private":true}');
     r = run('--prefix', project);
-    expect(r.stderr).toMatch(/step "check project" failed: @tensorflow\/tfjs does not resolve from .*project\n.*install @tensorflow\/tfjs 4\.22\.0 there first/);
+    expect(r.stderr).toMatch(
+      /step "check project" failed: @tensorflow\/tfjs does not resolve from .*project\n.*install @tensorflow\/tfjs 4\.22\.0 there first/,
+    );
     expect(readdirSync(project)).toEqual(['package.json']);
   });
 });

@@ -93,7 +93,16 @@ function startHelper(memory: WebAssembly.Memory): Helper | null {
       workerData: { memory, flags: flags.buffer, requests: requests.port2, replies: replies.port2 },
       transferList: [requests.port2, replies.port2],
     });
-    const helper: Helper = { flags, requests: requests.port1, replies: replies.port1, receive: threads.receiveMessageOnPort as Helper['receive'], codes: new Set(), errors: new Map(), received: 0, job: 0 };
+    const helper: Helper = {
+      flags,
+      requests: requests.port1,
+      replies: replies.port1,
+      receive: threads.receiveMessageOnPort as Helper['receive'],
+      codes: new Set(),
+      errors: new Map(),
+      received: 0,
+      job: 0,
+    };
     worker.on('error', (e) => (helper.failed = String(e)));
     worker.on('exit', (code) => (helper.failed ??= `it exited with code ${code}`));
     // It waits for work forever: it must not keep the process alive.
@@ -140,7 +149,14 @@ export function runOnHelper(
   call: (exports: WasmKernelExports) => void,
 ): void {
   const calls: [string, number[]][] = [];
-  call(new Proxy({} as WasmKernelExports, { get: (_, fn: string) => (...args: number[]) => void calls.push([fn, args]) }));
+  call(
+    new Proxy({} as WasmKernelExports, {
+      get:
+        (_, fn: string) =>
+        (...args: number[]) =>
+          void calls.push([fn, args]),
+    }),
+  );
   watchDataAccess(backend);
   const job = ++helper.job;
   // The module goes along with the first job that needs it.

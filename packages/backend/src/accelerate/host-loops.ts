@@ -1,5 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
-import { exportsOn, loopKernelSimdEnabled, orderedInputs, type LoopContext, type LoopKernel, type WasmKernelCode, type WasmKernelExports } from './loop-kernels.js';
+import {
+  exportsOn,
+  loopKernelSimdEnabled,
+  orderedInputs,
+  type LoopContext,
+  type LoopKernel,
+  type WasmKernelCode,
+  type WasmKernelExports,
+} from './loop-kernels.js';
 import { readValues, writeOutput, type NodeBackend } from './tfjs-node.js';
 
 /**

@@ -1,7 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { hostKernelExports, registerHostLoopKernels, unregisterHostLoopKernels } from './host-loops.js';
 import { LAYER_LOOP_KERNELS } from './layer-kernels.js';
-import { loopKernelSimdEnabled, registeredLoopKernel, type LoopKernel, registerLoopKernels, unregisterLoopKernels, wasmKernelExports } from './loop-kernels.js';
+import {
+  loopKernelSimdEnabled,
+  registeredLoopKernel,
+  type LoopKernel,
+  registerLoopKernels,
+  unregisterLoopKernels,
+  wasmKernelExports,
+} from './loop-kernels.js';
 import { MOMENTUM_UPDATE, PASS_LOOP_KERNELS } from './passes.js';
 import { PENALTY_LOOP_KERNELS } from './penalty-kernels.js';
 import { SPARSE_MATMUL } from './sparse-matmul.js';

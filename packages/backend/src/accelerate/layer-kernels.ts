@@ -81,7 +81,12 @@ function gradCoefficients(
 }
 
 /** The float32 and float64 views a SIMD call needs, carved from one scratch allocation. */
-function scratchViews(context: LoopContext, C: number, f64: number, f32: number): { base: number; f64: Float64Array[]; f32: Float32Array[] } {
+function scratchViews(
+  context: LoopContext,
+  C: number,
+  f64: number,
+  f32: number,
+): { base: number; f64: Float64Array[]; f32: Float32Array[] } {
   const base = context.scratch(2 * C * f64 + C * f32) as number; // f64 parts first: 8-byte aligned
   const buffer = context.memory!.buffer;
   return {

@@ -25,7 +25,14 @@ export interface LoopKernel<A extends object = Record<string, never>> {
    */
   readonly simd?: {
     readonly code: WasmKernelCode;
-    call(exports: WasmKernelExports, inputs: readonly number[], outputs: readonly number[], inputShapes: readonly number[][], attrs: A, context: LoopContext): void;
+    call(
+      exports: WasmKernelExports,
+      inputs: readonly number[],
+      outputs: readonly number[],
+      inputShapes: readonly number[][],
+      attrs: A,
+      context: LoopContext,
+    ): void;
     /**
      * `call` uses no export's return value, reads no memory and takes no scratch: on the threaded build
      * it may run on the helper thread while the caller goes on (helper-thread.ts).
@@ -177,11 +184,25 @@ function kernelFunc<A extends object>(kernel: LoopKernel<A>, backendName: LoopBa
           const offset = (i: tf.TensorInfo) => wasm.typedArrayFromHeap(i).byteOffset;
           const [ins, outOffsets] = [infos.map(offset), outs.map(offset)];
           runOnHelper(helper, wasm, kernel.simd!.code, kernel.name, context.outputIds, (recorder) =>
-            kernel.simd!.call(recorder, ins, outOffsets, infos.map((i) => i.shape), a, { ...context, scratch: noScratch(kernel.name) }),
+            kernel.simd!.call(
+              recorder,
+              ins,
+              outOffsets,
+              infos.map((i) => i.shape),
+              a,
+              { ...context, scratch: noScratch(kernel.name) },
+            ),
           );
         } else if (exports) {
           const offset = (i: tf.TensorInfo) => wasm.typedArrayFromHeap(i).byteOffset;
-          kernel.simd!.call(exports, infos.map(offset), outs.map(offset), infos.map((i) => i.shape), a, context);
+          kernel.simd!.call(
+            exports,
+            infos.map(offset),
+            outs.map(offset),
+            infos.map((i) => i.shape),
+            a,
+            context,
+          );
         } else {
           kernel.run(
             infos.map((i) => wasm.typedArrayFromHeap(i)),

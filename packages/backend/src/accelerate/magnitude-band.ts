@@ -123,7 +123,12 @@ export function kthFromBands(ids: readonly tf.DataId[], k: number): number | 'ov
  * twice as wide as the last after the answer fell outside, twice the capacity after an overflow.
  * Nothing for a threshold of 0 (no band around it).
  */
-export function requestMagnitudeBands(ids: readonly tf.DataId[], sizes: readonly number[], threshold: number, missed?: 'overflow' | 'outside'): void {
+export function requestMagnitudeBands(
+  ids: readonly tf.DataId[],
+  sizes: readonly number[],
+  threshold: number,
+  missed?: 'overflow' | 'outside',
+): void {
   if (!(threshold > 0)) return;
   const last = ids[0] && bands.get(ids[0])?.request;
   const width = Math.min(MAX_WIDTH, (last?.width ?? FIRST_WIDTH) * (missed === 'outside' ? 2 : 1));

@@ -1,6 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { groupLayout, MOMENTUM_UPDATE_KERNEL, PASS_KERNELS } from '@sparsify/core';
-import { BAND_HEADER, floatToKey, keyToFloat, kthFromBands, readBand, requestMagnitudeBands, takeMagnitudeBandRequest } from './magnitude-band.js';
+import {
+  BAND_HEADER,
+  floatToKey,
+  keyToFloat,
+  kthFromBands,
+  readBand,
+  requestMagnitudeBands,
+  takeMagnitudeBandRequest,
+} from './magnitude-band.js';
 import type { LoopContext, LoopKernel } from './loop-kernels.js';
 import { PASSES_WASM } from './passes.wasm.js';
 
@@ -230,28 +238,33 @@ export const KTH_SMALLEST_MAGNITUDE: LoopKernel<KthAttrs> = {
   name: PASS_KERNELS.kthSmallestMagnitude,
   outputShapes: () => [[]],
   run(inputs, [out], attrs, context) {
-    out[0] = withBands(attrs, context, inputs.map((x) => x.length), () => {
-      const keys = inputs.map((x) => new Int32Array(x.buffer, x.byteOffset, x.length));
-      const scratch = context.scratch(2048) as Float32Array;
-      const histogram = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length);
-      const countBelow: CountBelow = (bounds) => {
-        for (const bits of keys) {
-          for (let i = 0; i < bits.length; i++) {
-            const key = bits[i] & 0x7fffffff;
-            for (let j = 0; j < 4; j++) histogram[j] += key < bounds[j] ? 1 : 0;
+    out[0] = withBands(
+      attrs,
+      context,
+      inputs.map((x) => x.length),
+      () => {
+        const keys = inputs.map((x) => new Int32Array(x.buffer, x.byteOffset, x.length));
+        const scratch = context.scratch(2048) as Float32Array;
+        const histogram = new Int32Array(scratch.buffer, scratch.byteOffset, scratch.length);
+        const countBelow: CountBelow = (bounds) => {
+          for (const bits of keys) {
+            for (let i = 0; i < bits.length; i++) {
+              const key = bits[i] & 0x7fffffff;
+              for (let j = 0; j < 4; j++) histogram[j] += key < bounds[j] ? 1 : 0;
+            }
           }
-        }
-      };
-      const count: CountPass = (shift, mask, prefixShift, prefix) => {
-        for (const bits of keys) {
-          for (let i = 0; i < bits.length; i++) {
-            const key = bits[i] & 0x7fffffff;
-            if (key >>> prefixShift === prefix) histogram[(key >>> shift) & mask]++;
+        };
+        const count: CountPass = (shift, mask, prefixShift, prefix) => {
+          for (const bits of keys) {
+            for (let i = 0; i < bits.length; i++) {
+              const key = bits[i] & 0x7fffffff;
+              if (key >>> prefixShift === prefix) histogram[(key >>> shift) & mask]++;
+            }
           }
-        }
-      };
-      return keyToFloat(radixSelectKey(attrs.k, histogram, count, nearKeyOf(attrs.near), countBelow));
-    });
+        };
+        return keyToFloat(radixSelectKey(attrs.k, histogram, count, nearKeyOf(attrs.near), countBelow));
+      },
+    );
   },
   simd: {
     code: PASSES_WASM,
@@ -263,7 +276,8 @@ export const KTH_SMALLEST_MAGNITUDE: LoopKernel<KthAttrs> = {
         const key = radixSelectKey(
           attrs.k,
           histogram,
-          (shift, mask, prefixShift, prefix) => inputs.forEach((x, i) => e.magnitudeHistogram(x, sizes[i], scratch, shift, mask, prefixShift, prefix)),
+          (shift, mask, prefixShift, prefix) =>
+            inputs.forEach((x, i) => e.magnitudeHistogram(x, sizes[i], scratch, shift, mask, prefixShift, prefix)),
           nearKeyOf(attrs.near),
           ([b0, b1, b2, b3]) => inputs.forEach((x, i) => e.magnitudeCountBelow(x, sizes[i], b0, b1, b2, b3, scratch)),
         );
@@ -343,7 +357,21 @@ export const MOMENTUM_UPDATE: LoopKernel<MomentumAttrs> = {
       const band = request ? (context.scratch(BAND_HEADER + request.capacity) as number) : 0;
       // The band's header: its bounds and capacity in, the two counts (zeroed) out.
       if (request) new Int32Array(context.memory!.buffer, band, BAND_HEADER).set([request.lo, request.hi, request.capacity, 0, 0]);
-      e.momentumUpdate(value, accumulation, gradient, addend ?? 0, m, c, tf.util.sizeFromShape(shape), nesterov ? 1 : 0, decay, newValue, newAccumulation, sums, band);
+      e.momentumUpdate(
+        value,
+        accumulation,
+        gradient,
+        addend ?? 0,
+        m,
+        c,
+        tf.util.sizeFromShape(shape),
+        nesterov ? 1 : 0,
+        decay,
+        newValue,
+        newAccumulation,
+        sums,
+        band,
+      );
       const buffer = context.memory!.buffer;
       if (wantSums) {
         const [a, q] = new Float32Array(buffer, sums, 2);

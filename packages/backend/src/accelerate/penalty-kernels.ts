@@ -93,7 +93,14 @@ function groupValueAndFactors(rows: Float32Array, cols: Float32Array, dy: number
 /** inputs [x₁, …, xₙ, dy] → [value, rows₁, cols₁, …] (each pair holding the group sums on the way). */
 const GROUP_HOYER_SQUARE_STEP: LoopKernel<GroupAttrs> = {
   name: PENALTY_KERNEL_NAMES.groupHoyerSquareStep,
-  outputShapes: (shapes) => [[], ...shapes.slice(0, -1).flatMap((shape) => groupLayout(shape).slice(1).map((count) => [count]))],
+  outputShapes: (shapes) => [
+    [],
+    ...shapes.slice(0, -1).flatMap((shape) =>
+      groupLayout(shape)
+        .slice(1)
+        .map((count) => [count]),
+    ),
+  ],
   run(inputs, [value, ...factors], attrs) {
     const n = inputs.length - 1;
     const dy = inputs[n][0];

@@ -37,7 +37,12 @@ class Ops {
   }
 
   run(name: string, inputs: Handle[], attrs: OpAttr[] = [this.type()], outputs = 1): Handle[] {
-    const out = this.b.executeOp(name, attrs, inputs.map((x) => x.id), outputs);
+    const out = this.b.executeOp(
+      name,
+      attrs,
+      inputs.map((x) => x.id),
+      outputs,
+    );
     for (const o of out) this.temps.push(o.id);
     return out.map((o) => ({ id: o.id, shape: o.shape }));
   }
@@ -104,7 +109,12 @@ const KERNELS: Record<string, OpsKernel> = {
   },
   // [dx, dγ, dβ] of the above.
   [LAYER_KERNELS.batchNormTrainingGrad]: (g, [dy, x, gamma, mean, variance], { epsilon }) => {
-    const [dx, dGamma, dBeta] = g.run('FusedBatchNormGradV3', [g.nhwc(dy), g.nhwc(x), gamma, mean, variance, g.none()], g.batchNormAttrs(epsilon!), 5);
+    const [dx, dGamma, dBeta] = g.run(
+      'FusedBatchNormGradV3',
+      [g.nhwc(dy), g.nhwc(x), gamma, mean, variance, g.none()],
+      g.batchNormAttrs(epsilon!),
+      5,
+    );
     return [g.output(dx, x.shape), g.output(dGamma), g.output(dBeta)];
   },
   // TensorFlow's Relu, as tfjs-node's own kernel runs it: the op needs a kernel name of its own to carry

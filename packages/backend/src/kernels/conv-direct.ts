@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { settle, helperFor, runOnHelper } from '../accelerate/helper-thread.js';
 import { wasmKernelExports, type WasmKernelCode, type WasmKernelExports, type WasmLike } from '../accelerate/loop-kernels.js';
 import { CONV2D_WASM } from './conv2d.wasm.js';
@@ -57,8 +57,27 @@ export function convDirect(backend: WasmBackendLike, x: Info, filter: Info, bias
   const [xImage, outImage] = [4 * inHeight * inWidth * inChannels, 4 * outHeight * outWidth * outChannels];
   const work = batchSize * outHeight * outWidth * outChannels * filterHeight * filterWidth * inChannels;
   overImages(backend, CONV2D_WASM, e, 'Conv2D', batchSize, work, [out.dataId], (ex, first, count) =>
-    ex.conv2d(xv.byteOffset + first * xImage, fv.byteOffset, bv, ov.byteOffset + first * outImage, count, inHeight, inWidth, inChannels,
-      outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo.top, padInfo.left),
+    ex.conv2d(
+      xv.byteOffset + first * xImage,
+      fv.byteOffset,
+      bv,
+      ov.byteOffset + first * outImage,
+      count,
+      inHeight,
+      inWidth,
+      inChannels,
+      outHeight,
+      outWidth,
+      outChannels,
+      filterHeight,
+      filterWidth,
+      strideHeight,
+      strideWidth,
+      dilationHeight,
+      dilationWidth,
+      padInfo.top,
+      padInfo.left,
+    ),
   );
   return out;
 }
@@ -82,9 +101,26 @@ export function filterGradDirect(s: KernelScope, x: Info, dy: Info, info: Conv2D
   const [xImage, dyImage] = [4 * inHeight * inWidth * inChannels, 4 * outHeight * outWidth * outChannels];
   const work = batchSize * outHeight * outWidth * outChannels * filterHeight * filterWidth * inChannels;
   const split = overImages(backend, FILTERGRAD_WASM, e, 'Conv2DBackpropFilter', batchSize, work, [partial.dataId], (ex, first, count) =>
-    ex.filterGrad(xv.byteOffset + first * xImage, dyv.byteOffset + first * dyImage, first === 0 ? ov.byteOffset : pv.byteOffset, count,
-      inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight,
-      dilationWidth, padInfo.top, padInfo.left),
+    ex.filterGrad(
+      xv.byteOffset + first * xImage,
+      dyv.byteOffset + first * dyImage,
+      first === 0 ? ov.byteOffset : pv.byteOffset,
+      count,
+      inHeight,
+      inWidth,
+      inChannels,
+      outHeight,
+      outWidth,
+      outChannels,
+      filterHeight,
+      filterWidth,
+      strideHeight,
+      strideWidth,
+      dilationHeight,
+      dilationWidth,
+      padInfo.top,
+      padInfo.left,
+    ),
   );
   if (split) {
     settle(partial.dataId);

@@ -23,12 +23,7 @@ const toNCHW = [0, 3, 1, 2];
  * following `valid`-style conv: crops are done here with a Slice, pads are returned as the conv's
  * explicit padding (no copy).
  */
-function cropForConv(
-  s: KernelScope,
-  x: Info,
-  [top, bottom]: Pair,
-  [left, right]: Pair,
-): { x: Info; pad: tf.backend_util.ExplicitPadding } {
+function cropForConv(s: KernelScope, x: Info, [top, bottom]: Pair, [left, right]: Pair): { x: Info; pad: tf.backend_util.ExplicitPadding } {
   const [n, h, w, c] = x.shape;
   const cropTop = Math.max(0, -top);
   const cropBottom = Math.max(0, -bottom);
@@ -54,22 +49,21 @@ function dilateSpatial(s: KernelScope, x: Info, [sh, sw]: Pair): Info {
   if (sh === 1 && sw === 1) return x;
   const [n, h, w, c] = x.shape;
   const r = s.reshape(x, [n * h, 1, w, 1, c]);
-  const padded = s.run('PadV2', { x: r }, {
-    paddings: [
-      [0, 0],
-      [0, sh - 1],
-      [0, 0],
-      [0, sw - 1],
-      [0, 0],
-    ],
-    constantValue: 0,
-  });
+  const padded = s.run(
+    'PadV2',
+    { x: r },
+    {
+      paddings: [
+        [0, 0],
+        [0, sh - 1],
+        [0, 0],
+        [0, sw - 1],
+        [0, 0],
+      ],
+      constantValue: 0,
+    },
+  );
   return s.reshape(padded, [n, h * sh, w * sw, c]);
-}
-
-function pair(v: number | Pair | undefined): Pair {
-  if (v == null) return [1, 1];
-  return typeof v === 'number' ? [v, v] : [v[0], v[1]];
 }
 
 /**
@@ -85,12 +79,16 @@ function filterGradNHWC(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): In
   const { x: xc, pad } = cropForConv(s, x, [padInfo.top, needH - h - padInfo.top], [padInfo.left, needW - w - padInfo.left]);
   const xT = s.transpose(xc, [3, 1, 2, 0]);
   const f = s.transpose(dy, [1, 2, 0, 3]);
-  const out = s.run('Conv2D', { x: xT, filter: f }, {
-    strides: [dh, dw],
-    dilations: [sh, sw],
-    pad,
-    dataFormat: 'NHWC',
-  });
+  const out = s.run(
+    'Conv2D',
+    { x: xT, filter: f },
+    {
+      strides: [dh, dw],
+      dilations: [sh, sw],
+      pad,
+      dataFormat: 'NHWC',
+    },
+  );
   // [ci, fh, fw, co] → [fh, fw, ci, co]
   return s.transpose(out, [1, 2, 0, 3]);
 }
@@ -99,7 +97,22 @@ function filterGradNHWC(s: KernelScope, x: Info, dy: Info, info: Conv2DInfo): In
 function heapLoopArgs(info: Conv2DInfo): number[] {
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth } = info;
   const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
-  return [batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, filterHeight, filterWidth, strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo.top, padInfo.left];
+  return [
+    batchSize,
+    inHeight,
+    inWidth,
+    inChannels,
+    outHeight,
+    outWidth,
+    filterHeight,
+    filterWidth,
+    strideHeight,
+    strideWidth,
+    dilationHeight,
+    dilationWidth,
+    padInfo.top,
+    padInfo.left,
+  ];
 }
 
 /** The JS im2colTransposed of loops.wat: row (kh, kw, c) of patchesᵀ holds x[b, y·sh + kh·dh − top, x·sw + kw·dw − left, c] over (b, y, x). */
@@ -454,7 +467,12 @@ interface Conv2DAttrs extends ConvAttrs {
  */
 function directConvKernel(name: 'Conv2D' | 'FusedConv2D') {
   return (args: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): Info => {
-    const { x, filter, bias, preluActivationWeights } = args.inputs as { x: Info; filter: Info; bias?: Info; preluActivationWeights?: Info };
+    const { x, filter, bias, preluActivationWeights } = args.inputs as {
+      x: Info;
+      filter: Info;
+      bias?: Info;
+      preluActivationWeights?: Info;
+    };
     const attrs = args.attrs as unknown as Conv2DAttrs;
     const backend = args.backend as WasmBackendLike;
     const plain = (attrs.activation ?? 'linear') === 'linear' && !preluActivationWeights && (attrs.dataFormat ?? 'NHWC') === 'NHWC';

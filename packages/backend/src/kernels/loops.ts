@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { wasmKernelExports, type WasmKernelExports } from '../accelerate/loop-kernels.js';
 import { LOOPS_WASM } from './loops.wasm.js';
 import type { WasmBackendLike } from './scope.js';

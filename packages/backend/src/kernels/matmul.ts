@@ -37,13 +37,6 @@ interface MatMulAttrs {
   transposeB: boolean;
 }
 
-function lastTwoSwapped(rank: number): number[] {
-  const perm = Array.from({ length: rank }, (_, i) => i);
-  perm[rank - 2] = rank - 1;
-  perm[rank - 1] = rank - 2;
-  return perm;
-}
-
 export function chooseLayout(m: number, k: number, n: number, tA: boolean, tB: boolean): 'direct' | 'swapped' {
   if (layoutChoice !== 'auto') return layoutChoice;
   const direct = (tA ? m * k : 0) + (tB ? k * n : 0) + PACK_COST * k * n;
@@ -55,15 +48,7 @@ export function chooseLayout(m: number, k: number, n: number, tA: boolean, tB: b
  * One rank-2 product on the fast path. `a`, `b` are rank-2 views; returns [m, n].
  * `nn` runs the stock kernel with no transposes.
  */
-function product2d(
-  s: KernelScope,
-  a: Info,
-  b: Info,
-  tA: boolean,
-  tB: boolean,
-  allowSwap: boolean,
-  nn: (a: Info, b: Info) => Info,
-): Info {
+function product2d(s: KernelScope, a: Info, b: Info, tA: boolean, tB: boolean, allowSwap: boolean, nn: (a: Info, b: Info) => Info): Info {
   const m = tA ? a.shape[1] : a.shape[0];
   const k = tA ? a.shape[0] : a.shape[1];
   const n = tB ? b.shape[0] : b.shape[1];

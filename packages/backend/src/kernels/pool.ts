@@ -32,7 +32,19 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.K
     const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth } = info;
     if (2 * outHeight < inHeight || 2 * outWidth < inWidth) dxv.fill(0); // a row or column no window covers
     const simd = heapLoops(backend);
-    if (simd) simd.maxPoolGrad2x2(xv.byteOffset, dyv.byteOffset, mv.byteOffset, dxv.byteOffset, batchSize, inHeight, inWidth, inChannels, outHeight, outWidth);
+    if (simd)
+      simd.maxPoolGrad2x2(
+        xv.byteOffset,
+        dyv.byteOffset,
+        mv.byteOffset,
+        dxv.byteOffset,
+        batchSize,
+        inHeight,
+        inWidth,
+        inChannels,
+        outHeight,
+        outWidth,
+      );
     else maxPoolGrad2x2(xv, dyv, mv, dxv, info);
     return out;
   }
@@ -84,9 +96,16 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: tf.K
 /** The usual 2×2 pool with stride 2 and no padding: windows are disjoint and inside the input. */
 function isDisjoint2x2(info: tf.backend_util.Conv2DInfo): boolean {
   return (
-    info.filterHeight === 2 && info.filterWidth === 2 && info.strideHeight === 2 && info.strideWidth === 2 &&
-    info.dilationHeight === 1 && info.dilationWidth === 1 && info.padInfo.top === 0 && info.padInfo.left === 0 &&
-    2 * info.outHeight <= info.inHeight && 2 * info.outWidth <= info.inWidth
+    info.filterHeight === 2 &&
+    info.filterWidth === 2 &&
+    info.strideHeight === 2 &&
+    info.strideWidth === 2 &&
+    info.dilationHeight === 1 &&
+    info.dilationWidth === 1 &&
+    info.padInfo.top === 0 &&
+    info.padInfo.left === 0 &&
+    2 * info.outHeight <= info.inHeight &&
+    2 * info.outWidth <= info.inWidth
   );
 }
 

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { type Info, type WasmBackendLike, sizeOf, withScope } from './scope.js';
 
 /**

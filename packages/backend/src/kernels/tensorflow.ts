@@ -42,7 +42,9 @@ const conv2dBackpropFilter: Kernel = (args) => {
   if (!pads) return stock('Conv2DBackpropFilter')(args);
   const { inputs, backend } = args;
   const padded = stock('PadV2')({ inputs: { x: inputs.x }, backend, attrs: { paddings: pads, constantValue: 0 } });
-  return using(backend, padded, (x) => stock('Conv2DBackpropFilter')({ inputs: { x, dy: inputs.dy }, backend, attrs: { ...args.attrs, pad: 'valid' } }));
+  return using(backend, padded, (x) =>
+    stock('Conv2DBackpropFilter')({ inputs: { x, dy: inputs.dy }, backend, attrs: { ...args.attrs, pad: 'valid' } }),
+  );
 };
 
 const conv2dBackpropInput: Kernel = (args) => {
@@ -52,7 +54,9 @@ const conv2dBackpropInput: Kernel = (args) => {
   const inputShape = args.attrs!.inputShape as number[];
   const paddedShape = inputShape.map((d, i) => d + pads[i][0] + pads[i][1]);
   const padded = stock('Conv2DBackpropInput')({ inputs, backend, attrs: { ...args.attrs, pad: 'valid', inputShape: paddedShape } });
-  return using(backend, padded, (x) => stock('Slice')({ inputs: { x }, backend, attrs: { begin: pads.map((p) => p[0]), size: inputShape } }));
+  return using(backend, padded, (x) =>
+    stock('Slice')({ inputs: { x }, backend, attrs: { begin: pads.map((p) => p[0]), size: inputShape } }),
+  );
 };
 
 const KERNELS: readonly [string, Kernel][] = [

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { baseKernel, type Info, type WasmBackendLike } from './scope.js';
 
 /**

@@ -15,12 +15,14 @@ export function parseRedisUrl(url: string, flag = '--queue'): ConnectionOptions 
   } catch {
     throw new UsageError(`${flag} must be a Redis URL redis://host:port[/db]; got ${show(url)}`);
   }
-  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') throw new UsageError(`${flag} must start with redis:// or rediss://; got ${show(url)}`);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:')
+    throw new UsageError(`${flag} must start with redis:// or rediss://; got ${show(url)}`);
   if (!parsed.hostname) throw new UsageError(`${flag} needs a host: redis://host:port[/db]; got ${show(url)}`);
   const port = parsed.port ? Number(parsed.port) : 6379;
   const path = parsed.pathname.replace(/^\//, '');
   const db = path === '' ? 0 : Number(path);
-  if (!/^\d*$/.test(path) || !Number.isInteger(db) || db < 0 || db > 15) throw new UsageError(`${flag}: the database (after the port) must be an integer in [0, 15]; got ${show(path)} in ${show(url)}`);
+  if (!/^\d*$/.test(path) || !Number.isInteger(db) || db < 0 || db > 15)
+    throw new UsageError(`${flag}: the database (after the port) must be an integer in [0, 15]; got ${show(path)} in ${show(url)}`);
   if (parsed.search || parsed.hash) throw new UsageError(`${flag} takes no query or fragment; got ${show(url)}`);
   return {
     host: parsed.hostname.replace(/^\[|\]$/g, ''),
@@ -53,7 +55,15 @@ export async function openQueue(url: string, timeoutMs = 10_000): Promise<Queue>
     await Promise.race([
       queue.waitUntilReady(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`cannot reach Redis at ${redactUrl(url)} within ${timeoutMs / 1000} s${lastError ? ` (${lastError.message})` : ''}`)), timeoutMs);
+        timer = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `cannot reach Redis at ${redactUrl(url)} within ${timeoutMs / 1000} s${lastError ? ` (${lastError.message})` : ''}`,
+              ),
+            ),
+          timeoutMs,
+        );
       }),
     ]);
   } catch (error) {

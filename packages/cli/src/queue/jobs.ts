@@ -51,7 +51,11 @@ export function sweepId(name: string, jobs: readonly Pick<SweepJob, 'name' | 'la
     .update(canonical(jobs.map((j) => ({ name: j.name, label: j.label, config: j.config }))))
     .digest('hex')
     .slice(0, 12);
-  const base = name.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[._-]+/, '').slice(0, 64) || 'sweep';
+  const base =
+    name
+      .replace(/[^A-Za-z0-9._-]/g, '_')
+      .replace(/^[._-]+/, '')
+      .slice(0, 64) || 'sweep';
   return `${base}-${hash}`;
 }
 
@@ -62,15 +66,20 @@ export function queueJobId(sweep: string, name: string): string {
 
 /** Refuses names that could not be one directory (a worker joins them to its runs dir). */
 export function checkRunName(name: string, where: string): void {
-  if (!SAFE_SEGMENT.test(name)) throw new UsageError(`${where}: run name ${show(name)} cannot be a directory name on the workers; use letters, digits, ".", "_" and "-" in method labels`);
+  if (!SAFE_SEGMENT.test(name))
+    throw new UsageError(
+      `${where}: run name ${show(name)} cannot be a directory name on the workers; use letters, digits, ".", "_" and "-" in method labels`,
+    );
 }
 
 /** A job's data as read from Redis, checked before a worker uses it for paths and a run. */
 export function readJobData(data: unknown, id: string | undefined): QueueJobData {
   const d = data as Partial<QueueJobData> | null;
   const where = `queue job ${show(id)}`;
-  if (!d || typeof d !== 'object' || d.version !== 1) throw new UsageError(`${where} is not a sparsify sweep job (version 1); got ${show(d && (d as { version?: unknown }).version)}`);
-  if (typeof d.sweep !== 'string' || !SAFE_SEGMENT.test(d.sweep)) throw new UsageError(`${where}: sweep must be a directory name; got ${show(d.sweep)}`);
+  if (!d || typeof d !== 'object' || d.version !== 1)
+    throw new UsageError(`${where} is not a sparsify sweep job (version 1); got ${show(d && (d as { version?: unknown }).version)}`);
+  if (typeof d.sweep !== 'string' || !SAFE_SEGMENT.test(d.sweep))
+    throw new UsageError(`${where}: sweep must be a directory name; got ${show(d.sweep)}`);
   if (typeof d.name !== 'string') throw new UsageError(`${where}: name must be a string; got ${show(d.name)}`);
   checkRunName(d.name, where);
   if (typeof d.label !== 'string') throw new UsageError(`${where}: label must be a string; got ${show(d.label)}`);

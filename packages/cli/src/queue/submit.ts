@@ -58,7 +58,8 @@ export async function queueSweepCommand(configPath: string, o: QueueSweepOptions
   const attempts = o.attempts ?? 3;
   if (!Number.isInteger(attempts) || attempts < 1) throw new UsageError(`--attempts must be an integer ≥ 1; got ${show(attempts)}`);
   const backoff = o.backoff ?? 10_000;
-  if (!Number.isInteger(backoff) || backoff < 0) throw new UsageError(`--backoff must be an integer number of milliseconds ≥ 0; got ${show(backoff)}`);
+  if (!Number.isInteger(backoff) || backoff < 0)
+    throw new UsageError(`--backoff must be an integer number of milliseconds ≥ 0; got ${show(backoff)}`);
   if (o.detach && o.status) throw new UsageError('--detach submits and --status only looks: give one of them');
   const jobs = expandSweep(sweep, out);
   jobs.forEach((job) => checkRunName(job.name, `sweep config ${configPath}`));
@@ -76,7 +77,10 @@ export async function queueSweepCommand(configPath: string, o: QueueSweepOptions
         { event: 'sweep', runs: jobs.length, sweep: id, ...added, out },
       );
       if (o.detach) {
-        say(`sweep: detached; follow it with sparsify sweep ${configPath} --queue ${redactUrl(o.url)} --status`, { event: 'detached', sweep: id });
+        say(`sweep: detached; follow it with sparsify sweep ${configPath} --queue ${redactUrl(o.url)} --status`, {
+          event: 'detached',
+          sweep: id,
+        });
         return 0;
       }
     }
@@ -86,7 +90,12 @@ export async function queueSweepCommand(configPath: string, o: QueueSweepOptions
   }
 }
 
-async function submit(queue: Queue, sweep: string, jobs: SweepJob[], opts: { attempts: number; backoff: number }): Promise<{ added: number; present: number; retried: number }> {
+async function submit(
+  queue: Queue,
+  sweep: string,
+  jobs: SweepJob[],
+  opts: { attempts: number; backoff: number },
+): Promise<{ added: number; present: number; retried: number }> {
   const counts = { added: 0, present: 0, retried: 0 };
   for (const job of jobs) {
     const jobId = queueJobId(sweep, job.name);
@@ -145,7 +154,11 @@ function readKnownResults(out: string): Map<string, QueueJobResult> {
 
 function duration(ms: number): string {
   const s = Math.round(ms / 1000);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+  return s >= 3600
+    ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`
+    : s >= 60
+      ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`
+      : `${s}s`;
 }
 
 /** Watches the jobs until all are completed or failed (once, with `pollMs` 0), then writes the summary. */
@@ -170,7 +183,12 @@ async function follow(
       if (unreachable) say('sweep: Redis answers again', { event: 'redis', reachable: true });
       unreachable = false;
     } catch (error) {
-      if (!unreachable) say(`sweep: Redis unreachable (${(error as Error).message}); waiting for it`, { event: 'redis', reachable: false, message: (error as Error).message });
+      if (!unreachable)
+        say(`sweep: Redis unreachable (${(error as Error).message}); waiting for it`, {
+          event: 'redis',
+          reachable: false,
+          message: (error as Error).message,
+        });
       unreachable = true;
       if (o.pollMs === 0) throw error;
       await sleep(o.pollMs, o.signal);
@@ -186,7 +204,12 @@ async function follow(
     // Jobs Redis lost (restarted without persistence): queued again; workers skip what finished in the runs dir.
     const missing = states.filter((s) => s.state === 'missing');
     if (missing.length && o.pollMs > 0) {
-      const back = await submit(queue, sweep, jobs.filter((j) => missing.some((m) => m.name === j.name)), { attempts: o.attempts ?? 3, backoff: o.backoff ?? 10_000 });
+      const back = await submit(
+        queue,
+        sweep,
+        jobs.filter((j) => missing.some((m) => m.name === j.name)),
+        { attempts: o.attempts ?? 3, backoff: o.backoff ?? 10_000 },
+      );
       say(`sweep: ${back.added} job(s) were missing from Redis: queued again`, { event: 'requeued', count: back.added });
     }
     let changed = false;
@@ -200,10 +223,29 @@ async function follow(
         if (before) finishedHere++;
         const r = s.result;
         const resumed = r.resumedFrom !== undefined ? `, resumed from epoch ${r.resumedFrom}` : '';
-        say(`[${s.name}] done on ${r.worker}: final ${(r.summary.accuracy.final * 100).toFixed(2)}%, sparsity ${(r.summary.sparsity.global * 100).toFixed(2)}%${r.skipped ? ' (had finished before)' : ''}${resumed}`, { event: 'done', run: s.name, ...r });
-      } else if (s.state === 'failed') say(`[${s.name}] failed after ${s.attempts} attempt(s): ${s.message}`, { event: 'failed', run: s.name, attempts: s.attempts, message: s.message });
-      else if (s.state === 'active') say(`[${s.name}] running${s.epoch !== undefined ? `: epoch ${s.epoch + 1} done` : ''}`, { event: 'active', run: s.name, epoch: s.epoch ?? null });
-      else if (before) say(`[${s.name}] ${s.state}${s.attempts ? ` (after ${s.attempts} attempt(s))` : ''}`, { event: s.state, run: s.name, attempts: s.attempts });
+        say(
+          `[${s.name}] done on ${r.worker}: final ${(r.summary.accuracy.final * 100).toFixed(2)}%, sparsity ${(r.summary.sparsity.global * 100).toFixed(2)}%${r.skipped ? ' (had finished before)' : ''}${resumed}`,
+          { event: 'done', run: s.name, ...r },
+        );
+      } else if (s.state === 'failed')
+        say(`[${s.name}] failed after ${s.attempts} attempt(s): ${s.message}`, {
+          event: 'failed',
+          run: s.name,
+          attempts: s.attempts,
+          message: s.message,
+        });
+      else if (s.state === 'active')
+        say(`[${s.name}] running${s.epoch !== undefined ? `: epoch ${s.epoch + 1} done` : ''}`, {
+          event: 'active',
+          run: s.name,
+          epoch: s.epoch ?? null,
+        });
+      else if (before)
+        say(`[${s.name}] ${s.state}${s.attempts ? ` (after ${s.attempts} attempt(s))` : ''}`, {
+          event: s.state,
+          run: s.name,
+          attempts: s.attempts,
+        });
     }
     const done = states.filter((s) => s.state === 'completed').length;
     const failed = states.filter((s) => s.state === 'failed').length;
@@ -213,15 +255,36 @@ async function follow(
       saveStates(out, sweep, states);
       if (o.pollMs > 0) {
         const eta = finishedHere > 0 && left > 0 ? `, ETA ${duration(((Date.now() - started) / finishedHere) * left)}` : '';
-        say(`sweep: ${done}/${jobs.length} done, ${failed} failed, ${active} running, ${left - active} waiting${eta}`, { event: 'progress', done, failed, active, waiting: left - active, total: jobs.length });
+        say(`sweep: ${done}/${jobs.length} done, ${failed} failed, ${active} running, ${left - active} waiting${eta}`, {
+          event: 'progress',
+          done,
+          failed,
+          active,
+          waiting: left - active,
+          total: jobs.length,
+        });
       }
     }
     if (left === 0) return summarize(jobs, states, out, o, say);
     if (o.pollMs === 0) {
-      say(`sweep ${sweep}: ${done}/${jobs.length} done, ${failed} failed, ${active} running, ${left - active} waiting`, { event: 'status', sweep, done, failed, active, waiting: left - active, total: jobs.length });
+      say(`sweep ${sweep}: ${done}/${jobs.length} done, ${failed} failed, ${active} running, ${left - active} waiting`, {
+        event: 'status',
+        sweep,
+        done,
+        failed,
+        active,
+        waiting: left - active,
+        total: jobs.length,
+      });
       for (const s of states) {
-        const detail = s.state === 'failed' ? `: ${s.message}` : s.state === 'active' && s.epoch !== undefined ? `: epoch ${s.epoch + 1} done` : '';
-        say(`  ${s.name.padEnd(Math.max(...jobs.map((j) => j.name.length)))}  ${s.state}${detail}`, { event: 'job', run: s.name, state: s.state, ...(s.message ? { message: s.message } : {}) });
+        const detail =
+          s.state === 'failed' ? `: ${s.message}` : s.state === 'active' && s.epoch !== undefined ? `: epoch ${s.epoch + 1} done` : '';
+        say(`  ${s.name.padEnd(Math.max(...jobs.map((j) => j.name.length)))}  ${s.state}${detail}`, {
+          event: 'job',
+          run: s.name,
+          state: s.state,
+          ...(s.message ? { message: s.message } : {}),
+        });
       }
       return STATUS_UNFINISHED;
     }
@@ -231,7 +294,10 @@ async function follow(
 }
 
 function interrupted(o: QueueSweepOptions, sweep: string, say: Say): number {
-  say(`sweep: stopped waiting; the jobs of ${sweep} go on in the queue (sparsify sweep <config> --queue ${redactUrl(o.url)} --status collects them)`, { event: 'sweep-detached', sweep });
+  say(
+    `sweep: stopped waiting; the jobs of ${sweep} go on in the queue (sparsify sweep <config> --queue ${redactUrl(o.url)} --status collects them)`,
+    { event: 'sweep-detached', sweep },
+  );
   return 0;
 }
 
@@ -256,11 +322,16 @@ function summarize(jobs: SweepJob[], states: JobState[], out: string, o: QueueSw
   }
   const first = jobs[0].config;
   const { report, files } = writeSweepReport(out, { model: first.model, dataset: first.dataset, ...(backend ? { backend } : {}), rows });
-  if (o.json) o.io.out(`${JSON.stringify({ event: 'sweep-done', failed: failures.length, failures: failures.map((s) => ({ run: s.name, message: s.message })), rows: rows.length, html: files.html, json: files.json })}\n`);
+  if (o.json)
+    o.io.out(
+      `${JSON.stringify({ event: 'sweep-done', failed: failures.length, failures: failures.map((s) => ({ run: s.name, message: s.message })), rows: rows.length, html: files.html, json: files.json })}\n`,
+    );
   else {
     o.io.out(`\n${renderSweepText(report)}\n\n`);
     if (failures.length) o.io.out(`failed:\n${failedText}\n`);
-    o.io.out(`${rows.length} of ${jobs.length} runs finished${failures.length ? `, ${failures.length} failed` : ''}; report: ${files.html}\n`);
+    o.io.out(
+      `${rows.length} of ${jobs.length} runs finished${failures.length ? `, ${failures.length} failed` : ''}; report: ${files.html}\n`,
+    );
   }
   return failures.length ? 1 : 0;
 }

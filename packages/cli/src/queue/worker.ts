@@ -41,9 +41,11 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
   // Imported here, not at the top: the bundled CLI loads BullMQ only for the queue commands.
   const { DelayedError, UnrecoverableError, WaitingError, Worker } = await import('bullmq');
   const concurrency = o.concurrency ?? 1;
-  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`--concurrency must be an integer ≥ 1; got ${show(concurrency)}`);
+  if (!Number.isInteger(concurrency) || concurrency < 1)
+    throw new UsageError(`--concurrency must be an integer ≥ 1; got ${show(concurrency)}`);
   const lockDuration = o.lockDuration ?? 30_000;
-  if (!Number.isInteger(lockDuration) || lockDuration < 1000) throw new UsageError(`--lock-duration must be an integer number of milliseconds ≥ 1000; got ${show(lockDuration)}`);
+  if (!Number.isInteger(lockDuration) || lockDuration < 1000)
+    throw new UsageError(`--lock-duration must be an integer number of milliseconds ≥ 1000; got ${show(lockDuration)}`);
   const runsDir = resolve(o.runsDir ?? 'runs');
   makeDirectory(runsDir);
   await registerPlugins();
@@ -62,14 +64,27 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
     }
     const out = join(runsDir, data.sweep);
     const dir = join(out, data.name);
-    say(`[${data.name}] job ${job.id} (attempt ${job.attemptsMade + 1}${job.opts.attempts ? ` of ${job.opts.attempts}` : ''}) in ${dir}`, { event: 'job', run: data.name, id: job.id, attempt: job.attemptsMade + 1, dir });
+    say(`[${data.name}] job ${job.id} (attempt ${job.attemptsMade + 1}${job.opts.attempts ? ` of ${job.opts.attempts}` : ''}) in ${dir}`, {
+      event: 'job',
+      run: data.name,
+      id: job.id,
+      attempt: job.attemptsMade + 1,
+      dir,
+    });
     const staleMs = 3 * lockDuration;
     const lost = takeOverLostLock(dir, staleMs);
-    if (lost.taken) say(`[${data.name}] took over the run directory from lost worker ${lost.owner.host}:${lost.owner.pid} (silent for ${Math.round(lost.silentMs / 1000)} s)`, { event: 'lock-taken-over', run: data.name, owner: lost.owner });
+    if (lost.taken)
+      say(
+        `[${data.name}] took over the run directory from lost worker ${lost.owner.host}:${lost.owner.pid} (silent for ${Math.round(lost.silentMs / 1000)} s)`,
+        { event: 'lock-taken-over', run: data.name, owner: lost.owner },
+      );
     else if (lost.owner) {
       // Another host's worker touched it lately: it may still be stopping. Back to the queue, without using an attempt, until its heartbeat would be stale.
       const waitMs = staleMs - (lost.silentMs ?? 0) + 1000;
-      say(`[${data.name}] run directory held by ${lost.owner.host}:${lost.owner.pid} (touched ${Math.round((lost.silentMs ?? 0) / 1000)} s ago): back in the queue for ${Math.round(waitMs / 1000)} s`, { event: 'lock-held', run: data.name, owner: lost.owner, waitMs });
+      say(
+        `[${data.name}] run directory held by ${lost.owner.host}:${lost.owner.pid} (touched ${Math.round((lost.silentMs ?? 0) / 1000)} s ago): back in the queue for ${Math.round(waitMs / 1000)} s`,
+        { event: 'lock-held', run: data.name, owner: lost.owner, waitMs },
+      );
       await job.moveToDelayed(Date.now() + waitMs, token);
       throw new DelayedError();
     }
@@ -97,7 +112,10 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
           say,
           signal: stop.signal,
           onEvent: (ev) => {
-            if (ev.event === 'epoch') void job.updateProgress({ phase: ev.phase, epoch: ev.epoch, accuracy: ev.accuracy, sparsity: ev.sparsity }).catch(() => undefined);
+            if (ev.event === 'epoch')
+              void job
+                .updateProgress({ phase: ev.phase, epoch: ev.epoch, accuracy: ev.accuracy, sparsity: ev.sparsity })
+                .catch(() => undefined);
             if (ev.event === 'done' && typeof ev.resumedFrom === 'number') resumedFrom = ev.resumedFrom;
           },
         },
@@ -105,10 +123,19 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
       if (outcome.code === 0) {
         const report = completedReport(dir);
         if (!report) throw new Error(`${dir} has no completed report.json after its run exited 0`);
-        return { summary: summarizeReport(report), worker: me, runDir: dir, skipped: outcome.skipped, ...(resumedFrom !== undefined ? { resumedFrom } : {}) };
+        return {
+          summary: summarizeReport(report),
+          worker: me,
+          runDir: dir,
+          skipped: outcome.skipped,
+          ...(resumedFrom !== undefined ? { resumedFrom } : {}),
+        };
       }
       if (stop.signal.aborted) {
-        if (stop.signal.reason === ('lock-lost' satisfies StopReason)) throw new Error(`worker ${me} lost the job's lock (Redis unreachable for ${lockDuration} ms?): stopped it at a checkpoint for the worker that has it now`);
+        if (stop.signal.reason === ('lock-lost' satisfies StopReason))
+          throw new Error(
+            `worker ${me} lost the job's lock (Redis unreachable for ${lockDuration} ms?): stopped it at a checkpoint for the worker that has it now`,
+          );
         // Back to the queue without counting as an attempt: another worker resumes from the checkpoint.
         await job.moveToWait(token);
         throw new WaitingError();
@@ -143,16 +170,27 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
   worker.on('lockRenewalFailed', (ids: string[]) => {
     for (const id of ids) running.get(id)?.abort('lock-lost' satisfies StopReason);
   });
-  worker.on('completed', (job) => say(`[${job.data.name}] completed${job.returnvalue?.skipped ? ' (had finished before)' : ''}`, { event: 'completed', id: job.id }));
+  worker.on('completed', (job) =>
+    say(`[${job.data.name}] completed${job.returnvalue?.skipped ? ' (had finished before)' : ''}`, { event: 'completed', id: job.id }),
+  );
   worker.on('failed', (job, error) => {
     if (!job || error instanceof WaitingError || error instanceof DelayedError) return;
     const final = error instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1);
-    say(`[${job.data?.name ?? job.id}] ${final ? 'failed' : 'failed, to be retried'}: ${error.message}`, { event: 'job-failed', id: job.id, run: job.data?.name, final, message: error.message });
+    say(`[${job.data?.name ?? job.id}] ${final ? 'failed' : 'failed, to be retried'}: ${error.message}`, {
+      event: 'job-failed',
+      id: job.id,
+      run: job.data?.name,
+      final,
+      message: error.message,
+    });
   });
   worker.on('ready', () => (lastError = ''));
 
   const stopWorker = async () => {
-    say(`worker: stopping: ${running.size} running job(s) checkpoint and go back to the queue`, { event: 'stopping', running: running.size });
+    say(`worker: stopping: ${running.size} running job(s) checkpoint and go back to the queue`, {
+      event: 'stopping',
+      running: running.size,
+    });
     for (const stop of running.values()) stop.abort('worker-stopping' satisfies StopReason);
     await worker.close();
   };
@@ -161,7 +199,12 @@ export async function workerCommand(o: WorkerOptions): Promise<number> {
     if (o.signal.aborted) done();
     else o.signal.addEventListener('abort', () => done(), { once: true });
   });
-  say(`worker ${me}: queue ${QUEUE_NAME} on ${redactUrl(o.url)}, concurrency ${concurrency}, runs dir ${runsDir}`, { event: 'worker', id: me, concurrency, runsDir });
+  say(`worker ${me}: queue ${QUEUE_NAME} on ${redactUrl(o.url)}, concurrency ${concurrency}, runs dir ${runsDir}`, {
+    event: 'worker',
+    id: me,
+    concurrency,
+    runsDir,
+  });
   const runLoop = worker.run();
   await Promise.race([stopped, runLoop]);
   await stopWorker();

@@ -77,7 +77,12 @@ export function blockMasks(params: readonly Param[], options: BlockOptions): Pru
   checkScoreOptions(params, options);
   if (params.length === 0) throw new SparsifyConfigError('blockMasks needs at least one param; got none');
   for (const p of params) {
-    check(p.variable.rank === 2, `blockMasks: rank of param ${JSON.stringify(p.name)}`, p.variable.rank, '2 (block sparsity applies to rank-2 weights such as dense kernels)');
+    check(
+      p.variable.rank === 2,
+      `blockMasks: rank of param ${JSON.stringify(p.name)}`,
+      p.variable.rank,
+      '2 (block sparsity applies to rank-2 weights such as dense kernels)',
+    );
   }
   const pools = params.map((p, i) => {
     const [rows, cols] = p.variable.shape;

@@ -8,10 +8,7 @@ import type { Param } from '../params.js';
  * with the variable's number of entries (in row-major order); every value must be exactly 0 or 1.
  * Returns a new tensor (the caller's to dispose, e.g. with `disposeMasks`); the input is not kept.
  */
-export function customFromMask(
-  target: tf.Variable | Pick<Param, 'variable'>,
-  mask: tf.Tensor | ArrayLike<number>,
-): Mask {
+export function customFromMask(target: tf.Variable | Pick<Param, 'variable'>, mask: tf.Tensor | ArrayLike<number>): Mask {
   const variable = target instanceof tf.Variable ? target : target.variable;
   const values = mask instanceof tf.Tensor ? mask.dataSync() : mask;
   const name = JSON.stringify(variable.name);

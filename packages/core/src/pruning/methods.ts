@@ -66,7 +66,12 @@ export function checkPruningMethod(method: unknown): asserts method is PruningMe
       return;
     case 'custom':
       check(typeof m.name === 'string' && m.name.length > 0, 'custom pruning method name', m.name, 'a non-empty string');
-      check(typeof m.computeMasks === 'function', 'custom pruning method computeMasks', m.computeMasks, 'a function (params, sparsity, options) => masks');
+      check(
+        typeof m.computeMasks === 'function',
+        'custom pruning method computeMasks',
+        m.computeMasks,
+        'a function (params, sparsity, options) => masks',
+      );
       return;
   }
 }

@@ -9,12 +9,7 @@ export type MByN = readonly [m: number, n: number];
 
 export function checkMByNOption(mByN: unknown): void {
   check(
-    Array.isArray(mByN) &&
-      mByN.length === 2 &&
-      Number.isInteger(mByN[0]) &&
-      Number.isInteger(mByN[1]) &&
-      mByN[0] >= 1 &&
-      mByN[0] < mByN[1],
+    Array.isArray(mByN) && mByN.length === 2 && Number.isInteger(mByN[0]) && Number.isInteger(mByN[1]) && mByN[0] >= 1 && mByN[0] < mByN[1],
     'mByN',
     mByN,
     'a pair [m, n] of integers with 1 ≤ m < n (m zeros in every n consecutive values), e.g. [2, 4]',
@@ -65,7 +60,7 @@ export function mByNMasks(params: readonly Param[], options: MByNOptions): Mask[
     for (let o = 0; o < outer; o++) {
       for (let q = 0; q < inner; q++) {
         for (let g = 0; g < inDim; g += n) {
-          for (let k = 0; k < n; k++) order[k] = ((o * inDim + g + k) * inner) + q;
+          for (let k = 0; k < n; k++) order[k] = (o * inDim + g + k) * inner + q;
           // Smallest scores first; ties by position (lower index first). n is small.
           order.sort((a, b) => scores[a] - scores[b] || a - b);
           for (let k = 0; k < m; k++) mask[order[k]] = 0;
@@ -121,7 +116,7 @@ export function checkMByN(source: ParamSource, mByN: MByN, options: { selection?
       for (let q = 0; q < inner; q++) {
         for (let g = 0; g < inDim; g += n) {
           let zeros = 0;
-          for (let k = 0; k < n; k++) if (w[((o * inDim + g + k) * inner) + q] === 0) zeros++;
+          for (let k = 0; k < n; k++) if (w[(o * inDim + g + k) * inner + q] === 0) zeros++;
           groups++;
           if (zeros < m) violatingGroups++;
         }
