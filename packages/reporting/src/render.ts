@@ -271,6 +271,22 @@ function sweepTableRows(s: SweepReport): string[][] {
 }
 const SWEEP_HEAD = ['method', 'target', 'achieved', 'dense', 'pruned', 'final', 'best (test selection)', 'seeds'];
 
+/** One row per run of a sweep, in report.md and report.html alike. */
+const RUNS_HEAD = ['run', 'method', 'target', 'seed', 'achieved', 'final', 'samples/s', 's', 'status'];
+function runsRows(s: SweepReport): string[][] {
+  return s.rows.map((r) => [
+    r.name,
+    r.method,
+    pct(r.target, 1),
+    String(r.seed),
+    pct(r.sparsity),
+    pct(r.final),
+    num(r.samplesPerSecond, 0),
+    num(r.seconds, 0),
+    r.status ?? 'completed',
+  ]);
+}
+
 export function renderSweepMarkdown(s: SweepReport): string {
   return [
     '# sparsify sweep',
@@ -281,20 +297,7 @@ export function renderSweepMarkdown(s: SweepReport): string {
     '',
     '## Runs',
     '',
-    mdTable(
-      ['run', 'method', 'target', 'seed', 'achieved', 'final', 'samples/s', 's', 'status'],
-      s.rows.map((r) => [
-        r.name,
-        r.method,
-        pct(r.target, 1),
-        String(r.seed),
-        pct(r.sparsity),
-        pct(r.final),
-        num(r.samplesPerSecond, 0),
-        num(r.seconds, 0),
-        r.status ?? 'completed',
-      ]),
-    ),
+    mdTable(RUNS_HEAD, runsRows(s)),
     '',
   ].join('\n');
 }
@@ -330,20 +333,6 @@ export function renderSweepHtml(s: SweepReport): string {
   })}</div>`;
   body += htmlTable(SWEEP_HEAD, sweepTableRows(s), [1, 2, 3, 4, 5, 6, 7]);
   body += '<h2>Runs</h2>';
-  body += htmlTable(
-    ['run', 'method', 'target', 'seed', 'achieved', 'final', 'samples/s', 's', 'status'],
-    s.rows.map((r) => [
-      r.name,
-      r.method,
-      pct(r.target, 1),
-      String(r.seed),
-      pct(r.sparsity),
-      pct(r.final),
-      num(r.samplesPerSecond, 0),
-      num(r.seconds, 0),
-      r.status ?? 'completed',
-    ]),
-    [2, 3, 4, 5, 6, 7],
-  );
+  body += htmlTable(RUNS_HEAD, runsRows(s), [2, 3, 4, 5, 6, 7]);
   return page('sparsify sweep', body);
 }

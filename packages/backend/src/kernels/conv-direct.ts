@@ -7,6 +7,24 @@ import { heapViews, type Info, type KernelScope, type WasmBackendLike } from './
 
 type Conv2DInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
+/** The conv's shape, strides, dilations and padding in the order both wasm functions take them last. */
+const geometry = (i: Conv2DInfo): number[] => [
+  i.inHeight,
+  i.inWidth,
+  i.inChannels,
+  i.outHeight,
+  i.outWidth,
+  i.outChannels,
+  i.filterHeight,
+  i.filterWidth,
+  i.strideHeight,
+  i.strideWidth,
+  i.dilationHeight,
+  i.dilationWidth,
+  i.padInfo.top,
+  i.padInfo.left,
+];
+
 /**
  * Convs and their filter gradient as register-blocked WebAssembly SIMD loops straight over the NHWC
  * tensors on the wasm heap (conv2d.wat, filter-grad.wat): no im2col, no indirection buffer, no
@@ -50,34 +68,13 @@ export function convDirect(backend: WasmBackendLike, x: Info, filter: Info, bias
   const e = wasmKernelExports(backend as unknown as tf.KernelBackend, CONV2D_WASM);
   if (!e) return null;
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
   const out = backend.makeOutput([batchSize, outHeight, outWidth, outChannels], 'float32');
   const [xv, fv, ov] = heapViews(backend, [x, filter, out])!;
   const bv = bias ? heapViews(backend, [bias])![0].byteOffset : 0;
   const [xImage, outImage] = [4 * inHeight * inWidth * inChannels, 4 * outHeight * outWidth * outChannels];
   const work = batchSize * outHeight * outWidth * outChannels * filterHeight * filterWidth * inChannels;
   overImages(backend, CONV2D_WASM, e, 'Conv2D', batchSize, work, [out.dataId], (ex, first, count) =>
-    ex.conv2d(
-      xv.byteOffset + first * xImage,
-      fv.byteOffset,
-      bv,
-      ov.byteOffset + first * outImage,
-      count,
-      inHeight,
-      inWidth,
-      inChannels,
-      outHeight,
-      outWidth,
-      outChannels,
-      filterHeight,
-      filterWidth,
-      strideHeight,
-      strideWidth,
-      dilationHeight,
-      dilationWidth,
-      padInfo.top,
-      padInfo.left,
-    ),
+    ex.conv2d(xv.byteOffset + first * xImage, fv.byteOffset, bv, ov.byteOffset + first * outImage, count, ...geometry(info)),
   );
   return out;
 }
@@ -93,7 +90,6 @@ export function filterGradDirect(s: KernelScope, x: Info, dy: Info, info: Conv2D
   const e = wasmKernelExports(backend as unknown as tf.KernelBackend, FILTERGRAD_WASM);
   if (!e) return null;
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
-  const { strideHeight, strideWidth, dilationHeight, dilationWidth, padInfo } = info;
   const shape = [filterHeight, filterWidth, inChannels, outChannels];
   const out = s.track(backend.makeOutput(shape, 'float32'));
   const partial = s.track(backend.makeOutput(shape, 'float32'));
@@ -106,20 +102,7 @@ export function filterGradDirect(s: KernelScope, x: Info, dy: Info, info: Conv2D
       dyv.byteOffset + first * dyImage,
       first === 0 ? ov.byteOffset : pv.byteOffset,
       count,
-      inHeight,
-      inWidth,
-      inChannels,
-      outHeight,
-      outWidth,
-      outChannels,
-      filterHeight,
-      filterWidth,
-      strideHeight,
-      strideWidth,
-      dilationHeight,
-      dilationWidth,
-      padInfo.top,
-      padInfo.left,
+      ...geometry(info),
     ),
   );
   if (split) {
