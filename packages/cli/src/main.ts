@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
 import {
   BACKENDS,
   METHOD_PRESETS,
@@ -21,7 +23,10 @@ import { hasRun, readStoredRun, trainCommand } from './train-command.js';
 import type { BackendPreference } from '@sparsify/backend';
 import { readRegularFile } from '@sparsify/train';
 
-export const COMMANDS = ['train', 'sweep', 'worker', 'report', 'export', 'penalties', 'help'] as const;
+export const COMMANDS = ['train', 'sweep', 'worker', 'report', 'export', 'penalties', 'version', 'help'] as const;
+
+/** This package's version, from its package.json (dist/ and src/ both sit one level below it). */
+export const CLI_VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
 
 const HELP = `sparsify: sparsity penalties and pruning for TensorFlow.js
 
@@ -37,6 +42,7 @@ Usage:
                                       --format sparse for the compressed sparse format of @sparsify/layers;
                                       --shrink removes the neurons and channels structured sparsity left dead
   sparsify penalties                  installed penalties and baselines with their options
+  sparsify --version                  the versions of sparsify, TensorFlow.js and Node
 
 train options:
   --model NAME           lenet-300-100 (default), lenet-5, lenet-5-caffe, vgg-small, vgg16, vgg19, resnet-20, resnet-32, …
@@ -125,13 +131,65 @@ const TRAIN_FLAGS = {
 type Flags = Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }>;
 type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
+/**
+ * A negative number after an option that takes a value is that value (`--lr -1`), not an option:
+ * written as `--lr=-1` before parseArgs, which would otherwise call it ambiguous.
+ */
+export function joinNegativeValues(args: readonly string[], options: Flags): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].startsWith('--') ? args[i].slice(2) : undefined;
+    if (name && options[name]?.type === 'string' && /^-(\d|\.\d|Infinity)/.test(args[i + 1] ?? '')) out.push(`${args[i]}=${args[++i]}`);
+    else out.push(args[i]);
+  }
+  return out;
+}
+
+/** The option closest to a misspelt one (edit distance ≤ 2, or a prefix of it), if any. */
+export function nearestOption(given: string, options: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      const row = [i];
+      for (let j = 1; j <= b.length; j++)
+        row[j] = Math.min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = row;
+    }
+    return previous[b.length];
+  };
+  const ranked = options.map((o) => ({ o, d: o.startsWith(given) ? 1 : distance(given, o) })).sort((x, y) => x.d - y.d);
+  return ranked[0] && ranked[0].d <= 2 ? ranked[0].o : undefined;
+}
+
+/** parseArgs' errors, in the CLI's words. */
+function parseError(error: unknown, options: Flags, command: string): UsageError {
+  const { code, message } = error as { code?: string; message: string };
+  const option = /'(-{1,2}[^' ]+)/.exec(message)?.[1] ?? '';
+  const help = `(sparsify help lists the options of ${command})`;
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const near = nearestOption(option.replace(/^-+/, '').split('=')[0], Object.keys(options));
+    return new UsageError(`unknown option ${option} for sparsify ${command}${near ? `; did you mean --${near}?` : ''} ${help}`);
+  }
+  if (code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    const takesValue = options[option.replace(/^-+/, '')]?.type === 'string';
+    return new UsageError(takesValue ? `${option} needs a value, e.g. ${option} <value>` : `${option} takes no value`);
+  }
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL')
+    return new UsageError(`sparsify ${command} takes no argument ${show(/'([^']*)'/.exec(message)?.[1] ?? '')} ${help}`);
+  return new UsageError(
+    `sparsify ${command}: ${message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '')} ${help}`,
+  );
+}
+
 function parse(args: string[], options: Flags, positionals: number, command: string): { values: Values; positionals: string[] } {
   let parsed: { values: Values; positionals: string[] };
   try {
-    parsed = parseArgs({ args, options, strict: true, allowPositionals: positionals > 0 }) as { values: Values; positionals: string[] };
+    parsed = parseArgs({ args: joinNegativeValues(args, options), options, strict: true, allowPositionals: positionals > 0 }) as {
+      values: Values;
+      positionals: string[];
+    };
   } catch (error) {
-    const message = (error as Error).message.replace(/\. To specify a positional argument starting with a '-'.*$/s, '');
-    throw new UsageError(`sparsify ${command}: ${message}. Run sparsify help for the valid options`);
+    throw parseError(error, options, command);
   }
   if (parsed.positionals.length > positionals) {
     throw new UsageError(`sparsify ${command}: unexpected argument ${show(parsed.positionals[positionals])}`);
@@ -268,6 +326,11 @@ export async function main(argv: string[], io: IO = processIO, options: MainOpti
   try {
     switch (command) {
       case undefined:
+      case '--version':
+      case '-v':
+      case 'version':
+        io.out(`sparsify ${CLI_VERSION} (TensorFlow.js ${tf.version.tfjs}, Node ${process.versions.node})\n`);
+        return 0;
       case 'help':
       case '--help':
       case '-h':
@@ -367,8 +430,10 @@ export async function main(argv: string[], io: IO = processIO, options: MainOpti
         const { values } = parse(rest, { json: { type: 'boolean' } }, 0, 'penalties');
         return await penaltiesCommand(io, Boolean(values.json));
       }
-      default:
-        throw new UsageError(`unknown command ${show(command)}; valid: ${COMMANDS.join(', ')}`);
+      default: {
+        const near = nearestOption(command, COMMANDS);
+        throw new UsageError(`unknown command ${show(command)}${near ? `; did you mean ${near}?` : ''} (valid: ${COMMANDS.join(', ')})`);
+      }
     }
   } catch (error) {
     if (isUsageLike(error)) {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeOptions, listPenalties } from '@sparsify/core';
 import { METHOD_PRESETS, buildRun, expandSweep, main, registerPlugins, trainConfigFromFlags } from '../src/index.js';
+import { CLI_VERSION, joinNegativeValues, nearestOption } from '../src/main.js';
 import { runEndLine, sweepJobEnv, workerCount } from '../src/sweep.js';
 import { cleanup, memoryIO, tempDir, TINY } from './helpers.js';
 
@@ -15,7 +16,12 @@ afterAll(cleanup);
 
 describe('bad flags and values', () => {
   const cases: [string[], RegExp][] = [
-    [['--bogus'], /Unknown option '--bogus'/],
+    [['--bogus'], /^sparsify: unknown option --bogus for sparsify train \(sparsify help lists the options of train\)\n$/],
+    [['--epoch', '1'], /^sparsify: unknown option --epoch for sparsify train; did you mean --epochs\? /],
+    [['--epochs', '-1'], /--epochs must be an integer ≥ 0; got -1/],
+    [['--lr', '-1'], /--lr/],
+    [['--epochs'], /^sparsify: --epochs needs a value, e.g. --epochs <value>\n$/],
+    [['--json=yes'], /^sparsify: --json takes no value\n$/],
     [['--sparsity', '1.5'], /--sparsity must be a fraction in \[0, 1\).*got 1.5/],
     [['--sparsity', 'lots'], /--sparsity must be a number; got "lots"/],
     [['--penalty', 'nope'], /--penalty must be one of none, magnitude, gmp, .*halo.*; got "nope"/],
@@ -53,6 +59,22 @@ describe('bad flags and values', () => {
     });
   }
 
+  it('--version prints the versions of sparsify, TensorFlow.js and Node', async () => {
+    const io = memoryIO();
+    expect(await main(['--version'], io)).toBe(0);
+    expect(io.stdout).toBe(`sparsify ${CLI_VERSION} (TensorFlow.js ${tf.version.tfjs}, Node ${process.versions.node})\n`);
+    expect(CLI_VERSION).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('near misses get a suggestion; negative numbers are values', () => {
+    expect(nearestOption('epoch', ['epochs', 'finetune-epochs', 'lr'])).toBe('epochs');
+    expect(nearestOption('finetune', ['epochs', 'finetune-epochs', 'lr'])).toBe('finetune-epochs');
+    expect(nearestOption('colour', ['epochs', 'lr'])).toBeUndefined();
+    const flags = { lr: { type: 'string' as const }, json: { type: 'boolean' as const } };
+    expect(joinNegativeValues(['--lr', '-1e-3', '--json', '-x'], flags)).toEqual(['--lr=-1e-3', '--json', '-x']);
+    expect(joinNegativeValues(['--lr', '-.5'], flags)).toEqual(['--lr=-.5']);
+  });
+
   it('--resume takes no other training flags', async () => {
     const io = memoryIO();
     expect(await main(['train', '--resume', 'x', '--epochs', '3'], io)).toBe(2);
@@ -62,7 +84,10 @@ describe('bad flags and values', () => {
   it('an unknown command, and a sweep without a config', async () => {
     let io = memoryIO();
     expect(await main(['fly'], io)).toBe(2);
-    expect(io.stderr).toMatch(/unknown command "fly"; valid: train, sweep, worker, report, export, penalties, help/);
+    expect(io.stderr).toMatch(/unknown command "fly" \(valid: train, sweep, worker, report, export, penalties, version, help\)/);
+    io = memoryIO();
+    expect(await main(['trian'], io)).toBe(2);
+    expect(io.stderr).toMatch(/unknown command "trian"; did you mean train\?/);
     io = memoryIO();
     expect(await main(['sweep'], io)).toBe(2);
     expect(io.stderr).toMatch(/needs a config file/);
