@@ -25,8 +25,17 @@ export class Progress {
   private epochsDone = 0;
   private epochSeconds: number[] = [];
   private lastDraw = 0;
-  private lastMetrics: EpochMetrics | null = null;
   private barShown = false;
+  /** Epochs in the current phase, and the global index of its first epoch (known at its first batch). */
+  private phaseEpochs = 0;
+  private phaseFirstEpoch: number | undefined;
+  private phaseStartEpoch = 0;
+  /** Running batch-accuracy sums of the epoch in progress. */
+  private accuracySum = 0;
+  private accuracyBatches = 0;
+  private accuracyEpoch = -1;
+  /** The model's sparsity as last measured: an epoch's end or a pruning step. */
+  private sparsity: number | undefined;
 
   constructor(
     private readonly io: IO,
@@ -62,36 +71,60 @@ export class Progress {
 
   phaseStart(info: { phase: Phase; epochs: number; startEpoch: number }): void {
     this.phase = info.phase;
+    this.phaseEpochs = info.epochs;
+    this.phaseStartEpoch = info.startEpoch;
+    this.phaseFirstEpoch = undefined;
     this.event('phase', info);
     this.line(
       `${info.phase === 'train' ? 'training' : 'fine-tuning'}: ${info.epochs} epoch${info.epochs === 1 ? '' : 's'}${info.startEpoch ? ` (from epoch ${info.startEpoch})` : ''}`,
     );
   }
 
+  /** "epoch 3/10" within the current phase ("fine-tune 1/2"; "epoch 3/≤37" while ART decides). */
+  private epochLabel(phaseEpoch: number, phase: Phase): string {
+    const of = this.phaseEpochs ? `/${this.openEnded && phase === 'train' ? '≤' : ''}${this.phaseEpochs}` : '';
+    return `${phase === 'train' ? 'epoch' : 'fine-tune'} ${phaseEpoch + 1}${of}`;
+  }
+
   batch(info: BatchEndInfo): void {
+    if (info.epoch !== this.accuracyEpoch) [this.accuracyEpoch, this.accuracySum, this.accuracyBatches] = [info.epoch, 0, 0];
+    if (info.accuracy !== undefined)
+      [this.accuracySum, this.accuracyBatches] = [this.accuracySum + info.accuracy, this.accuracyBatches + 1];
+    this.phaseFirstEpoch ??= info.epoch - this.phaseStartEpoch;
     if (this.mode !== 'tty') return;
     const now = Date.now();
     if (now - this.lastDraw < 100 && info.batch !== info.batches) return;
     this.lastDraw = now;
-    const epochFraction = info.batch / info.batches;
-    const width = Math.max(10, Math.min(30, (this.io.columns ?? 100) - 90));
-    const filled = Math.round(epochFraction * width);
-    const bar = `${'█'.repeat(filled)}${'░'.repeat(width - filled)}`;
-    const m = this.lastMetrics;
-    const perEpoch = this.epochSeconds.length ? this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length : NaN;
-    const remaining = this.plannedEpochs - this.epochsDone - epochFraction;
-    const eta = this.openEnded && this.phase === 'train' ? '?' : clock(perEpoch * remaining);
-    const text =
-      `${this.phase === 'train' ? 'epoch' : 'ft'} ${info.epoch + 1}/${this.plannedEpochs} ${bar} ${String(Math.round(epochFraction * 100)).padStart(3)}% ` +
-      `loss ${info.loss.toFixed(4)}  acc ${pct(m?.accuracy ?? m?.trainAccuracy)}  sparsity ${pct(m?.sparsity, 1)}  ETA ${eta}`;
-    this.io.out(`\r${text.slice(0, (this.io.columns ?? 200) - 1)}\x1b[K`);
+    this.io.out(`\r${this.barLine(info, this.io.columns ?? 200)}\x1b[K`);
     this.barShown = true;
+  }
+
+  /**
+   * The redrawn line, never wider than columns − 1: the epoch in its phase, a bar as wide as the room
+   * left (at most 30 cells), the loss, this epoch's running training accuracy, the sparsity last
+   * measured, the ETA. Where even a 5-cell bar does not fit, the bar goes and the rest is written tighter.
+   */
+  barLine(info: BatchEndInfo, columns: number): string {
+    const fraction = info.batch / info.batches;
+    const perEpoch = this.epochSeconds.length ? this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length : NaN;
+    const eta = this.openEnded && this.phase === 'train' ? '?' : clock(perEpoch * (this.plannedEpochs - this.epochsDone - fraction));
+    const accuracy = this.accuracyBatches ? this.accuracySum / this.accuracyBatches : undefined;
+    const head = `${this.epochLabel(info.epoch - (this.phaseFirstEpoch ?? 0), info.phase)} `;
+    const tail = ` ${String(Math.round(fraction * 100)).padStart(3)}% loss ${info.loss.toFixed(4)}  acc ${pct(accuracy, 1)}  sparsity ${pct(this.sparsity, 1)}  ETA ${eta}`;
+    const room = columns - 1 - head.length - tail.length;
+    if (room < 5) {
+      const compact = `${head}${Math.round(fraction * 100)}% loss ${info.loss.toFixed(4)} acc ${pct(accuracy, 1)} sp ${pct(this.sparsity, 1)} ETA ${eta}`;
+      return compact.slice(0, columns - 1);
+    }
+    const width = Math.min(30, room);
+    const filled = Math.round(fraction * width);
+    return `${head}${'█'.repeat(filled)}${'░'.repeat(width - filled)}${tail}`;
   }
 
   epoch(m: EpochMetrics): void {
     this.epochsDone += 1;
     this.epochSeconds.push(m.seconds);
-    this.lastMetrics = m;
+    this.sparsity = m.sparsity;
     this.event('epoch', { ...m });
     const art = m.art
       ? `  probe ${pct(m.art.prunedAccuracy)} vs dense ${pct(m.art.denseAccuracy)}${m.art.stop ? ` → stop (${m.art.reason ?? 'selected'})` : ''}`
@@ -101,7 +134,7 @@ export class Progress {
       .map(([k, v]) => `${k} ${v.toExponential(2)}`)
       .join(', ');
     this.line(
-      `${m.phase === 'train' ? 'epoch' : 'fine-tune'} ${m.epoch + 1}${this.plannedEpochs ? `/${this.plannedEpochs}` : ''}  loss ${m.loss.toFixed(4)}` +
+      `${this.epochLabel(m.phaseEpoch, m.phase)}  loss ${m.loss.toFixed(4)}` +
         `${m.penaltyLoss ? ` (penalty ${m.penaltyLoss.toExponential(2)})` : ''}  train ${pct(m.trainAccuracy)}  eval ${pct(m.accuracy)}` +
         `  sparsity ${pct(m.sparsity)}  ${Math.round(m.samplesPerSecond)} samples/s  ${m.seconds.toFixed(1)} s` +
         `${strengths ? `  [${strengths}]` : ''}${art}`,
@@ -109,6 +142,7 @@ export class Progress {
   }
 
   prune(info: PruneInfo): void {
+    this.sparsity = info.achieved;
     this.event('prune', { ...info });
     this.line(
       `pruned (${info.method}) to ${pct(info.achieved)} (target ${pct(info.target)}): accuracy ${pct(info.accuracyBefore)} → ${pct(info.accuracyAfter)}`,

@@ -277,7 +277,7 @@ export async function runSweepJob(job: SweepJob, c: SweepJobContext): Promise<Jo
         else if (ev.event === 'epoch') {
           const pct = (v: unknown) => (typeof v === 'number' ? `${(v * 100).toFixed(2)}%` : '—');
           c.io.out(
-            `[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${(ev.epoch as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`,
+            `[${job.name}] ${ev.phase === 'train' ? 'epoch' : 'fine-tune'} ${((ev.phaseEpoch ?? ev.epoch) as number) + 1}: loss ${(ev.loss as number).toFixed(4)}, eval ${pct(ev.accuracy)}, sparsity ${pct(ev.sparsity)}\n`,
           );
         } else if (ev.event === 'done') {
           const resumed = typeof ev.resumedFrom === 'number' ? ` (resumed from the checkpoint at epoch ${ev.resumedFrom})` : '';

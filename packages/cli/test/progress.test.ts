@@ -1,0 +1,97 @@
+import type { BatchEndInfo, EpochMetrics } from '@sparsify/train';
+import { describe, expect, it } from 'vitest';
+import { Progress } from '../src/progress.js';
+import { memoryIO } from './helpers.js';
+
+const batch = (epoch: number, phase: 'train' | 'finetune', b = 5, accuracy = 0.5): BatchEndInfo => ({
+  phase,
+  epoch,
+  batch: b,
+  batches: 10,
+  step: 1,
+  loss: 0.123456,
+  taskLoss: 0.1,
+  penaltyLoss: 0.02,
+  accuracy,
+});
+
+const epochEnd = (epoch: number, phaseEpoch: number, phase: 'train' | 'finetune', sparsity: number): EpochMetrics =>
+  ({
+    phase,
+    epoch,
+    phaseEpoch,
+    step: 10,
+    loss: 0.1,
+    taskLoss: 0.1,
+    penaltyLoss: 0,
+    trainAccuracy: 0.9,
+    accuracy: 0.88,
+    sparsity,
+    seconds: 2,
+    samplesPerSecond: 1000,
+    strengths: {},
+  }) as unknown as EpochMetrics;
+
+/** A run of 2 training and 1 fine-tuning epochs, pruned to 95% in between, as the train command drives it. */
+function run(columns: number): { progress: Progress; lines: string[] } {
+  const io = { ...memoryIO(), columns };
+  const progress = new Progress(io, 'tty');
+  const lines: string[] = [];
+  progress.plan(3);
+  progress.phaseStart({ phase: 'train', epochs: 2, startEpoch: 0 });
+  progress.batch(batch(0, 'train'));
+  lines.push(progress.barLine(batch(0, 'train'), columns));
+  progress.epoch(epochEnd(0, 0, 'train', 0.4));
+  progress.batch(batch(1, 'train', 5, 0.75));
+  lines.push(progress.barLine(batch(1, 'train', 5, 0.75), columns));
+  progress.epoch(epochEnd(1, 1, 'train', 0.5));
+  progress.prune({ method: 'magnitude', target: 0.95, achieved: 0.95, accuracyBefore: 0.9, accuracyAfter: 0.8 } as never);
+  progress.phaseStart({ phase: 'finetune', epochs: 1, startEpoch: 0 });
+  progress.batch(batch(2, 'finetune'));
+  lines.push(progress.barLine(batch(2, 'finetune'), columns));
+  return { progress, lines };
+}
+
+describe('the progress bar', () => {
+  for (const columns of [80, 200]) {
+    it(`fits ${columns} columns with its ETA, and counts epochs per phase`, () => {
+      const { lines } = run(columns);
+      for (const line of lines) {
+        expect(line.length).toBeLessThanOrEqual(columns - 1);
+        expect(line).toMatch(/ETA (\d+:\d\d|\?)$/);
+        expect(line).toMatch(/[█░]{5,}/);
+      }
+      expect(lines[0]).toMatch(/^epoch 1\/2 /);
+      expect(lines[1]).toMatch(/^epoch 2\/2 /);
+      expect(lines[2]).toMatch(/^fine-tune 1\/1 /);
+    });
+  }
+
+  it('shows this epoch’s running accuracy and the sparsity last measured (after pruning: the pruned one)', () => {
+    const { lines } = run(200);
+    expect(lines[0]).toMatch(/acc 50\.0% {2}sparsity — /);
+    expect(lines[1]).toMatch(/acc 75\.0% {2}sparsity 40\.0% /);
+    expect(lines[2]).toMatch(/acc 50\.0% {2}sparsity 95\.0% /);
+  });
+
+  it('drops the bar, not the ETA, where even five cells do not fit', () => {
+    const { lines } = run(60);
+    for (const line of lines) {
+      expect(line.length).toBeLessThanOrEqual(59);
+      expect(line).toMatch(/ETA (\d+:\d\d|\?)$/);
+      expect(line).not.toMatch(/[█░]/);
+    }
+  });
+
+  it('epoch lines count within the phase', () => {
+    const io = memoryIO();
+    const progress = new Progress(io, 'plain');
+    progress.plan(3);
+    progress.phaseStart({ phase: 'train', epochs: 2, startEpoch: 0 });
+    progress.epoch(epochEnd(0, 0, 'train', 0));
+    progress.phaseStart({ phase: 'finetune', epochs: 1, startEpoch: 0 });
+    progress.epoch(epochEnd(2, 0, 'finetune', 0.95));
+    expect(io.stdout).toMatch(/^epoch 1\/2 {2}loss/m);
+    expect(io.stdout).toMatch(/^fine-tune 1\/1 {2}loss/m);
+  });
+});
