@@ -58,8 +58,11 @@ export const BROWSER_PLATFORM: BackendPlatform = {
     if (typeof wasm.setThreadsCount !== 'function') return 'tfjs-backend-wasm has no setThreadsCount';
     return undefined;
   },
-  startWasmWithThreads: (wasm, threads, start) => {
+  startWasmWithThreads: async (wasm, threads, start) => {
     wasm.setThreadsCount?.(threads);
-    return start();
+    const started = await start();
+    const running = wasm.getThreadsCount?.() ?? 1;
+    if (running !== threads) throw new Error(`tfjs-backend-wasm started ${running} thread(s), not ${threads}`);
+    return started;
   },
 };
