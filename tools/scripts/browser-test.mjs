@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { buildDemo, serveDirectory } from './build-demo.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -112,11 +113,45 @@ try {
   } catch (error) {
     expectThat(false, `wasm, cross-origin isolated: ${error.message}`);
   }
+  await demoRun();
 } catch (error) {
   expectThat(false, `browser run: ${error.stack ?? error}`);
 } finally {
   await browser.close();
   server.close();
+}
+
+/** One short run through the demo page's controls (docs/demo); `--screenshot` refreshes its picture. */
+async function demoRun() {
+  const demo = await serveDirectory(await buildDemo(join(root, '.tmp/demo')));
+  const page = await browser.newPage({ viewport: { width: 1150, height: 1000 }, acceptDownloads: true });
+  page.on('pageerror', (e) => console.log(`  [demo error] ${e.message}`));
+  try {
+    await page.goto(`http://127.0.0.1:${demo.address().port}/`);
+    await page.selectOption('#model', 'lenet-300-100');
+    await page.selectOption('#penalty', 'hoyer-square');
+    await page.fill('#sparsity', '0.9');
+    await page.fill('#epochs', '4');
+    await page.fill('#samples', '2000');
+    await page.selectOption('#backend', 'wasm');
+    await page.click('#train');
+    const result = await page.waitForSelector('#result', { timeout: LEG_TIMEOUT_MS });
+    const sparsity = Number(await result.getAttribute('data-sparsity'));
+    const accuracy = Number(await result.getAttribute('data-accuracy'));
+    expectThat(
+      sparsity >= 0.895 && accuracy >= 0.6,
+      `demo page: trained to ${(100 * sparsity).toFixed(1)}% sparsity, test accuracy ${accuracy.toFixed(3)}`,
+    );
+    const charts = await page.$$eval('#charts svg', (svgs) => svgs.length);
+    expectThat(charts === 3, `demo page: loss, accuracy and per-layer sparsity charts drawn (${charts})`);
+    const download = page.waitForEvent('download', { timeout: 10_000 });
+    await page.click('#download');
+    expectThat((await download).suggestedFilename() === 'model.sparse.json', 'demo page: the sparse model downloads');
+    if (process.argv.includes('--screenshot')) await page.screenshot({ path: join(root, 'docs/demo/screenshot.png'), fullPage: true });
+  } finally {
+    await page.close();
+    demo.close();
+  }
 }
 console.log(`browser: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
