@@ -13,6 +13,8 @@ import { lasso } from '@sparsify/adaptive-lasso';
 import { captureArtifacts, decodeSparse, encodeSparse, fitWithPenalties, stripPruning } from '@sparsify/layers';
 import { lenet300100 } from '@sparsify/models';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
+import { hyperSparse } from '@sparsify/hypersparse';
+import { train } from '@sparsify/train';
 
 export interface LegResult {
   backend: string;
@@ -27,6 +29,8 @@ export interface LegResult {
   wasmThreads?: number;
   wasmThreadsNote?: string;
   crossOriginIsolated: boolean;
+  /** The same backend through @sparsify/train's loop: HyperSparse, one-shot pruning to 90%, fine-tuning. */
+  loop: { penalty: string; accuracy: number; sparsity: number; maxDiff: number; leakedTensors: number; seconds: number };
 }
 
 const TRAIN = 1000;
@@ -108,7 +112,9 @@ async function leg(backend: string, data: Awaited<ReturnType<typeof digits>>): P
   for (const t of [a, b, train.x, train.y, train.oneHot!, test.x, test.y, test.oneHot!]) t.dispose();
   for (const d of [model, stripped, loaded, pruner, penalty]) d.dispose();
   disposeOptimizer(optimizer);
+  const loop = await loopLeg(data);
   return {
+    loop,
     backend,
     penalty: penalty.name,
     accuracy,
@@ -120,6 +126,41 @@ async function leg(backend: string, data: Awaited<ReturnType<typeof digits>>): P
     ...(active.wasmThreads !== undefined ? { wasmThreads: active.wasmThreads } : {}),
     ...(active.wasmThreadsNote !== undefined ? { wasmThreadsNote: active.wasmThreadsNote } : {}),
     crossOriginIsolated: globalThis.crossOriginIsolated === true,
+  };
+}
+
+/** The training loop on the active backend: HyperSparse, one-shot prune to 90%, 1 fine-tune epoch. */
+async function loopLeg(data: Awaited<ReturnType<typeof digits>>): Promise<LegResult['loop']> {
+  const started = performance.now();
+  const before = tf.memory().numTensors;
+  const model = lenet300100({ seed: 2 });
+  const penalty = hyperSparse({ sparsity: 0.9 });
+  const test = data.test.take(TEST);
+  const result = await train({
+    model,
+    data: { train: data.train.take(TRAIN), test },
+    epochs: 4,
+    batchSize: 50,
+    seed: 1,
+    optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } },
+    penalties: [penalty],
+    prune: { sparsity: 0.9 },
+    finetune: { epochs: 1 },
+  });
+  const { json, data: bytes } = encodeSparse(await captureArtifacts(model), { encoding: 'csr' });
+  const loaded = await tf.loadLayersModel(tf.io.fromMemory(decodeSparse(JSON.parse(JSON.stringify(json)), bytes.slice())));
+  const { x, y } = test.batch(Int32Array.from({ length: TEST }, (_, i) => i));
+  const maxDiff = tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, loaded.predict(x) as tf.Tensor))).dataSync()[0]);
+  const sparsity = kernelSparsity(model);
+  for (const d of [x, y, model, loaded, penalty]) d.dispose();
+  if (result.status !== 'completed') throw new Error(`the training loop ended ${result.status}: ${result.message}`);
+  return {
+    penalty: penalty.name,
+    accuracy: result.accuracy.final ?? Number.NaN,
+    sparsity,
+    maxDiff,
+    leakedTensors: tf.memory().numTensors - before,
+    seconds: (performance.now() - started) / 1000,
   };
 }
 

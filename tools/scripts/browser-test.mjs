@@ -97,6 +97,15 @@ try {
     expectThat(r.ratio < 0.3, `${name}: sparse format ${(100 * r.ratio).toFixed(1)}% of dense`);
     expectThat(r.leakedTensors === 0, `${name}: no tensors left (${r.leakedTensors})`);
     console.log(`     ${name}: ${r.seconds.toFixed(1)} s`);
+    const loop = `${r.backend} (train loop, ${r.loop.penalty})`;
+    expectThat(
+      r.loop.accuracy >= 0.75,
+      `${loop}: test accuracy ${r.loop.accuracy.toFixed(3)} ≥ 0.75 after one-shot pruning to 90% and fine-tuning`,
+    );
+    expectThat(r.loop.sparsity >= 0.895, `${loop}: kernel sparsity ${r.loop.sparsity.toFixed(4)} ≥ 0.895`);
+    expectThat(r.loop.maxDiff === 0, `${loop}: reloaded sparse (csr) model predicts the same (max |Δ| ${r.loop.maxDiff})`);
+    expectThat(r.loop.leakedTensors === 0, `${loop}: no tensors left (${r.loop.leakedTensors})`);
+    console.log(`     ${loop}: ${r.loop.seconds.toFixed(1)} s`);
   }
   expectThat(results.length === 3, `ran ${results.map((r) => r.backend).join(', ')}`);
   // Cross-origin isolated: SharedArrayBuffer exists, so tfjs-backend-wasm starts its threaded build.
