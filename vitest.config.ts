@@ -8,7 +8,19 @@ const packages = readdirSync(`${root}packages`).filter((dir) => existsSync(`${ro
 
 // Tests run on source: each @sparsify/<name> resolves to packages/<name>/src, so no build is needed
 // for a package's own tests (tRPC-style aliases; the published exports map points at dist/).
-const alias = Object.fromEntries(packages.map((dir) => [`@sparsify/${dir}`, `${root}packages/${dir}/src/index.ts`]));
+// Tests run in Node, so a package with a Node entry (the `node` export condition) resolves to it.
+const entry = (dir: string) =>
+  existsSync(`${root}packages/${dir}/src/index.node.ts`)
+    ? `${root}packages/${dir}/src/index.node.ts`
+    : `${root}packages/${dir}/src/index.ts`;
+const alias = Object.fromEntries(
+  packages.flatMap((dir) => [
+    ...(existsSync(`${root}packages/${dir}/src/index.node.ts`)
+      ? [[`@sparsify/${dir}/node`, `${root}packages/${dir}/src/index.node.ts`]]
+      : []),
+    [`@sparsify/${dir}`, entry(dir)],
+  ]),
+);
 
 // SPARSIFY_TEST_BACKENDS (default cpu,wasm) lists the legs: cpu is every package's own project (its
 // matrix suites run on cpu there), each other backend a project of its name running MATRIX_SUITES on it.

@@ -9,9 +9,9 @@
 // Build first (npm run build); run it niced, with SPARSIFY_WASM_THREADS=1 on a shared machine.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmTrainingKernels, selectBackend } from '@sparsify/backend';
+import { registerWasmTrainingKernels, selectBackend } from '@sparsify/backend/node';
 import { buildRun, registerPlugins, trainConfigFromFlags } from '@sparsify/cli';
-import { train } from '@sparsify/train';
+import { train } from '@sparsify/train/node';
 
 const [gridFile, resultsFile] = process.argv.slice(2);
 if (!gridFile || !resultsFile) {

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { loopKernelImplementation, registerSparsifyKernels, unregisterSparsifyKernels } from '@sparsify/backend';
+import { loopKernelImplementation, registerSparsifyKernels, unregisterSparsifyKernels } from '@sparsify/backend/node';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 
 /**

@@ -4,7 +4,6 @@ export {
   WASM_THREADS_ENV_VAR,
   BackendSelectionError,
   describeNative,
-  selectBackend,
   type BackendAttempt,
   type BackendPreference,
   type BackendSelection,
@@ -12,7 +11,8 @@ export {
 } from './select.js';
 export { registerWasmTrainingKernels, WASM_TRAINING_KERNELS } from './kernels/index.js';
 export { registerTensorflowTrainingKernels, TENSORFLOW_TRAINING_KERNELS } from './kernels/tensorflow.js';
-export { MAX_WASM_THREADS } from './wasm-threads.js';
+export { MAX_WASM_THREADS, type NativeRuntime } from './platform.js';
+export { selectBackend } from './select-browser.js';
 export {
   SPARSIFY_KERNELS,
   loopKernelImplementation,
@@ -27,4 +27,3 @@ export {
   type WasmKernelCode,
   type WasmKernelExports,
 } from './accelerate/index.js';
-export type { NativeRuntime } from './native.js';

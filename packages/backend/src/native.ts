@@ -4,18 +4,7 @@ import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { registerTensorflowTrainingKernels } from './kernels/tensorflow.js';
-
-/** What tfjs-node(-gpu) runs on, as far as its binding tells. */
-export interface NativeRuntime {
-  /** `@tensorflow/tfjs-node` or `@tensorflow/tfjs-node-gpu`. */
-  readonly package: string;
-  /** The TensorFlow C library the addon loaded (`TF_Version`), e.g. `2.9.1`, or `2.21.0` built from pip's wheel. */
-  readonly libtensorflow: string;
-  /** `CPU`, plus `GPU <name>` when TensorFlow placed ops on a GPU. */
-  readonly devices: readonly string[];
-  /** tfjs-node-gpu running without a GPU: why, as far as is known. */
-  readonly note?: string;
-}
+import type { NativeRuntime } from './platform.js';
 
 /**
  * Lines the native library and tfjs print on every load that tell a user nothing actionable: absl's

@@ -1,10 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import { registerSparsifyKernels, unregisterSparsifyKernels } from './accelerate/index.js';
 import { registerWasmTrainingKernels } from './kernels/index.js';
-import { loadNative, type NativeRuntime } from './native.js';
-import { autoWasmThreads, MAX_WASM_THREADS, startWasmWithThreads, wasmThreadsUnsupported, type WasmThreadsModule } from './wasm-threads.js';
+import { type BackendPlatform, MAX_WASM_THREADS, type NativeRuntime, type WasmThreadsModule } from './platform.js';
 
 /** What a caller may ask for. `auto` tries tfjs-node-gpu → tfjs-node → wasm → cpu. */
 export type BackendPreference = 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
@@ -69,26 +66,15 @@ export class BackendSelectionError extends Error {
 
 const AUTO_ORDER: readonly Exclude<BackendPreference, 'auto'>[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
-const defaultImport = (specifier: string): Promise<unknown> => import(specifier);
+// The wasm backend by a literal specifier, so that bundlers see it (and split it off); the native
+// packages by a computed one, so that they never try to bundle them.
+const defaultImport = (specifier: string): Promise<unknown> =>
+  specifier === '@tensorflow/tfjs-backend-wasm' ? import('@tensorflow/tfjs-backend-wasm') : import(specifier);
 
 function describeError(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (/Cannot find (module|package)|ERR_MODULE_NOT_FOUND|MODULE_NOT_FOUND/.test(message)) return 'not installed';
   return message.split('\n')[0];
-}
-
-/**
- * Points the wasm backend at the `.wasm` binaries of the installed package (needed whenever the
- * JavaScript was moved by a bundler; harmless otherwise). Must run before the backend initialises.
- */
-function locateWasmBinaries(wasmModule: { setWasmPaths?: (prefix: string) => void }): void {
-  try {
-    const require = createRequire(import.meta.url);
-    const dir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-    wasmModule.setWasmPaths?.(`${dir}/`);
-  } catch {
-    // Already initialised, or the package cannot be resolved from here: keep its own default lookup.
-  }
 }
 
 /** A thread count that was asked for and cannot be had: an error, never a quiet fallback. */
@@ -115,7 +101,11 @@ const startPlain = async (): Promise<void> => {
  * Starts the wasm backend, on the threaded build when more than one thread is wanted. An explicit
  * count that cannot be had is an error; `auto` falls back to the single-threaded build and says why.
  */
-async function startWasm(wasm: WasmThreadsModule, request: ThreadsRequest): Promise<{ threads: number; note?: string }> {
+async function startWasm(
+  platform: BackendPlatform,
+  wasm: WasmThreadsModule,
+  request: ThreadsRequest,
+): Promise<{ threads: number; note?: string }> {
   const running = () => wasm.getThreadsCount?.() ?? 1;
   if (tf.engine().registry.wasm !== undefined) {
     await startPlain();
@@ -126,18 +116,18 @@ async function startWasm(wasm: WasmThreadsModule, request: ThreadsRequest): Prom
     }
     return { threads: running() };
   }
-  const wanted = request.auto ? autoWasmThreads() : request.threads;
+  const wanted = request.auto ? platform.autoWasmThreads() : request.threads;
   if (wanted === 1) {
     wasm.setThreadsCount?.(1);
     await startPlain();
     return { threads: running() };
   }
-  const unsupported = wasmThreadsUnsupported(wasm);
+  const unsupported = platform.wasmThreadsUnsupported(wasm);
   if (unsupported && !request.auto) throw new WasmThreadsError(`${wanted} wasm threads were asked for but ${unsupported}; ask for 1`);
   let note = unsupported;
   if (!unsupported) {
     try {
-      await startWasmWithThreads(wasm, wanted, startPlain);
+      await platform.startWasmWithThreads(wasm, wanted, startPlain);
     } catch (error) {
       if (!request.auto)
         throw new WasmThreadsError(`${wanted} wasm threads were asked for but the threaded build failed to start: ${describeError(error)}`);
@@ -154,6 +144,7 @@ async function startWasm(wasm: WasmThreadsModule, request: ThreadsRequest): Prom
 }
 
 async function activate(
+  platform: BackendPlatform,
   candidate: Exclude<BackendPreference, 'auto'>,
   importModule: (specifier: string) => Promise<unknown>,
   trainingKernels: boolean,
@@ -163,7 +154,8 @@ async function activate(
   switch (candidate) {
     case 'tensorflow-gpu':
     case 'tensorflow': {
-      const native = await loadNative(
+      if (platform.loadNative === undefined) throw new Error('tfjs-node runs only in Node');
+      const native = await platform.loadNative(
         candidate === 'tensorflow-gpu' ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node',
         importModule,
         env,
@@ -173,9 +165,9 @@ async function activate(
     case 'wasm': {
       const wasm = (await importModule('@tensorflow/tfjs-backend-wasm')) as WasmThreadsModule & { setWasmPaths?: (p: string) => void };
       if (tf.engine().registryFactory.wasm === undefined) throw new Error('the package did not register backend "wasm"');
-      locateWasmBinaries(wasm);
+      platform.locateWasmBinaries?.(wasm);
       if (trainingKernels) registerWasmTrainingKernels();
-      const { threads, note } = await startWasm(wasm, wasmThreads);
+      const { threads, note } = await startWasm(platform, wasm, wasmThreads);
       return { backend: 'wasm', wasmThreads: threads, ...(note !== undefined ? { wasmThreadsNote: note } : {}) };
     }
     case 'cpu':
@@ -200,11 +192,10 @@ function silenceInstallHint(): void {
 }
 
 /**
- * Activates the best available TensorFlow.js backend: tfjs-node-gpu → tfjs-node → wasm → cpu, using
- * whatever is installed (the native packages are optional peers). An explicit `prefer` (or
- * SPARSIFY_BACKEND) must succeed or throw: it never silently falls back.
+ * `selectBackend` on a platform: the Node entry passes tfjs-node loading and its wasm threads
+ * workaround, the portable entry what a browser has (see platform.ts).
  */
-export async function selectBackend(options: SelectBackendOptions = {}): Promise<BackendSelection> {
+export async function selectBackendOn(platform: BackendPlatform, options: SelectBackendOptions): Promise<BackendSelection> {
   const env = options.env ?? (typeof process !== 'undefined' ? process.env : {});
   const fromEnv = env[BACKEND_ENV_VAR];
   const prefer = options.prefer ?? ((fromEnv as BackendPreference | undefined) || 'auto');
@@ -224,7 +215,7 @@ export async function selectBackend(options: SelectBackendOptions = {}): Promise
         wasmThreads: threads,
         wasmThreadsNote,
         native,
-      } = await activate(candidate, importModule, options.trainingKernels ?? true, wasmThreads, env);
+      } = await activate(platform, candidate, importModule, options.trainingKernels ?? true, wasmThreads, env);
       await tf.ready();
       silenceInstallHint();
       // Tensors on a GPU: the host loops' copies would cost more than the plain ops there.

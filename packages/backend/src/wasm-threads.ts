@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import os from 'node:os';
 import { Worker as NodeWorker, type TransferListItem } from 'node:worker_threads';
+import { MAX_WASM_THREADS, type WasmThreadsModule } from './platform.js';
 
 /**
  * tfjs-backend-wasm 4.22 ships a multithreaded SIMD build (XNNPACK on a pthread pool of 8 workers)
@@ -19,9 +20,6 @@ import { Worker as NodeWorker, type TransferListItem } from 'node:worker_threads
  * `auto` threads start the single-threaded build instead.
  */
 export const WASM_THREADS_VERSION = '4.22.0';
-
-/** XNNPACK's pool is pre-created with 8 workers in this build; more threads than that cannot start. */
-export const MAX_WASM_THREADS = 8;
 
 /** What `auto` threads mean: a thread per core the process may use, up to the build's pool of 8. */
 export function autoWasmThreads(): number {
@@ -42,12 +40,6 @@ globalThis.importScripts = (url) => (url === workerData.factoryUrl ? (0, eval)(w
 
 /** Stands in for the factory Blob in the workers' load message: the bootstrap evaluates its text. */
 const FACTORY_URL = 'sparsify:wasm-threaded-simd-factory';
-
-export interface WasmThreadsModule {
-  setThreadsCount?: (n: number) => void;
-  getThreadsCount?: () => number;
-  version_wasm?: string;
-}
 
 /** Why threads cannot be used with this module, or undefined when they can. */
 export function wasmThreadsUnsupported(wasm: WasmThreadsModule): string | undefined {

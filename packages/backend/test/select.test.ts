@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm';
 import { availableParallelism } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { BackendSelectionError, selectBackend } from '../src/index.js';
+import { BackendSelectionError, selectBackend } from '../src/index.node.js';
 
 /** Simulates an install where the native packages are absent (as on every machine without libtensorflow). */
 const withoutNative = (specifier: string): Promise<unknown> => {

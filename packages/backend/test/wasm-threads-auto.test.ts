@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import * as realWasm from '@tensorflow/tfjs-backend-wasm';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { selectBackend } from '../src/index.js';
+import { selectBackend } from '../src/index.node.js';
 
 /**
  * `auto` threads where the threaded build cannot start (simulated: a tfjs-backend-wasm version the

@@ -13,8 +13,8 @@ import {
   saveSparse,
   shrink,
   type ShrinkPlan,
-} from '@sparsify/layers';
-import { readRunCheckpoint } from '@sparsify/train';
+} from '@sparsify/layers/node';
+import { readRunCheckpoint } from '@sparsify/train/node';
 import { UsageError } from './errors.js';
 import { readStoredRun } from './train-command.js';
 

@@ -20,8 +20,8 @@ import { penaltiesCommand, reportCommand } from './other-commands.js';
 import type { ProgressMode } from './progress.js';
 import { sweepCommand } from './sweep.js';
 import { hasRun, readStoredRun, trainCommand } from './train-command.js';
-import type { BackendPreference } from '@sparsify/backend';
-import { readRegularFile } from '@sparsify/train';
+import type { BackendPreference } from '@sparsify/backend/node';
+import { readRegularFile } from '@sparsify/train/node';
 
 export const COMMANDS = ['train', 'sweep', 'worker', 'report', 'export', 'penalties', 'version', 'help'] as const;
 
@@ -413,7 +413,7 @@ export async function main(argv: string[], io: IO = processIO, options: MainOpti
         });
         const size =
           r.bytes !== undefined ? `, ${r.bytes.toLocaleString('en-US')} bytes vs ${r.denseBytes!.toLocaleString('en-US')} dense` : '';
-        const loader = format === 'sparse' ? 'loadSparse from @sparsify/layers' : 'tf.loadLayersModel';
+        const loader = format === 'sparse' ? 'loadSparse from @sparsify/layers/node' : 'tf.loadLayersModel';
         if (r.shrunk) {
           const kept = r.shrunk.layers.map((l) => `${l.name} ${l.kept}/${l.total}`).join(', ');
           io.out(

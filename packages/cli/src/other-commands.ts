@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describeOptions, getPenaltyDefinition, listPenalties } from '@sparsify/core';
-import { readReport, writeReport } from '@sparsify/reporting';
+import { readReport, writeReport } from '@sparsify/reporting/node';
 import { METHOD_PRESETS } from './config.js';
 import { UsageError } from './errors.js';
 import type { IO } from './io.js';

@@ -1,4 +1,4 @@
-import type { BatchEndInfo, EpochMetrics, Phase, PruneInfo } from '@sparsify/train';
+import type { BatchEndInfo, EpochMetrics, Phase, PruneInfo } from '@sparsify/train/node';
 import type { IO } from './io.js';
 
 export type ProgressMode = 'tty' | 'plain' | 'json';

@@ -1,10 +1,18 @@
 import type * as tf from '@tensorflow/tfjs';
 import { createPenalty, getPenaltyDefinition, listPenalties, selectParams, type Penalty, type SelectOptions } from '@sparsify/core';
-import { loadDataset, type LoadedDataset } from '@sparsify/datasets';
+import { loadDataset, type LoadedDataset } from '@sparsify/datasets/node';
 import { createModel, MODEL_NAMES } from '@sparsify/models';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
 import { art, type ArtController } from '@sparsify/hypersparse';
-import type { ArtOptions, ArtSnapshot, FinetuneOptions, OneShotPruning, OptimizerConfig, PrunerLike, TrainOptions } from '@sparsify/train';
+import type {
+  ArtOptions,
+  ArtSnapshot,
+  FinetuneOptions,
+  OneShotPruning,
+  OptimizerConfig,
+  PrunerLike,
+  TrainOptions,
+} from '@sparsify/train/node';
 import { BASELINES, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
 

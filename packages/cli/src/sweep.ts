@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MAX_WASM_THREADS, WASM_THREADS_ENV_VAR } from '@sparsify/backend';
+import { MAX_WASM_THREADS, WASM_THREADS_ENV_VAR } from '@sparsify/backend/node';
 import {
   readReport,
   renderSweepText,
@@ -11,14 +11,14 @@ import {
   writeSweepReport,
   type RunReport as Report,
   type SweepRow,
-} from '@sparsify/reporting';
+} from '@sparsify/reporting/node';
 import { METHOD_PRESETS, TRAIN_DEFAULTS, validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
 import type { IO } from './io.js';
 import { registerPlugins } from './plugins.js';
 import { checkNames } from './setup.js';
 import { hasRun, signalExitCode } from './train-command.js';
-import { makeDirectory, readRegularFile } from '@sparsify/train';
+import { makeDirectory, readRegularFile } from '@sparsify/train/node';
 
 /** Per-method entry of a sweep: a name, or an object with `set` options and per-method overrides. */
 export type SweepMethod =

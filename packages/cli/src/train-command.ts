@@ -2,9 +2,9 @@ import { existsSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { registerWasmTrainingKernels, selectBackend, type BackendPreference, type BackendSelection } from '@sparsify/backend';
-import { planShrink } from '@sparsify/layers';
-import { writeFileAtomic, writeReport, type ReportInput } from '@sparsify/reporting';
+import { registerWasmTrainingKernels, selectBackend, type BackendPreference, type BackendSelection } from '@sparsify/backend/node';
+import { planShrink } from '@sparsify/layers/node';
+import { writeFileAtomic, writeReport, type ReportInput } from '@sparsify/reporting/node';
 import {
   evaluate,
   hasCheckpoint,
@@ -15,7 +15,7 @@ import {
   train,
   type RunLock,
   type TrainResult,
-} from '@sparsify/train';
+} from '@sparsify/train/node';
 import { validateRunConfig, type RunConfig } from './config.js';
 import { UsageError, show } from './errors.js';
 import type { IO } from './io.js';

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadSparse } from '@sparsify/layers';
+import { loadSparse } from '@sparsify/layers/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN as bin, cleanup, ensureBin, runBin, tempDir, TINY } from './helpers.js';
 

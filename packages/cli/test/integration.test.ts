@@ -2,11 +2,11 @@ import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestBackend } from '../../../tools/testing/backends.js';
 import { createPenalty, registerPlugin, selectParams } from '@sparsify/core';
-import { loadDataset } from '@sparsify/datasets';
+import { loadDataset } from '@sparsify/datasets/node';
 import { art, plugin as hypersparse } from '@sparsify/hypersparse';
 import { createModel } from '@sparsify/models';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
-import { train, type ArtSnapshot } from '@sparsify/train';
+import { train, type ArtSnapshot } from '@sparsify/train/node';
 import { cleanup, tempDir } from './helpers.js';
 
 /** The loop with the real packages it drives: a Dataset, schedules' Pruner, hypersparse's ArtController. */

@@ -1,6 +1,6 @@
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readRunCheckpoint } from '@sparsify/train';
+import { readRunCheckpoint } from '@sparsify/train/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, ensureBin, runBin, tempDir } from './helpers.js';
 

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { loadDataset } from '@sparsify/datasets';
+import { loadDataset } from '@sparsify/datasets/node';
 
 /** Trains a small MLP for a few epochs on `spec` and returns the test accuracy. */
 export function epochLoop(spec = 'synthetic:clusters:20', epochs = 3): { accuracy: number; batches: number } {

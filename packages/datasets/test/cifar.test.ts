@@ -11,7 +11,7 @@ import {
   loadDataset,
   readCifar100File,
   readCifar10Batch,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { cifarBytes, tempDir, useCpu } from './helpers.js';
 
 beforeAll(() => useCpu());

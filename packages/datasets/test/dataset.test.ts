@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Dataset, DatasetError } from '../src/index.js';
+import { Dataset, DatasetError } from '../src/index.node.js';
 import { useCpu } from './helpers.js';
 
 beforeAll(() => useCpu());

@@ -3,7 +3,7 @@ import { rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DatasetError, loadDataset, loadIdxDirectory, parseIdx, readIdxImages, readIdxLabels } from '../src/index.js';
+import { DatasetError, loadDataset, loadIdxDirectory, parseIdx, readIdxImages, readIdxLabels } from '../src/index.node.js';
 import { idxBytes, tempDir, useCpu, writeIdxSplit } from './helpers.js';
 
 beforeAll(() => useCpu());

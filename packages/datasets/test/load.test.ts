@@ -13,7 +13,7 @@ import {
   loadBundledMnist,
   loadDataset,
   syntheticDataset,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { tempDir, useCpu, writeIdxSplit } from './helpers.js';
 
 beforeAll(() => useCpu());

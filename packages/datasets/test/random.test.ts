@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deriveSeed, mulberry32, permutation, Rng } from '../src/index.js';
+import { deriveSeed, mulberry32, permutation, Rng } from '../src/index.node.js';
 
 describe('seeded randomness', () => {
   it('mulberry32 is a fixed sequence in [0, 1) for a seed', () => {

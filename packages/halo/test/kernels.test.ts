@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { SPARSIFY_KERNELS } from '@sparsify/backend';
+import { SPARSIFY_KERNELS } from '@sparsify/backend/node';
 import { expect, it } from 'vitest';
 import { describeOnLoopBackends, expectKernelMatchesPlain } from '../../../tools/testing/kernels.js';
 import { HALO_KERNELS, haloGradients, haloTerm } from '../src/index.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { SPARSIFY_KERNELS } from '@sparsify/backend';
+import { SPARSIFY_KERNELS } from '@sparsify/backend/node';
 import { absAndSquareSums, type Param } from '@sparsify/core';
 import { afterEach, expect, it } from 'vitest';
 import { describeOnLoopBackends, expectKernelMatchesPlain } from '../../../tools/testing/kernels.js';

@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend, setHelperThreadEnabled } from '@sparsify/backend';
+import { selectBackend, setHelperThreadEnabled } from '@sparsify/backend/node';
 import { createTrainStep, disposeOptimizer } from '@sparsify/core';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hyperSparse, hyperSparseGradients } from '../src/index.js';

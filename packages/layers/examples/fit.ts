@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { BasePenalty, disposeOptimizer, safeL1, type TrainingContext } from '@sparsify/core';
-import { fitWithPenalties, loadSparse, pruningSummaries, saveSparse, stripPruning } from '@sparsify/layers';
+import { fitWithPenalties, loadSparse, pruningSummaries, saveSparse, stripPruning } from '@sparsify/layers/node';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
 
 // Any @sparsify penalty works the same way (HALO, Hoyer-Square, HyperSparse…); a two-line L1 here.

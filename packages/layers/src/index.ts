@@ -20,10 +20,7 @@ export {
   MODEL_JSON,
   WEIGHTS_BIN,
   captureArtifacts,
-  fileSystemLoadHandler,
-  fileSystemSaveHandler,
   modelJsonFor,
-  writeDirectoryAtomic,
 } from './io.js';
 export { ModelFileError } from './errors.js';
 export {
@@ -36,17 +33,12 @@ export {
   VALUE_QUANTIZATIONS,
   decodeSparse,
   encodeSparse,
-  loadSparse,
-  saveSparse,
   sparseChecksum,
-  sparseLoadHandler,
-  sparseSaveHandler,
   type LoadSparseOptions,
   type SparseDecodeOptions,
   type SparseEncoding,
   type SparseModelJSON,
   type SparseSaveOptions,
-  type SparseSaveResult,
   type SparseWeightEntry,
   type ValueQuantization,
 } from './sparse.js';

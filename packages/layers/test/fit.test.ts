@@ -23,7 +23,7 @@ import {
   stripPruning,
   updatePruningStep,
   type EpochPruningSummary,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { TestGradientOnly, TestL1, TestLearnedScale, classes, compiledMlp, kernels, maxAbsDiff, seedMathRandom } from './helpers.js';
 import { useTestBackend } from '../../../tools/testing/backends.js';
 

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
-import { registerSparsifyKernels } from '@sparsify/backend';
+import { registerSparsifyKernels } from '@sparsify/backend/node';
 import { applyMasks, disposeMasks, magnitudeMasks, selectParams } from '@sparsify/core';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend, useTestBackend } from '../../../tools/testing/backends.js';
-import { loadSparse, saveSparse, SparseDense, stripPruning, toSparseModel, type SparseModel } from '../src/index.js';
+import { loadSparse, saveSparse, SparseDense, stripPruning, toSparseModel, type SparseModel } from '../src/index.node.js';
 
 /**
  * Sparse execution on this suite's backend (a matrix suite): a model loaded with `{ execute: 'sparse' }`

@@ -5,7 +5,7 @@ import {
   setLoopKernelSimd,
   SPARSIFY_KERNELS,
   unregisterSparsifyKernels,
-} from '@sparsify/backend';
+} from '@sparsify/backend/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend, useTestBackend } from '../../../tools/testing/backends.js';
 import { csrArrays, csrMatrix, INDEX_BIAS, SPARSE_MATMUL_KERNEL, sparseMatMul, type FusedActivation } from '../src/index.js';

@@ -17,7 +17,7 @@ import {
   sparseSaveHandler,
   stripPruning,
   toFloat16Bits,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { maxAbsDiff } from './helpers.js';
 import { useTestBackend } from '../../../tools/testing/backends.js';
 

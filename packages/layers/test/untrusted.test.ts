@@ -16,7 +16,7 @@ import {
   sparseChecksum,
   writeDirectoryAtomic,
   type SparseModelJSON,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { useCpu } from './helpers.js';
 
 let dir: string;

@@ -13,4 +13,3 @@ export type {
 export { ReportError, createReport, createSweepReport, validateReport } from './validate.js';
 export { aggregateSweep, renderHtml, renderMarkdown, renderSweepHtml, renderSweepMarkdown, renderSweepText } from './render.js';
 export { histogramChart, layerSparsityChart, lineChart, type Series } from './svg.js';
-export { REPORT_FILES, SWEEP_FILES, readReport, writeFileAtomic, writeReport, writeSweepReport } from './write.js';

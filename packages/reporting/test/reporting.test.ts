@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ReportError, readReport, renderSweepText, writeReport, writeSweepReport, type ReportInput } from '../src/index.js';
+import { ReportError, readReport, renderSweepText, writeReport, writeSweepReport, type ReportInput } from '../src/index.node.js';
 
 const dirs: string[] = [];
 const temp = () => {

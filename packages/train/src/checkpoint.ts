@@ -12,7 +12,10 @@ import {
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { CHECKPOINT_FILE, CORRUPT_CHECKPOINT_FILE, CheckpointError, PREVIOUS_CHECKPOINT_FILE } from './checkpoint-error.js';
 import { readRegularFile } from './run-dir.js';
+
+export { CHECKPOINT_FILE, CORRUPT_CHECKPOINT_FILE, CheckpointError, PREVIOUS_CHECKPOINT_FILE };
 
 /**
  * Checkpoint files: written atomically (temp file in the same directory, fsync, rename, fsync of the
@@ -24,11 +27,6 @@ import { readRegularFile } from './run-dir.js';
  * 8-byte aligned), then the CRC-32 (uint32 LE) of everything before it. Typed arrays anywhere in the
  * stored value are moved to blobs and replaced by `{ "$blob": i }`. Format 1 (no checksum) is not read.
  */
-export const CHECKPOINT_FILE = 'checkpoint.bin';
-/** The checkpoint before the last one. */
-export const PREVIOUS_CHECKPOINT_FILE = 'checkpoint.prev.bin';
-/** Where a damaged `checkpoint.bin` is moved when a run resumes from the previous one. */
-export const CORRUPT_CHECKPOINT_FILE = 'checkpoint.corrupt.bin';
 const MAGIC = 'SPARSIFY-CKPT 2\n';
 const MAGIC_V1 = 'SPARSIFY-CKPT 1\n';
 /** Larger checkpoint files are refused unread (VGG-19 with Adam state is ≈ 0.5 GB). */
@@ -43,22 +41,6 @@ function dtypeOf(a: Typed): DtypeName {
   if (a instanceof Int32Array) return 'int32';
   if (a instanceof Uint8Array) return 'uint8';
   return 'float64';
-}
-
-/**
- * A checkpoint that cannot be used: damaged, of another format, or not from this run. `file` is the
- * checkpoint (or run directory) and `field` where in it (`checksum`, `header`, `phase`, `model[2]`…).
- */
-export class CheckpointError extends Error {
-  override readonly name = 'CheckpointError';
-  readonly file: string;
-  readonly field: string;
-
-  constructor(message: string, where: { file?: string; field?: string } = {}) {
-    super(message);
-    this.file = where.file ?? '';
-    this.field = where.field ?? '';
-  }
 }
 
 /** Encodes a JSON-like value whose leaves may be typed arrays (format 2, checksummed). */

@@ -1,34 +1,13 @@
-export { DEFAULT_OPTIMIZER, resume, train } from './loop.js';
+export { DEFAULT_OPTIMIZER } from './loop.js';
+export { resume, train } from './train-entry.js';
 export { disposeBatch, iterateBatches, tensorData } from './data.js';
 export { evaluate, correctCount, type Evaluation } from './evaluate.js';
 export { createOptimizer, learningRateAt, validateOptimizerConfig } from './optimizer.js';
 export { magnitudeHistogram } from './histogram.js';
 export { deriveSeed, SeededRandom, shuffledIndices } from './rng.js';
-export {
-  CHECKPOINT_FILE,
-  CORRUPT_CHECKPOINT_FILE,
-  PREVIOUS_CHECKPOINT_FILE,
-  CheckpointError,
-  decodeCheckpoint,
-  encodeCheckpoint,
-  hasCheckpoint,
-  loadCheckpoint,
-  readCheckpoint,
-  removeStaleTempFiles,
-  writeCheckpoint,
-  writeFileAtomic,
-  type LoadedCheckpoint,
-} from './checkpoint.js';
-export { checkLoopCheckpoint, readRunCheckpoint, type LoopCheckpoint } from './loop-checkpoint.js';
-export {
-  RUN_LOCK_FILE,
-  RunDirectoryError,
-  lockRunDirectory,
-  makeDirectory,
-  readRegularFile,
-  type RunLock,
-  type RunLockOwner,
-} from './run-dir.js';
+export { CHECKPOINT_FILE, CORRUPT_CHECKPOINT_FILE, CheckpointError, PREVIOUS_CHECKPOINT_FILE } from './checkpoint-error.js';
+export { checkLoopCheckpoint, type LoopCheckpoint } from './loop-checkpoint.js';
+export type { RunLock, RunLockOwner } from './run-dir.js';
 export type {
   ArtControllerLike,
   ArtObservation,

@@ -1,5 +1,5 @@
 import type { PenaltyState } from '@sparsify/core';
-import { CheckpointError, loadCheckpoint, type LoadedCheckpoint } from './checkpoint.js';
+import { CheckpointError } from './checkpoint-error.js';
 import type { StoredOptimizer } from './state.js';
 import type { EpochMetrics, Phase, PruneInfo, TrainResult } from './types.js';
 
@@ -210,12 +210,4 @@ export function checkLoopCheckpoint(value: unknown, file: string): LoopCheckpoin
     checkMasks((s as Json).masks, `artSnapshots[${i}].masks`);
   });
   return value as unknown as LoopCheckpoint;
-}
-
-/**
- * Reads a run directory's training checkpoint, checked (`checkLoopCheckpoint`), falling back to the
- * previous one when the last is damaged (see `loadCheckpoint`). Null when the run has none.
- */
-export function readRunCheckpoint(runDir: string): LoadedCheckpoint<LoopCheckpoint> | null {
-  return loadCheckpoint(runDir, checkLoopCheckpoint);
 }

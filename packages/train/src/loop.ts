@@ -1,5 +1,3 @@
-import { realpathSync } from 'node:fs';
-import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import {
   NonFiniteLossError,
@@ -20,16 +18,9 @@ import {
   type Penalty,
   type PenaltyDiagnostics,
 } from '@sparsify/core';
-import {
-  CHECKPOINT_FILE,
-  CheckpointError,
-  hasCheckpoint,
-  removeStaleTempFiles,
-  setAsideCorruptCheckpoint,
-  writeCheckpoint,
-} from './checkpoint.js';
-import { LOOP_CHECKPOINT_VERSION, readRunCheckpoint, type EpochProgress, type LoopCheckpoint, type LoopState } from './loop-checkpoint.js';
-import { RUN_LOCK_FILE, lockRunDirectory, type RunLock } from './run-dir.js';
+import { CHECKPOINT_FILE, CheckpointError } from './checkpoint-error.js';
+import { LOOP_CHECKPOINT_VERSION, type EpochProgress, type LoopCheckpoint, type LoopState } from './loop-checkpoint.js';
+import type { RunFiles } from './run-files.js';
 import { disposeBatch, iterateBatches } from './data.js';
 import { evaluate } from './evaluate.js';
 import { magnitudeHistogram } from './histogram.js';
@@ -121,27 +112,31 @@ function validate(options: TrainOptions): void {
 }
 
 /**
- * Trains `options.model` in place: the main phase (penalties, schedule-driven pruning or ART), then
- * one-shot pruning, then fine-tuning with fixed masks. With `runDir`, a checkpoint is written
- * atomically at every epoch end; `resume: true` continues from it exactly.
+ * `train` with the file system it may use for `runDir`: the Node entry passes NODE_RUN_FILES, the
+ * portable entry null (a run there keeps no checkpoints).
  */
-export async function train(options: TrainOptions): Promise<TrainResult> {
+export async function trainOn(files: RunFiles | null, options: TrainOptions): Promise<TrainResult> {
   validate(options);
   if (options.resume && !options.runDir) throw new SparsifyConfigError('resume: true needs runDir (the directory holding the checkpoint)');
+  if (options.runDir !== undefined && files === null) {
+    throw new SparsifyConfigError(
+      `runDir ${JSON.stringify(options.runDir)} needs a file system: checkpoints, resume and the run lock work in Node (@sparsify/train there, or @sparsify/train/node); leave runDir out here`,
+    );
+  }
   // Held for the whole run: a second run into the same directory fails here instead of mixing files.
   const own = options.runDir !== undefined && options.lock === undefined;
-  if (options.lock !== undefined && options.runDir !== undefined) checkLockOf(options.lock, options.runDir);
-  const lock = own ? lockRunDirectory(options.runDir!) : null;
+  if (options.lock !== undefined && options.runDir !== undefined) files!.checkLock(options.lock, options.runDir);
+  const lock = own ? files!.lock(options.runDir!) : null;
   try {
     if (options.runDir) {
-      if (hasCheckpoint(options.runDir) && !options.resume) {
+      if (files!.hasCheckpoint(options.runDir) && !options.resume) {
         throw new SparsifyConfigError(
           `run directory ${options.runDir} already has ${CHECKPOINT_FILE}; pass resume: true to continue it, or choose a new directory`,
         );
       }
-      removeStaleTempFiles(options.runDir);
+      files!.removeStaleTempFiles(options.runDir);
     }
-    const run = new Run(options);
+    const run = new Run(options, files);
     try {
       return await run.execute();
     } finally {
@@ -152,20 +147,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   }
 }
 
-function checkLockOf(lock: RunLock, runDir: string): void {
-  if (typeof lock?.release !== 'function' || lock.file !== join(realpathSync(runDir), RUN_LOCK_FILE)) {
-    throw new SparsifyConfigError(
-      `lock must be the lock of runDir ${runDir} (from lockRunDirectory(runDir)); got one of ${String(lock?.dir)}`,
-    );
-  }
-}
-
-/** Continues the run in `runDir` from its last checkpoint; `options` rebuild the same model, data and penalties. */
-export async function resume(runDir: string, options: Omit<TrainOptions, 'runDir' | 'resume'>): Promise<TrainResult> {
-  if (!hasCheckpoint(runDir)) {
+/** `resume` with the file system of the run directory (see `trainOn`). */
+export async function resumeOn(
+  files: RunFiles | null,
+  runDir: string,
+  options: Omit<TrainOptions, 'runDir' | 'resume'>,
+): Promise<TrainResult> {
+  if (files !== null && !files.hasCheckpoint(runDir)) {
     throw new SparsifyConfigError(`resume needs a run directory with ${CHECKPOINT_FILE}; ${runDir} has none`);
   }
-  return train({ ...options, runDir, resume: true });
+  return trainOn(files, { ...options, runDir, resume: true });
 }
 
 class Run {
@@ -187,7 +178,10 @@ class Run {
   private resumedFrom: number | undefined;
   private readonly startTime = Date.now();
 
-  constructor(options: TrainOptions) {
+  constructor(
+    options: TrainOptions,
+    private readonly files: RunFiles | null,
+  ) {
     this.o = options;
     this.model = options.model;
     this.seed = options.seed ?? 0;
@@ -271,12 +265,12 @@ class Run {
     const o = this.o;
     let checkpoint: LoopCheckpoint | null = null;
     if (o.resume && o.runDir) {
-      const loaded = readRunCheckpoint(o.runDir);
+      const loaded = this.files!.readRunCheckpoint(o.runDir);
       if (loaded) {
         this.checkFingerprint(loaded.value, loaded.file);
         checkpoint = loaded.value;
         if (loaded.fallback) {
-          const aside = setAsideCorruptCheckpoint(o.runDir);
+          const aside = this.files!.setAsideCorruptCheckpoint(o.runDir);
           await o.callbacks?.onWarning?.(
             `checkpoint corrupt: ${loaded.fallback.problem}. Resuming from the previous checkpoint ${loaded.file} (epoch ${checkpoint.epoch}); ` +
               (aside ? `the damaged file is kept as ${aside}.` : 'the run redoes the epochs after it.'),
@@ -599,7 +593,7 @@ class Run {
       artController: this.o.art?.controller.getState?.() ?? null,
       artSnapshots: [...this.artSnapshots].map(([epoch, snap]) => ({ epoch, weights: snap.weights, masks: snap.masks })),
     };
-    const path = writeCheckpoint(dir, checkpoint);
+    const path = this.files!.writeCheckpoint(dir, checkpoint);
     await this.o.callbacks?.onCheckpoint?.({ path, epoch: this.state.epoch });
   }
 

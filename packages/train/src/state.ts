@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Mask, Param } from '@sparsify/core';
-import { CheckpointError } from './checkpoint.js';
+import { CheckpointError } from './checkpoint-error.js';
 
 type Values = Float32Array | Int32Array;
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { BasePenalty, safeAbs, safeL1, type Mask, type Param, type TrainingContext, type Penalty } from '@sparsify/core';
-import { tensorData, type DataSplit, type PrunerLike } from '../src/index.js';
+import { tensorData, type DataSplit, type PrunerLike } from '../src/index.node.js';
 import { magnitudeMasks, disposeMasks, selectParams } from '@sparsify/core';
 
 export function tinyModel(seed = 1): tf.LayersModel {

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { adaptiveLasso } from '@sparsify/adaptive-lasso';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { useTestBackend } from '../../../tools/testing/backends.js';
-import { CHECKPOINT_FILE, resume, train } from '../src/index.js';
+import { CHECKPOINT_FILE, resume, train } from '../src/index.node.js';
 import { tinyData, tinyModel, weightsOf } from './helpers.js';
 
 const dirs: string[] = [];

@@ -18,7 +18,7 @@ import {
   train,
   writeFileAtomic,
   type TrainOptions,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { TestPruner, TestScaled, kernelParams, removeTempDirs, tempDir, tinyData, tinyModel, weightsOf } from './helpers.js';
 
 beforeAll(async () => {

@@ -20,7 +20,7 @@ import {
   type ArtObservation,
   type ArtSnapshot,
   type EpochMetrics,
-} from '../src/index.js';
+} from '../src/index.node.js';
 import { useTestBackend } from '../../../tools/testing/backends.js';
 import { TestL1, TestPruner, TestScaled, tinyData, tinyModel, weightsOf } from './helpers.js';
 

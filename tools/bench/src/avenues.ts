@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { registerSparsifyKernels, unregisterSparsifyKernels } from '@sparsify/backend';
+import { registerSparsifyKernels, unregisterSparsifyKernels } from '@sparsify/backend/node';
 import { setConvInputGradMethod, setMatMulLayout, setWasmHeapLoops } from '../../../packages/backend/src/kernels/index.js';
 import { CONFIGS } from './configs.js';
 import { summarize, type Timing } from './measure.js';

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { registerSparsifyKernels } from '../../../packages/backend/src/accelerate/index.js';
-import { selectBackend } from '../../../packages/backend/src/select.js';
+import { selectBackend } from '../../../packages/backend/src/select-node.js';
 import { startWasmWithThreads } from '../../../packages/backend/src/wasm-threads.js';
 import { CONFIGS, type Config } from './configs.js';
 import { stats, type Stats } from './measure.js';

@@ -12,7 +12,7 @@ import { longRun, type MemoryResult } from './memory.js';
 import { WORKLOADS, type Workload, type WorkloadName } from './models.js';
 import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResult } from './parallel.js';
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
-import { selectBackend } from '../../../packages/backend/src/select.js';
+import { selectBackend } from '../../../packages/backend/src/select-node.js';
 import { autoWasmThreads } from '../../../packages/backend/src/wasm-threads.js';
 import {
   isEngineChild,

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { SparseModel } from '@sparsify/layers';
+import type { SparseModel } from '@sparsify/layers/node';
 import type { Workload } from './models.js';
 
 /**
@@ -18,7 +18,7 @@ import type { Workload } from './models.js';
  * model (`--trained`) is measured as it is: dense, sparse and shrunk from the same weights.
  */
 
-type Layers = typeof import('@sparsify/layers');
+type Layers = typeof import('@sparsify/layers/node');
 
 export const VARIANTS = ['dense', 'dense-lean', 'sparse', 'shrunk', 'shrunk-lean'] as const;
 export type Variant = (typeof VARIANTS)[number];

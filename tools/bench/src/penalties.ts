@@ -1,4 +1,4 @@
-import { setHelperThreadEnabled } from '@sparsify/backend';
+import { setHelperThreadEnabled } from '@sparsify/backend/node';
 import type { Penalty } from '@sparsify/core';
 import { activate, type Config } from './configs.js';
 import { summarize } from './measure.js';

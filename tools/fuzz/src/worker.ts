@@ -16,9 +16,9 @@ import { MEMORY_MB, SLOW_MS, type CaseResult, type Outcome } from './outcomes.js
 type Any = any;
 
 const tf: Any = await import('@tensorflow/tfjs');
-const layers: Any = await import('@sparsify/layers');
-const train: Any = await import('@sparsify/train');
-const datasets: Any = await import('@sparsify/datasets');
+const layers: Any = await import('@sparsify/layers/node');
+const train: Any = await import('@sparsify/train/node');
+const datasets: Any = await import('@sparsify/datasets/node');
 await tf.setBackend('cpu');
 await tf.ready();
 

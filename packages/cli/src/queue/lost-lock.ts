@@ -1,7 +1,7 @@
 import { readFileSync, renameSync, statSync, unlinkSync, linkSync, utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { RUN_LOCK_FILE, type RunLockOwner } from '@sparsify/train';
+import { RUN_LOCK_FILE, type RunLockOwner } from '@sparsify/train/node';
 
 /**
  * Run-directory locks across machines. A lock names its process and host; on its own host a dead PID

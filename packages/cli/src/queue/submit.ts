@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Job, Queue } from 'bullmq';
-import { makeDirectory, readRegularFile } from '@sparsify/train';
-import { renderSweepText, writeFileAtomic, writeSweepReport, type SweepRow } from '@sparsify/reporting';
+import { makeDirectory, readRegularFile } from '@sparsify/train/node';
+import { renderSweepText, writeFileAtomic, writeSweepReport, type SweepRow } from '@sparsify/reporting/node';
 import { UsageError, show } from '../errors.js';
 import type { IO } from '../io.js';
 import { registerPlugins } from '../plugins.js';
