@@ -133,12 +133,18 @@ export class Progress {
       .filter(([, v]) => v !== 1)
       .map(([k, v]) => `${k} ${v.toExponential(2)}`)
       .join(', ');
-    this.line(
-      `${this.epochLabel(m.phaseEpoch, m.phase)}  loss ${m.loss.toFixed(4)}` +
-        `${m.penaltyLoss ? ` (penalty ${m.penaltyLoss.toExponential(2)})` : ''}  train ${pct(m.trainAccuracy)}  eval ${pct(m.accuracy)}` +
-        `  sparsity ${pct(m.sparsity)}  ${Math.round(m.samplesPerSecond)} samples/s  ${m.seconds.toFixed(1)} s` +
-        `${strengths ? `  [${strengths}]` : ''}${art}`,
-    );
+    const label = this.epochLabel(m.phaseEpoch, m.phase);
+    const full =
+      `${label}  loss ${m.loss.toFixed(4)}` +
+      `${m.penaltyLoss ? ` (penalty ${m.penaltyLoss.toExponential(2)})` : ''}  train ${pct(m.trainAccuracy)}  eval ${pct(m.accuracy)}` +
+      `  sparsity ${pct(m.sparsity)}  ${Math.round(m.samplesPerSecond)} samples/s  ${m.seconds.toFixed(1)} s` +
+      `${strengths ? `  [${strengths}]` : ''}${art}`;
+    // On a terminal too narrow for it, the same figures tighter (no penalty share or strengths) rather than wrapped.
+    const columns = this.mode === 'tty' ? (this.io.columns ?? 200) : Number.POSITIVE_INFINITY;
+    const compact =
+      `${label} loss ${m.loss.toFixed(4)} train ${pct(m.trainAccuracy)} eval ${pct(m.accuracy)} sparsity ${pct(m.sparsity)}` +
+      ` ${Math.round(m.samplesPerSecond)}/s ${m.seconds.toFixed(1)}s${art.replace(/^ {2}/, ' ')}`;
+    this.line(full.length < columns ? full : compact);
   }
 
   prune(info: PruneInfo): void {

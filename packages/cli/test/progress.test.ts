@@ -34,7 +34,7 @@ const epochEnd = (epoch: number, phaseEpoch: number, phase: 'train' | 'finetune'
 
 /** A run of 2 training and 1 fine-tuning epochs, pruned to 95% in between, as the train command drives it. */
 function run(columns: number): { progress: Progress; lines: string[] } {
-  const io = { ...memoryIO(), columns };
+  const io = Object.assign(memoryIO(), { columns });
   const progress = new Progress(io, 'tty');
   const lines: string[] = [];
   progress.plan(3);
@@ -93,5 +93,16 @@ describe('the progress bar', () => {
     progress.epoch(epochEnd(2, 0, 'finetune', 0.95));
     expect(io.stdout).toMatch(/^epoch 1\/2 {2}loss/m);
     expect(io.stdout).toMatch(/^fine-tune 1\/1 {2}loss/m);
+  });
+
+  it('epoch lines fit a narrow terminal, tighter rather than wrapped', () => {
+    const io = Object.assign(memoryIO(), { columns: 80 });
+    const progress = new Progress(io, 'tty');
+    progress.plan(3);
+    progress.phaseStart({ phase: 'finetune', epochs: 1, startEpoch: 0 });
+    progress.epoch(epochEnd(2, 0, 'finetune', 0.95));
+    const line = io.stdout.split('\n').find((l) => l.startsWith('fine-tune 1/1'))!;
+    expect(line).toBe('fine-tune 1/1 loss 0.1000 train 90.00% eval 88.00% sparsity 95.00% 1000/s 2.0s');
+    expect(line.length).toBeLessThan(80);
   });
 });

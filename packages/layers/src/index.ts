@@ -8,6 +8,7 @@ export {
 } from './penalties.js';
 export {
   PruningSummaries,
+  formatPruningSummary,
   UpdatePruningStep,
   pruningSummaries,
   updatePruningStep,

@@ -103,15 +103,15 @@ export interface PruningSummariesOptions {
   source?: Pruner | { readonly pruner: Pruner | null };
   /** Without a source: which params to measure (default: dense and conv kernels). */
   selection?: SelectOptions;
-  /** Called with each epoch's summary; default: one JSON line on the console; false: silent. */
+  /** Called with each epoch's summary; default: one readable line on the console (`formatPruningSummary`); false: silent. */
   log?: false | ((summary: EpochPruningSummary) => void);
   /** Adds the global sparsity to the epoch logs (and so to the History) under this key; false: not. Default `sparsity`. */
   logKey?: string | false;
 }
 
 /**
- * Per-layer sparsity after every epoch, as JSON: kept in `summaries`, passed to `log` (default: a JSON
- * line on the console), and the global sparsity added to the epoch logs. The tfmot `PruningSummaries`
+ * Per-layer sparsity after every epoch: kept in `summaries` (plain JSON), passed to `log` (default: one
+ * readable line on the console), and the global sparsity added to the epoch logs. The tfmot `PruningSummaries`
  * equivalent without TensorBoard.
  */
 export class PruningSummaries extends tf.Callback {
@@ -178,10 +178,17 @@ export class PruningSummaries extends tf.Callback {
     const summary = this.measure(epoch);
     this.summaries.push(summary);
     const { log, logKey = 'sparsity' } = this.options;
-    if (log === undefined) console.log(JSON.stringify({ pruningSummary: summary }));
+    if (log === undefined) console.log(formatPruningSummary(summary));
     else if (log) log(summary);
     if (logs && logKey) logs[logKey] = summary.sparsity;
   }
+}
+
+/** `epoch 3: sparsity 90.0% (target 90.0%); dense 90.0%, dense_1 90.0%`, the default log line. */
+export function formatPruningSummary(s: EpochPruningSummary): string {
+  const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+  const target = s.targetSparsity === null ? '' : ` (target ${pct(s.targetSparsity)})`;
+  return `epoch ${s.epoch + 1}: sparsity ${pct(s.sparsity)}${target}; ${s.layers.map((l) => `${l.layerName} ${pct(l.sparsity)}`).join(', ')}`;
 }
 
 export function pruningSummaries(options: PruningSummariesOptions = {}): PruningSummaries {

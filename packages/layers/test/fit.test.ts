@@ -18,6 +18,7 @@ import {
   fitWithPenalties,
   loadSparse,
   penaltiesCallback,
+  formatPruningSummary,
   pruningSummaries,
   saveSparse,
   stripPruning,
@@ -323,6 +324,29 @@ describe('updatePruningStep and pruningSummaries under plain model.fit', () => {
   it('measures a model without a pruner, and validates its options', async () => {
     const { x, y } = classes(51, 32);
     const model = compiledMlp(19);
+    expect(
+      formatPruningSummary({
+        epoch: 2,
+        step: 30,
+        lastPruneStep: 30,
+        targetSparsity: 0.7000000000000001,
+        sparsity: 0.7,
+        total: 10,
+        zeros: 7,
+        layers: [
+          {
+            name: 'dense/kernel',
+            layerName: 'dense',
+            shape: [2, 5],
+            total: 10,
+            zeros: 7,
+            sparsity: 0.7,
+            maskSparsity: 0.7,
+            threshold: 0.1,
+          },
+        ],
+      }),
+    ).toBe('epoch 3: sparsity 70.0% (target 70.0%); dense 70.0%');
     const s = pruningSummaries({ log: false, logKey: 'zeros_fraction' });
     const h = await model.fit(x, y, { epochs: 1, verbose: 0, callbacks: [s] });
     expect(s.summaries[0].layers).toHaveLength(2);
