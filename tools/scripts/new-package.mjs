@@ -5,7 +5,7 @@
 // `new-penalty` writes a working penalty package: an L1-like penalty with its closed-form gradient, its
 // plugin, a conformance test and a README stub, which pass CI as generated. Then `npm install` links it.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const camel = (name) => name.replace(/-([a-z0-9])/g, (_, c) => c.toUpperCase());
@@ -199,6 +199,8 @@ if (penalty) {
   mkdirSync(join(dir, 'src'), { recursive: true });
   mkdirSync(join(dir, 'test'), { recursive: true });
 }
+// Every tarball carries the licence its manifest declares.
+writeFileSync(join(dir, 'LICENSE'), readFileSync(new URL('../../LICENSE', import.meta.url)));
 console.log(`created ${dir}`);
 if (!rest.includes('--no-install') && !option('--dir')) {
   // Links the new workspace package and records it in package-lock.json (from the registry cache).

@@ -33,6 +33,9 @@ describe('workspace conventions', () => {
       expect(pkg.exports['./package.json']).toBe('./package.json');
       expect(pkg.sideEffects === false || Array.isArray(pkg.sideEffects)).toBe(true);
       expect(pkg.peerDependencies['@tensorflow/tfjs']).toBe('4.22.0');
+      // npm packs a LICENSE beside package.json whatever `files` says: the MIT text the manifest declares.
+      expect(pkg.license).toBe('MIT');
+      expect(readFileSync(`${root}packages/${dir}/LICENSE`, 'utf8')).toBe(readFileSync(`${root}LICENSE`, 'utf8'));
       // tfjs is a peer, never a dependency (never bundled, one engine).
       expect(Object.keys(pkg.dependencies ?? {})).not.toContain('@tensorflow/tfjs');
       for (const optional of ['@tensorflow/tfjs-node', '@tensorflow/tfjs-node-gpu']) {
@@ -78,5 +81,11 @@ describe('workspace conventions', () => {
         expect(/^\s*import\s[^;]*from\s+['"]@tensorflow\/tfjs-node/m.test(text), `${dir}/src/${file}`).toBe(false);
       }
     }
+  });
+
+  it('npm pack puts LICENSE in the tarball', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: `${root}packages/core`, encoding: 'utf8' });
+    const [{ files }] = JSON.parse(out) as [{ files: { path: string }[] }];
+    expect(files.map((f) => f.path)).toContain('LICENSE');
   });
 });
