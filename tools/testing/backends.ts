@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { selectBackend } from '../../packages/backend/src/index.js';
+import { selectBackend } from '../../packages/backend/src/index.node.js';
 import { testBackend, type MatrixBackend } from './matrix.js';
 
 export * from './matrix.js';
