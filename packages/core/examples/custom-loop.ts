@@ -45,7 +45,9 @@ export function customLoop(): { sparsity: number; accuracy: number } {
   const finetune = createTrainStep({ model, optimizer: fresh, weightDecay: 1e-4, masks });
   for (let epoch = 0; epoch < 5; epoch++) for (const [xb, yb] of batches) finetune.run(xb, yb);
 
-  const accuracy = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.predict(x) as tf.Tensor, 1), y), 'float32')).dataSync()[0]);
+  const accuracy = tf.tidy(() =>
+    tf.mean(tf.cast(tf.equal(tf.argMax(model.predict(x) as tf.Tensor, 1), y), 'float32')).dataSync()[0],
+  );
   const sparsity = measureSparsity(kernels).global;
   [penalty, step, finetune, model, x, y].forEach((d) => d.dispose());
   [optimizer, fresh].forEach(disposeOptimizer);

@@ -1,14 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import {
-  BasePenalty,
-  option,
-  safeL1,
-  signLinear,
-  type OptionsOf,
-  type PenaltyGradients,
-  type SparsifyPlugin,
-  type TrainingContext,
-} from '@sparsify/core';
+import { BasePenalty, option, safeL1, signLinear, type OptionsOf, type PenaltyGradients, type SparsifyPlugin, type TrainingContext } from '@sparsify/core';
 
 // One schema gives the options' type, their validation and defaults, the CLI's help and getConfig().
 export const ELASTIC_NET_OPTIONS = {
@@ -36,22 +27,12 @@ export class ElasticNet extends BasePenalty<typeof ELASTIC_NET_OPTIONS> {
   // Optional: loss(ctx) and its gradients without a tape, here ρλ·sign(w) + (1 − ρ)λ·w in one pass.
   protected override closedForm(_ctx: TrainingContext, strength: tf.Scalar): PenaltyGradients {
     const { l1Ratio } = this.options;
-    const grads = Object.fromEntries(
-      this.params.map((p) => [p.variable.name, signLinear(p.variable, tf.scalar(l1Ratio), tf.scalar(1 - l1Ratio), strength)]),
-    );
+    const grads = Object.fromEntries(this.params.map((p) => [p.variable.name, signLinear(p.variable, tf.scalar(l1Ratio), tf.scalar(1 - l1Ratio), strength)]));
     return { value: tf.mul(this.term(), strength) as tf.Scalar, grads };
   }
 }
 
 export const plugin: SparsifyPlugin = {
   package: 'my-elastic-net',
-  penalties: [
-    {
-      name: 'elastic-net',
-      package: 'my-elastic-net',
-      description: 'elastic net',
-      schema: ELASTIC_NET_OPTIONS,
-      create: (o) => new ElasticNet(o as OptionsOf<typeof ELASTIC_NET_OPTIONS>),
-    },
-  ],
+  penalties: [{ name: 'elastic-net', package: 'my-elastic-net', description: 'elastic net', schema: ELASTIC_NET_OPTIONS, create: (o) => new ElasticNet(o as OptionsOf<typeof ELASTIC_NET_OPTIONS>) }],
 };

@@ -6,12 +6,7 @@ export function epochLoop(spec = 'synthetic:clusters:20', epochs = 3): { accurac
   const data = loadDataset(spec, { seed: 0, validation: 0.1, synthetic: { trainSize: 1024, testSize: 256 } });
   const model = tf.sequential({
     layers: [
-      tf.layers.dense({
-        inputShape: [data.train.sampleSize],
-        units: 64,
-        activation: 'relu',
-        kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }),
-      }),
+      tf.layers.dense({ inputShape: [data.train.sampleSize], units: 64, activation: 'relu', kernelInitializer: tf.initializers.glorotNormal({ seed: 1 }) }),
       tf.layers.dense({ units: data.numClasses, kernelInitializer: tf.initializers.glorotNormal({ seed: 2 }) }),
     ],
   });

@@ -27,12 +27,7 @@ export async function artLoop(model: tf.LayersModel, batches: [tf.Tensor, tf.Ten
     if (epoch < controller.warmupEpochs) continue;
     log.push(JSON.stringify(diagnostics));
     const probe = await probePrunedAccuracy({ params: penalty.params, sparsity: kappa, evaluate: accuracy, keepPruned: true });
-    decision = controller.observe({
-      epoch: epoch - controller.warmupEpochs,
-      denseAccuracy: correct / seen,
-      prunedAccuracy: probe.accuracy,
-      snapshot: probe.pruned,
-    });
+    decision = controller.observe({ epoch: epoch - controller.warmupEpochs, denseAccuracy: correct / seen, prunedAccuracy: probe.accuracy, snapshot: probe.pruned });
   }
   // The live model becomes the selected probe; core's masks at κ reproduce its non-zero pattern exactly.
   const snapshot = decision.selected?.snapshot;

@@ -30,7 +30,9 @@ export function gradualPruning(): { sparsity: number; accuracy: number; state: s
   // A checkpoint: plain JSON (step, last sparsity, 0/1 masks); `pruner.setState(JSON.parse(state))` restores it.
   const state = JSON.stringify(pruner.getState());
 
-  const accuracy = tf.tidy(() => tf.mean(tf.cast(tf.equal(tf.argMax(model.predict(x) as tf.Tensor, 1), y), 'float32')).dataSync()[0]);
+  const accuracy = tf.tidy(() =>
+    tf.mean(tf.cast(tf.equal(tf.argMax(model.predict(x) as tf.Tensor, 1), y), 'float32')).dataSync()[0],
+  );
   const sparsity = measureSparsity(pruner.params).global;
   [pruner, step, model, x, y].forEach((d) => d.dispose());
   disposeOptimizer(optimizer);
