@@ -108,7 +108,22 @@ export const STRENGTH_OPTIONS = {
  * `tf.customGrad`); optionally `init(params)` to create state; and optionally `closedForm(ctx, strength)`
  * for `gradients`.
  */
+/**
+ * Marks `BasePenalty` instances from every copy of this package: an application that loads both the
+ * ESM and the CJS build (or two versions) has two `BasePenalty` classes, and `instanceof` checks this
+ * brand instead of the prototype chain.
+ */
+const BASE_PENALTY_BRAND = Symbol.for('@sparsify/core:BasePenalty');
+
 export abstract class BasePenalty<S extends OptionSchema & StrengthOption = typeof STRENGTH_OPTIONS> implements Penalty {
+  /** `x instanceof BasePenalty` holds for a penalty built on any copy of this package (see the brand). */
+  static [Symbol.hasInstance](x: unknown): boolean {
+    // Subclasses keep the ordinary prototype check: `x instanceof HaloPenalty` asks about HaloPenalty.
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class being asked about, a subclass included
+    if (this !== BasePenalty) return Function.prototype[Symbol.hasInstance].call(this, x);
+    return typeof x === 'object' && x !== null && (x as Record<symbol, unknown>)[BASE_PENALTY_BRAND] === true;
+  }
+  readonly [BASE_PENALTY_BRAND] = true;
   abstract readonly name: string;
   /** Package that registers `name`; recorded in configs. */
   protected readonly packageName?: string;
