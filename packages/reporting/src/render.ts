@@ -53,6 +53,20 @@ function summaryRows(r: RunReport): [string, string][] {
   return rows;
 }
 
+/** One row per epoch of a run, in report.md and report.html alike. */
+const EPOCHS_HEAD = ['epoch', 'phase', 'loss', 'train acc', 'eval acc', 'sparsity', 's'];
+function epochRows(history: NonNullable<RunReport['history']>): string[][] {
+  return history.map((h) => [
+    String(h.epoch),
+    h.phase,
+    h.loss === undefined ? '—' : h.loss.toFixed(4),
+    pct(h.trainAccuracy),
+    pct(h.accuracy),
+    pct(h.sparsity),
+    num(h.seconds, 1),
+  ]);
+}
+
 const STRUCTURE_HEAD = ['layer', 'kept', 'of', 'inputs read'];
 
 /** One row per layer with units: what `shrink` keeps. */
@@ -108,21 +122,7 @@ export function renderMarkdown(r: RunReport): string {
   }
   if (r.history?.length) {
     out.push('## Epochs', '');
-    out.push(
-      mdTable(
-        ['epoch', 'phase', 'loss', 'train acc', 'eval acc', 'sparsity', 's'],
-        r.history.map((h) => [
-          String(h.epoch),
-          h.phase,
-          h.loss === undefined ? '—' : h.loss.toFixed(4),
-          pct(h.trainAccuracy),
-          pct(h.accuracy),
-          pct(h.sparsity),
-          num(h.seconds, 1),
-        ]),
-      ),
-      '',
-    );
+    out.push(mdTable(EPOCHS_HEAD, epochRows(r.history)), '');
   }
   if (r.art) out.push('## ART', '', '```json', JSON.stringify(r.art, null, 2), '```', '');
   return out.join('\n');
@@ -194,19 +194,7 @@ export function renderHtml(r: RunReport): string {
       yFormat: (v) => `${Math.round(v * 100)}%`,
       shade,
     })}</div>`;
-    body += htmlTable(
-      ['epoch', 'phase', 'loss', 'train acc', 'eval acc', 'sparsity', 's'],
-      hist.map((h) => [
-        String(h.epoch),
-        h.phase,
-        h.loss === undefined ? '—' : h.loss.toFixed(4),
-        pct(h.trainAccuracy),
-        pct(h.accuracy),
-        pct(h.sparsity),
-        num(h.seconds, 1),
-      ]),
-      [0, 2, 3, 4, 5, 6],
-    );
+    body += htmlTable(EPOCHS_HEAD, epochRows(hist), [0, 2, 3, 4, 5, 6]);
   }
   const diag = Object.entries(r.diagnostics ?? {}).filter(([, d]) => Object.keys(d).length);
   if (diag.length) {
