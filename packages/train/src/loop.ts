@@ -24,7 +24,15 @@ import type { RunFiles } from './run-files.js';
 import { disposeBatch, iterateBatches } from './data.js';
 import { evaluate } from './evaluate.js';
 import { magnitudeHistogram } from './histogram.js';
-import { createOptimizer, learningRateAt, setLearningRate, validateLrDecay, validateOptimizerConfig } from './optimizer.js';
+import {
+  canSetLearningRate,
+  createOptimizer,
+  decayFactors,
+  learningRateOf,
+  setLearningRate,
+  validateLrDecay,
+  validateOptimizerConfig,
+} from './optimizer.js';
 import {
   assignTensors,
   cloneMasks,
@@ -173,6 +181,8 @@ class Run {
   private optimizer: tf.Optimizer | null = null;
   /** Masks owned by the loop (after one-shot pruning or ART, during fine-tuning). */
   private ownMasks: Mask[] | null = null;
+  /** Each penalty optimizer of the current step with its initial learning rate, for `lrDecay`. */
+  private penaltyLearningRates = new Map<tf.Optimizer, number>();
   private lastGood: (Float32Array | Int32Array)[] | null = null;
   private state: LoopState;
   private resumedFrom: number | undefined;
@@ -235,11 +245,23 @@ class Run {
       loss: this.o.loss,
       context: { step: this.state.step, epoch: this.state.epoch },
     });
+    // Each penalty optimizer (HALO's λ) decays with the model's, from its own initial learning rate.
+    this.penaltyLearningRates = new Map(this.step.penaltyOptimizers().map(({ optimizer }) => [optimizer, learningRateOf(optimizer)]));
+    if (this.o.lrDecay) {
+      for (const { penalty, optimizer } of this.step.penaltyOptimizers()) {
+        if (!canSetLearningRate(optimizer)) {
+          throw new SparsifyConfigError(
+            `lrDecay needs an SGD or Momentum optimizer for ${penalty.name}'s variables too (TF.js ${optimizer.getClassName()} cannot change its learning rate)`,
+          );
+        }
+      }
+    }
     const pruner = this.o.pruning;
     if (pruner && pruner.masks().length > 0) this.step.setMasks(pruner.masks());
   }
 
   private buildFinetuneStep(): void {
+    this.penaltyLearningRates = new Map();
     const ft = this.o.finetune;
     const config = ft?.optimizer ?? this.mainOptimizerConfig;
     this.optimizer = createOptimizer(config);
@@ -335,8 +357,10 @@ class Run {
     const step = this.step!;
     const optimizerConfig = phase === 'train' ? this.mainOptimizerConfig : (o.finetune?.optimizer ?? this.mainOptimizerConfig);
     const decay = phase === 'train' ? o.lrDecay : o.finetune?.lrDecay;
-    const lr = learningRateAt(optimizerConfig, decay, this.state.phaseEpoch);
+    const factors = decayFactors(decay, this.state.phaseEpoch, this.penaltyLearningRates.size > 0);
+    const lr = (optimizerConfig.config.learningRate as number) * factors.model;
     setLearningRate(this.optimizer!, lr);
+    for (const [optimizer, lr] of this.penaltyLearningRates) setLearningRate(optimizer, lr * factors.penalty);
     step.setContext({ step: this.state.step, epoch: this.state.epoch });
     const ctx = step.context;
     // An epoch interrupted at a step boundary goes on from there, with its sums so far.

@@ -52,9 +52,19 @@ export interface TrainData {
 export type { OptimizerConfig };
 
 /** Learning rate × gamma at each listed epoch of a phase (0-based; e.g. ART fine-tune: [80, 120], 0.1). */
+/**
+ * Step decay: every learning rate the phase trains with (the model's and, in the main phase, each penalty
+ * optimizer's, e.g. HALO's λ) is multiplied by `gamma` once at each milestone epoch.
+ */
 export interface LearningRateDecay {
   milestones: number[];
   gamma: number;
+  /**
+   * Reproduce HALO's released CIFAR code, which decays the penalty optimizer twice per milestone and the
+   * model's twice from the second milestone on (0.1 → 0.01 → 1e-4 and λ 0.1 → 1e-3 → 1e-5 at γ = 0.1).
+   * Only runs with a penalty optimizer are affected. Default false: one decay per milestone for both.
+   */
+  legacyDoubleDecay?: boolean;
 }
 
 /**
