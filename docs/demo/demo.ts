@@ -184,7 +184,7 @@ async function train() {
       createReport({
         name: `${value('model')}, ${penalty.name}, ${(100 * target).toFixed(0)}% sparse`,
         model: value('model'),
-        dataset: `bundled MNIST digits (${samples} training, 1,000 test)`,
+        dataset: `bundled MNIST digits (${samples.toLocaleString('en-US')} training, 1,000 test)`,
         method: penalty.name,
         penalty: { name: penalty.name, config: { ...penalty.getConfig().options } },
         pruning: { schedule: 'polynomialDecay', beginStep, endStep },
