@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECKPOINT_DATABASE, CheckpointError, deleteStoredRun, resume, storedRuns, train, type TrainOptions } from '../src/index.js';
 import type { LoopCheckpoint } from '../src/loop-checkpoint.js';
 import { INDEXEDDB_RUN_FILES } from '../src/run-files-indexeddb.js';
-import { TestScaled, tinyData, tinyModel, weightsOf } from './helpers.js';
+import { TestScaled, resumeTestOptions, tinyData, tinyModel, weightsOf } from './helpers.js';
 
 // The portable entry where IndexedDB exists (a browser; here fake-indexeddb): runDir names a run
 // whose checkpoints are IndexedDB records. tools/scripts/browser-test.mjs runs the same in Chromium.
@@ -21,19 +21,7 @@ async function run(runDir: string | undefined, extra: Partial<TrainOptions> = {}
   const model = tinyModel(11);
   const data = tinyData(160, 9);
   const penalty = new TestScaled({ strength: 1e-3 });
-  const options = {
-    model,
-    data,
-    epochs: 2,
-    batchSize: 24,
-    seed: 4,
-    penalties: [penalty],
-    weightDecay: 5e-4,
-    optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } } as const,
-    prune: { sparsity: 0.6 },
-    finetune: { epochs: 2, optimizer: { className: 'Adam', config: { learningRate: 0.01, epsilon: 1e-8 } } as const },
-    ...extra,
-  };
+  const options = { ...resumeTestOptions(model, data, penalty), ...extra };
   const result =
     runDir === undefined
       ? await train(options)
