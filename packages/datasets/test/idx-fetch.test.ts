@@ -22,7 +22,7 @@ function server(files: Record<string, Uint8Array | number>) {
     asked.push(url.pathname);
     const body = files[url.pathname.replace('/mnist/', '')];
     if (typeof body === 'number') return new Response('error', { status: body, statusText: 'Internal Server Error' });
-    return body ? new Response(body) : new Response('not found', { status: 404 });
+    return body ? new Response(body as Uint8Array<ArrayBuffer>) : new Response('not found', { status: 404 });
   }) as typeof globalThis.fetch;
   return { fetch, asked };
 }
@@ -93,7 +93,7 @@ describe('IDX from URLs, Responses and bytes (portable)', () => {
     const bomb = await readIdxImagesFrom(new Response(zeros), { maxBytes: 5000, name: 'bomb.gz' }).catch((e) => e);
     expect(bomb).toBeInstanceOf(DatasetError);
     expect(bomb.message).toBe('bomb.gz: decompresses to more than the 5000 bytes a dataset file may have (maxBytes)');
-    const declared = new Response(big.images, { headers: { 'content-length': String(big.images.length) } });
+    const declared = new Response(big.images as Uint8Array<ArrayBuffer>, { headers: { 'content-length': String(big.images.length) } });
     await expect(readDatasetBytes(declared, { maxBytes: 100, name: 'raw' })).rejects.toThrow(
       'raw: is 1016 bytes, more than the 100 bytes a dataset file may have (maxBytes)',
     );
