@@ -10,7 +10,7 @@ import { halo } from '@sparsify/halo';
 import { hoyerSquare } from '@sparsify/hoyer';
 import { captureArtifacts, encodeSparse, fitWithPenalties, stripPruning } from '@sparsify/layers';
 import { lenet300100, lenet5 } from '@sparsify/models';
-import { layerSparsityChart, lineChart } from '@sparsify/reporting';
+import { createReport, layerSparsityChart, lineChart, renderReport } from '@sparsify/reporting';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -18,8 +18,8 @@ const value = (id: string) => $<HTMLInputElement>(id).value;
 
 const PENALTIES: Record<string, () => Penalty> = {
   'hoyer-square': () => hoyerSquare({ strength: 1e-4 }),
-  lasso: () => lasso({ strength: 1e-5 }),
-  halo: () => halo({ xi: 1e-5, psi: 0 }),
+  lasso: () => lasso({ strength: 2e-4 }),
+  halo: () => halo({ xi: 2e-4, psi: 0 }),
 };
 
 let digits: ReturnType<typeof bundledMnistFromDigits> | null = null;
@@ -35,6 +35,18 @@ async function loadDigits() {
 
 function status(text: string) {
   $('status').textContent = text;
+}
+
+/** Per layer with a kernel: its shape and exact zeros, as the report takes them. */
+function layerZeros(model: tf.LayersModel) {
+  return model.layers
+    .filter((l) => l.getWeights().length > 0 && l.getWeights()[0].rank >= 2)
+    .map((l) => {
+      const kernel = l.getWeights()[0];
+      let zeros = 0;
+      for (const v of kernel.dataSync()) if (v === 0) zeros++;
+      return { name: `${l.name}/kernel`, shape: [...kernel.shape], total: kernel.size, zeros };
+    });
 }
 
 function layerSparsity(model: tf.LayersModel) {
@@ -89,6 +101,8 @@ async function train() {
       }),
     });
     const penalty = PENALTIES[value('penalty')]();
+    const started = performance.now();
+    const history: { epoch: number; phase: 'train'; loss?: number; trainAccuracy?: number; accuracy: number; sparsity: number }[] = [];
     const loss: { x: number; y: number }[] = [];
     const accuracy: { x: number; y: number }[] = [];
     const testAccuracy: { x: number; y: number }[] = [];
@@ -137,6 +151,15 @@ async function train() {
               () => tf.mean(tf.cast(tf.equal(tf.argMax(model.predict(testBatch.x) as tf.Tensor, 1), testBatch.y), 'float32')).dataSync()[0],
             );
             testAccuracy.push({ x: epoch + 1, y: test });
+            const rows = layerSparsity(model);
+            history.push({
+              epoch,
+              phase: 'train',
+              loss: logs?.loss,
+              trainAccuracy: logs?.acc as number | undefined,
+              accuracy: test,
+              sparsity: rows.reduce((a, r) => a + r.sparsity * r.total, 0) / rows.reduce((a, r) => a + r.total, 0),
+            });
             draw();
             status(`Epoch ${epoch + 1}/${epochs} on ${tf.getBackend()}: test accuracy ${(100 * test).toFixed(1)}%`);
             await tf.nextFrame();
@@ -155,6 +178,25 @@ async function train() {
       `<h3>Result</h3><p id="result" data-sparsity="${zeros / total}" data-accuracy="${final}">` +
       `${(100 * (zeros / total)).toFixed(1)}% of the weights are zero; test accuracy ${(100 * final).toFixed(1)}%.<br>` +
       `Sparse export: ${((exported.json.length + bytes.byteLength) / 1024).toFixed(0)} KiB (dense float32: ${((stripped.countParams() * 4) / 1024).toFixed(0)} KiB).</p>`;
+    const seconds = (performance.now() - started) / 1000;
+    renderReport(
+      $('report'),
+      createReport({
+        name: `${value('model')}, ${penalty.name}, ${(100 * target).toFixed(0)}% sparse`,
+        model: value('model'),
+        dataset: `bundled MNIST digits (${samples.toLocaleString('en-US')} training, 1,000 test)`,
+        method: penalty.name,
+        penalty: { name: penalty.name, config: { ...penalty.getConfig().options } },
+        pruning: { schedule: 'polynomialDecay', beginStep, endStep },
+        seed: 1,
+        epochs,
+        backend: tf.getBackend(),
+        sparsity: { target, layers: layerZeros(stripped) },
+        accuracy: { split: 'test', final },
+        timing: { samplesPerSecond: (samples * epochs) / seconds, seconds },
+        history,
+      }),
+    );
     status('Done: download the sparse model, or train again.');
     for (const t of [trainBatch.x, trainBatch.y, trainBatch.oneHot!, testBatch.x, testBatch.y, testBatch.oneHot!]) t.dispose();
     for (const d of [model, stripped, pruner, penalty]) d.dispose();

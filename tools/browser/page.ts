@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { type BackendPreference, selectBackend } from '@sparsify/backend';
 import { type Penalty, disposeOptimizer } from '@sparsify/core';
-import { bundledMnistFromDigits } from '@sparsify/datasets';
+import { DatasetError, bundledMnistFromDigits, loadIdxFromUrl, readIdxImagesFrom } from '@sparsify/datasets';
 import { halo } from '@sparsify/halo';
 import { hoyerSquare } from '@sparsify/hoyer';
 import { lasso } from '@sparsify/adaptive-lasso';
@@ -14,7 +14,8 @@ import { captureArtifacts, decodeSparse, encodeSparse, fitWithPenalties, stripPr
 import { lenet300100 } from '@sparsify/models';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
 import { hyperSparse } from '@sparsify/hypersparse';
-import { train } from '@sparsify/train';
+import { createReport, renderReport } from '@sparsify/reporting';
+import { type TrainOptions, deleteStoredRun, storedRuns, train } from '@sparsify/train';
 
 export interface LegResult {
   backend: string;
@@ -29,6 +30,16 @@ export interface LegResult {
   wasmThreads?: number;
   wasmThreadsNote?: string;
   crossOriginIsolated: boolean;
+  /**
+   * What the Node helper thread (@sparsify/backend) would need here: a wasm heap in shared memory, and
+   * a blocking `Atomics.wait` on the page's main thread (`allowed`, or the error it throws).
+   */
+  helperThreadProbe?: { sharedHeap: boolean; atomicsWait: string };
+  /**
+   * Against the same leg without a penalty (on wasm, when `run` was asked to compare): Σ|w| of the
+   * stripped kernels over the unpenalized run's, and the fraction of its kept weights this run keeps.
+   */
+  versusUnpenalized?: { kernelL1Ratio: number; maskAgreement: number; accuracy: number };
   /** The same backend through @sparsify/train's loop: HyperSparse, one-shot pruning to 90%, fine-tuning. */
   loop: { penalty: string; accuracy: number; sparsity: number; maxDiff: number; leakedTensors: number; seconds: number };
 }
@@ -52,9 +63,10 @@ async function activate(backend: string): Promise<{ backend: string; wasmThreads
 }
 
 const PENALTIES: Record<string, () => Penalty> = {
+  // Strong enough to change which weights survive (see docs/demo and the test's versusUnpenalized).
   cpu: () => hoyerSquare({ strength: 2e-3 }),
-  wasm: () => lasso({ strength: 1e-5 }),
-  webgl: () => halo({ xi: 1e-5, psi: 0 }),
+  wasm: () => lasso({ strength: 5e-4 }),
+  webgl: () => halo({ xi: 1e-3, psi: 0 }),
 };
 
 /** Fraction of exact zeros over the dense kernels (the weights pruning acts on). */
@@ -69,7 +81,37 @@ function kernelSparsity(model: tf.LayersModel): number {
   return zeros / total;
 }
 
-async function leg(backend: string, data: Awaited<ReturnType<typeof digits>>): Promise<LegResult> {
+function helperThreadProbe(): { sharedHeap: boolean; atomicsWait: string } {
+  const heap = (tf.backend() as unknown as { wasm?: { HEAP8?: { buffer: ArrayBufferLike } } }).wasm?.HEAP8?.buffer;
+  let atomicsWait = 'no SharedArrayBuffer';
+  if (typeof SharedArrayBuffer !== 'undefined') {
+    try {
+      atomicsWait = `allowed (${Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0)})`;
+    } catch (error) {
+      atomicsWait = `${(error as Error).name}: ${(error as Error).message}`;
+    }
+  }
+  return { sharedHeap: typeof SharedArrayBuffer !== 'undefined' && heap instanceof SharedArrayBuffer, atomicsWait };
+}
+
+/** Σ|w| over the dense kernels, and which of their weights are kept (non-zero). */
+function kernels(model: tf.LayersModel): { l1: number; kept: Uint8Array } {
+  const weights = model.getWeights().filter((t) => t.rank === 2);
+  const kept = new Uint8Array(weights.reduce((n, w) => n + w.size, 0));
+  let l1 = 0;
+  let at = 0;
+  for (const w of weights)
+    for (const v of w.dataSync()) {
+      l1 += Math.abs(v);
+      kept[at++] = v === 0 ? 0 : 1;
+    }
+  return { l1, kept };
+}
+
+/** The wasm leg without a penalty, when `run` compares: what the penalties must move. */
+let unpenalized: { l1: number; kept: Uint8Array; accuracy: number } | null = null;
+
+async function leg(backend: string, data: Awaited<ReturnType<typeof digits>>, withPenalty = true): Promise<LegResult> {
   const started = performance.now();
   const active = await activate(backend);
   if (active.backend !== backend) throw new Error(`asked for ${backend}, got ${active.backend}`);
@@ -90,17 +132,18 @@ async function leg(backend: string, data: Awaited<ReturnType<typeof digits>>): P
   const pruner = new Pruner(model, {
     schedule: polynomialDecay({ initialSparsity: 0, finalSparsity: 0.9, beginStep: steps, endStep: 6 * steps, frequency: steps }),
   });
-  const penalty = PENALTIES[backend]();
+  const penalty = withPenalty ? PENALTIES[backend]() : null;
   await fitWithPenalties(model, train.x, train.oneHot!, {
     epochs,
     batchSize: 50,
     verbose: 0,
-    penalties: [penalty],
+    penalties: penalty ? [penalty] : [],
     pruning: pruner,
     shuffle: false,
   });
   const stripped = await stripPruning(model, { masks: pruner.masks() });
   const sparsity = kernelSparsity(stripped);
+  const k = kernels(stripped);
   const { json, data: bytes } = encodeSparse(await captureArtifacts(stripped), { encoding: 'bitmask' });
   // Through bytes, as a page would keep it (IndexedDB, a download): the JSON as text, the weights as a copy.
   const loaded = await tf.loadLayersModel(tf.io.fromMemory(decodeSparse(JSON.parse(JSON.stringify(json)), bytes.slice())));
@@ -110,13 +153,15 @@ async function leg(backend: string, data: Awaited<ReturnType<typeof digits>>): P
   const denseBytes = JSON.stringify(json.modelTopology).length + stripped.countParams() * 4;
   const ratio = (JSON.stringify(json).length + bytes.byteLength) / denseBytes;
   for (const t of [a, b, train.x, train.y, train.oneHot!, test.x, test.y, test.oneHot!]) t.dispose();
-  for (const d of [model, stripped, loaded, pruner, penalty]) d.dispose();
+  for (const d of [model, stripped, loaded, pruner, penalty]) d?.dispose();
   disposeOptimizer(optimizer);
-  const loop = await loopLeg(data);
+  if (!withPenalty) unpenalized = { ...k, accuracy };
+  const loop = withPenalty ? await loopLeg(data) : (null as never);
   return {
     loop,
     backend,
-    penalty: penalty.name,
+    penalty: penalty?.name ?? 'none',
+    ...(unpenalized && penalty ? { versusUnpenalized: compare(k, unpenalized) } : {}),
     accuracy,
     sparsity,
     ratio,
@@ -126,6 +171,7 @@ async function leg(backend: string, data: Awaited<ReturnType<typeof digits>>): P
     ...(active.wasmThreads !== undefined ? { wasmThreads: active.wasmThreads } : {}),
     ...(active.wasmThreadsNote !== undefined ? { wasmThreadsNote: active.wasmThreadsNote } : {}),
     crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    ...(backend === 'wasm' ? { helperThreadProbe: helperThreadProbe() } : {}),
   };
 }
 
@@ -164,10 +210,22 @@ async function loopLeg(data: Awaited<ReturnType<typeof digits>>): Promise<LegRes
   };
 }
 
-/** Runs the legs asked for, in order; the test reads `window.sparsifyResults`. */
-export async function run(backends: readonly string[]): Promise<LegResult[]> {
+function compare(k: { l1: number; kept: Uint8Array }, base: NonNullable<typeof unpenalized>) {
+  let kept = 0;
+  let both = 0;
+  base.kept.forEach((b, i) => {
+    kept += b;
+    both += b & k.kept[i];
+  });
+  return { kernelL1Ratio: k.l1 / base.l1, maskAgreement: both / kept, accuracy: base.accuracy };
+}
+
+/** Runs the legs asked for, in order; with `compare`, first the wasm leg without a penalty. */
+export async function run(backends: readonly string[], compare = false): Promise<LegResult[]> {
   setWasmPaths('/wasm/');
   const data = await digits();
+  unpenalized = null;
+  if (compare) await leg('wasm', data, false);
   const results: LegResult[] = [];
   for (const backend of backends) {
     const result = await leg(backend, data);
@@ -177,4 +235,141 @@ export async function run(backends: readonly string[]): Promise<LegResult[]> {
   return results;
 }
 
-(globalThis as { sparsify?: { run: typeof run } }).sparsify = { run };
+/** IDX files from the test server (tools/scripts/browser-test.mjs): gzipped training files, raw test files, damaged ones. */
+export async function idx(): Promise<{
+  trainSize: number;
+  testSize: number;
+  shape: number[];
+  pixelSum: number;
+  labelCounts: number[];
+  truncated: string;
+  bomb: string;
+}> {
+  const { train: a, test: b } = await loadIdxFromUrl('/idx/', { name: 'served' });
+  const batch = a.batch(Int32Array.from({ length: a.size }, (_, i) => i));
+  // Pixels come back scaled to [0, 1]: undo it to compare with the server's byte sum.
+  let pixelSum = 0;
+  for (const v of batch.x.dataSync()) pixelSum += Math.round(v * 255);
+  const labelCounts = Array.from({ length: 10 }, () => 0);
+  for (const l of batch.y.dataSync()) labelCounts[l]++;
+  tf.dispose([batch.x, batch.y]);
+  const message = (e: unknown) => (e instanceof DatasetError ? `DatasetError: ${e.message}` : `not a DatasetError: ${String(e)}`);
+  const truncated = await loadIdxFromUrl('/idx-bad/').then(() => 'loaded', message);
+  const bomb = await readIdxImagesFrom('/idx-bomb/zeros.gz', { maxBytes: 1_000_000 }).then(() => 'loaded', message);
+  return { trainSize: a.size, testSize: b.size, shape: [...a.sampleShape], pixelSum, labelCounts, truncated, bomb };
+}
+
+const RUN = 'browser-test-resume';
+
+/** Same weights ⇔ same hash: FNV-1a over the float32 bytes of every weight. */
+function weightsHash(model: tf.LayersModel): string {
+  let h = 0x811c9dc5;
+  for (const w of model.getWeights()) {
+    const bytes = new Uint8Array(w.dataSync<'float32'>().slice().buffer);
+    for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  }
+  return h.toString(16);
+}
+
+/** The loop with HALO (penalty variables) on wasm: 2 epochs, one-shot pruning to 90%, 1 fine-tune epoch. */
+async function checkpointRun(extra: Partial<TrainOptions>) {
+  setWasmPaths('/wasm/');
+  await activate('wasm');
+  const data = await digits();
+  const model = lenet300100({ seed: 5 });
+  const penalty = halo({ xi: 1e-4, psi: 0 });
+  const result = await train({
+    model,
+    data: { train: data.train.take(500), test: data.test.take(200) },
+    epochs: 2,
+    batchSize: 50,
+    seed: 3,
+    optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } },
+    penalties: [penalty],
+    prune: { sparsity: 0.9 },
+    finetune: { epochs: 1 },
+    ...extra,
+  });
+  return { result, model, penalty };
+}
+
+/**
+ * Before the reload: the run straight through (no checkpoints), then the same run into IndexedDB
+ * stopped after its first epoch. The test reloads the page and calls `resumeCheckpoint`.
+ */
+export async function startCheckpoint(): Promise<{ straight: string; status: string; runs: string[] }> {
+  await deleteStoredRun(RUN);
+  const straight = await checkpointRun({});
+  const hash = weightsHash(straight.model);
+  straight.model.dispose();
+  straight.penalty.dispose();
+  const stopped = await checkpointRun({ runDir: RUN, stopAfterEpochs: 1 });
+  stopped.model.dispose();
+  stopped.penalty.dispose();
+  return { straight: hash, status: stopped.result.status, runs: await storedRuns() };
+}
+
+/**
+ * After the reload: a new model, data and penalty, resumed from IndexedDB; then its report rendered
+ * into the page under a hostile run name.
+ */
+export async function resumeCheckpoint(): Promise<{
+  resumed: string;
+  status: string;
+  resumedFrom: number | undefined;
+  leakedTensors: number;
+  report: { h1: string; layerRows: string[][]; images: number; scripts: number; pwned: unknown; sparsityText: string };
+}> {
+  const before = tf.memory().numTensors;
+  const { result, model, penalty } = await checkpointRun({ runDir: RUN, resume: true });
+  const hash = weightsHash(model);
+  const layers = model.getWeights().flatMap((w, i) => {
+    if (w.rank !== 2) return [];
+    const values = w.dataSync();
+    let zeros = 0;
+    for (const v of values) if (v === 0) zeros++;
+    return [{ name: `${model.weights[i].name}`, shape: [...w.shape], total: values.length, zeros }];
+  });
+  model.dispose();
+  penalty.dispose();
+  const leakedTensors = tf.memory().numTensors - before;
+  await deleteStoredRun(RUN);
+  const report = createReport({
+    name: '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>',
+    model: 'lenet-300-100',
+    dataset: 'bundled digits (500)',
+    method: 'halo',
+    penalty: { name: penalty.name, config: { xi: 1e-4, psi: 0 } },
+    seed: 3,
+    epochs: 2,
+    finetuneEpochs: 1,
+    backend: tf.getBackend(),
+    sparsity: { target: 0.9, layers },
+    accuracy: { split: 'test', final: result.accuracy.final ?? 0 },
+    timing: { samplesPerSecond: 1 },
+    history: result.history.map((h) => ({ epoch: h.epoch, phase: h.phase, loss: h.loss, accuracy: h.accuracy, sparsity: h.sparsity })),
+  });
+  const element = document.body.appendChild(document.createElement('section'));
+  renderReport(element, report);
+  const tables = element.querySelectorAll('table');
+  const layerTable = Array.from(tables).find((t) => t.querySelector('th')?.textContent === 'layer');
+  await new Promise((r) => setTimeout(r, 100));
+  return {
+    resumed: hash,
+    status: result.status,
+    resumedFrom: result.resumedFrom,
+    leakedTensors,
+    report: {
+      h1: element.querySelector('h1')?.textContent ?? '',
+      layerRows: Array.from(layerTable?.querySelectorAll('tr') ?? [])
+        .slice(1)
+        .map((tr) => Array.from(tr.querySelectorAll('td'), (td) => td.textContent ?? '')),
+      images: element.querySelectorAll('img').length,
+      scripts: element.querySelectorAll('script').length,
+      pwned: (globalThis as { __pwned?: unknown }).__pwned,
+      sparsityText: element.querySelector('table td:nth-child(2)')?.textContent ?? '',
+    },
+  };
+}
+
+(globalThis as { sparsify?: unknown }).sparsify = { run, idx, startCheckpoint, resumeCheckpoint };

@@ -1,7 +1,8 @@
 // Bundles each library package's main entry the way a browser app would (esbuild, platform
 // 'browser', TensorFlow.js external: it is a peer, loaded once by the app) and reports its size and
-// any Node built-in it reaches. Used by tools/scripts/test/browser-bundles.test.ts and, run directly,
-// prints the bundle-size table of the README (`npm run bundle-sizes`).
+// any Node built-in it reaches. Used by tools/scripts/test/browser-bundles.test.ts, by the bench's
+// `bundles` section (docs/performance.md) and, run directly, prints the bundle-size table of the
+// README (`npm run bundle-sizes`).
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -50,13 +51,21 @@ export async function bundleForBrowser(specifier) {
   return { minified: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength, nodeImports };
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+/**
+ * The README's and the bench's bundle-size table (Markdown) of every library package, and the line
+ * saying how it was measured. Throws when a package reaches a Node built-in.
+ */
+export async function bundleSizeTable() {
   const kb = (n) => (n / 1024).toFixed(1);
-  console.log('| package | minified (KiB) | gzip (KiB) |\n| --- | ---: | ---: |');
+  const lines = ['| package | minified (KiB) | gzip (KiB) |', '| --- | ---: | ---: |'];
   for (const name of LIBRARY_PACKAGES) {
     const { minified, gzip, nodeImports } = await bundleForBrowser(name);
     if (nodeImports.length) throw new Error(`${name} reaches Node built-ins: ${nodeImports.join(', ')}`);
-    console.log(`| \`${name}\` | ${kb(minified)} | ${kb(gzip)} |`);
+    lines.push(`| \`${name}\` | ${kb(minified)} | ${kb(gzip)} |`);
   }
-  console.log(`\nesbuild ${(await import('esbuild')).version}, platform browser, minified, @tensorflow/* external; gzip level 9.`);
+  const { version } = await import('esbuild');
+  lines.push('', `esbuild ${version}, platform browser, minified, @tensorflow/* external; gzip level 9.`);
+  return lines.join('\n');
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) console.log(await bundleSizeTable());

@@ -1,8 +1,6 @@
 import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { DatasetError } from './errors.js';
-
-/** The largest dataset file read (1 GiB; full MNIST's training images are 47 MB). */
-export const MAX_DATASET_FILE_BYTES = 2 ** 30;
+import { MAX_DATASET_FILE_BYTES } from './idx-dataset.js';
 
 /**
  * What is at `path`: `file` (a regular file, links followed), `missing`, or a DatasetError's message

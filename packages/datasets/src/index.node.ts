@@ -7,8 +7,6 @@ export {
   readIdxImages,
   readIdxLabels,
   readMaybeGzip,
-  type IdxDatasetOptions,
-  type IdxSplit,
 } from './idx.js';
 export {
   CIFAR10_TEST_FILE,

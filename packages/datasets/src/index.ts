@@ -11,6 +11,29 @@ export {
   type Normalization,
   type SampleStorage,
 } from './dataset.js';
+export {
+  MAX_DATASET_FILE_BYTES,
+  idxDatasets,
+  idxFileNames,
+  idxImagesFromBytes,
+  idxLabelsFromBytes,
+  type IdxDatasetOptions,
+  type IdxImages,
+  type IdxSplit,
+  type IdxSplitData,
+} from './idx-dataset.js';
+export {
+  gunzip,
+  loadIdx,
+  loadIdxFromUrl,
+  readDatasetBytes,
+  readIdxImagesFrom,
+  readIdxLabelsFrom,
+  type ByteSource,
+  type ByteSourceOptions,
+  type IdxLoadOptions,
+  type IdxSources,
+} from './idx-fetch.js';
 export { IDX_IMAGES_MAGIC, IDX_LABELS_MAGIC, parseIdx, type IdxArray } from './idx-parse.js';
 export {
   BUNDLED_MNIST_SIZE,

@@ -11,5 +11,15 @@ export type {
   SweepRow,
 } from './types.js';
 export { ReportError, createReport, createSweepReport, validateReport } from './validate.js';
-export { aggregateSweep, renderHtml, renderMarkdown, renderSweepHtml, renderSweepMarkdown, renderSweepText } from './render.js';
+export {
+  aggregateSweep,
+  renderHtml,
+  renderHtmlBody,
+  renderMarkdown,
+  renderSweepHtml,
+  renderSweepHtmlBody,
+  renderSweepMarkdown,
+  renderSweepText,
+} from './render.js';
+export { renderReport } from './dom.js';
 export { histogramChart, layerSparsityChart, lineChart, type Series } from './svg.js';

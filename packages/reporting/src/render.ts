@@ -146,6 +146,11 @@ function page(title: string, body: string): string {
 }
 
 export function renderHtml(r: RunReport): string {
+  return page(`sparsify report${r.name ? `: ${r.name}` : ''}`, renderHtmlBody(r));
+}
+
+/** The body of `renderHtml` (every value escaped; no scripts, no external resources). */
+export function renderHtmlBody(r: RunReport): string {
   let body = `<h1>sparsify run report${r.name ? `: ${esc(r.name)}` : ''}</h1><p class="muted">${esc(r.createdAt)}</p>`;
   body += htmlTable(null, summaryRows(r));
   body += `<h2>Accuracy</h2><p>Measured on the ${esc(r.accuracy.split)} set.</p>${htmlTable(null, accuracyRows(r))}`;
@@ -206,7 +211,7 @@ export function renderHtml(r: RunReport): string {
       )}`;
   }
   if (r.art) body += `<h2>ART</h2><pre>${esc(JSON.stringify(r.art, null, 2))}</pre>`;
-  return page(`sparsify report${r.name ? `: ${r.name}` : ''}`, body);
+  return body;
 }
 
 interface Agg {
@@ -300,6 +305,11 @@ export function renderSweepText(s: SweepReport): string {
 }
 
 export function renderSweepHtml(s: SweepReport): string {
+  return page('sparsify sweep', renderSweepHtmlBody(s));
+}
+
+/** The body of `renderSweepHtml`. */
+export function renderSweepHtmlBody(s: SweepReport): string {
   const aggs = aggregateSweep(s.rows);
   const methods = [...new Set(aggs.map((a) => a.method))];
   const series: Series[] = methods.map((m, i) => ({
@@ -322,5 +332,5 @@ export function renderSweepHtml(s: SweepReport): string {
   body += htmlTable(SWEEP_HEAD, sweepTableRows(s), [1, 2, 3, 4, 5, 6, 7]);
   body += '<h2>Runs</h2>';
   body += htmlTable(RUNS_HEAD, runsRows(s), [2, 3, 4, 5, 6, 7]);
-  return page('sparsify sweep', body);
+  return body;
 }

@@ -2,7 +2,17 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ReportError, readReport, renderSweepText, writeReport, writeSweepReport, type ReportInput } from '../src/index.node.js';
+import {
+  ReportError,
+  createReport,
+  readReport,
+  renderHtmlBody,
+  renderReport,
+  renderSweepText,
+  writeReport,
+  writeSweepReport,
+  type ReportInput,
+} from '../src/index.node.js';
 
 const dirs: string[] = [];
 const temp = () => {
@@ -175,5 +185,31 @@ describe('sweep report', () => {
     expect(wellFormed(svgs[0]!)).toBe(true);
     expect(svgs[0]).toContain('Accuracy vs sparsity per method');
     expect(readFileSync(files.markdown, 'utf8')).toContain('| magnitude | 95.0% |');
+  });
+});
+
+describe('reports in a page (the DOM is tested in the browser test)', () => {
+  it('the HTML body carries names as text: no markup from run, layer or penalty names', () => {
+    const hostile = '<img src=x onerror="alert(1)"><script>alert(2)</script>';
+    const base = input();
+    const report = createReport({
+      ...base,
+      name: hostile,
+      penalty: { name: hostile, config: { note: hostile } },
+      sparsity: { ...base.sparsity, layers: base.sparsity.layers.map((l, i) => (i ? l : { ...l, name: hostile })) },
+    });
+    const body = renderHtmlBody(report);
+    expect(body).not.toMatch(/<img|<script|onerror="/);
+    expect(body).toContain('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&lt;script&gt;');
+    expect(body.startsWith('<h1>sparsify run report: &lt;img')).toBe(true);
+  });
+
+  it('renderReport refuses what is not an element, and an invalid report, before touching the page', () => {
+    expect(() => renderReport(null as never, createReport(input()))).toThrow(ReportError);
+    expect(() => renderReport({} as never, createReport(input()))).toThrow('renderReport needs a DOM element to render into; got object');
+    const replaced: unknown[] = [];
+    const element = { replaceChildren: (...nodes: unknown[]) => replaced.push(...nodes), ownerDocument: {} } as unknown as Element;
+    expect(() => renderReport(element, { kind: 'sparsify-run-report', version: 2 } as never)).toThrow(ReportError);
+    expect(replaced).toEqual([]);
   });
 });

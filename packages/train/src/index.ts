@@ -1,5 +1,6 @@
 export { DEFAULT_OPTIMIZER } from './loop.js';
 export { resume, train } from './train-entry.js';
+export { CHECKPOINT_DATABASE, deleteStoredRun, storedRuns } from './run-files-indexeddb.js';
 export { disposeBatch, iterateBatches, tensorData } from './data.js';
 export { evaluate, correctCount, type Evaluation } from './evaluate.js';
 export { createOptimizer, learningRateAt, validateOptimizerConfig } from './optimizer.js';

@@ -128,21 +128,21 @@ export async function trainOn(files: RunFiles | null, options: TrainOptions): Pr
   if (options.resume && !options.runDir) throw new SparsifyConfigError('resume: true needs runDir (the directory holding the checkpoint)');
   if (options.runDir !== undefined && files === null) {
     throw new SparsifyConfigError(
-      `runDir ${JSON.stringify(options.runDir)} needs a file system: checkpoints, resume and the run lock work in Node (@sparsify/train there, or @sparsify/train/node); leave runDir out here`,
+      `runDir ${JSON.stringify(options.runDir)} needs a file system or IndexedDB: checkpoints, resume and the run lock work in Node (@sparsify/train there, or @sparsify/train/node) and where IndexedDB exists (browsers); leave runDir out here`,
     );
   }
   // Held for the whole run: a second run into the same directory fails here instead of mixing files.
   const own = options.runDir !== undefined && options.lock === undefined;
   if (options.lock !== undefined && options.runDir !== undefined) files!.checkLock(options.lock, options.runDir);
-  const lock = own ? files!.lock(options.runDir!) : null;
+  const lock = own ? await files!.lock(options.runDir!) : null;
   try {
     if (options.runDir) {
-      if (files!.hasCheckpoint(options.runDir) && !options.resume) {
+      if ((await files!.hasCheckpoint(options.runDir)) && !options.resume) {
         throw new SparsifyConfigError(
-          `run directory ${options.runDir} already has ${CHECKPOINT_FILE}; pass resume: true to continue it, or choose a new directory`,
+          `${files!.describe(options.runDir)} already has ${CHECKPOINT_FILE}; pass resume: true to continue it, or choose a new directory`,
         );
       }
-      files!.removeStaleTempFiles(options.runDir);
+      await files!.removeStaleTempFiles(options.runDir);
     }
     const run = new Run(options, files);
     try {
@@ -161,8 +161,8 @@ export async function resumeOn(
   runDir: string,
   options: Omit<TrainOptions, 'runDir' | 'resume'>,
 ): Promise<TrainResult> {
-  if (files !== null && !files.hasCheckpoint(runDir)) {
-    throw new SparsifyConfigError(`resume needs a run directory with ${CHECKPOINT_FILE}; ${runDir} has none`);
+  if (files !== null && !(await files.hasCheckpoint(runDir))) {
+    throw new SparsifyConfigError(`resume needs a run with ${CHECKPOINT_FILE}; ${files.describe(runDir)} has none`);
   }
   return trainOn(files, { ...options, runDir, resume: true });
 }
@@ -287,12 +287,12 @@ class Run {
     const o = this.o;
     let checkpoint: LoopCheckpoint | null = null;
     if (o.resume && o.runDir) {
-      const loaded = this.files!.readRunCheckpoint(o.runDir);
+      const loaded = await this.files!.readRunCheckpoint(o.runDir);
       if (loaded) {
         this.checkFingerprint(loaded.value, loaded.file);
         checkpoint = loaded.value;
         if (loaded.fallback) {
-          const aside = this.files!.setAsideCorruptCheckpoint(o.runDir);
+          const aside = await this.files!.setAsideCorruptCheckpoint(o.runDir);
           await o.callbacks?.onWarning?.(
             `checkpoint corrupt: ${loaded.fallback.problem}. Resuming from the previous checkpoint ${loaded.file} (epoch ${checkpoint.epoch}); ` +
               (aside ? `the damaged file is kept as ${aside}.` : 'the run redoes the epochs after it.'),
@@ -617,7 +617,7 @@ class Run {
       artController: this.o.art?.controller.getState?.() ?? null,
       artSnapshots: [...this.artSnapshots].map(([epoch, snap]) => ({ epoch, weights: snap.weights, masks: snap.masks })),
     };
-    const path = this.files!.writeCheckpoint(dir, checkpoint);
+    const path = await this.files!.writeCheckpoint(dir, checkpoint);
     await this.o.callbacks?.onCheckpoint?.({ path, epoch: this.state.epoch });
   }
 

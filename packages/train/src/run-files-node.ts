@@ -30,6 +30,7 @@ function checkLock(lock: RunLock, runDir: string): void {
 }
 
 export const NODE_RUN_FILES: RunFiles = {
+  describe: (runDir) => `run directory ${runDir}`,
   lock: lockRunDirectory,
   checkLock,
   hasCheckpoint,

@@ -130,3 +130,22 @@ export function tempDir(): string {
 export function removeTempDirs(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 }
+
+/**
+ * The options of the exact-resume tests (train.test.ts, indexeddb.test.ts): momentum, a penalty with
+ * variables, weight decay, one-shot pruning and an Adam fine-tune, 4 epochs in all.
+ */
+export function resumeTestOptions(model: tf.LayersModel, data: TinyData, penalty: TestScaled) {
+  return {
+    model,
+    data,
+    epochs: 2,
+    batchSize: 24,
+    seed: 4,
+    penalties: [penalty],
+    weightDecay: 5e-4,
+    optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } } as const,
+    prune: { sparsity: 0.6 },
+    finetune: { epochs: 2, optimizer: { className: 'Adam', config: { learningRate: 0.01, epsilon: 1e-8 } } as const },
+  };
+}

@@ -22,7 +22,7 @@ import {
   type EpochMetrics,
 } from '../src/index.node.js';
 import { useTestBackend } from '../../../tools/testing/backends.js';
-import { TestL1, TestPruner, TestScaled, tinyData, tinyModel, weightsOf } from './helpers.js';
+import { TestL1, TestPruner, TestScaled, resumeTestOptions, tinyData, tinyModel, weightsOf } from './helpers.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -141,19 +141,7 @@ describe('train', () => {
       const model = tinyModel(11);
       const data = tinyData(160, 9);
       const penalty = new TestScaled({ strength: 1e-3 });
-      const options = {
-        model,
-        data,
-        epochs: 2,
-        batchSize: 24,
-        seed: 4,
-        penalties: [penalty],
-        weightDecay: 5e-4,
-        optimizer: { className: 'Momentum', config: { learningRate: 0.05, momentum: 0.9 } } as const,
-        prune: { sparsity: 0.6 },
-        finetune: { epochs: 2, optimizer: { className: 'Adam', config: { learningRate: 0.01, epsilon: 1e-8 } } as const },
-        runDir: dir,
-      };
+      const options = { ...resumeTestOptions(model, data, penalty), runDir: dir };
       const result = stopAfterEpochs
         ? await train({ ...options, stopAfterEpochs })
         : await (readdirSync(dir).includes(CHECKPOINT_FILE) ? resume(dir, options) : train(options));

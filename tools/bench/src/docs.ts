@@ -14,6 +14,7 @@ export const SECTION_HEADERS: Record<string, string> = {
   penalties: '== Penalty overhead',
   memory: '== Memory over a long run',
   export: '== Export size',
+  bundles: '== Browser bundle sizes',
   inference: '== Inference',
   avenues: '== Avenues',
   parallel: '== Data-parallel',

@@ -32,7 +32,7 @@ const USAGE = `npm run bench [-- options]
 
   --quick            short run (few steps; about 2 minutes, most of it the cpu LeNet-5 step)
   --out <file>       also write the JSON results to <file>
-  --only <sections>  comma-separated: throughput,engines,profile,threads,penalties,memory,export,inference,avenues,parallel (default: all)
+  --only <sections>  comma-separated: throughput,engines,profile,threads,penalties,memory,export,bundles,inference,avenues,parallel (default: all)
   --trained <dir>    inference: also measure this model (model.json + weights.bin, e.g. sparsify export) as it is;
                      repeatable
   --no-cpu-conv      skip the cpu backend on LeNet-5 and the CIFAR models (naive conv backprop: seconds to minutes per step)
@@ -60,7 +60,19 @@ interface Args {
   writeDocs: boolean;
 }
 
-const SECTIONS = ['throughput', 'engines', 'profile', 'threads', 'penalties', 'memory', 'export', 'inference', 'avenues', 'parallel'];
+const SECTIONS = [
+  'throughput',
+  'engines',
+  'profile',
+  'threads',
+  'penalties',
+  'memory',
+  'export',
+  'bundles',
+  'inference',
+  'avenues',
+  'parallel',
+];
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true, trained: [], writeDocs: false };
@@ -510,6 +522,14 @@ async function main(): Promise<void> {
       ),
     );
     console.log('Target (issue 6): sparse export ≥ 10× smaller than dense at 95%.\n');
+  }
+
+  if (args.only.has('bundles')) {
+    // The measurement of `npm run bundle-sizes` (tools/scripts/browser-bundles.mjs), which the README's table comes from.
+    console.log("== Browser bundle sizes (each package's main entry, tree-shaken, on top of TensorFlow.js) ==");
+    const script = new URL('../../scripts/browser-bundles.mjs', import.meta.url).href;
+    const { bundleSizeTable } = (await import(script)) as { bundleSizeTable: () => Promise<string> };
+    console.log(`${await bundleSizeTable()}\n`);
   }
 
   if (args.only.has('inference')) {
