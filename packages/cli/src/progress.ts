@@ -140,11 +140,41 @@ export class Progress {
       `  sparsity ${pct(m.sparsity)}  ${Math.round(m.samplesPerSecond)} samples/s  ${m.seconds.toFixed(1)} s` +
       `${strengths ? `  [${strengths}]` : ''}${art}`;
     // On a terminal too narrow for it, the same figures tighter (no penalty share or strengths) rather than wrapped.
-    const columns = this.mode === 'tty' ? (this.io.columns ?? 200) : Number.POSITIVE_INFINITY;
     const compact =
       `${label} loss ${m.loss.toFixed(4)} train ${pct(m.trainAccuracy)} eval ${pct(m.accuracy)} sparsity ${pct(m.sparsity)}` +
       ` ${Math.round(m.samplesPerSecond)}/s ${m.seconds.toFixed(1)}s${art.replace(/^ {2}/, ' ')}`;
-    this.line(full.length < columns ? full : compact);
+    this.fittedLine(full, [compact]);
+  }
+
+  /**
+   * `full` where it fits the terminal (shorter than its columns; always off a TTY), else the `narrow`
+   * lines, the same figures written tighter or split, rather than a line the terminal wraps.
+   */
+  fittedLine(full: string, narrow: readonly string[]): void {
+    if (full.length < this.columns()) this.line(full);
+    else for (const text of narrow) this.line(text);
+  }
+
+  /** `text` broken at spaces into lines shorter than the terminal (continuations indented by two). */
+  wrappedLine(text: string): void {
+    const columns = this.columns();
+    const lines: string[] = [];
+    let current = '';
+    for (const word of text.split(' ')) {
+      const next = current ? `${current} ${word}` : lines.length ? `  ${word}` : word;
+      if (next.length < columns || !current) current = next;
+      else {
+        lines.push(current);
+        current = `  ${word}`;
+      }
+    }
+    lines.push(current);
+    for (const line of lines) this.line(line);
+  }
+
+  /** The terminal's width on a TTY; unbounded otherwise (files and pipes get whole lines). */
+  private columns(): number {
+    return this.mode === 'tty' ? (this.io.columns ?? 200) : Number.POSITIVE_INFINITY;
   }
 
   prune(info: PruneInfo): void {

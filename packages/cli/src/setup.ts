@@ -1,5 +1,14 @@
 import type * as tf from '@tensorflow/tfjs';
-import { createPenalty, getPenaltyDefinition, listPenalties, selectParams, type Penalty, type SelectOptions } from '@sparsify/core';
+import {
+  DEFAULT_PRUNING,
+  createPenalty,
+  getPenaltyDefinition,
+  listPenalties,
+  resolvePruningDefaults,
+  selectParams,
+  type Penalty,
+  type SelectOptions,
+} from '@sparsify/core';
 import { loadDataset, type LoadedDataset } from '@sparsify/datasets/node';
 import { createModel, MODEL_NAMES } from '@sparsify/models';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
@@ -125,7 +134,9 @@ export function buildRun(config: RunConfig, where?: string): RunSetup {
     checkKeepsWeights(
       config,
       model,
-      config.method === 'gmp' ? ((config.options.scope as 'global' | 'layer' | undefined) ?? 'layer') : (config.pruneScope ?? 'global'),
+      config.method === 'gmp'
+        ? ((config.options.scope as 'global' | 'layer' | undefined) ?? 'layer')
+        : (config.pruneScope ?? DEFAULT_PRUNING.scope),
     );
     const optimizer = optimizerOf(config, config.lr);
     const finetune: FinetuneOptions | undefined =
@@ -139,11 +150,11 @@ export function buildRun(config: RunConfig, where?: string): RunSetup {
     let epochs = config.epochs;
     let pruningInfo: Record<string, unknown> = { kind: 'none' };
     let penaltyConfig: RunSetup['penaltyConfig'] = { name: 'none', config: {} };
-    // HALO prunes with the quantile over non-zeros (its procedure); everything else with the strict quantile.
-    const rule = config.pruneRule ?? (config.method === 'halo' ? 'quantileNonZero' : 'quantile');
-    const scope = config.pruneScope ?? 'global';
     const oneShot = () => {
       if (config.sparsity > 0) {
+        // The one default (global, quantile) unless the method states its own (HALO: quantileNonZero)
+        // or the run gives --prune-scope / --prune-rule; @sparsify/train resolves it the same way.
+        const { scope, rule } = resolvePruningDefaults(penalties, { scope: config.pruneScope, rule: config.pruneRule });
         prune = { sparsity: config.sparsity, scope, rule };
         pruningInfo = { kind: 'oneShot', scope, rule, atEnd: true };
       }
@@ -168,7 +179,8 @@ export function buildRun(config: RunConfig, where?: string): RunSetup {
         frequency,
         power: o.power ?? 3,
       });
-      pruner = new Pruner(model, { schedule, scope: gmpScope });
+      // GMP (Zhu & Gupta, tfmot) states its ranking: per layer unless --set scope=global, exact count.
+      pruner = new Pruner(model, { schedule, method: { kind: 'magnitude', scope: gmpScope, rule: 'exactCount' } });
       pruning = pruner;
       pruningInfo = { kind: 'gmp', schedule: schedule.getConfig(), scope: gmpScope, rule: 'exactCount' };
     } else if (config.method === 'hypersparse') {

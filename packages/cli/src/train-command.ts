@@ -164,12 +164,13 @@ async function runAndReport(
       dataset: setup.data.source,
       params,
     });
-    progress.line(selection.reason);
-    progress.line(
+    progress.wrappedLine(selection.reason);
+    progress.wrappedLine(
       `${config.model} (${params.toLocaleString('en-US')} parameters) on ${config.dataset}: ${setup.data.train.size} train / ${setup.data.test.size} test samples (${setup.data.source})`,
     );
-    progress.line(
-      `method ${config.method}${Object.keys(setup.penaltyConfig.config).length ? ` ${JSON.stringify(setup.penaltyConfig.config)}` : ''}, target sparsity ${(config.sparsity * 100).toFixed(1)}%, seed ${config.seed}, run directory ${o.out}`,
+    const options = Object.entries(setup.penaltyConfig.config).map(([k, v]) => `${k}=${optionText(v)}`);
+    progress.wrappedLine(
+      `method ${config.method}, target sparsity ${(config.sparsity * 100).toFixed(1)}%, seed ${config.seed}, run directory ${o.out}${options.length ? `; options ${options.join(' ')}` : ''}`,
     );
     const mainEpochs = setup.options.art
       ? setup.options.art.controller.warmupEpochs + setup.options.art.controller.maxEpochs
@@ -260,10 +261,9 @@ async function runAndReport(
     const a = report.accuracy;
     const p = (v?: number) => (v === undefined ? '—' : `${(v * 100).toFixed(2)}%`);
     progress.line('');
-    progress.line(
-      `${result.status === 'completed' ? 'done' : `stopped (${result.status})`}: accuracy dense ${p(a.dense)}, pruned ${p(a.pruned)}, final ${p(a.final)}; ` +
-        `sparsity ${p(report.sparsity.global)} (target ${p(config.sparsity)}); ${Math.round(report.timing.samplesPerSecond)} samples/s on ${backend}; ${result.timing.seconds.toFixed(1)} s`,
-    );
+    const outcome = `${result.status === 'completed' ? 'done' : `stopped (${result.status})`}: accuracy dense ${p(a.dense)}, pruned ${p(a.pruned)}, final ${p(a.final)}`;
+    const figures = `sparsity ${p(report.sparsity.global)} (target ${p(config.sparsity)}); ${Math.round(report.timing.samplesPerSecond)} samples/s on ${backend}; ${result.timing.seconds.toFixed(1)} s`;
+    progress.fittedLine(`${outcome}; ${figures}`, [outcome, `  ${figures}`]);
     if (result.status === 'nonFinite') progress.line(`${result.message}\n${divergenceAdvice(o.out, config)}`);
     if (result.status === 'interrupted') {
       const at = readRunCheckpoint(o.out)?.value;
@@ -278,6 +278,14 @@ async function runAndReport(
   } finally {
     progress.finish();
   }
+}
+
+/** An option's value for the terminal: `3e-6` rather than `0.000003`, a constant schedule as its value. */
+function optionText(value: unknown): string {
+  if (typeof value === 'number') return value !== 0 && Math.abs(value) < 1e-3 ? value.toExponential() : String(value);
+  const v = value as { kind?: unknown; value?: unknown } | null;
+  if (v && typeof v === 'object' && v.kind === 'constant' && typeof v.value === 'number') return optionText(v.value);
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /** What to do after a run stopped on a non-finite loss: where its last good state is, and how to go on. */

@@ -202,6 +202,23 @@ describe('defaults that work with no flags', () => {
     setup.dispose();
   });
 
+  it('prunes with the one default (global, quantile) unless the method states its own (docs/defaults.md)', async () => {
+    await registerPlugins();
+    const pruningOf = (flags: Record<string, string>) => {
+      const setup = buildRun(trainConfigFromFlags({ dataset: 'synthetic:64', limit: '64', backend: 'cpu', ...flags }));
+      const { pruning, options } = setup;
+      setup.dispose();
+      return { pruning, prune: options.prune };
+    };
+    // npm start's method: HALO states quantileNonZero; the CLI no longer names it
+    expect(pruningOf({ penalty: 'halo' }).prune).toMatchObject({ scope: 'global', rule: 'quantileNonZero' });
+    expect(pruningOf({ penalty: 'lasso' }).prune).toMatchObject({ scope: 'global', rule: 'quantile' });
+    expect(pruningOf({ penalty: 'sws' }).prune).toMatchObject({ scope: 'global', rule: 'quantile' });
+    expect(pruningOf({ penalty: 'magnitude' }).pruning).toMatchObject({ kind: 'oneShot', scope: 'global', rule: 'quantile' });
+    expect(pruningOf({ penalty: 'halo', 'prune-rule': 'exactCount' }).prune).toMatchObject({ rule: 'exactCount' });
+    expect(pruningOf({ penalty: 'gmp' }).pruning).toMatchObject({ kind: 'gmp', scope: 'layer', rule: 'exactCount' });
+  });
+
   it('sparsify penalties shows the defaults, and sweeps use them too', async () => {
     const io = memoryIO();
     expect(await main(['penalties'], io)).toBe(0);

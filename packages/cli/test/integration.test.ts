@@ -24,7 +24,7 @@ describe('train with the real datasets, schedules and hypersparse packages', () 
     const run = async (dir: string, stopAfterEpochs?: number) => {
       const model = createModel('lenet-300-100', { inputShape: [16], numClasses: data.numClasses, seed: 1 });
       const schedule = polynomialDecay({ initialSparsity: 0, finalSparsity: 0.8, beginStep: 0, endStep: 16, frequency: 4 });
-      const pruner = new Pruner(model, { schedule });
+      const pruner = new Pruner(model, { schedule, method: { kind: 'magnitude', scope: 'layer', rule: 'exactCount' } }); // GMP's per-layer exact count
       const result = await train({
         model,
         data: { train: data.train, test: data.test },

@@ -105,4 +105,23 @@ describe('the progress bar', () => {
     expect(line).toBe('fine-tune 1/1 loss 0.1000 train 90.00% eval 88.00% sparsity 95.00% 1000/s 2.0s');
     expect(line.length).toBeLessThan(80);
   });
+
+  it('summary and header lines: whole where they fit, split or wrapped at spaces on a narrow terminal, whole off a TTY', () => {
+    const text =
+      'method halo, target sparsity 95.0%, seed 0, run directory runs/x; options xi=3e-6 psi=3e-6 lambdaInit=1 lambdaWeightDecay=0.003';
+    const at = (columns: number, mode: 'tty' | 'plain' = 'tty') => {
+      const io = Object.assign(memoryIO(), { columns });
+      const progress = new Progress(io, mode);
+      progress.wrappedLine(text);
+      progress.fittedLine('done: a long summary; with its figures', ['done: a long summary', '  with its figures']);
+      return io.stdout.trimEnd().split('\n');
+    };
+    expect(at(200)).toEqual([text, 'done: a long summary; with its figures']);
+    expect(at(40, 'plain')).toEqual([text, 'done: a long summary; with its figures']);
+    const narrow = at(30);
+    for (const line of narrow) expect(line.length, line).toBeLessThan(30);
+    expect(narrow.slice(-2)).toEqual(['done: a long summary', '  with its figures']);
+    expect(narrow.slice(0, -2).join(' ').replace(/ {3}/g, ' ')).toBe(text);
+    expect(narrow.slice(1, -2).every((l) => l.startsWith('  '))).toBe(true);
+  });
 });

@@ -8,6 +8,7 @@ import {
   type ThresholdRule,
 } from './magnitude.js';
 import type { Param } from './params.js';
+import { DEFAULT_PRUNING } from './pruning/defaults.js';
 
 /** A 0/1 mask for one variable: pruned entries are 0 and stay exactly 0 while the mask is applied. */
 export interface Mask {
@@ -26,8 +27,9 @@ export const magnitudeScore: ImportanceScore = (weight) => tf.abs(weight);
 export interface MaskOptions {
   /** Target fraction of weights to zero, in [0, 1). */
   sparsity: number;
-  /** One ranking across all params (`global`, default) or one per param (`layer`). */
+  /** One ranking across all params (`global`) or one per param (`layer`); default `DEFAULT_PRUNING.scope` (global). */
   scope?: 'global' | 'layer';
+  /** Default `DEFAULT_PRUNING.rule` (quantile). */
   rule?: ThresholdRule;
   /** Importance scores instead of |w|. */
   importance?: ImportanceScore;
@@ -41,7 +43,8 @@ export function magnitudeMasks(
   options: MaskOptions,
 ): { masks: Mask[]; thresholds: MagnitudeThreshold[] } {
   checkSparsity('sparsity', options.sparsity);
-  const scope = options.scope ?? 'global';
+  const scope = options.scope ?? DEFAULT_PRUNING.scope;
+  const rule = options.rule ?? DEFAULT_PRUNING.rule;
   check(scope === 'global' || scope === 'layer', 'scope', scope, '"global" or "layer"');
   if (options.gradients) {
     check(options.gradients.length === params.length, 'gradients.length', options.gradients.length, `${params.length} (one per param)`);
@@ -51,8 +54,8 @@ export function magnitudeMasks(
   try {
     const thresholds =
       scope === 'global'
-        ? Array(params.length).fill(globalMagnitudeThreshold(scores, options.sparsity, { rule: options.rule }))
-        : layerMagnitudeThresholds(scores, options.sparsity, { rule: options.rule });
+        ? Array(params.length).fill(globalMagnitudeThreshold(scores, options.sparsity, { rule }))
+        : layerMagnitudeThresholds(scores, options.sparsity, { rule });
     const masks = params.map((p, i) => ({ variable: p.variable, mask: maskFromThreshold(scores[i], thresholds[i]) }));
     return { masks, thresholds };
   } finally {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { PruningDefaults } from './pruning/defaults.js';
 import type { TrainingContext } from './context.js';
 import { SparsifyConfigError } from './errors.js';
 import { option, optionsConfig, parseOptions, type OptionSchema, type OptionSpec, type OptionsOf, type ParsedOptions } from './options.js';
@@ -72,6 +73,12 @@ export interface Penalty {
   onEpochEnd?(ctx: TrainingContext): void;
   /** Scalars for monitoring (HALO λ quantiles, HyperSparse t/s/c). */
   diagnostics?(ctx: TrainingContext): PenaltyDiagnostics;
+  /**
+   * How a model trained with this penalty is pruned, where its method differs from `DEFAULT_PRUNING`
+   * (global scope, strict quantile): HALO states `{ rule: 'quantileNonZero' }`. `@sparsify/train` and
+   * the CLI read it (`resolvePruningDefaults`); an explicit scope or rule overrides it.
+   */
+  readonly pruning?: Partial<PruningDefaults>;
   /** The strength at `ctx`: the global coefficient the penalty is multiplied by. */
   strengthAt(ctx: TrainingContext): number;
   getConfig(): PenaltyConfig;

@@ -6,6 +6,11 @@ import {
   blockMasks,
   checkMByN,
   computePruningMasks,
+  DEFAULT_PRUNING,
+  DEFAULT_PRUNING_METHOD,
+  LN_STRUCTURED_PRUNING,
+  pruningMethodConfig,
+  resolvePruningDefaults,
   countZeroGroups,
   createTrainStep,
   customFromMask,
@@ -156,19 +161,25 @@ describe('blockMasks', () => {
       1,
       vals.map((v, i) => (i % 2 ? -v : v)),
     );
-    const { masks, thresholds } = blockMasks([p], { sparsity: 0.5, blockSize: [2, 3] });
+    const { masks, thresholds } = blockMasks([p], { sparsity: 0.5, blockSize: [2, 3], scope: 'layer', rule: 'exactCount' });
     expect(host(masks[0].mask)).toEqual(vals.map((v) => (v >= 3 ? 1 : 0)));
     expect(thresholds[0]).toEqual({ value: 3, inclusive: true });
     disposeMasks(masks);
+    // the default (DEFAULT_PRUNING: strict quantile) prunes ⌊s·B⌋ + 1 = 3 of the 4 blocks
+    const byDefault = blockMasks([p], { sparsity: 0.5, blockSize: [2, 3] });
+    expect(host(byDefault.masks[0].mask)).toEqual(vals.map((v) => (v === 4 ? 1 : 0)));
+    expect(byDefault.thresholds[0]).toEqual({ value: 3, inclusive: false });
+    disposeMasks(byDefault.masks);
     // max pooling differs from avg when one entry dominates a block
     const q = param('q', [2, 4], 'dense', 1, [0.1, 0.1, 1, 1, 9, 0.1, 1, 1]);
-    const avg = blockMasks([q], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'avg' });
-    const max = blockMasks([q], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'max' });
+    const exact = { scope: 'layer', rule: 'exactCount' } as const;
+    const avg = blockMasks([q], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'avg', ...exact });
+    const max = blockMasks([q], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'max', ...exact });
     expect(host(avg.masks[0].mask)).toEqual([1, 1, 0, 0, 1, 1, 0, 0]); // avg 2.325 vs 1
     expect(host(max.masks[0].mask)).toEqual([1, 1, 0, 0, 1, 1, 0, 0]); // max 9 vs 1
     const q2 = param('q2', [2, 4], 'dense', 1, [0.1, 0.1, 1, 1, 3, 0.1, 1, 1]);
-    const avg2 = blockMasks([q2], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'avg' });
-    const max2 = blockMasks([q2], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'max' });
+    const avg2 = blockMasks([q2], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'avg', ...exact });
+    const max2 = blockMasks([q2], { sparsity: 0.5, blockSize: [2, 2], blockPooling: 'max', ...exact });
     expect(host(avg2.masks[0].mask)).toEqual([0, 0, 1, 1, 0, 0, 1, 1]); // avg 0.825 < 1
     expect(host(max2.masks[0].mask)).toEqual([1, 1, 0, 0, 1, 1, 0, 0]); // max 3 > 1
     disposeMasks([...avg.masks, ...max.masks, ...avg2.masks, ...max2.masks]);
@@ -265,14 +276,29 @@ describe('customFromMask and computePruningMasks', () => {
     free(p);
   });
 
-  it('defaults to tfmot: layer-wise exact count, ties kept', () => {
+  it('defaults to DEFAULT_PRUNING (global, strict quantile); tfmot is layer-wise exact count, ties kept', () => {
+    expect(DEFAULT_PRUNING).toEqual({ scope: 'global', rule: 'quantile' });
+    expect(DEFAULT_PRUNING_METHOD).toEqual({ kind: 'magnitude', ...DEFAULT_PRUNING });
     const a = param('a', [10], 'other', 1, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     const b = param('b', [10], 'other', 1, [10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
-    const { masks } = computePruningMasks([a, b], 0.3);
+    const tfmot = { kind: 'magnitude', scope: 'layer', rule: 'exactCount' } as const;
+    const { masks } = computePruningMasks([a, b], 0.3, tfmot);
     expect(host(masks[0].mask)).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 1, 1]);
     expect(host(masks[1].mask)).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 1, 1]);
     disposeMasks(masks);
-    const global = computePruningMasks([a, b], 0.5, { kind: 'magnitude', scope: 'global' });
+    // default: one ranking over the 20, t = a(⌊0.3·20⌋) = a(6) = 7, keep |w| > 7: a loses 1…7
+    const byDefault = computePruningMasks([a, b], 0.3);
+    expect(host(byDefault.masks[0].mask)).toEqual([0, 0, 0, 0, 0, 0, 0, 1, 1, 1]);
+    expect(host(byDefault.masks[1].mask).every((v) => v === 1)).toBe(true);
+    disposeMasks(byDefault.masks);
+    // the same masks as pruneByMagnitude's default, and the same described config
+    expect(pruningMethodConfig({ kind: 'magnitude' })).toEqual({ kind: 'magnitude', scope: 'global', rule: 'quantile' });
+    expect(pruningMethodConfig({ kind: 'lnStructured', axis: 'input' })).toEqual({
+      kind: 'lnStructured',
+      axis: 'input',
+      ...LN_STRUCTURED_PRUNING,
+    });
+    const global = computePruningMasks([a, b], 0.5, { kind: 'magnitude', scope: 'global', rule: 'exactCount' });
     // N = 20, keep 10: τ = a(10) = 10 and the tie (a's 10 and b's 10) is kept, so 9 are pruned
     expect(host(global.masks[0].mask)).toEqual([0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
     expect(host(global.masks[1].mask).every((v) => v === 1)).toBe(true);
@@ -381,5 +407,19 @@ describe('fine-tuning with fixed masks (docs/conventions.md)', () => {
     model.dispose();
     x.dispose();
     y.dispose();
+  });
+});
+
+describe('resolvePruningDefaults: one default, methods state their own', () => {
+  it('takes DEFAULT_PRUNING, then what the penalties state, then the explicit values', () => {
+    expect(resolvePruningDefaults([])).toEqual(DEFAULT_PRUNING);
+    const halo = { name: 'halo', pruning: { rule: 'quantileNonZero' } } as const;
+    const plain = { name: 'lasso' };
+    expect(resolvePruningDefaults([plain, halo])).toEqual({ scope: 'global', rule: 'quantileNonZero' });
+    expect(resolvePruningDefaults([halo], { rule: 'exactCount' })).toEqual({ scope: 'global', rule: 'exactCount' });
+    expect(resolvePruningDefaults([halo], { scope: 'layer', rule: undefined })).toEqual({ scope: 'layer', rule: 'quantileNonZero' });
+    expect(() => resolvePruningDefaults([halo, { name: 'other', pruning: { rule: 'exactCount' } }])).toThrow(
+      /penalties "halo" and "other" state different pruning rules \("quantileNonZero", "exactCount"\)/,
+    );
   });
 });

@@ -8,6 +8,7 @@ import {
   type ParsedOptions,
   type Param,
   type PenaltyDiagnostics,
+  type PruningDefaults,
   type PenaltyGradients,
   type StrengthSchedule,
   type TrainingContext,
@@ -165,6 +166,8 @@ abstract class ScalePenalty<S extends typeof SWS_OPTIONS> extends BasePenalty<S>
  */
 export class HaloPenalty extends ScalePenalty<typeof HALO_OPTIONS> {
   readonly name = 'halo';
+  /** HALO's evaluation prunes with the quantile over the weights that are still non-zero (its prune script). */
+  readonly pruning: Partial<PruningDefaults> = Object.freeze({ rule: 'quantileNonZero' });
   readonly budget: number;
   readonly hyperPrior: HyperPrior;
 

@@ -65,3 +65,18 @@ export {
   type SparseExecutionOptions,
   type SparseLayerInfo,
 } from './sparse-model.js';
+export {
+  globalUnstructured,
+  isPruned,
+  l1Unstructured,
+  prune,
+  pruneLowMagnitude,
+  prunerOf,
+  randomUnstructured,
+  removePruning,
+  type GlobalUnstructuredOptions,
+  type PruneLnStructuredOptions,
+  type PruneLowMagnitudeOptions,
+  type RandomUnstructuredOptions,
+  type UnstructuredOptions,
+} from './prune.js';

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { SparsifyConfigError, check, checkPruningMethod, measureSparsity, selectParams, type SelectOptions } from '@sparsify/core';
 import { isPruner } from './penalties.js';
+import { prunerOf } from './prune.js';
 import { Pruner, resolvePruningSchedule, type PrunedParamSummary, type PrunerOptions } from '@sparsify/schedules';
 
 export type UpdatePruningStepOptions = PrunerOptions | { pruner: Pruner };
@@ -14,6 +15,10 @@ export type UpdatePruningStepOptions = PrunerOptions | { pruner: Pruner };
  * which tfjs runs before `onBatchEnd`, sees it moved). `fitWithPenalties` / `penaltiesCallback`
  * mask gradients and weights inside the step instead.
  *
+ * Without options it drives the pruner of the model being trained, as tfmot's does: the model must
+ * have been through `pruneLowMagnitude` (or a torch-style call such as `l1Unstructured`, whose mask it
+ * then keeps in place). With options it creates its own pruner (or takes yours).
+ *
  * The step counter and masks persist across `fit` calls with the same callback (resume). `dispose()`
  * frees the masks of a pruner it created.
  */
@@ -22,9 +27,20 @@ export class UpdatePruningStep extends tf.Callback {
   private readonly ownsPruner: boolean;
   private readonly prunerOptions: PrunerOptions | null;
   private prunedModel: tf.LayersModel | null = null;
+  /** No options: drive the pruner of the model being trained (`pruneLowMagnitude`). */
+  private readonly fromModel: boolean;
 
-  constructor(options: UpdatePruningStepOptions) {
+  constructor(options?: UpdatePruningStepOptions) {
     super();
+    if (options === undefined) {
+      // The model's own pruner (pruneLowMagnitude), looked up at each onTrainBegin.
+      this.instance = null;
+      this.ownsPruner = false;
+      this.prunerOptions = null;
+      this.fromModel = true;
+      return;
+    }
+    this.fromModel = false;
     check(typeof options === 'object' && options !== null, 'updatePruningStep options', options, '{ schedule, … } or { pruner }');
     if ('pruner' in options) {
       check(isPruner(options.pruner), 'updatePruningStep pruner', typeof options.pruner, 'a Pruner');
@@ -47,6 +63,15 @@ export class UpdatePruningStep extends tf.Callback {
   }
 
   override async onTrainBegin(): Promise<void> {
+    if (this.fromModel) {
+      const model = this.model as tf.LayersModel;
+      this.instance = prunerOf(model);
+      if (!this.instance) {
+        throw new SparsifyConfigError(
+          `updatePruningStep(): model ${JSON.stringify(model.name)} is not pruned; call pruneLowMagnitude(model, { pruningSchedule }) first, or give updatePruningStep a schedule`,
+        );
+      }
+    }
     if (this.instance && this.ownsPruner && this.prunedModel !== this.model) {
       throw new SparsifyConfigError('this updatePruningStep callback already prunes another model: create one per model');
     }
@@ -80,7 +105,7 @@ export class UpdatePruningStep extends tf.Callback {
   }
 }
 
-export function updatePruningStep(options: UpdatePruningStepOptions): UpdatePruningStep {
+export function updatePruningStep(options?: UpdatePruningStepOptions): UpdatePruningStep {
   return new UpdatePruningStep(options);
 }
 
@@ -99,7 +124,10 @@ export interface EpochPruningSummary {
 }
 
 export interface PruningSummariesOptions {
-  /** Where masks and thresholds come from: a Pruner, or a callback holding one (`updatePruningStep`, `penaltiesCallback`). */
+  /**
+   * Where masks and thresholds come from: a Pruner, or a callback holding one (`updatePruningStep`,
+   * `penaltiesCallback`). Default: the pruner of the model being trained when it is pruned (`pruneLowMagnitude`).
+   */
   source?: Pruner | { readonly pruner: Pruner | null };
   /** Without a source: which params to measure (default: dense and conv kernels). */
   selection?: SelectOptions;
@@ -136,7 +164,7 @@ export class PruningSummaries extends tf.Callback {
   /** Measures now (also what `onEpochEnd` records). */
   measure(epoch: number): EpochPruningSummary {
     const source = this.options.source;
-    const pruner = isPruner(source) ? source : (source?.pruner ?? null);
+    const pruner = isPruner(source) ? source : source ? source.pruner : this.model ? prunerOf(this.model as tf.LayersModel) : null;
     if (pruner) {
       const s = pruner.summary();
       return {

@@ -39,6 +39,9 @@ afterAll(async () => {
 
 const host = (t: tf.Tensor) => t.dataSync() as Float32Array;
 
+/** tfmot's masks (one exact-count ranking per layer): what these tests count against. */
+const TFMOT = { kind: 'magnitude', scope: 'layer', rule: 'exactCount' } as const;
+
 describe('fitWithPenalties: penalties inside model.fit', () => {
   it('trains exactly like core’s TrainStep: trainable penalty variables, a gradient-only penalty, weight decay', async () => {
     const { x, y } = classes(3, 64);
@@ -100,6 +103,7 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     // 8 batches per epoch, 10 epochs = 80 steps: prune every 8 steps up to step 48, then fine-tune.
     const pruner = new Pruner(model, {
       schedule: polynomialDecay({ initialSparsity: 0, finalSparsity: 0.9, beginStep: 0, endStep: 48, frequency: 8 }),
+      method: TFMOT,
     });
     const seenEpochs: number[] = [];
     const summaries: EpochPruningSummary[] = [];
@@ -184,7 +188,7 @@ describe('fitWithPenalties: penalties inside model.fit', () => {
     const l1 = new TestL1({ strength: 1e-3 });
     const cb = penaltiesCallback({
       penalties: [l1],
-      pruning: { schedule: constantSparsity({ targetSparsity: 0.5, beginStep: 0, frequency: 3 }) },
+      pruning: { schedule: constantSparsity({ targetSparsity: 0.5, beginStep: 0, frequency: 3 }), method: TFMOT },
     });
     const hooked: boolean[] = [];
     let afterFirstEpoch: Float32Array | null = null;
@@ -278,6 +282,7 @@ describe('updatePruningStep and pruningSummaries under plain model.fit', () => {
     const model = compiledMlp(17);
     const update = updatePruningStep({
       schedule: polynomialDecay({ initialSparsity: 0.3, finalSparsity: 0.8, beginStep: 0, endStep: 12, frequency: 4 }),
+      method: TFMOT,
     });
     const lines: EpochPruningSummary[] = [];
     const summaries = pruningSummaries({ source: update, log: (s) => lines.push(s) });

@@ -14,7 +14,7 @@ export function gradualPruning(): { sparsity: number; accuracy: number; state: s
   const batches = Array.from({ length: 8 }, (_, i) => [tf.slice(x, i * 64, 64), tf.slice(y, i * 64, 64)]);
 
   // Zhu & Gupta's cubic schedule, as tfmot's PolynomialDecay: 0 → 90% between steps 40 and 120, masks
-  // recomputed every 8 steps (layer-wise, exact count), then 40 steps of fine-tuning at fixed masks.
+  // recomputed every 8 steps (one global ranking, the default), then 40 steps of fine-tuning at fixed masks.
   const schedule = polynomialDecay({ initialSparsity: 0, finalSparsity: 0.9, beginStep: 40, endStep: 120, frequency: 8 });
   const pruner = new Pruner(model, { schedule });
   const optimizer = tf.train.momentum(0.05, 0.9);

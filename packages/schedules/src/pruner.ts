@@ -27,11 +27,12 @@ export interface PrunerOptions {
   /** When to prune and to what sparsity. */
   schedule: PruningScheduleLike;
   /**
-   * How masks are computed (core's `computePruningMasks`). Default: tfmot's unstructured magnitude
-   * rule, one exact-count ranking per layer (keep max(round(N·(1−s)), 1), ties kept).
+   * How masks are computed (core's `computePruningMasks`). Default: unstructured magnitude with the one
+   * default scope and rule, `DEFAULT_PRUNING` (one global ranking, strict quantile; docs/defaults.md,
+   * "Pruning"). tfmot's rule is `{ kind: 'magnitude', scope: 'layer', rule: 'exactCount' }`.
    */
   method?: PruningMethod;
-  /** Shorthand for `method: { kind: 'magnitude', scope, rule: 'exactCount' }`: `'global'` ranks all params together. */
+  /** Shorthand for `method: { kind: 'magnitude', scope }` (the default rule): `'layer'` ranks each param alone. */
   scope?: PruningScope;
   /** Importance scores instead of |w| (gradients, when given to `onStep`, are passed along). */
   importance?: ImportanceScore;
@@ -129,8 +130,7 @@ export class Pruner {
     if (options.method !== undefined && options.scope !== undefined) {
       throw new SparsifyConfigError('Pruner: give either method or scope (a shorthand for the magnitude method), not both');
     }
-    this.method =
-      options.method ?? (options.scope ? { kind: 'magnitude', scope: options.scope, rule: 'exactCount' } : DEFAULT_PRUNING_METHOD);
+    this.method = options.method ?? (options.scope ? { kind: 'magnitude', scope: options.scope } : DEFAULT_PRUNING_METHOD);
     checkPruningMethod(this.method);
     this.importance = options.importance;
     if (this.importance !== undefined)

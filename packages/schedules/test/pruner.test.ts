@@ -42,6 +42,9 @@ function batch(seed: number) {
 
 const zerosOf = (v: tf.Variable) => Array.from(v.dataSync()).map((w) => w === 0);
 
+/** tfmot's rule: one exact-count ranking per layer. */
+const TFMOT = { kind: 'magnitude', scope: 'layer', rule: 'exactCount' } as const;
+
 describe('Pruner with a custom loop (TrainStep)', () => {
   it('follows polynomialDecay to exact per-layer counts; pruned weights never come back; tensors constant', () => {
     const model = mlp(1);
@@ -50,7 +53,7 @@ describe('Pruner with a custom loop (TrainStep)', () => {
     const optimizer = tf.train.momentum(0.05, 0.9);
     const step = createTrainStep({ model, optimizer, weightDecay: 1e-4, penalties: [new TestL1({ strength: 1e-4 })] });
     const schedule = polynomialDecay({ initialSparsity: 0.2, finalSparsity: 0.9, beginStep: 10, endStep: 70, frequency: 10 });
-    const pruner = new Pruner(model, { schedule });
+    const pruner = new Pruner(model, { schedule, method: TFMOT });
     const changedAt: number[] = [];
     let previousZeros: boolean[][] | null = null;
     let count = 0;
@@ -89,12 +92,16 @@ describe('Pruner with a custom loop (TrainStep)', () => {
     tf.dispose([x, y]);
   });
 
-  it('ranks globally with scope "global" and prunes structures with a method', () => {
+  it('ranks globally by default (DEFAULT_PRUNING) and prunes structures with a method', () => {
     const model = mlp(3);
-    const global = new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }), scope: 'global' });
+    const global = new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }) });
+    expect(global.getConfig().method).toEqual({ kind: 'magnitude', scope: 'global', rule: 'quantile' });
+    const layerShorthand = new Pruner(model, { schedule: oneShot({ sparsity: 0.5, atStep: 0 }), scope: 'layer' });
+    expect(layerShorthand.getConfig().method).toEqual({ kind: 'magnitude', scope: 'layer', rule: 'quantile' });
+    layerShorthand.dispose();
     global.onStep(0);
     const s = global.summary();
-    expect(s.zeros).toBe(Math.round(s.total * 0.5)); // continuous weights: no ties
+    expect(s.zeros).toBe(Math.floor(s.total * 0.5) + 1); // strict quantile, continuous weights: no ties
     expect(s.layers[0].sparsity).not.toBeCloseTo(s.layers[1].sparsity, 2); // non-uniform per layer
     global.dispose();
 
@@ -113,7 +120,7 @@ describe('Pruner with a custom loop (TrainStep)', () => {
 
   it('prunes an atEnd schedule once, in finish()', () => {
     const model = mlp(4);
-    const pruner = new Pruner(model, { schedule: oneShot({ sparsity: 0.75, atEnd: true }) });
+    const pruner = new Pruner(model, { schedule: oneShot({ sparsity: 0.75, atEnd: true }), method: TFMOT });
     for (let s = 0; s < 50; s++) expect(pruner.onStep(s)).toBe(false);
     expect(pruner.masks()).toEqual([]);
     expect(pruner.finish()).toBe(true);

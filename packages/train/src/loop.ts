@@ -11,6 +11,7 @@ import {
   disposeMasks,
   disposeOptimizer,
   magnitudeMasks,
+  resolvePruningDefaults,
   measureSparsity,
   selectParams,
   type Mask,
@@ -545,11 +546,9 @@ class Run {
       applyMasks(this.ownMasks);
       info = { method: 'art', target: o.art.sparsity, achieved: 0, epoch: this.state.epoch - 1 };
     } else if (o.prune) {
-      this.ownMasks = magnitudeMasks(this.pruneParams, {
-        sparsity: o.prune.sparsity,
-        scope: o.prune.scope ?? 'global',
-        rule: o.prune.rule ?? 'quantile',
-      }).masks;
+      // The one default (global, quantile), or what the penalties' methods state (HALO: quantileNonZero).
+      const { scope, rule } = resolvePruningDefaults(this.penalties, o.prune);
+      this.ownMasks = magnitudeMasks(this.pruneParams, { sparsity: o.prune.sparsity, scope, rule }).masks;
       applyMasks(this.ownMasks);
       info = { method: 'oneShot', target: o.prune.sparsity, achieved: 0, epoch: this.state.epoch - 1 };
     } else if (o.pruning) {

@@ -141,9 +141,15 @@ export interface ArtOptions {
 export interface OneShotPruning {
   /** Target sparsity in [0, 1); 0 prunes nothing. */
   sparsity: number;
-  /** `global` (default) or `layer`. */
+  /**
+   * `global` or `layer`. Default: what the penalties state (`Penalty.pruning`), else `DEFAULT_PRUNING`
+   * (global); docs/defaults.md, "Pruning".
+   */
   scope?: 'global' | 'layer';
-  /** Default `quantile` (strict `>`; docs/conventions.md, "Magnitude thresholds"). HALO uses `quantileNonZero`. */
+  /**
+   * Default: what the penalties state (HALO: `quantileNonZero`), else `DEFAULT_PRUNING` (strict
+   * `quantile`; docs/conventions.md, "Magnitude thresholds").
+   */
   rule?: ThresholdRule;
 }
 

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { check, checkOneOf, checkSparsity, SparsifyConfigError } from '../errors.js';
 import type { ThresholdRule } from '../magnitude.js';
 import type { Param } from '../params.js';
+import { DEFAULT_PRUNING } from './defaults.js';
 import { checkScopeAndRule, checkScoreOptions, keeps, rankThresholds, readScores, type PruningScope, type ScoreOptions } from './scores.js';
 import type { PruningResult } from './structured.js';
 
@@ -15,8 +16,9 @@ export interface BlockOptions extends ScoreOptions {
   blockSize: readonly [number, number];
   /** How a block's |scores| become one score: mean over the block's entries (default) or max. */
   blockPooling?: BlockPooling;
+  /** Default `DEFAULT_PRUNING.scope` (global): block scores are mean |w|, comparable across kernels. */
   scope?: PruningScope;
-  /** Default `exactCount` over blocks, as tfmot. */
+  /** Default `DEFAULT_PRUNING.rule` (quantile). */
   rule?: ThresholdRule;
 }
 
@@ -69,7 +71,7 @@ export function poolBlocks(
  * whole (per layer by default). Non-rank-2 params are rejected, as tfmot does.
  */
 export function blockMasks(params: readonly Param[], options: BlockOptions): PruningResult {
-  const { sparsity, blockSize, blockPooling = 'avg', scope = 'layer', rule = 'exactCount' } = options;
+  const { sparsity, blockSize, blockPooling = 'avg', scope = DEFAULT_PRUNING.scope, rule = DEFAULT_PRUNING.rule } = options;
   checkSparsity('block sparsity', sparsity);
   checkBlockSize(blockSize);
   checkOneOf('blockPooling', blockPooling, BLOCK_POOLINGS);

@@ -1,3 +1,4 @@
+export { DEFAULT_PRUNING, LN_STRUCTURED_PRUNING, resolvePruningDefaults, type PruningDefaults } from './defaults.js';
 export {
   PRUNING_SCOPES,
   type PruningScope,

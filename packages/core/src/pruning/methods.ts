@@ -5,6 +5,7 @@ import type { Param } from '../params.js';
 import { BLOCK_POOLINGS, blockMasks, checkBlockSize, type BlockPooling } from './block.js';
 import { checkMByNOption, mByNMasks, type MByN } from './nm.js';
 import { checkScopeAndRule, type PruningScope, type ScoreOptions } from './scores.js';
+import { DEFAULT_PRUNING, LN_STRUCTURED_PRUNING } from './defaults.js';
 import { checkNormOrder, GROUP_AXES, lnStructured, type GroupAxis, type PruningResult } from './structured.js';
 
 /** A user pruning method: masks for the params at a target sparsity. Not serializable. */
@@ -39,8 +40,8 @@ export type PruningMethod =
 
 export const PRUNING_METHOD_KINDS = ['magnitude', 'lnStructured', 'block', 'mByN', 'custom'] as const;
 
-/** tfmot's semantics: unstructured magnitude, one exact-count ranking per layer, ties kept. */
-export const DEFAULT_PRUNING_METHOD: PruningMethod = Object.freeze({ kind: 'magnitude', scope: 'layer', rule: 'exactCount' });
+/** Unstructured magnitude with the one default scope and rule (`DEFAULT_PRUNING`: global, quantile). */
+export const DEFAULT_PRUNING_METHOD: PruningMethod = Object.freeze({ kind: 'magnitude', ...DEFAULT_PRUNING });
 
 /** Validates a method description (throws SparsifyConfigError naming the bad field). */
 export function checkPruningMethod(method: unknown): asserts method is PruningMethod {
@@ -49,17 +50,17 @@ export function checkPruningMethod(method: unknown): asserts method is PruningMe
   checkOneOf('pruning method kind', m.kind, PRUNING_METHOD_KINDS);
   switch (m.kind) {
     case 'magnitude':
-      checkScopeAndRule(m.scope ?? 'layer', m.rule ?? 'exactCount');
+      checkScopeAndRule(m.scope ?? DEFAULT_PRUNING.scope, m.rule ?? DEFAULT_PRUNING.rule);
       return;
     case 'lnStructured':
       checkOneOf('lnStructured axis', m.axis, GROUP_AXES);
       checkNormOrder(m.n ?? 2);
-      checkScopeAndRule(m.scope ?? 'layer', m.rule ?? 'exactCount');
+      checkScopeAndRule(m.scope ?? LN_STRUCTURED_PRUNING.scope, m.rule ?? LN_STRUCTURED_PRUNING.rule);
       return;
     case 'block':
       checkBlockSize(m.blockSize);
       checkOneOf('blockPooling', m.blockPooling ?? 'avg', BLOCK_POOLINGS);
-      checkScopeAndRule(m.scope ?? 'layer', m.rule ?? 'exactCount');
+      checkScopeAndRule(m.scope ?? DEFAULT_PRUNING.scope, m.rule ?? DEFAULT_PRUNING.rule);
       return;
     case 'mByN':
       checkMByNOption(m.mByN);
@@ -77,7 +78,7 @@ export function checkPruningMethod(method: unknown): asserts method is PruningMe
 }
 
 /**
- * Masks for `params` at `sparsity` by `method` (default: tfmot's layer-wise exact-count magnitude rule).
+ * Masks for `params` at `sparsity` by `method` (default: unstructured magnitude, `DEFAULT_PRUNING`).
  * N:M ignores `sparsity` (its sparsity is m/n by construction). The mask tensors are the caller's.
  */
 export function computePruningMasks(
@@ -93,8 +94,8 @@ export function computePruningMasks(
     case 'magnitude':
       return magnitudeMasks(params, {
         sparsity,
-        scope: method.scope ?? 'layer',
-        rule: method.rule ?? 'exactCount',
+        scope: method.scope,
+        rule: method.rule,
         importance: options.importance,
         gradients: options.gradients,
       });
@@ -133,8 +134,11 @@ export function computePruningMasks(
   }
 }
 
-/** Plain-data description of a method for logs and configs (a custom method by name only). */
+/** Plain-data description of a method for logs and configs, with its scope and rule (a custom method by name only). */
 export function pruningMethodConfig(method: PruningMethod): Record<string, unknown> {
   if (method.kind === 'custom') return { kind: 'custom', name: method.name };
-  return { ...method } as Record<string, unknown>;
+  if (method.kind === 'mByN') return { ...method };
+  // The scope and rule in effect, defaults filled in, so that a run record says what was done.
+  const defaults = method.kind === 'lnStructured' ? LN_STRUCTURED_PRUNING : DEFAULT_PRUNING;
+  return { ...method, scope: method.scope ?? defaults.scope, rule: method.rule ?? defaults.rule };
 }

@@ -3,6 +3,7 @@ import { check, checkOneOf, checkSparsity, SparsifyConfigError } from '../errors
 import type { MagnitudeThreshold, ThresholdRule } from '../magnitude.js';
 import type { Mask } from '../masks.js';
 import type { Param } from '../params.js';
+import { LN_STRUCTURED_PRUNING } from './defaults.js';
 import {
   checkScopeAndRule,
   checkScoreOptions,
@@ -33,9 +34,9 @@ export interface LnStructuredOptions extends ScoreOptions {
   axis: GroupAxis;
   /** Order of the group norm: 1, 2 (default), any p > 0, or Infinity (max). */
   n?: number;
-  /** One ranking per layer (default) or over every layer's groups together. */
+  /** One ranking per layer (default, `LN_STRUCTURED_PRUNING`) or over every layer's groups together. */
   scope?: PruningScope;
-  /** Default `exactCount`: k = max(round(G·(1−s)), 1) groups kept, ties kept. */
+  /** Default `exactCount` (`LN_STRUCTURED_PRUNING`): k = max(round(G·(1−s)), 1) groups kept, ties kept. */
   rule?: ThresholdRule;
 }
 
@@ -99,7 +100,7 @@ function broadcastGroupMask(variable: tf.Variable, groupAxis: number, keep: Floa
  * Every group is either kept whole or zeroed whole.
  */
 export function lnStructured(params: readonly Param[], options: LnStructuredOptions): PruningResult {
-  const { sparsity, axis, n = 2, scope = 'layer', rule = 'exactCount' } = options;
+  const { sparsity, axis, n = 2, scope = LN_STRUCTURED_PRUNING.scope, rule = LN_STRUCTURED_PRUNING.rule } = options;
   checkSparsity('lnStructured sparsity', sparsity);
   checkScopeAndRule(scope, rule);
   if (params.length === 0) throw new SparsifyConfigError('lnStructured needs at least one param; got none');
