@@ -34,6 +34,8 @@ export class Progress {
   private accuracySum = 0;
   private accuracyBatches = 0;
   private accuracyEpoch = -1;
+  /** The first batch end seen in the current epoch (time, batch): before any epoch ends, the ETA's pace. */
+  private epochPace: { at: number; batch: number } = { at: 0, batch: 0 };
   /** The model's sparsity as last measured: an epoch's end or a pruning step. */
   private sparsity: number | undefined;
 
@@ -87,7 +89,10 @@ export class Progress {
   }
 
   batch(info: BatchEndInfo): void {
-    if (info.epoch !== this.accuracyEpoch) [this.accuracyEpoch, this.accuracySum, this.accuracyBatches] = [info.epoch, 0, 0];
+    if (info.epoch !== this.accuracyEpoch) {
+      [this.accuracyEpoch, this.accuracySum, this.accuracyBatches] = [info.epoch, 0, 0];
+      this.epochPace = { at: Date.now(), batch: info.batch };
+    }
     if (info.accuracy !== undefined)
       [this.accuracySum, this.accuracyBatches] = [this.accuracySum + info.accuracy, this.accuracyBatches + 1];
     this.phaseFirstEpoch ??= info.epoch - this.phaseStartEpoch;
@@ -99,14 +104,22 @@ export class Progress {
     this.barShown = true;
   }
 
+  /** Seconds per epoch from this epoch's pace so far, once a tenth of it has run (NaN before). */
+  private firstEpochEstimate(info: BatchEndInfo, now: number): number {
+    const done = (info.batch - this.epochPace.batch) / info.batches;
+    return done >= 0.1 ? (now - this.epochPace.at) / 1000 / done : NaN;
+  }
+
   /**
    * The redrawn line, never wider than columns − 1: the epoch in its phase, a bar as wide as the room
    * left (at most 30 cells), the loss, this epoch's running training accuracy, the sparsity last
    * measured, the ETA. Where even a 5-cell bar does not fit, the bar goes and the rest is written tighter.
    */
-  barLine(info: BatchEndInfo, columns: number): string {
+  barLine(info: BatchEndInfo, columns: number, now = Date.now()): string {
     const fraction = info.batch / info.batches;
-    const perEpoch = this.epochSeconds.length ? this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length : NaN;
+    const perEpoch = this.epochSeconds.length
+      ? this.epochSeconds.reduce((a, b) => a + b, 0) / this.epochSeconds.length
+      : this.firstEpochEstimate(info, now);
     const eta = this.openEnded && this.phase === 'train' ? '?' : clock(perEpoch * (this.plannedEpochs - this.epochsDone - fraction));
     const accuracy = this.accuracyBatches ? this.accuracySum / this.accuracyBatches : undefined;
     const head = `${this.epochLabel(info.epoch - (this.phaseFirstEpoch ?? 0), info.phase)} `;

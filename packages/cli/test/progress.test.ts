@@ -74,6 +74,18 @@ describe('the progress bar', () => {
     expect(lines[2]).toMatch(/acc 50\.0% {2}sparsity 95\.0% /);
   });
 
+  it('estimates the ETA within the first epoch from its pace, once a tenth of it has run', () => {
+    const io = Object.assign(memoryIO(), { columns: 200 });
+    const progress = new Progress(io, 'tty');
+    progress.plan(3);
+    progress.phaseStart({ phase: 'train', epochs: 3, startEpoch: 0 });
+    const t0 = Date.now();
+    progress.batch(batch(0, 'train', 1));
+    expect(progress.barLine(batch(0, 'train', 1), 200, t0 + 500)).toMatch(/ETA \?$/);
+    // 4 of 10 batches in 4 s: 10 s an epoch, 3 epochs, 4 s of them done → 26 s left.
+    expect(progress.barLine(batch(0, 'train', 5), 200, t0 + 4000)).toMatch(/ETA 0:2[5-7]$/);
+  });
+
   it('drops the bar, not the ETA, where even five cells do not fit', () => {
     const { lines } = run(60);
     for (const line of lines) {
