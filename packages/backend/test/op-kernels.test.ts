@@ -133,6 +133,29 @@ describe.runIf(process.env.SPARSIFY_TEST_BACKEND === 'tensorflow')('host loops o
     tf.dispose(kept);
   });
 
+  it('hand an output to TensorFlow only when something there reads it', async () => {
+    const { clearHostMemory } = await import('../src/accelerate/host-loops.js');
+    const binding = (tf.backend() as unknown as { binding: { getNumOfTensors(): number } }).binding;
+    const x = tf.tensor(values(999, 23));
+    const a = tf.scalar(-1.5);
+    const want = signLinear(x, a);
+    const handed = () => binding.getNumOfTensors();
+    const before = handed();
+    // Disposed unread: never in TensorFlow.
+    tf.tidy(() => void signLinear(x, a));
+    expect(handed()).toBe(before);
+    const [read, used, kept] = [signLinear(x, a), signLinear(x, a), signLinear(x, a)];
+    expect(handed()).toBe(before);
+    expect(Array.from(read.dataSync())).toEqual(Array.from(want.dataSync()));
+    const sum = tf.add(used, 0);
+    expect(Array.from(sum.dataSync())).toEqual(Array.from(want.dataSync()));
+    // A live output is handed over before the memory is cleared and reused.
+    clearHostMemory();
+    tf.tidy(() => void absSum(tf.fill([1 << 16], -3)));
+    expect(Array.from(kept.dataSync())).toEqual(Array.from(want.dataSync()));
+    tf.dispose([x, a, want, read, used, kept, sum]);
+  });
+
   it("run the momentum update bit for bit as tfjs's ops do, as TensorFlow's ops and as the host loop", async () => {
     const { clearHostMemory, hostCopies } = await import('../src/accelerate/host-loops.js');
     const shape = [300, 41];
