@@ -115,6 +115,91 @@ describe(`core's ops with the accelerator's kernels on ${process.env.SPARSIFY_TE
 });
 
 describe.runIf(process.env.SPARSIFY_TEST_BACKEND === 'tensorflow')('host loops on tensorflow', () => {
+  it('give TensorFlow outputs of their own: a later call that reuses the host memory changes none', async () => {
+    const { clearHostMemory } = await import('../src/accelerate/host-loops.js');
+    clearHostMemory();
+    // Outputs of every size up to a few SIMD vectors, at every offset the memory gives them.
+    const kept = tf.tidy(() =>
+      Array.from({ length: 12 }, (_, n) => {
+        const x = tf.tensor(values(4 * n + 1, 20 + n));
+        return [absSum(x), signLinear(x, tf.scalar(2)), ...absAndSquareSums(x)].map((t) => tf.keep(t));
+      }).flat(),
+    );
+    const before = kept.map((t) => Array.from(t.dataSync()));
+    clearHostMemory();
+    // Inputs copied in from the start of the memory again, over where the outputs were written.
+    tf.tidy(() => void [absSum(tf.fill([1 << 16], -3)), signLinear(tf.fill([1 << 16], 5), tf.scalar(7))]);
+    expect(kept.map((t) => Array.from(t.dataSync()))).toEqual(before);
+    tf.dispose(kept);
+  });
+
+  it('hand an output to TensorFlow only when something there reads it', async () => {
+    const { clearHostMemory } = await import('../src/accelerate/host-loops.js');
+    const binding = (tf.backend() as unknown as { binding: { getNumOfTensors(): number } }).binding;
+    const x = tf.tensor(values(999, 23));
+    const a = tf.scalar(-1.5);
+    const want = signLinear(x, a);
+    const handed = () => binding.getNumOfTensors();
+    const before = handed();
+    // Disposed unread: never in TensorFlow.
+    tf.tidy(() => void signLinear(x, a));
+    expect(handed()).toBe(before);
+    const [read, used, kept] = [signLinear(x, a), signLinear(x, a), signLinear(x, a)];
+    expect(handed()).toBe(before);
+    expect(Array.from(read.dataSync())).toEqual(Array.from(want.dataSync()));
+    const sum = tf.add(used, 0);
+    expect(Array.from(sum.dataSync())).toEqual(Array.from(want.dataSync()));
+    // A live output is handed over before the memory is cleared and reused.
+    clearHostMemory();
+    tf.tidy(() => void absSum(tf.fill([1 << 16], -3)));
+    expect(Array.from(kept.dataSync())).toEqual(Array.from(want.dataSync()));
+    tf.dispose([x, a, want, read, used, kept, sum]);
+  });
+
+  it("run the momentum update bit for bit as tfjs's ops do, as TensorFlow's ops and as the host loop", async () => {
+    const { clearHostMemory, hostCopies } = await import('../src/accelerate/host-loops.js');
+    const shape = [300, 41];
+    const n = shape[0] * shape[1];
+    const t = (seed: number) => tf.tensor(values(n, seed), shape);
+    const [m, c, a, b] = [tf.scalar(0.9), tf.scalar(-0.05), tf.scalar(0.01), tf.scalar(-0.003)];
+    /** Two steps of a variable with a penalty's gradient (`signLinear`) as the addend, then one without. */
+    const steps = (nesterov: boolean, decay: number, held: boolean) =>
+      tf.tidy(() => {
+        let [value, acc] = [t(31), t(32)];
+        const out: tf.Tensor[] = [];
+        for (let step = 0; step < 2; step++) {
+          if (!held) clearHostMemory();
+          const addend = signLinear(value, a, b);
+          if (!held) clearHostMemory();
+          [value, acc] = momentumUpdate([value, acc, t(40 + step), m, c, addend], nesterov, decay);
+          out.push(value, acc);
+        }
+        if (!held) clearHostMemory();
+        out.push(...momentumUpdate([value, acc, t(50), m, c], nesterov, decay));
+        return out.map((x) => Array.from(new Int32Array(Float32Array.from(x.dataSync()).buffer)));
+      });
+    for (const [nesterov, decay] of [
+      [false, 0],
+      [true, 0],
+      [false, 1e-3],
+    ] as const) {
+      const tensors = tf.memory().numTensors;
+      const copies = hostCopies();
+      const host = steps(nesterov, decay, true);
+      // The first step copies the weights, the penalty's scalars, the accumulation, the gradient and m and
+      // c; the next ones (without a penalty too) only the gradient.
+      expect(hostCopies() - copies, 'tensors copied out of TensorFlow').toBe(7 + 1 + 1);
+      const ops = steps(nesterov, decay, false);
+      unregisterSparsifyKernels();
+      const plain = steps(nesterov, decay, false);
+      registerSparsifyKernels();
+      expect(host, `host loop, nesterov ${nesterov}, decay ${decay}`).toEqual(plain);
+      expect(ops, `TensorFlow's ops, nesterov ${nesterov}, decay ${decay}`).toEqual(plain);
+      expect(tf.memory().numTensors).toBe(tensors);
+    }
+    tf.dispose([m, c, a, b]);
+  });
+
   it('copy a tensor once for the kernels called on it one after another', async () => {
     const { hostCopies } = await import('../src/accelerate/host-loops.js');
     const x = tf.tensor(values(4096, 11), [64, 64]);

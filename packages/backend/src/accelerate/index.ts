@@ -30,14 +30,14 @@ export {
 const ALL = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS, SPARSE_MATMUL as LoopKernel<object>, ...LAYER_LOOP_KERNELS];
 
 /**
- * The kernels run as host loops on tensorflow: the passes and penalties but the momentum update, one
- * pass that reads four tensors and writes two, which TensorFlow's own ops do as fast as copies to the
- * host and back. Neither the sparse × dense product, whose plain version is TensorFlow's own matMul,
- * nor the layer ops, which run there as TensorFlow's fused ops (tensorflow-ops.ts).
+ * The kernels run as host loops on tensorflow: the passes and penalties. The momentum update runs there
+ * as a host loop only where its weights are on the host already, else as TensorFlow's ops
+ * (tensorflow-ops.ts, as the layer ops); the sparse × dense product not at all (its plain version is
+ * TensorFlow's own matMul).
  */
 const ON_TENSORFLOW = [...PASS_LOOP_KERNELS, ...PENALTY_LOOP_KERNELS].filter((k) => k !== MOMENTUM_UPDATE);
 
-/** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; for tensorflow all but the momentum update and the sparse × dense product). */
+/** The kernel names `registerSparsifyKernels` registers (for cpu and wasm; for tensorflow all but the sparse × dense product). */
 export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
 
 /**
@@ -45,7 +45,8 @@ export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
  * ops BatchNormalization and ReLU train through), of the built-in penalty packages and of
  * `@sparsify/layers` (the sparse × dense product), with the same results as their plain tfjs versions
  * to float32 rounding: one loop per op, WebAssembly SIMD on wasm and, over copies in host memory, on
- * tensorflow (tfjs-node), where the layer ops run as TensorFlow's fused ops. Idempotent;
+ * tensorflow (tfjs-node), where the layer ops run as TensorFlow's fused ops and the momentum update as
+ * a loop where the weights are on the host already (a penalty's), else as TensorFlow's ops. Idempotent;
  * `selectBackend` calls it, and leaves tensorflow's out when TensorFlow runs on a GPU
  * (`unregisterSparsifyKernels('tensorflow')`).
  */

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { LAYER_KERNELS } from '@sparsify/core';
+import { LAYER_KERNELS, MOMENTUM_UPDATE_KERNEL } from '@sparsify/core';
+import { heldOnHost, hostKernelFunc } from './host-loops.js';
 import { orderedInputs } from './loop-kernels.js';
+import { MOMENTUM_UPDATE } from './passes.js';
 import { outputHandle, type NodeBackend, type OpAttr } from './tfjs-node.js';
 
 /**
@@ -9,7 +11,8 @@ import { outputHandle, type NodeBackend, type OpAttr } from './tfjs-node.js';
  * multi-threaded op each way, on the tensors where they live, where tfjs-layers issues ≈ 30 tfjs ops),
  * ReLU as Relu and its gradient as ReluGrad. Unlike the penalties' passes (host-loops.ts) these read whole activations,
  * so copying them to the host and back would cost more than the op. Results equal the plain ops' to
- * float32 rounding (op-kernels test on the tensorflow leg).
+ * float32 rounding (op-kernels test on the tensorflow leg). The momentum update runs here too, as
+ * TensorFlow's ops or as the host loop, whichever copies less (`momentumKernelFunc`).
  */
 
 interface Handle {
@@ -65,6 +68,10 @@ class Ops {
     return this.reshape(x, [1, x.shape.reduce((p, d) => p * d, 1) / C, 1, C]);
   }
 
+  scalar(value: number): Handle {
+    return this.make([], this.b.TF_FLOAT, Float32Array.of(value));
+  }
+
   /** An empty float32 vector (the statistics the training-mode ops take and ignore). */
   none(): Handle {
     return this.make([0], this.b.TF_FLOAT, new Float32Array(0));
@@ -97,7 +104,7 @@ class Ops {
   }
 }
 
-type OpsKernel = (g: Ops, inputs: Handle[], attrs: { epsilon?: number }) => tf.TensorInfo[];
+type OpsKernel = (g: Ops, inputs: Handle[], attrs: { epsilon?: number; nesterov?: boolean; decay?: number }) => tf.TensorInfo[];
 
 const KERNELS: Record<string, OpsKernel> = {
   // [y, mean, variance]: the biased variance is FusedBatchNormV3's reserve_space_2 (its batch_variance
@@ -124,24 +131,58 @@ const KERNELS: Record<string, OpsKernel> = {
   [LAYER_KERNELS.reluGrad]: (g, [dy, y]) => [g.output(g.run('ReluGrad', [dy, y])[0])],
 };
 
+/**
+ * The momentum update (core's `momentumUpdate`) where its tensors are in TensorFlow: TensorFlow's Mul and
+ * Add, the ops tfjs-node runs for the plain version, issued through the binding; bit for bit the same.
+ */
+const momentumOps: OpsKernel = (g, [v, acc, g1, m, c, g2], { nesterov, decay }) => {
+  const mul = (x: Handle, y: Handle) => g.run('Mul', [x, y])[0];
+  const add = (x: Handle, y: Handle) => g.run('Add', [x, y])[0];
+  let grad = g2 ? add(g1, g2) : g1;
+  if (decay) grad = add(grad, mul(v, g.scalar(decay)));
+  const a = add(mul(m, acc), grad);
+  return [g.output(add(mul(c, nesterov ? add(grad, mul(a, m)) : a), v)), g.output(a)];
+};
+
+/**
+ * The momentum update on tensorflow: the host loop (passes.ts) where the weights or the penalty's part
+ * of the gradient are in host memory already (a penalty's kernels read the weights and wrote its
+ * gradient; the last update wrote the weights and the accumulation), so that the task's gradient is
+ * the one tensor copied out of TensorFlow, and the pass also computes what the penalty reads next step
+ * (the sums, the magnitude band); else TensorFlow's ops (a variable no penalty touches).
+ */
+function momentumKernelFunc(): tf.KernelFunc {
+  const host = hostKernelFunc(MOMENTUM_UPDATE);
+  const ops = kernelFunc(momentumOps);
+  return (args) => {
+    const [value, , , , , addend] = orderedInputs(args.inputs);
+    return (heldOnHost(value) || (addend !== undefined && heldOnHost(addend)) ? host : ops)(args);
+  };
+}
+
 function kernelFunc(kernel: OpsKernel): tf.KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const g = new Ops(backend as unknown as NodeBackend);
     try {
-      return kernel(g, g.inputs(orderedInputs(inputs)), attrs as { epsilon?: number });
+      return kernel(g, g.inputs(orderedInputs(inputs)), attrs as Parameters<OpsKernel>[2]);
     } finally {
       g.free();
     }
   };
 }
 
+const KERNEL_FUNCS: Record<string, () => tf.KernelFunc> = {
+  ...Object.fromEntries(Object.entries(KERNELS).map(([name, kernel]) => [name, () => kernelFunc(kernel)])),
+  [MOMENTUM_UPDATE_KERNEL]: momentumKernelFunc,
+};
+
 /** The kernel names registered for the tensorflow backend as TensorFlow ops. */
-export const TENSORFLOW_OP_KERNELS: readonly string[] = Object.keys(KERNELS);
+export const TENSORFLOW_OP_KERNELS: readonly string[] = Object.keys(KERNEL_FUNCS);
 
 export function registerTensorflowOpKernels(): void {
-  for (const [name, kernel] of Object.entries(KERNELS)) {
+  for (const [name, make] of Object.entries(KERNEL_FUNCS)) {
     if (tf.getKernel(name, 'tensorflow')) tf.unregisterKernel(name, 'tensorflow');
-    tf.registerKernel({ kernelName: name, backendName: 'tensorflow', kernelFunc: kernelFunc(kernel) });
+    tf.registerKernel({ kernelName: name, backendName: 'tensorflow', kernelFunc: make() });
   }
 }
 

@@ -9,6 +9,7 @@ export interface OpAttr {
 
 /** What host loops and TensorFlow-op kernels use of tfjs-node's binding (`backend.binding`). */
 interface Binding {
+  /** A tensor of `values`: TensorFlow takes the array itself as its memory where it is aligned for its vector code, else a copy. */
   createTensor(shape: number[], dtype: number, values: Float32Array | Int32Array): number;
   tensorDataSync(id: number): Float32Array;
   executeOp(name: string, attrs: OpAttr[], inputs: number[], outputs: number): { id: number; shape: number[]; dtype: number }[];
@@ -22,7 +23,7 @@ interface Binding {
 }
 
 /** A tensor's entry in tfjs-node's map: a TensorFlow handle `id`, or `values` not yet written to one. */
-interface TensorEntry {
+export interface TensorEntry {
   shape: number[];
   dtype: number;
   id: number;
@@ -33,7 +34,11 @@ interface TensorEntry {
 /** What host loops use of tfjs-node's backend object. */
 export interface NodeBackend {
   readonly binding: Binding;
-  readonly tensorMap: { get(dataId: tf.DataId): TensorEntry | undefined; set(dataId: tf.DataId, entry: TensorEntry): void };
+  readonly tensorMap: {
+    get(dataId: tf.DataId): TensorEntry | undefined;
+    has(dataId: tf.DataId): boolean;
+    set(dataId: tf.DataId, entry: TensorEntry): void;
+  };
   getInputTensorIds(tensors: readonly tf.TensorInfo[]): number[];
 }
 
@@ -44,14 +49,8 @@ export function readValues(backend: NodeBackend, info: tf.TensorInfo): Float32Ar
   return backend.binding.tensorDataSync(backend.getInputTensorIds([info])[0]);
 }
 
-/** A new float32 TensorFlow tensor holding a copy of `values`, as a kernel output (the engine owns it). */
-export function writeOutput(backend: NodeBackend, values: Float32Array, shape: number[]): tf.TensorInfo {
-  return outputHandle(backend, backend.binding.createTensor(shape, backend.binding.TF_FLOAT, values), shape);
-}
-
-/** The float32 TensorFlow tensor `id` as a kernel output (the engine owns it from here). */
-export function outputHandle(backend: NodeBackend, id: number, shape: number[]): tf.TensorInfo {
-  const dataId = {};
+/** The float32 TensorFlow tensor `id` as a kernel output under `dataId` (the engine owns it from here). */
+export function outputHandle(backend: NodeBackend, id: number, shape: number[], dataId: tf.DataId = {}): tf.TensorInfo {
   backend.tensorMap.set(dataId, { shape, dtype: backend.binding.TF_FLOAT, id, values: null, refCount: 1 });
   return { dataId, shape, dtype: 'float32' };
 }
