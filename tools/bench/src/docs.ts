@@ -16,6 +16,7 @@ export const SECTION_HEADERS: Record<string, string> = {
   export: '== Export size',
   inference: '== Inference',
   avenues: '== Avenues',
+  relaxed: '== Relaxed SIMD',
   parallel: '== Data-parallel',
   compare: '== Before and after',
 };
