@@ -92,7 +92,9 @@ describe('relaxed SIMD conv loops', () => {
       const cpu = await run('cpu', true, f);
       const plain = await run('wasm', false, f);
       const relaxed = await run('wasm', true, f);
-      console.log(`relaxed vs plain: ${relError(relaxed, plain, cpu).toExponential(2)}, relaxed vs cpu: ${relError(relaxed, cpu, cpu).toExponential(2)}, plain vs cpu: ${relError(plain, cpu, cpu).toExponential(2)}`);
+      console.log(
+        `relaxed vs plain: ${relError(relaxed, plain, cpu).toExponential(2)}, relaxed vs cpu: ${relError(relaxed, cpu, cpu).toExponential(2)}, plain vs cpu: ${relError(plain, cpu, cpu).toExponential(2)}`,
+      );
       expect(relError(relaxed, plain, cpu)).toBeLessThanOrEqual(1e-5);
       expect(relError(relaxed, cpu, cpu)).toBeLessThanOrEqual(1e-5);
     });

@@ -99,8 +99,7 @@ describe('TrainStep', () => {
     const input = tf.input({ shape: [8, 8, 3] });
     const conv = (filters: number, kernelSize: number, strides: number, at: tf.SymbolicTensor, s: number) =>
       tf.layers.conv2d({ filters, kernelSize, strides, padding: 'same', ...init(s) }).apply(at) as tf.SymbolicTensor;
-    const bnRelu = (at: tf.SymbolicTensor) =>
-      tf.layers.reLU().apply(tf.layers.batchNormalization().apply(at)) as tf.SymbolicTensor;
+    const bnRelu = (at: tf.SymbolicTensor) => tf.layers.reLU().apply(tf.layers.batchNormalization().apply(at)) as tf.SymbolicTensor;
     const stem = bnRelu(conv(4, 3, 1, input, 1));
     const branch = tf.layers.batchNormalization().apply(conv(8, 3, 1, bnRelu(conv(8, 3, 2, stem, 2)), 3)) as tf.SymbolicTensor;
     const sum = tf.layers.add().apply([branch, conv(8, 1, 2, stem, 4)]) as tf.SymbolicTensor;

@@ -18,7 +18,8 @@ import { Runner } from './runner.js';
  * its module starts, once per process), tensorflow (tfjs-node, whose native thread pools should not
  * share a process with wasm's), cpu; and PyTorch (pytorch.ts). The parent alternates blocks of steps
  * between them (order rotated every block), so a load change on the machine hits every engine alike.
- * Wall clock only: process CPU time adds the threads up.
+ * Wall clock; process CPU time too, which only means one engine's work where it runs one thread (it
+ * adds threads up, idle spinning included).
  */
 
 /**
@@ -214,7 +215,12 @@ async function forkEngine(engine: EngineName): Promise<BlockRunner | { engine: E
   }
   const threads = wasmThreadsOf(engine) ?? tensorflowThreadsOf(engine);
   return {
-    kind: wasmThreadsOf(engine) !== undefined ? 'wasm' : tensorflowThreadsOf(engine) !== undefined ? 'tensorflow' : (engine as 'tensorflow' | 'cpu'),
+    kind:
+      wasmThreadsOf(engine) !== undefined
+        ? 'wasm'
+        : tensorflowThreadsOf(engine) !== undefined
+          ? 'tensorflow'
+          : (engine as 'tensorflow' | 'cpu'),
     engine: hello.label,
     ...(threads !== undefined ? { threads } : {}),
     ask: (request) => ask<Reply>(child, request),

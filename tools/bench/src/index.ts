@@ -126,7 +126,8 @@ function parseArgs(argv: string[]): Args {
   const engines = (option: string, value: string): EngineName[] => {
     const names = value.split(',');
     for (const n of names)
-      if (!ENGINE_NAME.test(n)) throw new Error(`${option}: unknown engine ${n}; valid: wasm:<threads>, tensorflow, tensorflow:<threads>, cpu`);
+      if (!ENGINE_NAME.test(n))
+        throw new Error(`${option}: unknown engine ${n}; valid: wasm:<threads>, tensorflow, tensorflow:<threads>, cpu`);
     return names as EngineName[];
   };
   const count = (option: string, value: string | undefined): number => {
@@ -556,7 +557,9 @@ async function main(): Promise<void> {
       console.log(
         '  min: the fastest step with over the fastest without (few long steps: other load only slows a step down). other estimator: the',
       );
-      console.log('  other one, beside it (where they disagree by much, the machine was noisy). clock cpu: process CPU time (one-thread engines).');
+      console.log(
+        '  other one, beside it (where they disagree by much, the machine was noisy). clock cpu: process CPU time (one-thread engines).',
+      );
       if (rows.some((r) => r.penalty.endsWith(', in place'))) {
         console.log(
           "', in place': the same penalty with the accelerator's helper thread off (its pass then runs in the step, not during the forward pass).",
@@ -576,7 +579,9 @@ async function main(): Promise<void> {
     const runs: MemoryResult[] = [];
     for (const name of args.memoryWorkloads) {
       for (const engine of engines) {
-        log(`long run: ${WORKLOADS[name].label.replace(/b=\d+/, `b=${args.memoryBatch ?? WORKLOADS[name].batch}`)} on ${engine}, ${args.memorySteps} steps…`);
+        log(
+          `long run: ${WORKLOADS[name].label.replace(/b=\d+/, `b=${args.memoryBatch ?? WORKLOADS[name].batch}`)} on ${engine}, ${args.memorySteps} steps…`,
+        );
         const got = await measureEngineMemory(engine, name, args.memorySteps, args.memoryEvery, args.memoryBatch);
         if ('error' in got) console.log(`  ${got.engine} on ${WORKLOADS[name].label} fails: ${got.error}`);
         else runs.push(got);
