@@ -12,7 +12,43 @@ import createWabt from 'wabt';
 const LOOP_KERNELS = join('packages', 'backend', 'src', 'accelerate', 'loop-kernels');
 const MEMORY_LINE = /^\s*\(import "env" "memory" \(memory 1\)\) ;; MEMORY$/m;
 const SHARED_MEMORY = '  (import "env" "memory" (memory 1 65536 shared))';
-const FEATURES = { simd: true, threads: true, bulk_memory: true };
+const FEATURES = { simd: true, threads: true, bulk_memory: true, relaxed_simd: true };
+// A .wat with this line also gets a relaxed-SIMD variant (`relaxed`): each multiply-add into an
+// accumulator, `(f32x4.add (local.get $aN) (f32x4.mul X Y))`, becomes `(f32x4.relaxed_madd X Y (local.get $aN))`.
+const RELAXED_LINE = /^;; RELAXED-SIMD:/m;
+
+/** The text of the S-expression starting at `text[start]` (an opening parenthesis). */
+function sexpr(text, start) {
+  let depth = 0;
+  for (let i = start; i < text.length; i++) {
+    if (text[i] === '(') depth++;
+    else if (text[i] === ')' && --depth === 0) return text.slice(start, i + 1);
+  }
+  throw new Error(`unbalanced parentheses at ${start}`);
+}
+
+/** `text` with every accumulator multiply-add as a relaxed fused multiply-add; throws where there is none. */
+function relaxed(file, text) {
+  const head = /\(f32x4\.add \(local\.get (\$a\d+)\) \(f32x4\.mul /g;
+  let out = '';
+  let from = 0;
+  let count = 0;
+  for (let m = head.exec(text); m; m = head.exec(text)) {
+    const whole = sexpr(text, m.index);
+    const mul = sexpr(text, m.index + m[0].length - '(f32x4.mul '.length);
+    const x = sexpr(text, m.index + m[0].length);
+    const y = sexpr(text, m.index + m[0].length + x.length + 1);
+    if (`(f32x4.mul ${x} ${y})` !== mul || whole !== `(f32x4.add (local.get ${m[1]}) ${mul})`) {
+      throw new Error(`${file}: cannot read the multiply-add at ${m.index}`);
+    }
+    out += `${text.slice(from, m.index)}(f32x4.relaxed_madd ${x} ${y} (local.get ${m[1]}))`;
+    from = m.index + whole.length;
+    head.lastIndex = from;
+    count++;
+  }
+  if (count === 0) throw new Error(`${file}: marked RELAXED-SIMD but has no accumulator multiply-add`);
+  return out + text.slice(from);
+}
 
 const check = process.argv.includes('--check');
 const wabt = await createWabt();
@@ -54,7 +90,15 @@ import type { WasmKernelCode } from '${from}';
 export const ${constant}: WasmKernelCode = {
   name: '${file.replace(/\\/g, '/')}',
   plain: '${compile(file, text)}',
-  shared: '${compile(file, text.replace(MEMORY_LINE, SHARED_MEMORY))}',
+  shared: '${compile(file, text.replace(MEMORY_LINE, SHARED_MEMORY))}',${
+    RELAXED_LINE.test(text)
+      ? `
+  relaxed: {
+    plain: '${compile(file, relaxed(file, text))}',
+    shared: '${compile(file, relaxed(file, text).replace(MEMORY_LINE, SHARED_MEMORY))}',
+  },`
+      : ''
+  }
 };
 `;
   const target = file.replace(/\.wat$/, '.wasm.ts');

@@ -82,6 +82,49 @@ describe('TrainStep', () => {
     expect(tf.memory().numTensors).toBe(before);
   });
 
+  /** What the backend holds: live tensors, data buffers, their bytes, and (wasm) the module's heap size. */
+  function footprint(): { tensors: number; buffers: number; bytes: number; heapBytes?: number } {
+    const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+    return {
+      tensors: tf.memory().numTensors,
+      buffers: tf.backend().numDataIds(),
+      bytes: tf.memory().numBytes,
+      ...(heap ? { heapBytes: heap.byteLength } : {}),
+    };
+  }
+
+  it('keeps tensors, data buffers and the wasm heap flat over 50 steps of a small residual conv net with BatchNorm and a penalty', () => {
+    // ResNet-20 in miniature: conv → BN → ReLU, a strided block with a projection shortcut, global pooling.
+    const init = (s: number) => ({ kernelInitializer: tf.initializers.glorotNormal({ seed: 60 + s }), useBias: false });
+    const input = tf.input({ shape: [8, 8, 3] });
+    const conv = (filters: number, kernelSize: number, strides: number, at: tf.SymbolicTensor, s: number) =>
+      tf.layers.conv2d({ filters, kernelSize, strides, padding: 'same', ...init(s) }).apply(at) as tf.SymbolicTensor;
+    const bnRelu = (at: tf.SymbolicTensor) => tf.layers.reLU().apply(tf.layers.batchNormalization().apply(at)) as tf.SymbolicTensor;
+    const stem = bnRelu(conv(4, 3, 1, input, 1));
+    const branch = tf.layers.batchNormalization().apply(conv(8, 3, 1, bnRelu(conv(8, 3, 2, stem, 2)), 3)) as tf.SymbolicTensor;
+    const sum = tf.layers.add().apply([branch, conv(8, 1, 2, stem, 4)]) as tf.SymbolicTensor;
+    const pooled = tf.layers.globalAveragePooling2d({}).apply(tf.layers.reLU().apply(sum)) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 4, ...init(5) }).apply(pooled) as tf.SymbolicTensor });
+    const step = createTrainStep({
+      model,
+      optimizer: tf.train.momentum(0.01, 0.9),
+      penalties: [new TestL1({ strength: 1e-4 })],
+    });
+    const x = tf.randomNormal([8, 8, 8, 3], 0, 1, 'float32', 66);
+    const y = tf.tensor1d([0, 1, 2, 3, 0, 1, 2, 3]);
+    // The first steps create the optimizer's slots and let the wasm allocator reach its working size.
+    for (let i = 0; i < 5; i++) step.run(x, y);
+    const before = footprint();
+    const first = step.run(x, y).loss;
+    let last = first;
+    for (let i = 0; i < 49; i++) last = step.run(x, y).loss;
+    expect(footprint()).toEqual(before);
+    expect(last).toBeLessThan(first); // it trains: the steps are real
+    step.dispose();
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
   /** conv → BatchNormalization → ReLU (layer and activation) → dense: what `layerOps` rewrites. */
   function bnModel(seed: number): tf.LayersModel {
     const init = (s: number) => tf.initializers.glorotUniform({ seed: seed + s });

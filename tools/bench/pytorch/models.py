@@ -74,6 +74,7 @@ def vgg_small(widths=(32, 64, 128), convs_per_stage=2, num_classes=10):
 WORKLOADS = {
     "lenet-300-100": (lenet_300_100, (128, 784)),
     "lenet-5-caffe": (lenet_5_caffe, (64, 1, 28, 28)),
+    "resnet-8": (lambda: cifar_resnet(depth=8), (4, 3, 32, 32)),
     "resnet-20": (cifar_resnet, (128, 3, 32, 32)),
     "resnet-32": (lambda: cifar_resnet(depth=32), (128, 3, 32, 32)),
     "vgg-small": (vgg_small, (128, 3, 32, 32)),

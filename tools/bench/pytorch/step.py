@@ -2,8 +2,9 @@
 
 Run by tools/bench (src/pytorch.ts) as a child process speaking JSON lines: it prints
 {"ready": true, "torch": version, "threads": n} (or {"error": ...} when torch cannot be imported), then
-answers each {"workload", "warmup", "steps"} with {"wallMs": [...], "maxRssMB": peak} (one wall-clock time per
-step; the process's peak resident memory so far).
+answers each {"workload", "warmup", "steps"} with {"wallMs": [...], "cpuMs": [...], "maxRssMB": peak} (one wall-clock
+and one process CPU time per step; the process's peak resident memory so far). SPARSIFY_BENCH_TORCH_THREADS sets
+torch's thread count (default: the machine's cores).
 The models (models.py) and batch sizes are the bench's own (models.ts): LeNet-300-100 at b=128,
 LeNet-5-Caffe at b=64, CIFAR ResNet-20, ResNet-32 and VGG-small at b=128; softmax cross-entropy, SGD with momentum
 0.9, a fixed random batch. The ready line also gives each model's trainable parameter count.
@@ -65,11 +66,14 @@ for line in sys.stdin:
         for _ in range(request["warmup"]):
             step()
         times = []
+        cpu_times = []
         for _ in range(request["steps"]):
             start = time.perf_counter()
+            cpu_start = time.process_time()
             step()
+            cpu_times.append((time.process_time() - cpu_start) * 1000)
             times.append((time.perf_counter() - start) * 1000)
         # ru_maxrss is in KiB on Linux
-        reply({"wallMs": times, "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+        reply({"wallMs": times, "cpuMs": cpu_times, "maxRssMB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
     except Exception as e:
         reply({"error": f"{type(e).__name__}: {e}"})

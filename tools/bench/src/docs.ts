@@ -17,6 +17,7 @@ export const SECTION_HEADERS: Record<string, string> = {
   bundles: '== Browser bundle sizes',
   inference: '== Inference',
   avenues: '== Avenues',
+  relaxed: '== Relaxed SIMD',
   parallel: '== Data-parallel',
   compare: '== Before and after',
 };

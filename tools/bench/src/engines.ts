@@ -7,7 +7,8 @@ import { startWasmWithThreads } from '../../../packages/backend/src/wasm-threads
 import { CONFIGS, type Config } from './configs.js';
 import { stats, type Stats } from './measure.js';
 import { WORKLOADS, type WorkloadName } from './models.js';
-import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
+import { longRun, type MemoryResult } from './memory.js';
+import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadOptions, type PenaltyOverheadRow } from './penalties.js';
 import type { BlockReply, BlockRequest, PyTorchChild } from './pytorch.js';
 import { profileSteps, type StepProfile } from './profile.js';
 import { Runner } from './runner.js';
@@ -17,21 +18,34 @@ import { Runner } from './runner.js';
  * its module starts, once per process), tensorflow (tfjs-node, whose native thread pools should not
  * share a process with wasm's), cpu; and PyTorch (pytorch.ts). The parent alternates blocks of steps
  * between them (order rotated every block), so a load change on the machine hits every engine alike.
- * Wall clock only: process CPU time adds the threads up.
+ * Wall clock; process CPU time too, which only means one engine's work where it runs one thread (it
+ * adds threads up, idle spinning included).
  */
 
-/** `wasm:<threads>`, `tensorflow` or `cpu`. */
-export type EngineName = `wasm:${number}` | 'tensorflow' | 'cpu';
+/**
+ * `wasm:<threads>`, `tensorflow` (libtensorflow's own thread pools), `tensorflow:<threads>` (its intra-op
+ * and inter-op pools at that size, through TF_NUM_INTRAOP_THREADS / TF_NUM_INTEROP_THREADS) or `cpu`.
+ */
+export type EngineName = `wasm:${number}` | 'tensorflow' | `tensorflow:${number}` | 'cpu';
+
+/** The engine names the bench's options accept. */
+export const ENGINE_NAME = /^(wasm:[1-9]\d*|tensorflow(:[1-9]\d*)?|cpu)$/;
 
 const CHILD_ENV = 'SPARSIFY_BENCH_ENGINE';
 const SETTLE_MS = 100;
 
-/** A block of training steps, (`penalties`) a whole penalty-overhead measurement, or (`profile`) a kernel profile. */
+/**
+ * A block of training steps, (`penalties`) a whole penalty-overhead measurement, (`profile`) a kernel
+ * profile, or (`memory`) a long run sampling memory every `every` steps, at `batch` where given.
+ */
 interface Request extends BlockRequest {
   penalties?: boolean;
   profile?: boolean;
+  memory?: { every: number; batch?: number };
+  /** With `penalties`: the clock, and how rounds become a ratio (penaltyOverhead's options). */
+  penaltyOptions?: PenaltyOverheadOptions;
 }
-type Reply = BlockReply | { rows: PenaltyOverheadRow[] } | { profile: StepProfile };
+type Reply = BlockReply | { rows: PenaltyOverheadRow[] } | { profile: StepProfile } | { memory: MemoryResult };
 type Hello = { ready: true; label: string } | { ready: false; error: string };
 
 export interface EngineResult {
@@ -43,6 +57,10 @@ export interface EngineResult {
   steps: number;
   wallMs: Stats;
   samplesPerSec: number;
+  /** Per-step process CPU time, where the engine reports it: on one thread, the clock other load does not move. */
+  cpuMs?: Stats;
+  /** Samples per second of process CPU time (median step). */
+  samplesPerCpuSec?: number;
   /** The engine process's peak resident memory (its own process, fresh for the workload), MB. */
   peakRssMB: number;
   error?: string;
@@ -53,6 +71,18 @@ export function isEngineChild(): boolean {
 }
 
 const wasmThreadsOf = (engine: string): number | undefined => (engine.startsWith('wasm:') ? Number(engine.slice(5)) : undefined);
+const tensorflowThreadsOf = (engine: string): number | undefined =>
+  engine.startsWith('tensorflow:') ? Number(engine.slice('tensorflow:'.length)) : undefined;
+
+/** The child's environment: libtensorflow reads its pool sizes from these when it starts. */
+function engineEnv(engine: EngineName): NodeJS.ProcessEnv {
+  const tfThreads = tensorflowThreadsOf(engine);
+  return {
+    ...process.env,
+    [CHILD_ENV]: engine,
+    ...(tfThreads !== undefined ? { TF_NUM_INTRAOP_THREADS: String(tfThreads), TF_NUM_INTEROP_THREADS: String(tfThreads) } : {}),
+  };
+}
 
 /** Starts the child's engine; returns its configuration and the label its rows carry. */
 async function startEngine(engine: string): Promise<{ config: Config; label: string }> {
@@ -67,9 +97,11 @@ async function startEngine(engine: string): Promise<{ config: Config; label: str
     registerSparsifyKernels(); // what selectBackend does; the penalties' ops otherwise run as plain tfjs
     return { config: CONFIGS.wasm, label: `wasm + sparsify, ${threads} thread${threads > 1 ? 's' : ''}` };
   }
-  if (engine === 'tensorflow') {
+  if (engine === 'tensorflow' || tensorflowThreadsOf(engine) !== undefined) {
     const selection = await selectBackend({ prefer: 'tensorflow' });
-    return { config: CONFIGS.tensorflow, label: selection.reason.replace(/^backend /, '').replace(/: .*$/, '') };
+    const label = selection.reason.replace(/^backend /, '').replace(/: .*$/, '');
+    const tfThreads = tensorflowThreadsOf(engine);
+    return { config: CONFIGS.tensorflow, label: tfThreads ? `${label}, ${tfThreads} thread${tfThreads > 1 ? 's' : ''}` : label };
   }
   if (engine === 'cpu') {
     await selectBackend({ prefer: 'cpu' });
@@ -97,8 +129,28 @@ export async function runEngineChild(): Promise<void> {
       if (request.penalties) {
         // On the threaded wasm build HyperSparse's pass runs on the accelerator's helper thread: also measured in place.
         const inPlace = (wasmThreadsOf(engine) ?? 1) > 1 ? ['hyperSparse'] : [];
-        const rows = measurePenaltyOverhead(WORKLOADS[request.workload], config, request.steps, available, 'wall', label, inPlace);
+        const rows = measurePenaltyOverhead(WORKLOADS[request.workload], config, request.steps, available, 'wall', label, inPlace, {
+          ...request.penaltyOptions,
+          // Process CPU time adds a threaded engine's threads up (idle spinning included): wall clock there.
+          ...(engine === 'cpu' || wasmThreadsOf(engine) === 1 || tensorflowThreadsOf(engine) === 1 ? {} : { clock: 'wall' }),
+        });
         process.send!({ rows } satisfies Reply);
+        return;
+      }
+      if (request.memory) {
+        const { every, batch } = request.memory;
+        const base = WORKLOADS[request.workload];
+        const w = batch ? { ...base, batch, label: base.label.replace(/b=\d+/, `b=${batch}`) } : base;
+        const tag = `  ${label}, ${w.label}`;
+        const t0 = performance.now();
+        const result = longRun(w, config, request.steps, every, (p) =>
+          console.error(
+            `${tag}: step ${p.step}, ${((performance.now() - t0) / 1000).toFixed(0)} s, RSS ${p.rssMB.toFixed(0)} MB, ${p.numTensors} tensors${
+              p.wasmHeapMB != null ? `, wasm heap ${p.wasmHeapMB.toFixed(0)} MB` : ''
+            }`,
+          ),
+        );
+        process.send!({ memory: { ...result, engine: label } } satisfies Reply);
         return;
       }
       let runner = runners.get(request.workload);
@@ -112,7 +164,11 @@ export async function runEngineChild(): Promise<void> {
       for (let i = 0; i < request.steps; i++) runner.step();
       reply = runner.error
         ? { error: runner.error }
-        : { wallMs: runner.samples.map((s) => s.wallMs), maxRssMB: process.resourceUsage().maxRSS / 1024 };
+        : {
+            wallMs: runner.samples.map((s) => s.wallMs),
+            cpuMs: runner.samples.map((s) => s.cpuMs),
+            maxRssMB: process.resourceUsage().maxRSS / 1024,
+          };
     } catch (e) {
       reply = { error: e instanceof Error ? e.message : String(e) };
     }
@@ -145,7 +201,7 @@ interface BlockRunner {
 /** Forks an engine child and waits for it to start its engine; an engine that cannot start says why. */
 async function forkEngine(engine: EngineName): Promise<BlockRunner | { engine: EngineName; error: string }> {
   const script = fileURLToPath(import.meta.url.replace(/engines\.[jt]s$/, 'index.js'));
-  const child = fork(script, [], { env: { ...process.env, [CHILD_ENV]: engine }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(script, [], { env: engineEnv(engine), stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   let hello: Hello;
   try {
     hello = await ask<Hello>(child, null);
@@ -157,9 +213,14 @@ async function forkEngine(engine: EngineName): Promise<BlockRunner | { engine: E
     child.kill();
     return { engine, error: hello.error };
   }
-  const threads = wasmThreadsOf(engine);
+  const threads = wasmThreadsOf(engine) ?? tensorflowThreadsOf(engine);
   return {
-    kind: threads !== undefined ? 'wasm' : (engine as 'tensorflow' | 'cpu'),
+    kind:
+      wasmThreadsOf(engine) !== undefined
+        ? 'wasm'
+        : tensorflowThreadsOf(engine) !== undefined
+          ? 'tensorflow'
+          : (engine as 'tensorflow' | 'cpu'),
     engine: hello.label,
     ...(threads !== undefined ? { threads } : {}),
     ask: (request) => ask<Reply>(child, request),
@@ -171,13 +232,14 @@ async function forkEngine(engine: EngineName): Promise<BlockRunner | { engine: E
 export async function measureEnginePenaltyOverhead(
   engine: EngineName,
   plans: [WorkloadName, number][],
+  penaltyOptions?: PenaltyOverheadOptions,
 ): Promise<PenaltyOverheadRow[] | { error: string }> {
   const runner = await forkEngine(engine);
   if ('error' in runner) return { error: runner.error };
   const rows: PenaltyOverheadRow[] = [];
   try {
     for (const [workload, steps] of plans) {
-      const reply = await runner.ask({ workload, warmup: 0, steps, penalties: true });
+      const reply = await runner.ask({ workload, warmup: 0, steps, penalties: true, ...(penaltyOptions ? { penaltyOptions } : {}) });
       if ('error' in reply) throw new Error(reply.error);
       if ('rows' in reply) rows.push(...reply.rows);
     }
@@ -231,6 +293,7 @@ export async function measureEngines(
       const planned = runners.map((r) => plan(workload, r.kind));
       planned.forEach((p, i) => typeof p === 'string' && skipped.push({ engine: runners[i].engine, workload, why: p }));
       const times = runners.map(() => [] as number[]);
+      const cpuTimes = runners.map(() => [] as number[]);
       const peakRss = runners.map(() => NaN);
       const errors: (string | undefined)[] = runners.map(() => undefined);
       for (let b = 0; b <= blocks; b++) {
@@ -245,6 +308,7 @@ export async function measureEngines(
           if ('error' in reply) errors[i] = reply.error;
           else if ('wallMs' in reply) {
             if (b > 0) times[i].push(...reply.wallMs);
+            if (b > 0 && reply.cpuMs) cpuTimes[i].push(...reply.cpuMs);
             if (reply.maxRssMB !== undefined) peakRss[i] = reply.maxRssMB;
           }
         }
@@ -253,6 +317,7 @@ export async function measureEngines(
       runners.forEach(({ kind, engine, threads }, i) => {
         if (typeof planned[i] === 'string') return;
         const wallMs = stats(times[i]);
+        const cpuMs = cpuTimes[i].length === times[i].length && times[i].length > 0 ? stats(cpuTimes[i]) : undefined;
         rows.push({
           workload,
           kind,
@@ -261,6 +326,7 @@ export async function measureEngines(
           steps: times[i].length,
           wallMs,
           samplesPerSec: (WORKLOADS[workload].batch / wallMs.median) * 1000,
+          ...(cpuMs ? { cpuMs, samplesPerCpuSec: (WORKLOADS[workload].batch / cpuMs.median) * 1000 } : {}),
           peakRssMB: peakRss[i],
           ...(errors[i] ? { error: errors[i] } : {}),
         });
@@ -270,6 +336,26 @@ export async function measureEngines(
     }
   }
   return { rows, skipped, ...(pytorchParams ? { pytorchParams } : {}) };
+}
+
+/** A long run of `workload` in a fresh child of `engine`: memory sampled every `every` steps. */
+export async function measureEngineMemory(
+  engine: EngineName,
+  workload: WorkloadName,
+  steps: number,
+  every: number,
+  batch?: number,
+): Promise<MemoryResult | { engine: string; error: string }> {
+  const runner = await forkEngine(engine);
+  if ('error' in runner) return { engine, error: runner.error };
+  try {
+    const reply = await runner.ask({ workload, warmup: 0, steps, memory: { every, ...(batch ? { batch } : {}) } });
+    if ('error' in reply) return { engine: runner.engine, error: reply.error };
+    if (!('memory' in reply)) return { engine: runner.engine, error: 'unexpected reply' };
+    return reply.memory;
+  } finally {
+    runner.close();
+  }
 }
 
 export interface EngineProfile {

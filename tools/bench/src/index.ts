@@ -8,14 +8,16 @@ import { exportSizes, type ExportResult } from './export-size.js';
 import { captureSections, writeDocs } from './docs.js';
 import { VARIANTS, measureInference, type InferenceResult } from './inference.js';
 import { fmt, table } from './measure.js';
-import { longRun, type MemoryResult } from './memory.js';
+import { longRun, middlePoint, type MemoryResult } from './memory.js';
 import { WORKLOADS, type Workload, type WorkloadName } from './models.js';
 import { isParallelWorker, measureParallel, runParallelWorker, type ParallelResult } from './parallel.js';
 import { loadPenalties, measurePenaltyOverhead, type PenaltyOverheadRow } from './penalties.js';
 import { selectBackend } from '../../../packages/backend/src/select-node.js';
 import { autoWasmThreads } from '../../../packages/backend/src/wasm-threads.js';
 import {
+  ENGINE_NAME,
   isEngineChild,
+  measureEngineMemory,
   measureEnginePenaltyOverhead,
   measureEngines,
   profileEngines,
@@ -26,19 +28,44 @@ import {
   type EngineResult,
 } from './engines.js';
 import { startPyTorch } from './pytorch.js';
+import { enableRelaxedSimd, measureRelaxed, type RelaxedRow } from './relaxed.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
 const USAGE = `npm run bench [-- options]
 
   --quick            short run (few steps; about 2 minutes, most of it the cpu LeNet-5 step)
   --out <file>       also write the JSON results to <file>
-  --only <sections>  comma-separated: throughput,engines,profile,threads,penalties,memory,export,bundles,inference,avenues,parallel (default: all)
+  --only <sections>  comma-separated: throughput,engines,profile,threads,penalties,memory,export,bundles,inference,avenues,
+                     relaxed,parallel (default: all)
+  --relaxed-workloads <list>
+                     the relaxed section's workloads (default resnet-20)
+  --relaxed-rounds <n>
+                     the relaxed section's recorded rounds (default 4)
   --trained <dir>    inference: also measure this model (model.json + weights.bin, e.g. sparsify export) as it is;
                      repeatable
   --no-cpu-conv      skip the cpu backend on LeNet-5 and the CIFAR models (naive conv backprop: seconds to minutes per step)
   --workloads <list> the engines section's workloads (default: lenet-300-100,lenet-5-caffe,resnet-20,resnet-32,vgg-small)
   --penalty-workloads <list>
-                     the penalties section on these workloads instead, on wasm (threaded) and tensorflow only
+                     the penalties section on these workloads instead (e.g. resnet-20; resnet-8 for cpu), each engine
+                     in a child, rounds interleaved step by step, ratio = fastest step with / fastest without
+                     (process CPU time on one-thread engines, wall clock on threaded ones); a control row
+                     (a second runner without a penalty) shows the estimate's own error
+  --penalty-engines <list>
+                     engines for --penalty-workloads (default: wasm:1,tensorflow:1, whose CPU time resolves a few
+                     percent on a loaded machine; wasm:2 or tensorflow add the threaded engines, on wall clock)
+  --penalty-rounds <n>
+                     recorded rounds for --penalty-workloads (default 8; 3 warm-up rounds before them)
+  --engines <list>   the engines section's engines (default: wasm:<auto threads>,tensorflow,cpu); tensorflow:<n> sets
+                     libtensorflow's intra-op and inter-op pools to n threads
+  --torch-threads <n>
+                     PyTorch's threads (torch.set_num_threads; default the machine's cores)
+  --memory-workloads <list>
+                     the memory section on these workloads instead (e.g. resnet-20), each in a fresh engine child
+  --memory-engines <list>
+                     engines for --memory-workloads (default: tensorflow,wasm:<auto threads>; e.g. wasm:2)
+  --memory-steps <n> steps of each --memory-workloads run (default 1000)
+  --memory-every <k> sample RSS, live tensors and the wasm heap every k steps (default 50)
+  --memory-batch <n> batch size of the --memory-workloads runs (default: the workload's, 128)
   --write-docs       put each section's output into docs/performance.md (between <!-- bench:<section> --> markers)
   --help             this text
 
@@ -58,6 +85,17 @@ interface Args {
   penaltyWorkloads?: WorkloadName[];
   trained: string[];
   writeDocs: boolean;
+  memoryWorkloads?: WorkloadName[];
+  memoryEngines?: EngineName[];
+  memorySteps: number;
+  memoryEvery: number;
+  memoryBatch?: number;
+  penaltyEngines?: EngineName[];
+  penaltyRounds: number;
+  engines?: EngineName[];
+  torchThreads?: number;
+  relaxedWorkloads?: WorkloadName[];
+  relaxedRounds: number;
 }
 
 const SECTIONS = [
@@ -71,22 +109,56 @@ const SECTIONS = [
   'bundles',
   'inference',
   'avenues',
+  'relaxed',
   'parallel',
 ];
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { quick: false, only: new Set(SECTIONS), cpuConv: true, trained: [], writeDocs: false };
+  const args: Args = {
+    quick: false,
+    only: new Set(SECTIONS),
+    cpuConv: true,
+    trained: [],
+    writeDocs: false,
+    memorySteps: 1000,
+    memoryEvery: 50,
+    penaltyRounds: 8,
+    relaxedRounds: 4,
+  };
+  const engines = (option: string, value: string): EngineName[] => {
+    const names = value.split(',');
+    for (const n of names)
+      if (!ENGINE_NAME.test(n))
+        throw new Error(`${option}: unknown engine ${n}; valid: wasm:<threads>, tensorflow, tensorflow:<threads>, cpu`);
+    return names as EngineName[];
+  };
+  const count = (option: string, value: string | undefined): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) throw new Error(`${option}: expected a positive integer, got ${JSON.stringify(value)}`);
+    return n;
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') args.quick = true;
     else if (a === '--out') args.out = argv[++i];
     else if (a === '--only') args.only = new Set(argv[++i].split(','));
     else if (a === '--no-cpu-conv') args.cpuConv = false;
-    else if (a === '--workloads' || a === '--penalty-workloads') {
+    else if (a === '--memory-steps') args.memorySteps = count(a, argv[++i]);
+    else if (a === '--memory-every') args.memoryEvery = count(a, argv[++i]);
+    else if (a === '--memory-batch') args.memoryBatch = count(a, argv[++i]);
+    else if (a === '--penalty-rounds') args.penaltyRounds = count(a, argv[++i]);
+    else if (a === '--torch-threads') args.torchThreads = count(a, argv[++i]);
+    else if (a === '--relaxed-rounds') args.relaxedRounds = count(a, argv[++i]);
+    else if (a === '--memory-engines') args.memoryEngines = engines(a, argv[++i]);
+    else if (a === '--penalty-engines') args.penaltyEngines = engines(a, argv[++i]);
+    else if (a === '--engines') args.engines = engines(a, argv[++i]);
+    else if (a === '--workloads' || a === '--penalty-workloads' || a === '--memory-workloads' || a === '--relaxed-workloads') {
       const names = argv[++i].split(',');
       for (const n of names)
         if (!(n in WORKLOADS)) throw new Error(`${a}: unknown workload ${n}; valid: ${Object.keys(WORKLOADS).join(', ')}`);
       if (a === '--workloads') args.workloads = names as WorkloadName[];
+      else if (a === '--memory-workloads') args.memoryWorkloads = names as WorkloadName[];
+      else if (a === '--relaxed-workloads') args.relaxedWorkloads = names as WorkloadName[];
       else args.penaltyWorkloads = names as WorkloadName[];
     } else if (a === '--trained') args.trained.push(argv[++i]);
     else if (a === '--write-docs') args.writeDocs = true;
@@ -107,19 +179,35 @@ const ms = (v: number | undefined) => fmt(v, 3);
 /** A with/without ratio as the overhead in percent. */
 const overhead = (ratio: number) => `${((ratio - 1) * 100).toFixed(1)}%`;
 
-/** The engines table: each engine's median step per workload, with ratios to PyTorch and to wasm. */
-function printEngineTable(m: EngineMeasurement): void {
+/**
+ * The engines table: each engine's median step per workload, with ratios to PyTorch and to wasm; with
+ * `cpuClock` (every engine on one thread) also per process CPU time, which other load moves far less.
+ */
+function printEngineTable(m: EngineMeasurement, cpuClock = false): void {
   const find = (r: EngineResult, kind: EngineResult['kind']) =>
     m.rows.find((o) => o.workload === r.workload && o.kind === kind && !o.error);
   console.log(
     table(
-      ['workload', 'engine', 'steps', 'wall ms', 'samples/s', '× PyTorch', '× wasm', 'peak RSS MB'],
+      [
+        'workload',
+        'engine',
+        'steps',
+        'wall ms',
+        'samples/s',
+        '× PyTorch',
+        '× wasm',
+        ...(cpuClock ? ['cpu ms', 'samples/cpu-s', '× PyTorch (cpu)'] : []),
+        'peak RSS MB',
+      ],
       m.rows.map((r) => {
         const w = WORKLOADS[r.workload];
-        if (r.error) return [w.label, r.engine, '—', '—', `fails: ${r.error}`, '—', '—', ms(r.peakRssMB)];
+        if (r.error)
+          return [w.label, r.engine, '—', '—', `fails: ${r.error}`, '—', '—', ...(cpuClock ? ['—', '—', '—'] : []), ms(r.peakRssMB)];
         const torch = find(r, 'pytorch');
         const wasm = find(r, 'wasm');
         const ratio = (o?: EngineResult) => (o && o !== r ? `${fmt(r.samplesPerSec / o.samplesPerSec, 3)}×` : '—');
+        const cpuRatio = (o?: EngineResult) =>
+          o && o !== r && o.samplesPerCpuSec && r.samplesPerCpuSec ? `${fmt(r.samplesPerCpuSec / o.samplesPerCpuSec, 3)}×` : '—';
         return [
           w.label,
           r.engine,
@@ -128,6 +216,7 @@ function printEngineTable(m: EngineMeasurement): void {
           ms(r.samplesPerSec),
           ratio(torch),
           ratio(wasm),
+          ...(cpuClock ? [ms(r.cpuMs?.median), ms(r.samplesPerCpuSec), cpuRatio(torch)] : []),
           fmt(r.peakRssMB, 4),
         ];
       }),
@@ -214,6 +303,7 @@ async function main(): Promise<void> {
     inference?: InferenceResult;
     avenues?: { rows: AvenueRow[]; ops: Record<string, unknown> };
     parallel?: ParallelResult[];
+    relaxed?: RelaxedRow[] | { error: string };
     durationSec?: number;
   } = { meta };
 
@@ -278,7 +368,7 @@ async function main(): Promise<void> {
 
   if (args.only.has('engines')) {
     const threads = autoWasmThreads();
-    const engines: EngineName[] = [`wasm:${threads}`, 'tensorflow', 'cpu'];
+    const engines: EngineName[] = args.engines ?? [`wasm:${threads}`, 'tensorflow', 'cpu'];
     console.log('== Engines side by side (one process each, fresh per workload, blocks alternated, wall clock; PyTorch alongside) ==');
     const lenet5Cpu = args.cpuConv && !q;
     const m = await measureEngines(
@@ -296,10 +386,12 @@ async function main(): Promise<void> {
         return { steps: cifar ? (q ? 1 : 2) : q ? 3 : 8 };
       },
       log,
-      () => startPyTorch(),
+      () => startPyTorch(undefined, args.torchThreads),
     );
     results.engines = m;
-    printEngineTable(m);
+    // One thread everywhere (wasm:1, tensorflow:1, PyTorch 1 thread): CPU time is each engine's own work.
+    const oneThread = args.torchThreads === 1 && engines.every((e) => e === 'cpu' || /:1$/.test(e));
+    printEngineTable(m, oneThread);
     console.log(
       `Wall clock, median step. × PyTorch and × wasm: samples/s relative to those engines' in the same blocks. Peak RSS: each engine's own process, started for that workload. Load average now ${loadavg()
         .map((v) => v.toFixed(1))
@@ -411,7 +503,7 @@ async function main(): Promise<void> {
     const rows: PenaltyOverheadRow[] = [];
     const plans: [Workload, Config, number][] = args.penaltyWorkloads
       ? // Seconds per step: a few rounds, in the engine children only (no single-threaded in-process run).
-        args.penaltyWorkloads.map((name) => [WORKLOADS[name], CONFIGS.wasm, q ? 2 : 5])
+        args.penaltyWorkloads.map((name) => [WORKLOADS[name], CONFIGS.wasm, q ? 2 : args.penaltyRounds])
       : [
           // Overheads are small next to a step, on a machine whose speed drifts: enough rounds for a median
           // that repeats within a few points (sizes and durations: docs/performance.md).
@@ -427,47 +519,106 @@ async function main(): Promise<void> {
       // Wall clock in the children: their threads add up in process CPU time.
       const wasmPlans = plans.filter(([, c]) => c.id === 'wasm').map(([w, , steps]): [WorkloadName, number] => [w.name, steps]);
       const threads = autoWasmThreads();
-      const children: [EngineName, [WorkloadName, number][]][] = [
-        ...(threads > 1 ? [[`wasm:${threads}`, wasmPlans] as [EngineName, [WorkloadName, number][]]] : []),
-        ['tensorflow', wasmPlans],
-      ];
+      const children: [EngineName, [WorkloadName, number][]][] = args.penaltyWorkloads
+        ? (args.penaltyEngines ?? (['wasm:1', 'tensorflow:1'] as EngineName[]))
+            .filter((e, i, all) => all.indexOf(e) === i)
+            .map((e) => [e, wasmPlans])
+        : [...(threads > 1 ? [[`wasm:${threads}`, wasmPlans] as [EngineName, [WorkloadName, number][]]] : []), ['tensorflow', wasmPlans]];
       for (const [engine, enginePlans] of children) {
         log(`measuring penalty overhead on ${engine} (a child process)…`);
-        const got = await measureEnginePenaltyOverhead(engine, enginePlans);
+        // Few long steps: the fastest of each, on the clock other load moves least (the child picks wall where threaded).
+        const got = await measureEnginePenaltyOverhead(
+          engine,
+          enginePlans,
+          args.penaltyWorkloads ? { clock: 'cpu', estimator: 'min', control: true } : undefined,
+        );
         if ('error' in got) console.log(`  ${engine} skipped: ${got.error}`);
         else rows.push(...got);
       }
       console.log(
         table(
-          ['workload', 'backend', 'penalty', 'clock', 'base ms', 'with ms', 'ratio', 'overhead'],
+          ['workload', 'backend', 'penalty', 'clock', 'rounds', 'base ms', 'with ms', 'ratio', 'overhead', 'other estimator'],
           rows.map((r) => [
             WORKLOADS[r.workload as keyof typeof WORKLOADS].label,
             r.backend,
             r.penalty,
-            r.clock,
+            `${r.clock}, ${r.estimator ?? 'median'}`,
+            String(r.rounds ?? '—'),
             ms(r.baseMs),
             r.error ? 'fails (below)' : ms(r.withMs),
             r.error ? '' : `${fmt(r.ratio, 3)}×`,
             r.error ? '' : overhead(r.ratio),
+            r.error ? '' : overhead((r.estimator === 'min' ? r.medianRatio : r.minRatio) ?? NaN),
           ]),
         ),
       );
       for (const r of rows.filter((o) => o.error)) console.log(`  ${r.penalty} on ${r.backend} fails: ${r.error}`);
       console.log(
-        'ratio: the median of per-round ratios (with / without, steps of the same round), robust to the machine slowing down mid-run.',
+        'ratio, median: the median of per-round ratios (with / without, steps of the same round), robust to the machine slowing down mid-run;',
+      );
+      console.log(
+        '  min: the fastest step with over the fastest without (few long steps: other load only slows a step down). other estimator: the',
+      );
+      console.log(
+        '  other one, beside it (where they disagree by much, the machine was noisy). clock cpu: process CPU time (one-thread engines).',
       );
       if (rows.some((r) => r.penalty.endsWith(', in place'))) {
         console.log(
           "', in place': the same penalty with the accelerator's helper thread off (its pass then runs in the step, not during the forward pass).",
         );
       }
-      console.log('Targets (issue 6): ≤ 10% for every penalty but HALO (≤ 25%). cpu LeNet-5 is skipped (seconds per step).\n');
+      console.log(
+        args.penaltyWorkloads
+          ? 'Target (issue 19): ≤ 5% for every penalty on the CIFAR networks, on every backend.\n'
+          : 'Targets (issue 6): ≤ 10% for every penalty but HALO (≤ 25%). cpu LeNet-5 is skipped (seconds per step).\n',
+      );
       printOverheadPivot(rows);
     } else console.log('  no penalty package available\n');
     results.penalties = rows;
   }
 
-  if (args.only.has('memory')) {
+  if (args.only.has('memory') && args.memoryWorkloads) {
+    const engines = args.memoryEngines ?? ['tensorflow', `wasm:${autoWasmThreads()}`];
+    console.log(
+      `== Memory over a long run (${args.memorySteps} steps, sampled every ${args.memoryEvery}; a fresh engine child per run) ==`,
+    );
+    const runs: MemoryResult[] = [];
+    for (const name of args.memoryWorkloads) {
+      for (const engine of engines) {
+        log(
+          `long run: ${WORKLOADS[name].label.replace(/b=\d+/, `b=${args.memoryBatch ?? WORKLOADS[name].batch}`)} on ${engine}, ${args.memorySteps} steps…`,
+        );
+        const got = await measureEngineMemory(engine, name, args.memorySteps, args.memoryEvery, args.memoryBatch);
+        if ('error' in got) console.log(`  ${got.engine} on ${WORKLOADS[name].label} fails: ${got.error}`);
+        else runs.push(got);
+      }
+    }
+    results.memory = runs;
+    const at = (p?: MemoryResult['start']) =>
+      p ? `${fmt(p.rssMB, 4)} MB, ${p.numTensors} t${p.wasmHeapMB != null ? `, heap ${fmt(p.wasmHeapMB, 4)}` : ''}` : '—';
+    console.log(
+      table(
+        ['workload', 'engine', 'steps', 'start (step 1)', 'middle', 'end', 'peak RSS MB', 'tensor growth', 's/step'],
+        runs.map((r) => {
+          const mid = middlePoint(r);
+          return [
+            `${WORKLOADS[r.workload as WorkloadName].label.replace(/b=\d+/, `b=${r.batch}`)}`,
+            r.engine ?? r.config,
+            String(r.steps),
+            at(r.start),
+            mid ? `${mid.step}: ${at(mid)}` : '—',
+            at(r.end),
+            fmt(r.maxRssMB, 4),
+            String(r.tensorGrowth),
+            fmt((r.wallSec ?? NaN) / (r.steps + 1), 3),
+          ];
+        }),
+      ),
+    );
+    console.log(
+      "RSS and live tensors (t) after the first step (the optimizer's slots exist), in the middle and at the end; heap: the wasm module's memory, MB. Peak RSS: getrusage maxRSS of the child.\n",
+    );
+  } else if (args.only.has('memory')) {
     console.log('== Memory over a long run (wasm + sparsify kernels) ==');
     const runs: MemoryResult[] = [];
     for (const [w, steps] of [
@@ -635,6 +786,39 @@ async function main(): Promise<void> {
     for (const [k, v] of Object.entries(av.ops)) console.log(`  ops per LeNet-300-100 step, ${k}: ${JSON.stringify(v)}`);
     console.log('');
   } else if (args.only.has('avenues')) console.log('(avenues skipped in --quick)\n');
+
+  if (args.only.has('relaxed') && !q) {
+    console.log('== Relaxed SIMD (FMA) against plain SIMD: the direct conv loops, wasm + sparsify, 1 thread, interleaved ==');
+    if (!enableRelaxedSimd()) {
+      console.log('  not measured: this runtime does not compile relaxed SIMD, even with --experimental-wasm-relaxed-simd\n');
+      results.relaxed = { error: 'relaxed SIMD does not compile here' };
+    } else {
+      const rows = measureRelaxed(
+        (args.relaxedWorkloads ?? ['resnet-20']).map((n) => WORKLOADS[n]),
+        1,
+        args.relaxedRounds,
+        log,
+      );
+      results.relaxed = rows;
+      console.log(
+        table(
+          ['workload', 'variant', 'rounds', 'cpu ms min', 'cpu ms median', 'min / plain', 'median / plain'],
+          rows.map((r) => [
+            WORKLOADS[r.workload as WorkloadName].label,
+            r.variant,
+            String(r.timing?.cpu.n ?? 0),
+            ms(r.timing?.cpu.min),
+            ms(r.timing?.cpu.median),
+            r.error ? `fails: ${r.error}` : `${fmt(r.minRatio, 3)}×`,
+            r.error ? '' : `${fmt(r.medianRatio, 3)}×`,
+          ]),
+        ),
+      );
+      console.log(
+        `Process CPU time per step, ${process.version}${process.execArgv.length ? ` ${process.execArgv.join(' ')}` : ''} (relaxed SIMD switched on by the bench where Node needs the flag).\n`,
+      );
+    }
+  } else if (args.only.has('relaxed')) console.log('(relaxed skipped in --quick)\n');
 
   if (args.only.has('parallel')) {
     console.log('== Data-parallel worker threads (prototype: wasm + sparsify kernels per thread, gradients averaged in shared memory) ==');

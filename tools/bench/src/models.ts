@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { createModel } from '@sparsify/models';
 
-export type WorkloadName = 'lenet-300-100' | 'lenet-5-caffe' | 'resnet-20' | 'resnet-32' | 'vgg-small';
+export type WorkloadName = 'lenet-300-100' | 'lenet-5-caffe' | 'resnet-8' | 'resnet-20' | 'resnet-32' | 'vgg-small';
 
 export interface Workload {
   readonly name: WorkloadName;
@@ -55,6 +55,15 @@ export const WORKLOADS: Record<WorkloadName, Workload> = {
     pytorch: [1600, 2100],
   },
   // @sparsify/models' CIFAR networks (pytorch/models.py mirrors them), on CIFAR-shaped random batches.
+  // The cpu backend's stand-in for the CIFAR ResNets, whose conv backprop takes minutes a step at b=128.
+  // A penalty's cost does not depend on the batch, so its overhead here bounds larger batches' from above.
+  'resnet-8': {
+    name: 'resnet-8',
+    label: 'CIFAR ResNet-8 b=4',
+    batch: 4,
+    inputShape: [32, 32, 3],
+    build: (seed) => createModel('resnet-8', { seed }),
+  },
   'resnet-20': {
     name: 'resnet-20',
     label: 'CIFAR ResNet-20 b=128',

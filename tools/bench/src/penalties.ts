@@ -77,11 +77,33 @@ export interface PenaltyOverheadRow {
   penalty: string;
   /** Which time the medians are: process CPU (robust to other load) or wall (threads add up in CPU time). */
   clock: 'cpu' | 'wall';
+  /** How `ratio`, `baseMs` and `withMs` come from the rounds (PenaltyOverheadOptions). */
+  estimator?: 'median' | 'min';
+  rounds?: number;
   baseMs: number;
   withMs: number;
   ratio: number;
+  /** The other estimator's ratio, beside it: where the two disagree, the machine was noisy. */
+  medianRatio?: number;
+  minRatio?: number;
   error?: string;
 }
+
+export interface PenaltyOverheadOptions {
+  /** Overrides the clock argument. */
+  clock?: 'cpu' | 'wall';
+  /**
+   * `median` (default): the median of per-round ratios, for many short steps. `min`: the fastest step
+   * with over the fastest without, for few long steps on a loaded machine, where other processes only
+   * ever slow a step down and the minimum is the step's own cost.
+   */
+  estimator?: 'median' | 'min';
+  /** Also step a second runner without a penalty (row `none (control)`): the estimate's resolution. */
+  control?: boolean;
+}
+
+/** The label of the control runner's row. */
+const CONTROL = 'none (control)';
 
 /**
  * Steps without and with each penalty, interleaved round by round; median step time of each, and as
@@ -97,7 +119,10 @@ export function measurePenaltyOverhead(
   backend: string = c.id,
   /** Penalties measured a second time with the accelerator's helper thread off (`<id>, in place`): side by side. */
   inPlace: readonly string[] = [],
+  options: PenaltyOverheadOptions = {},
 ): PenaltyOverheadRow[] {
+  clock = options.clock ?? clock;
+  const estimator = options.estimator ?? 'median';
   const rows: PenaltyOverheadRow[] = [];
   const failed = (penalty: string, baseMs: number, error: string): PenaltyOverheadRow => ({
     backend,
@@ -112,7 +137,9 @@ export function measurePenaltyOverhead(
   // The switch is global: every runner sets it before its step.
   const helperOn = () => setHelperThreadEnabled(true);
   const base = new Runner(w, c, { label: 'none', beforeStep: helperOn });
-  const withPenalty: Runner[] = [];
+  // With the min estimator, a second runner without a penalty: its "overhead" is the measurement's own
+  // error (order effects, a runner's memory placement), the resolution the other rows have.
+  const withPenalty: Runner[] = options.control ? [new Runner(w, c, { label: CONTROL, beforeStep: helperOn })] : [];
   const variants = [...available].flatMap(([id, make]) => [
     { label: id, make, beforeStep: helperOn },
     ...(inPlace.includes(id) ? [{ label: `${id}, in place`, make, beforeStep: () => setHelperThreadEnabled(false) }] : []),
@@ -127,17 +154,30 @@ export function measurePenaltyOverhead(
   }
   const runners = [base, ...withPenalty];
   interleave(runners, 3, steps); // 3 warm-up rounds: the JIT compiles the JS kernels' loops
-  const median = (r: Runner) => summarize(r.samples)[clock].median;
+  const typical = (r: Runner) => summarize(r.samples)[clock][estimator === 'min' ? 'min' : 'median'];
   const ms = (r: Runner, i: number) => (clock === 'cpu' ? r.samples[i].cpuMs : r.samples[i].wallMs);
-  const baseMs = median(base);
+  const baseMs = typical(base);
   for (const r of withPenalty) {
     if (r.error) {
       rows.push(failed(r.label, baseMs, r.error));
       continue;
     }
     const ratios = r.samples.map((_, i) => ms(r, i) / ms(base, i)).sort((a, b) => a - b);
-    const ratio = ratios[Math.floor(ratios.length / 2)];
-    rows.push({ backend, workload: w.name, penalty: r.label, clock, baseMs, withMs: median(r), ratio });
+    const medianRatio = ratios[Math.floor(ratios.length / 2)];
+    const minRatio = summarize(r.samples)[clock].min / summarize(base.samples)[clock].min;
+    rows.push({
+      backend,
+      workload: w.name,
+      penalty: r.label,
+      clock,
+      estimator,
+      rounds: r.samples.length,
+      baseMs,
+      withMs: typical(r),
+      ratio: estimator === 'min' ? minRatio : medianRatio,
+      medianRatio,
+      minRatio,
+    });
   }
   for (const r of runners) r.dispose();
   helperOn();

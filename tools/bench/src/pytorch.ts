@@ -19,8 +19,11 @@ export interface BlockRequest {
   warmup: number;
   steps: number;
 }
-/** `maxRssMB`: the process's peak resident memory so far (a fresh process per workload: that workload's peak). */
-export type BlockReply = { wallMs: number[]; maxRssMB?: number } | { error: string };
+/**
+ * `cpuMs`: each step's process CPU time (a single-threaded engine's robust clock on a loaded machine).
+ * `maxRssMB`: the process's peak resident memory so far (a fresh process per workload: that workload's peak).
+ */
+export type BlockReply = { wallMs: number[]; cpuMs?: number[]; maxRssMB?: number } | { error: string };
 
 export interface PyTorchChild {
   /** e.g. `PyTorch 2.13.0+cpu` */
@@ -32,10 +35,11 @@ export interface PyTorchChild {
   close(): void;
 }
 
-/** Starts the PyTorch child, or says why it cannot run. */
-export async function startPyTorch(python = benchPython()): Promise<PyTorchChild | { error: string }> {
+/** Starts the PyTorch child (`threads`: torch.set_num_threads; default the machine's cores), or says why it cannot run. */
+export async function startPyTorch(python = benchPython(), threads?: number): Promise<PyTorchChild | { error: string }> {
   const script = fileURLToPath(new URL('../pytorch/step.py', import.meta.url));
-  const child = spawn(python, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const env = threads ? { ...process.env, SPARSIFY_BENCH_TORCH_THREADS: String(threads) } : process.env;
+  const child = spawn(python, [script], { stdio: ['pipe', 'pipe', 'inherit'], env });
   const lines = createInterface({ input: child.stdout! });
   const pending: ((line: string) => void)[] = [];
   const early: string[] = [];

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { MessagePort as NodeMessagePort } from 'node:worker_threads';
-import { backendMemory, decodeBase64, type WasmKernelCode, type WasmKernelExports, type WasmLike } from './loop-kernels.js';
+import { backendMemory, decodeBase64, moduleSource, type WasmKernelCode, type WasmKernelExports, type WasmLike } from './loop-kernels.js';
 
 /**
  * A loop kernel's WebAssembly on a second thread, while the main thread goes on. On the threaded wasm
@@ -160,9 +160,10 @@ export function runOnHelper(
   watchDataAccess(backend);
   const job = ++helper.job;
   // The module goes along with the first job that needs it.
-  const module = helper.codes.has(code.name) ? undefined : new WebAssembly.Module(decodeBase64(code.shared));
-  helper.codes.add(code.name);
-  helper.requests.postMessage({ job, name: code.name, module, calls });
+  const { key, base64 } = moduleSource(code, true);
+  const module = helper.codes.has(key) ? undefined : new WebAssembly.Module(decodeBase64(base64));
+  helper.codes.add(key);
+  helper.requests.postMessage({ job, name: key, module, calls });
   Atomics.store(helper.flags, 0, job);
   Atomics.notify(helper.flags, 0);
   for (const id of outputIds) pending.set(id, { helper, job, kernel });

@@ -18,7 +18,9 @@ export { setHelperThreadEnabled } from './helper-thread.js';
 export {
   LOOP_KERNEL_BACKENDS,
   registerLoopKernels,
+  relaxedSimdSupported,
   setLoopKernelSimd,
+  setRelaxedSimd,
   unregisterLoopKernels,
   wasmKernelExports,
   type LoopContext,

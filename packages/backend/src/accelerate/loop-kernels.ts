@@ -64,6 +64,49 @@ export interface WasmKernelCode {
   readonly name: string;
   readonly plain: string;
   readonly shared: string;
+  /**
+   * The same module with its accumulating multiply-adds as relaxed SIMD's `f32x4.relaxed_madd` (fused
+   * where the CPU has FMA), for runtimes that compile relaxed SIMD; `plain` and `shared` run elsewhere.
+   */
+  readonly relaxed?: { readonly plain: string; readonly shared: string };
+}
+
+/** `(func (param v128 v128 v128) (result v128) (f32x4.relaxed_madd …))`: validates where relaxed SIMD compiles. */
+const RELAXED_SIMD_PROBE = 'AGFzbQEAAAABCAFgA3t7ewF7AwIBAAcFAQFmAAAKDQELACAAIAEgAv2FAgs=';
+let relaxedSupported: boolean | undefined;
+let relaxedEnabled = true;
+
+/**
+ * Whether this runtime compiles relaxed SIMD (on by default in Node ≥ 22 and Chrome ≥ 114; Node 20 with
+ * `--experimental-wasm-relaxed-simd`). The answer is kept; `recheck` asks again (after a V8 flag changed).
+ */
+export function relaxedSimdSupported(recheck = false): boolean {
+  if (relaxedSupported === undefined || recheck) {
+    try {
+      relaxedSupported = WebAssembly.validate(decodeBase64(RELAXED_SIMD_PROBE));
+    } catch {
+      relaxedSupported = false;
+    }
+  }
+  return relaxedSupported;
+}
+
+/**
+ * For tests and benchmarks: run the plain-SIMD modules even where relaxed SIMD compiles (`false`), or
+ * the relaxed ones again where it does (`true`, the default).
+ */
+export function setRelaxedSimd(on: boolean): void {
+  relaxedEnabled = on;
+}
+
+/** Whether `code` runs as its relaxed-SIMD variant here. */
+export const usesRelaxedSimd = (code: WasmKernelCode): boolean => code.relaxed !== undefined && relaxedEnabled && relaxedSimdSupported();
+
+/** The module of `code` to run here, for a plain or shared memory, and its cache key. */
+export function moduleSource(code: WasmKernelCode, shared: boolean): { key: string; base64: string } {
+  const relaxed = usesRelaxedSimd(code);
+  const variant = relaxed ? code.relaxed! : code;
+  return { key: relaxed ? `${code.name}#relaxed` : code.name, base64: shared ? variant.shared : variant.plain };
 }
 
 export type WasmKernelExports = Record<string, (...args: number[]) => number | undefined>;
@@ -116,16 +159,17 @@ export function wasmKernelExports(backend: tf.KernelBackend, code: WasmKernelCod
 export function exportsOn(memory: WebAssembly.Memory, code: WasmKernelCode): WasmKernelExports | null {
   let byCode = instances.get(memory);
   if (!byCode) instances.set(memory, (byCode = new Map()));
-  if (!byCode.has(code.name)) {
-    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+  const { key, base64 } = moduleSource(code, shared);
+  if (!byCode.has(key)) {
     try {
-      const module = new WebAssembly.Module(decodeBase64(shared ? code.shared : code.plain));
-      byCode.set(code.name, new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WasmKernelExports);
+      const module = new WebAssembly.Module(decodeBase64(base64));
+      byCode.set(key, new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as WasmKernelExports);
     } catch {
-      byCode.set(code.name, null); // e.g. a runtime without wasm SIMD
+      byCode.set(key, null); // e.g. a runtime without wasm SIMD
     }
   }
-  return byCode.get(code.name)!;
+  return byCode.get(key)!;
 }
 
 let simdEnabled = true;

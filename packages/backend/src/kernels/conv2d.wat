@@ -7,6 +7,9 @@
 ;; channels (8 vectors) is held in registers over the input channels: per channel two filter vectors
 ;; and four x values (splat), 16 vector operations for 32 multiply-adds. co must be a multiple of 8
 ;; (the caller checks).
+;; Where the runtime has relaxed SIMD, the variant with fused multiply-adds runs (one rounding per
+;; multiply-add instead of two; loop-kernels.ts picks it):
+;; RELAXED-SIMD: multiply-adds into $a0 … $a7 become f32x4.relaxed_madd
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
