@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import { check, checkOneOf, SparsifyConfigError } from '@sparsify/core';
+import { check, checkOneOf, hasKernel, SparsifyConfigError } from '@sparsify/core';
 import { modelGraph, type LayerCall } from './graph.js';
 import { captureArtifacts } from './io.js';
-import { csrArrays, sparseMatMul, type CsrMatrix, type FusedActivation } from './sparse-matmul.js';
+import { csrArrays, csrToDense, SPARSE_MATMUL_KERNEL, sparseMatMul, type CsrMatrix, type FusedActivation } from './sparse-matmul.js';
 import { compileCommonStep, compileInferencePlan, type InferencePlan, type StepCompiler } from './sparse-plan.js';
 
 /** How `loadSparse` runs the model: `sparse` gives a `SparseModel`. */
@@ -61,6 +61,8 @@ export class SparseDense extends tf.layers.Layer {
   private matrix: CsrMatrix | null = null;
   private bias: tf.LayerVariable | null = null;
   private readonly activationLayer: tf.layers.Layer | null;
+  /** Where no sparse kernel is registered: the kernel scattered to dense, for one backend and one set of weights. */
+  private dense: { backend: string; of: tf.DataId[]; kernel: tf.Tensor2D } | null = null;
 
   constructor(args: SparseDenseArgs) {
     super({ ...args, trainable: false });
@@ -114,11 +116,36 @@ export class SparseDense extends tf.layers.Layer {
     });
   }
 
-  /** act(x · kernel + bias) for x [batch, inputUnits] (the layer on rank-2 input; no tidy of its own). */
+  /**
+   * act(x · kernel + bias) for x [batch, inputUnits] (the layer on rank-2 input; no tidy of its own):
+   * `sparseMatMul` where its kernel is registered (cpu, wasm); elsewhere (webgl, tensorflow) tfjs's fused
+   * matMul by the kernel scattered to dense once and kept — the op's plain version would scatter it
+   * again at every call (seconds per call on software webgl).
+   */
   multiply(x: tf.Tensor2D): tf.Tensor {
-    const fused = (this.activationLayer ? 'linear' : this.activationName) as FusedActivation;
-    const y = sparseMatMul(x, this.matrix!, { bias: this.bias ? (this.bias.read() as tf.Tensor1D) : undefined, activation: fused });
+    const activation = (this.activationLayer ? 'linear' : this.activationName) as FusedActivation;
+    const bias = this.bias ? (this.bias.read() as tf.Tensor1D) : undefined;
+    const y = hasKernel(SPARSE_MATMUL_KERNEL)
+      ? sparseMatMul(x, this.matrix!, { bias, activation })
+      : tf.fused.matMul({ a: x, b: this.denseKernel(), bias, activation });
     return this.activationLayer ? (this.activationLayer.apply(y) as tf.Tensor) : y;
+  }
+
+  private denseKernel(): tf.Tensor2D {
+    const m = this.matrix!;
+    const of = [m.values.dataId, m.columns.dataId, m.rowStarts.dataId];
+    const backend = tf.getBackend();
+    if (!this.dense || this.dense.backend !== backend || this.dense.of.some((id, i) => id !== of[i])) {
+      this.dense?.kernel.dispose();
+      this.dense = { backend, of, kernel: tf.keep(csrToDense(m)) };
+    }
+    return this.dense.kernel;
+  }
+
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
+    this.dense?.kernel.dispose();
+    this.dense = null;
+    return super.dispose();
   }
 
   override getConfig(): tf.serialization.ConfigDict {

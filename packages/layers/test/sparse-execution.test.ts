@@ -174,11 +174,13 @@ describe(`sparse execution on ${testBackend()}`, () => {
     const full = [tf.randomNormal(k.shape, 0, 0.3, 'float32', 8), b.clone()];
     third.setWeights(full);
     tf.dispose(full);
+    const start = tf.memory().numTensors;
     const sparse = await toSparseModel(stripped);
     expect(sparse.layers.filter((l) => l.execution === 'sparse').map((l) => l.className)).toEqual(['Dense', 'Dense', 'Dense']);
     expect(sparse.planned).toBe(true);
     for (const batch of [1, 2, 3, 33]) {
       const x = tf.randomNormal([batch, 6, 6, 2], 0, 1, 'float32', batch);
+      expectSameOutputs(stripped, sparse, x); // where no sparse kernel runs, the first call keeps dense kernels
       const before = tf.memory().numTensors;
       expectSameOutputs(stripped, sparse, x);
       tf.dispose(sparse.predict(x) as tf.Tensor);
@@ -190,6 +192,7 @@ describe(`sparse execution on ${testBackend()}`, () => {
     expectSameOutputs(stripped, { predict: (x) => sparse.predict([x]) }, wide);
     wide.dispose();
     sparse.dispose();
+    expect(tf.memory().numTensors).toBe(start);
     stripped.dispose();
   });
 
