@@ -588,7 +588,7 @@ async function main(): Promise<void> {
     console.log(
       "  dense plan: the dense model through SparseModel's runner; shrunk predict: the shrunk model through LayersModel.predict.",
     );
-    console.log('  webgl needs a browser (docs/examples/shrink-in-the-browser.md); not measured here.');
+    console.log('  webgl needs a browser: node tools/scripts/browser-inference.mjs <model dir> (docs/performance.md); not measured here.');
     console.log(
       'Targets (issue 21): 95%, LeNet-300-100 on wasm: sparse ≥ 4× at batch 1, ≥ 2× at batch 32; Group-HS shrunk ≥ 3× on every backend.\n',
     );
