@@ -120,7 +120,7 @@ export class SparseDense extends tf.layers.Layer {
    * act(x · kernel + bias) for x [batch, inputUnits] (the layer on rank-2 input; no tidy of its own):
    * `sparseMatMul` where its kernel is registered (cpu, wasm); elsewhere (webgl, tensorflow) tfjs's fused
    * matMul by the kernel scattered to dense once and kept — the op's plain version would scatter it
-   * again at every call (seconds per call on software webgl).
+   * again at every call.
    */
   multiply(x: tf.Tensor2D): tf.Tensor {
     const activation = (this.activationLayer ? 'linear' : this.activationName) as FusedActivation;

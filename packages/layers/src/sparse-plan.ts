@@ -57,8 +57,8 @@ export const compileCommonStep: StepCompiler = (layer, inputRank) => {
 
 /**
  * act(x · kernel + bias) as tfjs's `_FusedMatMul` kernel, the one `tf.fused.matMul` (and so `Dense.call`)
- * runs, called without the op's wrapper (argument conversion and a custom-gradient scope per call,
- * ≈ 5 µs on wasm): on [1, batch, in] × [1, in, out], as that op reshapes them.
+ * runs, called without the op's wrapper (argument conversion and a custom-gradient scope per call;
+ * docs/performance.md has its cost): on [1, batch, in] × [1, in, out], as that op reshapes them.
  */
 function denseStep(kernel: tf.LayerVariable, bias: tf.LayerVariable | null, activation: string): Step {
   const attrs = { transposeA: false, transposeB: false, activation } as unknown as tf.NamedAttrMap;
