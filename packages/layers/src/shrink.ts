@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { channels, modelGraph, type LayerCall } from './graph.js';
+import { withInferencePlan } from './sparse-plan.js';
 
 type SymbolicTensor = tf.SymbolicTensor;
 
@@ -17,6 +18,13 @@ type SymbolicTensor = tf.SymbolicTensor;
 export interface ShrinkOptions {
   /** Where the warning naming the layers kept whole goes (default `console.warn`); `null`: nowhere. */
   warn?: ((message: string) => void) | null;
+  /**
+   * Whether the shrunk model's `predict` runs an inference plan where the model is a chain of Dense,
+   * Flatten, activation and dropout layers: one fused matmul + bias + activation per Dense layer, without
+   * `LayersModel.predict`'s per-call machinery, the same outputs to float32 rounding (default true; the
+   * model is a plain `LayersModel` either way).
+   */
+  plan?: boolean;
 }
 
 /** What `shrink` does to one layer with units (Dense, Conv2D, DepthwiseConv2D). */
@@ -533,5 +541,5 @@ export async function shrink(model: tf.LayersModel, options: ShrinkOptions = {})
     layer.setWeights(values);
     tf.dispose(values);
   }
-  return shrunk;
+  return options.plan === false ? shrunk : withInferencePlan(shrunk);
 }

@@ -91,21 +91,28 @@ export function sparseMatMul(
   return runOp(SPARSE_MATMUL_KERNEL, inputs, attrs, plainSparseMatMul)[0] as tf.Tensor2D;
 }
 
-function plainSparseMatMul([x, values, columns, rowStarts, bias]: tf.Tensor[], { rows, cols, relu }: SparseMatMulAttrs): tf.Tensor[] {
+/**
+ * W [cols, rows] (the Dense kernel the matrix came from) from CSR Wᵀ [rows, cols]: each non-zero
+ * scattered to its place, in tfjs ops (any backend).
+ */
+export function csrToDense(w: CsrMatrix): tf.Tensor2D {
+  return tf.tidy(() => tf.transpose(csrScatter(w.values, w.columns, w.rowStarts, w.rows, w.cols)));
+}
+
+function csrScatter(values: tf.Tensor, columns: tf.Tensor, rowStarts: tf.Tensor, rows: number, cols: number): tf.Tensor2D {
   const nnz = values.size;
-  let dense: tf.Tensor2D;
-  if (nnz === 0) {
-    dense = tf.zeros([rows, cols]);
-  } else {
-    // The row of non-zero k: how many of rowStarts[1 … rows] are ≤ k, a running sum of marks at each
-    // row's start (tf.upperBound would say it directly, but tfjs-node 4.22 has no SearchSorted kernel).
-    const starts = tf.cast(tf.sub(tf.slice(rowStarts, [1], [rows]), INDEX_BIAS), 'int32');
-    const marks = tf.scatterND(tf.reshape(starts, [rows, 1]), tf.ones([rows]), [nnz + 1]);
-    const rowOf = tf.cast(tf.cumsum(tf.slice(marks, [0], [nnz])), 'int32');
-    const columnOf = tf.cast(tf.sub(columns, INDEX_BIAS), 'int32');
-    dense = tf.scatterND(tf.stack([rowOf, columnOf], 1), values, [rows, cols]);
-  }
-  let y: tf.Tensor = tf.matMul(x, dense, false, true);
+  if (nnz === 0) return tf.zeros([rows, cols]);
+  // The row of non-zero k: how many of rowStarts[1 … rows] are ≤ k, a running sum of marks at each
+  // row's start (tf.upperBound would say it directly, but tfjs-node 4.22 has no SearchSorted kernel).
+  const starts = tf.cast(tf.sub(tf.slice(rowStarts, [1], [rows]), INDEX_BIAS), 'int32');
+  const marks = tf.scatterND(tf.reshape(starts, [rows, 1]), tf.ones([rows]), [nnz + 1]);
+  const rowOf = tf.cast(tf.cumsum(tf.slice(marks, [0], [nnz])), 'int32');
+  const columnOf = tf.cast(tf.sub(columns, INDEX_BIAS), 'int32');
+  return tf.scatterND(tf.stack([rowOf, columnOf], 1), values, [rows, cols]);
+}
+
+function plainSparseMatMul([x, values, columns, rowStarts, bias]: tf.Tensor[], { rows, cols, relu }: SparseMatMulAttrs): tf.Tensor[] {
+  let y: tf.Tensor = tf.matMul(x, csrScatter(values, columns, rowStarts, rows, cols), false, true);
   if (bias) y = tf.add(y, bias);
   return [relu ? tf.relu(y) : y];
 }

@@ -1,8 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import { check, checkOneOf, SparsifyConfigError } from '@sparsify/core';
+import { check, checkOneOf, hasKernel, SparsifyConfigError } from '@sparsify/core';
 import { modelGraph, type LayerCall } from './graph.js';
 import { captureArtifacts } from './io.js';
-import { csrArrays, sparseMatMul, type CsrMatrix, type FusedActivation } from './sparse-matmul.js';
+import { csrArrays, csrToDense, SPARSE_MATMUL_KERNEL, sparseMatMul, type CsrMatrix, type FusedActivation } from './sparse-matmul.js';
+import { compileCommonStep, compileInferencePlan, type InferencePlan, type StepCompiler } from './sparse-plan.js';
 
 /** How `loadSparse` runs the model: `sparse` gives a `SparseModel`. */
 export interface SparseExecutionOptions {
@@ -60,6 +61,8 @@ export class SparseDense extends tf.layers.Layer {
   private matrix: CsrMatrix | null = null;
   private bias: tf.LayerVariable | null = null;
   private readonly activationLayer: tf.layers.Layer | null;
+  /** Where no sparse kernel is registered: the kernel scattered to dense, for one backend and one set of weights. */
+  private dense: { backend: string; of: tf.DataId[]; kernel: tf.Tensor2D } | null = null;
 
   constructor(args: SparseDenseArgs) {
     super({ ...args, trainable: false });
@@ -108,15 +111,41 @@ export class SparseDense extends tf.layers.Layer {
       if (this.strides && (this.strides[0] > 1 || this.strides[1] > 1)) {
         x = tf.stridedSlice(x, [0, 0, 0, 0], x.shape, [1, this.strides[0], this.strides[1], 1]);
       }
-      const outShape = [...x.shape.slice(0, -1), this.units];
-      const fused = (this.activationLayer ? 'linear' : this.activationName) as FusedActivation;
-      let y: tf.Tensor = sparseMatMul(x.rank === 2 ? (x as tf.Tensor2D) : tf.reshape(x, [-1, this.inputUnits]), this.matrix!, {
-        bias: this.bias ? (this.bias.read() as tf.Tensor1D) : undefined,
-        activation: fused,
-      });
-      if (this.activationLayer) y = this.activationLayer.apply(y) as tf.Tensor;
-      return x.rank === 2 ? y : tf.reshape(y, outShape);
+      if (x.rank === 2) return this.multiply(x as tf.Tensor2D);
+      return tf.reshape(this.multiply(tf.reshape(x, [-1, this.inputUnits])), [...x.shape.slice(0, -1), this.units]);
     });
+  }
+
+  /**
+   * act(x · kernel + bias) for x [batch, inputUnits] (the layer on rank-2 input; no tidy of its own):
+   * `sparseMatMul` where its kernel is registered (cpu, wasm); elsewhere (webgl, tensorflow) tfjs's fused
+   * matMul by the kernel scattered to dense once and kept — the op's plain version would scatter it
+   * again at every call.
+   */
+  multiply(x: tf.Tensor2D): tf.Tensor {
+    const activation = (this.activationLayer ? 'linear' : this.activationName) as FusedActivation;
+    const bias = this.bias ? (this.bias.read() as tf.Tensor1D) : undefined;
+    const y = hasKernel(SPARSE_MATMUL_KERNEL)
+      ? sparseMatMul(x, this.matrix!, { bias, activation })
+      : tf.fused.matMul({ a: x, b: this.denseKernel(), bias, activation });
+    return this.activationLayer ? (this.activationLayer.apply(y) as tf.Tensor) : y;
+  }
+
+  private denseKernel(): tf.Tensor2D {
+    const m = this.matrix!;
+    const of = [m.values.dataId, m.columns.dataId, m.rowStarts.dataId];
+    const backend = tf.getBackend();
+    if (!this.dense || this.dense.backend !== backend || this.dense.of.some((id, i) => id !== of[i])) {
+      this.dense?.kernel.dispose();
+      this.dense = { backend, of, kernel: tf.keep(csrToDense(m)) };
+    }
+    return this.dense.kernel;
+  }
+
+  override dispose(): ReturnType<tf.layers.Layer['dispose']> {
+    this.dense?.kernel.dispose();
+    this.dense = null;
+    return super.dispose();
   }
 
   override getConfig(): tf.serialization.ConfigDict {
@@ -138,10 +167,18 @@ export function registerSparseLayers(): void {
   if (!(SparseDense.className in map)) tf.serialization.registerClass(SparseDense);
 }
 
+/** Plan steps of a `SparseModel`: `SparseDense` on rank-2 input as one `sparseMatMul`, and the common ones. */
+const compileSparseStep: StepCompiler = (layer, inputRank) =>
+  layer instanceof SparseDense && !layer.strides && inputRank === 2
+    ? (x) => layer.multiply(x as tf.Tensor2D)
+    : compileCommonStep(layer, inputRank);
+
 /**
  * A model whose sparse Dense and 1×1 conv layers run as sparse × dense products (`sparseMatMul`), from
  * `loadSparse(dir, { execute: 'sparse' })` or `toSparseModel(model)`. `predict` runs the whole batch
- * through the layers in order with no per-call bookkeeping beyond one `tf.tidy`; `model` is the same
+ * through the layers in order with no per-call bookkeeping beyond one `tf.tidy`: a chain of Dense,
+ * sparse Dense, Flatten and activation layers as its inference plan (sparse-plan.ts: one kernel call
+ * per layer), any other model layer by layer; `model` is the same
  * network as a plain LayersModel (its `predict`, `summary` and `save` work; `SparseDense` must be
  * registered where it is loaded again).
  */
@@ -150,6 +187,7 @@ export class SparseModel {
   private readonly calls: readonly LayerCall[];
   private readonly inputIds: readonly number[];
   private readonly outputIds: readonly number[];
+  private readonly plan: InferencePlan | null;
 
   constructor(
     readonly model: tf.LayersModel,
@@ -160,10 +198,17 @@ export class SparseModel {
     this.calls = graph.calls;
     this.inputIds = graph.inputs.map((t) => t.id);
     this.outputIds = graph.outputs.map((t) => t.id);
+    this.plan = compileInferencePlan(model, compileSparseStep);
+  }
+
+  /** Whether `predict` runs an inference plan (the model is a chain of layers plans know) for a single input. */
+  get planned(): boolean {
+    return this.plan !== null;
   }
 
   /** The outputs for `x` (one tensor per model input), as `LayersModel.predict` gives them, in one batch. */
   predict(x: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[] {
+    if (this.plan?.accepts(x)) return this.plan.run(x);
     const xs = Array.isArray(x) ? x : [x];
     check(xs.length === this.inputIds.length, 'SparseModel.predict inputs', xs.length, `${this.inputIds.length} (one per model input)`);
     return tf.tidy(() => {

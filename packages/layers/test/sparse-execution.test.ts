@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend, useTestBackend } from '../../../tools/testing/backends.js';
-import { loadSparse, saveSparse, SparseDense, stripPruning, toSparseModel, type SparseModel } from '../src/index.node.js';
+import { loadSparse, saveSparse, shrink, SparseDense, stripPruning, toSparseModel } from '../src/index.node.js';
 
 /**
  * Sparse execution on this suite's backend (a matrix suite): a model loaded with `{ execute: 'sparse' }`
@@ -53,7 +53,7 @@ function lenet300100(): tf.LayersModel {
 /** Outputs of both, and |a − b| ≤ `relative` × max|a|. */
 function expectSameOutputs(
   dense: { predict(x: tf.Tensor): tf.Tensor | tf.Tensor[] },
-  sparse: SparseModel,
+  sparse: { predict(x: tf.Tensor): tf.Tensor | tf.Tensor[] },
   x: tf.Tensor,
   relative = 2e-6,
 ): void {
@@ -139,11 +139,116 @@ describe(`sparse execution on ${testBackend()}`, () => {
     const sparse = await toSparseModel(model);
     expect(sparse.layers.filter((l) => l.execution === 'sparse').map((l) => l.name)).toEqual(['pointwise1', 'pointwise2', 'head']);
     expect(sparse.model.getLayer('pointwise2')).toBeInstanceOf(SparseDense);
+    expect(sparse.planned).toBe(false); // not a chain: layer by layer
     const x = tf.randomNormal([3, 9, 9, 6], 0, 1, 'float32', 1);
     expectSameOutputs(model, sparse, x);
     sparse.dispose();
     x.dispose();
     model.dispose();
+  });
+
+  it('runs a chain of Flatten, Dense, Dropout and Activation layers as its inference plan, at every batch size', async () => {
+    const dense = (units: number, activation: 'relu' | 'tanh' | 'linear', seed: number) =>
+      tf.layers.dense({
+        units,
+        activation,
+        kernelInitializer: tf.initializers.glorotNormal({ seed }),
+        biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: seed + 10 }),
+      });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.flatten({ inputShape: [6, 6, 2] }),
+        dense(40, 'relu', 1),
+        tf.layers.dropout({ rate: 0.5 }),
+        dense(30, 'tanh', 2), // not fused into the matmul: Dense.call's own ops
+        dense(20, 'linear', 3),
+        tf.layers.activation({ activation: 'relu' }),
+        dense(10, 'linear', 4),
+        tf.layers.softmax(),
+      ],
+    });
+    const stripped = await pruned(model, 0.9);
+    // The 30-unit layer made dense again: a plan mixes sparse and dense steps.
+    const third = stripped.layers[3];
+    const [k, b] = third.getWeights();
+    const full = [tf.randomNormal(k.shape, 0, 0.3, 'float32', 8), b.clone()];
+    third.setWeights(full);
+    tf.dispose(full);
+    const start = tf.memory().numTensors;
+    const sparse = await toSparseModel(stripped);
+    expect(sparse.layers.filter((l) => l.execution === 'sparse').map((l) => l.className)).toEqual(['Dense', 'Dense', 'Dense']);
+    expect(sparse.planned).toBe(true);
+    for (const batch of [1, 2, 3, 33]) {
+      const x = tf.randomNormal([batch, 6, 6, 2], 0, 1, 'float32', batch);
+      expectSameOutputs(stripped, sparse, x); // where no sparse kernel runs, the first call keeps dense kernels
+      const before = tf.memory().numTensors;
+      expectSameOutputs(stripped, sparse, x);
+      tf.dispose(sparse.predict(x) as tf.Tensor);
+      expect(tf.memory().numTensors).toBe(before);
+      x.dispose();
+    }
+    // Inputs the plan does not take go layer by layer, with the same outputs.
+    const wide = tf.randomNormal([2, 6, 6, 2], 0, 1, 'float32', 4);
+    expectSameOutputs(stripped, { predict: (x) => sparse.predict([x]) }, wide);
+    wide.dispose();
+    sparse.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+    stripped.dispose();
+  });
+
+  it("shrink's model predicts through its plan with the outputs of the model it came from, and stays a LayersModel", async () => {
+    const init = (seed: number) => ({
+      kernelInitializer: tf.initializers.glorotNormal({ seed }),
+      biasInitializer: tf.initializers.randomNormal({ stddev: 0.1, seed: seed + 10 }),
+    });
+    const model = tf.sequential({
+      layers: [
+        tf.layers.flatten({ inputShape: [7, 7, 1] }),
+        tf.layers.dense({ units: 32, activation: 'relu', ...init(1) }),
+        tf.layers.dense({ units: 16, activation: 'elu', ...init(2) }),
+        tf.layers.dense({ units: 10, activation: 'softmax', ...init(3) }),
+      ],
+    });
+    // Neurons 0–19 of the first layer and 0–7 of the second dead (no input reaches them, bias 0).
+    for (const [layer, dead] of [
+      [model.layers[1], 20],
+      [model.layers[2], 8],
+    ] as const) {
+      const [kernel, bias] = layer.getWeights();
+      const units = kernel.shape[1] as number;
+      const zeroed = [kernel, bias].map((t) =>
+        tf.tensor(
+          Float32Array.from(t.dataSync(), (v, i) => (i % units < dead ? 0 : v)),
+          t.shape,
+        ),
+      );
+      layer.setWeights(zeroed);
+      tf.dispose(zeroed);
+    }
+    const shrunk = await shrink(model, { warn: null });
+    const general = await shrink(model, { warn: null, plan: false });
+    expect(shrunk).toBeInstanceOf(tf.LayersModel);
+    expect(shrunk.layers.map((l) => (l.getConfig() as { units?: number }).units)).toEqual([undefined, 12, 8, 10]);
+    expect(shrunk.predict).not.toBe(general.predict);
+    for (const batch of [1, 2, 5]) {
+      const x = tf.randomNormal([batch, 7, 7, 1], 0, 1, 'float32', batch);
+      const before = tf.memory().numTensors;
+      expectSameOutputs(model, shrunk, x);
+      expectSameOutputs(general, shrunk, x);
+      expect(tf.memory().numTensors).toBe(before);
+      x.dispose();
+    }
+    // The plan reads the weights at each call: new weights show at once, as in the general path.
+    const fresh = shrunk.getWeights().map((w, i) => tf.randomNormal(w.shape, 0, 0.5, 'float32', 20 + i));
+    shrunk.setWeights(fresh);
+    general.setWeights(fresh);
+    tf.dispose(fresh);
+    const x = tf.randomNormal([3, 7, 7, 1], 0, 1, 'float32', 9);
+    expectSameOutputs(general, shrunk, x);
+    // Inputs the plan does not take go to LayersModel.predict, with its checks.
+    expect(() => shrunk.predict(tf.zeros([3, 49]))).toThrow(/expected .* to have 4 dimension\(s\)/);
+    tf.dispose(x);
+    [model, shrunk, general].forEach((m) => m.dispose());
   });
 
   it('rejects an unknown execution mode or minSparsity, naming the value', async () => {

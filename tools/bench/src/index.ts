@@ -714,20 +714,19 @@ async function main(): Promise<void> {
           'sparsity',
           'backend',
           'dense ms',
-          'lean',
+          'dense plan',
           'sparse ms',
           '× dense',
-          '× lean',
           'shrunk ms',
           '× dense',
-          'lean shrunk',
-          '× lean',
+          'shrunk predict',
+          '× dense',
           'dense KB',
           'sparse KB',
           'shrunk KB',
         ],
         [...groups.values()].map((g) => {
-          const [d, dl, s, k, kl] = VARIANTS.map((v) => g.find((r) => r.variant === v)!);
+          const [d, dp, s, k, kp] = VARIANTS.map((v) => g.find((r) => r.variant === v)!);
           const x = (a: typeof d, b: typeof d) => `${fmt(a.minMs / b.minMs, 3)}×`;
           return [
             d.model,
@@ -735,14 +734,13 @@ async function main(): Promise<void> {
             `${fmt(d.sparsity * 100, 4)}%`,
             d.backend,
             fmt(d.minMs, 3),
-            fmt(dl.minMs, 3),
+            fmt(dp.minMs, 3),
             fmt(s.minMs, 3),
             x(d, s),
-            x(dl, s),
             fmt(k.minMs, 3),
             x(d, k),
-            fmt(kl.minMs, 3),
-            x(dl, kl),
+            fmt(kp.minMs, 3),
+            x(d, kp),
             kb(d.bytes),
             kb(s.bytes),
             kb(k.bytes),
@@ -757,10 +755,11 @@ async function main(): Promise<void> {
       '  Min over 20 interleaved rounds. Dense and sparse: per-layer unstructured magnitude pruning; shrunk: whole neurons/filters',
     );
     console.log('  pruned by L2 norm to the same weight count (a trained model: the same weights throughout). × dense: speed-up over');
+    console.log('  LayersModel.predict of the dense model. shrunk: its predict (an inference plan for chains: one kernel call per layer);');
     console.log(
-      "  LayersModel.predict of the dense model; lean: the model run by SparseModel's runner (no predict bookkeeping), × lean: over lean dense.",
+      "  dense plan: the dense model through SparseModel's runner; shrunk predict: the shrunk model through LayersModel.predict.",
     );
-    console.log('  webgl needs a browser (docs/examples/shrink-in-the-browser.md); not measured here.');
+    console.log('  webgl needs a browser: node tools/scripts/browser-inference.mjs <model dir> (docs/performance.md); not measured here.');
     console.log(
       'Targets (issue 21): 95%, LeNet-300-100 on wasm: sparse ≥ 4× at batch 1, ≥ 2× at batch 32; Group-HS shrunk ≥ 3× on every backend.\n',
     );

@@ -8,7 +8,11 @@ import type { Workload } from './models.js';
 /**
  * Inference latency of one pruned network three ways, side by side on each backend: `dense` (the
  * pruned model as tfjs runs it, LayersModel.predict), `sparse` (toSparseModel: Dense and 1×1 conv
- * kernels as CSR sparse × dense products) and `shrunk` (shrink: dead neurons and filters removed).
+ * kernels as CSR sparse × dense products) and `shrunk` (shrink: dead neurons and filters removed, its
+ * `predict` an inference plan where the model is a chain). Two more show where the time goes:
+ * `dense-plan` (the dense model through SparseModel's runner: its plan where it is a chain, nothing
+ * sparse) and `shrunk-predict` (the shrunk model through plain LayersModel.predict, as a page that
+ * loads it with tf.loadLayersModel runs it).
  *
  * Dense and sparse run the same unstructured magnitude-pruned weights (per layer, like the export
  * section). Unstructured zeros leave nothing to shrink, so `shrunk` runs a structurally pruned twin at
@@ -20,7 +24,7 @@ import type { Workload } from './models.js';
 
 type Layers = typeof import('@sparsify/layers/node');
 
-export const VARIANTS = ['dense', 'dense-lean', 'sparse', 'shrunk', 'shrunk-lean'] as const;
+export const VARIANTS = ['dense', 'dense-plan', 'sparse', 'shrunk', 'shrunk-predict'] as const;
 export type Variant = (typeof VARIANTS)[number];
 
 export interface InferenceRow {
@@ -29,7 +33,6 @@ export interface InferenceRow {
   backend: string;
   /** Weight sparsity of the kernels (exact zeros); for a trained model, what it has. */
   sparsity: number;
-  /** `-lean`: the same model through SparseModel's runner (no LayersModel.predict bookkeeping, all dense). */
   variant: Variant;
   /** Per predict call (input to output values on the host): min and median over rounds. */
   minMs: number;
@@ -190,18 +193,18 @@ async function measureCase(L: Layers, c: Case, backend: string, budgetMs: number
   const source = c.structured ?? c.dense;
   const plan = L.planShrink(source);
   const shrunk = await L.shrink(source, { warn: null });
-  // minSparsity 1: only all-zero kernels would run sparse, i.e. the model as it is, in the lean runner.
-  const denseLean = await L.toSparseModel(c.dense, { minSparsity: 1 });
-  const shrunkLean = await L.toSparseModel(shrunk, { minSparsity: 1 });
+  const shrunkPredict = await L.shrink(source, { warn: null, plan: false });
+  // minSparsity 1: only all-zero kernels would run sparse, i.e. the model as it is, in SparseModel's runner.
+  const densePlan = await L.toSparseModel(c.dense, { minSparsity: 1 });
   const denseSize = { parameters: countParams(c.dense), bytes: 4 * countParams(c.dense) };
   const shrunkSize = { parameters: countParams(shrunk), bytes: 4 * countParams(shrunk) };
   const sparseSize = { parameters: sparse.layers.reduce((n, l) => n + (l.nonZeros ?? 0), 0), bytes: await sparseBytes(L, c.dense) };
   const variants: [Variant, Predictor, { parameters: number; bytes: number }][] = [
     ['dense', c.dense, denseSize],
-    ['dense-lean', denseLean, denseSize],
+    ['dense-plan', densePlan, denseSize],
     ['sparse', sparse, sparseSize],
     ['shrunk', shrunk, shrunkSize],
-    ['shrunk-lean', shrunkLean, shrunkSize],
+    ['shrunk-predict', shrunkPredict, shrunkSize],
   ];
   const rows: InferenceRow[] = [];
   for (const batch of c.batches) {
@@ -230,7 +233,7 @@ async function measureCase(L: Layers, c: Case, backend: string, budgetMs: number
     });
     x.dispose();
   }
-  for (const m of [sparse, shrunk, denseLean, shrunkLean]) m.dispose();
+  for (const m of [sparse, shrunk, densePlan, shrunkPredict]) m.dispose();
   return rows;
 }
 

@@ -20,7 +20,7 @@ const tiny: Workload = {
 
 /** The inference section: five variants per case, the shrunk twin as small as the unstructured model, nothing left behind. */
 describe('measureInference', () => {
-  it('times dense, lean, sparse and shrunk side by side, and shrinks the structured twin to the same weight count', async () => {
+  it('times dense, dense plan, sparse, shrunk and shrunk plain predict side by side, and shrinks the structured twin to the same weight count', async () => {
     await tf.setBackend('cpu');
     const before = tf.memory().numTensors;
     const { rows, notes } = await measureInference({

@@ -11,7 +11,7 @@ import {
 } from './loop-kernels.js';
 import { MOMENTUM_UPDATE, PASS_LOOP_KERNELS } from './passes.js';
 import { PENALTY_LOOP_KERNELS } from './penalty-kernels.js';
-import { SPARSE_MATMUL } from './sparse-matmul.js';
+import { SPARSE_MATMUL, registerLeanWasmSparseMatMul } from './sparse-matmul.js';
 import { registerTensorflowOpKernels, unregisterTensorflowOpKernels } from './tensorflow-ops.js';
 
 export { setHelperThreadEnabled } from './helper-thread.js';
@@ -55,7 +55,9 @@ export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
 export function registerSparsifyKernels(): string[] {
   registerHostLoopKernels(ON_TENSORFLOW);
   registerTensorflowOpKernels();
-  return registerLoopKernels(ALL);
+  const names = registerLoopKernels(ALL);
+  registerLeanWasmSparseMatMul();
+  return names;
 }
 
 /** Removes them (on `backend` only, or everywhere): the ops then run their plain tfjs versions. */

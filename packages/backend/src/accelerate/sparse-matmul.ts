@@ -1,4 +1,5 @@
-import type { LoopKernel } from './loop-kernels.js';
+import * as tf from '@tensorflow/tfjs';
+import { loopKernelSimdEnabled, wasmKernelExports, type LoopKernel, type WasmLike } from './loop-kernels.js';
 import { SPARSEMATMUL_WASM } from './sparse-matmul.wasm.js';
 
 /**
@@ -63,3 +64,39 @@ export const SPARSE_MATMUL: LoopKernel<SparseMatMulAttrs> = {
     },
   },
 };
+
+interface WasmData {
+  dataIdMap: { get(id: tf.DataId): { memoryOffset: number } | undefined };
+}
+
+/**
+ * On wasm, up to `GATHER_BATCH` samples (inference at batch 1, where a call's fixed cost is most of it)
+ * run `csrRows` straight from the kernel function, without the loop-kernel wrapper's generic work
+ * (ordered inputs, shape callbacks, views of every input), about half a call's fixed cost
+ * (docs/performance.md). Other batches, and the JS loop, go to the wrapper registered before.
+ * Call after `registerLoopKernels` has registered `SPARSE_MATMUL`.
+ */
+export function registerLeanWasmSparseMatMul(): void {
+  const general = tf.getKernel(SPARSE_MATMUL_KERNEL_NAME, 'wasm');
+  if (!general) return;
+  const kernelFunc: tf.KernelFunc = (args) => {
+    const { inputs, backend } = args;
+    const { rows, cols, relu } = args.attrs as unknown as SparseMatMulAttrs;
+    const x = inputs.x0 as tf.TensorInfo;
+    const batch = x.shape[0];
+    const e = batch <= GATHER_BATCH && loopKernelSimdEnabled() ? wasmKernelExports(backend as tf.KernelBackend, SPARSEMATMUL_WASM) : null;
+    if (!e || x.shape[1] !== cols || x.dtype !== 'float32') return general.kernelFunc(args);
+    const wasm = backend as unknown as WasmLike & WasmData;
+    const y = wasm.makeOutput([batch, rows], 'float32');
+    // Heap offsets, not views: an allocation that grows the heap leaves them valid.
+    const at = (t: tf.TensorInfo | undefined) => (t ? wasm.dataIdMap.get(t.dataId)!.memoryOffset : 0);
+    const [values, columns, rowStarts, bias] = [inputs.x1, inputs.x2, inputs.x3, inputs.x4] as (tf.TensorInfo | undefined)[];
+    const flags = (bias ? 1 : 0) | (relu ? 2 : 0);
+    const [xAt, yAt] = [at(x), at(y)];
+    for (let b = 0; b < batch; b++)
+      e.csrRows(xAt + 4 * b * cols, at(values), at(columns), at(rowStarts), at(bias), yAt + 4 * b * rows, rows, flags);
+    return y;
+  };
+  tf.unregisterKernel(SPARSE_MATMUL_KERNEL_NAME, 'wasm');
+  tf.registerKernel({ kernelName: SPARSE_MATMUL_KERNEL_NAME, backendName: 'wasm', kernelFunc });
+}
