@@ -3,8 +3,8 @@
 ;; tools/scripts/compile-wat.mjs into sparse-matmul.wasm.ts; edit this file, then run `npm run compile-wat`.
 ;; The matrix is CSR with one row per output; its indices are float32 2^23 + i, read as integers with a
 ;; mask (0x007fffff). $flags: bit 0 a bias is given, bit 1 apply relu.
-;; V8 does not inline calls between these functions: the loops over non-zeros and outputs decode indices
-;; and apply the bias and activation inline (a call per non-zero halved the batch loop's speed).
+;; V8 (Node 20's) does not inline calls between these functions, so the loops over non-zeros and outputs
+;; decode indices and apply the bias and activation inline (docs/performance.md, "The batch path").
 (module
   (import "env" "memory" (memory 1)) ;; MEMORY
 
@@ -134,7 +134,8 @@
     (call $transposeScalar (local.get $src) (local.get $cols) (local.get $dst) (local.get $lanes)
       (local.get $batch4) (local.get $batch) (i32.const 0) (local.get $cols)))
 
-  ;; yT[r, at/4 + j] for j < 32: lanes $at.. (a byte offset) of every row.
+  ;; yT[r, at/4 + j] for j < 32: lanes $at.. (a byte offset) of every row. $lanes16 and $lanes4 below are
+  ;; the same loop with 4 and 1 accumulators.
   (func $lanes32 (param $xT i32) (param $values i32) (param $columns i32) (param $rowStarts i32)
     (param $yT i32) (param $rows i32) (param $stride i32) (param $at i32)
     (local $r i32) (local $k i32) (local $end i32) (local $src i32) (local $dst i32) (local $w v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $a4 v128) (local $a5 v128) (local $a6 v128) (local $a7 v128)
