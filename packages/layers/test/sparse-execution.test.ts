@@ -80,7 +80,7 @@ describe(`sparse execution on ${testBackend()}`, () => {
       const sparse = await loadSparse(path, { execute: 'sparse' });
       expect(sparse.layers.filter((l) => l.execution === 'sparse').map((l) => l.name)).toEqual(['fc1', 'fc2', 'fc3']);
       expect(sparse.layers[1]).toMatchObject({ className: 'Dense', nonZeros: 1499 }); // the strict quantile rule keeps |w| > t
-      for (const batch of [1, 3, 32]) {
+      for (const batch of [1, 3, 15, 16, 17, 31, 32, 33, 64]) {
         const x = tf.randomNormal([batch, 784], 0, 1, 'float32', batch);
         expectSameOutputs(dense, sparse, x);
         expectSameOutputs(sparse.model, sparse, x);

@@ -70,6 +70,9 @@ describe(`sparseMatMul on ${backend}`, () => {
     [17, 300, 19, 0.95],
     [32, 97, 13, 0.99],
     [4, 10, 3, 1],
+    // Around the wasm kernel's blocks: 4 samples to a SIMD register, 4×4 blocks in the transposes, 16 and
+    // 32 samples to a pass over the non-zeros.
+    ...[1, 15, 16, 17, 31, 32, 33, 64].map((batch): [number, number, number, number] => [batch, 45, 7, 0.9]),
   ];
   for (const [batch, inputs, outputs, sparsity] of cases) {
     for (const [activation, withBias] of [

@@ -10,8 +10,9 @@ import { SPARSEMATMUL_WASM } from './sparse-matmul.wasm.js';
  *
  * One sample is one pass over the non-zeros, each output a dot product of its row with the gathered
  * inputs (four at a time in SIMD lanes). A batch of more than `GATHER_BATCH` samples is transposed to
- * [inputs, batch] first, so that each non-zero multiplies a contiguous run of samples (16 lanes at a
- * time), then transposed back. Sums run in float32 (SIMD) or float64 (the JS loop), in another order
+ * [inputs, batch] first (4×4 blocks in SIMD registers), so that each non-zero multiplies a contiguous
+ * run of samples (32 lanes at a time where 32 remain, then 16, then 4: one load of a non-zero and its
+ * index serves up to 32 samples), then transposed back with the bias and activation. Sums run in float32 (SIMD) or float64 (the JS loop), in another order
  * than tfjs's matMul: equal to float32 rounding.
  */
 export const SPARSE_MATMUL_KERNEL_NAME = 'SparsifySparseMatMul';
