@@ -7,16 +7,13 @@
 // Chromium is installed.
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { bundlePage, CHROMIUM, WASM_DIR } from './browser-page.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const require = createRequire(import.meta.url);
-const CHROMIUM = process.env.SPARSIFY_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 
 const args = process.argv.slice(2);
 const option = (name, fallback) => {
@@ -28,7 +25,7 @@ if (!modelDir || !existsSync(join(modelDir, 'model.json'))) {
   console.error('usage: node tools/scripts/browser-inference.mjs <dir with model.json + weights.bin> [--rounds N] [--round-ms M]');
   process.exit(1);
 }
-if (!CHROMIUM || !existsSync(CHROMIUM)) {
+if (!CHROMIUM) {
   console.error('!!! browser inference SKIPPED: no Chromium (apt-get install -y chromium, or set SPARSIFY_CHROMIUM)');
   process.exit(2);
 }
@@ -39,17 +36,7 @@ const batchesAt = args.indexOf('--batches');
 const batches = batchesAt >= 0 ? args[batchesAt + 1].split(',').map(Number) : [1, 32];
 const roundMs = option('--round-ms', 20);
 
-const bundle = await build({
-  entryPoints: [join(root, 'tools/browser/inference-page.ts')],
-  bundle: true,
-  platform: 'browser',
-  format: 'esm',
-  minify: true,
-  write: false,
-  logLevel: 'warning',
-});
-const script = bundle.outputFiles[0].contents;
-const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+const script = await bundlePage(join(root, 'tools/browser/inference-page.ts'));
 const html = '<!doctype html><meta charset="utf-8"><title>sparsify inference</title><script type="module" src="/page.js"></script>';
 const modelFiles = new Set(['model.json', 'weights.bin']);
 
@@ -59,7 +46,7 @@ const server = createServer((req, res) => {
   if (url.pathname === '/') return send('text/html', html);
   if (url.pathname === '/page.js') return send('text/javascript', script);
   const wasm = url.pathname.match(/^\/wasm\/([\w-]+\.wasm)$/);
-  if (wasm && existsSync(join(wasmDir, wasm[1]))) return send('application/wasm', readFileSync(join(wasmDir, wasm[1])));
+  if (wasm && existsSync(join(WASM_DIR, wasm[1]))) return send('application/wasm', readFileSync(join(WASM_DIR, wasm[1])));
   const model = url.pathname.match(/^\/model\/([\w.]+)$/);
   if (model && modelFiles.has(model[1])) return send('application/octet-stream', readFileSync(join(resolve(modelDir), model[1])));
   res.writeHead(404).end();

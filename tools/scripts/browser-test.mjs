@@ -11,32 +11,21 @@ import { createRequire } from 'node:module';
 import { gzipSync } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
+import { bundlePage, CHROMIUM, WASM_DIR } from './browser-page.mjs';
 import { buildDemo, serveDirectory } from './build-demo.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(import.meta.url);
-const CHROMIUM = process.env.SPARSIFY_CHROMIUM ?? ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 const LEG_TIMEOUT_MS = 240_000;
 const testStart = performance.now();
 
-if (!CHROMIUM || !existsSync(CHROMIUM)) {
+if (!CHROMIUM) {
   console.error('!!! browser test SKIPPED: no Chromium (apt-get install -y chromium, or set SPARSIFY_CHROMIUM)');
   process.exit(2);
 }
 
-const bundle = await build({
-  entryPoints: [join(root, 'tools/browser/page.ts')],
-  bundle: true,
-  platform: 'browser',
-  format: 'esm',
-  minify: true,
-  write: false,
-  logLevel: 'warning',
-});
-const script = bundle.outputFiles[0].contents;
-const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+const script = await bundlePage(join(root, 'tools/browser/page.ts'));
 const digitsDir = join(dirname(require.resolve('mnist/package.json')), 'src/digits');
 const idx = idxFiles();
 const html = '<!doctype html><meta charset="utf-8"><title>sparsify browser test</title><script type="module" src="/page.js"></script>';
@@ -49,7 +38,7 @@ const server = createServer((req, res) => {
   if (url.pathname === '/') return send('text/html', html);
   if (url.pathname === '/page.js') return send('text/javascript', script);
   const wasm = url.pathname.match(/^\/wasm\/([\w-]+\.wasm)$/);
-  if (wasm && existsSync(join(wasmDir, wasm[1]))) return send('application/wasm', readFileSync(join(wasmDir, wasm[1])));
+  if (wasm && existsSync(join(WASM_DIR, wasm[1]))) return send('application/wasm', readFileSync(join(WASM_DIR, wasm[1])));
   const idxFile = url.pathname.match(/^\/(idx|idx-bad|idx-bomb)\/([\w.-]+)$/);
   if (idxFile && idx[idxFile[1]][idxFile[2]]) return send('application/octet-stream', idx[idxFile[1]][idxFile[2]]);
   const digit = url.pathname.match(/^\/digits\/(\d)\.json$/);

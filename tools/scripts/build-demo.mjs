@@ -1,12 +1,12 @@
 // `npm run demo`: builds the demo page (docs/demo) into docs/demo/dist — the page, its script bundled
 // with TensorFlow.js, the wasm backend's binaries and the bundled digits — and, with --serve, serves it
 // on http://127.0.0.1:8080/ (or PORT).
-import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { dirname, extname, join, normalize } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { bundlePage, WASM_DIR } from './browser-page.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -14,18 +14,9 @@ const require = createRequire(import.meta.url);
 /** Builds the demo into `out` (default docs/demo/dist); returns `out`. */
 export async function buildDemo(out = join(root, 'docs/demo/dist')) {
   mkdirSync(join(out, 'wasm'), { recursive: true });
-  await build({
-    entryPoints: [join(root, 'docs/demo/demo.ts')],
-    outfile: join(out, 'demo.js'),
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    minify: true,
-    logLevel: 'warning',
-  });
+  writeFileSync(join(out, 'demo.js'), await bundlePage(join(root, 'docs/demo/demo.ts')));
   copyFileSync(join(root, 'docs/demo/index.html'), join(out, 'index.html'));
-  const wasmDir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
-  for (const f of readdirSync(wasmDir).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(wasmDir, f), join(out, 'wasm', f));
+  for (const f of readdirSync(WASM_DIR).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(WASM_DIR, f), join(out, 'wasm', f));
   cpSync(join(dirname(require.resolve('mnist/package.json')), 'src/digits'), join(out, 'digits'), { recursive: true });
   return out;
 }
