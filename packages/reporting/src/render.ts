@@ -11,10 +11,13 @@ function fmtDiag(v: number | number[]): string {
   return Array.isArray(v) ? `[${v.map(one).join(', ')}]` : one(v);
 }
 
+/** Epochs are shown counted from 1, as the CLI prints them; report.json keeps the 0-based index. */
+const shownEpoch = (epoch: number): number => epoch + 1;
+
 function bestLabel(r: RunReport): string {
   const b = r.accuracy.best;
   if (!b) return '—';
-  return `${pct(b.value)} (epoch ${b.epoch}, ${b.phase}; best over epochs: a selection on the ${r.accuracy.split} set, optimistic)`;
+  return `${pct(b.value)} (epoch ${shownEpoch(b.epoch)}, ${b.phase}; best over epochs: a selection on the ${r.accuracy.split} set, optimistic)`;
 }
 
 function accuracyRows(r: RunReport): [string, string][] {
@@ -57,7 +60,7 @@ function summaryRows(r: RunReport): [string, string][] {
 const EPOCHS_HEAD = ['epoch', 'phase', 'loss', 'train acc', 'eval acc', 'sparsity', 's'];
 function epochRows(history: NonNullable<RunReport['history']>): string[][] {
   return history.map((h) => [
-    String(h.epoch),
+    String(shownEpoch(h.epoch)),
     h.phase,
     h.loss === undefined ? '—' : h.loss.toFixed(4),
     pct(h.trainAccuracy),
@@ -179,16 +182,21 @@ export function renderHtmlBody(r: RunReport): string {
   const hist = r.history ?? [];
   if (hist.length) {
     const series: Series[] = [
-      { label: 'eval accuracy', points: hist.filter((h) => h.accuracy !== undefined).map((h) => ({ x: h.epoch, y: h.accuracy! })) },
+      {
+        label: 'eval accuracy',
+        points: hist.filter((h) => h.accuracy !== undefined).map((h) => ({ x: shownEpoch(h.epoch), y: h.accuracy! })),
+      },
       {
         label: 'train accuracy',
-        points: hist.filter((h) => h.trainAccuracy !== undefined).map((h) => ({ x: h.epoch, y: h.trainAccuracy! })),
+        points: hist.filter((h) => h.trainAccuracy !== undefined).map((h) => ({ x: shownEpoch(h.epoch), y: h.trainAccuracy! })),
         dashed: true,
       },
-      { label: 'sparsity', points: hist.map((h) => ({ x: h.epoch, y: h.sparsity })), color: PALETTE[3] },
+      { label: 'sparsity', points: hist.map((h) => ({ x: shownEpoch(h.epoch), y: h.sparsity })), color: PALETTE[3] },
     ].filter((s) => s.points.length > 0);
     const ft = hist.filter((h) => h.phase === 'finetune');
-    const shade = ft.length ? [{ from: ft[0].epoch - 0.5, to: ft[ft.length - 1].epoch + 0.5, label: 'fine-tune' }] : [];
+    const shade = ft.length
+      ? [{ from: shownEpoch(ft[0].epoch) - 0.5, to: shownEpoch(ft[ft.length - 1].epoch) + 0.5, label: 'fine-tune' }]
+      : [];
     body += `<h2>Accuracy and sparsity per epoch</h2><div class="chart">${lineChart({
       title: 'Accuracy and sparsity per epoch',
       series,

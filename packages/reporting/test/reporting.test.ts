@@ -90,7 +90,11 @@ describe('run report', () => {
     expect(report.sparsity.compression).toBeCloseTo(266200 / (266200 - 252400), 9);
     const md = readFileSync(files.markdown, 'utf8');
     expect(md).toContain('| dense_1/kernel | [784, 300] | 235200 | 225000 | 95.66% |');
-    expect(md).toMatch(/best over epochs: a selection on the test set/);
+    expect(md).toMatch(/96\.80% \(epoch 3, finetune; best over epochs: a selection on the test set/);
+    // Epochs counted from 1, as the CLI prints them (report.json keeps the 0-based index).
+    expect(md).toMatch(/^\| 1 \| train \| 0\.5000 \|/m);
+    expect(md).toMatch(/^\| 4 \| finetune \| 0\.2000 \|/m);
+    expect(json.history[0].epoch).toBe(0);
     expect(md).toContain('lambdaQuantiles');
     expect(readdirSync(dir).sort()).toEqual(['report.html', 'report.json', 'report.md']);
     // Round trip through readReport.
