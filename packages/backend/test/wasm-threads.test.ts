@@ -147,6 +147,29 @@ describe('the helper thread on the shared memory', () => {
     tf.dispose(inputs);
   });
 
+  it('frees a job’s inputs only once the worker is done reading them', async () => {
+    await tf.setBackend('wasm');
+    const n = 1 << 22;
+    const coefficients = [tf.scalar(-0.5), tf.scalar(2), tf.scalar(0.25)] as const;
+    const input = tf.tidy(() => tf.sin(tf.range(0, n, 1, 'float32')));
+    const reference = signLinear(input, ...coefficients);
+    registerLoopKernels([offThread()]);
+    try {
+      const out = signLinear(input, ...coefficients);
+      // Freed while the worker may still be reading it, and at once reused and written by this thread.
+      input.dispose();
+      const reuse = tf.fill([n], 7);
+      const [got, want] = [out.dataSync(), reference.dataSync()];
+      let differing = 0;
+      for (let i = 0; i < n; i++) if (!Object.is(got[i], want[i])) differing++;
+      expect(differing).toBe(0);
+      tf.dispose([out, reuse]);
+    } finally {
+      afterwards();
+    }
+    tf.dispose([reference, ...coefficients]);
+  });
+
   it("reports a kernel's failure at the first use of its outputs, naming it, and runs the next job", async () => {
     await tf.setBackend('wasm');
     const inputs = [x(), tf.scalar(1), tf.scalar(1), tf.scalar(1)];

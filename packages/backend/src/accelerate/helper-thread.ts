@@ -134,6 +134,21 @@ interface Pending {
 }
 const pending = new WeakMap<tf.DataId, Pending>();
 let pendingCount = 0;
+/**
+ * A job's inputs, by data id (the last job reading each): their memory must not be freed, and so
+ * reused by the calling thread, while the worker still reads it.
+ */
+const readers = new WeakMap<tf.DataId, Pending>();
+let readerCount = 0;
+
+/** Waits for the last job reading `id`, if one may still run: before its memory is freed. */
+function releaseInput(id: tf.DataId): void {
+  const entry = readers.get(id);
+  if (!entry) return;
+  readers.delete(id);
+  readerCount -= 1;
+  waitForJob(entry.helper, entry.job, entry.kernel);
+}
 
 /**
  * Runs `call` (a kernel's `simd.call`, which must use no export's return value and read no memory) on
@@ -145,6 +160,7 @@ export function runOnHelper(
   backend: WasmLike,
   code: WasmKernelCode,
   kernel: string,
+  inputIds: readonly tf.DataId[],
   outputIds: readonly tf.DataId[],
   call: (exports: WasmKernelExports) => void,
 ): void {
@@ -168,6 +184,20 @@ export function runOnHelper(
   Atomics.notify(helper.flags, 0);
   for (const id of outputIds) pending.set(id, { helper, job, kernel });
   pendingCount += outputIds.length;
+  for (const id of inputIds) {
+    if (!readers.has(id)) readerCount += 1;
+    readers.set(id, { helper, job, kernel });
+  }
+}
+
+/** Waits until the worker has finished `job`. */
+function waitForJob(helper: Helper, job: number, kernel: string): void {
+  const deadline = Date.now() + WAIT_TIMEOUT_MS;
+  for (let done = Atomics.load(helper.flags, 1); done < job; done = Atomics.load(helper.flags, 1)) {
+    if (helper.failed) throw new Error(`${kernel}: the helper thread stopped: ${helper.failed}`);
+    if (Date.now() > deadline) throw new Error(`${kernel}: the helper thread did not finish in ${WAIT_TIMEOUT_MS / 1000} s`);
+    Atomics.wait(helper.flags, 1, done, 100);
+  }
 }
 
 /** Waits until the job writing `id` is done (if one is); throws (once) what it failed with. */
@@ -177,12 +207,7 @@ export function settle(id: tf.DataId): void {
   pending.delete(id);
   pendingCount -= 1;
   const { helper, job, kernel } = entry;
-  const deadline = Date.now() + WAIT_TIMEOUT_MS;
-  for (let done = Atomics.load(helper.flags, 1); done < job; done = Atomics.load(helper.flags, 1)) {
-    if (helper.failed) throw new Error(`${kernel}: the helper thread stopped: ${helper.failed}`);
-    if (Date.now() > deadline) throw new Error(`${kernel}: the helper thread did not finish in ${WAIT_TIMEOUT_MS / 1000} s`);
-    Atomics.wait(helper.flags, 1, done, 100);
-  }
+  waitForJob(helper, job, kernel);
   // Reading the port is slow next to the kernels it waits for: only when an error was reported.
   while (helper.received < Atomics.load(helper.flags, 2)) {
     const reply = helper.receive(helper.replies);
@@ -205,13 +230,21 @@ interface DataMap {
 const watched = new WeakSet<object>();
 
 /**
- * Has the wasm backend wait for pending outputs before any use of their data: every kernel, read and
- * dispose of tfjs-backend-wasm looks a tensor's data up with `dataIdMap.get` or `.has`.
+ * Has the wasm backend wait for pending outputs before any use of their data (every kernel, read and
+ * dispose of tfjs-backend-wasm looks a tensor's data up with `dataIdMap.get` or `.has`), and for the
+ * jobs still reading an input before that input's memory is freed (`disposeData`).
  */
 function watchDataAccess(backend: WasmLike): void {
   const map = (backend as unknown as { dataIdMap?: DataMap }).dataIdMap;
   if (!map || watched.has(map)) return;
   watched.add(map);
+  // A job's inputs are freed only once it is done: the calling thread would reuse their memory at once.
+  const owner = backend as unknown as { disposeData(id: tf.DataId, force?: boolean): boolean };
+  const disposeData = owner.disposeData.bind(owner);
+  owner.disposeData = (id, force) => {
+    if (readerCount > 0) releaseInput(id);
+    return disposeData(id, force);
+  };
   const get = map.get.bind(map);
   const has = map.has.bind(map);
   map.get = (id) => {

@@ -227,7 +227,7 @@ function kernelFunc<A extends object>(kernel: LoopKernel<A>, backendName: LoopBa
         if (helper) {
           const offset = (i: tf.TensorInfo) => wasm.typedArrayFromHeap(i).byteOffset;
           const [ins, outOffsets] = [infos.map(offset), outs.map(offset)];
-          runOnHelper(helper, wasm, kernel.simd!.code, kernel.name, context.outputIds, (recorder) =>
+          runOnHelper(helper, wasm, kernel.simd!.code, kernel.name, inputIds, context.outputIds, (recorder) =>
             kernel.simd!.call(
               recorder,
               ins,

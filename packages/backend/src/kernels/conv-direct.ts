@@ -40,7 +40,7 @@ const MIN_SPLIT_WORK = 2 ** 24;
 /**
  * Runs `run(exports, first, count)` over the images [0, batch): where the helper thread runs and the work
  * is large enough, the last ⌊batch/2⌋ images on it (its writes to `pendingIds` are waited for when their
- * data is next used), the rest here. Returns whether the helper took a share.
+ * data is next used, and `inputIds` are not freed before it is done), the rest here. Returns whether the helper took a share.
  */
 function overImages(
   backend: WasmBackendLike,
@@ -49,12 +49,13 @@ function overImages(
   name: string,
   batch: number,
   work: number,
+  inputIds: tf.DataId[],
   pendingIds: tf.DataId[],
   run: (e: WasmKernelExports, first: number, count: number) => void,
 ): boolean {
   const helper = batch > 1 && work >= MIN_SPLIT_WORK ? helperFor(backend as unknown as WasmLike) : null;
   const mine = helper ? Math.ceil(batch / 2) : batch;
-  if (helper) runOnHelper(helper, backend as unknown as WasmLike, code, name, pendingIds, (e) => run(e, mine, batch - mine));
+  if (helper) runOnHelper(helper, backend as unknown as WasmLike, code, name, inputIds, pendingIds, (e) => run(e, mine, batch - mine));
   run(exports, 0, mine);
   return helper !== null;
 }
@@ -73,7 +74,8 @@ export function convDirect(backend: WasmBackendLike, x: Info, filter: Info, bias
   const bv = bias ? heapViews(backend, [bias])![0].byteOffset : 0;
   const [xImage, outImage] = [4 * inHeight * inWidth * inChannels, 4 * outHeight * outWidth * outChannels];
   const work = batchSize * outHeight * outWidth * outChannels * filterHeight * filterWidth * inChannels;
-  overImages(backend, CONV2D_WASM, e, 'Conv2D', batchSize, work, [out.dataId], (ex, first, count) =>
+  const inputIds = [x.dataId, filter.dataId, ...(bias ? [bias.dataId] : [])];
+  overImages(backend, CONV2D_WASM, e, 'Conv2D', batchSize, work, inputIds, [out.dataId], (ex, first, count) =>
     ex.conv2d(xv.byteOffset + first * xImage, fv.byteOffset, bv, ov.byteOffset + first * outImage, count, ...geometry(info)),
   );
   return out;
@@ -96,14 +98,23 @@ export function filterGradDirect(s: KernelScope, x: Info, dy: Info, info: Conv2D
   const [xv, dyv, ov, pv] = heapViews(backend, [x, dy, out, partial])!;
   const [xImage, dyImage] = [4 * inHeight * inWidth * inChannels, 4 * outHeight * outWidth * outChannels];
   const work = batchSize * outHeight * outWidth * outChannels * filterHeight * filterWidth * inChannels;
-  const split = overImages(backend, FILTERGRAD_WASM, e, 'Conv2DBackpropFilter', batchSize, work, [partial.dataId], (ex, first, count) =>
-    ex.filterGrad(
-      xv.byteOffset + first * xImage,
-      dyv.byteOffset + first * dyImage,
-      first === 0 ? ov.byteOffset : pv.byteOffset,
-      count,
-      ...geometry(info),
-    ),
+  const split = overImages(
+    backend,
+    FILTERGRAD_WASM,
+    e,
+    'Conv2DBackpropFilter',
+    batchSize,
+    work,
+    [x.dataId, dy.dataId],
+    [partial.dataId],
+    (ex, first, count) =>
+      ex.filterGrad(
+        xv.byteOffset + first * xImage,
+        dyv.byteOffset + first * dyImage,
+        first === 0 ? ov.byteOffset : pv.byteOffset,
+        count,
+        ...geometry(info),
+      ),
   );
   if (split) {
     settle(partial.dataId);
