@@ -139,14 +139,12 @@ let pendingCount = 0;
  * reused by the calling thread, while the worker still reads it.
  */
 const readers = new WeakMap<tf.DataId, Pending>();
-let readerCount = 0;
 
 /** Waits for the last job reading `id`, if one may still run: before its memory is freed. */
 function releaseInput(id: tf.DataId): void {
   const entry = readers.get(id);
   if (!entry) return;
   readers.delete(id);
-  readerCount -= 1;
   waitForJob(entry.helper, entry.job, entry.kernel);
 }
 
@@ -184,10 +182,7 @@ export function runOnHelper(
   Atomics.notify(helper.flags, 0);
   for (const id of outputIds) pending.set(id, { helper, job, kernel });
   pendingCount += outputIds.length;
-  for (const id of inputIds) {
-    if (!readers.has(id)) readerCount += 1;
-    readers.set(id, { helper, job, kernel });
-  }
+  for (const id of inputIds) readers.set(id, { helper, job, kernel });
 }
 
 /** Waits until the worker has finished `job`. */
@@ -242,7 +237,7 @@ function watchDataAccess(backend: WasmLike): void {
   const owner = backend as unknown as { disposeData(id: tf.DataId, force?: boolean): boolean };
   const disposeData = owner.disposeData.bind(owner);
   owner.disposeData = (id, force) => {
-    if (readerCount > 0) releaseInput(id);
+    releaseInput(id);
     return disposeData(id, force);
   };
   const get = map.get.bind(map);
