@@ -379,7 +379,7 @@ export interface WebglPlanCase {
   maxDiff: number;
   maxDiffAfterSetWeights: number;
   maxDiffBatch3: number;
-  /** The backend's draws (`runWebGLProgram` calls) in one batch-1 call, and how many were the plan's own programs. */
+  /** The backend's draws (`runWebGLProgram` calls) in a batch-1 call, and how many were the plan's programs. */
   draws: number;
   planPrograms: number;
   /** The plan's own programs in a batch-3 call (none: batch 1 only). */

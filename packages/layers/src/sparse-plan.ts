@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { modelGraph } from './graph.js';
-import { activeWebglBackend, runWebglDenseChain, softmaxFits, type WebglDenseLayer } from './webgl-dense.js';
+import { activeWebglBackend, softmaxFits, WebglDenseChain, type WebglDenseLayer } from './webgl-dense.js';
 
 /**
  * Inference plans: a model that is a chain of Dense, Flatten, activation and dropout layers (one input,
@@ -193,9 +193,10 @@ function withWebglDenseChains(layers: readonly tf.layers.Layer[], inputRanks: re
       continue;
     }
     const own = steps.slice(i, end);
+    const webgl = new WebglDenseChain(chain);
     out.push((x) => {
       const backend = x.shape[0] === 1 ? activeWebglBackend() : null;
-      return backend ? runWebglDenseChain(backend, chain, x) : own.reduce((h, step) => step(h), x);
+      return backend ? webgl.run(backend, x) : own.reduce((h, step) => step(h), x);
     });
     i = end;
   }

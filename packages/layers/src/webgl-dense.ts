@@ -71,7 +71,7 @@ export function activeWebglBackend(): WebglBackend | null {
   return typeof backend.compileAndRun === 'function' ? (backend as WebglBackend) : null;
 }
 
-/** How a program reads an input: through tfjs's sampler (`getX(row, col)`), or texel by texel (`texelFetch`). */
+/** How a program reads an input: with tfjs's sampler (`getX(row, col)`), or by `texelFetch`. */
 export type TexelAccess = 'sampler' | 'fetch';
 
 /** Begins the programs' source (the browser test counts them among the backend's draws). */
@@ -170,6 +170,7 @@ export function webglDenseProgram(
 /** What tfjs-backend-webgl keeps of a tensor's texture (its `texData`), the part used here. */
 interface TextureData {
   texture?: unknown;
+  slice?: unknown;
   isPacked?: boolean;
   shape?: number[];
   texShape?: [number, number];
@@ -201,15 +202,15 @@ function uploadedTexture(backend: WebglBackend, t: tf.Tensor): TextureData | und
  * `fetch` where matrix `t` [rows, cols] is a packed texture laid out row by row (its texel (row/2, col/2)
  * at those coordinates) but not of the matrix's own shape, so that tfjs's sampler would take its general
  * path (a flat index, divided, per read): tfjs packs [1, n] as [2, n]. Where the shapes agree the sampler
- * is cheap already, and measured faster than `texelFetch` on SwiftShader. Anything else (another layout,
- * WebGL 1, a record not as expected) is `sampler`, which is always right.
+ * is cheap already, and measured faster than `texelFetch` on SwiftShader. Anything else (another
+ * layout, a slice of another texture, WebGL 1, a record not as expected) is `sampler`, always right.
  */
 function texelAccess(backend: WebglBackend, t: tf.Tensor): TexelAccess {
   if (tf.env().getNumber('WEBGL_VERSION') !== 2) return 'sampler';
   const data = uploadedTexture(backend, t);
   const shape = data?.shape;
   const texShape = data?.texShape;
-  if (!data?.texture || data.isPacked !== true || !shape || shape.length < 2 || !texShape) return 'sampler';
+  if (!data?.texture || data.slice || data.isPacked !== true || !shape || shape.length < 2 || !texShape) return 'sampler';
   const [rows, cols] = t.shape;
   const leading = shape.slice(0, -2).reduce((a, b) => a * b, 1);
   const rowByRow = leading === 1 && shape[shape.length - 2] === rows && shape[shape.length - 1] === cols;
@@ -225,19 +226,37 @@ export interface WebglDenseLayer {
 }
 
 /**
- * `layers` in turn on x [1, layers[0].shape.inputs], one draw each on `backend`: the result [1, units of
- * the last layer], a new tensor; the hidden ones are tracked by the enclosing tidy like any op's.
+ * A chain of Dense layers (each reading the one before) at batch 1 on webgl, one draw per layer. Its
+ * programs are written once for each way of reading their inputs (`texelAccess`) and kept.
  */
-export function runWebglDenseChain(backend: WebglBackend, layers: readonly WebglDenseLayer[], x: tf.Tensor): tf.Tensor {
-  let h = x;
-  let layout: VectorLayout = { rows: 1, columns: x.shape[1] as number };
-  layers.forEach(({ shape, kernel, bias }, k) => {
-    const output = k === layers.length - 1 ? { rows: 1, columns: shape.units } : vectorLayout(shape.units);
-    const w = kernel.read();
-    const program = webglDenseProgram(shape, layout, output, [texelAccess(backend, h), texelAccess(backend, w)]);
-    const b = bias?.read();
-    h = tf.engine().makeTensorFromTensorInfo(backend.compileAndRun(program, b ? [h, w, b] : [h, w]));
-    layout = output;
-  });
-  return h;
+export class WebglDenseChain {
+  private readonly programs = new Map<string, WebglProgram>();
+
+  constructor(private readonly layers: readonly WebglDenseLayer[]) {}
+
+  /** The chain on x [1, inputs]: [1, units of the last layer], a new tensor (the hidden ones in the caller's tidy). */
+  run(backend: WebglBackend, x: tf.Tensor): tf.Tensor {
+    let h = x;
+    this.layers.forEach(({ kernel, bias }, k) => {
+      const w = kernel.read();
+      const b = bias?.read();
+      const program = this.program(k, texelAccess(backend, h), texelAccess(backend, w));
+      h = tf.engine().makeTensorFromTensorInfo(backend.compileAndRun(program, b ? [h, w, b] : [h, w]));
+    });
+    return h;
+  }
+
+  /** Layer k's program: its input laid out as the layer before left it, its output [1, units] if last. */
+  private program(k: number, xAccess: TexelAccess, wAccess: TexelAccess): WebglProgram {
+    const key = `${k} ${xAccess} ${wAccess}`;
+    let program = this.programs.get(key);
+    if (!program) {
+      const { shape } = this.layers[k];
+      const input = k === 0 ? { rows: 1, columns: shape.inputs } : vectorLayout(shape.inputs);
+      const output = k === this.layers.length - 1 ? { rows: 1, columns: shape.units } : vectorLayout(shape.units);
+      program = webglDenseProgram(shape, input, output, [xAccess, wAccess]);
+      this.programs.set(key, program);
+    }
+    return program;
+  }
 }
