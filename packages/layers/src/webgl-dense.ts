@@ -29,20 +29,20 @@ export interface WebglDenseShape {
 }
 
 /** How a [1, n] activation lies in its texture: unit u at (u / columns, u % columns) of [rows, columns]. */
-export interface VectorLayout {
+interface VectorLayout {
   readonly rows: number;
   readonly columns: number;
 }
 
 /** A hidden layer's output: [4, columns], columns even (a texel never straddles two rows of units). */
-export const vectorLayout = (units: number): VectorLayout => ({ rows: 4, columns: 2 * Math.ceil(units / 8) });
+const vectorLayout = (units: number): VectorLayout => ({ rows: 4, columns: 2 * Math.ceil(units / 8) });
 
 /**
  * Bounds on a softmax in the layer's program, where every output texel computes all the units (it needs
  * their sum) and so reads the whole kernel: at most `maxUnits` units (a local array each) and
  * `maxWeights` weights. Beyond them the last layer is linear and tfjs's softmax follows.
  */
-export const WEBGL_SOFTMAX_LIMITS = { maxUnits: 128, maxWeights: 16384 } as const;
+const WEBGL_SOFTMAX_LIMITS = { maxUnits: 128, maxWeights: 16384 } as const;
 
 export const softmaxFits = (shape: WebglDenseShape): boolean =>
   shape.units <= WEBGL_SOFTMAX_LIMITS.maxUnits && shape.inputs * shape.units <= WEBGL_SOFTMAX_LIMITS.maxWeights;
@@ -72,10 +72,10 @@ export function activeWebglBackend(): WebglBackend | null {
 }
 
 /** How a program reads an input: with tfjs's sampler (`getX(row, col)`), or by `texelFetch`. */
-export type TexelAccess = 'sampler' | 'fetch';
+type TexelAccess = 'sampler' | 'fetch';
 
 /** Begins the programs' source (the browser test counts them among the backend's draws). */
-export const WEBGL_DENSE_MARK = '// @sparsify/layers dense';
+const WEBGL_DENSE_MARK = '// @sparsify/layers dense';
 
 /**
  * GLSL that runs `body(a, p)` over the inputs of x laid out as `layout`: `a` a vec2 of inputs 2p, 2p + 1,
@@ -103,7 +103,7 @@ function forInputPairs(inputs: number, layout: VectorLayout, body: (p: string, s
  * (p, q) holds kernel rows 2p, 2p + 1 × columns 2q, 2q + 1, so a · w.xy + a' · w.zw adds two inputs to
  * two units.
  */
-export function webglDenseProgram(
+function webglDenseProgram(
   shape: WebglDenseShape,
   input: VectorLayout,
   output: VectorLayout,
