@@ -43,24 +43,27 @@ async function activate(backend: string): Promise<void> {
   await tf.ready();
 }
 
-/** ms per call of each predictor: `rounds` rounds, each a run of every predictor, calls sized to ≈ `roundMs`. */
-function timeInterleaved(predictors: Predictor[], x: tf.Tensor, rounds: number, roundMs: number): { min: number; median: number }[] {
-  const call = (p: Predictor) => {
-    const y = p.predict(x) as tf.Tensor;
+/**
+ * ms per call of each predictor on its input `xs[k]`: `rounds` rounds, each a run of every predictor,
+ * calls sized to ≈ `roundMs`.
+ */
+function timeInterleaved(predictors: Predictor[], xs: tf.Tensor[], rounds: number, roundMs: number): { min: number; median: number }[] {
+  const call = (k: number) => {
+    const y = predictors[k].predict(xs[k]) as tf.Tensor;
     y.dataSync();
     y.dispose();
   };
-  const calls = predictors.map((p) => {
-    for (let i = 0; i < 5; i++) call(p); // warm-up: shader compilation on webgl
+  const calls = predictors.map((_, k) => {
+    for (let i = 0; i < 5; i++) call(k); // warm-up: shader compilation on webgl
     const t0 = performance.now();
-    call(p);
+    call(k);
     return Math.max(1, Math.min(500, Math.round(roundMs / Math.max(performance.now() - t0, 0.005))));
   });
   const times = predictors.map(() => [] as number[]);
   for (let r = 0; r < rounds; r++) {
-    predictors.forEach((p, k) => {
+    predictors.forEach((_, k) => {
       const t0 = performance.now();
-      for (let i = 0; i < calls[k]; i++) call(p);
+      for (let i = 0; i < calls[k]; i++) call(k);
       times[k].push((performance.now() - t0) / calls[k]);
     });
   }
@@ -95,19 +98,23 @@ async function run(backends: string[], batches: number[], rounds: number, roundM
         ['shrunk-predict', shrunkPredict],
       ];
       for (const batch of batches) {
+        // One copy of the input per variant: on webgl the first op to use a tensor fixes its texture's layout
+        // (LayersModel.predict slices its input, which uploads it unpacked; a packed program then packs it
+        // again at every call), and one variant's layout must not be another's cost.
         const x = tf.randomNormal([batch, ...(dense.inputs[0].shape.slice(1) as number[])], 0, 1, 'float32', 1);
-        const want = dense.predict(x) as tf.Tensor;
-        const diffs = variants.map(([, p]) => tf.tidy(() => tf.max(tf.abs(tf.sub(p.predict(x) as tf.Tensor, want))).dataSync()[0]));
+        const xs = variants.map(() => tf.tensor(x.dataSync(), x.shape));
+        const want = dense.predict(xs[0]) as tf.Tensor;
+        const diffs = variants.map(([, p], k) => tf.tidy(() => tf.max(tf.abs(tf.sub(p.predict(xs[k]) as tf.Tensor, want))).dataSync()[0]));
         const times = timeInterleaved(
           variants.map(([, p]) => p),
-          x,
+          xs,
           rounds,
           roundMs,
         );
         variants.forEach(([variant], k) =>
           result.rows.push({ backend, batch, variant, minMs: times[k].min, medianMs: times[k].median, maxDiff: diffs[k] }),
         );
-        tf.dispose([x, want]);
+        tf.dispose([x, ...xs, want]);
       }
       [dense, shrunk, shrunkPredict, sparse].forEach((m) => m.dispose());
     } catch (error) {

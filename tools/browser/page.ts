@@ -10,7 +10,7 @@ import { DatasetError, bundledMnistFromDigits, loadIdxFromUrl, readIdxImagesFrom
 import { halo } from '@sparsify/halo';
 import { hoyerSquare } from '@sparsify/hoyer';
 import { lasso } from '@sparsify/adaptive-lasso';
-import { captureArtifacts, decodeSparse, encodeSparse, fitWithPenalties, stripPruning } from '@sparsify/layers';
+import { captureArtifacts, decodeSparse, encodeSparse, fitWithPenalties, stripPruning, withInferencePlan } from '@sparsify/layers';
 import { lenet300100 } from '@sparsify/models';
 import { Pruner, polynomialDecay } from '@sparsify/schedules';
 import { hyperSparse } from '@sparsify/hypersparse';
@@ -372,4 +372,117 @@ export async function resumeCheckpoint(): Promise<{
   };
 }
 
-(globalThis as { sparsify?: unknown }).sparsify = { run, idx, startCheckpoint, resumeCheckpoint };
+export interface WebglPlanCase {
+  name: string;
+  denseLayers: number;
+  /** Largest |plan − LayersModel.predict| at batch 1, after `setWeights` at batch 1, and at batch 3. */
+  maxDiff: number;
+  maxDiffAfterSetWeights: number;
+  maxDiffBatch3: number;
+  /** The backend's draws (`runWebGLProgram` calls) in a batch-1 call, and how many were the plan's programs. */
+  draws: number;
+  planPrograms: number;
+  /** The plan's own programs in a batch-3 call (none: batch 1 only). */
+  planProgramsBatch3: number;
+  leakedTensors: number;
+}
+
+/** Begins the source of the plan's WebGL programs (`WEBGL_DENSE_MARK` in @sparsify/layers' webgl-dense.ts). */
+const PLAN_PROGRAM = '// @sparsify/layers dense';
+
+/**
+ * Small Dense chains (seeded weights, a few all-zero neurons) through `withInferencePlan` on webgl,
+ * against plain `LayersModel.predict`, counting the backend's draws in a call.
+ */
+export async function webglPlan(): Promise<WebglPlanCase[]> {
+  if (!(await tf.setBackend('webgl'))) throw new Error('backend webgl failed to initialise');
+  await tf.ready();
+  const backend = tf.backend() as unknown as { runWebGLProgram: (program: { userCode: string }, ...rest: unknown[]) => unknown };
+  const dense = (units: number, activation: 'relu' | 'linear' | 'softmax', inputShape?: number[]) =>
+    tf.layers.dense({ units, activation, ...(inputShape ? { inputShape } : {}) });
+  const cases: [string, () => tf.LayersModel][] = [
+    ['20→12→6→4, relu, Dense softmax', () => tf.sequential({ layers: [dense(12, 'relu', [20]), dense(6, 'relu'), dense(4, 'softmax')] })],
+    [
+      '21→13→7→5 (odd widths), dropout, linear + softmax layer',
+      () =>
+        tf.sequential({
+          layers: [
+            dense(13, 'relu', [21]),
+            tf.layers.dropout({ rate: 0.5 }),
+            dense(7, 'relu'),
+            dense(5, 'linear'),
+            tf.layers.activation({ activation: 'softmax' }),
+          ],
+        }),
+    ],
+    [
+      'flatten, 3×5×2→9→3 logits',
+      () => tf.sequential({ layers: [tf.layers.flatten({ inputShape: [3, 5, 2] }), dense(9, 'relu'), dense(3, 'linear')] }),
+    ],
+  ];
+  const results: WebglPlanCase[] = [];
+  for (const [name, make] of cases) {
+    const model = make();
+    // Seeded weights, with neuron 1 of each hidden layer dead (its kernel column and bias zero).
+    const weights = model.getWeights();
+    const seeded = (seed: number) =>
+      weights.map((w, i) => {
+        const values = tf.tidy(() =>
+          tf
+            .randomNormal(w.shape, 0, 0.8, 'float32', seed + i)
+            .dataSync<'float32'>()
+            .slice(),
+        );
+        const units = w.shape[w.rank - 1];
+        if (i < weights.length - 2) for (let k = 1; k < values.length; k += units) values[k] = 0;
+        return tf.tensor(values, w.shape);
+      });
+    const first = seeded(11);
+    model.setWeights(first);
+    const plain = model.predict.bind(model);
+    withInferencePlan(model);
+    const inputShape = model.inputs[0].shape.slice(1) as number[];
+    const diff = (x: tf.Tensor) =>
+      tf.tidy(() => tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, plain(x) as tf.Tensor))).dataSync()[0]);
+    const x1 = tf.randomNormal([1, ...inputShape], 0, 1, 'float32', 3);
+    const x3 = tf.randomNormal([3, ...inputShape], 0, 1, 'float32', 4);
+    const maxDiff = diff(x1);
+    const count = (x: tf.Tensor) => {
+      const programs: string[] = [];
+      const run = backend.runWebGLProgram;
+      backend.runWebGLProgram = function (program, ...rest) {
+        programs.push(program.userCode);
+        return run.call(this, program, ...rest);
+      };
+      try {
+        tf.dispose(model.predict(x));
+      } finally {
+        backend.runWebGLProgram = run;
+      }
+      return { draws: programs.length, own: programs.filter((code) => code.startsWith(PLAN_PROGRAM)).length };
+    };
+    const batch1 = count(x1);
+    const planProgramsBatch3 = count(x3).own;
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) tf.dispose(model.predict(x1));
+    const leakedTensors = tf.memory().numTensors - before;
+    const second = seeded(23);
+    model.setWeights(second);
+    results.push({
+      name,
+      denseLayers: model.layers.filter((l) => l.getClassName() === 'Dense').length,
+      maxDiff,
+      maxDiffAfterSetWeights: diff(x1),
+      maxDiffBatch3: diff(x3),
+      draws: batch1.draws,
+      planPrograms: batch1.own,
+      planProgramsBatch3,
+      leakedTensors,
+    });
+    tf.dispose([...first, ...second, x1, x3]);
+    model.dispose();
+  }
+  return results;
+}
+
+(globalThis as { sparsify?: unknown }).sparsify = { run, idx, startCheckpoint, resumeCheckpoint, webglPlan };

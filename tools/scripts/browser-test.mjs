@@ -174,6 +174,24 @@ try {
       `renderReport: per-layer table ${r.layerRows.map((row) => `${row[0]} ${row[4]}`).join(', ')}`,
     );
   });
+  // Inference plans on webgl: a batch-1 Dense chain as the plan's own WebGL programs, one draw per layer.
+  await onPage('', async (page) => {
+    const cases = await page.evaluate(() => globalThis.sparsify.webglPlan());
+    expectThat(cases.length === 3, `webgl inference plan: ${cases.length} Dense chains`);
+    for (const c of cases) {
+      const name = `webgl inference plan, ${c.name}`;
+      const diffs = [c.maxDiff, c.maxDiffAfterSetWeights, c.maxDiffBatch3];
+      expectThat(
+        diffs.every((d) => d <= 1e-5),
+        `${name}: LayersModel.predict's outputs (max |Δ| ${diffs.map((d) => d.toExponential(1)).join(', ')} at batch 1, after setWeights, at batch 3)`,
+      );
+      expectThat(
+        c.planPrograms === c.denseLayers && c.draws === c.planPrograms && c.planProgramsBatch3 === 0,
+        `${name}: batch 1 in ${c.draws} draws, ${c.planPrograms} of them the plan's programs (one per Dense layer, ${c.denseLayers}); batch 3 through tfjs's ops (${c.planProgramsBatch3} of the plan's)`,
+      );
+      expectThat(c.leakedTensors === 0, `${name}: no tensors left (${c.leakedTensors})`);
+    }
+  });
   // Cross-origin isolated: SharedArrayBuffer exists, so tfjs-backend-wasm starts its threaded build.
   try {
     const [isolated] = await runPage('?isolated', ['wasm']);

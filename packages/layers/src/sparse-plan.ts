@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { modelGraph } from './graph.js';
+import { activeWebglBackend, softmaxFits, WebglDenseChain, type WebglDenseLayer } from './webgl-dense.js';
 
 /**
  * Inference plans: a model that is a chain of Dense, Flatten, activation and dropout layers (one input,
@@ -9,6 +10,10 @@ import { modelGraph } from './graph.js';
  * bookkeeping) or `Layer.apply`'s. At batch 1 that machinery, not arithmetic, is most of a small model's
  * time. The ops are the ones the layers' own `call` runs, on the same weights (read at each call, so
  * `setWeights` and training stay visible), so outputs equal `predict`'s to float32 rounding.
+ *
+ * On webgl at batch 1, consecutive Dense layers (and a softmax after the last) run as WebGL programs of
+ * their own instead (webgl-dense.ts): one draw per layer, the softmax included, hidden activations laid
+ * out four units to a texel. Each such step chooses at each call, so a plan follows `tf.setBackend`.
  */
 
 type Step = (x: tf.Tensor) => tf.Tensor;
@@ -120,16 +125,82 @@ export function compileInferencePlan(model: tf.LayersModel, compileStep: StepCom
   }
   if (graph.shared.size > 0) return null;
   const steps: Step[] = [];
+  const inputRanks: number[] = [];
   let current = graph.inputs[0];
   for (const call of graph.calls) {
     if (call.inputs.length !== 1 || call.outputs.length !== 1 || call.inputs[0] !== current) return null;
     const step = compileStep(call.layer, current.shape.length);
     if (!step) return null;
     steps.push(step);
+    inputRanks.push(current.shape.length);
     current = call.outputs[0];
   }
   if (current !== graph.outputs[0]) return null;
-  return new InferencePlan(model, steps, graph.inputs[0].shape);
+  return new InferencePlan(
+    model,
+    withWebglDenseChains(
+      graph.calls.map((c) => c.layer),
+      inputRanks,
+      steps,
+    ),
+    graph.inputs[0].shape,
+  );
+}
+
+/** A Dense layer as the webgl chain runs it (on a rank-2 input, with an activation it applies), or null. */
+function webglDenseLayer(layer: tf.layers.Layer, inputRank: number): WebglDenseLayer | null {
+  const { kernel, bias } = layer as unknown as DenseInternals;
+  const activation = (layer.getConfig() as { activation?: string }).activation ?? 'linear';
+  if (layer.getClassName() !== 'Dense' || inputRank !== 2 || !kernel) return null;
+  if (activation !== 'linear' && activation !== 'relu' && activation !== 'softmax') return null;
+  const [inputs, units] = kernel.shape as [number, number];
+  const shape = { inputs, units, bias: Boolean(bias), activation } as const;
+  return activation === 'softmax' && !softmaxFits(shape) ? null : { shape, kernel, bias: bias ?? null };
+}
+
+/** A layer whose `call` is a softmax over the last axis. */
+function isSoftmaxLayer(layer: tf.layers.Layer): boolean {
+  const config = layer.getConfig() as { activation?: string; axis?: number };
+  const className = layer.getClassName();
+  return (className === 'Activation' && config.activation === 'softmax') || (className === 'Softmax' && (config.axis ?? -1) === -1);
+}
+
+/**
+ * `steps`, with each run of consecutive Dense layers (dropout and noise layers between them, and a
+ * softmax layer after a linear last one, taken in) as one step: at batch 1 on webgl the chain of
+ * webgl-dense.ts, else the run's own steps in turn.
+ */
+function withWebglDenseChains(layers: readonly tf.layers.Layer[], inputRanks: readonly number[], steps: readonly Step[]): Step[] {
+  const out: Step[] = [];
+  let i = 0;
+  while (i < layers.length) {
+    const chain: WebglDenseLayer[] = [];
+    let end = i;
+    while (end < layers.length && chain.at(-1)?.shape.activation !== 'softmax') {
+      const layer = layers[end];
+      const dense = webglDenseLayer(layer, inputRanks[end]);
+      const last = chain.at(-1);
+      if (dense) chain.push(dense);
+      else if (last && IDENTITY.has(layer.getClassName())) {
+        // the identity at inference: nothing to run
+      } else if (last?.shape.activation === 'linear' && isSoftmaxLayer(layer) && softmaxFits({ ...last.shape, activation: 'softmax' })) {
+        chain[chain.length - 1] = { ...last, shape: { ...last.shape, activation: 'softmax' } };
+      } else break;
+      end++;
+    }
+    if (chain.length === 0) {
+      out.push(steps[i++]);
+      continue;
+    }
+    const own = steps.slice(i, end);
+    const webgl = new WebglDenseChain(chain);
+    out.push((x) => {
+      const backend = x.shape[0] === 1 ? activeWebglBackend() : null;
+      return backend ? webgl.run(backend, x) : own.reduce((h, step) => step(h), x);
+    });
+    i = end;
+  }
+  return out;
 }
 
 /**
