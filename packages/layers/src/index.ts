@@ -44,7 +44,7 @@ export {
   type ValueQuantization,
 } from './sparse.js';
 export { FLOAT16_MAX, fromFloat16Bits, toFloat16Bits } from './float16.js';
-export { compileInferencePlan, type InferencePlan, withInferencePlan } from './sparse-plan.js';
+export { compileInferencePlan, DENSE_INFERENCE_KERNEL, type InferencePlan, withInferencePlan } from './sparse-plan.js';
 export { planShrink, shrink, type ShrinkLayerPlan, type ShrinkOptions, type ShrinkPlan } from './shrink.js';
 export {
   INDEX_BIAS,

@@ -61,14 +61,30 @@ export const compileCommonStep: StepCompiler = (layer, inputRank) => {
 };
 
 /**
+ * The kernel name of a plan's Dense step, act(x · kernel + bias) on x [batch, inputs] (inputs x0 = x,
+ * x1 = kernel, x2 = bias if any; attribute `activation`: linear, relu or elu). An accelerator may register
+ * a kernel under it (@sparsify/backend does for tensorflow, where tfjs's fused matmul issues twice the
+ * native ops); where none is registered the step runs `_FusedMatMul` as below.
+ */
+export const DENSE_INFERENCE_KERNEL = 'SparsifyDenseInference';
+
+/**
  * act(x · kernel + bias) as tfjs's `_FusedMatMul` kernel, the one `tf.fused.matMul` (and so `Dense.call`)
  * runs, called without the op's wrapper (argument conversion and a custom-gradient scope per call;
- * docs/performance.md has its cost): on [1, batch, in] × [1, in, out], as that op reshapes them.
+ * docs/performance.md has its cost): on [1, batch, in] × [1, in, out], as that op reshapes them. Or the
+ * `DENSE_INFERENCE_KERNEL` registered for the active backend.
  */
 function denseStep(kernel: tf.LayerVariable, bias: tf.LayerVariable | null, activation: string): Step {
   const attrs = { transposeA: false, transposeB: false, activation } as unknown as tf.NamedAttrMap;
+  const ownAttrs = { activation } as unknown as tf.NamedAttrMap;
   return (x) => {
     const w = kernel.read();
+    if (tf.getKernel(DENSE_INFERENCE_KERNEL, tf.getBackend())) {
+      const inputs: tf.NamedTensorMap = bias ? { x0: x, x1: w, x2: bias.read() } : { x0: x, x1: w };
+      // A kernel may return its one output alone or in a list.
+      const out = tf.engine().runKernel(DENSE_INFERENCE_KERNEL, inputs, ownAttrs) as tf.Tensor | tf.Tensor[];
+      return Array.isArray(out) ? out[0] : out;
+    }
     const [batch, inputs] = x.shape;
     const y = run(
       tf._FusedMatMul,

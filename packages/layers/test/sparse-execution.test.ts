@@ -6,7 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testBackend, useTestBackend } from '../../../tools/testing/backends.js';
-import { loadSparse, saveSparse, shrink, SparseDense, stripPruning, toSparseModel } from '../src/index.node.js';
+import {
+  DENSE_INFERENCE_KERNEL,
+  loadSparse,
+  saveSparse,
+  shrink,
+  SparseDense,
+  stripPruning,
+  toSparseModel,
+  withInferencePlan,
+} from '../src/index.node.js';
 
 /**
  * Sparse execution on this suite's backend (a matrix suite): a model loaded with `{ execute: 'sparse' }`
@@ -245,10 +254,42 @@ describe(`sparse execution on ${testBackend()}`, () => {
     tf.dispose(fresh);
     const x = tf.randomNormal([3, 7, 7, 1], 0, 1, 'float32', 9);
     expectSameOutputs(general, shrunk, x);
+    // Its relu and elu Dense layers as the accelerator's kernel where it registers one (tensorflow), else
+    // as tfjs's fused matmul; the softmax one (an activation tfjs does not fuse) through Dense.call.
+    const kernelNames = (await tf.profile(() => shrunk.predict(x))).kernels.map((k) => k.name);
+    const own = testBackend() === 'tensorflow';
+    expect(kernelNames.filter((k) => k === DENSE_INFERENCE_KERNEL)).toHaveLength(own ? 2 : 0);
+    expect(kernelNames.filter((k) => k === '_FusedMatMul')).toHaveLength(own ? 1 : 3);
     // Inputs the plan does not take go to LayersModel.predict, with its checks.
     expect(() => shrunk.predict(tf.zeros([3, 49]))).toThrow(/expected .* to have 4 dimension\(s\)/);
     tf.dispose(x);
     [model, shrunk, general].forEach((m) => m.dispose());
+  });
+
+  it('plans Dense layers with and without a bias, linear, relu and elu, with the outputs of predict', async () => {
+    const dense = (units: number, activation: 'linear' | 'relu' | 'elu', useBias: boolean, seed: number) =>
+      tf.layers.dense({
+        units,
+        activation,
+        useBias,
+        kernelInitializer: tf.initializers.glorotNormal({ seed }),
+        biasInitializer: tf.initializers.randomNormal({ stddev: 0.3, seed: seed + 10 }),
+      });
+    const layers = [dense(7, 'linear', false, 1), dense(6, 'relu', true, 2), dense(5, 'elu', false, 3), dense(4, 'linear', true, 4)];
+    const model = tf.sequential({ layers: [tf.layers.inputLayer({ inputShape: [5] }), ...layers] });
+    const general = { predict: model.predict.bind(model) };
+    const planned = withInferencePlan(model);
+    for (const batch of [1, 3]) {
+      const x = tf.randomNormal([batch, 5], 0, 2, 'float32', batch);
+      const before = tf.memory().numTensors;
+      expectSameOutputs(general, planned, x);
+      expect(tf.memory().numTensors).toBe(before);
+      const kernelNames = (await tf.profile(() => planned.predict(x))).kernels.map((k) => k.name);
+      const own = testBackend() === 'tensorflow';
+      expect(kernelNames.filter((k) => k === DENSE_INFERENCE_KERNEL)).toHaveLength(own ? 4 : 0);
+      x.dispose();
+    }
+    model.dispose();
   });
 
   it('rejects an unknown execution mode or minSparsity, naming the value', async () => {

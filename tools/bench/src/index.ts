@@ -686,6 +686,12 @@ async function main(): Promise<void> {
   if (args.only.has('inference')) {
     console.log('== Inference: dense vs sparse (CSR sparse × dense) vs shrunk (dead units removed), per predict call ==');
     await loadWasm();
+    // tfjs-node in this process too, where installed: loaded only when this section runs.
+    const native = await selectBackend({ prefer: 'tensorflow' }).then(
+      () => null,
+      (e: unknown) => `tensorflow: not measured (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`,
+    );
+    if (native) console.log(`  ${native}`);
     const inf = await measureInference({
       workloads: [
         { workload: WORKLOADS['lenet-300-100'], batches: [1, 32] },
@@ -693,7 +699,7 @@ async function main(): Promise<void> {
         ...(q ? [] : [{ workload: WORKLOADS['vgg-small'], batches: [1] }]),
       ],
       sparsities: q ? [0.95] : [0.9, 0.95, 0.98, 0.99],
-      backends: ['wasm', 'cpu'],
+      backends: ['wasm', 'cpu', ...(native ? [] : ['tensorflow'])],
       trained: args.trained,
       budgetMs: q ? 300 : 1500,
       log,
@@ -750,7 +756,7 @@ async function main(): Promise<void> {
     );
     const kept = new Map(inf.rows.filter((r) => r.kept).map((r) => [`${r.model} ${fmt(r.sparsity * 100, 4)}%`, r.kept!]));
     for (const [k, v] of kept) console.log(`  shrunk ${k}: ${v}`);
-    for (const n of inf.notes) console.log(`  note: ${n}`);
+    for (const n of [...inf.notes, ...(native ? [native] : [])]) console.log(`  note: ${n}`);
     console.log(
       '  Min over 20 interleaved rounds. Dense and sparse: per-layer unstructured magnitude pruning; shrunk: whole neurons/filters',
     );

@@ -45,10 +45,11 @@ export const SPARSIFY_KERNELS: readonly string[] = ALL.map((k) => k.name);
 /**
  * Registers kernels for the ops of `@sparsify/core` (the shared passes, the momentum update, the layer
  * ops BatchNormalization and ReLU train through), of the built-in penalty packages and of
- * `@sparsify/layers` (the sparse × dense product), with the same results as their plain tfjs versions
- * to float32 rounding: one loop per op, WebAssembly SIMD on wasm and, over copies in host memory, on
- * tensorflow (tfjs-node), where the layer ops run as TensorFlow's fused ops and the momentum update as
- * a loop where the weights are on the host already (a penalty's), else as TensorFlow's ops. Idempotent;
+ * `@sparsify/layers` (the sparse × dense product; on tensorflow an inference plan's Dense step), with the
+ * same results as their plain tfjs versions to float32 rounding: one loop per op, WebAssembly SIMD on
+ * wasm and, over copies in host memory, on tensorflow (tfjs-node), where the layer ops run as
+ * TensorFlow's fused ops and the momentum update as a loop where the weights are on the host already (a
+ * penalty's), else as TensorFlow's ops. Idempotent;
  * `selectBackend` calls it, and leaves tensorflow's out when TensorFlow runs on a GPU
  * (`unregisterSparsifyKernels('tensorflow')`).
  */

@@ -35,7 +35,7 @@ class Ops {
     return infos.map((info, i) => ({ id: ids[i], shape: info.shape }));
   }
 
-  private type(name = 'T', dtype = this.b.TF_FLOAT): OpAttr {
+  type(name = 'T', dtype = this.b.TF_FLOAT): OpAttr {
     return { name, type: this.b.TF_ATTR_TYPE, value: dtype };
   }
 
@@ -82,13 +82,21 @@ class Ops {
       this.type(),
       this.type('U'),
       { name: 'epsilon', type: this.b.TF_ATTR_FLOAT, value: epsilon },
-      { name: 'data_format', type: this.b.TF_ATTR_STRING, value: 'NHWC' },
-      { name: 'is_training', type: this.b.TF_ATTR_BOOL, value: true },
+      this.string('data_format', 'NHWC'),
+      this.bool('is_training', true),
     ];
   }
 
   float(name: string, value: number): OpAttr {
     return { name, type: this.b.TF_ATTR_FLOAT, value };
+  }
+
+  bool(name: string, value: boolean): OpAttr {
+    return { name, type: this.b.TF_ATTR_BOOL, value };
+  }
+
+  string(name: string, value: string): OpAttr {
+    return { name, type: this.b.TF_ATTR_STRING, value };
   }
 
   /** Hands `x` out as a kernel output, as `shape`. */
@@ -104,7 +112,17 @@ class Ops {
   }
 }
 
-type OpsKernel = (g: Ops, inputs: Handle[], attrs: { epsilon?: number; nesterov?: boolean; decay?: number }) => tf.TensorInfo[];
+type OpsKernel = (
+  g: Ops,
+  inputs: Handle[],
+  attrs: { epsilon?: number; nesterov?: boolean; decay?: number; activation?: string },
+) => tf.TensorInfo[];
+
+/** The kernel name of @sparsify/layers' Dense step in inference plans (its `DENSE_INFERENCE_KERNEL`). */
+export const DENSE_INFERENCE_KERNEL_NAME = 'SparsifyDenseInference';
+
+/** The activations of `DENSE_INFERENCE_KERNEL_NAME` as TensorFlow ops ('linear': none). */
+const DENSE_ACTIVATION_OPS: Readonly<Record<string, string | null>> = { linear: null, relu: 'Relu', elu: 'Elu' };
 
 const KERNELS: Record<string, OpsKernel> = {
   // [y, mean, variance]: the biased variance is FusedBatchNormV3's reserve_space_2 (its batch_variance
@@ -129,6 +147,17 @@ const KERNELS: Record<string, OpsKernel> = {
   [LAYER_KERNELS.relu]: (g, [x]) => [g.output(g.run('Relu', [x])[0])],
   // dy·[y > 0]
   [LAYER_KERNELS.reluGrad]: (g, [dy, y]) => [g.output(g.run('ReluGrad', [dy, y])[0])],
+  // act(x · kernel + bias), x [batch, inputs]: MatMul, BiasAdd and the activation, three TensorFlow ops
+  // in one kernel call, where tfjs-node's _FusedMatMul issues six through tfjs (three of them reshapes
+  // to and from its batched form). At batch 1 those calls, not arithmetic, are a small model's time.
+  [DENSE_INFERENCE_KERNEL_NAME]: (g, [x, kernel, bias], { activation = 'linear' }) => {
+    const act = DENSE_ACTIVATION_OPS[activation];
+    if (act === undefined) throw new Error(`${DENSE_INFERENCE_KERNEL_NAME}: activation ${activation}: expected linear, relu or elu`);
+    let y = g.run('MatMul', [x, kernel], [g.type(), g.bool('transpose_a', false), g.bool('transpose_b', false)])[0];
+    if (bias) y = g.run('BiasAdd', [y, bias], [g.type(), g.string('data_format', 'NHWC')])[0];
+    if (act) y = g.run(act, [y])[0];
+    return [g.output(y)];
+  },
 };
 
 /**
