@@ -22,6 +22,7 @@ export const MATRIX_SUITES: readonly string[] = [
   'packages/halo/test/training.test.ts',
   'packages/hoyer/test/training.test.ts',
   'packages/hypersparse/test/training.test.ts',
+  'packages/hypersparse/test/helper-thread-tensorflow.test.ts',
   'packages/backend/test/kernels-training.test.ts',
   'packages/backend/test/op-kernels.test.ts',
   'packages/core/test/train-step.test.ts',

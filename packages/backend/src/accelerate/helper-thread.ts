@@ -117,13 +117,29 @@ function startHelper(memory: WebAssembly.Memory): Helper | null {
 
 /** The helper for a wasm backend, where one can run: the threaded build's shared heap, in Node. */
 export function helperFor(backend: WasmLike): Helper | null {
-  if (!helperThreadEnabled) return null;
   const memory = backendMemory(backend);
+  return memory ? helperOn(memory) : null;
+}
+
+/** The helper for `memory` (a wasm backend's heap, or the host loops' memory), where it is shared and one can run. */
+export function helperOn(memory: WebAssembly.Memory): Helper | null {
+  if (!helperThreadEnabled) return null;
   // SharedArrayBuffer is undefined in browsers without cross-origin isolation
-  if (!memory || typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return null;
+  if (typeof SharedArrayBuffer === 'undefined' || !(memory.buffer instanceof SharedArrayBuffer)) return null;
   if (!helpers.has(memory)) helpers.set(memory, startHelper(memory));
   const helper = helpers.get(memory)!;
   return helper && !helper.failed ? helper : null;
+}
+
+/** How many jobs have been posted to the helper on `memory` (for tests). */
+export function helperJobs(memory: WebAssembly.Memory): number {
+  return helpers.get(memory)?.job ?? 0;
+}
+
+/** Waits until the helper on `memory` (if one started) has finished every job posted to it. */
+export function waitForHelper(memory: WebAssembly.Memory): void {
+  const helper = helpers.get(memory);
+  if (helper && !helper.failed) waitForJob(helper, helper.job, 'the host memory');
 }
 
 /** A kernel's outputs that a job is still writing, by data id. */
@@ -151,11 +167,13 @@ function releaseInput(id: tf.DataId): void {
 /**
  * Runs `call` (a kernel's `simd.call`, which must use no export's return value and read no memory) on
  * the helper thread: its calls are recorded here and replayed there. `outputIds` are pending until the
- * worker is done.
+ * worker is done. With a wasm `backend`, its data accesses wait for them (`watchDataAccess`); without,
+ * the caller settles them before it reads them and waits for the helper before it reuses its memory
+ * (the host loops on tensorflow, host-loops.ts).
  */
 export function runOnHelper(
   helper: Helper,
-  backend: WasmLike,
+  backend: WasmLike | null,
   code: WasmKernelCode,
   kernel: string,
   inputIds: readonly tf.DataId[],
@@ -171,7 +189,7 @@ export function runOnHelper(
           void calls.push([fn, args]),
     }),
   );
-  watchDataAccess(backend);
+  if (backend) watchDataAccess(backend);
   const job = ++helper.job;
   // The module goes along with the first job that needs it.
   const { key, base64 } = moduleSource(code, true);
@@ -182,7 +200,7 @@ export function runOnHelper(
   Atomics.notify(helper.flags, 0);
   for (const id of outputIds) pending.set(id, { helper, job, kernel });
   pendingCount += outputIds.length;
-  for (const id of inputIds) readers.set(id, { helper, job, kernel });
+  if (backend) for (const id of inputIds) readers.set(id, { helper, job, kernel });
 }
 
 /** Waits until the worker has finished `job`. */

@@ -1,7 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
+import { helperJobs, helperOn, runOnHelper, settle, waitForHelper } from './helper-thread.js';
 import {
   exportsOn,
   loopKernelSimdEnabled,
+  noScratch,
   orderedInputs,
   type LoopContext,
   type LoopKernel,
@@ -30,9 +32,14 @@ import { outputHandle, readValues, type NodeBackend, type TensorEntry } from './
  *
  * The memory is cleared when a call would take it past twice what the call itself needs, or 64 MiB if
  * more, after the outputs still alive are handed to TensorFlow; it grows as needed and never shrinks.
+ *
+ * Where it can be shared, a kernel whose calls need only its inputs (`offThread`: HyperSparse's pass)
+ * runs on the helper thread (helper-thread.ts) while TensorFlow runs the forward and backward passes:
+ * its outputs are settled (waited for) before anything reads them (another kernel, or TensorFlow when
+ * they are handed over), and the memory is reused only once the helper is done with every job.
  */
 class HostMemory {
-  readonly memory = new WebAssembly.Memory({ initial: 1 });
+  readonly memory = sharedIfPossible();
   private used = 0;
   /** Byte offsets of the tensors copied in or written since the last clear. */
   private readonly copies = new Map<tf.DataId, number>();
@@ -48,7 +55,8 @@ class HostMemory {
     if (this.used + fresh > Math.max(MIN_LIMIT, 2 * needed)) this.clear();
     const inputs = infos.map((info) => {
       let at = this.copies.get(info.dataId);
-      if (at === undefined) {
+      if (at !== undefined) settle(info.dataId);
+      else {
         const values = readValues(backend, info);
         copied++;
         at = this.allocate(values.byteLength);
@@ -86,6 +94,7 @@ class HostMemory {
   }
 
   clear(): void {
+    waitForHelper(this.memory);
     for (const handOver of this.handOvers) handOver();
     this.handOvers = [];
     this.used = 0;
@@ -95,12 +104,25 @@ class HostMemory {
 
 const MIN_LIMIT = 64 << 20;
 
+/** Shared memory where the runtime has it (a helper thread can then work on it), else plain. */
+function sharedIfPossible(): WebAssembly.Memory {
+  try {
+    if (typeof SharedArrayBuffer !== 'undefined') return new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+  } catch {
+    // no shared memory here
+  }
+  return new WebAssembly.Memory({ initial: 1 });
+}
+
 let host: HostMemory | undefined;
 let copied = 0;
 
 /** How many input tensors host loops have copied out of TensorFlow (for tests). */
 export const hostCopies = (): number => copied;
 const hostMemory = () => (host ??= new HostMemory());
+
+/** How many kernel calls host loops have run on the helper thread (for tests). */
+export const hostHelperJobs = (): number => helperJobs(hostMemory().memory);
 
 /** Forgets what the host memory holds, so that the next calls reuse it from the start (for tests). */
 export const clearHostMemory = (): void => hostMemory().clear();
@@ -158,7 +180,14 @@ export function hostKernelFunc<A extends object>(kernel: LoopKernel<A>): tf.Kern
       scratch: (n) => memory.allocate(4 * n),
     };
     const exports = loopKernelSimdEnabled() && kernel.simd ? hostKernelExports(kernel.simd.code) : null;
-    if (exports) kernel.simd!.call(exports, ins, outs, inputShapes, a, context);
+    const copies = outputsCopied(node);
+    // Off the thread only where outputs wait in the memory until read (`lazyEntry`), never handed over at once.
+    const helper = exports && kernel.simd!.offThread && copies ? helperOn(memory.memory) : null;
+    if (helper) {
+      runOnHelper(helper, null, kernel.simd!.code, kernel.name, context.inputIds, context.outputIds, (recorder) =>
+        kernel.simd!.call(recorder, ins, outs, inputShapes, a, { ...context, scratch: noScratch(kernel.name) }),
+      );
+    } else if (exports) kernel.simd!.call(exports, ins, outs, inputShapes, a, context);
     else {
       const scratch = (n: number) => memory.view(memory.allocate(4 * n), n);
       kernel.run(
@@ -168,7 +197,6 @@ export function hostKernelFunc<A extends object>(kernel: LoopKernel<A>): tf.Kern
         { ...context, scratch },
       );
     }
-    const copies = outputsCopied(node);
     return outs.map((at, i) => {
       const dataId = context.outputIds[i];
       const [shape, view] = [shapes[i], memory.view(at, outputSizes[i])];
@@ -176,7 +204,7 @@ export function hostKernelFunc<A extends object>(kernel: LoopKernel<A>): tf.Kern
         memory.keep(dataId, at);
         return outputHandle(node, node.binding.createTensor(shape, node.binding.TF_FLOAT, view.slice()), shape, dataId);
       }
-      const entry = lazyEntry(node, shape, memory, at, outputSizes[i]);
+      const entry = lazyEntry(node, dataId, shape, memory, at, outputSizes[i]);
       node.tensorMap.set(dataId, entry);
       memory.keep(dataId, at, () => {
         if (node.tensorMap.has(dataId)) void entry.values;
@@ -192,21 +220,22 @@ export function hostKernelFunc<A extends object>(kernel: LoopKernel<A>): tf.Kern
  * copy, at that offset) and records the tensor's id, then gives null, so that tfjs-node goes on with the
  * id. The memory does the same before it is cleared. An output that nothing outside host loops reads
  * (a penalty's gradient the momentum update adds, the accumulation the next update reads) is disposed
- * without ever being copied.
+ * without ever being copied. An output the helper thread is still writing is waited for first.
  */
-function lazyEntry(backend: NodeBackend, shape: number[], memory: HostMemory, at: number, length: number): TensorEntry {
+function lazyEntry(backend: NodeBackend, dataId: tf.DataId, shape: number[], memory: HostMemory, at: number, length: number): TensorEntry {
   const entry = { shape, dtype: backend.binding.TF_FLOAT, id: -1, refCount: 1 } as TensorEntry;
-  const settle = (values: Float32Array | null) =>
+  const fix = (values: Float32Array | null) =>
     Object.defineProperty(entry, 'values', { value: values, writable: true, enumerable: true, configurable: true });
   Object.defineProperty(entry, 'values', {
     enumerable: true,
     configurable: true,
     get() {
+      settle(dataId);
       entry.id = backend.binding.createTensor(shape, backend.binding.TF_FLOAT, memory.view(at, length));
-      settle(null);
+      fix(null);
       return null;
     },
-    set: settle,
+    set: fix,
   });
   return entry;
 }

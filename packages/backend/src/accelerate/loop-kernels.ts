@@ -174,7 +174,7 @@ export function exportsOn(memory: WebAssembly.Memory, code: WasmKernelCode): Was
 
 let simdEnabled = true;
 
-const noScratch = (name: string) => (): never => {
+export const noScratch = (name: string) => (): never => {
   throw new Error(`${name}: an offThread kernel takes no scratch memory`);
 };
 
