@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { setHelperThreadEnabled } from '@sparsify/backend/node';
 import { createTrainStep, disposeOptimizer } from '@sparsify/core';
+import { expect, it } from 'vitest';
 import { hyperSparse } from '../src/index.js';
 
 export const bits = (t: tf.Tensor) => Array.from(new Int32Array((t.dataSync() as Float32Array).slice().buffer));
@@ -39,4 +40,25 @@ export function train(helper: boolean, steps: number, options: { thresholdEvery?
   disposeOptimizer(optimizer);
   [model, x, y].forEach((t) => t.dispose());
   return { weights, losses, diagnostics, tensors };
+}
+
+/** The training tests every backend with a helper thread must pass: the same bits as in place, flat counts. */
+export function trainingMatchesInPlace(): void {
+  it('trains bit for bit as with the pass in place: weights, losses, t, s and c', () => {
+    const inPlace = train(false, 12);
+    const overlapped = train(true, 12);
+    expect(overlapped.weights).toEqual(inPlace.weights);
+    expect(overlapped.losses).toEqual(inPlace.losses);
+    expect(overlapped.diagnostics).toEqual(inPlace.diagnostics);
+    expect((overlapped.diagnostics[11] as { c: number }).c).toBeGreaterThan(1);
+  });
+
+  it('also with the threshold kept between steps (thresholdEvery)', () => {
+    expect(train(true, 7, { thresholdEvery: 3 }).weights).toEqual(train(false, 7, { thresholdEvery: 3 }).weights);
+  });
+
+  it("tf.memory().numTensors and the backend's data ids stay flat over the steps", () => {
+    const { tensors } = train(true, 60);
+    expect(tensors.slice(-2)).toEqual(tensors.slice(4, 6));
+  });
 }

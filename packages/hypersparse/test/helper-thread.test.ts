@@ -3,7 +3,7 @@ import { selectBackend, setHelperThreadEnabled } from '@sparsify/backend/node';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { hyperSparse, hyperSparseGradients } from '../src/index.js';
 import { gaussian, makeParam } from './helpers.js';
-import { bits, train } from './helper-thread-harness.js';
+import { bits, trainingMatchesInPlace } from './helper-thread-harness.js';
 
 /**
  * On the threaded wasm build (this file's own process, 2 threads) the accelerator runs HyperSparse's
@@ -35,19 +35,6 @@ describe('HyperSparse on the helper thread (threaded wasm)', () => {
     w.dispose();
   });
 
-  it('trains bit for bit as with the pass in place: weights, losses, t, s and c', () => {
-    const inPlace = train(false, 12);
-    const overlapped = train(true, 12);
-    expect(overlapped.weights).toEqual(inPlace.weights);
-    expect(overlapped.losses).toEqual(inPlace.losses);
-    expect(overlapped.diagnostics).toEqual(inPlace.diagnostics);
-    expect((overlapped.diagnostics[11] as { c: number }).c).toBeGreaterThan(1);
-  });
-
-  it('also with the threshold kept between steps (thresholdEvery)', () => {
-    expect(train(true, 7, { thresholdEvery: 3 }).weights).toEqual(train(false, 7, { thresholdEvery: 3 }).weights);
-  });
-
   it('a penalty used alone gives the gradient of the weights it is asked for', () => {
     const run = (helper: boolean) => {
       setHelperThreadEnabled(helper);
@@ -66,8 +53,5 @@ describe('HyperSparse on the helper thread (threaded wasm)', () => {
     expect(run(true)).toEqual(run(false));
   });
 
-  it("tf.memory().numTensors and the backend's data ids stay flat over the steps", () => {
-    const { tensors } = train(true, 60);
-    expect(tensors.slice(-2)).toEqual(tensors.slice(4, 6));
-  });
+  trainingMatchesInPlace();
 });

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { hasKernel } from '@sparsify/core';
 import { modelGraph } from './graph.js';
 import { activeWebglBackend, softmaxFits, WebglDenseChain, type WebglDenseLayer } from './webgl-dense.js';
 
@@ -79,7 +80,7 @@ function denseStep(kernel: tf.LayerVariable, bias: tf.LayerVariable | null, acti
   const ownAttrs = { activation } as unknown as tf.NamedAttrMap;
   return (x) => {
     const w = kernel.read();
-    if (tf.getKernel(DENSE_INFERENCE_KERNEL, tf.getBackend())) {
+    if (hasKernel(DENSE_INFERENCE_KERNEL)) {
       const inputs: tf.NamedTensorMap = bias ? { x0: x, x1: w, x2: bias.read() } : { x0: x, x1: w };
       // A kernel may return its one output alone or in a list.
       const out = tf.engine().runKernel(DENSE_INFERENCE_KERNEL, inputs, ownAttrs) as tf.Tensor | tf.Tensor[];
