@@ -200,6 +200,63 @@ describe.runIf(process.env.SPARSIFY_TEST_BACKEND === 'tensorflow')('host loops o
     tf.dispose([m, c, a, b]);
   });
 
+  it('reuse the memory of disposed tensors: a step copies only the gradient, and the memory stops growing', async () => {
+    const { clearHostMemory, hostCopies, hostMemoryBytes } = await import('../src/accelerate/host-loops.js');
+    // 4 MiB a tensor: a step's weights, accumulation, gradient and penalty gradient take 16 MiB, so without
+    // reuse the memory (64 MiB) would be cleared every few steps, and the weights copied in again.
+    const shape = [1024, 1024];
+    const n = shape[0] * shape[1];
+    const gradients = [0, 1, 2].map((k) => tf.tensor(values(n, 70 + k), shape));
+    const [m, c, a] = [tf.scalar(0.9), tf.scalar(-0.05), tf.scalar(0.01)];
+    const train = () => {
+      let [value, acc] = [tf.tensor(values(n, 61), shape), tf.tensor(values(n, 62), shape)];
+      const [copies, bytes] = [[hostCopies()], [hostMemoryBytes()]];
+      for (let step = 0; step < 12; step++) {
+        // A fresh gradient tensor each step, as backpropagation gives one.
+        const next = tf.tidy(() => momentumUpdate([value, acc, tf.add(gradients[step % 3], 0), m, c, signLinear(value, a)], false, 0));
+        tf.dispose([value, acc]);
+        [value, acc] = next;
+        copies.push(hostCopies());
+        bytes.push(hostMemoryBytes());
+      }
+      const bits = [value, acc].map((x) => Array.from(new Int32Array(Float32Array.from(x.dataSync()).buffer)));
+      tf.dispose([value, acc]);
+      return { copies, bytes, bits };
+    };
+    clearHostMemory();
+    const tensors = tf.memory().numTensors;
+    const host = train();
+    expect(tf.memory().numTensors).toBe(tensors);
+    // The first step copies the weights, a, the accumulation, the gradient, m and c; each later one the gradient.
+    expect(host.copies.slice(1).map((k, i) => k - host.copies[i])).toEqual([6, ...Array<number>(11).fill(1)]);
+    expect(new Set(host.bytes.slice(3)).size, 'the memory grows after the third step').toBe(1);
+    unregisterSparsifyKernels();
+    const plain = train();
+    registerSparsifyKernels();
+    expect(host.bits).toEqual(plain.bits);
+    tf.dispose([...gradients, m, c, a]);
+  });
+
+  it("reuse the first tensor's memory for an addend: the kernels read offset 0 as none", async () => {
+    const { clearHostMemory } = await import('../src/accelerate/host-loops.js');
+    const t = (seed: number) => tf.tensor(values(64, seed));
+    const [first, acc0, gradient, addend, m, c] = [t(1), t(2), t(3), t(4), tf.scalar(0.9), tf.scalar(-0.05)];
+    clearHostMemory();
+    // `first` is the first tensor copied in after a clear, and so the update runs as the host loop; then
+    // disposed, its memory is the one free.
+    tf.tidy(() => absSum(first));
+    const [value, acc] = momentumUpdate([first, acc0, gradient, m, c], false, 0);
+    first.dispose();
+    // The addend, the one tensor the next call copies in, gets that memory.
+    const update = () => tf.tidy(() => momentumUpdate([value, acc, gradient, m, c, addend], false, 0).map((x) => Array.from(x.dataSync())));
+    const host = update();
+    unregisterSparsifyKernels();
+    const plain = update();
+    registerSparsifyKernels();
+    expect(host).toEqual(plain);
+    tf.dispose([value, acc, acc0, gradient, addend, m, c]);
+  });
+
   it("run HyperSparse's pass on the helper thread: outputs waited for, the same bits as in place", async () => {
     const { clearHostMemory, hostHelperJobs } = await import('../src/accelerate/host-loops.js');
     const { setHelperThreadEnabled } = await import('../src/index.js');

@@ -52,7 +52,9 @@ const USAGE = `npm run bench [-- options]
                      (a second runner without a penalty) shows the estimate's own error
   --penalty-engines <list>
                      engines for --penalty-workloads (default: wasm:1,tensorflow:1, whose CPU time resolves a few
-                     percent on a loaded machine; wasm:2 or tensorflow add the threaded engines, on wall clock)
+                     percent on a loaded machine; wasm:2 or tensorflow add the threaded engines, on wall clock);
+                     without --penalty-workloads, only these engine children run (e.g. tensorflow), not the
+                     in-process cpu and single-threaded wasm rows
   --penalty-rounds <n>
                      recorded rounds for --penalty-workloads (default 8; 3 warm-up rounds before them)
   --engines <list>   the engines section's engines (default: wasm:<auto threads>,tensorflow,cpu); tensorflow:<n> sets
@@ -512,7 +514,7 @@ async function main(): Promise<void> {
           [WORKLOADS['lenet-5-caffe'], CONFIGS.wasm, q ? 3 : 48],
         ];
     if (available.size > 0) {
-      for (const [w, c, steps] of args.penaltyWorkloads ? [] : plans) {
+      for (const [w, c, steps] of args.penaltyWorkloads || args.penaltyEngines ? [] : plans) {
         log(`measuring penalty overhead: ${w.label} on ${c.label}…`);
         rows.push(...measurePenaltyOverhead(w, c, steps, available, 'cpu', c.id === 'wasm' ? 'wasm + sparsify, 1 thread' : c.id));
       }
@@ -523,7 +525,9 @@ async function main(): Promise<void> {
         ? (args.penaltyEngines ?? (['wasm:1', 'tensorflow:1'] as EngineName[]))
             .filter((e, i, all) => all.indexOf(e) === i)
             .map((e) => [e, wasmPlans])
-        : [...(threads > 1 ? [[`wasm:${threads}`, wasmPlans] as [EngineName, [WorkloadName, number][]]] : []), ['tensorflow', wasmPlans]];
+        : args.penaltyEngines
+          ? args.penaltyEngines.filter((e, i, all) => all.indexOf(e) === i).map((e) => [e, wasmPlans])
+          : [...(threads > 1 ? [[`wasm:${threads}`, wasmPlans] as [EngineName, [WorkloadName, number][]]] : []), ['tensorflow', wasmPlans]];
       for (const [engine, enginePlans] of children) {
         log(`measuring penalty overhead on ${engine} (a child process)…`);
         // Few long steps: the fastest of each, on the clock other load moves least (the child picks wall where threaded).

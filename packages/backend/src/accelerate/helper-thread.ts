@@ -136,6 +136,12 @@ export function helperJobs(memory: WebAssembly.Memory): number {
   return helpers.get(memory)?.job ?? 0;
 }
 
+/** Whether the helper on `memory` (if one started) has a job it has not finished. */
+export function helperBusy(memory: WebAssembly.Memory): boolean {
+  const helper = helpers.get(memory);
+  return helper !== undefined && helper !== null && Atomics.load(helper.flags, 1) < helper.job;
+}
+
 /** Waits until the helper on `memory` (if one started) has finished every job posted to it. */
 export function waitForHelper(memory: WebAssembly.Memory): void {
   const helper = helpers.get(memory);

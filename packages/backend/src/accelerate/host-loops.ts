@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { helperJobs, helperOn, runOnHelper, settle, waitForHelper } from './helper-thread.js';
+import { helperBusy, helperJobs, helperOn, runOnHelper, settle, waitForHelper } from './helper-thread.js';
 import {
   exportsOn,
   loopKernelSimdEnabled,
@@ -30,63 +30,108 @@ import { outputHandle, readValues, type NodeBackend, type TensorEntry } from './
  * TensorFlow copies them and no later use of the memory changes a tensor (`outputsCopied` checks that
  * once; where it fails, each output is handed over at once, as an array of its own).
  *
- * The memory is cleared when a call would take it past twice what the call itself needs, or 64 MiB if
- * more, after the outputs still alive are handed to TensorFlow; it grows as needed and never shrinks.
+ * A tensor's memory is reused, by a later copy, output or scratch of the same size, once TensorFlow no
+ * longer holds the tensor (it was disposed): a training step then works in the memory the step before
+ * it used, which the caches still hold. The memory is cleared when a call would take it past twice
+ * what the call itself needs, or 64 MiB if more, after the outputs still alive are handed to
+ * TensorFlow; it grows as needed and never shrinks.
  *
  * Where it can be shared, a kernel whose calls need only its inputs (`offThread`: HyperSparse's pass)
  * runs on the helper thread (helper-thread.ts) while TensorFlow runs the forward and backward passes:
  * its outputs are settled (waited for) before anything reads them (another kernel, or TensorFlow when
- * they are handed over), and the memory is reused only once the helper is done with every job.
+ * they are handed over), and memory is reused only while the helper has no job left.
  */
 class HostMemory {
   readonly memory = sharedIfPossible();
-  private used = 0;
-  /** Byte offsets of the tensors copied in or written since the last clear. */
-  private readonly copies = new Map<tf.DataId, number>();
-  /** Hand the outputs written since the last clear to TensorFlow, where not done yet. */
-  private handOvers: (() => void)[] = [];
+  private used = NOTHING_AT_0;
+  /** What the memory holds for each tensor: its values (copied in, or written by a kernel) and where. */
+  private readonly regions = new Map<tf.DataId, Region>();
+  /** Offsets of regions free to reuse, by size: a training step allocates the same sizes every time. */
+  private free = new Map<number, number[]>();
 
   /** Byte offsets of `infos` in the memory (copied where not already there) and of new `outputBytes`-sized outputs. */
   place(backend: NodeBackend, infos: readonly tf.TensorInfo[], outputBytes: readonly number[]): [inputs: number[], outputs: number[]] {
+    this.reclaim(backend);
     const bytes = (info: tf.TensorInfo) => 4 * tf.util.sizeFromShape(info.shape);
-    const outputs = outputBytes.reduce((n, b) => n + b + 16, 0);
-    const fresh = infos.reduce((n, info) => n + (this.copies.has(info.dataId) ? 0 : bytes(info)), outputs);
-    const needed = infos.reduce((n, info) => n + bytes(info), outputs);
+    // Outputs take 4 bytes more (see above).
+    const outputs = outputBytes.map((b) => b + 4);
+    const fresh = this.unreusable([...infos.filter((info) => !this.regions.has(info.dataId)).map(bytes), ...outputs]);
+    const needed = infos.reduce((n, info) => n + bytes(info), 0) + outputs.reduce((n, b) => n + b + 16, 0);
     if (this.used + fresh > Math.max(MIN_LIMIT, 2 * needed)) this.clear();
     const inputs = infos.map((info) => {
-      let at = this.copies.get(info.dataId);
-      if (at !== undefined) settle(info.dataId);
-      else {
-        const values = readValues(backend, info);
-        copied++;
-        at = this.allocate(values.byteLength);
-        new Float32Array(this.memory.buffer, at, values.length).set(values);
-        this.copies.set(info.dataId, at);
+      const region = this.regions.get(info.dataId);
+      if (region) {
+        settle(info.dataId);
+        return region.at;
       }
+      const values = readValues(backend, info);
+      copied++;
+      const at = this.allocate(values.byteLength);
+      new Float32Array(this.memory.buffer, at, values.length).set(values);
+      this.regions.set(info.dataId, { at, block: at, bytes: values.byteLength });
       return at;
     });
-    // 4 bytes past a multiple of 16 (see above)
-    return [inputs, outputBytes.map((b) => this.allocate(b + 4) + 4)];
+    return [inputs, outputs.map((b) => this.allocate(b) + 4)];
   }
 
   /** Whether the values of `id` are here. */
   holds(id: tf.DataId): boolean {
-    return this.copies.has(id);
+    return this.regions.has(id);
   }
 
-  /** Records that the values of `id` are at `at`, to be handed to TensorFlow by `handOver` before they are overwritten. */
-  keep(id: tf.DataId, at: number, handOver?: () => void): void {
-    this.copies.set(id, at);
-    if (handOver) this.handOvers.push(handOver);
+  /**
+   * Records that the values of `id` (`bytes` of them) are at `at`, an output offset `place` gave, to be
+   * handed to TensorFlow by `handOver` before the memory is cleared.
+   */
+  keep(id: tf.DataId, at: number, bytes: number, handOver?: () => void): void {
+    this.regions.set(id, { at, block: at - 4, bytes: bytes + 4, handOver });
   }
 
-  /** `bytes` of the memory, 16-byte aligned, growing it if needed (views taken before may detach). */
+  /** `bytes` of the memory, 16-byte aligned: a free region of that size, or new memory (views taken before may detach). */
   allocate(bytes: number): number {
+    const reused = this.free.get(roundUp(bytes))?.pop();
+    if (reused !== undefined) return reused;
     const at = this.used;
-    this.used += Math.ceil(bytes / 16) * 16;
+    this.used += roundUp(bytes);
     const missing = this.used - this.memory.buffer.byteLength;
     if (missing > 0) this.memory.grow(Math.ceil(missing / 65536));
     return at;
+  }
+
+  /** Frees a region `allocate` gave (scratch memory, once its kernel has returned). */
+  release(at: number, bytes: number): void {
+    const size = roundUp(bytes);
+    const list = this.free.get(size);
+    if (list) list.push(at);
+    else this.free.set(size, [at]);
+  }
+
+  /** How many bytes of `sizes` free regions cannot hold (each region taken once). */
+  private unreusable(sizes: readonly number[]): number {
+    const taken = new Map<number, number>();
+    let n = 0;
+    for (const b of sizes) {
+      const size = roundUp(b);
+      const k = taken.get(size) ?? 0;
+      if (k < (this.free.get(size)?.length ?? 0)) taken.set(size, k + 1);
+      else n += size;
+    }
+    return n;
+  }
+
+  /**
+   * Frees the regions of tensors TensorFlow no longer holds (disposed), so that the next calls reuse
+   * them: a step's copies and outputs then take the memory the last step's took, instead of new memory
+   * each time until the memory is cleared. Only while the helper runs no job: a job may still read or
+   * write a disposed tensor's region.
+   */
+  private reclaim(backend: NodeBackend): void {
+    if (helperBusy(this.memory)) return;
+    for (const [id, region] of this.regions) {
+      if (backend.tensorMap.has(id)) continue;
+      this.regions.delete(id);
+      this.release(region.block, region.bytes);
+    }
   }
 
   view(at: number, length: number): Float32Array {
@@ -95,12 +140,28 @@ class HostMemory {
 
   clear(): void {
     waitForHelper(this.memory);
-    for (const handOver of this.handOvers) handOver();
-    this.handOvers = [];
-    this.used = 0;
-    this.copies.clear();
+    for (const region of this.regions.values()) region.handOver?.();
+    this.used = NOTHING_AT_0;
+    this.regions.clear();
+    this.free = new Map();
   }
 }
+
+/**
+ * A tensor's values in the host memory, at `at`, in the `bytes` from `block` that `allocate` gave; and
+ * how to hand them to TensorFlow, where not done yet.
+ */
+interface Region {
+  readonly at: number;
+  readonly block: number;
+  readonly bytes: number;
+  readonly handOver?: () => void;
+}
+
+const roundUp = (bytes: number) => Math.ceil(bytes / 16) * 16;
+
+/** The kernels read offset 0 as "none" (no addend, no sums wanted): the memory's first 16 bytes are never given out. */
+const NOTHING_AT_0 = 16;
 
 const MIN_LIMIT = 64 << 20;
 
@@ -123,6 +184,9 @@ const hostMemory = () => (host ??= new HostMemory());
 
 /** How many kernel calls host loops have run on the helper thread (for tests). */
 export const hostHelperJobs = (): number => helperJobs(hostMemory().memory);
+
+/** The host memory's size in bytes (for tests). */
+export const hostMemoryBytes = (): number => hostMemory().memory.buffer.byteLength;
 
 /** Forgets what the host memory holds, so that the next calls reuse it from the start (for tests). */
 export const clearHostMemory = (): void => hostMemory().clear();
@@ -173,40 +237,51 @@ export function hostKernelFunc<A extends object>(kernel: LoopKernel<A>): tf.Kern
       infos,
       outputSizes.map((n) => 4 * n),
     );
+    // Scratch is free again once the kernel returns.
+    const scratches: [at: number, bytes: number][] = [];
+    const allocateScratch = (n: number) => {
+      const at = memory.allocate(4 * n);
+      scratches.push([at, 4 * n]);
+      return at;
+    };
     const context: LoopContext = {
       inputIds: infos.map((i) => i.dataId),
       outputIds: shapes.map(() => ({})),
       memory: memory.memory,
-      scratch: (n) => memory.allocate(4 * n),
+      scratch: allocateScratch,
     };
     const exports = loopKernelSimdEnabled() && kernel.simd ? hostKernelExports(kernel.simd.code) : null;
     const copies = outputsCopied(node);
     // Off the thread only where outputs wait in the memory until read (`lazyEntry`), never handed over at once.
     const helper = exports && kernel.simd!.offThread && copies ? helperOn(memory.memory) : null;
-    if (helper) {
-      runOnHelper(helper, null, kernel.simd!.code, kernel.name, context.inputIds, context.outputIds, (recorder) =>
-        kernel.simd!.call(recorder, ins, outs, inputShapes, a, { ...context, scratch: noScratch(kernel.name) }),
-      );
-    } else if (exports) kernel.simd!.call(exports, ins, outs, inputShapes, a, context);
-    else {
-      const scratch = (n: number) => memory.view(memory.allocate(4 * n), n);
-      kernel.run(
-        ins.map((at, i) => memory.view(at, sizes[i])),
-        outs.map((at, i) => memory.view(at, outputSizes[i])),
-        a,
-        { ...context, scratch },
-      );
+    try {
+      if (helper) {
+        runOnHelper(helper, null, kernel.simd!.code, kernel.name, context.inputIds, context.outputIds, (recorder) =>
+          kernel.simd!.call(recorder, ins, outs, inputShapes, a, { ...context, scratch: noScratch(kernel.name) }),
+        );
+      } else if (exports) kernel.simd!.call(exports, ins, outs, inputShapes, a, context);
+      else {
+        const scratch = (n: number) => memory.view(allocateScratch(n), n);
+        kernel.run(
+          ins.map((at, i) => memory.view(at, sizes[i])),
+          outs.map((at, i) => memory.view(at, outputSizes[i])),
+          a,
+          { ...context, scratch },
+        );
+      }
+    } finally {
+      for (const [at, bytes] of scratches) memory.release(at, bytes);
     }
     return outs.map((at, i) => {
       const dataId = context.outputIds[i];
       const [shape, view] = [shapes[i], memory.view(at, outputSizes[i])];
       if (!copies) {
-        memory.keep(dataId, at);
+        memory.keep(dataId, at, 4 * outputSizes[i]);
         return outputHandle(node, node.binding.createTensor(shape, node.binding.TF_FLOAT, view.slice()), shape, dataId);
       }
       const entry = lazyEntry(node, dataId, shape, memory, at, outputSizes[i]);
       node.tensorMap.set(dataId, entry);
-      memory.keep(dataId, at, () => {
+      memory.keep(dataId, at, 4 * outputSizes[i], () => {
         if (node.tensorMap.has(dataId)) void entry.values;
       });
       return { dataId, shape, dtype: 'float32' };
