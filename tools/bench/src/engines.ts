@@ -234,17 +234,19 @@ export async function measureEnginePenaltyOverhead(
   plans: [WorkloadName, number][],
   penaltyOptions?: PenaltyOverheadOptions,
 ): Promise<PenaltyOverheadRow[] | { error: string }> {
-  const runner = await forkEngine(engine);
-  if ('error' in runner) return { error: runner.error };
   const rows: PenaltyOverheadRow[] = [];
-  try {
-    for (const [workload, steps] of plans) {
+  // A fresh child per workload, as a training run has its process to itself: the runners of the one
+  // before leave their memory behind (the accelerator's host memory, TensorFlow's pools).
+  for (const [workload, steps] of plans) {
+    const runner = await forkEngine(engine);
+    if ('error' in runner) return { error: runner.error };
+    try {
       const reply = await runner.ask({ workload, warmup: 0, steps, penalties: true, ...(penaltyOptions ? { penaltyOptions } : {}) });
       if ('error' in reply) throw new Error(reply.error);
       if ('rows' in reply) rows.push(...reply.rows);
+    } finally {
+      runner.close();
     }
-  } finally {
-    runner.close();
   }
   return rows;
 }
