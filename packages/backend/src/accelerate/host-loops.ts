@@ -49,15 +49,22 @@ class HostMemory {
   /** Offsets of regions free to reuse, by size: a training step allocates the same sizes every time. */
   private free = new Map<number, number[]>();
 
-  /** Byte offsets of `infos` in the memory (copied where not already there) and of new `outputBytes`-sized outputs. */
-  place(backend: NodeBackend, infos: readonly tf.TensorInfo[], outputBytes: readonly number[]): [inputs: number[], outputs: number[]] {
+  /**
+   * Byte offsets of `infos` in the memory (copied where not already there) and of new outputs of
+   * `bytes` each, recorded under their data ids.
+   */
+  place(
+    backend: NodeBackend,
+    infos: readonly tf.TensorInfo[],
+    outputs: readonly { id: tf.DataId; bytes: number }[],
+  ): [inputs: number[], outputs: number[]] {
     this.reclaim(backend);
     const bytes = (info: tf.TensorInfo) => 4 * tf.util.sizeFromShape(info.shape);
     // Outputs take 4 bytes more (see above).
-    const outputs = outputBytes.map((b) => b + 4);
-    const fresh = this.unreusable([...infos.filter((info) => !this.regions.has(info.dataId)).map(bytes), ...outputs]);
-    const needed = infos.reduce((n, info) => n + bytes(info), 0) + outputs.reduce((n, b) => n + b + 16, 0);
-    if (this.used + fresh > Math.max(MIN_LIMIT, 2 * needed)) this.clear();
+    const blocks = outputs.map((o) => o.bytes + 4);
+    const fresh = this.unreusable([...infos.filter((info) => !this.regions.has(info.dataId)).map(bytes), ...blocks]);
+    const needed = infos.reduce((n, info) => n + bytes(info), 0) + blocks.reduce((n, b) => n + b + 16, 0);
+    if (this.used + fresh > Math.max(MIN_LIMIT, 2 * needed)) this.clear(backend);
     const inputs = infos.map((info) => {
       const region = this.regions.get(info.dataId);
       if (region) {
@@ -71,20 +78,17 @@ class HostMemory {
       this.regions.set(info.dataId, { at, block: at, bytes: values.byteLength });
       return at;
     });
-    return [inputs, outputs.map((b) => this.allocate(b) + 4)];
+    const outputAt = outputs.map(({ id }, i) => {
+      const block = this.allocate(blocks[i]);
+      this.regions.set(id, { at: block + 4, block, bytes: blocks[i] });
+      return block + 4;
+    });
+    return [inputs, outputAt];
   }
 
   /** Whether the values of `id` are here. */
   holds(id: tf.DataId): boolean {
     return this.regions.has(id);
-  }
-
-  /**
-   * Records that the values of `id` (`bytes` of them) are at `at`, an output offset `place` gave, to be
-   * handed to TensorFlow by `handOver` before the memory is cleared.
-   */
-  keep(id: tf.DataId, at: number, bytes: number, handOver?: () => void): void {
-    this.regions.set(id, { at, block: at - 4, bytes: bytes + 4, handOver });
   }
 
   /** `bytes` of the memory, 16-byte aligned: a free region of that size, or new memory (views taken before may detach). */
@@ -120,10 +124,10 @@ class HostMemory {
   }
 
   /**
-   * Frees the regions of tensors TensorFlow no longer holds (disposed), so that the next calls reuse
-   * them: a step's copies and outputs then take the memory the last step's took, instead of new memory
-   * each time until the memory is cleared. Only while the helper runs no job: a job may still read or
-   * write a disposed tensor's region.
+   * Frees the regions of tensors TensorFlow no longer holds (disposed, or an output of a kernel that
+   * threw), so that the next calls reuse them: a step's copies and outputs then take the memory the last
+   * step's took, instead of new memory each time until the memory is cleared. Only while the helper runs
+   * no job: a job may still read or write a disposed tensor's region.
    */
   private reclaim(backend: NodeBackend): void {
     if (helperBusy(this.memory)) return;
@@ -138,24 +142,21 @@ class HostMemory {
     return new Float32Array(this.memory.buffer, at, length);
   }
 
-  clear(): void {
+  /** Forgets everything, after handing the outputs still alive to TensorFlow (reading an entry's `values` does: `lazyEntry`). */
+  clear(backend: NodeBackend): void {
     waitForHelper(this.memory);
-    for (const region of this.regions.values()) region.handOver?.();
+    for (const id of this.regions.keys()) if (backend.tensorMap.has(id)) void backend.tensorMap.get(id)!.values;
     this.used = NOTHING_AT_0;
     this.regions.clear();
     this.free = new Map();
   }
 }
 
-/**
- * A tensor's values in the host memory, at `at`, in the `bytes` from `block` that `allocate` gave; and
- * how to hand them to TensorFlow, where not done yet.
- */
+/** A tensor's values in the host memory, at `at`, in the `bytes` from `block` that `allocate` gave. */
 interface Region {
   readonly at: number;
   readonly block: number;
   readonly bytes: number;
-  readonly handOver?: () => void;
 }
 
 const roundUp = (bytes: number) => Math.ceil(bytes / 16) * 16;
@@ -189,7 +190,7 @@ export const hostHelperJobs = (): number => helperJobs(hostMemory().memory);
 export const hostMemoryBytes = (): number => hostMemory().memory.buffer.byteLength;
 
 /** Forgets what the host memory holds, so that the next calls reuse it from the start (for tests). */
-export const clearHostMemory = (): void => hostMemory().clear();
+export const clearHostMemory = (): void => hostMemory().clear(tf.findBackend('tensorflow') as unknown as NodeBackend);
 
 let copiesUnaligned: boolean | undefined;
 
@@ -231,11 +232,12 @@ export function hostKernelFunc<A extends object>(kernel: LoopKernel<A>): tf.Kern
     const [inputShapes, sizes] = [infos.map((i) => i.shape), infos.map((i) => tf.util.sizeFromShape(i.shape))];
     const shapes = kernel.outputShapes(inputShapes, a);
     const outputSizes = shapes.map((s) => tf.util.sizeFromShape(s));
+    const outputIds = shapes.map(() => ({}));
     const memory = hostMemory();
     const [ins, outs] = memory.place(
       node,
       infos,
-      outputSizes.map((n) => 4 * n),
+      outputIds.map((id, i) => ({ id, bytes: 4 * outputSizes[i] })),
     );
     // Scratch is free again once the kernel returns.
     const scratches: [at: number, bytes: number][] = [];
@@ -246,7 +248,7 @@ export function hostKernelFunc<A extends object>(kernel: LoopKernel<A>): tf.Kern
     };
     const context: LoopContext = {
       inputIds: infos.map((i) => i.dataId),
-      outputIds: shapes.map(() => ({})),
+      outputIds,
       memory: memory.memory,
       scratch: allocateScratch,
     };
@@ -275,15 +277,8 @@ export function hostKernelFunc<A extends object>(kernel: LoopKernel<A>): tf.Kern
     return outs.map((at, i) => {
       const dataId = context.outputIds[i];
       const [shape, view] = [shapes[i], memory.view(at, outputSizes[i])];
-      if (!copies) {
-        memory.keep(dataId, at, 4 * outputSizes[i]);
-        return outputHandle(node, node.binding.createTensor(shape, node.binding.TF_FLOAT, view.slice()), shape, dataId);
-      }
-      const entry = lazyEntry(node, dataId, shape, memory, at, outputSizes[i]);
-      node.tensorMap.set(dataId, entry);
-      memory.keep(dataId, at, 4 * outputSizes[i], () => {
-        if (node.tensorMap.has(dataId)) void entry.values;
-      });
+      if (!copies) return outputHandle(node, node.binding.createTensor(shape, node.binding.TF_FLOAT, view.slice()), shape, dataId);
+      node.tensorMap.set(dataId, lazyEntry(node, dataId, shape, memory, at, outputSizes[i]));
       return { dataId, shape, dtype: 'float32' };
     });
   };

@@ -40,7 +40,8 @@ const MIN_SPLIT_WORK = 2 ** 24;
 /**
  * Runs `run(exports, first, count)` over the images [0, batch): where the helper thread runs and the work
  * is large enough, the last ⌊batch/2⌋ images on it (its writes to `pendingIds` are waited for when their
- * data is next used, and `inputIds` are not freed before it is done), the rest here. Returns whether the helper took a share.
+ * data is next used, and `inputIds` are not freed before it is done), the rest here. Returns whether the
+ * helper took a share.
  */
 function overImages(
   backend: WasmBackendLike,
