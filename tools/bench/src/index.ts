@@ -700,7 +700,6 @@ async function main(): Promise<void> {
       () => null,
       (e: unknown) => `tensorflow: not measured (${(e instanceof Error ? e.message : String(e)).split('\n')[0]})`,
     );
-    if (native) console.log(`  ${native}`);
     const inf = await measureInference({
       workloads: [
         { workload: WORKLOADS['lenet-300-100'], batches: [1, 32] },
